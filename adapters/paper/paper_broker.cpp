@@ -1,0 +1,1 @@
+#include "ordergate/adapters/paper/paper_broker.hpp"

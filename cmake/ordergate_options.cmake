@@ -1,0 +1,35 @@
+# Compiler settings shared by every ordergate target, attached through an
+# interface target so consumers of the installed package do not inherit them.
+add_library(ordergate_build_options INTERFACE)
+target_compile_options(ordergate_build_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+if(ORDERGATE_WARNINGS_AS_ERRORS)
+  target_compile_options(ordergate_build_options INTERFACE -Werror)
+endif()
+if(ORDERGATE_SANITIZE)
+  target_compile_options(ordergate_build_options INTERFACE
+    -fsanitize=${ORDERGATE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(ordergate_build_options INTERFACE -fsanitize=${ORDERGATE_SANITIZE})
+endif()
+
+# Adds an ordergate library target `ordergate_<name>` with the alias
+# `ordergate::<name>`, public headers in <dir>/include and exported as `<name>`.
+function(ordergate_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  add_library(ordergate_${name} ${ARG_SOURCES})
+  add_library(ordergate::${name} ALIAS ordergate_${name})
+  set_target_properties(ordergate_${name} PROPERTIES
+    EXPORT_NAME ${name}
+    OUTPUT_NAME ordergate_${name}
+    POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(ordergate_${name} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_compile_features(ordergate_${name} PUBLIC cxx_std_20)
+  target_link_libraries(ordergate_${name} PRIVATE $<BUILD_INTERFACE:ordergate_build_options>)
+  install(TARGETS ordergate_${name} EXPORT ordergate_targets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()

@@ -1,0 +1,110 @@
+#pragma once
+
+/// \file
+/// Reference data: instruments (tick size, lot step, limits) and accounts.
+/// Built once at startup (may throw on bad data); read-only and lock-free
+/// afterwards.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ordergate/core/decimal.hpp"
+#include "ordergate/core/fixed_string.hpp"
+#include "ordergate/core/order.hpp"
+
+namespace ordergate {
+
+/// Compact lookup key of a symbol: upper-case letters and digits, no
+/// separator ("EURUSD" for "EUR/USD").
+using SymbolKey = FixedString<16>;
+
+/// What an instrument looks like in configuration.
+struct InstrumentSpec {
+  std::string name;  ///< canonical "BASE/QUOTE", e.g. "EUR/USD" or "BTC/USDT"
+  Decimal tick_size;
+  Decimal lot_step;
+  Decimal min_quantity;
+  Decimal max_quantity;
+  // Risk limits, applied per account. All are required: a missing limit is a
+  // configuration error, never "unlimited".
+  Decimal max_order_quantity;      ///< per order, <= max_quantity
+  Decimal max_notional;            ///< in the quote currency
+  Decimal max_position;            ///< absolute net position in base units
+  std::uint32_t price_band_bps = 0;  ///< allowed distance of a limit/stop price from the reference
+  std::uint32_t max_open_orders = 0; ///< per account
+  std::int64_t max_quote_age_ns = 0; ///< reference prices older than this are not used
+};
+
+struct Instrument {
+  InstrumentId id = 0;
+  FixedString<16> name;  ///< canonical "EUR/USD"
+  SymbolKey key;         ///< "EURUSD"
+  FixedString<8> base;
+  FixedString<8> quote;
+  Decimal tick_size;
+  Decimal lot_step;
+  Decimal min_quantity;
+  Decimal max_quantity;
+  Decimal max_order_quantity;
+  Decimal max_notional;
+  Decimal max_position;
+  std::uint32_t price_band_bps = 0;
+  std::uint32_t max_open_orders = 0;
+  std::int64_t max_quote_age_ns = 0;
+  int price_digits = 0;     ///< fractional digits of tick_size
+  int quantity_digits = 0;  ///< fractional digits of lot_step
+};
+
+/// Immutable table of instruments with an allocation-free lookup by key.
+class InstrumentTable {
+ public:
+  InstrumentTable() = default;
+  /// Validates every spec; throws std::invalid_argument naming the
+  /// instrument and field on bad data or a duplicate.
+  explicit InstrumentTable(const std::vector<InstrumentSpec>& specs);
+
+  [[nodiscard]] const Instrument* find(const SymbolKey& key) const noexcept;
+  [[nodiscard]] const Instrument* find_name(std::string_view canonical_name) const noexcept;
+  [[nodiscard]] const Instrument& operator[](InstrumentId id) const noexcept { return instruments_[id]; }
+  [[nodiscard]] std::size_t size() const noexcept { return instruments_.size(); }
+  [[nodiscard]] const std::vector<Instrument>& all() const noexcept { return instruments_; }
+
+ private:
+  std::vector<Instrument> instruments_;
+  std::vector<std::uint16_t> slots_;  // open addressing; 0 = empty, else id + 1
+};
+
+using AccountName = FixedString<32>;
+
+struct AccountSpec {
+  std::string name;    ///< [A-Za-z0-9._-]{1,32}
+  std::string broker;  ///< adapter name, e.g. "paper"
+};
+
+struct Account {
+  AccountId id = 0;
+  AccountName name;
+  FixedString<16> broker;
+};
+
+class AccountTable {
+ public:
+  AccountTable() = default;
+  /// Throws std::invalid_argument on a malformed or duplicate name.
+  explicit AccountTable(const std::vector<AccountSpec>& specs);
+
+  [[nodiscard]] const Account* find(std::string_view name) const noexcept;
+  [[nodiscard]] const Account& operator[](AccountId id) const noexcept { return accounts_[id]; }
+  [[nodiscard]] std::size_t size() const noexcept { return accounts_.size(); }
+  [[nodiscard]] const std::vector<Account>& all() const noexcept { return accounts_; }
+
+ private:
+  std::vector<Account> accounts_;
+};
+
+/// True when `name` is a well-formed account name: 1-32 of [A-Za-z0-9._-].
+[[nodiscard]] bool is_valid_account_name(std::string_view name) noexcept;
+
+}  // namespace ordergate

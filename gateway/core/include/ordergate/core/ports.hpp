@@ -1,0 +1,102 @@
+#pragma once
+
+/// \file
+/// The ports the core needs from the outside world: a broker to send orders
+/// to, a sink for execution events, and a sink for audit records. Adapters
+/// implement `BrokerPort`; the gateway implements `ExecutionSink`.
+
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include "ordergate/core/clock.hpp"
+#include "ordergate/core/execution.hpp"
+#include "ordergate/core/order.hpp"
+#include "ordergate/core/quote.hpp"
+#include "ordergate/core/reason.hpp"
+
+namespace ordergate {
+
+/// Receives execution events from a broker adapter, on the broker's I/O thread.
+class ExecutionSink {
+ public:
+  virtual void on_execution(const ExecutionReport& report) noexcept = 0;
+
+ protected:
+  ~ExecutionSink() = default;
+};
+
+/// A broker as the gateway sees it. Every member is called on the broker's
+/// own I/O thread, owned by the gateway, so an adapter needs no locking.
+class BrokerPort {
+ public:
+  virtual ~BrokerPort() = default;
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+  /// Called once on the I/O thread before any order. `quotes` is where the
+  /// adapter publishes reference prices for the risk guards; `clock` is the
+  /// gateway's time source. Both outlive the adapter's use of them. May
+  /// throw; the gateway then refuses to start.
+  virtual void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) = 0;
+  /// An order that passed every guard. The adapter must eventually report a
+  /// terminal status for it (filled, canceled, rejected or expired).
+  virtual void submit(const Order& order) noexcept = 0;
+  /// Cancel a working order. Unknown or finished orders are ignored.
+  virtual void cancel(const CancelOrder& cancel) noexcept = 0;
+  /// Periodic work: quotes, resting-order matching, network I/O. Returns
+  /// true when it did something, so the caller's idle strategy can back off.
+  virtual bool poll() noexcept = 0;
+  /// Called once on the I/O thread on shutdown, after the last order.
+  virtual void stop() noexcept = 0;
+};
+
+enum class AuditEventType : std::uint8_t {
+  session_opened,
+  session_closed,
+  order_accepted,
+  order_rejected,
+  cancel_accepted,
+  cancel_rejected,
+  execution,
+  trading_state_changed,
+  sessions_revoked,
+  principal_disabled,
+};
+
+[[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;
+
+/// One audit record. Trivially copyable and free of secrets by construction:
+/// it has no field that could hold a token or key.
+struct AuditEvent {
+  AuditEventType type = AuditEventType::order_accepted;
+  Reason reason = Reason::OK;
+  Side side = Side::unset;
+  ExecStatus exec_status = ExecStatus::new_order;
+  PrincipalId principal_id = 0;
+  AccountId account_id = 0;
+  InstrumentId instrument_id = 0;
+  SessionId session_id = 0;
+  OrderId order_id = 0;
+  std::int64_t time_ns = 0;  ///< UTC
+  Decimal quantity;
+  Decimal price;
+  ClientOrderId client_order_id;
+  BrokerOrderId broker_order_id;
+  FixedString<24> detail;  ///< e.g. "global:HALTED"
+};
+static_assert(std::is_trivially_copyable_v<AuditEvent>);
+
+/// Receives audit records. `record` is called on strategy threads inside
+/// `submit()`, so implementations must not block, lock or allocate.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual void record(const AuditEvent& event) noexcept = 0;
+};
+
+/// Discards every record. For benchmarks and callers who audit elsewhere.
+class NullAuditSink final : public AuditSink {
+ public:
+  void record(const AuditEvent&) noexcept override {}
+};
+
+}  // namespace ordergate

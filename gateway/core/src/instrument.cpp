@@ -1,0 +1,153 @@
+#include "ordergate/core/instrument.hpp"
+
+#include <stdexcept>
+
+namespace ordergate {
+namespace {
+
+std::uint64_t hash_key(std::string_view key) noexcept {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (char c : key) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+bool is_upper_alnum(std::string_view text) noexcept {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+[[noreturn]] void bad_instrument(const std::string& name, const std::string& problem) {
+  throw std::invalid_argument("instrument '" + name + "': " + problem);
+}
+
+void require_positive(const InstrumentSpec& spec, Decimal value, const char* field) {
+  if (!value.is_positive()) bad_instrument(spec.name, std::string(field) + " must be > 0");
+}
+
+}  // namespace
+
+InstrumentTable::InstrumentTable(const std::vector<InstrumentSpec>& specs) {
+  if (specs.size() >= kMaxInstruments) throw std::invalid_argument("too many instruments");
+  instruments_.reserve(specs.size());
+  for (const InstrumentSpec& spec : specs) {
+    const auto slash = spec.name.find('/');
+    if (slash == std::string::npos || spec.name.size() > 15) {
+      bad_instrument(spec.name, "name must be BASE/QUOTE in upper case, e.g. EUR/USD");
+    }
+    const std::string_view base = std::string_view(spec.name).substr(0, slash);
+    const std::string_view quote = std::string_view(spec.name).substr(slash + 1);
+    if (!is_upper_alnum(base) || !is_upper_alnum(quote) || base.size() > 8 || quote.size() > 8 ||
+        base.size() + quote.size() < 3) {
+      bad_instrument(spec.name, "name must be BASE/QUOTE in upper case, e.g. EUR/USD");
+    }
+    require_positive(spec, spec.tick_size, "tick_size");
+    require_positive(spec, spec.lot_step, "lot_step");
+    require_positive(spec, spec.min_quantity, "min_quantity");
+    require_positive(spec, spec.max_quantity, "max_quantity");
+    require_positive(spec, spec.max_order_quantity, "max_order_quantity");
+    require_positive(spec, spec.max_notional, "max_notional");
+    require_positive(spec, spec.max_position, "max_position");
+    if (spec.min_quantity > spec.max_quantity) bad_instrument(spec.name, "min_quantity > max_quantity");
+    if (!spec.min_quantity.is_multiple_of(spec.lot_step)) {
+      bad_instrument(spec.name, "min_quantity must be a multiple of lot_step");
+    }
+    if (spec.price_band_bps == 0 || spec.price_band_bps > 10'000) {
+      bad_instrument(spec.name, "price_band_bps must be within 1..10000");
+    }
+    if (spec.max_open_orders == 0) bad_instrument(spec.name, "max_open_orders must be > 0");
+    if (spec.max_quote_age_ns <= 0) bad_instrument(spec.name, "max_quote_age must be > 0");
+
+    Instrument instrument;
+    instrument.id = static_cast<InstrumentId>(instruments_.size());
+    instrument.name.assign(spec.name);
+    instrument.base.assign(base);
+    instrument.quote.assign(quote);
+    std::string key(base);
+    key += quote;
+    instrument.key.assign(key);
+    instrument.tick_size = spec.tick_size;
+    instrument.lot_step = spec.lot_step;
+    instrument.min_quantity = spec.min_quantity;
+    instrument.max_quantity = spec.max_quantity;
+    instrument.max_order_quantity = spec.max_order_quantity;
+    instrument.max_notional = spec.max_notional;
+    instrument.max_position = spec.max_position;
+    instrument.price_band_bps = spec.price_band_bps;
+    instrument.max_open_orders = spec.max_open_orders;
+    instrument.max_quote_age_ns = spec.max_quote_age_ns;
+    instrument.price_digits = spec.tick_size.fraction_digits();
+    instrument.quantity_digits = spec.lot_step.fraction_digits();
+    if (find(instrument.key) != nullptr) bad_instrument(spec.name, "defined twice");
+    instruments_.push_back(instrument);
+
+    // Rebuild the index each time: tables are small and built once.
+    std::size_t capacity = 16;
+    while (capacity < instruments_.size() * 4) capacity *= 2;
+    slots_.assign(capacity, 0);
+    for (const Instrument& entry : instruments_) {
+      std::size_t slot = hash_key(entry.key.view()) & (capacity - 1);
+      while (slots_[slot] != 0) slot = (slot + 1) & (capacity - 1);
+      slots_[slot] = static_cast<std::uint16_t>(entry.id + 1);
+    }
+  }
+}
+
+const Instrument* InstrumentTable::find(const SymbolKey& key) const noexcept {
+  if (slots_.empty()) return nullptr;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t slot = hash_key(key.view()) & mask;; slot = (slot + 1) & mask) {
+    const std::uint16_t entry = slots_[slot];
+    if (entry == 0) return nullptr;
+    if (instruments_[entry - 1u].key == key) return &instruments_[entry - 1u];
+  }
+}
+
+const Instrument* InstrumentTable::find_name(std::string_view canonical_name) const noexcept {
+  for (const Instrument& instrument : instruments_) {
+    if (instrument.name == canonical_name) return &instrument;
+  }
+  return nullptr;
+}
+
+bool is_valid_account_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > AccountName::kCapacity) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+AccountTable::AccountTable(const std::vector<AccountSpec>& specs) {
+  if (specs.size() >= kMaxAccounts) throw std::invalid_argument("too many accounts");
+  for (const AccountSpec& spec : specs) {
+    if (!is_valid_account_name(spec.name)) {
+      throw std::invalid_argument("account '" + spec.name +
+                                  "': name must be 1-32 characters of [A-Za-z0-9._-]");
+    }
+    if (find(spec.name) != nullptr) throw std::invalid_argument("account '" + spec.name + "': defined twice");
+    Account account;
+    account.id = static_cast<AccountId>(accounts_.size());
+    account.name.assign(spec.name);
+    if (spec.broker.empty() || !account.broker.assign(spec.broker)) {
+      throw std::invalid_argument("account '" + spec.name + "': broker must be 1-16 characters");
+    }
+    accounts_.push_back(account);
+  }
+}
+
+const Account* AccountTable::find(std::string_view name) const noexcept {
+  for (const Account& account : accounts_) {
+    if (account.name == name) return &account;
+  }
+  return nullptr;
+}
+
+}  // namespace ordergate

@@ -1,0 +1,16 @@
+#include "ordergate/core/ports.hpp"
+
+#include <array>
+
+namespace ordergate {
+
+std::string_view to_string(AuditEventType type) noexcept {
+  static constexpr std::array<std::string_view, 10> kNames = {
+      "session_opened",  "session_closed",  "order_accepted",        "order_rejected",
+      "cancel_accepted", "cancel_rejected", "execution",             "trading_state_changed",
+      "sessions_revoked", "principal_disabled"};
+  const auto index = static_cast<std::size_t>(type);
+  return index < kNames.size() ? kNames[index] : "unknown";
+}
+
+}  // namespace ordergate

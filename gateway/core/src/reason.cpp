@@ -1,0 +1,39 @@
+#include "ordergate/core/reason.hpp"
+
+#include <array>
+
+namespace ordergate {
+namespace {
+
+constexpr std::array<std::string_view, kReasonCount> kNames = {
+#define ORDERGATE_REASON_NAME(name, message) #name,
+    ORDERGATE_REASONS(ORDERGATE_REASON_NAME)
+#undef ORDERGATE_REASON_NAME
+};
+
+constexpr std::array<std::string_view, kReasonCount> kMessages = {
+#define ORDERGATE_REASON_MESSAGE(name, message) message,
+    ORDERGATE_REASONS(ORDERGATE_REASON_MESSAGE)
+#undef ORDERGATE_REASON_MESSAGE
+};
+
+}  // namespace
+
+std::string_view reason_name(Reason reason) noexcept {
+  const auto index = static_cast<std::size_t>(reason);
+  return index < kNames.size() ? kNames[index] : "UNKNOWN_REASON";
+}
+
+std::string_view reason_message(Reason reason) noexcept {
+  const auto index = static_cast<std::size_t>(reason);
+  return index < kMessages.size() ? kMessages[index] : "unknown reason";
+}
+
+std::optional<Reason> reason_from_name(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    if (kNames[i] == name) return static_cast<Reason>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace ordergate

@@ -1,0 +1,87 @@
+#pragma once
+
+/// \file
+/// Guard 4: pre-trade risk limits per account and instrument.
+///
+/// `check_order_risk` is a pure check of one order against the instrument's
+/// limits and the reference quote. `ExposureBook` holds positions, working
+/// quantities and open-order counts in atomics; `reserve` checks and books an
+/// order in one compare-and-swap step, so concurrent orders can never exceed
+/// a limit together.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "ordergate/core/decimal.hpp"
+#include "ordergate/core/instrument.hpp"
+#include "ordergate/core/order.hpp"
+#include "ordergate/core/quote.hpp"
+#include "ordergate/core/reason.hpp"
+
+namespace ordergate::guards {
+
+/// Reference price for an order: the ask for a buy, the bid for a sell.
+[[nodiscard]] constexpr Decimal reference_price(const Quote& quote, Side side) noexcept {
+  return side == Side::buy ? quote.ask : quote.bid;
+}
+
+/// Checks, in order:
+///  - NO_REFERENCE_PRICE: the quote is empty, older than the instrument's
+///    max_quote_age at `now_ns` (monotonic), non-positive or crossed
+///  - MAX_QUANTITY_EXCEEDED: quantity > the instrument's max_order_quantity
+///    (the risk limit; the tradable min/max is checked by validation)
+///  - MAX_NOTIONAL_EXCEEDED: quantity x (limit price, stop price, or the
+///    reference price for market orders) > max_notional, computed exactly
+///  - PRICE_OUT_OF_BAND: a limit or stop price further than price_band_bps
+///    from the reference price (|p - ref| * 10000 > band * ref, exact)
+[[nodiscard]] Reason check_order_risk(const Order& order, const Instrument& instrument,
+                                      const Quote& quote, std::int64_t now_ns) noexcept;
+
+class ExposureBook {
+ public:
+  ExposureBook(std::size_t accounts, std::size_t instruments);
+
+  struct Snapshot {
+    Decimal position;      ///< net filled position, signed (buy > 0)
+    Decimal working_buy;   ///< open quantity of working buy orders
+    Decimal working_sell;  ///< open quantity of working sell orders
+    std::uint32_t open_orders = 0;
+  };
+  [[nodiscard]] Snapshot snapshot(AccountId account, InstrumentId instrument) const noexcept;
+
+  /// Books an open-order slot and `quantity` on `side`, or changes nothing.
+  ///  - MAX_OPEN_ORDERS when open orders would exceed instrument.max_open_orders
+  ///  - REDUCE_ONLY (only when `reduce_only`) unless the order, together with
+  ///    the working orders on its side, shrinks the position without flipping
+  ///    it: buy needs working_buy + qty <= -position, sell needs
+  ///    working_sell + qty <= position
+  ///  - MAX_POSITION_EXCEEDED when the worst case position
+  ///    (position + working_buy + qty for a buy, working_sell + qty - position
+  ///    for a sell) exceeds instrument.max_position
+  [[nodiscard]] Reason reserve(AccountId account, const Instrument& instrument, Side side,
+                               Decimal quantity, bool reduce_only) noexcept;
+
+  /// Undoes a reservation, or retires an order that ended with `leaves`
+  /// still open: working quantity on `side` -= leaves, open orders -= 1.
+  void release(AccountId account, InstrumentId instrument, Side side, Decimal leaves) noexcept;
+
+  /// A fill: position += signed quantity first, then working -= quantity, so
+  /// a concurrent reader may briefly see too much exposure, never too little.
+  void apply_fill(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
+
+ private:
+  struct alignas(64) Cell {
+    std::atomic<std::int64_t> position{0};
+    std::atomic<std::int64_t> working_buy{0};
+    std::atomic<std::int64_t> working_sell{0};
+    std::atomic<std::uint32_t> open_orders{0};
+  };
+  Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
+
+  std::unique_ptr<Cell[]> cells_;
+  std::size_t accounts_;
+  std::size_t instruments_;
+};
+
+}  // namespace ordergate::guards

@@ -1,0 +1,1 @@
+#include "ordergate/guards/rate_limit.hpp"

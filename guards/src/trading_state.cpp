@@ -1,0 +1,1 @@
+#include "ordergate/guards/trading_state.hpp"

@@ -1,0 +1,72 @@
+#pragma once
+
+/// \file
+/// The configuration object a gateway is built from. Every field has a safe
+/// default or is required; `Gateway`'s constructor validates the whole object
+/// and throws `ConfigError` naming what is wrong, so a gateway never runs on
+/// a weaker configuration than the one written down.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ordergate/adapters/paper/paper_broker.hpp"
+#include "ordergate/core/instrument.hpp"
+#include "ordergate/core/ports.hpp"
+#include "ordergate/guards/permissions.hpp"
+
+namespace ordergate {
+
+/// Thrown by `Gateway` construction on an invalid or unsafe configuration.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PrincipalConfig {
+  guards::PrincipalSpec policy;
+  /// Order budget of this principal, e.g. {"20/1s", "600/1m"}. Required:
+  /// a principal without a rate limit is a configuration error.
+  std::vector<std::string> rate_limits;
+  /// Cancel budget, separate from the order budget so cancels are never
+  /// blocked by orders.
+  std::vector<std::string> cancel_rate_limits = {"100/1s"};
+  /// Sessions of this principal expire after this long (default 1 hour).
+  std::int64_t session_ttl_ns = 3'600'000'000'000;
+};
+
+/// How a broker I/O thread waits when it has nothing to do.
+enum class IdleStrategy : std::uint8_t {
+  busy_spin,  ///< never sleeps: lowest latency, burns a core
+  backoff,    ///< spins briefly, then yields, then sleeps up to 1 ms
+};
+
+/// Builds a broker adapter for the accounts whose `broker` equals its name.
+using BrokerFactory = std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)>;
+
+struct GatewayConfig {
+  std::vector<InstrumentSpec> instruments;
+  std::vector<AccountSpec> accounts;
+  std::vector<PrincipalConfig> principals;
+  /// Windows applied to each account and to each symbol (across principals).
+  std::vector<std::string> account_rate_limits;
+  std::vector<std::string> symbol_rate_limits;
+  /// Settings of the embedded paper broker (accounts with broker = "paper").
+  adapters::PaperConfig paper;
+  /// Extra broker adapters by name; "paper" is built in.
+  std::vector<std::pair<std::string, BrokerFactory>> brokers;
+
+  /// Orders the gateway can accept over its lifetime (ids are not reused, so
+  /// duplicate client order ids are detected across the whole run).
+  std::uint32_t order_capacity = 1u << 18;
+  /// Commands each broker queue holds before `submit` reports BROKER_UNAVAILABLE.
+  std::uint32_t broker_queue_capacity = 1u << 16;
+  /// Sessions open at the same time.
+  std::uint32_t max_sessions = 256;
+  IdleStrategy idle_strategy = IdleStrategy::backoff;
+};
+
+}  // namespace ordergate

@@ -1,0 +1,161 @@
+#pragma once
+
+/// \file
+/// The in-process gateway: guards, queues and broker dispatch.
+///
+/// \code
+///   ordergate::Gateway gateway(config);
+///   gateway.start();
+///   ordergate::Session session = gateway.open_session("strategy-1");
+///   ordergate::Verdict verdict = session.submit(request);   // guards run here
+///   ordergate::ExecutionReport report;
+///   while (session.poll(report)) { ... }                    // fills, cancels
+/// \endcode
+///
+/// Threading: `Gateway` is thread-safe. A `Session` belongs to one strategy
+/// thread at a time (like a socket); open one session per thread. `submit`
+/// and `cancel` run every guard on the calling thread and return at once;
+/// they never allocate, lock, throw or make a system call. Accepted orders
+/// cross a lock-free queue to the broker's I/O thread.
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "ordergate/core/clock.hpp"
+#include "ordergate/core/execution.hpp"
+#include "ordergate/core/instrument.hpp"
+#include "ordergate/core/order.hpp"
+#include "ordergate/core/ports.hpp"
+#include "ordergate/core/reason.hpp"
+#include "ordergate/gateway/config.hpp"
+#include "ordergate/guards/risk.hpp"
+#include "ordergate/guards/trading_state.hpp"
+
+namespace ordergate {
+
+namespace detail {
+class Engine;
+struct SessionHandle;
+}  // namespace detail
+
+/// The answer to `submit` or `cancel`: OK, or a stable reason code.
+struct Verdict {
+  Reason reason = Reason::OK;
+  /// For RATE_LIMITED: how long to wait before the same request can pass.
+  std::int64_t retry_after_ns = 0;
+  /// The gateway's id of the accepted order (valid when accepted).
+  OrderId order_id = 0;
+
+  [[nodiscard]] bool accepted() const noexcept { return reason == Reason::OK; }
+  explicit operator bool() const noexcept { return accepted(); }
+};
+
+/// A principal's connection to the gateway. Move-only; not thread-safe.
+class Session {
+ public:
+  Session() noexcept;
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();
+
+  /// Runs the guard pipeline on the calling thread (validate, permissions,
+  /// trading state, risk, rate limits; first failure rejects) and hands an
+  /// accepted order to its broker. A rejected order changes no limiter,
+  /// position or open-order state. Cost: a few hundred ns; no allocation.
+  [[nodiscard]] Verdict submit(const OrderRequest& request) noexcept;
+
+  /// Asks the broker to cancel an open order of this principal. Cancels pass
+  /// the kill switch and have their own rate budget. OK means the request was
+  /// sent; the CANCELED execution report confirms it.
+  [[nodiscard]] Verdict cancel(std::string_view client_order_id) noexcept;
+
+  /// Pops the next execution report for this session's orders; false when
+  /// there is none. Never blocks.
+  [[nodiscard]] bool poll(ExecutionReport& report) noexcept;
+
+  /// Ends the session (further calls give UNAUTHENTICATED).
+  void close() noexcept;
+
+  [[nodiscard]] bool is_open() const noexcept;
+  [[nodiscard]] SessionId id() const noexcept;
+  [[nodiscard]] PrincipalId principal() const noexcept;
+  /// Monotonic time at which the session expires.
+  [[nodiscard]] std::int64_t expires_at_ns() const noexcept;
+
+ private:
+  friend class detail::Engine;
+  explicit Session(std::unique_ptr<detail::SessionHandle> handle) noexcept;
+  std::unique_ptr<detail::SessionHandle> handle_;
+};
+
+/// Scope of a trading-state change.
+struct TradingScope {
+  enum class Kind : std::uint8_t { global, account, principal };
+  Kind kind = Kind::global;
+  std::string_view name;  ///< account or principal name; empty for global
+
+  static TradingScope global() noexcept { return {Kind::global, {}}; }
+  static TradingScope account(std::string_view n) noexcept { return {Kind::account, n}; }
+  static TradingScope principal(std::string_view n) noexcept { return {Kind::principal, n}; }
+};
+
+class Gateway {
+ public:
+  /// Validates `config` (throws ConfigError naming the problem) and builds
+  /// the guards and broker adapters. `clock` and `audit` must outlive the
+  /// gateway; without `audit` records are discarded.
+  explicit Gateway(GatewayConfig config, const Clock& clock = SystemClock::instance(),
+                   AuditSink* audit = nullptr);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  /// Starts one I/O thread per broker and starts the adapters (they publish
+  /// their first quotes). Throws if an adapter cannot start.
+  void start();
+  /// Stops accepting orders, lets each broker thread finish the commands
+  /// already queued, stops the adapters and joins the threads. Idempotent.
+  void stop() noexcept;
+
+  /// Opens a session for a configured principal. Throws std::invalid_argument
+  /// for an unknown or disabled principal or when all session slots are used.
+  [[nodiscard]] Session open_session(std::string_view principal);
+
+  /// Kill switch. With `cancel_working`, also cancels every open order in
+  /// scope. Throws std::invalid_argument for an unknown account or principal.
+  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
+  [[nodiscard]] guards::TradingState trading_state(TradingScope scope) const;
+
+  /// Ends every session of `principal` (they answer UNAUTHENTICATED).
+  void revoke_sessions(std::string_view principal);
+  /// Refuses new sessions and orders of `principal` until enabled again.
+  void set_principal_enabled(std::string_view principal, bool enabled);
+
+  /// Position, working quantities and open orders of an account in a symbol,
+  /// as the gateway tracks them from execution reports.
+  [[nodiscard]] guards::ExposureBook::Snapshot exposure(std::string_view account,
+                                                        std::string_view symbol) const;
+
+  /// Sets a quote of the paper broker serving `account` (applied on its I/O
+  /// thread, in order with the orders already queued). For demos and tests.
+  void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
+
+  [[nodiscard]] const InstrumentTable& instruments() const noexcept;
+  [[nodiscard]] const AccountTable& accounts() const noexcept;
+
+  /// Orders accepted and rejected so far (all sessions).
+  struct Counters {
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t executions = 0;
+  };
+  [[nodiscard]] Counters counters() const noexcept;
+
+ private:
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace ordergate

@@ -1,1 +1,194 @@
 #include "ordergate/guards/validate.hpp"
+
+#include <optional>
+
+namespace ordergate::guards {
+namespace {
+
+constexpr bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_alnum(char c) noexcept { return is_upper(c) || is_lower(c) || is_digit(c); }
+constexpr bool is_symbol_separator(char c) noexcept { return c == '/' || c == '_' || c == '-'; }
+constexpr bool is_ascii_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+constexpr char to_upper(char c) noexcept {
+  return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+constexpr bool tif_allowed(OrderType type, TimeInForce tif) noexcept {
+  switch (type) {
+    case OrderType::market:
+      return tif == TimeInForce::ioc || tif == TimeInForce::fok;
+    case OrderType::limit:
+      return tif == TimeInForce::gtc || tif == TimeInForce::ioc || tif == TimeInForce::fok ||
+             tif == TimeInForce::day || tif == TimeInForce::gtd;
+    case OrderType::stop:
+      return tif == TimeInForce::gtc || tif == TimeInForce::day || tif == TimeInForce::gtd;
+    case OrderType::unset:
+      break;
+  }
+  return false;
+}
+
+Reason check_quantity(Decimal quantity, const Instrument& instrument) noexcept {
+  if (quantity.fraction_digits() > instrument.quantity_digits) {
+    return Reason::QUANTITY_PRECISION_EXCEEDED;
+  }
+  if (!quantity.is_positive() || !quantity.is_multiple_of(instrument.lot_step) ||
+      quantity < instrument.min_quantity || quantity > instrument.max_quantity) {
+    return Reason::INVALID_QUANTITY;
+  }
+  return Reason::OK;
+}
+
+Reason check_prices(const OrderRequest& request, const Instrument& instrument) noexcept {
+  const std::optional<Decimal>* const prices[] = {&request.price, &request.stop_price,
+                                                  &request.stop_loss, &request.take_profit};
+  // Precision first for every price present, so an over-precise value is
+  // always reported as such whatever else is wrong with the order.
+  for (const std::optional<Decimal>* price : prices) {
+    if (price->has_value() && (*price)->fraction_digits() > instrument.price_digits) {
+      return Reason::PRICE_PRECISION_EXCEEDED;
+    }
+  }
+  for (const std::optional<Decimal>* price : prices) {
+    if (price->has_value() &&
+        (!(*price)->is_positive() || !(*price)->is_multiple_of(instrument.tick_size))) {
+      return Reason::INVALID_PRICE;
+    }
+  }
+
+  const bool needs_price = request.type == OrderType::limit;
+  const bool needs_stop = request.type == OrderType::stop;
+  if (request.price.has_value() != needs_price || request.stop_price.has_value() != needs_stop) {
+    return Reason::INVALID_PRICE;
+  }
+
+  // Protective orders must sit on the losing (stop loss) and winning (take
+  // profit) side of the entry; without an entry price they must at least be
+  // on opposite sides of each other.
+  const std::optional<Decimal>& entry = needs_price ? request.price : request.stop_price;
+  const bool buy = request.side == Side::buy;
+  const auto below = [buy](Decimal a, Decimal b) { return buy ? a < b : a > b; };
+  if (entry.has_value()) {
+    if (request.stop_loss.has_value() && !below(*request.stop_loss, *entry)) return Reason::INVALID_PRICE;
+    if (request.take_profit.has_value() && !below(*entry, *request.take_profit)) {
+      return Reason::INVALID_PRICE;
+    }
+  } else if (request.stop_loss.has_value() && request.take_profit.has_value() &&
+             !below(*request.stop_loss, *request.take_profit)) {
+    return Reason::INVALID_PRICE;
+  }
+  return Reason::OK;
+}
+
+}  // namespace
+
+Reason canonical_symbol_key(std::string_view raw, SymbolKey& key) noexcept {
+  if (raw.empty() || raw.size() > kMaxRawSymbolLength) return Reason::INVALID_SYMBOL;
+  if (raw.size() >= 2 && raw[raw.size() - 2] == '=' && to_upper(raw.back()) == 'X') {
+    raw.remove_suffix(2);
+  }
+  if (raw.empty()) return Reason::INVALID_SYMBOL;
+
+  char compact[SymbolKey::kCapacity];
+  std::size_t length = 0;
+  bool seen_separator = false;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (is_alnum(c)) {
+      if (length == SymbolKey::kCapacity) return Reason::INVALID_SYMBOL;
+      compact[length++] = to_upper(c);
+    } else if (is_symbol_separator(c)) {
+      if (seen_separator || i == 0 || i + 1 == raw.size()) return Reason::INVALID_SYMBOL;
+      seen_separator = true;
+    } else {
+      return Reason::INVALID_SYMBOL;
+    }
+  }
+  if (length < 3 || !is_upper(compact[0])) return Reason::INVALID_SYMBOL;
+  key.assign(std::string_view(compact, length));
+  return Reason::OK;
+}
+
+Reason validate_client_order_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxClientOrderIdLength) return Reason::INVALID_CLIENT_ORDER_ID;
+  for (char c : id) {
+    if (!(is_alnum(c) || c == '.' || c == '_' || c == ':' || c == '-')) {
+      return Reason::INVALID_CLIENT_ORDER_ID;
+    }
+  }
+  return Reason::OK;
+}
+
+Reason sanitize_text(std::string_view text, OrderText& out) noexcept {
+  while (!text.empty() && is_ascii_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_ascii_space(text.back())) text.remove_suffix(1);
+  bool printable = text.size() <= OrderText::kCapacity;
+  for (std::size_t i = 0; printable && i < text.size(); ++i) {
+    printable = text[i] >= 0x20 && text[i] <= 0x7E;
+  }
+  if (!printable) {
+    out.clear();
+    return Reason::INVALID_TEXT;
+  }
+  out.assign(text);
+  return Reason::OK;
+}
+
+Reason validate_order(const OrderRequest& request, const AccountTable& accounts,
+                      const InstrumentTable& instruments, std::int64_t wall_now_ns,
+                      Order& out) noexcept {
+  if (!is_valid_account_name(request.account)) return Reason::INVALID_ACCOUNT;
+  const Account* account = accounts.find(request.account);
+  if (account == nullptr) return Reason::UNKNOWN_ACCOUNT;
+
+  SymbolKey key;
+  if (canonical_symbol_key(request.symbol, key) != Reason::OK) return Reason::INVALID_SYMBOL;
+  const Instrument* instrument = instruments.find(key);
+  if (instrument == nullptr) return Reason::UNKNOWN_INSTRUMENT;
+
+  // Enum values may come from anywhere (a cast, a corrupt message), so compare
+  // against the valid set rather than only against `unset`.
+  if (request.side != Side::buy && request.side != Side::sell) return Reason::INVALID_SIDE;
+  if (request.type != OrderType::market && request.type != OrderType::limit &&
+      request.type != OrderType::stop) {
+    return Reason::INVALID_ORDER_TYPE;
+  }
+
+  if (!tif_allowed(request.type, request.time_in_force)) return Reason::INVALID_TIME_IN_FORCE;
+  if (request.time_in_force == TimeInForce::gtd ? request.expire_time_ns <= wall_now_ns
+                                                : request.expire_time_ns != 0) {
+    return Reason::INVALID_TIME_IN_FORCE;
+  }
+
+  if (Reason reason = check_quantity(request.quantity, *instrument); reason != Reason::OK) return reason;
+  if (Reason reason = check_prices(request, *instrument); reason != Reason::OK) return reason;
+
+  if (validate_client_order_id(request.client_order_id) != Reason::OK) {
+    return Reason::INVALID_CLIENT_ORDER_ID;
+  }
+  OrderText text;
+  if (sanitize_text(request.text, text) != Reason::OK) return Reason::INVALID_TEXT;
+
+  // Every check passed: only now touch `out`, so a rejected request never
+  // leaves a half-filled order behind.
+  out.account_id = account->id;
+  out.instrument_id = instrument->id;
+  out.side = request.side;
+  out.type = request.type;
+  out.time_in_force = request.time_in_force;
+  out.quantity = request.quantity;
+  out.price = request.price.value_or(Decimal{});
+  out.stop_price = request.stop_price.value_or(Decimal{});
+  out.stop_loss = request.stop_loss.value_or(Decimal{});
+  out.take_profit = request.take_profit.value_or(Decimal{});
+  out.expire_time_ns = request.expire_time_ns;
+  out.client_order_id.assign(request.client_order_id);
+  out.text = text;
+  return Reason::OK;
+}
+
+}  // namespace ordergate::guards

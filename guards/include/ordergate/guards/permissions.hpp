@@ -55,7 +55,8 @@ class PrincipalPolicy {
     return id < kMaxInstruments && instruments_.test(id);
   }
   [[nodiscard]] bool allows_type(OrderType type) const noexcept {
-    return (order_types_ & (1u << static_cast<unsigned>(type))) != 0;
+    const auto bit = static_cast<unsigned>(type);  // bounded: enum values may come from a cast
+    return bit < 8 && (order_types_ & (1u << bit)) != 0;
   }
   [[nodiscard]] const std::optional<Decimal>& max_quantity() const noexcept { return max_quantity_; }
 

@@ -28,13 +28,16 @@ struct RateWindow {
 };
 
 /// Parses "20/1s", "600/1m", "5/100ms", "1000/1h", "50/250us": a positive
-/// count, '/', a positive integer and a unit (us, ms, s, m, h). On error
-/// returns false and sets `error` to a message that says what is wrong.
+/// count (at most 2^32 - 1 and at most the period in nanoseconds), '/', a
+/// positive integer and a unit (us, ms, s, m, h), the period at most 100 days.
+/// On error returns false and sets `error` to a message that says what is
+/// wrong.
 [[nodiscard]] bool parse_rate_window(std::string_view text, RateWindow& out, std::string& error);
 
 /// GCRA parameters of one window: emission interval T = period / count
 /// (rounded up, so never more permissive than configured) and tolerance
-/// tau = period - T.
+/// tau = period - T. An invalid window (count 0, period <= 0) gives T = 0,
+/// which the functions below treat as "admit nothing" (fail closed).
 struct GcraParams {
   std::int64_t emission_ns = 0;
   std::int64_t tolerance_ns = 0;
@@ -47,7 +50,8 @@ struct alignas(64) GcraCell {
 };
 
 /// How long a request at `now_ns` must wait before `cell` admits it; 0 means
-/// it would be admitted now. Read-only.
+/// it would be admitted now. Read-only. Times are monotonic nanoseconds >= 0;
+/// a fresh cell (TAT 0) admits a full burst.
 [[nodiscard]] std::int64_t gcra_wait(const GcraCell& cell, const GcraParams& params,
                                      std::int64_t now_ns) noexcept;
 
@@ -92,7 +96,9 @@ class GcraLimiter {
   GcraLimiter(std::vector<RateWindow> windows, std::size_t keys);
 
   /// Adds every window of `key` to `check`. Unknown keys add nothing.
-  void collect(std::size_t key, RateCheck& check) noexcept;
+  /// Returns false when `check` ran out of room for a window: the request
+  /// must then be refused, since a missing window would be a missing limit.
+  bool collect(std::size_t key, RateCheck& check) noexcept;
   [[nodiscard]] const std::vector<RateWindow>& windows() const noexcept { return windows_; }
 
  private:

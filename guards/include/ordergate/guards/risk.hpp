@@ -58,7 +58,11 @@ class ExposureBook {
   ///    working_sell + qty <= position
   ///  - MAX_POSITION_EXCEEDED when the worst case position
   ///    (position + working_buy + qty for a buy, working_sell + qty - position
-  ///    for a sell) exceeds instrument.max_position
+  ///    for a sell) exceeds instrument.max_position, or cannot be computed
+  ///    without overflow
+  /// Ids outside the book, an invalid side or a non-positive quantity are
+  /// refused (UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT, INVALID_SIDE,
+  /// INVALID_QUANTITY) rather than booked. Lock-free; no allocation.
   [[nodiscard]] Reason reserve(AccountId account, const Instrument& instrument, Side side,
                                Decimal quantity, bool reduce_only) noexcept;
 

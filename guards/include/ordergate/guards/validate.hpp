@@ -20,7 +20,9 @@ inline constexpr std::size_t kMaxRawSymbolLength = 20;
 /// `EURUSD`, `EUR/USD`, `EUR_USD`, `EUR-USD`, `eurusd`, Yahoo's `EURUSD=X`
 /// all give `EURUSD`. Rules: at most 20 bytes; letters and digits with at most
 /// one separator (`/`, `_` or `-`) between two non-empty parts; an optional
-/// `=X` suffix; 3-16 letters and digits in all, starting with a letter.
+/// `=X` suffix (either case); 3-16 letters and digits in all, starting with a
+/// letter. A separated pair with the suffix (`EUR/USD=X`) is accepted: it is
+/// still unambiguous. Spaces, NUL and non-ASCII bytes are INVALID_SYMBOL.
 /// Returns OK or INVALID_SYMBOL (and then `key` is unspecified).
 [[nodiscard]] Reason canonical_symbol_key(std::string_view raw, SymbolKey& key) noexcept;
 
@@ -28,12 +30,14 @@ inline constexpr std::size_t kMaxRawSymbolLength = 20;
 [[nodiscard]] Reason validate_client_order_id(std::string_view id) noexcept;
 
 /// Trims ASCII whitespace at both ends, then requires at most 64 bytes of
-/// printable ASCII (0x20-0x7E). Returns OK (with `out` set) or INVALID_TEXT.
+/// printable ASCII (0x20-0x7E). Returns OK (with `out` set; empty text is
+/// fine) or INVALID_TEXT (with `out` cleared).
 [[nodiscard]] Reason sanitize_text(std::string_view text, OrderText& out) noexcept;
 
 /// Validates `request` and fills the matching fields of `out` (account,
 /// instrument, side, type, time in force, quantity, prices, expiry, client
-/// order id, sanitized text). Other fields of `out` are left untouched.
+/// order id, sanitized text). Other fields of `out` are left untouched, and
+/// on a rejection `out` is not modified at all.
 ///
 /// Checks, in order, first failure wins:
 ///  1. account: INVALID_ACCOUNT (malformed), UNKNOWN_ACCOUNT (not configured)
@@ -51,7 +55,8 @@ inline constexpr std::size_t kMaxRawSymbolLength = 20;
 ///     where not allowed (market: price, stop price; limit: stop price; stop:
 ///     price) -> INVALID_PRICE; a stop loss must be below and a take profit
 ///     above the entry price for a buy (the reverse for a sell) when the order
-///     has an entry price -> INVALID_PRICE
+///     has an entry price, and below the take profit for a market buy (above
+///     for a sell) when both are given -> INVALID_PRICE
 ///  7. client order id: INVALID_CLIENT_ORDER_ID
 ///  8. text: INVALID_TEXT
 [[nodiscard]] Reason validate_order(const OrderRequest& request, const AccountTable& accounts,

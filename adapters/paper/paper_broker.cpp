@@ -1,1 +1,365 @@
 #include "ordergate/adapters/paper/paper_broker.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+namespace ordergate::adapters {
+namespace {
+
+constexpr InstrumentId kAllInstruments = std::numeric_limits<InstrumentId>::max();
+static_assert(kMaxInstruments <= kAllInstruments, "the sentinel must not be a valid id");
+
+constexpr std::size_t kInitialRestingCapacity = 256;
+
+[[noreturn]] void bad_quote(const std::string& symbol, const std::string& problem) {
+  throw std::invalid_argument("paper quote '" + symbol + "': " + problem);
+}
+
+// Uniform in [0, bound). Rejection sampling on the raw engine output instead of
+// std::uniform_int_distribution, whose algorithm differs between standard
+// libraries: mt19937_64's sequence is fixed by the standard, so the walk is
+// reproducible on every platform.
+std::uint64_t uniform_below(std::mt19937_64& random, std::uint64_t bound) noexcept {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t limit = kMax - kMax % bound;  // a multiple of bound
+  for (;;) {
+    const std::uint64_t draw = random();
+    if (draw < limit) return draw % bound;
+  }
+}
+
+[[nodiscard]] bool is_well_formed(const Order& order) noexcept {
+  if (order.side != Side::buy && order.side != Side::sell) return false;
+  if (!order.quantity.is_positive()) return false;
+  switch (order.type) {
+    case OrderType::market: return true;
+    case OrderType::limit: return order.price.is_positive();
+    case OrderType::stop: return order.stop_price.is_positive();
+    case OrderType::unset: return false;
+  }
+  return false;
+}
+
+[[nodiscard]] Decimal touch_price(Side side, Decimal bid, Decimal ask) noexcept {
+  return side == Side::buy ? ask : bid;
+}
+
+[[nodiscard]] bool limit_crossed(const Order& order, Decimal bid, Decimal ask) noexcept {
+  return order.side == Side::buy ? ask <= order.price : bid >= order.price;
+}
+
+[[nodiscard]] bool stop_triggered(const Order& order, Decimal bid, Decimal ask) noexcept {
+  return order.side == Side::buy ? ask >= order.stop_price : bid <= order.stop_price;
+}
+
+// Price an arriving order fills at, if it fills on arrival.
+[[nodiscard]] std::optional<Decimal> arrival_fill_price(const Order& order, Decimal bid,
+                                                        Decimal ask) noexcept {
+  switch (order.type) {
+    case OrderType::market: return touch_price(order.side, bid, ask);
+    case OrderType::limit:
+      if (limit_crossed(order, bid, ask)) return touch_price(order.side, bid, ask);
+      return std::nullopt;
+    case OrderType::stop:
+      if (stop_triggered(order, bid, ask)) return touch_price(order.side, bid, ask);
+      return std::nullopt;
+    case OrderType::unset: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Price a resting order fills at against the current touch, if it fills now.
+// A resting limit fills at its own price, not at the (better) touch.
+[[nodiscard]] std::optional<Decimal> resting_fill_price(const Order& order, Decimal bid,
+                                                        Decimal ask) noexcept {
+  switch (order.type) {
+    case OrderType::limit:
+      if (limit_crossed(order, bid, ask)) return order.price;
+      return std::nullopt;
+    case OrderType::stop:
+      if (stop_triggered(order, bid, ask)) return touch_price(order.side, bid, ask);
+      return std::nullopt;
+    case OrderType::market:
+    case OrderType::unset: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+[[nodiscard]] bool is_immediate(TimeInForce tif) noexcept {
+  return tif == TimeInForce::ioc || tif == TimeInForce::fok;
+}
+
+[[nodiscard]] bool is_expired(const Order& order, std::int64_t wall_ns) noexcept {
+  return order.time_in_force == TimeInForce::gtd && order.expire_time_ns <= wall_ns;
+}
+
+BrokerOrderId format_broker_order_id(std::uint64_t sequence) noexcept {
+  char text[2 + std::numeric_limits<std::uint64_t>::digits10 + 1] = {'P', '-'};
+  const auto result = std::to_chars(text + 2, text + sizeof(text), sequence);
+  BrokerOrderId id;
+  id.assign(std::string_view(text, static_cast<std::size_t>(result.ptr - text)));
+  return id;
+}
+
+}  // namespace
+
+PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config)
+    : config_(std::move(config)),
+      touches_(instruments.size()),
+      positions_(instruments.size() * kMaxAccounts),
+      instrument_count_(instruments.size()),
+      random_(config_.seed) {
+  if (config_.tick_interval_ns <= 0) {
+    throw std::invalid_argument("paper broker: tick_interval_ns must be > 0");
+  }
+  for (const Instrument& instrument : instruments.all()) {
+    touches_[instrument.id].tick_size = instrument.tick_size;
+  }
+  for (const PaperQuoteSpec& spec : config_.quotes) {
+    const Instrument* instrument = instruments.find_name(spec.symbol);
+    if (instrument == nullptr) {
+      bad_quote(spec.symbol, "not a configured instrument (use the canonical name, e.g. EUR/USD)");
+    }
+    Touch& touch = touches_[instrument->id];
+    if (touch.quoted) bad_quote(spec.symbol, "quoted twice");
+    if (!spec.bid.is_positive()) bad_quote(spec.symbol, "bid must be > 0");
+    if (spec.bid >= spec.ask) bad_quote(spec.symbol, "bid must be below ask");
+    if (!spec.bid.is_multiple_of(instrument->tick_size) ||
+        !spec.ask.is_multiple_of(instrument->tick_size)) {
+      bad_quote(spec.symbol, "bid and ask must be multiples of the tick size " +
+                                 instrument->tick_size.to_string());
+    }
+    touch.bid = spec.bid;
+    touch.ask = spec.ask;
+    touch.quoted = true;
+  }
+  resting_.reserve(kInitialRestingCapacity);
+  outcomes_.reserve(kInitialRestingCapacity);
+}
+
+void PaperBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
+  if (quotes.size() < instrument_count_) {
+    throw std::invalid_argument("paper broker: the quote board is smaller than the instrument table");
+  }
+  sink_ = &sink;
+  quotes_ = &quotes;
+  clock_ = &clock;
+  const std::int64_t now_ns = clock.monotonic_ns();
+  for (std::size_t id = 0; id < instrument_count_; ++id) {
+    if (touches_[id].quoted) publish(static_cast<InstrumentId>(id), now_ns);
+  }
+  last_tick_ns_ = now_ns;
+}
+
+void PaperBroker::submit(const Order& order) noexcept {
+  if (!started()) return;
+  const Resting resting{order, next_broker_sequence_++};
+  report(resting, ExecStatus::new_order, Decimal{}, Decimal{}, Reason::OK, {});
+
+  if (order.instrument_id >= instrument_count_ || order.account_id >= kMaxAccounts ||
+      !is_well_formed(order)) {
+    report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED,
+           "INVALID_ORDER");
+    return;
+  }
+  const Touch& touch = touches_[order.instrument_id];
+  if (!touch.quoted) {
+    report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED, "NO_QUOTE");
+    return;
+  }
+  if (is_expired(order, clock_->wall_ns())) {
+    report(resting, ExecStatus::expired, Decimal{}, Decimal{}, Reason::OK, {});
+    return;
+  }
+  if (const std::optional<Decimal> price = arrival_fill_price(order, touch.bid, touch.ask)) {
+    fill(resting, *price);
+    return;
+  }
+  // Without partial fills, FOK and IOC behave alike: all now, or nothing.
+  if (is_immediate(order.time_in_force)) {
+    report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, "NOT_MARKETABLE");
+    return;
+  }
+  resting_.push_back(resting);
+}
+
+void PaperBroker::cancel(const CancelOrder& request) noexcept {
+  if (!started()) return;
+  const auto it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
+    return resting.order.order_id == request.order_id;
+  });
+  if (it == resting_.end()) return;
+  const Resting canceled = *it;
+  resting_.erase(it);  // keeps arrival order; books are small
+  report(canceled, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, {});
+}
+
+bool PaperBroker::poll() noexcept {
+  if (!started()) return false;
+  const std::int64_t now_ns = clock_->monotonic_ns();
+  if (now_ns - last_tick_ns_ < config_.tick_interval_ns) return false;
+  // Restart the interval from now rather than catching up missed ticks.
+  last_tick_ns_ = now_ns;
+
+  bool did_work = false;
+  for (std::size_t id = 0; id < instrument_count_; ++id) {
+    Touch& touch = touches_[id];
+    if (!touch.quoted) continue;
+    if (config_.random_walk) walk(touch);
+    publish(static_cast<InstrumentId>(id), now_ns);
+    did_work = true;
+  }
+  if (match(kAllInstruments)) did_work = true;
+  return did_work;
+}
+
+void PaperBroker::stop() noexcept {
+  if (!started()) return;
+  std::vector<Resting> closing;
+  closing.swap(resting_);
+  for (const Resting& resting : closing) {
+    report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::BROKER_UNAVAILABLE,
+           "SHUTDOWN");
+  }
+  sink_ = nullptr;
+  quotes_ = nullptr;
+  clock_ = nullptr;
+}
+
+void PaperBroker::set_quote(InstrumentId instrument, Decimal bid, Decimal ask) noexcept {
+  if (instrument >= instrument_count_) return;
+  Touch& touch = touches_[instrument];
+  // Same rules as the configured quotes; a bad quote is ignored, never half-applied.
+  if (!bid.is_positive() || bid >= ask || !bid.is_multiple_of(touch.tick_size) ||
+      !ask.is_multiple_of(touch.tick_size)) {
+    return;
+  }
+  touch.bid = bid;
+  touch.ask = ask;
+  touch.quoted = true;
+  if (!started()) return;
+  publish(instrument, clock_->monotonic_ns());
+  match(instrument);
+}
+
+Decimal PaperBroker::position(AccountId account, InstrumentId instrument) const noexcept {
+  if (account >= kMaxAccounts || instrument >= instrument_count_) return Decimal{};
+  return positions_[account * instrument_count_ + instrument];
+}
+
+std::size_t PaperBroker::resting_orders() const noexcept { return resting_.size(); }
+
+void PaperBroker::publish(InstrumentId instrument, std::int64_t now_ns) noexcept {
+  const Touch& touch = touches_[instrument];
+  quotes_->publish(instrument, touch.bid, touch.ask, now_ns);
+}
+
+void PaperBroker::walk(Touch& touch) noexcept {
+  const std::uint64_t max_ticks = config_.walk_max_ticks;
+  const auto steps = static_cast<std::int64_t>(uniform_below(random_, 2 * max_ticks + 1)) -
+                     static_cast<std::int64_t>(max_ticks);
+  if (steps == 0) return;
+  Decimal move;
+  Decimal spread;
+  Decimal bid;
+  Decimal ask;
+  // Overflow only with absurd prices; the quote then stays where it is.
+  if (!Decimal::multiply(Decimal::from_integer(steps), touch.tick_size, move) ||
+      !Decimal::sub(touch.ask, touch.bid, spread) || !Decimal::add(touch.bid, move, bid)) {
+    return;
+  }
+  if (bid < touch.tick_size) bid = touch.tick_size;  // one tick is the lowest positive bid
+  if (!Decimal::add(bid, spread, ask)) return;
+  touch.bid = bid;
+  touch.ask = ask;
+}
+
+bool PaperBroker::match(InstrumentId instrument) noexcept {
+  const std::int64_t wall_ns = clock_->wall_ns();
+  // Work on a local vector so that a sink callback re-entering the broker
+  // cannot clobber the list being reported; the capacity goes back afterwards.
+  std::vector<Outcome> outcomes;
+  outcomes.swap(outcomes_);
+  outcomes.clear();
+
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < resting_.size(); ++i) {
+    const Resting& resting = resting_[i];
+    const Order& order = resting.order;
+    if (instrument == kAllInstruments || order.instrument_id == instrument) {
+      // Expiry wins over a fill at the same instant.
+      if (is_expired(order, wall_ns)) {
+        outcomes.push_back({resting, ExecStatus::expired, Decimal{}});
+        continue;
+      }
+      const Touch& touch = touches_[order.instrument_id];
+      if (const std::optional<Decimal> price = resting_fill_price(order, touch.bid, touch.ask)) {
+        outcomes.push_back({resting, ExecStatus::filled, *price});
+        continue;
+      }
+    }
+    if (kept != i) resting_[kept] = resting;
+    ++kept;
+  }
+  resting_.erase(resting_.begin() + static_cast<std::ptrdiff_t>(kept), resting_.end());
+
+  for (const Outcome& outcome : outcomes) {
+    if (outcome.status == ExecStatus::filled) {
+      fill(outcome.resting, outcome.fill_price);
+    } else {
+      report(outcome.resting, outcome.status, Decimal{}, Decimal{}, Reason::OK, {});
+    }
+  }
+  const bool any = !outcomes.empty();
+  outcomes.clear();
+  outcomes_.swap(outcomes);
+  return any;
+}
+
+void PaperBroker::fill(const Resting& resting, Decimal price) noexcept {
+  const Order& order = resting.order;
+  Decimal& net = positions_[order.account_id * instrument_count_ + order.instrument_id];
+  // A position beyond +-9.2e9 units cannot occur behind the risk guards;
+  // if it ever did, the position stops moving rather than wrapping.
+  const bool buy = order.side == Side::buy;
+  Decimal updated;
+  if (buy ? Decimal::add(net, order.quantity, updated)
+          : Decimal::sub(net, order.quantity, updated)) {
+    net = updated;
+  }
+  report(resting, ExecStatus::filled, order.quantity, price, Reason::OK, {});
+}
+
+void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last_quantity,
+                         Decimal last_price, Reason reason,
+                         std::string_view broker_reason) noexcept {
+  const Order& order = resting.order;
+  ExecutionReport event;
+  event.order_id = order.order_id;
+  event.session_id = order.session_id;
+  event.account_id = order.account_id;
+  event.instrument_id = order.instrument_id;
+  event.side = order.side;
+  event.status = status;
+  event.reason = reason;
+  event.last_quantity = last_quantity;
+  event.last_price = last_price;
+  if (status == ExecStatus::new_order) {
+    event.leaves_quantity = order.quantity;
+  } else if (status == ExecStatus::filled) {
+    // No partial fills: a fill is always the whole order.
+    event.cumulative_quantity = last_quantity;
+    event.average_price = last_price;
+  }
+  event.transact_time_ns = clock_->wall_ns();
+  event.client_order_id = order.client_order_id;
+  event.broker_order_id = format_broker_order_id(resting.broker_sequence);
+  event.broker_reason.assign(broker_reason);
+  sink_->on_execution(event);
+}
+
+}  // namespace ordergate::adapters

@@ -22,9 +22,11 @@
 /// risk guards; with `random_walk` the mid moves by a seeded random number of
 /// ticks (spread kept) at each tick.
 
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ordergate/core/clock.hpp"
@@ -72,28 +74,48 @@ class PaperBroker final : public BrokerPort {
   [[nodiscard]] std::size_t resting_orders() const noexcept;
 
  private:
-  // Implementation detail; see paper_broker.cpp.
-  struct Resting;
-  struct Book;
-  void publish(InstrumentId instrument) noexcept;
-  void match(InstrumentId instrument) noexcept;
-  void fill(const Order& order, Decimal price) noexcept;
-  void report(const Order& order, ExecStatus status, Decimal last_qty, Decimal last_px,
-              Decimal cum_qty, Decimal avg_px, Reason reason) noexcept;
+  /// Current touch of one instrument; `quoted` is false until a quote is set.
+  struct Touch {
+    Decimal bid;
+    Decimal ask;
+    Decimal tick_size;
+    bool quoted = false;
+  };
+  /// A working order and the broker id it was acknowledged with.
+  struct Resting {
+    Order order;
+    std::uint64_t broker_sequence = 0;
+  };
+  /// A resting order taken off the book by a matching pass, reported after it.
+  struct Outcome {
+    Resting resting;
+    ExecStatus status = ExecStatus::filled;  // filled or expired
+    Decimal fill_price;
+  };
 
-  const InstrumentTable& instruments_;
+  [[nodiscard]] bool started() const noexcept { return sink_ != nullptr; }
+  void publish(InstrumentId instrument, std::int64_t now_ns) noexcept;
+  void walk(Touch& touch) noexcept;
+  /// Takes resting orders that fill or expire now off the book, then reports
+  /// them in arrival order. `instrument` limits the pass to one instrument;
+  /// `kAllInstruments` (see the .cpp) covers every one. True if any did.
+  bool match(InstrumentId instrument) noexcept;
+  void fill(const Resting& resting, Decimal price) noexcept;
+  void report(const Resting& resting, ExecStatus status, Decimal last_quantity,
+              Decimal last_price, Reason reason, std::string_view broker_reason) noexcept;
+
   PaperConfig config_;
   ExecutionSink* sink_ = nullptr;
   QuoteBoard* quotes_ = nullptr;
   const Clock* clock_ = nullptr;
-  std::vector<Decimal> bids_;
-  std::vector<Decimal> asks_;
-  std::vector<bool> quoted_;
-  std::vector<Order> resting_;
-  std::vector<Decimal> positions_;  // account * instruments + instrument
+  std::vector<Touch> touches_;      // indexed by InstrumentId
+  std::vector<Resting> resting_;    // arrival order
+  std::vector<Outcome> outcomes_;   // scratch for match(); capacity kept
+  std::vector<Decimal> positions_;  // account * instrument_count_ + instrument
+  std::size_t instrument_count_ = 0;
   std::mt19937_64 random_;
   std::int64_t last_tick_ns_ = 0;
-  std::uint64_t next_broker_order_id_ = 1;
+  std::uint64_t next_broker_sequence_ = 1;
 };
 
 }  // namespace ordergate::adapters

@@ -2,8 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
 namespace ordergate {
 namespace {
+
+constexpr std::int64_t kMaxRaw = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMinRaw = std::numeric_limits<std::int64_t>::min();
+
+DecimalError parse_error(std::string_view text) {
+  Decimal value;
+  return Decimal::parse(text, value);
+}
 
 TEST(Decimal, ParsesAndPrintsBackExactly) {
   for (const char* text : {"1.08463", "10000", "-0.5", "0", "0.000000001", "9223372036.854775807",
@@ -12,6 +25,170 @@ TEST(Decimal, ParsesAndPrintsBackExactly) {
     ASSERT_EQ(Decimal::parse(text, value), DecimalError::ok) << text;
     EXPECT_EQ(value.to_string(), text);
   }
+}
+
+TEST(Decimal, ParsesToExactNanoUnits) {
+  Decimal value;
+  ASSERT_EQ(Decimal::parse("1.08463", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), 1'084'630'000);
+  ASSERT_EQ(Decimal::parse("-0.000000001", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), -1);
+  ASSERT_EQ(Decimal::parse("9223372036.854775807", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), kMaxRaw);
+  ASSERT_EQ(Decimal::parse("-9223372036.854775808", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), kMinRaw);
+}
+
+TEST(Decimal, PrintsNormalisedFormsOfEquivalentTexts) {
+  for (auto [text, printed] : {std::pair{"-0", "0"}, std::pair{"00012.50", "12.5"},
+                               std::pair{"1.000000000", "1"}, std::pair{"0.1000", "0.1"}}) {
+    Decimal value;
+    ASSERT_EQ(Decimal::parse(text, value), DecimalError::ok) << text;
+    EXPECT_EQ(value.to_string(), printed) << text;
+  }
+}
+
+TEST(Decimal, RejectsEmptyText) { EXPECT_EQ(parse_error(""), DecimalError::empty); }
+
+TEST(Decimal, RejectsEverythingThatIsNotAPlainDecimal) {
+  for (const char* text : {"-", ".5", "1.", "1e5", "1E5", "NaN", "nan", "inf", "-inf", "Infinity", "+1",
+                           " 1", "1 ", "0x10", "1.2.3", "--1", "1,5", "1_000", "-.5", "1.-5", "٣"}) {
+    EXPECT_EQ(parse_error(text), DecimalError::invalid_syntax) << text;
+  }
+}
+
+TEST(Decimal, RejectsEmbeddedNulByte) {
+  EXPECT_EQ(parse_error(std::string_view("1\0" "5", 3)), DecimalError::invalid_syntax);
+}
+
+TEST(Decimal, RejectsTextLongerThanTheLimitEvenWhenItsValueIsSmall) {
+  const std::string padded = "0." + std::string(Decimal::kMaxTextLength - 3, '0') + "1";
+  ASSERT_EQ(padded.size(), Decimal::kMaxTextLength);
+  EXPECT_EQ(parse_error(padded), DecimalError::too_precise);  // at the limit: read, then refused
+  const std::string longer = std::string(Decimal::kMaxTextLength + 1, '0');
+  EXPECT_EQ(parse_error(longer), DecimalError::invalid_syntax);
+}
+
+TEST(Decimal, RejectsMagnitudesBeyondSixtyFourBitNanoUnits) {
+  EXPECT_EQ(parse_error("9223372036.854775808"), DecimalError::out_of_range);
+  EXPECT_EQ(parse_error("-9223372036.854775809"), DecimalError::out_of_range);
+  EXPECT_EQ(parse_error("9223372037"), DecimalError::out_of_range);
+  EXPECT_EQ(parse_error("99999999999999999999999999999999"), DecimalError::out_of_range);
+}
+
+TEST(Decimal, RejectsATenthNonZeroFractionalDigitButAcceptsTrailingZeros) {
+  EXPECT_EQ(parse_error("0.0000000001"), DecimalError::too_precise);
+  EXPECT_EQ(parse_error("1.1234567891"), DecimalError::too_precise);
+  EXPECT_EQ(parse_error("1.1234567890001"), DecimalError::too_precise);
+  Decimal value;
+  ASSERT_EQ(Decimal::parse("1.123456789000000", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), 1'123'456'789);
+}
+
+TEST(Decimal, LeavesOutputUntouchedOnError) {
+  Decimal value = Decimal::from_integer(7);
+  for (const char* text : {"", "abc", "0.0000000001", "1e99999999999"}) {
+    EXPECT_NE(Decimal::parse(text, value), DecimalError::ok);
+    EXPECT_EQ(value, Decimal::from_integer(7)) << text;
+  }
+}
+
+TEST(Decimal, CountsSignificantFractionDigits) {
+  EXPECT_EQ(decimal_literal("10000").fraction_digits(), 0);
+  EXPECT_EQ(decimal_literal("1.5").fraction_digits(), 1);
+  EXPECT_EQ(decimal_literal("1.08463").fraction_digits(), 5);
+  EXPECT_EQ(decimal_literal("0.000000001").fraction_digits(), 9);
+  EXPECT_EQ(decimal_literal("-0.25").fraction_digits(), 2);
+  EXPECT_EQ(Decimal::from_raw(kMinRaw).fraction_digits(), 9);
+}
+
+TEST(Decimal, ChecksMultiplesOfAStep) {
+  EXPECT_TRUE(decimal_literal("1.08465").is_multiple_of(decimal_literal("0.00005")));
+  EXPECT_FALSE(decimal_literal("1.08463").is_multiple_of(decimal_literal("0.00005")));
+  EXPECT_TRUE(decimal_literal("-3").is_multiple_of(decimal_literal("1.5")));
+  EXPECT_FALSE(decimal_literal("3").is_multiple_of(Decimal{}));
+  EXPECT_FALSE(decimal_literal("3").is_multiple_of(decimal_literal("-1")));
+}
+
+TEST(Decimal, AddAndSubtractDetectOverflowAndLeaveOutputAlone) {
+  const Decimal max = Decimal::from_raw(kMaxRaw);
+  const Decimal min = Decimal::from_raw(kMinRaw);
+  const Decimal tiny = Decimal::from_raw(1);
+  Decimal out = Decimal::from_integer(5);
+  EXPECT_FALSE(Decimal::add(max, tiny, out));
+  EXPECT_FALSE(Decimal::sub(min, tiny, out));
+  EXPECT_FALSE(Decimal::sub(Decimal{}, min, out));
+  EXPECT_EQ(out, Decimal::from_integer(5));
+  ASSERT_TRUE(Decimal::add(max, -max, out));
+  EXPECT_TRUE(out.is_zero());
+  ASSERT_TRUE(Decimal::sub(decimal_literal("1.1"), decimal_literal("0.3"), out));
+  EXPECT_EQ(out, decimal_literal("0.8"));
+}
+
+TEST(Decimal, ProductExceedsIsExactAtTheLimit) {
+  const Decimal quantity = decimal_literal("100000");
+  const Decimal price = decimal_literal("1.08463");
+  EXPECT_FALSE(Decimal::product_exceeds(quantity, price, decimal_literal("108463")));
+  EXPECT_TRUE(Decimal::product_exceeds(quantity, price, decimal_literal("108462.999999999")));
+  // 1.000000001^2 = 1.000000002000000001: above 1.000000002 by 1e-18, which
+  // the truncating multiply (and any double) loses.
+  const Decimal a = decimal_literal("1.000000001");
+  Decimal truncated;
+  ASSERT_TRUE(Decimal::multiply(a, a, truncated));
+  EXPECT_EQ(truncated, decimal_literal("1.000000002"));
+  EXPECT_TRUE(Decimal::product_exceeds(a, a, decimal_literal("1.000000002")));
+  EXPECT_FALSE(Decimal::product_exceeds(a, a, decimal_literal("1.000000003")));
+  const Decimal one_nano = Decimal::from_raw(1);
+  EXPECT_FALSE(Decimal::product_exceeds(one_nano, one_nano, Decimal::from_raw(1)));
+  EXPECT_TRUE(Decimal::product_exceeds(one_nano, Decimal::from_integer(2), one_nano));
+}
+
+TEST(Decimal, ProductExceedsComparesMagnitudesAndNeverOverflows) {
+  const Decimal max = Decimal::from_raw(kMaxRaw);
+  const Decimal min = Decimal::from_raw(kMinRaw);
+  EXPECT_TRUE(Decimal::product_exceeds(max, max, max));
+  EXPECT_TRUE(Decimal::product_exceeds(min, min, min));
+  EXPECT_TRUE(Decimal::product_exceeds(-decimal_literal("3"), decimal_literal("2"), decimal_literal("5")));
+  EXPECT_FALSE(Decimal::product_exceeds(-decimal_literal("3"), decimal_literal("2"), decimal_literal("-6")));
+  EXPECT_EQ(Decimal::product_raw(min, min), static_cast<int128>(1) << 126);
+}
+
+TEST(Decimal, MultiplyTruncatesTowardZeroAndDetectsOverflow) {
+  Decimal out;
+  ASSERT_TRUE(Decimal::multiply(decimal_literal("100000"), decimal_literal("1.08463"), out));
+  EXPECT_EQ(out, decimal_literal("108463"));
+  ASSERT_TRUE(Decimal::multiply(decimal_literal("0.000000001"), decimal_literal("0.5"), out));
+  EXPECT_TRUE(out.is_zero());
+  ASSERT_TRUE(Decimal::multiply(decimal_literal("-0.000000003"), decimal_literal("0.5"), out));
+  EXPECT_EQ(out.raw(), -1);
+  out = Decimal::from_integer(9);
+  EXPECT_FALSE(Decimal::multiply(decimal_literal("100000"), decimal_literal("100000"), out));
+  EXPECT_EQ(out, Decimal::from_integer(9));
+}
+
+TEST(Decimal, OrdersByValue) {
+  EXPECT_LT(decimal_literal("-1"), decimal_literal("0.000000001"));
+  EXPECT_LT(decimal_literal("1.0846"), decimal_literal("1.08463"));
+  EXPECT_EQ(decimal_literal("1.50"), decimal_literal("1.5"));
+  EXPECT_EQ(decimal_literal("-2.5").abs(), decimal_literal("2.5"));
+}
+
+TEST(Decimal, ToCharsFitsTheLongestValues) {
+  char buffer[Decimal::kMaxPrintedLength];
+  EXPECT_EQ(Decimal::from_raw(kMinRaw).to_chars(buffer), std::string_view("-9223372036.854775808").size());
+  EXPECT_LE(Decimal::from_raw(kMinRaw + 1).to_chars(buffer), Decimal::kMaxPrintedLength);
+}
+
+TEST(Decimal, NamesEveryParseError) {
+  for (DecimalError error : {DecimalError::ok, DecimalError::empty, DecimalError::invalid_syntax,
+                             DecimalError::too_precise, DecimalError::out_of_range}) {
+    EXPECT_FALSE(to_string(error).empty());
+  }
+}
+
+TEST(Decimal, LiteralThrowsOnInvalidText) {
+  EXPECT_EQ(decimal_literal("2.5"), Decimal::from_raw(2'500'000'000));
+  EXPECT_THROW((void)decimal_literal("2,5"), std::invalid_argument);
 }
 
 }  // namespace

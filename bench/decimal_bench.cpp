@@ -1,0 +1,41 @@
+// Decimal::parse on the texts a broker sends: prices, whole quantities,
+// negatives. Per-parse latency and throughput.
+
+#include <array>
+#include <string_view>
+
+#include "latency.hpp"
+#include "ordergate/core/decimal.hpp"
+
+namespace ordergate::bench {
+namespace {
+
+constexpr std::array<std::string_view, 8> kTexts = {
+    "1.08463", "10000", "150.123", "-0.5", "0.000012345", "98765.4321", "1", "123456789.123456789"};
+
+void BM_Decimal_Parse(benchmark::State& state) {
+  ScopedPin pin(0);
+  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
+  std::size_t index = 0;
+  std::int64_t checksum = 0;
+  for (auto _ : state) {
+    const std::string_view text = kTexts[index];
+    index = (index + 1) % kTexts.size();
+    Decimal value;
+    const std::uint64_t begin = ticks_begin();
+    const DecimalError error = Decimal::parse(text, value);
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+    if (error != DecimalError::ok) {
+      state.SkipWithError("a benchmark text failed to parse");
+      break;
+    }
+    checksum += value.raw();
+  }
+  benchmark::DoNotOptimize(checksum);
+  publish(state, recorder);
+}
+BENCHMARK(BM_Decimal_Parse);
+
+}  // namespace
+}  // namespace ordergate::bench

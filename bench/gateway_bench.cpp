@@ -1,0 +1,220 @@
+// The in-process gateway end to end: the guard pipeline as `Session::submit`
+// runs it (accepted and rejected orders), and the round trip of a market
+// order through the broker queue, the paper broker thread and back.
+//
+// Every run builds its own gateway (outside the timed loop) sized for the
+// iterations the framework asked for, because order ids are never reused.
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "latency.hpp"
+#include "ordergate/core/clock.hpp"
+#include "ordergate/core/decimal.hpp"
+#include "ordergate/gateway/config.hpp"
+#include "ordergate/gateway/gateway.hpp"
+
+namespace ordergate::bench {
+namespace {
+
+constexpr std::string_view kAccount = "bench";
+constexpr std::string_view kPrincipal = "bench-strategy";
+constexpr std::string_view kSymbol = "EUR/USD";
+constexpr std::uint32_t kMaxOrderCapacity = 1u << 26;  // the gateway's own limit
+
+// Limits wide enough that nothing but the guard under test can refuse an
+// order: windows admit a billion a second, positions stay near flat.
+GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
+  GatewayConfig config;
+  InstrumentSpec instrument;
+  instrument.name = std::string(kSymbol);
+  instrument.tick_size = decimal_literal("0.00001");
+  instrument.lot_step = decimal_literal("1");
+  instrument.min_quantity = decimal_literal("1");
+  instrument.max_quantity = decimal_literal("100000000");
+  instrument.max_order_quantity = decimal_literal("10000000");
+  instrument.max_notional = decimal_literal("100000000");
+  instrument.max_position = decimal_literal("1000000000");
+  instrument.price_band_bps = 100;
+  instrument.max_open_orders = 4'000'000'000u;
+  instrument.max_quote_age_ns = 3'600 * kNanosPerSecond;
+  config.instruments.push_back(instrument);
+  config.accounts.push_back(AccountSpec{std::string(kAccount), "paper"});
+
+  PrincipalConfig principal;
+  principal.policy.name = std::string(kPrincipal);
+  principal.policy.permissions = {"trade", "cancel"};
+  principal.policy.accounts = {std::string(kAccount)};
+  principal.policy.symbols = {std::string(kSymbol)};
+  principal.rate_limits = {"1000000000/1s", "1000000000/1m"};
+  config.principals.push_back(principal);
+  config.account_rate_limits = {"1000000000/1s"};
+  config.symbol_rate_limits = {"1000000000/1s"};
+
+  config.paper.quotes.push_back(
+      adapters::PaperQuoteSpec{std::string(kSymbol), decimal_literal("1.08460"), decimal_literal("1.08465")});
+  config.order_capacity = order_capacity;
+  config.max_sessions = 4;
+  config.idle_strategy = idle;
+  return config;
+}
+
+std::uint32_t capacity_for(const benchmark::State& state) {
+  const auto wanted = static_cast<std::uint64_t>(state.max_iterations) + 1'024;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, kMaxOrderCapacity));
+}
+
+// Unique client order ids without allocation: a fixed prefix and a counter.
+class ClientOrderIds {
+ public:
+  explicit ClientOrderIds(std::string_view prefix) noexcept
+      : prefix_length_(std::min(prefix.size(), sizeof(buffer_) - 20)) {
+    std::copy_n(prefix.begin(), prefix_length_, buffer_);
+  }
+  std::string_view next() noexcept {
+    char* const digits = buffer_ + prefix_length_;
+    const std::to_chars_result result = std::to_chars(digits, buffer_ + sizeof(buffer_), counter_++);
+    return {buffer_, static_cast<std::size_t>(result.ptr - buffer_)};
+  }
+
+ private:
+  char buffer_[32] = {};
+  std::size_t prefix_length_;
+  std::uint64_t counter_ = 0;
+};
+
+OrderRequest market_order(Side side) {
+  OrderRequest request;
+  request.account = kAccount;
+  request.symbol = kSymbol;
+  request.side = side;
+  request.type = OrderType::market;
+  request.time_in_force = TimeInForce::ioc;
+  request.quantity = decimal_literal("100");
+  return request;
+}
+
+std::uint64_t drain(Session& session) noexcept {
+  std::uint64_t events = 0;
+  ExecutionReport report;
+  while (session.poll(report)) ++events;
+  return events;
+}
+
+// Accepted market orders, alternating buy and sell. Execution reports are
+// drained every 64 orders inside the loop: that cost is in the throughput,
+// not in the per-order samples, which time `submit` alone.
+void BM_GuardPipeline_Accept(benchmark::State& state) {
+  Gateway gateway(bench_config(capacity_for(state), IdleStrategy::backoff));
+  gateway.start();
+  Session session = gateway.open_session(kPrincipal);
+  ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
+  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
+  ClientOrderIds ids("acc-");
+  OrderRequest request = market_order(Side::buy);
+  std::uint64_t submitted = 0;
+  std::uint64_t events = 0;
+
+  for (auto _ : state) {
+    request.side = (submitted & 1) == 0 ? Side::buy : Side::sell;
+    request.client_order_id = ids.next();
+    const std::uint64_t begin = ticks_begin();
+    const Verdict verdict = session.submit(request);
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+    if (!verdict) {
+      state.SkipWithError("an order was rejected on the accept path");
+      break;
+    }
+    if ((++submitted & 63) == 0) events += drain(session);
+  }
+  benchmark::DoNotOptimize(events);
+  publish(state, recorder);
+  session.close();
+  gateway.stop();
+}
+BENCHMARK(BM_GuardPipeline_Accept);
+
+// A limit order ~10% away from the quote with a 1% band: validation,
+// permissions, the kill switch, the quote read and every per-order risk check
+// run, and the last of them (PRICE_OUT_OF_BAND) refuses it. Rejections change
+// no state and produce no execution report, so the same request is reused.
+void BM_GuardPipeline_Reject(benchmark::State& state) {
+  Gateway gateway(bench_config(1'024, IdleStrategy::backoff));
+  gateway.start();
+  Session session = gateway.open_session(kPrincipal);
+  ScopedPin pin(0);
+  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
+  OrderRequest request;
+  request.account = kAccount;
+  request.symbol = kSymbol;
+  request.side = Side::buy;
+  request.type = OrderType::limit;
+  request.time_in_force = TimeInForce::gtc;
+  request.quantity = decimal_literal("100");
+  request.price = decimal_literal("1.20000");
+  request.client_order_id = "reject-1";
+
+  for (auto _ : state) {
+    const std::uint64_t begin = ticks_begin();
+    const Verdict verdict = session.submit(request);
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+    if (verdict.reason != Reason::PRICE_OUT_OF_BAND) {
+      state.SkipWithError("expected PRICE_OUT_OF_BAND");
+      break;
+    }
+  }
+  publish(state, recorder);
+  session.close();
+  gateway.stop();
+}
+BENCHMARK(BM_GuardPipeline_Reject);
+
+// submit() of a market order until its FILLED report is polled on the
+// session: guards, the broker queue, the paper broker on its own busy-spinning
+// thread, the execution sink and the session's event queue.
+void BM_Submit_To_PaperFill(benchmark::State& state) {
+  Gateway gateway(bench_config(capacity_for(state), IdleStrategy::busy_spin));
+  gateway.start();
+  Session session = gateway.open_session(kPrincipal);
+  ScopedPin pin(0);
+  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
+  ClientOrderIds ids("rt-");
+  OrderRequest request = market_order(Side::buy);
+  std::uint64_t submitted = 0;
+  ExecutionReport report;
+
+  for (auto _ : state) {
+    request.side = (submitted++ & 1) == 0 ? Side::buy : Side::sell;
+    request.client_order_id = ids.next();
+    const std::uint64_t begin = ticks_begin();
+    const Verdict verdict = session.submit(request);
+    if (!verdict) {
+      state.SkipWithError("the order was rejected");
+      break;
+    }
+    bool filled = false;
+    while (!filled) {
+      if (session.poll(report)) {
+        filled = report.order_id == verdict.order_id && is_terminal(report.status);
+      }
+    }
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+    if (report.status != ExecStatus::filled) {
+      state.SkipWithError("the market order did not fill");
+      break;
+    }
+  }
+  publish(state, recorder);
+  session.close();
+  gateway.stop();
+}
+BENCHMARK(BM_Submit_To_PaperFill);
+
+}  // namespace
+}  // namespace ordergate::bench

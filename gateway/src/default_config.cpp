@@ -24,9 +24,9 @@ InstrumentSpec fx_pair(const char* name, const char* tick, const char* max_notio
 GatewayConfig make_default_config() {
   GatewayConfig config;
   config.instruments = {
-      fx_pair("EUR/USD", "0.00001", "2000000"),
-      fx_pair("GBP/USD", "0.00001", "2000000"),
-      fx_pair("USD/JPY", "0.001", "300000000"),  // notional in JPY
+      fx_pair("EUR/USD", "0.00001", "1000000"),  // notional in USD
+      fx_pair("GBP/USD", "0.00001", "1000000"),
+      fx_pair("USD/JPY", "0.001", "150000000"),  // notional in JPY
   };
   config.accounts = {{"paper", "paper"}};
 

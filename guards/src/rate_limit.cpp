@@ -84,7 +84,9 @@ GcraParams GcraParams::from(const RateWindow& window) noexcept {
   const std::int64_t count = window.count;
   GcraParams params;
   params.emission_ns = window.period_ns / count + (window.period_ns % count != 0 ? 1 : 0);
-  params.tolerance_ns = window.period_ns - params.emission_ns;
+  // (count - 1) * T, not period - T: with T rounded up, period - T would
+  // refuse the last request of a full burst when count does not divide the period.
+  params.tolerance_ns = (count - 1) * params.emission_ns;
   return params;
 }
 

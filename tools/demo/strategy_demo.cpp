@@ -51,12 +51,19 @@ class Printer {
  public:
   explicit Printer(ordergate::Session& session) : session_(session) {}
 
-  void submit(const Step& step) {
+  // Submits and records how long the guard pipeline took on this thread.
+  ordergate::Verdict timed_submit(const OrderRequest& request, long long& ns) {
     const auto begin = std::chrono::steady_clock::now();
-    const ordergate::Verdict verdict = session_.submit(step.request);
+    const ordergate::Verdict verdict = session_.submit(request);
     const auto end = std::chrono::steady_clock::now();
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count();
+    ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count();
     latencies_.push_back(ns);
+    return verdict;
+  }
+
+  void submit(const Step& step) {
+    long long ns = 0;
+    const ordergate::Verdict verdict = timed_submit(step.request, ns);
     if (verdict.accepted()) {
       std::printf("  %-44s %-10.*s ACCEPTED %26s %6lld ns\n", step.what,
                   static_cast<int>(step.request.client_order_id.size()), step.request.client_order_id.data(), "",
@@ -73,19 +80,23 @@ class Printer {
     }
   }
 
-  // Prints execution reports until `expected` arrived or a deadline passes.
-  void drain(std::size_t expected = 0) {
+  // Prints execution reports until `expected` arrived or a deadline passes;
+  // returns how many fills were seen.
+  std::size_t drain(std::size_t expected = 0, bool quiet = false) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     std::size_t seen = 0;
+    std::size_t fills = 0;
     ordergate::ExecutionReport report;
     for (;;) {
       while (session_.poll(report)) {
         ++seen;
-        print(report);
+        if (report.status == ordergate::ExecStatus::filled) ++fills;
+        if (!quiet) print(report);
       }
       if (seen >= expected || std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::yield();
     }
+    return fills;
   }
 
   void summary() const {
@@ -177,7 +188,9 @@ int main() {
     char id[32];
     for (int i = 0; i < 60; ++i) {
       std::snprintf(id, sizeof id, "burst-%d", i);
-      const ordergate::Verdict verdict = session.submit(market("EURUSD", i % 2 ? Side::sell : Side::buy, "1000", id));
+      long long ns = 0;
+      const ordergate::Verdict verdict =
+          out.timed_submit(market("EURUSD", i % 2 ? Side::sell : Side::buy, "1000", id), ns);
       if (verdict.accepted()) ++accepted;
       if (verdict.reason == ordergate::Reason::RATE_LIMITED) {
         ++limited;
@@ -185,7 +198,8 @@ int main() {
       }
     }
     std::printf("  accepted %d, RATE_LIMITED %d (retry after %lld ms)\n", accepted, limited, retry_ms);
-    out.drain(static_cast<std::size_t>(accepted) * 2);
+    const std::size_t fills = out.drain(static_cast<std::size_t>(accepted) * 2, /*quiet=*/true);
+    std::printf("  %zu of the accepted orders filled on the paper broker\n", fills);
 
     const auto eur = gateway.exposure("paper", "EUR/USD");
     std::printf("\npositions: EUR/USD %s  USD/JPY %s  GBP/USD %s\n", eur.position.to_string().c_str(),

@@ -1,0 +1,217 @@
+#include "ordergate/gateway/gateway.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/test_support.hpp"
+
+namespace ordergate {
+namespace {
+
+using testing::limit_order;
+using testing::market_order;
+using testing::test_config;
+using testing::wait_for_reports;
+
+GatewayConfig roomy_config() {
+  GatewayConfig config = test_config();
+  for (auto& instrument : config.instruments) {
+    instrument.max_open_orders = 100'000;
+    instrument.max_position = decimal_literal("1000000000");
+  }
+  PrincipalConfig carol = config.principals[0];
+  carol.policy.name = "carol";
+  config.principals.push_back(carol);
+  for (auto& principal : config.principals) principal.rate_limits = {"100000000/1s"};
+  config.order_capacity = 1u << 16;
+  config.broker_queue_capacity = 1u << 14;
+  return config;
+}
+
+// Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+std::string make_id(const char* prefix, int thread, int index) {
+  std::string id(prefix);
+  id.append(std::to_string(thread)).append("-").append(std::to_string(index));
+  return id;
+}
+
+struct ThreadResult {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_precision = 0;
+  std::uint64_t rejected_duplicate = 0;
+  std::uint64_t other = 0;
+  std::vector<ExecutionReport> reports;
+};
+
+// Four strategy threads, two principals, two accounts. Every thread sends the
+// same mix: buy (t+1)*1000, sell 1000, an over-precise quantity, a reused id.
+TEST(GatewayConcurrency, FourThreadsTotalsAddUpExactly) {
+  constexpr int kThreads = 4;
+  constexpr int kOrdersPerThread = 2000;
+  ManualClock clock;
+  Gateway gateway(roomy_config(), clock);
+  gateway.start();
+
+  std::array<ThreadResult, kThreads> results;
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const char* principal = t < 2 ? "alice" : "carol";
+      const char* account = t % 2 == 0 ? "acc-a" : "acc-b";
+      Session session = gateway.open_session(principal);
+      ThreadResult& result = results[static_cast<std::size_t>(t)];
+      const std::string buy_quantity = std::to_string((t + 1) * 1000);
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      std::string last_id;
+      for (int i = 0; i < kOrdersPerThread; ++i) {
+        const std::string id = make_id("t", t, i);
+        OrderRequest request;
+        switch (i % 4) {
+          case 0: request = market_order(id, Side::buy, buy_quantity.c_str(), account); break;
+          case 1: request = market_order(id, Side::sell, "1000", account); break;
+          case 2: request = market_order(id, Side::buy, "1.5", account); break;
+          default: request = market_order(last_id, Side::buy, "1000", account); break;
+        }
+        const Verdict verdict = session.submit(request);
+        if (verdict.accepted()) {
+          ++result.accepted;
+          last_id = id;
+        } else if (verdict.reason == Reason::QUANTITY_PRECISION_EXCEEDED) {
+          ++result.rejected_precision;
+        } else if (verdict.reason == Reason::DUPLICATE_CLIENT_ORDER_ID) {
+          ++result.rejected_duplicate;
+        } else {
+          ++result.other;
+        }
+        ExecutionReport report;
+        while (session.poll(report)) result.reports.push_back(report);
+      }
+      const std::size_t expected = 2 * result.accepted;  // NEW + FILLED each
+      auto rest = wait_for_reports(session, expected - result.reports.size());
+      result.reports.insert(result.reports.end(), rest.begin(), rest.end());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    const ThreadResult& result = results[static_cast<std::size_t>(t)];
+    EXPECT_EQ(result.accepted, kOrdersPerThread / 2u) << t;
+    EXPECT_EQ(result.rejected_precision, kOrdersPerThread / 4u) << t;
+    EXPECT_EQ(result.rejected_duplicate, kOrdersPerThread / 4u) << t;
+    EXPECT_EQ(result.other, 0u) << t;
+    std::uint64_t filled = 0;
+    for (const ExecutionReport& report : result.reports) {
+      if (report.status == ExecStatus::filled) ++filled;
+      EXPECT_EQ(report.client_order_id.view().substr(0, 2), make_id("t", t, 0).substr(0, 2));
+    }
+    EXPECT_EQ(filled, result.accepted) << t;
+    EXPECT_EQ(result.reports.size(), 2 * result.accepted) << t;
+    accepted += result.accepted;
+    rejected += result.rejected_precision + result.rejected_duplicate;
+  }
+  const Gateway::Counters counters = gateway.counters();
+  EXPECT_EQ(counters.accepted, accepted);
+  EXPECT_EQ(counters.rejected, rejected);
+  EXPECT_EQ(counters.executions, 2 * accepted);
+
+  // acc-a is traded by threads 0 and 2 (buy 1000 / 3000), acc-b by 1 and 3 (2000 / 4000);
+  // each thread sends 500 buys and 500 sells of 1000.
+  const auto a = gateway.exposure("acc-a", "EURUSD");
+  const auto b = gateway.exposure("acc-b", "EURUSD");
+  EXPECT_EQ(a.position, decimal_literal(std::to_string(500 * (1000 + 3000) - 2 * 500 * 1000)));
+  EXPECT_EQ(b.position, decimal_literal(std::to_string(500 * (2000 + 4000) - 2 * 500 * 1000)));
+  EXPECT_EQ(a.open_orders + b.open_orders, 0u);
+  EXPECT_EQ(a.working_buy, Decimal{});
+  EXPECT_EQ(b.working_sell, Decimal{});
+}
+
+TEST(GatewayConcurrency, SameClientOrderIdRacedFromFourThreadsIsAcceptedOnce) {
+  constexpr int kThreads = 4;
+  constexpr int kIds = 500;
+  ManualClock clock;
+  Gateway gateway(roomy_config(), clock);
+  gateway.start();
+  std::atomic<int> accepted{0};
+  std::atomic<int> duplicates{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Session session = gateway.open_session("alice");
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kIds; ++i) {
+        const std::string id = make_id("same", 0, i);
+        const Verdict verdict = session.submit(market_order(id, t % 2 ? Side::sell : Side::buy, "1000"));
+        if (verdict.accepted()) accepted.fetch_add(1);
+        if (verdict.reason == Reason::DUPLICATE_CLIENT_ORDER_ID) duplicates.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(accepted.load(), kIds);
+  EXPECT_EQ(duplicates.load(), (kThreads - 1) * kIds);
+}
+
+TEST(GatewayConcurrency, RateBudgetIsExactUnderContention) {
+  GatewayConfig config = roomy_config();
+  config.principals[0].rate_limits = {"1000/1h"};
+  ManualClock clock;  // frozen: the budget never refills during the test
+  Gateway gateway(config, clock);
+  gateway.start();
+  std::atomic<int> accepted{0};
+  std::atomic<int> limited{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Session session = gateway.open_session("alice");
+      for (int i = 0; i < 600; ++i) {
+        const std::string id = make_id("rl", t, i);
+        const Verdict verdict = session.submit(market_order(id, i % 2 ? Side::sell : Side::buy, "1000"));
+        if (verdict.accepted()) accepted.fetch_add(1);
+        if (verdict.reason == Reason::RATE_LIMITED) limited.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(accepted.load(), 1000);
+  EXPECT_EQ(limited.load(), 1400);
+}
+
+TEST(GatewayConcurrency, OpenOrderLimitIsExactUnderContention) {
+  GatewayConfig config = roomy_config();
+  config.instruments[0].max_open_orders = 10;
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Session session = gateway.open_session("alice");
+      for (int i = 0; i < 20; ++i) {
+        const std::string id = make_id("oo", t, i);
+        const Verdict verdict = session.submit(limit_order(id, Side::buy, "1.08000", "1000"));
+        if (verdict.accepted()) accepted.fetch_add(1);
+        if (verdict.reason == Reason::MAX_OPEN_ORDERS) refused.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(accepted.load(), 10);
+  EXPECT_EQ(refused.load(), 70);
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 10u);
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -1,0 +1,348 @@
+#include "ordergate/gateway/gateway.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "gateway/test_support.hpp"
+
+namespace ordergate {
+namespace {
+
+using testing::limit_order;
+using testing::market_order;
+using testing::test_config;
+using testing::wait_for_reports;
+using testing::wait_until;
+using guards::TradingState;
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  GatewayTest() : gateway_(test_config(), clock_) { gateway_.start(); }
+
+  ManualClock clock_;
+  Gateway gateway_;
+};
+
+TEST_F(GatewayTest, MarketOrderIsAcceptedAcknowledgedAndFilledAtTheAsk) {
+  Session session = gateway_.open_session("alice");
+  const Verdict verdict = session.submit(market_order("m-1"));
+  ASSERT_TRUE(verdict.accepted()) << reason_name(verdict.reason);
+
+  const auto reports = wait_for_reports(session, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].status, ExecStatus::new_order);
+  EXPECT_EQ(reports[1].status, ExecStatus::filled);
+  EXPECT_EQ(reports[1].client_order_id.view(), "m-1");
+  EXPECT_EQ(reports[1].last_quantity, decimal_literal("10000"));
+  EXPECT_EQ(reports[1].last_price, decimal_literal("1.08463"));
+  EXPECT_EQ(reports[1].leaves_quantity, Decimal{});
+  EXPECT_FALSE(reports[1].broker_order_id.empty());
+
+  const auto exposure = gateway_.exposure("acc-a", "EUR/USD");
+  EXPECT_EQ(exposure.position, decimal_literal("10000"));
+  EXPECT_EQ(exposure.working_buy, Decimal{});
+  EXPECT_EQ(exposure.open_orders, 0u);
+}
+
+TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
+  Session session = gateway_.open_session("alice");
+  ASSERT_TRUE(session.submit(limit_order("l-1", Side::buy, "1.08000")).accepted());
+  ASSERT_EQ(wait_for_reports(session, 1).size(), 1u);
+  auto exposure = gateway_.exposure("acc-a", "EURUSD");
+  EXPECT_EQ(exposure.working_buy, decimal_literal("10000"));
+  EXPECT_EQ(exposure.open_orders, 1u);
+
+  gateway_.set_paper_quote("acc-a", "EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
+  const auto reports = wait_for_reports(session, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].status, ExecStatus::filled);
+  EXPECT_EQ(reports[0].last_price, decimal_literal("1.08000"));
+  exposure = gateway_.exposure("acc-a", "EURUSD");
+  EXPECT_EQ(exposure.position, decimal_literal("10000"));
+  EXPECT_EQ(exposure.working_buy, Decimal{});
+  EXPECT_EQ(exposure.open_orders, 0u);
+}
+
+TEST_F(GatewayTest, CancelOfARestingOrderIsConfirmedAndFreesItsExposure) {
+  Session session = gateway_.open_session("alice");
+  ASSERT_TRUE(session.submit(limit_order("l-2", Side::sell, "1.09000")).accepted());
+  ASSERT_EQ(wait_for_reports(session, 1).size(), 1u);
+
+  const Verdict verdict = session.cancel("l-2");
+  ASSERT_TRUE(verdict.accepted()) << reason_name(verdict.reason);
+  const auto reports = wait_for_reports(session, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].status, ExecStatus::canceled);
+  const auto exposure = gateway_.exposure("acc-a", "EURUSD");
+  EXPECT_EQ(exposure.working_sell, Decimal{});
+  EXPECT_EQ(exposure.open_orders, 0u);
+  EXPECT_EQ(session.cancel("l-2").reason, Reason::UNKNOWN_ORDER);  // already gone
+}
+
+TEST_F(GatewayTest, CancelOfUnknownOrAnotherPrincipalsOrderIsUnknownOrder) {
+  Session alice = gateway_.open_session("alice");
+  EXPECT_EQ(alice.cancel("never-sent").reason, Reason::UNKNOWN_ORDER);
+  EXPECT_EQ(alice.cancel("bad id!").reason, Reason::INVALID_CLIENT_ORDER_ID);
+
+  Session bob = gateway_.open_session("bob");
+  ASSERT_TRUE(bob.submit(limit_order("shared-id", Side::buy, "1.08000", "10000", "acc-b")).accepted());
+  // alice cannot see bob's order, even with the same client order id
+  EXPECT_EQ(alice.cancel("shared-id").reason, Reason::UNKNOWN_ORDER);
+  // bob has no cancel permission
+  EXPECT_EQ(bob.cancel("shared-id").reason, Reason::PERMISSION_DENIED);
+}
+
+TEST_F(GatewayTest, DuplicateClientOrderIdIsRefusedWhileOpenAndAfterItFilled) {
+  Session session = gateway_.open_session("alice");
+  ASSERT_TRUE(session.submit(market_order("dup-1")).accepted());
+  EXPECT_EQ(session.submit(market_order("dup-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  ASSERT_EQ(wait_for_reports(session, 2).size(), 2u);
+  EXPECT_EQ(session.submit(market_order("dup-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  // another principal may use the same id
+  Session bob = gateway_.open_session("bob");
+  EXPECT_TRUE(bob.submit(limit_order("dup-1", Side::buy, "1.08000", "1000", "acc-b")).accepted());
+}
+
+TEST_F(GatewayTest, RateLimitRejectsWithExactRetryAfterAndOnlyPassingOrdersConsumeIt) {
+  Session session = gateway_.open_session("alice");
+  // Rejected orders do not consume the 5/1s budget.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(session.submit(market_order("bad id")).reason, Reason::INVALID_CLIENT_ORDER_ID);
+  }
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "r-" + std::to_string(i);
+    ASSERT_TRUE(session.submit(market_order(id, i % 2 ? Side::sell : Side::buy, "1000")).accepted()) << i;
+  }
+  const Verdict limited = session.submit(market_order("r-5", Side::buy, "1000"));
+  EXPECT_EQ(limited.reason, Reason::RATE_LIMITED);
+  EXPECT_EQ(limited.retry_after_ns, 200'000'000);  // one emission interval of 5/1s
+
+  // The refused order left no trace: it can be sent again once allowed.
+  clock_.advance(limited.retry_after_ns - 1);
+  EXPECT_EQ(session.submit(market_order("r-5", Side::buy, "1000")).reason, Reason::RATE_LIMITED);
+  clock_.advance(1);
+  EXPECT_TRUE(session.submit(market_order("r-5", Side::buy, "1000")).accepted());
+}
+
+TEST_F(GatewayTest, CancelsHaveTheirOwnBudgetAndAreNotBlockedByTheOrderBudget) {
+  Session session = gateway_.open_session("alice");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(session.submit(limit_order("c-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
+  }
+  ASSERT_TRUE(session.submit(market_order("c-fill", Side::buy, "1000")).accepted());
+  ASSERT_TRUE(session.submit(market_order("c-fill2", Side::sell, "1000")).accepted());
+  ASSERT_EQ(session.submit(market_order("c-over", Side::buy, "1000")).reason, Reason::RATE_LIMITED);
+  // order budget exhausted, cancels still go through (budget 3/1s)
+  for (int i = 0; i < 3; ++i) {
+    const Verdict verdict = session.cancel("c-" + std::to_string(i));
+    EXPECT_TRUE(verdict.accepted()) << i << " " << reason_name(verdict.reason);
+  }
+}
+
+TEST_F(GatewayTest, PermissionGuardsRejectOutsideTheAllowLists) {
+  Session bob = gateway_.open_session("bob");
+  EXPECT_EQ(bob.submit(limit_order("p-1", Side::buy, "1.08000", "1000", "acc-a")).reason,
+            Reason::ACCOUNT_NOT_PERMITTED);
+  OrderRequest jpy = limit_order("p-2", Side::buy, "151.000", "1000", "acc-b");
+  jpy.symbol = "USDJPY";
+  EXPECT_EQ(bob.submit(jpy).reason, Reason::SYMBOL_NOT_PERMITTED);
+  EXPECT_EQ(bob.submit(market_order("p-3", Side::buy, "1000", "acc-b")).reason, Reason::ORDER_TYPE_NOT_PERMITTED);
+  EXPECT_EQ(bob.submit(limit_order("p-4", Side::buy, "1.08000", "60000", "acc-b")).reason,
+            Reason::MAX_QUANTITY_EXCEEDED);
+  Session ops = gateway_.open_session("ops");
+  EXPECT_EQ(ops.submit(market_order("p-5")).reason, Reason::PERMISSION_DENIED);
+}
+
+TEST_F(GatewayTest, RiskGuardsRejectFatFingersNotionalAndPosition) {
+  Session session = gateway_.open_session("alice");
+  EXPECT_EQ(session.submit(limit_order("k-1", Side::buy, "1.20000")).reason, Reason::PRICE_OUT_OF_BAND);
+  EXPECT_EQ(session.submit(market_order("k-2", Side::buy, "1900000")).reason, Reason::MAX_QUANTITY_EXCEEDED);
+  EXPECT_EQ(session.submit(market_order("k-3", Side::buy, "1000000", "acc-a", "USD/JPY")).reason,
+            Reason::MAX_NOTIONAL_EXCEEDED);
+  EXPECT_EQ(session.submit(market_order("k-4", Side::buy, "999999")).reason, Reason::OK);
+  EXPECT_EQ(session.submit(market_order("k-5", Side::buy, "999999")).reason, Reason::OK);
+  // 2 x 999,999 working or filled; a third would pass 3,000,000
+  EXPECT_EQ(session.submit(market_order("k-6", Side::buy, "999999")).reason, Reason::OK);
+  EXPECT_EQ(session.submit(market_order("k-7", Side::buy, "1000")).reason, Reason::MAX_POSITION_EXCEEDED);
+}
+
+TEST_F(GatewayTest, StaleQuotesMeanNoReferencePrice) {
+  GatewayConfig config = test_config();
+  config.paper.tick_interval_ns = 3600 * kNanosPerSecond;  // no republishing in this test
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  ASSERT_TRUE(session.submit(market_order("q-1", Side::buy, "1000")).accepted());
+  clock.advance(5 * kNanosPerSecond + 1);
+  EXPECT_EQ(session.submit(market_order("q-2", Side::buy, "1000")).reason, Reason::NO_REFERENCE_PRICE);
+}
+
+TEST_F(GatewayTest, KillSwitchScopesHaltOnlyWhatTheyCover) {
+  Session alice = gateway_.open_session("alice");
+  Session bob = gateway_.open_session("bob");
+
+  gateway_.set_trading_state(TradingScope::account("acc-a"), TradingState::halted);
+  EXPECT_EQ(alice.submit(market_order("h-1", Side::buy, "1000", "acc-a")).reason, Reason::TRADING_HALTED);
+  EXPECT_TRUE(alice.submit(market_order("h-2", Side::buy, "1000", "acc-b")).accepted());
+  gateway_.set_trading_state(TradingScope::account("acc-a"), TradingState::active);
+
+  gateway_.set_trading_state(TradingScope::principal("bob"), TradingState::halted);
+  EXPECT_EQ(bob.submit(limit_order("h-3", Side::buy, "1.08000", "1000", "acc-b")).reason,
+            Reason::TRADING_HALTED);
+  EXPECT_TRUE(alice.submit(market_order("h-4", Side::sell, "1000", "acc-b")).accepted());
+  gateway_.set_trading_state(TradingScope::principal("bob"), TradingState::active);
+
+  gateway_.set_trading_state(TradingScope::global(), TradingState::halted);
+  EXPECT_EQ(gateway_.trading_state(TradingScope::global()), TradingState::halted);
+  EXPECT_EQ(bob.submit(limit_order("h-5", Side::buy, "1.08000", "1000", "acc-b")).reason,
+            Reason::TRADING_HALTED);
+  EXPECT_THROW(gateway_.set_trading_state(TradingScope::account("nope"), TradingState::active),
+               std::invalid_argument);
+}
+
+TEST_F(GatewayTest, HaltedGatewayStillCancelsAndCanCancelEverythingInScope) {
+  Session session = gateway_.open_session("alice");
+  ASSERT_TRUE(session.submit(limit_order("w-1", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(session.submit(limit_order("w-2", Side::buy, "1.08001", "1000")).accepted());
+  ASSERT_TRUE(session.submit(limit_order("w-3", Side::buy, "1.08002", "1000", "acc-b")).accepted());
+  ASSERT_EQ(wait_for_reports(session, 3).size(), 3u);
+
+  gateway_.set_trading_state(TradingScope::global(), TradingState::halted);
+  EXPECT_TRUE(session.cancel("w-1").accepted());  // cancels pass the kill switch
+  auto reports = wait_for_reports(session, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_order_id.view(), "w-1");
+
+  gateway_.set_trading_state(TradingScope::account("acc-a"), TradingState::halted, /*cancel_working=*/true);
+  reports = wait_for_reports(session, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_order_id.view(), "w-2");
+  EXPECT_EQ(reports[0].status, ExecStatus::canceled);
+  EXPECT_EQ(gateway_.exposure("acc-b", "EURUSD").open_orders, 1u);  // out of scope: still working
+}
+
+TEST_F(GatewayTest, ReducingAdmitsOnlyOrdersThatShrinkThePosition) {
+  Session session = gateway_.open_session("alice");
+  ASSERT_TRUE(session.submit(market_order("red-0", Side::buy, "3000")).accepted());
+  ASSERT_TRUE(wait_until([&] { return gateway_.exposure("acc-a", "EURUSD").position == decimal_literal("3000"); }));
+
+  gateway_.set_trading_state(TradingScope::global(), TradingState::reducing);
+  EXPECT_EQ(session.submit(market_order("red-1", Side::buy, "1000")).reason, Reason::REDUCE_ONLY);
+  EXPECT_EQ(session.submit(market_order("red-2", Side::sell, "4000")).reason, Reason::REDUCE_ONLY);  // would flip
+  EXPECT_TRUE(session.submit(market_order("red-3", Side::sell, "2000")).accepted());
+  // 2000 working or filled already; another 2000 would flip the position
+  EXPECT_EQ(session.submit(market_order("red-4", Side::sell, "2000")).reason, Reason::REDUCE_ONLY);
+}
+
+TEST_F(GatewayTest, SessionsExpireAndCanBeRevokedOrClosed) {
+  Session session = gateway_.open_session("alice");
+  EXPECT_EQ(session.expires_at_ns(), clock_.monotonic_ns() + 60 * kNanosPerSecond);
+  clock_.advance(60 * kNanosPerSecond);
+  EXPECT_EQ(session.submit(market_order("s-1")).reason, Reason::SESSION_EXPIRED);
+  EXPECT_EQ(session.cancel("s-1").reason, Reason::SESSION_EXPIRED);
+
+  Session fresh = gateway_.open_session("alice");
+  gateway_.revoke_sessions("alice");
+  EXPECT_EQ(fresh.submit(market_order("s-2")).reason, Reason::UNAUTHENTICATED);
+
+  Session closed = gateway_.open_session("bob");
+  closed.close();
+  EXPECT_FALSE(closed.is_open());
+  EXPECT_EQ(closed.submit(market_order("s-3")).reason, Reason::UNAUTHENTICATED);
+
+  Session empty;
+  EXPECT_EQ(empty.submit(market_order("s-4")).reason, Reason::UNAUTHENTICATED);
+}
+
+TEST_F(GatewayTest, DisabledPrincipalCannotTradeOrOpenSessions) {
+  Session session = gateway_.open_session("bob");
+  gateway_.set_principal_enabled("bob", false);
+  EXPECT_EQ(session.submit(limit_order("d-1", Side::buy, "1.08000", "1000", "acc-b")).reason,
+            Reason::PERMISSION_DENIED);
+  EXPECT_THROW((void)gateway_.open_session("bob"), std::invalid_argument);
+  gateway_.set_principal_enabled("bob", true);
+  EXPECT_TRUE(session.submit(limit_order("d-1", Side::buy, "1.08000", "1000", "acc-b")).accepted());
+  EXPECT_THROW((void)gateway_.open_session("mallory"), std::invalid_argument);
+}
+
+TEST_F(GatewayTest, RejectedOrdersChangeNoState) {
+  Session session = gateway_.open_session("alice");
+  const auto before = gateway_.exposure("acc-a", "EURUSD");
+  const Reason reasons[] = {
+      session.submit(market_order("x-1", Side::buy, "1.5")).reason,
+      session.submit(limit_order("x-2", Side::buy, "1.5")).reason,
+      session.submit(market_order("x-3", Side::buy, "2000000")).reason,
+      session.submit(limit_order("x-4", Side::buy, "1.084601")).reason,
+  };
+  EXPECT_EQ(reasons[0], Reason::QUANTITY_PRECISION_EXCEEDED);
+  EXPECT_EQ(reasons[1], Reason::PRICE_OUT_OF_BAND);
+  EXPECT_EQ(reasons[2], Reason::MAX_QUANTITY_EXCEEDED);
+  EXPECT_EQ(reasons[3], Reason::PRICE_PRECISION_EXCEEDED);
+  const auto after = gateway_.exposure("acc-a", "EURUSD");
+  EXPECT_EQ(after.working_buy, before.working_buy);
+  EXPECT_EQ(after.open_orders, before.open_orders);
+  // The ids of rejected orders are free, and the whole 5/1s budget is left.
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_TRUE(session.submit(market_order("x-" + std::to_string(i), Side::buy, "1000")).accepted()) << i;
+  }
+  EXPECT_TRUE(session.submit(market_order("x-5", Side::sell, "1000")).accepted());
+  const Gateway::Counters counters = gateway_.counters();
+  EXPECT_EQ(counters.accepted, 5u);
+  EXPECT_EQ(counters.rejected, 4u);
+}
+
+TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
+  auto expect_error = [](GatewayConfig config, const std::string& fragment) {
+    try {
+      Gateway gateway(std::move(config));
+      ADD_FAILURE() << "accepted a bad config; expected: " << fragment;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  GatewayConfig no_limits = test_config();
+  no_limits.principals[0].rate_limits.clear();
+  expect_error(no_limits, "principal 'alice': rate_limits is required");
+
+  GatewayConfig bad_window = test_config();
+  bad_window.principals[1].rate_limits = {"10/1y"};
+  expect_error(bad_window, "rate limit '10/1y'");
+
+  GatewayConfig unknown_broker = test_config();
+  unknown_broker.accounts.push_back({"live", "oanda"});
+  expect_error(unknown_broker, "unknown broker 'oanda'");
+
+  GatewayConfig typo = test_config();
+  typo.principals[1].policy.accounts = {"acc-c"};
+  expect_error(typo, "bob");
+
+  GatewayConfig bad_quote = test_config();
+  bad_quote.paper.quotes[0].bid = decimal_literal("1.08470");  // above the ask
+  expect_error(bad_quote, "paper broker");
+
+  GatewayConfig no_instruments = test_config();
+  no_instruments.instruments.clear();
+  no_instruments.paper.quotes.clear();
+  expect_error(no_instruments, "no instruments");
+
+  GatewayConfig duplicate = test_config();
+  duplicate.principals.push_back(duplicate.principals[0]);
+  expect_error(duplicate, "principal 'alice': defined twice");
+}
+
+TEST(GatewayLifecycleTest, StoppedGatewayRejectsWithBrokerUnavailable) {
+  ManualClock clock;
+  Gateway gateway(test_config(), clock);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  ASSERT_TRUE(session.submit(market_order("z-1")).accepted());
+  gateway.stop();
+  // the order queued before stop was still handed to the broker
+  EXPECT_EQ(wait_for_reports(session, 2).size(), 2u);
+  EXPECT_EQ(session.submit(market_order("z-2")).reason, Reason::BROKER_UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -651,6 +651,10 @@ void Engine::set_paper_quote(std::string_view account, std::string_view symbol, 
   if (instrument == nullptr) throw std::invalid_argument("unknown instrument");
   Broker& broker = *brokers_[broker_of_account_[account_id(account)]];
   if (broker.paper == nullptr) throw std::invalid_argument("account is not served by the paper broker");
+  if (!bid.is_positive() || bid >= ask || !bid.is_multiple_of(instrument->tick_size) ||
+      !ask.is_multiple_of(instrument->tick_size)) {
+    throw std::invalid_argument("quote must have 0 < bid < ask, both on the tick grid");
+  }
   BrokerCommand command;
   command.kind = CommandKind::set_quote;
   command.order.instrument_id = instrument->id;

@@ -64,6 +64,17 @@ TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
   EXPECT_EQ(exposure.open_orders, 0u);
 }
 
+TEST_F(GatewayTest, PaperQuoteChangesAreValidatedBeforeTheyReachTheBroker) {
+  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.08470"), decimal_literal("1.08460")),
+               std::invalid_argument);
+  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.084605"), decimal_literal("1.08470")),
+               std::invalid_argument);
+  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "XAUUSD", decimal_literal("1"), decimal_literal("2")),
+               std::invalid_argument);
+  EXPECT_THROW(gateway_.set_paper_quote("nope", "EURUSD", decimal_literal("1.08460"), decimal_literal("1.08470")),
+               std::invalid_argument);
+}
+
 TEST_F(GatewayTest, CancelOfARestingOrderIsConfirmedAndFreesItsExposure) {
   Session session = gateway_.open_session("alice");
   ASSERT_TRUE(session.submit(limit_order("l-2", Side::sell, "1.09000")).accepted());

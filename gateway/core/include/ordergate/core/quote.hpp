@@ -25,6 +25,7 @@ class QuoteBoard {
   explicit QuoteBoard(std::size_t instrument_count);
 
   /// Single writer per instrument (the broker thread that owns it).
+  /// `time_ns` must be > 0: 0 means "never quoted" to readers.
   /// Cost: four relaxed stores and two release stores; no allocation.
   void publish(InstrumentId id, Decimal bid, Decimal ask, std::int64_t time_ns) noexcept;
 

@@ -36,8 +36,10 @@ struct RateWindow {
 
 /// GCRA parameters of one window: emission interval T = period / count
 /// (rounded up, so never more permissive than configured) and tolerance
-/// tau = (count - 1) * T, which admits a burst of exactly `count`. An invalid window (count 0, period <= 0) gives T = 0,
-/// which the functions below treat as "admit nothing" (fail closed).
+/// tau = (count - 1) * T, which admits a burst of exactly `count` (period - T
+/// would admit one less when count does not divide the period). An invalid
+/// window (count 0, period <= 0) gives T = 0, which the functions below treat
+/// as "admit nothing" (fail closed).
 struct GcraParams {
   std::int64_t emission_ns = 0;
   std::int64_t tolerance_ns = 0;

@@ -2,8 +2,11 @@
 // runs it (accepted and rejected orders), and the round trip of a market
 // order through the broker queue, the paper broker thread and back.
 //
-// Every run builds its own gateway (outside the timed loop) sized for the
-// iterations the framework asked for, because order ids are never reused.
+// Every run builds its own gateway outside the timed loop. Order ids are
+// never reused, so the runs that accept orders have a fixed iteration count
+// that fits the default order capacity: the client order id index and the
+// order table then have the size a default deployment has (a much larger
+// capacity makes the duplicate lookup a DRAM miss and moves the figures).
 
 #include <algorithm>
 #include <charconv>
@@ -23,7 +26,9 @@ namespace {
 constexpr std::string_view kAccount = "bench";
 constexpr std::string_view kPrincipal = "bench-strategy";
 constexpr std::string_view kSymbol = "EUR/USD";
-constexpr std::uint32_t kMaxOrderCapacity = 1u << 26;  // the gateway's own limit
+constexpr std::uint32_t kOrderCapacity = GatewayConfig{}.order_capacity;
+constexpr benchmark::IterationCount kAcceptedOrders = 200'000;
+static_assert(kAcceptedOrders < kOrderCapacity);
 
 // Limits wide enough that nothing but the guard under test can refuse an
 // order: windows admit a billion a second, positions stay near flat.
@@ -60,11 +65,6 @@ GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
   config.max_sessions = 4;
   config.idle_strategy = idle;
   return config;
-}
-
-std::uint32_t capacity_for(const benchmark::State& state) {
-  const auto wanted = static_cast<std::uint64_t>(state.max_iterations) + 1'024;
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, kMaxOrderCapacity));
 }
 
 // Unique client order ids without allocation: a fixed prefix and a counter.
@@ -108,7 +108,7 @@ std::uint64_t drain(Session& session) noexcept {
 // drained every 64 orders inside the loop: that cost is in the throughput,
 // not in the per-order samples, which time `submit` alone.
 void BM_GuardPipeline_Accept(benchmark::State& state) {
-  Gateway gateway(bench_config(capacity_for(state), IdleStrategy::backoff));
+  Gateway gateway(bench_config(kOrderCapacity, IdleStrategy::backoff));
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
@@ -136,14 +136,14 @@ void BM_GuardPipeline_Accept(benchmark::State& state) {
   session.close();
   gateway.stop();
 }
-BENCHMARK(BM_GuardPipeline_Accept);
+BENCHMARK(BM_GuardPipeline_Accept)->Iterations(kAcceptedOrders);
 
 // A limit order ~10% away from the quote with a 1% band: validation,
 // permissions, the kill switch, the quote read and every per-order risk check
 // run, and the last of them (PRICE_OUT_OF_BAND) refuses it. Rejections change
 // no state and produce no execution report, so the same request is reused.
 void BM_GuardPipeline_Reject(benchmark::State& state) {
-  Gateway gateway(bench_config(1'024, IdleStrategy::backoff));
+  Gateway gateway(bench_config(kOrderCapacity, IdleStrategy::backoff));
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);
@@ -178,7 +178,7 @@ BENCHMARK(BM_GuardPipeline_Reject);
 // session: guards, the broker queue, the paper broker on its own busy-spinning
 // thread, the execution sink and the session's event queue.
 void BM_Submit_To_PaperFill(benchmark::State& state) {
-  Gateway gateway(bench_config(capacity_for(state), IdleStrategy::busy_spin));
+  Gateway gateway(bench_config(kOrderCapacity, IdleStrategy::busy_spin));
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);
@@ -214,7 +214,7 @@ void BM_Submit_To_PaperFill(benchmark::State& state) {
   session.close();
   gateway.stop();
 }
-BENCHMARK(BM_Submit_To_PaperFill);
+BENCHMARK(BM_Submit_To_PaperFill)->Iterations(kAcceptedOrders);
 
 }  // namespace
 }  // namespace ordergate::bench

@@ -85,6 +85,11 @@ class LatencyRecorder {
 // itself costs on this machine, right now.
 [[nodiscard]] LatencySummary measure_floor(std::size_t count = 200'000);
 
+// Mean nanoseconds per operation of `count` operations timed as one batch.
+[[nodiscard]] inline double batch_mean_ns(std::uint64_t begin, std::uint64_t end, std::size_t count) noexcept {
+  return count == 0 ? 0.0 : static_cast<double>(end - begin) * nanos_per_tick() / static_cast<double>(count);
+}
+
 // Publishes p50_ns, p99_ns, p99.9_ns, max_ns and mean_ns of `recorder`, the
 // floor (floor_p50_ns, floor_p99_ns) and items_per_second.
 void publish(benchmark::State& state, LatencyRecorder& recorder);

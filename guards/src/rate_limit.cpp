@@ -163,7 +163,8 @@ GcraLimiter::GcraLimiter(std::vector<RateWindow> windows, std::size_t keys)
     }
     params_.push_back(GcraParams::from(window));
   }
-  if (!windows_.empty() && keys > std::numeric_limits<std::size_t>::max() / sizeof(GcraCell) / windows_.size()) {
+  if (!windows_.empty() &&
+      keys > std::numeric_limits<std::size_t>::max() / sizeof(GcraCell) / windows_.size()) {
     throw std::invalid_argument("rate limiter: too many keys");
   }
   cells_ = std::make_unique<GcraCell[]>(keys * windows_.size());

@@ -73,8 +73,8 @@ ExposureBook::Snapshot ExposureBook::snapshot(AccountId account, InstrumentId in
   return snapshot;
 }
 
-Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Side side,
-                             Decimal quantity, bool reduce_only) noexcept {
+Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
+                             bool reduce_only) noexcept {
   if (account >= accounts_) return Reason::UNKNOWN_ACCOUNT;
   Cell* c = cell(account, instrument.id);
   if (c == nullptr) return Reason::UNKNOWN_INSTRUMENT;

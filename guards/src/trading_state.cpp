@@ -50,7 +50,9 @@ KillSwitch::KillSwitch(std::size_t accounts, std::size_t principals)
       account_count_(accounts),
       principal_count_(principals) {}
 
-void KillSwitch::set_global(TradingState state) noexcept { global_.store(checked(state), std::memory_order_release); }
+void KillSwitch::set_global(TradingState state) noexcept {
+  global_.store(checked(state), std::memory_order_release);
+}
 
 void KillSwitch::set_account(AccountId id, TradingState state) noexcept {
   if (id < account_count_) accounts_[id].store(checked(state), std::memory_order_release);

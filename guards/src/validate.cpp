@@ -13,21 +13,17 @@ constexpr bool is_symbol_separator(char c) noexcept { return c == '/' || c == '_
 constexpr bool is_ascii_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
-constexpr char to_upper(char c) noexcept {
-  return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c;
-}
+constexpr char to_upper(char c) noexcept { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
 
 constexpr bool tif_allowed(OrderType type, TimeInForce tif) noexcept {
   switch (type) {
-    case OrderType::market:
-      return tif == TimeInForce::ioc || tif == TimeInForce::fok;
+    case OrderType::market: return tif == TimeInForce::ioc || tif == TimeInForce::fok;
     case OrderType::limit:
       return tif == TimeInForce::gtc || tif == TimeInForce::ioc || tif == TimeInForce::fok ||
              tif == TimeInForce::day || tif == TimeInForce::gtd;
     case OrderType::stop:
       return tif == TimeInForce::gtc || tif == TimeInForce::day || tif == TimeInForce::gtd;
-    case OrderType::unset:
-      break;
+    case OrderType::unset: break;
   }
   return false;
 }
@@ -44,8 +40,8 @@ Reason check_quantity(Decimal quantity, const Instrument& instrument) noexcept {
 }
 
 Reason check_prices(const OrderRequest& request, const Instrument& instrument) noexcept {
-  const std::optional<Decimal>* const prices[] = {&request.price, &request.stop_price,
-                                                  &request.stop_loss, &request.take_profit};
+  const std::optional<Decimal>* const prices[] = {&request.price, &request.stop_price, &request.stop_loss,
+                                                  &request.take_profit};
   // Precision first for every price present, so an over-precise value is
   // always reported as such whatever else is wrong with the order.
   for (const std::optional<Decimal>* price : prices) {
@@ -54,8 +50,7 @@ Reason check_prices(const OrderRequest& request, const Instrument& instrument) n
     }
   }
   for (const std::optional<Decimal>* price : prices) {
-    if (price->has_value() &&
-        (!(*price)->is_positive() || !(*price)->is_multiple_of(instrument.tick_size))) {
+    if (price->has_value() && (!(*price)->is_positive() || !(*price)->is_multiple_of(instrument.tick_size))) {
       return Reason::INVALID_PRICE;
     }
   }
@@ -139,8 +134,7 @@ Reason sanitize_text(std::string_view text, OrderText& out) noexcept {
 }
 
 Reason validate_order(const OrderRequest& request, const AccountTable& accounts,
-                      const InstrumentTable& instruments, std::int64_t wall_now_ns,
-                      Order& out) noexcept {
+                      const InstrumentTable& instruments, std::int64_t wall_now_ns, Order& out) noexcept {
   if (!is_valid_account_name(request.account)) return Reason::INVALID_ACCOUNT;
   const Account* account = accounts.find(request.account);
   if (account == nullptr) return Reason::UNKNOWN_ACCOUNT;

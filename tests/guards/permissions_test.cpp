@@ -29,7 +29,8 @@ class Permissions : public ::testing::Test {
  protected:
   Permissions()
       : accounts_({{"fx-main", "paper"}, {"fx-hedge", "paper"}, {"crypto", "paper"}}),
-        instruments_({instrument_spec("EUR/USD"), instrument_spec("GBP/USD"), instrument_spec("BTC/USDT")}) {
+        instruments_(
+            {instrument_spec("EUR/USD"), instrument_spec("GBP/USD"), instrument_spec("BTC/USDT")}) {
     spec_.name = "bot-1";
     spec_.permissions = {"trade", "cancel"};
     spec_.accounts = {"fx-*"};

@@ -51,7 +51,9 @@ Order order(Side side, OrderType type, const char* quantity, const char* price =
 
 class OrderRisk : public ::testing::Test {
  protected:
-  Reason check(const Order& o, const Quote& q) const { return check_order_risk(o, instrument_, q, kNow); }
+  Reason check(const Order& o, const Quote& q) const {
+    return check_order_risk(o, instrument_, q, kNow);
+  }
   Reason check(const Order& o) const { return check(o, quote_); }
 
   Instrument instrument_ = eurusd();
@@ -75,8 +77,8 @@ TEST_F(OrderRisk, RefusesAQuoteOlderThanTheMaximumAgeButNotOneExactlyThatOld) {
   // Published a moment "after" the reader sampled the clock: still fresh.
   EXPECT_EQ(check(o, quote("1.2499", "1.25", kNow + 10)), Reason::OK);
   // An age that overflows is not a fresh quote.
-  EXPECT_EQ(check_order_risk(o, instrument_, quote("1.2499", "1.25", std::numeric_limits<std::int64_t>::min()),
-                             std::numeric_limits<std::int64_t>::max()),
+  const Quote ancient = quote("1.2499", "1.25", std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(check_order_risk(o, instrument_, ancient, std::numeric_limits<std::int64_t>::max()),
             Reason::NO_REFERENCE_PRICE);
 }
 
@@ -326,7 +328,9 @@ TEST(ExposureConcurrency, AdmitsExactlyMaxOpenOrdersAcrossThreads) {
   std::atomic<int> admitted{0};
   run_threads([&](int) {
     for (int i = 0; i < 500; ++i) {
-      if (book.reserve(0, instrument, Side::buy, decimal_literal("1"), false) == Reason::OK) admitted.fetch_add(1);
+      if (book.reserve(0, instrument, Side::buy, decimal_literal("1"), false) == Reason::OK) {
+        admitted.fetch_add(1);
+      }
     }
   });
   EXPECT_EQ(admitted.load(), 100);
@@ -342,7 +346,9 @@ TEST(ExposureConcurrency, AdmitsExactlyTheMaxPositionAcrossThreads) {
   std::atomic<int> admitted{0};
   run_threads([&](int) {
     for (int i = 0; i < 1000; ++i) {
-      if (book.reserve(0, instrument, Side::sell, decimal_literal("7"), false) == Reason::OK) admitted.fetch_add(1);
+      if (book.reserve(0, instrument, Side::sell, decimal_literal("7"), false) == Reason::OK) {
+        admitted.fetch_add(1);
+      }
     }
   });
   EXPECT_EQ(admitted.load(), 10000 / 7);

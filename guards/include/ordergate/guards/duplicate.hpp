@@ -22,7 +22,8 @@ namespace ordergate::guards {
 
 class ClientOrderIdIndex {
  public:
-  /// Rounds `capacity` up to a power of two (at least 16).
+  /// Rounds `capacity` up to a power of two (at least 16). Throws
+  /// std::invalid_argument above 2^32 slots.
   explicit ClientOrderIdIndex(std::size_t capacity);
 
   /// 64-bit key of a (principal, client order id) pair; never 0 or 1. Equal
@@ -41,6 +42,8 @@ class ClientOrderIdIndex {
   void publish(std::size_t slot, OrderId order) noexcept;
 
   /// Undoes an insert that was never published (a later guard refused).
+  /// The slot becomes a tombstone and is never reused, so every erase uses
+  /// up one slot of its probe run for the rest of the run.
   void erase(std::size_t slot) noexcept;
 
   /// True when `key` is present (published or not).

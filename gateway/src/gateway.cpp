@@ -382,9 +382,13 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
   // 5. rate limits, consumed only by orders that passed everything above
   guards::RateCheck rates;
-  principal.order_limits.collect(0, rates);
-  account_limits_.collect(order.account_id, rates);
-  symbol_limits_.collect(order.instrument_id, rates);
+  // Config allows at most 4 windows per scope, so this never overflows; if it
+  // did, refusing is the only safe answer.
+  if (!principal.order_limits.collect(0, rates) || !account_limits_.collect(order.account_id, rates) ||
+      !symbol_limits_.collect(order.instrument_id, rates)) {
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    return reject(handle, &order, Reason::RATE_LIMITED);
+  }
   std::int64_t retry_after_ns = 0;
   if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
@@ -472,7 +476,7 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   if (!accepting_.load(std::memory_order_acquire)) return cancel_rejected(Reason::BROKER_UNAVAILABLE);
 
   guards::RateCheck rates;
-  principal.cancel_limits.collect(0, rates);
+  if (!principal.cancel_limits.collect(0, rates)) return cancel_rejected(Reason::RATE_LIMITED);
   std::int64_t retry_after_ns = 0;
   if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
     return cancel_rejected(reason, retry_after_ns);

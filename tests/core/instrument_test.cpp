@@ -134,6 +134,7 @@ TEST(InstrumentTable, RefusesMissingOrInconsistentLimitsNamingTheField) {
       {[](InstrumentSpec& s) { s.price_band_bps = 10'001; }, "price_band_bps"},
       {[](InstrumentSpec& s) { s.max_open_orders = 0; }, "max_open_orders"},
       {[](InstrumentSpec& s) { s.max_quote_age_ns = 0; }, "max_quote_age"},
+      {[](InstrumentSpec& s) { s.max_order_quantity = decimal_literal("60000000"); }, "max_order_quantity"},
   };
   for (const Case& c : cases) {
     InstrumentSpec spec = eurusd_spec();
@@ -142,6 +143,12 @@ TEST(InstrumentTable, RefusesMissingOrInconsistentLimitsNamingTheField) {
     EXPECT_NE(error.find("EUR/USD"), std::string::npos) << error;
     EXPECT_NE(error.find(c.field), std::string::npos) << c.field << ": " << error;
   }
+}
+
+TEST(InstrumentTable, RefusesANameThatStartsWithADigitBecauseNoSymbolCouldReachIt) {
+  InstrumentSpec spec = eurusd_spec();
+  spec.name = "1INCH/USDT";
+  EXPECT_NE(construction_error({spec}).find("1INCH/USDT"), std::string::npos);
 }
 
 TEST(InstrumentTable, RefusesTwoInstrumentsWithTheSameCompactKey) {

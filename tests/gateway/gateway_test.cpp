@@ -343,6 +343,22 @@ TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
   expect_error(duplicate, "principal 'alice': defined twice");
 }
 
+TEST(GatewayLifecycleTest, FullOrderTableRefusesNewOrdersAndKeepsTheirIdsFree) {
+  GatewayConfig config = test_config();
+  config.order_capacity = 2;
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  ASSERT_TRUE(session.submit(market_order("cap-1", Side::buy, "1000")).accepted());
+  ASSERT_TRUE(session.submit(market_order("cap-2", Side::sell, "1000")).accepted());
+  EXPECT_EQ(session.submit(market_order("cap-3", Side::buy, "1000")).reason, Reason::ORDER_CAPACITY_EXHAUSTED);
+  // nothing of the refused order stays booked
+  ASSERT_TRUE(wait_until([&] { return gateway.exposure("acc-a", "EURUSD").open_orders == 0; }));
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").working_buy, Decimal{});
+  EXPECT_EQ(gateway.counters().accepted, 2u);
+}
+
 TEST(GatewayLifecycleTest, StoppedGatewayRejectsWithBrokerUnavailable) {
   ManualClock clock;
   Gateway gateway(test_config(), clock);

@@ -42,8 +42,9 @@ InstrumentTable::InstrumentTable(const std::vector<InstrumentSpec>& specs) {
     }
     const std::string_view base = std::string_view(spec.name).substr(0, slash);
     const std::string_view quote = std::string_view(spec.name).substr(slash + 1);
+    // The first character must be a letter, as symbol canonicalisation requires.
     if (!is_upper_alnum(base) || !is_upper_alnum(quote) || base.size() > 8 || quote.size() > 8 ||
-        base.size() + quote.size() < 3) {
+        base.size() + quote.size() < 3 || base[0] < 'A' || base[0] > 'Z') {
       bad_instrument(spec.name, "name must be BASE/QUOTE in upper case, e.g. EUR/USD");
     }
     require_positive(spec, spec.tick_size, "tick_size");
@@ -54,6 +55,9 @@ InstrumentTable::InstrumentTable(const std::vector<InstrumentSpec>& specs) {
     require_positive(spec, spec.max_notional, "max_notional");
     require_positive(spec, spec.max_position, "max_position");
     if (spec.min_quantity > spec.max_quantity) bad_instrument(spec.name, "min_quantity > max_quantity");
+    if (spec.max_order_quantity > spec.max_quantity) {
+      bad_instrument(spec.name, "max_order_quantity must be <= max_quantity");
+    }
     if (!spec.min_quantity.is_multiple_of(spec.lot_step)) {
       bad_instrument(spec.name, "min_quantity must be a multiple of lot_step");
     }

@@ -1,9 +1,13 @@
 #include "latency.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+
+#include <unistd.h>
 
 namespace ordergate::bench {
 namespace {
@@ -80,6 +84,46 @@ LatencySummary measure_floor(std::size_t count) {
     const std::uint64_t end = ticks_end();
     recorder.add(begin, end);
   }
+  return recorder.summarize();
+}
+
+LatencySummary measure_thread_round_trip(std::size_t count) {
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> value{0};
+  };
+  Line ping;
+  Line pong;
+  // A thread inherits its creator's affinity: put the helper on the CPUs the
+  // caller is not pinned to, or the two would take turns on one CPU.
+  cpu_set_t mine;
+  cpu_set_t others;
+  CPU_ZERO(&others);
+  if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int id = 0; id < online && id < CPU_SETSIZE; ++id) {
+      if (!CPU_ISSET(id, &mine)) CPU_SET(id, &others);
+    }
+  }
+  std::thread echo([&] {
+    if (CPU_COUNT(&others) > 0) sched_setaffinity(0, sizeof(others), &others);
+    for (std::uint64_t seen = 0; seen < count;) {
+      const std::uint64_t value = ping.value.load(std::memory_order_acquire);
+      if (value == seen + 1) {
+        seen = value;
+        pong.value.store(value, std::memory_order_release);
+      }
+    }
+  });
+  LatencyRecorder recorder(count);
+  for (std::uint64_t i = 1; i <= count; ++i) {
+    const std::uint64_t begin = ticks_begin();
+    ping.value.store(i, std::memory_order_release);
+    while (pong.value.load(std::memory_order_acquire) != i) {
+    }
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+  }
+  echo.join();
   return recorder.summarize();
 }
 

@@ -85,6 +85,12 @@ class LatencyRecorder {
 // itself costs on this machine, right now.
 [[nodiscard]] LatencySummary measure_floor(std::size_t count = 200'000);
 
+// Round trips of a cache line between this thread and a helper thread it
+// starts (spinning on two atomics): the physical floor of any cross-thread
+// hand-off, such as an order going to the broker thread and a report coming
+// back. Call with the calling thread pinned and nothing else spinning.
+[[nodiscard]] LatencySummary measure_thread_round_trip(std::size_t count = 100'000);
+
 // Mean nanoseconds per operation of `count` operations timed as one batch.
 [[nodiscard]] inline double batch_mean_ns(std::uint64_t begin, std::uint64_t end, std::size_t count) noexcept {
   return count == 0 ? 0.0 : static_cast<double>(end - begin) * nanos_per_tick() / static_cast<double>(count);

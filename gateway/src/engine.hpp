@@ -122,7 +122,7 @@ class Engine final : public ExecutionSink {
   AccountId account_id(std::string_view name) const;
   void run_broker(Broker& broker, std::promise<void>& started) noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
-  void audit(AuditEventType type, const Order& order, Reason reason) noexcept;
+  std::uint64_t audit(AuditEventType type, const Order& order, Reason reason) noexcept;
 
   GatewayConfig config_;
   const Clock& clock_;

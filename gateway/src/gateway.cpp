@@ -313,11 +313,11 @@ Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
     event.price = order->price;
     event.client_order_id = order->client_order_id;
   }
-  audit_.record(event);
-  return Verdict{reason, retry_after_ns, 0};
+  const std::uint64_t sequence = audit_.record(event);
+  return Verdict{reason, retry_after_ns, 0, sequence};
 }
 
-void Engine::audit(AuditEventType type, const Order& order, Reason reason) noexcept {
+std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reason) noexcept {
   AuditEvent event;
   event.type = type;
   event.reason = reason;
@@ -331,7 +331,7 @@ void Engine::audit(AuditEventType type, const Order& order, Reason reason) noexc
   event.price = order.price;
   event.client_order_id = order.client_order_id;
   event.time_ns = clock_.wall_ns();
-  audit_.record(event);
+  return audit_.record(event);
 }
 
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
@@ -437,8 +437,8 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   order_index_.publish(index_slot, order_id);
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  audit(AuditEventType::order_accepted, order, Reason::OK);
-  return Verdict{Reason::OK, 0, order_id};
+  const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK);
+  return Verdict{Reason::OK, 0, order_id, sequence};
 }
 
 Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
@@ -453,8 +453,8 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
       event.client_order_id.assign(client_order_id);
     }
     event.time_ns = clock_.wall_ns();
-    audit_.record(event);
-    return Verdict{reason, retry_after_ns, 0};
+    const std::uint64_t sequence = audit_.record(event);
+    return Verdict{reason, retry_after_ns, 0, sequence};
   };
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) return cancel_rejected(reason);
   PrincipalState& principal = *principals_[handle.slot->principal];
@@ -489,8 +489,8 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
     rates.refund();
     return cancel_rejected(Reason::BROKER_UNAVAILABLE);
   }
-  audit(AuditEventType::cancel_accepted, record.order, Reason::OK);
-  return Verdict{Reason::OK, 0, order_id};
+  const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK);
+  return Verdict{Reason::OK, 0, order_id, sequence};
 }
 
 bool Engine::poll(SessionHandle& handle, ExecutionReport& report) noexcept {
@@ -633,9 +633,8 @@ void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
   const PrincipalId pid = principal_id(principal);
   principals_[pid]->enabled.store(enabled, std::memory_order_release);
   AuditEvent event;
-  event.type = AuditEventType::principal_disabled;
   event.principal_id = pid;
-  event.detail.assign(enabled ? "enabled" : "disabled");
+  event.type = enabled ? AuditEventType::principal_enabled : AuditEventType::principal_disabled;
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 }
@@ -694,12 +693,12 @@ Session& Session::operator=(Session&& other) noexcept {
 Session::~Session() { close(); }
 
 Verdict Session::submit(const OrderRequest& request) noexcept {
-  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0};
+  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
   return handle_->engine->submit(*handle_, request);
 }
 
 Verdict Session::cancel(std::string_view client_order_id) noexcept {
-  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0};
+  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
   return handle_->engine->cancel(*handle_, client_order_id);
 }
 

@@ -46,6 +46,8 @@ struct Verdict {
   std::int64_t retry_after_ns = 0;
   /// The gateway's id of the accepted order (valid when accepted).
   OrderId order_id = 0;
+  /// Sequence number the audit sink gave this decision's record (0 if none).
+  std::uint64_t audit_sequence = 0;
 
   [[nodiscard]] bool accepted() const noexcept { return reason == Reason::OK; }
   explicit operator bool() const noexcept { return accepted(); }

@@ -60,6 +60,14 @@ enum class AuditEventType : std::uint8_t {
   trading_state_changed,
   sessions_revoked,
   principal_disabled,
+  hello_accepted,         ///< a client authenticated (socket process)
+  hello_refused,          ///< a client presented a wrong or expired token
+  sent_to_broker,         ///< the adapter wrote the order to the broker
+  broker_rejected,        ///< the broker refused an order or a request
+  config_reloaded,
+  config_reload_refused,
+  tls_failure,            ///< a broker connection failed verification
+  principal_enabled,
 };
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;
@@ -76,27 +84,31 @@ struct AuditEvent {
   InstrumentId instrument_id = 0;
   SessionId session_id = 0;
   OrderId order_id = 0;
+  std::uint32_t peer_uid = 0xFFFFFFFFu;  ///< client's uid (socket process); ~0 = in-process
   std::int64_t time_ns = 0;  ///< UTC
   Decimal quantity;
   Decimal price;
   ClientOrderId client_order_id;
   BrokerOrderId broker_order_id;
-  FixedString<24> detail;  ///< e.g. "global:HALTED"
+  FixedString<48> detail;  ///< short fixed text, e.g. "global:HALTED"; never client input or secrets
 };
 static_assert(std::is_trivially_copyable_v<AuditEvent>);
 
 /// Receives audit records. `record` is called on strategy threads inside
-/// `submit()`, so implementations must not block, lock or allocate.
+/// `submit()`, so implementations must not block, lock or allocate. It
+/// returns the record's sequence number (> 0), or 0 when the sink does not
+/// number records; a journal that can make records durable uses it to let a
+/// caller wait for durability before replying.
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
-  virtual void record(const AuditEvent& event) noexcept = 0;
+  virtual std::uint64_t record(const AuditEvent& event) noexcept = 0;
 };
 
 /// Discards every record. For benchmarks and callers who audit elsewhere.
 class NullAuditSink final : public AuditSink {
  public:
-  void record(const AuditEvent&) noexcept override {}
+  std::uint64_t record(const AuditEvent&) noexcept override { return 0; }
 };
 
 }  // namespace ordergate

@@ -18,7 +18,7 @@ void BM_Decimal_Parse(benchmark::State& state) {
   ScopedPin pin(0);
   LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
   std::size_t index = 0;
-  std::int64_t checksum = 0;
+  std::uint64_t checksum = 0;  // wraps on purpose
   for (auto _ : state) {
     const std::string_view text = kTexts[index];
     index = (index + 1) % kTexts.size();
@@ -31,7 +31,7 @@ void BM_Decimal_Parse(benchmark::State& state) {
       state.SkipWithError("a benchmark text failed to parse");
       break;
     }
-    checksum += value.raw();
+    checksum += static_cast<std::uint64_t>(value.raw());
   }
   // The same parses timed as one batch: the cost without per-op timing.
   const std::size_t batch = std::min<std::size_t>(static_cast<std::size_t>(state.iterations()), 1'000'000);
@@ -39,7 +39,7 @@ void BM_Decimal_Parse(benchmark::State& state) {
   for (std::size_t i = 0; i < batch; ++i) {
     Decimal value;
     (void)Decimal::parse(kTexts[i % kTexts.size()], value);
-    checksum += value.raw();
+    checksum += static_cast<std::uint64_t>(value.raw());
   }
   const std::uint64_t end = ticks_end();
   benchmark::DoNotOptimize(checksum);

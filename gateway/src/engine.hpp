@@ -44,16 +44,34 @@ struct OrderRecord {
   Order order;                       // written once, before the order is published
   std::atomic<bool> open{false};     // true until a terminal report
   Decimal leaves;                    // broker thread only
+  std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
   bool finished = false;             // broker thread only
 };
 
+// What a principal may do. Part of a configuration snapshot: immutable
+// after publication except for the GCRA cells inside the limiters.
 struct PrincipalState {
   guards::PrincipalPolicy policy;
   guards::GcraLimiter order_limits;
   guards::GcraLimiter cancel_limits;
   std::int64_t session_ttl_ns = 0;
+  bool removed = false;  // dropped from the configuration by a reload
+};
+
+// Survives reloads: indexed by principal id, which is stable by name.
+struct PrincipalControl {
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<bool> enabled{true};
+};
+
+// Everything a reload may replace. Published through an atomic pointer and
+// never freed while the engine lives (reloads are rare; a snapshot is small),
+// so a submit that loaded the old pointer can finish with it safely.
+struct Snapshot {
+  InstrumentTable instruments;
+  std::vector<std::unique_ptr<PrincipalState>> principals;
+  guards::GcraLimiter account_limits;
+  guards::GcraLimiter symbol_limits;
 };
 
 struct SessionSlot {
@@ -110,8 +128,16 @@ class Engine final : public ExecutionSink {
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
   void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
   Gateway::Counters counters() const noexcept;
+  std::vector<OpenOrder> open_orders(std::string_view principal) const;
+  std::size_t cancel_orders(const CancelFilter& filter);
+  bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
+  std::optional<PrincipalId> find_principal(std::string_view name) const noexcept;
+  bool principal_enabled(PrincipalId principal) const noexcept;
+  std::string_view principal_name(PrincipalId id) const noexcept;
+  std::size_t principal_count() const noexcept { return current().principals.size(); }
 
-  const InstrumentTable& instruments() const noexcept { return instruments_; }
+  const InstrumentTable& instruments() const noexcept { return current().instruments; }
+  void reload(const GatewayConfig& config);
   const AccountTable& accounts() const noexcept { return accounts_; }
 
  private:
@@ -119,6 +145,8 @@ class Engine final : public ExecutionSink {
   Verdict reject(SessionHandle& handle, const Order* order, Reason reason,
                  std::int64_t retry_after_ns = 0) noexcept;
   PrincipalId principal_id(std::string_view name) const;
+  Snapshot& current() const noexcept { return *snapshot_.load(std::memory_order_acquire); }
+  std::unique_ptr<Snapshot> build_snapshot(const GatewayConfig& config, const Snapshot* previous) const;
   AccountId account_id(std::string_view name) const;
   void run_broker(Broker& broker, std::promise<void>& started) noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
@@ -129,16 +157,15 @@ class Engine final : public ExecutionSink {
   NullAuditSink null_audit_;
   AuditSink& audit_;
 
-  InstrumentTable instruments_;
   AccountTable accounts_;
-  std::vector<std::unique_ptr<PrincipalState>> principals_;
+  std::atomic<Snapshot*> snapshot_{nullptr};
+  std::vector<std::unique_ptr<Snapshot>> snapshots_;  // every snapshot ever published
+  std::unique_ptr<PrincipalControl[]> controls_;
   std::vector<std::unique_ptr<Broker>> brokers_;
   std::vector<std::uint16_t> broker_of_account_;
 
   guards::KillSwitch kill_switch_;
   guards::ExposureBook exposure_;
-  guards::GcraLimiter account_limits_;
-  guards::GcraLimiter symbol_limits_;
   guards::ClientOrderIdIndex order_index_;
   std::unique_ptr<OrderRecord[]> records_;
   std::atomic<std::uint32_t> next_order_id_{0};

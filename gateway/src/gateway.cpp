@@ -54,13 +54,6 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     : config_(std::move(config)),
       clock_(clock),
       audit_(audit != nullptr ? *audit : null_audit_),
-      instruments_([&] {
-        try {
-          return InstrumentTable(config_.instruments);
-        } catch (const std::invalid_argument& e) {
-          throw ConfigError(e.what());
-        }
-      }()),
       accounts_([&] {
         try {
           return AccountTable(config_.accounts);
@@ -68,19 +61,12 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
           throw ConfigError(e.what());
         }
       }()),
-      kill_switch_(std::max<std::size_t>(accounts_.size(), 1),
-                   std::max<std::size_t>(config_.principals.size(), 1)),
+      controls_(std::make_unique<PrincipalControl[]>(kMaxPrincipals)),
+      kill_switch_(std::max<std::size_t>(accounts_.size(), 1), kMaxPrincipals),
       exposure_(std::max<std::size_t>(accounts_.size(), 1),
-                std::max<std::size_t>(instruments_.size(), 1)),
-      account_limits_(parse_windows(config_.account_rate_limits, "account_rate_limits"),
-                      accounts_.size()),
-      symbol_limits_(parse_windows(config_.symbol_rate_limits, "symbol_rate_limits"),
-                     instruments_.size()),
+                std::max<std::size_t>(config_.instruments.size(), 1)),
       order_index_(static_cast<std::size_t>(config_.order_capacity) * 2) {
-  if (instruments_.size() == 0) throw ConfigError("no instruments configured");
   if (accounts_.size() == 0) throw ConfigError("no accounts configured");
-  if (config_.principals.empty()) throw ConfigError("no principals configured");
-  if (config_.principals.size() >= kMaxPrincipals) throw ConfigError("too many principals");
   if (config_.order_capacity == 0 || config_.order_capacity > (1u << 26)) {
     throw ConfigError("order_capacity must be within 1..67108864");
   }
@@ -89,29 +75,9 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   }
   if (config_.broker_queue_capacity < 64) throw ConfigError("broker_queue_capacity must be >= 64");
 
-  for (const PrincipalConfig& principal : config_.principals) {
-    const std::string where = "principal '" + principal.policy.name + "'";
-    for (const auto& existing : principals_) {
-      if (existing->policy.name() == principal.policy.name) throw ConfigError(where + ": defined twice");
-    }
-    auto state = std::make_unique<PrincipalState>();
-    try {
-      state->policy = guards::PrincipalPolicy(principal.policy, accounts_, instruments_);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError(e.what());
-    }
-    if (principal.rate_limits.empty()) {
-      throw ConfigError(where + ": rate_limits is required (e.g. [\"20/1s\", \"600/1m\"])");
-    }
-    if (principal.cancel_rate_limits.empty()) {
-      throw ConfigError(where + ": cancel_rate_limits must not be empty");
-    }
-    state->order_limits = guards::GcraLimiter(parse_windows(principal.rate_limits, where), 1);
-    state->cancel_limits = guards::GcraLimiter(parse_windows(principal.cancel_rate_limits, where), 1);
-    if (principal.session_ttl_ns <= 0) throw ConfigError(where + ": session_ttl must be > 0");
-    state->session_ttl_ns = principal.session_ttl_ns;
-    principals_.push_back(std::move(state));
-  }
+  snapshots_.push_back(build_snapshot(config_, nullptr));
+  snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+  const InstrumentTable& instruments = current().instruments;
 
   // One broker per distinct adapter name, in order of first use.
   broker_of_account_.resize(accounts_.size());
@@ -124,7 +90,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
       broker->name = name;
       if (name == "paper") {
         try {
-          auto paper = std::make_unique<adapters::PaperBroker>(instruments_, config_.paper);
+          auto paper = std::make_unique<adapters::PaperBroker>(instruments, config_.paper);
           broker->paper = paper.get();
           broker->port = std::move(paper);
         } catch (const std::invalid_argument& e) {
@@ -137,10 +103,10 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
           throw ConfigError("account '" + std::string(account.name.view()) + "': unknown broker '" +
                             name + "'");
         }
-        broker->port = factory->second(instruments_);
+        broker->port = factory->second(instruments);
         if (!broker->port) throw ConfigError("broker '" + name + "': factory returned nothing");
       }
-      broker->quotes = std::make_unique<QuoteBoard>(instruments_.size());
+      broker->quotes = std::make_unique<QuoteBoard>(instruments.size());
       const std::size_t pool = config_.broker_queue_capacity +
                                static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;
       broker->queue = std::make_unique<CommandQueue>(pool);
@@ -152,6 +118,121 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
 
   records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
+}
+
+std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, const Snapshot* previous) const {
+  auto snapshot = std::make_unique<Snapshot>();
+  try {
+    snapshot->instruments = InstrumentTable(config.instruments);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  if (snapshot->instruments.size() == 0) throw ConfigError("no instruments configured");
+  if (config.principals.empty()) throw ConfigError("no principals configured");
+
+  // Principal ids are stable by name across reloads: existing names keep
+  // their id, new names are appended, removed names stay as "removed".
+  std::vector<const PrincipalConfig*> by_id;
+  if (previous != nullptr) {
+    for (const auto& state : previous->principals) {
+      const auto same = std::find_if(config.principals.begin(), config.principals.end(),
+                                     [&](const PrincipalConfig& p) { return p.policy.name == state->policy.name(); });
+      by_id.push_back(same != config.principals.end() ? &*same : nullptr);
+    }
+  }
+  for (const PrincipalConfig& principal : config.principals) {
+    if (std::find(by_id.begin(), by_id.end(), &principal) == by_id.end()) by_id.push_back(&principal);
+  }
+  if (by_id.size() >= kMaxPrincipals) throw ConfigError("too many principals");
+
+  for (std::size_t id = 0; id < by_id.size(); ++id) {
+    const PrincipalConfig* principal = by_id[id];
+    auto state = std::make_unique<PrincipalState>();
+    if (principal == nullptr) {  // removed by this reload: keep the slot, allow nothing
+      guards::PrincipalSpec spec;
+      spec.name = std::string(previous->principals[id]->policy.name());
+      spec.accounts = {"*"};
+      spec.symbols = {"*"};
+      state->policy = guards::PrincipalPolicy(spec, accounts_, snapshot->instruments);
+      state->order_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
+      state->cancel_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
+      state->session_ttl_ns = 1;
+      state->removed = true;
+      snapshot->principals.push_back(std::move(state));
+      continue;
+    }
+    const std::string where = "principal '" + principal->policy.name + "'";
+    const auto count = std::count_if(config.principals.begin(), config.principals.end(),
+                                     [&](const PrincipalConfig& p) { return p.policy.name == principal->policy.name; });
+    if (count > 1) throw ConfigError(where + ": defined twice");
+    try {
+      state->policy = guards::PrincipalPolicy(principal->policy, accounts_, snapshot->instruments);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());
+    }
+    if (principal->rate_limits.empty()) {
+      throw ConfigError(where + ": rate_limits is required (e.g. [\"20/1s\", \"600/1m\"])");
+    }
+    if (principal->cancel_rate_limits.empty()) throw ConfigError(where + ": cancel_rate_limits must not be empty");
+    state->order_limits = guards::GcraLimiter(parse_windows(principal->rate_limits, where), 1);
+    state->cancel_limits = guards::GcraLimiter(parse_windows(principal->cancel_rate_limits, where), 1);
+    if (principal->session_ttl_ns <= 0) throw ConfigError(where + ": session_ttl must be > 0");
+    state->session_ttl_ns = principal->session_ttl_ns;
+    if (previous != nullptr && id < previous->principals.size()) {
+      state->order_limits.inherit(previous->principals[id]->order_limits);
+      state->cancel_limits.inherit(previous->principals[id]->cancel_limits);
+    }
+    snapshot->principals.push_back(std::move(state));
+  }
+  snapshot->account_limits =
+      guards::GcraLimiter(parse_windows(config.account_rate_limits, "account_rate_limits"), accounts_.size());
+  snapshot->symbol_limits = guards::GcraLimiter(parse_windows(config.symbol_rate_limits, "symbol_rate_limits"),
+                                                snapshot->instruments.size());
+  if (previous != nullptr) {
+    snapshot->account_limits.inherit(previous->account_limits);
+    snapshot->symbol_limits.inherit(previous->symbol_limits);
+  }
+  return snapshot;
+}
+
+void Engine::reload(const GatewayConfig& config) {
+  const Snapshot& previous = current();
+  // Reference data and capacities size the engine's tables and threads; they
+  // cannot change under running sessions.
+  if (config.instruments.size() != previous.instruments.size()) {
+    throw ConfigError("instruments cannot be added or removed by a reload; restart the gateway");
+  }
+  for (std::size_t i = 0; i < config.instruments.size(); ++i) {
+    if (previous.instruments[static_cast<InstrumentId>(i)].name.view() != config.instruments[i].name) {
+      throw ConfigError("instrument '" + config.instruments[i].name +
+                        "': instruments cannot be renamed or reordered by a reload; restart the gateway");
+    }
+  }
+  if (config.accounts.size() != accounts_.size()) {
+    throw ConfigError("accounts cannot be added or removed by a reload; restart the gateway");
+  }
+  for (std::size_t i = 0; i < config.accounts.size(); ++i) {
+    const Account& account = accounts_[static_cast<AccountId>(i)];
+    if (account.name.view() != config.accounts[i].name || account.broker.view() != config.accounts[i].broker) {
+      throw ConfigError("account '" + config.accounts[i].name +
+                        "': accounts cannot change by a reload; restart the gateway");
+    }
+  }
+  if (config.order_capacity != config_.order_capacity || config.max_sessions != config_.max_sessions ||
+      config.broker_queue_capacity != config_.broker_queue_capacity) {
+    throw ConfigError("order_capacity, max_sessions and broker_queue_capacity cannot change by a reload; restart");
+  }
+  std::unique_ptr<Snapshot> next = build_snapshot(config, &previous);
+  for (std::size_t id = 0; id < next->principals.size(); ++id) {
+    if (next->principals[id]->removed) controls_[id].epoch.fetch_add(1, std::memory_order_acq_rel);
+  }
+  snapshots_.push_back(std::move(next));
+  snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+
+  AuditEvent event;
+  event.type = AuditEventType::config_reloaded;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
 }
 
 Engine::~Engine() { stop(); }
@@ -234,8 +315,8 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
 
 Session Engine::open_session(std::string_view principal) {
   const PrincipalId pid = principal_id(principal);
-  PrincipalState& state = *principals_[pid];
-  if (!state.enabled.load(std::memory_order_acquire)) {
+  const PrincipalState& state = *current().principals[pid];
+  if (state.removed || !controls_[pid].enabled.load(std::memory_order_acquire)) {
     throw std::invalid_argument("principal is disabled");
   }
   for (std::uint32_t index = 0; index < config_.max_sessions; ++index) {
@@ -248,7 +329,7 @@ Session Engine::open_session(std::string_view principal) {
     slot.generation = (slot.generation + 1) & ((1u << (32 - kSessionSlotBits)) - 1);
     slot.id = (slot.generation << kSessionSlotBits) | index;
     slot.principal = pid;
-    slot.epoch = state.epoch.load(std::memory_order_acquire);
+    slot.epoch = controls_[pid].epoch.load(std::memory_order_acquire);
     slot.expires_at_ns = clock_.monotonic_ns() + state.session_ttl_ns;
 
     auto handle = std::make_unique<SessionHandle>();
@@ -284,10 +365,10 @@ void Engine::close_session(SessionHandle& handle) noexcept {
 Reason Engine::authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept {
   if (handle.slot == nullptr) return Reason::UNAUTHENTICATED;
   const SessionSlot& slot = *handle.slot;
-  const PrincipalState& principal = *principals_[slot.principal];
-  if (principal.epoch.load(std::memory_order_acquire) != slot.epoch) return Reason::UNAUTHENTICATED;
+  const PrincipalControl& control = controls_[slot.principal];
+  if (control.epoch.load(std::memory_order_acquire) != slot.epoch) return Reason::UNAUTHENTICATED;
   if (now_ns >= slot.expires_at_ns) return Reason::SESSION_EXPIRED;
-  if (!principal.enabled.load(std::memory_order_acquire)) return Reason::PERMISSION_DENIED;
+  if (!control.enabled.load(std::memory_order_acquire)) return Reason::PERMISSION_DENIED;
   return Reason::OK;
 }
 
@@ -340,14 +421,16 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
     return reject(handle, nullptr, reason);
   }
   SessionSlot& slot = *handle.slot;
-  PrincipalState& principal = *principals_[slot.principal];
+  Snapshot& snapshot = current();
+  PrincipalState& principal = *snapshot.principals[slot.principal];
+  const InstrumentTable& instruments = snapshot.instruments;
 
   Order order;
   order.principal_id = slot.principal;
   order.session_id = handle.id;
 
   // 1. validate and sanitize
-  if (Reason reason = guards::validate_order(request, accounts_, instruments_, clock_.wall_ns(), order);
+  if (Reason reason = guards::validate_order(request, accounts_, instruments, clock_.wall_ns(), order);
       reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
@@ -365,7 +448,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
   // 4. risk: per-order limits against the reference quote, duplicates,
   //    then the exposure reservation (exact under concurrency)
-  const Instrument& instrument = instruments_[order.instrument_id];
+  const Instrument& instrument = instruments[order.instrument_id];
   const std::uint16_t broker_index = broker_of_account_[order.account_id];
   Broker& broker = *brokers_[broker_index];
   const Quote quote = broker.quotes->read(order.instrument_id);
@@ -384,8 +467,8 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   guards::RateCheck rates;
   // Config allows at most 4 windows per scope, so this never overflows; if it
   // did, refusing is the only safe answer.
-  if (!principal.order_limits.collect(0, rates) || !account_limits_.collect(order.account_id, rates) ||
-      !symbol_limits_.collect(order.instrument_id, rates)) {
+  if (!principal.order_limits.collect(0, rates) || !snapshot.account_limits.collect(order.account_id, rates) ||
+      !snapshot.symbol_limits.collect(order.instrument_id, rates)) {
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, Reason::RATE_LIMITED);
   }
@@ -422,6 +505,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   OrderRecord& record = records_[order_id];
   record.order = order;
   record.leaves = order.quantity;  // handed to the broker thread by the queue
+  record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
   record.finished = false;
   record.open.store(true, std::memory_order_release);
 
@@ -457,7 +541,7 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
     return Verdict{reason, retry_after_ns, 0, sequence};
   };
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) return cancel_rejected(reason);
-  PrincipalState& principal = *principals_[handle.slot->principal];
+  PrincipalState& principal = *current().principals[handle.slot->principal];
   if (Reason reason = guards::check_cancel_permissions(principal.policy); reason != Reason::OK) {
     return cancel_rejected(reason);
   }
@@ -524,10 +608,12 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
     if (filled > record.leaves) filled = record.leaves;  // never book more than was ordered
     exposure_.apply_fill(order.account_id, order.instrument_id, order.side, filled);
     (void)Decimal::sub(record.leaves, filled, record.leaves);
+    record.leaves_raw.store(record.leaves.raw(), std::memory_order_relaxed);
   }
   if (is_terminal(report.status)) {
     exposure_.release(order.account_id, order.instrument_id, order.side, record.leaves);
     record.leaves = Decimal{};
+    record.leaves_raw.store(0, std::memory_order_relaxed);
     record.finished = true;
     record.open.store(false, std::memory_order_release);
   }
@@ -552,12 +638,11 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
 
   const std::uint32_t slot_index = order.session_id & (kMaxSessionSlots - 1);
   if (slot_index < config_.max_sessions) sessions_[slot_index].events.enqueue(report);
+  if (config_.on_execution_ready) config_.on_execution_ready();
 }
 
 PrincipalId Engine::principal_id(std::string_view name) const {
-  for (std::size_t i = 0; i < principals_.size(); ++i) {
-    if (principals_[i]->policy.name() == name) return static_cast<PrincipalId>(i);
-  }
+  if (const auto id = find_principal(name)) return *id;
   throw std::invalid_argument("unknown principal");
 }
 
@@ -592,19 +677,54 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   audit_.record(event);
 
   if (!cancel_working) return;
+  CancelFilter filter;
+  if (scope.kind == TradingScope::Kind::account) filter.account = account;
+  if (scope.kind == TradingScope::Kind::principal) filter.principal = principal;
+  cancel_orders(filter);
+}
+
+std::size_t Engine::cancel_orders(const CancelFilter& filter) {
+  std::size_t sent = 0;
   const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
   for (std::uint32_t id = 0; id < count; ++id) {
     const OrderRecord& record = records_[id];
     if (!record.open.load(std::memory_order_acquire)) continue;
-    const bool in_scope = scope.kind == TradingScope::Kind::global ||
-                          (scope.kind == TradingScope::Kind::account && record.order.account_id == account) ||
-                          (scope.kind == TradingScope::Kind::principal && record.order.principal_id == principal);
-    if (!in_scope) continue;
+    const Order& order = record.order;
+    if ((filter.principal && order.principal_id != *filter.principal) ||
+        (filter.session && order.session_id != *filter.session) ||
+        (filter.account && order.account_id != *filter.account) ||
+        (filter.instrument && order.instrument_id != *filter.instrument)) {
+      continue;
+    }
     BrokerCommand command;
     command.kind = CommandKind::cancel;
-    command.order = record.order;
-    brokers_[broker_of_account_[record.order.account_id]]->queue->enqueue(command);
+    command.order = order;
+    brokers_[broker_of_account_[order.account_id]]->queue->enqueue(command);
+    audit(AuditEventType::cancel_accepted, order, Reason::OK);
+    ++sent;
   }
+  return sent;
+}
+
+bool Engine::has_permission(PrincipalId principal, guards::Permission permission) const noexcept {
+  const Snapshot& snapshot = current();
+  return principal < snapshot.principals.size() && !snapshot.principals[principal]->removed &&
+         snapshot.principals[principal]->policy.has(permission);
+}
+
+std::optional<PrincipalId> Engine::find_principal(std::string_view name) const noexcept {
+  const Snapshot& snapshot = current();
+  for (std::size_t i = 0; i < snapshot.principals.size(); ++i) {
+    if (!snapshot.principals[i]->removed && snapshot.principals[i]->policy.name() == name) {
+      return static_cast<PrincipalId>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+bool Engine::principal_enabled(PrincipalId principal) const noexcept {
+  return principal < current().principals.size() && !current().principals[principal]->removed &&
+         controls_[principal].enabled.load(std::memory_order_acquire);
 }
 
 guards::TradingState Engine::trading_state(TradingScope scope) const {
@@ -621,7 +741,7 @@ guards::TradingState Engine::trading_state(TradingScope scope) const {
 
 void Engine::revoke_sessions(std::string_view principal) {
   const PrincipalId pid = principal_id(principal);
-  principals_[pid]->epoch.fetch_add(1, std::memory_order_acq_rel);
+  controls_[pid].epoch.fetch_add(1, std::memory_order_acq_rel);
   AuditEvent event;
   event.type = AuditEventType::sessions_revoked;
   event.principal_id = pid;
@@ -631,7 +751,7 @@ void Engine::revoke_sessions(std::string_view principal) {
 
 void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
   const PrincipalId pid = principal_id(principal);
-  principals_[pid]->enabled.store(enabled, std::memory_order_release);
+  controls_[pid].enabled.store(enabled, std::memory_order_release);
   AuditEvent event;
   event.principal_id = pid;
   event.type = enabled ? AuditEventType::principal_enabled : AuditEventType::principal_disabled;
@@ -642,7 +762,7 @@ void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
 guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::string_view symbol) const {
   SymbolKey key;
   if (guards::canonical_symbol_key(symbol, key) != Reason::OK) throw std::invalid_argument("invalid symbol");
-  const Instrument* instrument = instruments_.find(key);
+  const Instrument* instrument = current().instruments.find(key);
   if (instrument == nullptr) throw std::invalid_argument("unknown instrument");
   return exposure_.snapshot(account_id(account), instrument->id);
 }
@@ -650,7 +770,7 @@ guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::s
 void Engine::set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask) {
   SymbolKey key;
   if (guards::canonical_symbol_key(symbol, key) != Reason::OK) throw std::invalid_argument("invalid symbol");
-  const Instrument* instrument = instruments_.find(key);
+  const Instrument* instrument = current().instruments.find(key);
   if (instrument == nullptr) throw std::invalid_argument("unknown instrument");
   Broker& broker = *brokers_[broker_of_account_[account_id(account)]];
   if (broker.paper == nullptr) throw std::invalid_argument("account is not served by the paper broker");
@@ -664,6 +784,26 @@ void Engine::set_paper_quote(std::string_view account, std::string_view symbol, 
   command.bid = bid;
   command.ask = ask;
   broker.queue->enqueue(command);
+}
+
+std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
+  const PrincipalId pid = principal_id(principal);
+  std::vector<OpenOrder> orders;
+  const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
+  for (std::uint32_t id = 0; id < count; ++id) {
+    const OrderRecord& record = records_[id];
+    if (!record.open.load(std::memory_order_acquire) || record.order.principal_id != pid) continue;
+    OpenOrder open;
+    open.order = record.order;
+    open.leaves_quantity = Decimal::from_raw(record.leaves_raw.load(std::memory_order_relaxed));
+    orders.push_back(open);
+  }
+  return orders;
+}
+
+std::string_view Engine::principal_name(PrincipalId id) const noexcept {
+  const Snapshot& snapshot = current();
+  return id < snapshot.principals.size() ? snapshot.principals[id]->policy.name() : std::string_view{};
 }
 
 Gateway::Counters Engine::counters() const noexcept {
@@ -726,6 +866,7 @@ Gateway::Gateway(GatewayConfig config, const Clock& clock, AuditSink* audit)
 Gateway::~Gateway() = default;
 
 void Gateway::start() { engine_->start(); }
+void Gateway::reload(const GatewayConfig& config) { engine_->reload(config); }
 void Gateway::stop() noexcept { engine_->stop(); }
 Session Gateway::open_session(std::string_view principal) { return engine_->open_session(principal); }
 void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
@@ -745,5 +886,17 @@ void Gateway::set_paper_quote(std::string_view account, std::string_view symbol,
 const InstrumentTable& Gateway::instruments() const noexcept { return engine_->instruments(); }
 const AccountTable& Gateway::accounts() const noexcept { return engine_->accounts(); }
 Gateway::Counters Gateway::counters() const noexcept { return engine_->counters(); }
+std::vector<OpenOrder> Gateway::open_orders(std::string_view principal) const {
+  return engine_->open_orders(principal);
+}
+std::string_view Gateway::principal_name(PrincipalId id) const noexcept { return engine_->principal_name(id); }
+std::size_t Gateway::cancel_orders(const CancelFilter& filter) { return engine_->cancel_orders(filter); }
+bool Gateway::has_permission(PrincipalId principal, guards::Permission permission) const noexcept {
+  return engine_->has_permission(principal, permission);
+}
+std::optional<PrincipalId> Gateway::find_principal(std::string_view name) const noexcept {
+  return engine_->find_principal(name);
+}
+bool Gateway::principal_enabled(PrincipalId principal) const noexcept { return engine_->principal_enabled(principal); }
 
 }  // namespace ordergate

@@ -180,3 +180,15 @@ bool GcraLimiter::collect(std::size_t key, RateCheck& check) noexcept {
 }
 
 }  // namespace ordergate::guards
+
+namespace ordergate::guards {
+
+void GcraLimiter::inherit(const GcraLimiter& previous) noexcept {
+  if (previous.windows_ != windows_ || previous.keys_ != keys_ || !cells_ || !previous.cells_) return;
+  const std::size_t count = keys_ * params_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    cells_[i].tat.store(previous.cells_[i].tat.load(std::memory_order_acquire), std::memory_order_release);
+  }
+}
+
+}  // namespace ordergate::guards

@@ -354,3 +354,31 @@ TEST(RateLimitConcurrency, MultiWindowChecksChargeExactlyTheAdmittedRequests) {
 
 }  // namespace
 }  // namespace ordergate::guards
+
+namespace ordergate::guards {
+namespace {
+
+TEST(GcraLimiterInherit, KeepsBudgetsWhenWindowsAreUnchangedAndStartsFreshOtherwise) {
+  GcraLimiter old_limiter({RateWindow{2, 1'000'000'000}}, 1);
+  RateCheck check;
+  std::int64_t retry = 0;
+  for (int i = 0; i < 2; ++i) {
+    check.clear();
+    ASSERT_TRUE(old_limiter.collect(0, check));
+    ASSERT_EQ(check.consume(1'000, retry), Reason::OK);
+  }
+  GcraLimiter same({RateWindow{2, 1'000'000'000}}, 1);
+  same.inherit(old_limiter);
+  check.clear();
+  ASSERT_TRUE(same.collect(0, check));
+  EXPECT_EQ(check.consume(1'000, retry), Reason::RATE_LIMITED);  // budget carried over
+
+  GcraLimiter changed({RateWindow{3, 1'000'000'000}}, 1);
+  changed.inherit(old_limiter);
+  check.clear();
+  ASSERT_TRUE(changed.collect(0, check));
+  EXPECT_EQ(check.consume(1'000, retry), Reason::OK);  // new windows, fresh budget
+}
+
+}  // namespace
+}  // namespace ordergate::guards

@@ -67,6 +67,10 @@ struct GatewayConfig {
   /// Sessions open at the same time.
   std::uint32_t max_sessions = 256;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
+  /// Called on a broker I/O thread each time it queued an execution report
+  /// for a session, so an event loop can wake up and poll its sessions.
+  /// Must be cheap and must not call back into the gateway.
+  std::function<void()> on_execution_ready;
 };
 
 }  // namespace ordergate

@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "ordergate/core/clock.hpp"
 #include "ordergate/core/execution.hpp"
@@ -29,6 +31,7 @@
 #include "ordergate/core/ports.hpp"
 #include "ordergate/core/reason.hpp"
 #include "ordergate/gateway/config.hpp"
+#include "ordergate/guards/permissions.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
 
@@ -93,6 +96,20 @@ class Session {
   std::unique_ptr<detail::SessionHandle> handle_;
 };
 
+/// An order still working at the broker, as the gateway tracks it.
+struct OpenOrder {
+  Order order;
+  Decimal leaves_quantity;  ///< not yet filled
+};
+
+/// Which open orders `Gateway::cancel_orders` cancels; unset fields match all.
+struct CancelFilter {
+  std::optional<PrincipalId> principal;
+  std::optional<SessionId> session;
+  std::optional<AccountId> account;
+  std::optional<InstrumentId> instrument;
+};
+
 /// Scope of a trading-state change.
 struct TradingScope {
   enum class Kind : std::uint8_t { global, account, principal };
@@ -121,6 +138,15 @@ class Gateway {
   /// Stops accepting orders, lets each broker thread finish the commands
   /// already queued, stops the adapters and joins the threads. Idempotent.
   void stop() noexcept;
+
+  /// Applies a new configuration while running, without dropping sessions:
+  /// principals (permissions, allow-lists, limits, session lifetime), rate
+  /// windows and instrument risk limits. Instruments, accounts and
+  /// capacities cannot change (ConfigError: restart instead). A bad
+  /// configuration throws ConfigError and leaves the current one in place.
+  /// Rate windows that did not change keep their budgets; removed principals
+  /// lose their sessions. Safe while other threads submit.
+  void reload(const GatewayConfig& config);
 
   /// Opens a session for a configured principal. Throws std::invalid_argument
   /// for an unknown or disabled principal or when all session slots are used.
@@ -155,6 +181,25 @@ class Gateway {
     std::uint64_t executions = 0;
   };
   [[nodiscard]] Counters counters() const noexcept;
+
+  /// Open orders of a principal (all its sessions). Scans the order table:
+  /// for operators and the socket server, not for the hot path. Throws
+  /// std::invalid_argument for an unknown principal.
+  [[nodiscard]] std::vector<OpenOrder> open_orders(std::string_view principal) const;
+  /// Sends a cancel for every open order that matches `filter`, bypassing
+  /// the cancel budget (this only ever reduces risk): for cancel-all,
+  /// cancel-on-disconnect and incident response. Returns how many were sent.
+  std::size_t cancel_orders(const CancelFilter& filter);
+
+  /// True when the principal holds `permission`.
+  [[nodiscard]] bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
+  /// Id of a principal by name; nullopt when unknown.
+  [[nodiscard]] std::optional<PrincipalId> find_principal(std::string_view name) const noexcept;
+  /// Whether the principal may open sessions and trade.
+  [[nodiscard]] bool principal_enabled(PrincipalId principal) const noexcept;
+
+  /// Name of a principal id (as returned by `Session::principal`).
+  [[nodiscard]] std::string_view principal_name(PrincipalId id) const noexcept;
 
  private:
   std::unique_ptr<detail::Engine> engine_;

@@ -101,6 +101,10 @@ class GcraLimiter {
   /// Returns false when `check` ran out of room for a window: the request
   /// must then be refused, since a missing window would be a missing limit.
   bool collect(std::size_t key, RateCheck& check) noexcept;
+  /// Takes over the budgets of `previous` when it has the same windows and
+  /// keys (a configuration reload that did not change them); otherwise
+  /// starts fresh. Requests `previous` admits while this runs may be missed.
+  void inherit(const GcraLimiter& previous) noexcept;
   [[nodiscard]] const std::vector<RateWindow>& windows() const noexcept { return windows_; }
 
  private:

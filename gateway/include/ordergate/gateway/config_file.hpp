@@ -1,0 +1,62 @@
+#pragma once
+
+/// \file
+/// The gateway process configuration, read from a TOML file. Every key is
+/// documented in docs/configuration.md and shown in examples/ordergate.toml.
+/// Unknown keys, wrong types and out-of-range values are errors that name the
+/// file, line and key; the gateway refuses to start on them.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ordergate/gateway/config.hpp"
+#include "ordergate/security/crypto.hpp"
+
+namespace ordergate {
+
+/// The Unix-socket server's settings (`[gateway]` section).
+struct ServerConfig {
+  /// Empty: `$XDG_RUNTIME_DIR/ordergate.sock`, else `./ordergate.sock`.
+  std::string socket_path;
+  std::uint32_t socket_mode = 0600;  ///< 0600, or 0660 with `socket_group`
+  std::string socket_group;
+  std::vector<std::uint32_t> allowed_uids;  ///< empty: any peer the socket mode lets in
+  std::vector<std::uint32_t> allowed_gids;
+  std::size_t max_line_bytes = 4096;
+  std::size_t max_connections = 256;
+  std::int64_t idle_timeout_ns = 300'000'000'000;  ///< 5 minutes
+  std::size_t max_output_bytes = 1u << 20;          ///< per connection, then the slow reader is dropped
+  std::uint32_t max_errors = 20;                    ///< protocol errors before a connection is closed
+  std::string hello_rate_limit = "10/1m";           ///< failed hellos per peer uid
+};
+
+/// How a principal authenticates on the socket.
+struct PrincipalAuth {
+  std::string name;
+  security::Sha256Digest token_sha256{};
+  bool has_token = false;
+  bool cancel_on_disconnect = false;
+};
+
+struct ProcessConfig {
+  std::string environment = "development";
+  std::string source;  ///< file the configuration came from, or "(embedded default)"
+  GatewayConfig gateway;
+  ServerConfig server;
+  std::vector<PrincipalAuth> auth;  ///< one per principal, same order as gateway.principals
+};
+
+/// Reads and validates a configuration file. Throws ConfigError with
+/// "FILE:LINE: key 'a.b': problem" messages. Never echoes values that could
+/// be secrets (there should be none in the file: tokens are stored as hashes).
+[[nodiscard]] ProcessConfig load_config_file(const std::string& path);
+
+/// Same, from text (tests, reload). `source_name` is used in messages.
+[[nodiscard]] ProcessConfig parse_config_text(std::string_view text, std::string_view source_name);
+
+/// Parses "250us", "100ms", "5s", "1m", "1h" into nanoseconds; false on error.
+[[nodiscard]] bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept;
+
+}  // namespace ordergate

@@ -1,0 +1,398 @@
+#include "ordergate/gateway/config_file.hpp"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "ordergate/guards/rate_limit.hpp"
+
+namespace ordergate {
+namespace {
+
+// Reads one TOML table, remembering which keys were used so that anything
+// left over is reported as unknown, with its line.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string path, const std::string& source)
+      : table_(table), path_(std::move(path)), source_(source) {}
+
+  [[noreturn]] void fail(const toml::node* node, std::string_view key, const std::string& problem) const {
+    std::ostringstream message;
+    message << source_;
+    const auto line = node != nullptr ? node->source().begin.line : table_.source().begin.line;
+    if (line > 0) message << ":" << line;
+    message << ": key '" << full(key) << "': " << problem;
+    throw ConfigError(message.str());
+  }
+
+  const toml::node* find(std::string_view key) {
+    used_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  std::string string(std::string_view key, std::string fallback) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_string()) fail(node, key, "expected a string");
+    return std::string(*node->value<std::string_view>());
+  }
+
+  std::string required_string(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) fail(nullptr, key, "is required");
+    if (!node->is_string()) fail(node, key, "expected a string");
+    return std::string(*node->value<std::string_view>());
+  }
+
+  bool boolean(std::string_view key, bool fallback) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_boolean()) fail(node, key, "expected true or false");
+    return *node->value<bool>();
+  }
+
+  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_integer()) fail(node, key, "expected an integer");
+    const std::int64_t value = *node->value<std::int64_t>();
+    if (value < min || value > max) {
+      fail(node, key, "must be within " + std::to_string(min) + ".." + std::to_string(max));
+    }
+    return value;
+  }
+
+  std::int64_t duration(std::string_view key, std::int64_t fallback) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return fallback;
+    if (!node->is_string()) fail(node, key, "expected a duration string such as \"500ms\", \"5s\", \"1h\"");
+    std::int64_t value = 0;
+    if (!parse_duration(*node->value<std::string_view>(), value) || value <= 0) {
+      fail(node, key, "expected a positive duration such as \"500ms\", \"5s\", \"1h\"");
+    }
+    return value;
+  }
+
+  Decimal decimal(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) fail(nullptr, key, "is required");
+    return decimal_value(node, key);
+  }
+
+  std::optional<Decimal> optional_decimal(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    return decimal_value(node, key);
+  }
+
+  Decimal decimal_value(const toml::node* node, std::string_view key) const {
+    if (node->is_floating_point()) {
+      fail(node, key, "write decimals as strings (e.g. \"0.00001\"): a TOML float is binary and inexact");
+    }
+    std::string text;
+    if (node->is_integer()) {
+      text = std::to_string(*node->value<std::int64_t>());
+    } else if (node->is_string()) {
+      text = std::string(*node->value<std::string_view>());
+    } else {
+      fail(node, key, "expected a decimal string such as \"0.00001\"");
+    }
+    Decimal value;
+    const DecimalError error = Decimal::parse(text, value);
+    if (error != DecimalError::ok) fail(node, key, "not an exact decimal: " + std::string(to_string(error)));
+    return value;
+  }
+
+  std::vector<std::string> strings(std::string_view key, std::vector<std::string> fallback) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return fallback;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) fail(node, key, "expected an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) fail(&item, key, "expected an array of strings");
+      values.emplace_back(*item.value<std::string_view>());
+    }
+    return values;
+  }
+
+  std::vector<std::uint32_t> ids(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return {};
+    const toml::array* array = node->as_array();
+    if (array == nullptr) fail(node, key, "expected an array of integers");
+    std::vector<std::uint32_t> values;
+    for (const toml::node& item : *array) {
+      if (!item.is_integer() || *item.value<std::int64_t>() < 0 || *item.value<std::int64_t>() > 0xFFFFFFFE) {
+        fail(&item, key, "expected an array of uids / gids (integers)");
+      }
+      values.push_back(static_cast<std::uint32_t>(*item.value<std::int64_t>()));
+    }
+    return values;
+  }
+
+  const toml::table* table(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) fail(node, key, "expected a table");
+    return node->as_table();
+  }
+
+  const toml::array* array_of_tables(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return nullptr;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || !array->is_array_of_tables()) {
+      fail(node, key, "expected an array of tables ([[" + std::string(key) + "]])");
+    }
+    return array;
+  }
+
+  void reject_unknown() const {
+    for (const auto& [key, node] : table_) {
+      if (used_.count(std::string(key.str())) == 0) fail(&node, key.str(), "unknown key");
+    }
+  }
+
+  std::string full(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  const std::string& path() const { return path_; }
+
+ private:
+  const toml::table& table_;
+  std::string path_;
+  const std::string& source_;
+  std::set<std::string> used_;
+};
+
+void check_rate_windows(TableReader& reader, std::string_view key, const std::vector<std::string>& windows) {
+  for (const std::string& window : windows) {
+    guards::RateWindow parsed;
+    std::string error;
+    if (!guards::parse_rate_window(window, parsed, error)) {
+      reader.fail(reader.find(key), key, "rate limit '" + window + "': " + error);
+    }
+  }
+}
+
+void read_gateway(TableReader& reader, ProcessConfig& config) {
+  ServerConfig& server = config.server;
+  GatewayConfig& gateway = config.gateway;
+  server.socket_path = reader.string("socket_path", "");
+  const std::string mode = reader.string("socket_mode", "0600");
+  if (mode == "0600") {
+    server.socket_mode = 0600;
+  } else if (mode == "0660") {
+    server.socket_mode = 0660;
+  } else {
+    reader.fail(reader.find("socket_mode"), "socket_mode", "must be \"0600\" or \"0660\" (with socket_group)");
+  }
+  server.socket_group = reader.string("socket_group", "");
+  if (server.socket_mode == 0660 && server.socket_group.empty()) {
+    reader.fail(reader.find("socket_mode"), "socket_mode", "\"0660\" needs socket_group");
+  }
+  server.allowed_uids = reader.ids("allowed_uids");
+  server.allowed_gids = reader.ids("allowed_gids");
+  server.max_line_bytes = static_cast<std::size_t>(reader.integer("max_line_bytes", 4096, 256, 1 << 20));
+  server.max_connections = static_cast<std::size_t>(reader.integer("max_connections", 256, 1, 4096));
+  server.idle_timeout_ns = reader.duration("idle_timeout", server.idle_timeout_ns);
+  server.max_output_bytes = static_cast<std::size_t>(reader.integer("max_output_bytes", 1 << 20, 4096, 1 << 30));
+  server.max_errors = static_cast<std::uint32_t>(reader.integer("max_errors", 20, 1, 1'000'000));
+  server.hello_rate_limit = reader.string("hello_rate_limit", server.hello_rate_limit);
+  check_rate_windows(reader, "hello_rate_limit", {server.hello_rate_limit});
+
+  gateway.order_capacity = static_cast<std::uint32_t>(reader.integer("order_capacity", gateway.order_capacity, 1, 1 << 26));
+  gateway.broker_queue_capacity =
+      static_cast<std::uint32_t>(reader.integer("broker_queue_capacity", gateway.broker_queue_capacity, 64, 1 << 24));
+  gateway.max_sessions = static_cast<std::uint32_t>(reader.integer("max_sessions", gateway.max_sessions, 1, 4096));
+  const std::string idle = reader.string("idle_strategy", "backoff");
+  if (idle == "backoff") {
+    gateway.idle_strategy = IdleStrategy::backoff;
+  } else if (idle == "busy_spin") {
+    gateway.idle_strategy = IdleStrategy::busy_spin;
+  } else {
+    reader.fail(reader.find("idle_strategy"), "idle_strategy", "must be \"backoff\" or \"busy_spin\"");
+  }
+  gateway.account_rate_limits = reader.strings("account_rate_limits", {});
+  check_rate_windows(reader, "account_rate_limits", gateway.account_rate_limits);
+  gateway.symbol_rate_limits = reader.strings("symbol_rate_limits", {});
+  check_rate_windows(reader, "symbol_rate_limits", gateway.symbol_rate_limits);
+  reader.reject_unknown();
+}
+
+InstrumentSpec read_instrument(TableReader& reader) {
+  InstrumentSpec spec;
+  spec.name = reader.required_string("name");
+  spec.tick_size = reader.decimal("tick_size");
+  spec.lot_step = reader.decimal("lot_step");
+  spec.min_quantity = reader.decimal("min_quantity");
+  spec.max_quantity = reader.decimal("max_quantity");
+  spec.max_order_quantity = reader.decimal("max_order_quantity");
+  spec.max_notional = reader.decimal("max_notional");
+  spec.max_position = reader.decimal("max_position");
+  spec.price_band_bps = static_cast<std::uint32_t>(reader.integer("price_band_bps", 0, 1, 10'000));
+  if (spec.price_band_bps == 0) reader.fail(nullptr, "price_band_bps", "is required");
+  spec.max_open_orders = static_cast<std::uint32_t>(reader.integer("max_open_orders", 0, 1, 1'000'000));
+  if (spec.max_open_orders == 0) reader.fail(nullptr, "max_open_orders", "is required");
+  spec.max_quote_age_ns = reader.duration("max_quote_age", 0);
+  if (spec.max_quote_age_ns == 0) reader.fail(nullptr, "max_quote_age", "is required");
+  reader.reject_unknown();
+  return spec;
+}
+
+void read_paper(TableReader& reader, adapters::PaperConfig& paper, const std::string& source) {
+  paper.random_walk = reader.boolean("random_walk", false);
+  paper.seed = static_cast<std::uint64_t>(reader.integer("seed", 1, 0, INT64_MAX));
+  paper.walk_max_ticks = static_cast<std::uint32_t>(reader.integer("walk_max_ticks", 2, 0, 1000));
+  paper.tick_interval_ns = reader.duration("tick_interval", paper.tick_interval_ns);
+  if (const toml::array* quotes = reader.array_of_tables("quotes")) {
+    std::size_t index = 0;
+    for (const toml::node& node : *quotes) {
+      TableReader quote(*node.as_table(), reader.full("quotes") + "[" + std::to_string(index++) + "]", source);
+      adapters::PaperQuoteSpec spec;
+      spec.symbol = quote.required_string("symbol");
+      spec.bid = quote.decimal("bid");
+      spec.ask = quote.decimal("ask");
+      quote.reject_unknown();
+      paper.quotes.push_back(spec);
+    }
+  }
+  reader.reject_unknown();
+}
+
+void read_principal(TableReader& reader, PrincipalConfig& principal, PrincipalAuth& auth) {
+  principal.policy.name = reader.required_string("name");
+  auth.name = principal.policy.name;
+  const toml::node* token = reader.find("token_sha256");
+  if (token != nullptr) {
+    if (!token->is_string()) reader.fail(token, "token_sha256", "expected 64 hex digits");
+    const auto digest = security::sha256_from_hex(*token->value<std::string_view>());
+    if (!digest) {
+      reader.fail(token, "token_sha256",
+                  "expected the SHA-256 of the token as 64 hex digits (make one with 'ordergate token new')");
+    }
+    auth.token_sha256 = *digest;
+    auth.has_token = true;
+  }
+  principal.policy.permissions = reader.strings("permissions", {});
+  principal.policy.accounts = reader.strings("accounts", {});
+  principal.policy.symbols = reader.strings("symbols", {});
+  principal.policy.order_types = reader.strings("order_types", {});
+  principal.policy.max_quantity = reader.optional_decimal("max_quantity");
+  principal.rate_limits = reader.strings("rate_limits", {});
+  check_rate_windows(reader, "rate_limits", principal.rate_limits);
+  principal.cancel_rate_limits = reader.strings("cancel_rate_limits", principal.cancel_rate_limits);
+  check_rate_windows(reader, "cancel_rate_limits", principal.cancel_rate_limits);
+  principal.session_ttl_ns = reader.duration("session_ttl", principal.session_ttl_ns);
+  auth.cancel_on_disconnect = reader.boolean("cancel_on_disconnect", false);
+  reader.reject_unknown();
+}
+
+ProcessConfig read_root(const toml::table& root, const std::string& source) {
+  ProcessConfig config;
+  config.source = source;
+  TableReader reader(root, "", source);
+  config.environment = reader.string("environment", "development");
+  if (config.environment != "development" && config.environment != "staging" &&
+      config.environment != "production") {
+    reader.fail(reader.find("environment"), "environment", "must be \"development\", \"staging\" or \"production\"");
+  }
+  if (const toml::table* gateway = reader.table("gateway")) {
+    TableReader section(*gateway, "gateway", source);
+    read_gateway(section, config);
+  }
+  if (const toml::array* instruments = reader.array_of_tables("instruments")) {
+    std::size_t index = 0;
+    for (const toml::node& node : *instruments) {
+      TableReader section(*node.as_table(), "instruments[" + std::to_string(index++) + "]", source);
+      config.gateway.instruments.push_back(read_instrument(section));
+    }
+  }
+  if (const toml::array* accounts = reader.array_of_tables("accounts")) {
+    std::size_t index = 0;
+    for (const toml::node& node : *accounts) {
+      TableReader section(*node.as_table(), "accounts[" + std::to_string(index++) + "]", source);
+      AccountSpec account;
+      account.name = section.required_string("name");
+      account.broker = section.required_string("broker");
+      if (account.broker != "paper") {
+        section.fail(section.find("broker"), "broker", "unknown broker '" + account.broker + "' (available: paper)");
+      }
+      section.reject_unknown();
+      config.gateway.accounts.push_back(account);
+    }
+  }
+  if (const toml::table* paper = reader.table("paper")) {
+    TableReader section(*paper, "paper", source);
+    read_paper(section, config.gateway.paper, source);
+  }
+  if (const toml::array* principals = reader.array_of_tables("principals")) {
+    std::size_t index = 0;
+    for (const toml::node& node : *principals) {
+      TableReader section(*node.as_table(), "principals[" + std::to_string(index++) + "]", source);
+      PrincipalConfig principal;
+      PrincipalAuth auth;
+      read_principal(section, principal, auth);
+      config.gateway.principals.push_back(std::move(principal));
+      config.auth.push_back(std::move(auth));
+    }
+  }
+  reader.reject_unknown();
+  if (config.gateway.instruments.empty()) reader.fail(nullptr, "instruments", "at least one [[instruments]] is required");
+  if (config.gateway.accounts.empty()) reader.fail(nullptr, "accounts", "at least one [[accounts]] is required");
+  if (config.gateway.principals.empty()) reader.fail(nullptr, "principals", "at least one [[principals]] is required");
+  for (std::size_t i = 0; i < config.auth.size(); ++i) {
+    if (!config.auth[i].has_token) {
+      throw ConfigError(source + ": principal '" + config.auth[i].name +
+                        "' has no token_sha256; make one with 'ordergate token new --principal " +
+                        config.auth[i].name + "'");
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept {
+  std::int64_t count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc{} || end == text.data() || count < 0) return false;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::int64_t scale = 0;
+  if (unit == "us") scale = 1'000;
+  else if (unit == "ms") scale = 1'000'000;
+  else if (unit == "s") scale = 1'000'000'000;
+  else if (unit == "m") scale = 60'000'000'000;
+  else if (unit == "h") scale = 3'600'000'000'000;
+  else return false;
+  if (__builtin_mul_overflow(count, scale, &nanoseconds)) return false;
+  return true;
+}
+
+ProcessConfig parse_config_text(std::string_view text, std::string_view source_name) {
+  const std::string source(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& error) {
+    // The parser's own description may quote the offending text; report only
+    // the position and a generic cause so no value can leak into logs.
+    std::ostringstream message;
+    message << source << ":" << error.source().begin.line << ":" << error.source().begin.column
+            << ": TOML syntax error";
+    throw ConfigError(message.str());
+  }
+  return read_root(root, source);
+}
+
+ProcessConfig load_config_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError(path + ": cannot open the configuration file");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_config_text(text.str(), path);
+}
+
+}  // namespace ordergate

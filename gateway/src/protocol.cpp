@@ -1,0 +1,316 @@
+#include "protocol.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstring>
+
+namespace ordergate::protocol {
+namespace {
+
+using simdjson::ondemand::json_type;
+
+struct OpSpec {
+  std::string_view name;
+  Op op;
+  std::uint32_t required;
+  std::uint32_t allowed;
+};
+
+constexpr std::uint32_t kCommon = kOp | kId;
+constexpr std::uint32_t kSubmitFields = kAccount | kSymbol | kSide | kType | kQty | kPrice | kStopPrice | kTif |
+                                        kClOrdId | kTag | kStopLoss | kTakeProfit | kExpireTime;
+
+constexpr std::array<OpSpec, 15> kOps = {{
+    {"hello", Op::hello, kToken, kCommon | kToken},
+    {"submit", Op::submit, kAccount | kSymbol | kSide | kType | kQty | kTif | kClOrdId, kCommon | kSubmitFields},
+    {"cancel", Op::cancel, kClOrdId, kCommon | kClOrdId},
+    {"cancel_all", Op::cancel_all, 0, kCommon | kAccount | kSymbol},
+    {"orders", Op::orders, 0, kCommon},
+    {"positions", Op::positions, 0, kCommon},
+    {"ping", Op::ping, 0, kCommon},
+    {"bye", Op::bye, 0, kCommon},
+    {"halt", Op::halt, kScope, kCommon | kScope | kCancelOrders},
+    {"reduce", Op::reduce, kScope, kCommon | kScope | kCancelOrders},
+    {"resume", Op::resume, kScope, kCommon | kScope},
+    {"disable_principal", Op::disable_principal, kPrincipal, kCommon | kPrincipal},
+    {"enable_principal", Op::enable_principal, kPrincipal, kCommon | kPrincipal},
+    {"revoke_sessions", Op::revoke_sessions, kPrincipal, kCommon | kPrincipal},
+    {"reload", Op::reload, 0, kCommon},
+}};
+
+struct FieldSpec {
+  std::string_view name;
+  Field field;
+};
+
+constexpr std::array<FieldSpec, 19> kFields = {{
+    {"op", kOp}, {"id", kId}, {"token", kToken}, {"account", kAccount}, {"symbol", kSymbol},
+    {"side", kSide}, {"type", kType}, {"qty", kQty}, {"price", kPrice}, {"stop_price", kStopPrice},
+    {"tif", kTif}, {"cl_ord_id", kClOrdId}, {"tag", kTag}, {"stop_loss", kStopLoss},
+    {"take_profit", kTakeProfit}, {"expire_time_ns", kExpireTime}, {"scope", kScope},
+    {"principal", kPrincipal}, {"cancel_orders", kCancelOrders},
+}};
+
+std::string_view field_name(std::uint32_t field) noexcept {
+  for (const FieldSpec& spec : kFields) {
+    if (spec.field == field) return spec.name;
+  }
+  return "?";
+}
+
+bool fail(DecodeError& error, ErrorCode code, std::string message) {
+  error.code = code;
+  error.message = std::move(message);
+  return false;
+}
+
+constexpr std::size_t kMaxStringField = 256;
+constexpr std::size_t kMaxIdLength = 64;
+
+}  // namespace
+
+std::string_view error_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::none: return "NONE";
+    case ErrorCode::invalid_json: return "INVALID_JSON";
+    case ErrorCode::invalid_utf8: return "INVALID_UTF8";
+    case ErrorCode::line_too_long: return "LINE_TOO_LONG";
+    case ErrorCode::unknown_op: return "UNKNOWN_OP";
+    case ErrorCode::missing_field: return "MISSING_FIELD";
+    case ErrorCode::invalid_field: return "INVALID_FIELD";
+    case ErrorCode::unknown_field: return "UNKNOWN_FIELD";
+    case ErrorCode::too_many_errors: return "TOO_MANY_ERRORS";
+    case ErrorCode::peer_not_allowed: return "PEER_NOT_ALLOWED";
+    case ErrorCode::too_many_connections: return "TOO_MANY_CONNECTIONS";
+    case ErrorCode::not_permitted_now: return "NOT_PERMITTED_NOW";
+  }
+  return "UNKNOWN";
+}
+
+Decoder::Decoder(std::size_t max_line_bytes)
+    : max_line_bytes_(max_line_bytes),
+      scratch_(std::make_unique<char[]>(max_line_bytes + simdjson::SIMDJSON_PADDING)),
+      parser_(max_line_bytes + simdjson::SIMDJSON_PADDING) {}
+
+bool Decoder::decode(std::string_view line, Request& request, DecodeError& error) {
+  request = Request{};
+  error = DecodeError{};
+  if (line.size() > max_line_bytes_) {
+    return fail(error, ErrorCode::line_too_long, "line longer than " + std::to_string(max_line_bytes_) + " bytes");
+  }
+  if (simdjson::validate_utf8(line.data(), line.size()) == false) {
+    return fail(error, ErrorCode::invalid_utf8, "line is not valid UTF-8");
+  }
+  std::memcpy(scratch_.get(), line.data(), line.size());
+  std::memset(scratch_.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+
+  simdjson::ondemand::document doc;
+  if (parser_.iterate(scratch_.get(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(doc)) {
+    return fail(error, ErrorCode::invalid_json, "not a JSON document");
+  }
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) return fail(error, ErrorCode::invalid_json, "expected one JSON object per line");
+
+  std::string_view op_name;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    if (std::move(field_result).get(field)) return fail(error, ErrorCode::invalid_json, "malformed object");
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(error, ErrorCode::invalid_json, "malformed key");
+    const FieldSpec* spec = nullptr;
+    for (const FieldSpec& candidate : kFields) {
+      if (candidate.name == key) spec = &candidate;
+    }
+    if (spec == nullptr) return fail(error, ErrorCode::unknown_field, "unknown field");
+    if (request.fields & spec->field) {
+      return fail(error, ErrorCode::invalid_field, "field '" + std::string(spec->name) + "' given twice");
+    }
+    request.fields |= spec->field;
+    simdjson::ondemand::value value = field.value();
+    json_type type;
+    if (value.type().get(type)) return fail(error, ErrorCode::invalid_json, "malformed value");
+    const std::string where = "field '" + std::string(spec->name) + "'";
+
+    auto read_string = [&](std::string_view& out) {
+      if (type != json_type::string) return fail(error, ErrorCode::invalid_field, where + " must be a string");
+      if (value.get_string().get(out)) return fail(error, ErrorCode::invalid_json, where + " is malformed");
+      if (out.size() > kMaxStringField) return fail(error, ErrorCode::invalid_field, where + " is too long");
+      return true;
+    };
+    auto read_decimal = [&](Decimal& out) {
+      std::string_view text;
+      if (type == json_type::string) {
+        if (value.get_string().get(text)) return fail(error, ErrorCode::invalid_json, where + " is malformed");
+      } else if (type == json_type::number) {
+        // Read from the number's own text, never through a double.
+        text = value.raw_json_token();
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+      } else {
+        return fail(error, ErrorCode::invalid_field, where + " must be a decimal string such as \"1.08463\"");
+      }
+      const DecimalError parsed = Decimal::parse(text, out);
+      if (parsed == DecimalError::too_precise) {
+        error.code = ErrorCode::invalid_field;
+        error.reject_reason = spec->field == kQty ? Reason::QUANTITY_PRECISION_EXCEEDED : Reason::PRICE_PRECISION_EXCEEDED;
+        error.message = where + ": more than 9 decimal places";
+        return false;
+      }
+      if (parsed != DecimalError::ok) {
+        return fail(error, ErrorCode::invalid_field, where + " is not a plain decimal number");
+      }
+      return true;
+    };
+    auto read_optional_decimal = [&](std::optional<Decimal>& out) {
+      Decimal parsed;
+      if (!read_decimal(parsed)) return false;
+      out = parsed;
+      return true;
+    };
+
+    bool ok = true;
+    switch (spec->field) {
+      case kOp: ok = read_string(op_name); break;
+      case kId: {
+        if (type != json_type::string && type != json_type::number) {
+          return fail(error, ErrorCode::invalid_field, "field 'id' must be a string or an integer");
+        }
+        std::string_view raw;
+        raw = value.raw_json_token();
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r')) raw.remove_suffix(1);
+        if (type == json_type::number) {
+          std::int64_t integer = 0;
+          if (value.get_int64().get(integer)) return fail(error, ErrorCode::invalid_field, "field 'id' must be an integer");
+        } else {
+          std::string_view text;
+          if (value.get_string().get(text)) return fail(error, ErrorCode::invalid_json, "field 'id' is malformed");
+        }
+        if (raw.size() > kMaxIdLength) return fail(error, ErrorCode::invalid_field, "field 'id' is too long");
+        request.id_json = raw;
+        break;
+      }
+      case kToken: ok = read_string(request.token); break;
+      case kAccount: ok = read_string(request.account); break;
+      case kSymbol: ok = read_string(request.symbol); break;
+      case kSide: ok = read_string(request.side); break;
+      case kType: ok = read_string(request.type); break;
+      case kTif: ok = read_string(request.tif); break;
+      case kClOrdId: ok = read_string(request.cl_ord_id); break;
+      case kTag: ok = read_string(request.tag); break;
+      case kScope: ok = read_string(request.scope); break;
+      case kPrincipal: ok = read_string(request.principal); break;
+      case kQty: ok = read_decimal(request.qty); break;
+      case kPrice: ok = read_optional_decimal(request.price); break;
+      case kStopPrice: ok = read_optional_decimal(request.stop_price); break;
+      case kStopLoss: ok = read_optional_decimal(request.stop_loss); break;
+      case kTakeProfit: ok = read_optional_decimal(request.take_profit); break;
+      case kExpireTime:
+        if (type != json_type::number || value.get_int64().get(request.expire_time_ns)) {
+          return fail(error, ErrorCode::invalid_field, "field 'expire_time_ns' must be an integer (UTC ns)");
+        }
+        break;
+      case kCancelOrders:
+        if (type != json_type::boolean || value.get_bool().get(request.cancel_orders)) {
+          return fail(error, ErrorCode::invalid_field, "field 'cancel_orders' must be true or false");
+        }
+        break;
+    }
+    if (!ok) return false;
+  }
+  // Anything left after the object's closing brace is a second document.
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return fail(error, ErrorCode::invalid_json, "trailing content after the object");
+  }
+  if (!(request.fields & kOp)) return fail(error, ErrorCode::missing_field, "field 'op' is required");
+
+  const OpSpec* op = nullptr;
+  for (const OpSpec& candidate : kOps) {
+    if (candidate.name == op_name) op = &candidate;
+  }
+  if (op == nullptr) return fail(error, ErrorCode::unknown_op, "unknown op");
+  request.op = op->op;
+  const std::uint32_t missing = op->required & ~request.fields;
+  if (missing != 0) {
+    return fail(error, ErrorCode::missing_field,
+                "field '" + std::string(field_name(missing & (~missing + 1))) + "' is required for op '" +
+                    std::string(op->name) + "'");
+  }
+  const std::uint32_t extra = request.fields & ~op->allowed;
+  if (extra != 0) {
+    return fail(error, ErrorCode::unknown_field,
+                "field '" + std::string(field_name(extra & (~extra + 1))) + "' is not valid for op '" +
+                    std::string(op->name) + "'");
+  }
+  return true;
+}
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+  separator();
+  out_ += '"';
+  out_ += name;
+  out_ += "\":";
+  return *this;
+}
+
+JsonWriter& JsonWriter::string(std::string_view name, std::string_view value) {
+  key(name);
+  out_ += '"';
+  escaped(value);
+  out_ += '"';
+  return *this;
+}
+
+JsonWriter& JsonWriter::raw(std::string_view name, std::string_view json) {
+  key(name);
+  out_ += json;
+  return *this;
+}
+
+JsonWriter& JsonWriter::integer(std::string_view name, std::int64_t value) {
+  key(name);
+  char buffer[24];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out_.append(buffer, static_cast<std::size_t>(end - buffer));
+  return *this;
+}
+
+JsonWriter& JsonWriter::decimal(std::string_view name, Decimal value) {
+  key(name);
+  char buffer[Decimal::kMaxPrintedLength];
+  out_ += '"';
+  out_.append(buffer, value.to_chars(buffer));
+  out_ += '"';
+  return *this;
+}
+
+JsonWriter& JsonWriter::boolean(std::string_view name, bool value) {
+  key(name);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::array_begin(std::string_view name) {
+  key(name);
+  out_ += '[';
+  first_ = true;
+  return *this;
+}
+
+void JsonWriter::escaped(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out_ += '\\';
+      out_ += c;
+    } else if (byte < 0x20) {
+      out_ += "\\u00";
+      out_ += kHex[byte >> 4];
+      out_ += kHex[byte & 0x0F];
+    } else {
+      out_ += c;
+    }
+  }
+}
+
+}  // namespace ordergate::protocol

@@ -1,0 +1,111 @@
+#pragma once
+
+// Internal: the socket protocol's request decoding and reply encoding
+// (docs/protocol.md). Not installed.
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ordergate/core/decimal.hpp"
+#include "ordergate/core/execution.hpp"
+#include "ordergate/core/reason.hpp"
+
+namespace ordergate::protocol {
+
+enum class Op : std::uint8_t {
+  hello, submit, cancel, cancel_all, orders, positions, ping, bye,
+  halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload,
+};
+
+/// Field names a request may carry; each op allows a subset.
+enum Field : std::uint32_t {
+  kOp = 1u << 0, kId = 1u << 1, kToken = 1u << 2, kAccount = 1u << 3, kSymbol = 1u << 4,
+  kSide = 1u << 5, kType = 1u << 6, kQty = 1u << 7, kPrice = 1u << 8, kStopPrice = 1u << 9,
+  kTif = 1u << 10, kClOrdId = 1u << 11, kTag = 1u << 12, kStopLoss = 1u << 13,
+  kTakeProfit = 1u << 14, kExpireTime = 1u << 15, kScope = 1u << 16, kPrincipal = 1u << 17,
+  kCancelOrders = 1u << 18,
+};
+
+/// A decoded request. String views point into the decoder's buffers and are
+/// valid until the next `decode`.
+struct Request {
+  Op op = Op::ping;
+  std::uint32_t fields = 0;      // which fields were present
+  std::string_view id_json;      // raw JSON of "id" (string or integer), echoed back
+  std::string_view token;
+  std::string_view account;
+  std::string_view symbol;
+  std::string_view side;
+  std::string_view type;
+  std::string_view tif;
+  std::string_view cl_ord_id;
+  std::string_view tag;
+  std::string_view scope;
+  std::string_view principal;
+  Decimal qty;
+  std::optional<Decimal> price, stop_price, stop_loss, take_profit;
+  std::int64_t expire_time_ns = 0;
+  bool cancel_orders = false;
+};
+
+/// Stable error codes of `{"type":"error"}` replies.
+enum class ErrorCode : std::uint8_t {
+  none, invalid_json, invalid_utf8, line_too_long, unknown_op, missing_field, invalid_field,
+  unknown_field, too_many_errors, peer_not_allowed, too_many_connections, not_permitted_now,
+};
+[[nodiscard]] std::string_view error_name(ErrorCode code) noexcept;
+
+struct DecodeError {
+  ErrorCode code = ErrorCode::none;
+  /// Set when the request is well formed but a value cannot be represented
+  /// (more than 9 decimals): answered as a rejection with this reason.
+  Reason reject_reason = Reason::OK;
+  std::string message;  // built from fixed text and field names only; never echoes values
+};
+
+/// Decodes one line (without the newline). Reuses its buffers; one decoder
+/// per thread.
+class Decoder {
+ public:
+  explicit Decoder(std::size_t max_line_bytes);
+  /// Returns true and fills `request`, or false and fills `error`. The id, if
+  /// it could be read, is set even on error so the reply can echo it.
+  bool decode(std::string_view line, Request& request, DecodeError& error);
+
+ private:
+  std::size_t max_line_bytes_;
+  std::unique_ptr<char[]> scratch_;
+  simdjson::ondemand::parser parser_;
+};
+
+/// Appends JSON to a string. Only what the protocol needs.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+  JsonWriter& begin() { out_ += '{'; first_ = true; return *this; }
+  JsonWriter& end() { out_ += "}\n"; return *this; }
+  JsonWriter& key(std::string_view name);
+  JsonWriter& string(std::string_view name, std::string_view value);
+  JsonWriter& raw(std::string_view name, std::string_view json);
+  JsonWriter& integer(std::string_view name, std::int64_t value);
+  JsonWriter& decimal(std::string_view name, Decimal value);
+  JsonWriter& boolean(std::string_view name, bool value);
+  /// Starts `"name":[` ; elements are written with `element_begin`/`element_end`.
+  JsonWriter& array_begin(std::string_view name);
+  JsonWriter& array_end() { out_ += ']'; first_ = false; return *this; }
+  JsonWriter& element_begin() { if (!first_) out_ += ','; out_ += '{'; first_ = true; return *this; }
+  JsonWriter& element_end() { out_ += '}'; first_ = false; return *this; }
+
+ private:
+  void separator() { if (!first_) out_ += ','; first_ = false; }
+  void escaped(std::string_view text);
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace ordergate::protocol

@@ -1,0 +1,16 @@
+#pragma once
+
+// Subcommands of the `ordergate` CLI. Each lives in its own file and returns
+// the process exit status. Arguments are those after the subcommand name.
+
+#include <string>
+#include <vector>
+
+namespace ordergate::cli {
+
+using Args = std::vector<std::string>;
+
+int run_command(const Args& args);      // run the gateway process (run_command.cpp)
+int token_command(const Args& args);    // client tokens (token_command.cpp)
+
+}  // namespace ordergate::cli

@@ -40,7 +40,9 @@ struct BrokerCommand {
 
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 
-struct OrderRecord {
+// One cache-line-aligned slot per order, so records written by the broker
+// thread do not share lines with neighbours being written by strategies.
+struct alignas(64) OrderRecord {
   Order order;                       // written once, before the order is published
   std::atomic<bool> open{false};     // true until a terminal report
   Decimal leaves;                    // broker thread only
@@ -156,6 +158,7 @@ class Engine final : public ExecutionSink {
   const Clock& clock_;
   NullAuditSink null_audit_;
   AuditSink& audit_;
+  bool auditing_;  // false: no sink, so no record is built on the hot path
 
   AccountTable accounts_;
   std::atomic<Snapshot*> snapshot_{nullptr};

@@ -54,6 +54,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     : config_(std::move(config)),
       clock_(clock),
       audit_(audit != nullptr ? *audit : null_audit_),
+      auditing_(audit != nullptr),
       accounts_([&] {
         try {
           return AccountTable(config_.accounts);
@@ -378,6 +379,7 @@ Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
     auto& rejected = handle.slot->rejected;
     rejected.store(rejected.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  if (!auditing_) return Verdict{reason, retry_after_ns, 0, 0};
   AuditEvent event;
   event.type = AuditEventType::order_rejected;
   event.reason = reason;
@@ -399,6 +401,7 @@ Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
 }
 
 std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reason) noexcept {
+  if (!auditing_) return 0;
   AuditEvent event;
   event.type = type;
   event.reason = reason;
@@ -430,7 +433,9 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   order.session_id = handle.id;
 
   // 1. validate and sanitize
-  if (Reason reason = guards::validate_order(request, accounts_, instruments, clock_.wall_ns(), order);
+  // The wall clock is only needed to check a GTD expiry.
+  const std::int64_t wall_ns = request.time_in_force == TimeInForce::gtd ? clock_.wall_ns() : 0;
+  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, order);
       reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }

@@ -86,7 +86,8 @@ class RateCheck {
     GcraCell* cell;
     GcraParams params;
   };
-  std::array<Entry, kMaxEntries> entries_{};
+  // Not zero-filled: only the first size_ entries are ever read.
+  std::array<Entry, kMaxEntries> entries_;
   std::size_t size_ = 0;
 };
 

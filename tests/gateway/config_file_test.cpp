@@ -1,0 +1,133 @@
+#include "ordergate/gateway/config_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ordergate {
+namespace {
+
+const std::string kValid = R"(
+environment = "staging"
+[gateway]
+socket_path = "/tmp/x.sock"
+account_rate_limits = ["200/1s"]
+[[instruments]]
+name = "EUR/USD"
+tick_size = "0.00001"
+lot_step = 1
+min_quantity = "1"
+max_quantity = "50000000"
+max_order_quantity = "1000000"
+max_notional = "1000000"
+max_position = "5000000"
+price_band_bps = 100
+max_open_orders = 100
+max_quote_age = "5s"
+[[accounts]]
+name = "paper"
+broker = "paper"
+[paper]
+quotes = [ { symbol = "EUR/USD", bid = "1.08460", ask = "1.08463" } ]
+[[principals]]
+name = "bot"
+token_sha256 = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea"
+permissions = ["trade"]
+accounts = ["paper"]
+symbols = ["*"]
+rate_limits = ["20/1s"]
+session_ttl = "30m"
+cancel_on_disconnect = true
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    (void)parse_config_text(text, "test.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigFile, ReadsEverySectionOfAValidFile) {
+  const ProcessConfig config = parse_config_text(kValid, "test.toml");
+  EXPECT_EQ(config.environment, "staging");
+  EXPECT_EQ(config.server.socket_path, "/tmp/x.sock");
+  ASSERT_EQ(config.gateway.instruments.size(), 1u);
+  EXPECT_EQ(config.gateway.instruments[0].tick_size, decimal_literal("0.00001"));
+  EXPECT_EQ(config.gateway.instruments[0].lot_step, decimal_literal("1"));
+  EXPECT_EQ(config.gateway.instruments[0].max_quote_age_ns, 5 * kNanosPerSecond);
+  ASSERT_EQ(config.gateway.principals.size(), 1u);
+  EXPECT_EQ(config.gateway.principals[0].session_ttl_ns, 30 * 60 * kNanosPerSecond);
+  ASSERT_EQ(config.auth.size(), 1u);
+  EXPECT_TRUE(config.auth[0].has_token);
+  EXPECT_TRUE(config.auth[0].cancel_on_disconnect);
+  EXPECT_EQ(config.gateway.paper.quotes[0].ask, decimal_literal("1.08463"));
+}
+
+TEST(ConfigFile, TheShippedExampleIsValid) {
+  EXPECT_NO_THROW((void)load_config_file(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml"));
+}
+
+TEST(ConfigFile, UnknownKeyIsNamedWithItsLine) {
+  const std::string error = error_of(replace(kValid, "session_ttl = \"30m\"", "session_ttl = \"30m\"\nsesion_tll = 1"));
+  EXPECT_NE(error.find("test.toml:31"), std::string::npos) << error;
+  EXPECT_NE(error.find("principals[0].sesion_tll"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown key"), std::string::npos) << error;
+}
+
+TEST(ConfigFile, FloatDecimalsAreRefusedBecauseTheyAreInexact) {
+  const std::string error = error_of(replace(kValid, "tick_size = \"0.00001\"", "tick_size = 0.00001"));
+  EXPECT_NE(error.find("instruments[0].tick_size"), std::string::npos) << error;
+  EXPECT_NE(error.find("inexact"), std::string::npos) << error;
+}
+
+TEST(ConfigFile, WrongTypesAndOutOfRangeValuesAreNamed) {
+  EXPECT_NE(error_of(replace(kValid, "price_band_bps = 100", "price_band_bps = \"100\"")).find("expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "price_band_bps = 100", "price_band_bps = 20000")).find("1..10000"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "rate_limits = [\"20/1s\"]", "rate_limits = [\"20/1y\"]")).find("rate limit '20/1y'"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "session_ttl = \"30m\"", "session_ttl = \"soon\"")).find("duration"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "environment = \"staging\"", "environment = \"prod\"")).find("environment"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "broker = \"paper\"", "broker = \"ib\"")).find("unknown broker 'ib'"),
+            std::string::npos);
+}
+
+TEST(ConfigFile, PrincipalWithoutTokenHashIsRefusedWithTheFix) {
+  const std::string error =
+      error_of(replace(kValid, "token_sha256 = \"3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea\"\n", ""));
+  EXPECT_NE(error.find("ordergate token new --principal bot"), std::string::npos) << error;
+  EXPECT_NE(error_of(replace(kValid, "3f79bb7b", "zz79bb7b")).find("64 hex digits"), std::string::npos);
+}
+
+TEST(ConfigFile, SyntaxErrorsGivePositionButNeverEchoTheText) {
+  const std::string error = error_of(kValid + "\nsecret = \"sk-canary-value\n");
+  EXPECT_NE(error.find("test.toml:"), std::string::npos) << error;
+  EXPECT_NE(error.find("TOML syntax error"), std::string::npos) << error;
+  EXPECT_EQ(error.find("canary"), std::string::npos) << error;
+}
+
+TEST(ConfigFile, DurationsParseEveryUnitAndRefuseTheRest) {
+  std::int64_t ns = 0;
+  EXPECT_TRUE(parse_duration("250us", ns));
+  EXPECT_EQ(ns, 250'000);
+  EXPECT_TRUE(parse_duration("1h", ns));
+  EXPECT_EQ(ns, 3'600 * kNanosPerSecond);
+  EXPECT_FALSE(parse_duration("1d", ns));
+  EXPECT_FALSE(parse_duration("-1s", ns));
+  EXPECT_FALSE(parse_duration("s", ns));
+  EXPECT_FALSE(parse_duration("99999999999999h", ns));
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -1,0 +1,381 @@
+// ordergate-load: load generator for the gateway's Unix socket.
+//
+// Connects N clients, authenticates them, then sends market orders
+// (alternating buy/sell, so positions stay flat) closed-loop with a window of
+// W outstanding requests per client, or open-loop at a fixed rate. Latency is
+// measured from the intended send time, so a stalled gateway shows up in the
+// tail instead of slowing the load down (no coordinated omission). It also
+// measures, in the same run, a raw Unix-socket echo round trip with the same
+// message size: the physical floor the gateway is compared with.
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+struct Options {
+  std::string socket;
+  std::string token;
+  std::string account = "paper";
+  std::string symbol = "EURUSD";
+  std::string qty = "1000";
+  int clients = 1;
+  int window = 1;         // outstanding requests per client (closed loop)
+  long long count = 100000;  // orders in total
+  double rate = 0;        // orders/s in total; 0 = closed loop
+  bool baseline = true;
+  bool progress = true;
+};
+
+[[noreturn]] void usage(int status) {
+  std::fputs(
+      "usage: ordergate-load --socket PATH [--token TOKEN] [options]\n"
+      "\n"
+      "  --socket PATH      gateway socket\n"
+      "  --token TOKEN      client token (default: $ORDERGATE_TOKEN)\n"
+      "  --clients N        connections (default 1)\n"
+      "  --window W         outstanding requests per connection, closed loop (default 1)\n"
+      "  --rate R           open loop: R orders/s in total, latency from the intended send time\n"
+      "  --count N          orders in total (default 100000)\n"
+      "  --account NAME     (default paper)   --symbol SYM (default EURUSD)   --qty Q (default 1000)\n"
+      "  --no-baseline      skip the raw Unix-socket echo measurement\n"
+      "  --no-progress      no live progress line\n"
+      "\n"
+      "The principal behind the token needs rate limits above the load; see\n"
+      "tools/run-load, which starts a gateway configured for it.\n",
+      status == 0 ? stdout : stderr);
+  std::exit(status);
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  if (const char* token = std::getenv("ORDERGATE_TOKEN")) options.token = token;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(2);
+      return argv[++i];
+    };
+    if (arg == "--socket") options.socket = value();
+    else if (arg == "--token") options.token = value();
+    else if (arg == "--clients") options.clients = std::stoi(value());
+    else if (arg == "--window") options.window = std::stoi(value());
+    else if (arg == "--rate") options.rate = std::stod(value());
+    else if (arg == "--count") options.count = std::stoll(value());
+    else if (arg == "--account") options.account = value();
+    else if (arg == "--symbol") options.symbol = value();
+    else if (arg == "--qty") options.qty = value();
+    else if (arg == "--no-baseline") options.baseline = false;
+    else if (arg == "--no-progress") options.progress = false;
+    else if (arg == "--help" || arg == "-h") usage(0);
+    else usage(2);
+  }
+  if (options.socket.empty() || options.clients < 1 || options.window < 1 || options.count < 1) usage(2);
+  return options;
+}
+
+int connect_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) throw std::runtime_error("socket path too long");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot connect to " + path + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pollfd p{fd, POLLOUT, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      throw std::runtime_error("write failed: " + std::string(std::strerror(errno)));
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// Reads one line, blocking (for the hello exchange only).
+std::string read_line(int fd, std::string& buffer) {
+  for (;;) {
+    const auto newline = buffer.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = buffer.substr(0, newline);
+      buffer.erase(0, newline + 1);
+      return line;
+    }
+    char chunk[4096];
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) throw std::runtime_error("connection closed by the gateway");
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+struct Connection {
+  int fd = -1;
+  std::string input;
+  long long sent = 0;
+  long long done = 0;
+  int outstanding = 0;
+};
+
+struct Result {
+  std::vector<std::int64_t> latencies;
+  long long accepted = 0;
+  long long rejected = 0;
+  long long other = 0;
+  double seconds = 0;
+};
+
+// The message each order sends; `id` and `cl_ord_id` vary, the size does not.
+// Client order ids must be unique per principal over the gateway's lifetime,
+// so every run gets its own prefix.
+const unsigned kRunNonce = static_cast<unsigned>(now_ns() ^ (static_cast<long long>(::getpid()) << 20));
+
+std::size_t format_order(char* out, std::size_t capacity, const Options& options, long long id, bool buy) {
+  const int written = std::snprintf(out, capacity,
+                                    "{\"op\":\"submit\",\"id\":\"%012lld\",\"account\":\"%s\",\"symbol\":\"%s\","
+                                    "\"side\":\"%s\",\"type\":\"market\",\"qty\":\"%s\",\"tif\":\"ioc\","
+                                    "\"cl_ord_id\":\"L%08x-%012lld\"}\n",
+                                    id, options.account.c_str(), options.symbol.c_str(), buy ? "buy" : "sell",
+                                    options.qty.c_str(), kRunNonce, id);
+  return static_cast<std::size_t>(written);
+}
+
+// Runs the load over `fds`. With `echo`, the peer echoes each line back
+// and every line counts as a reply.
+Result run(const Options& options, std::vector<Connection>& connections, bool echo, const char* label) {
+  Result result;
+  result.latencies.assign(static_cast<std::size_t>(options.count), 0);
+  std::vector<std::int64_t> intended(static_cast<std::size_t>(options.count), 0);
+  const long long per_client = options.count / static_cast<long long>(connections.size());
+  const long long total = per_client * static_cast<long long>(connections.size());
+  const std::int64_t start = now_ns();
+  const double interval_ns = options.rate > 0 ? 1e9 / options.rate : 0;
+  long long next_id = 0;
+  long long completed = 0;
+  std::int64_t last_progress = start;
+  const bool show_progress = options.progress && ::isatty(STDERR_FILENO);
+  std::vector<pollfd> polls(connections.size());
+  char message[512];
+
+  while (completed < total) {
+    // Send what the window or the schedule allows.
+    for (std::size_t c = 0; c < connections.size(); ++c) {
+      Connection& connection = connections[c];
+      std::string batch;
+      while (connection.sent < per_client && connection.outstanding < options.window) {
+        const long long id = next_id;
+        std::int64_t when = now_ns();
+        if (interval_ns > 0) {
+          when = start + static_cast<std::int64_t>(static_cast<double>(id) * interval_ns);
+          if (when > now_ns()) break;
+        }
+        ++next_id;
+        intended[static_cast<std::size_t>(id)] = when;
+        batch.append(message, format_order(message, sizeof message, options, id, id % 2 == 0));
+        ++connection.sent;
+        ++connection.outstanding;
+      }
+      if (!batch.empty()) write_all(connection.fd, batch.data(), batch.size());
+      polls[c] = pollfd{connection.fd, POLLIN, 0};
+    }
+    ::poll(polls.data(), polls.size(), interval_ns > 0 ? 0 : 100);
+    for (std::size_t c = 0; c < connections.size(); ++c) {
+      if (!(polls[c].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Connection& connection = connections[c];
+      char chunk[65536];
+      const ssize_t n = ::read(connection.fd, chunk, sizeof chunk);
+      if (n <= 0) throw std::runtime_error(std::string(label) + ": connection closed");
+      const std::int64_t arrived = now_ns();
+      connection.input.append(chunk, static_cast<std::size_t>(n));
+      std::size_t begin = 0;
+      for (;;) {
+        const auto newline = connection.input.find('\n', begin);
+        if (newline == std::string::npos) break;
+        const std::string_view line(connection.input.data() + begin, newline - begin);
+        begin = newline + 1;
+        const bool exec = !echo && line.find("\"type\":\"exec\"") != std::string_view::npos;
+        if (exec) continue;
+        const auto at = line.find("\"id\":");
+        long long id = -1;
+        if (at != std::string_view::npos) {
+          const char* first = line.data() + at + 5;
+          if (first < line.data() + line.size() && *first == '"') ++first;
+          std::from_chars(first, line.data() + line.size(), id);
+        }
+        if (id < 0 || id >= options.count) {
+          ++result.other;
+          continue;
+        }
+        result.latencies[static_cast<std::size_t>(id)] = arrived - intended[static_cast<std::size_t>(id)];
+        if (echo || line.find("\"type\":\"accepted\"") != std::string_view::npos) {
+          ++result.accepted;
+        } else {
+          ++result.rejected;
+        }
+        --connection.outstanding;
+        ++completed;
+      }
+      connection.input.erase(0, begin);
+    }
+    if (show_progress && now_ns() - last_progress > 250'000'000) {
+      last_progress = now_ns();
+      const double elapsed = static_cast<double>(last_progress - start) / 1e9;
+      std::fprintf(stderr, "\r%-8s %lld/%lld  %.0f/s   ", label, completed, total,
+                   static_cast<double>(completed) / elapsed);
+      std::fflush(stderr);
+    }
+  }
+  result.seconds = static_cast<double>(now_ns() - start) / 1e9;
+  if (show_progress) std::fprintf(stderr, "\r%60s\r", "");
+  result.latencies.resize(static_cast<std::size_t>(total));
+  std::sort(result.latencies.begin(), result.latencies.end());
+  return result;
+}
+
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+void report(const char* label, const Result& result) {
+  const auto& l = result.latencies;
+  std::printf("%-8s count=%zu throughput=%.0f/s p50=%.1fus p90=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus",
+              label, l.size(), static_cast<double>(l.size()) / result.seconds,
+              static_cast<double>(percentile(l, 0.50)) / 1e3, static_cast<double>(percentile(l, 0.90)) / 1e3,
+              static_cast<double>(percentile(l, 0.99)) / 1e3, static_cast<double>(percentile(l, 0.999)) / 1e3,
+              static_cast<double>(l.empty() ? 0 : l.back()) / 1e3);
+  if (result.rejected > 0) std::printf(" rejected=%lld", result.rejected);
+  std::printf("\n");
+}
+
+// A line echo server on its own socket, one thread per connection.
+class EchoServer {
+ public:
+  EchoServer() {
+    path_ = "/tmp/ordergate-load-echo-" + std::to_string(::getpid()) + ".sock";
+    ::unlink(path_.c_str());
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listener_, 64) != 0) {
+      throw std::runtime_error("echo server: cannot listen");
+    }
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        workers_.emplace_back([fd] {
+          char buffer[65536];
+          for (;;) {
+            const ssize_t n = ::read(fd, buffer, sizeof buffer);
+            if (n <= 0) break;
+            write_all(fd, buffer, static_cast<std::size_t>(n));
+          }
+          ::close(fd);
+        });
+      }
+    });
+  }
+  ~EchoServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    acceptor_.join();
+    for (auto& worker : workers_) worker.join();
+    ::unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int listener_ = -1;
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options options = parse(argc, argv);
+    if (options.token.empty()) {
+      std::fputs("ordergate-load: no token (--token or $ORDERGATE_TOKEN)\n", stderr);
+      return 2;
+    }
+    std::vector<Connection> connections(static_cast<std::size_t>(options.clients));
+    for (Connection& connection : connections) {
+      connection.fd = connect_unix(options.socket);
+      const std::string hello = "{\"op\":\"hello\",\"token\":\"" + options.token + "\"}\n";
+      write_all(connection.fd, hello.data(), hello.size());
+      const std::string reply = read_line(connection.fd, connection.input);
+      if (reply.find("\"type\":\"welcome\"") == std::string::npos) {
+        std::fprintf(stderr, "ordergate-load: hello refused: %s\n", reply.c_str());
+        return 1;
+      }
+    }
+    std::printf("ordergate-load: %d client(s), %s, %lld orders\n", options.clients,
+                options.rate > 0 ? ("open loop at " + std::to_string(static_cast<long long>(options.rate)) + "/s").c_str()
+                                 : ("closed loop, window " + std::to_string(options.window)).c_str(),
+                options.count);
+
+    Result echo;
+    if (options.baseline) {
+      EchoServer server;
+      std::vector<Connection> echo_connections(connections.size());
+      for (Connection& connection : echo_connections) connection.fd = connect_unix(server.path());
+      echo = run(options, echo_connections, /*echo=*/true, "echo");
+      for (Connection& connection : echo_connections) ::close(connection.fd);
+      report("echo", echo);
+    }
+    const Result gateway = run(options, connections, /*echo=*/false, "gateway");
+    report("gateway", gateway);
+    if (options.baseline) {
+      const double ratio = static_cast<double>(percentile(gateway.latencies, 0.5)) /
+                           static_cast<double>(std::max<std::int64_t>(percentile(echo.latencies, 0.5), 1));
+      std::printf("gateway p50 / echo p50 = %.2f\n", ratio);
+    }
+    for (Connection& connection : connections) {
+      write_all(connection.fd, "{\"op\":\"bye\"}\n", 13);
+      ::close(connection.fd);
+    }
+    return gateway.rejected > 0 ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ordergate-load: %s\n", e.what());
+    return 1;
+  }
+}

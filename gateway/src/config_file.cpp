@@ -262,6 +262,23 @@ void read_paper(TableReader& reader, adapters::PaperConfig& paper, const std::st
   reader.reject_unknown();
 }
 
+void read_audit(TableReader& reader, AuditConfig& audit) {
+  audit.path = reader.string("path", "");
+  audit.enabled = !audit.path.empty();
+  audit.fsync = reader.string("fsync", audit.fsync);
+  if (audit.fsync != "always" && audit.fsync != "interval" && audit.fsync != "never") {
+    reader.fail(reader.find("fsync"), "fsync", "must be \"always\", \"interval\" or \"never\"");
+  }
+  audit.fsync_interval_ns = reader.duration("fsync_interval", audit.fsync_interval_ns);
+  audit.max_bytes = static_cast<std::uint64_t>(reader.integer("max_bytes", static_cast<std::int64_t>(audit.max_bytes), 0,
+                                                              INT64_MAX));
+  const std::int64_t capacity = reader.integer("queue_capacity", audit.queue_capacity, 64, 1 << 24);
+  if ((capacity & (capacity - 1)) != 0) reader.fail(reader.find("queue_capacity"), "queue_capacity", "must be a power of two");
+  audit.queue_capacity = static_cast<std::uint32_t>(capacity);
+  audit.hmac_key_env = reader.string("hmac_key_env", "");
+  reader.reject_unknown();
+}
+
 void read_principal(TableReader& reader, PrincipalConfig& principal, PrincipalAuth& auth) {
   principal.policy.name = reader.required_string("name");
   auth.name = principal.policy.name;
@@ -323,6 +340,10 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
       section.reject_unknown();
       config.gateway.accounts.push_back(account);
     }
+  }
+  if (const toml::table* audit = reader.table("audit")) {
+    TableReader section(*audit, "audit", source);
+    read_audit(section, config.audit);
   }
   if (const toml::table* paper = reader.table("paper")) {
     TableReader section(*paper, "paper", source);

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ordergate/gateway/audit_journal.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/validate.hpp"
@@ -65,6 +66,8 @@ struct Connection {
   std::string principal;
   PrincipalId principal_id = 0;
   bool cancel_on_disconnect = false;
+  // With fsync "always", output is held until this audit record is durable.
+  std::uint64_t hold_sequence = 0;
 };
 
 // key=value log lines. Values are fixed words, names and numbers chosen by
@@ -90,7 +93,7 @@ class ServerImpl {
       : config_(std::move(config)),
         clock_(clock),
         log_(log, clock),
-        audit_(audit),
+        audit_(audit != nullptr ? audit : open_journal()),
         decoder_(config_.server.max_line_bytes),
         acceptor_(io_),
         signals_(io_),
@@ -109,6 +112,48 @@ class ServerImpl {
 
   ~ServerImpl() {
     if (bound_) ::unlink(socket_path_.c_str());
+    // Brokers first (their reports are audited), then the journal, while
+    // the gateway it takes names from is still alive.
+    if (gateway_) gateway_->stop();
+    if (journal_) journal_->stop();
+  }
+
+  // Opens the journal named by [audit], or returns nullptr when auditing is
+  // off. Names come from the live gateway, so principals added by a reload
+  // are written by name too.
+  AuditSink* open_journal() {
+    const AuditConfig& settings = config_.audit;
+    if (!settings.enabled) {
+      log_.line("warn", "audit_disabled", "why=\"no [audit] path configured\"");
+      return nullptr;
+    }
+    AuditJournalOptions options;
+    options.path = settings.path;
+    options.fsync = parse_audit_fsync(settings.fsync).value_or(AuditFsync::interval);
+    options.fsync_interval = std::chrono::milliseconds(std::max<std::int64_t>(settings.fsync_interval_ns / kNanosPerMilli, 1));
+    options.max_bytes = settings.max_bytes;
+    options.queue_capacity = settings.queue_capacity;
+    if (!settings.hmac_key_env.empty()) {
+      const char* key = std::getenv(settings.hmac_key_env.c_str());
+      if (key == nullptr || key[0] == '\0') {
+        throw ConfigError("audit.hmac_key_env: the variable " + settings.hmac_key_env + " is not set");
+      }
+      options.hmac_key = security::Secret(key);
+    }
+    options.on_durable = [this](std::uint64_t) { wake_durable(); };
+    AuditNames names;
+    names.principal = [this](PrincipalId id) { return gateway_ ? gateway_->principal_name(id) : std::string_view{}; };
+    names.account = [this](AccountId id) {
+      return gateway_ && id < gateway_->accounts().size() ? gateway_->accounts()[id].name.view() : std::string_view{};
+    };
+    names.symbol = [this](InstrumentId id) {
+      return gateway_ && id < gateway_->instruments().size() ? gateway_->instruments()[id].name.view()
+                                                              : std::string_view{};
+    };
+    journal_ = std::make_unique<AuditJournal>(std::move(options), std::move(names));
+    hold_replies_ = journal_->fsync_policy() == AuditFsync::always;
+    log_.line("info", "audit_open", "path=" + settings.path + " fsync=" + settings.fsync);
+    return journal_.get();
   }
 
   void start() {
@@ -374,6 +419,11 @@ class ServerImpl {
   }
 
   void submit(Connection& connection, const protocol::Request& request) {
+    if (journal_ && !journal_->healthy()) {
+      // Fail closed: no order goes out that the audit trail cannot record.
+      send_rejected(connection, request, Reason::AUDIT_UNAVAILABLE, 0);
+      return;
+    }
     OrderRequest order;
     order.account = request.account;
     order.symbol = request.symbol;
@@ -389,6 +439,7 @@ class ServerImpl {
     order.client_order_id = request.cl_ord_id;
     order.text = request.tag;
     const Verdict verdict = connection.session.submit(order);
+    hold(connection, verdict.audit_sequence);
     if (!verdict.accepted()) {
       send_rejected(connection, request, verdict.reason, verdict.retry_after_ns);
       return;
@@ -401,6 +452,7 @@ class ServerImpl {
 
   void cancel(Connection& connection, const protocol::Request& request) {
     const Verdict verdict = connection.session.cancel(request.cl_ord_id);
+    hold(connection, verdict.audit_sequence);
     if (!verdict.accepted()) {
       send_rejected(connection, request, verdict.reason, verdict.retry_after_ns);
       return;
@@ -585,6 +637,24 @@ class ServerImpl {
     json.string("code", protocol::error_name(code)).string("message", message).end();
   }
 
+  void hold(Connection& connection, std::uint64_t sequence) {
+    if (hold_replies_ && sequence > connection.hold_sequence) connection.hold_sequence = sequence;
+  }
+
+  // Called on the journal's writer thread when records became durable.
+  void wake_durable() {
+    if (!durable_pending_.exchange(true, std::memory_order_acq_rel)) {
+      asio::post(io_, [this] {
+        durable_pending_.store(false, std::memory_order_release);
+        std::vector<std::shared_ptr<Connection>> held;
+        for (auto& [number, connection] : connections_) {
+          if (connection->hold_sequence != 0) held.push_back(connection);
+        }
+        for (auto& connection : held) flush(connection);
+      });
+    }
+  }
+
   // ---- execution reports -----------------------------------------------------
 
   // Called on a broker thread: wake the I/O thread once per batch.
@@ -632,6 +702,11 @@ class ServerImpl {
 
   void flush(const std::shared_ptr<Connection>& connection) {
     if (connection->closed || connection->writing) return;
+    if (connection->hold_sequence != 0) {
+      // fsync "always": the acknowledgement leaves only once it is on disk.
+      if (journal_->durable_sequence() < connection->hold_sequence) return;
+      connection->hold_sequence = 0;
+    }
     if (connection->output.size() > config_.server.max_output_bytes) {
       log_.line("warn", "slow_reader_dropped", "conn=" + std::to_string(connection->number));
       close(*connection, "slow_reader");
@@ -780,6 +855,10 @@ class ServerImpl {
 
   void finish_shutdown() {
     drain_timer_.cancel();
+    if (journal_) {
+      journal_->stop();
+      log_.line("info", "audit_closed", "last_sequence=" + std::to_string(journal_->last_sequence()));
+    }
     if (bound_) {
       ::unlink(socket_path_.c_str());
       bound_ = false;
@@ -808,6 +887,9 @@ class ServerImpl {
   ProcessConfig config_;
   const Clock& clock_;
   Log log_;
+  std::unique_ptr<AuditJournal> journal_;  // declared before the gateway: outlives it
+  bool hold_replies_ = false;
+  std::atomic<bool> durable_pending_{false};
   AuditSink* audit_;
   std::unique_ptr<Gateway> gateway_;
   protocol::Decoder decoder_;

@@ -32,6 +32,17 @@ struct ServerConfig {
   std::string hello_rate_limit = "10/1m";           ///< failed hellos per peer uid
 };
 
+/// The audit journal (`[audit]` section); docs/audit.md.
+struct AuditConfig {
+  bool enabled = false;          ///< true when `path` is set
+  std::string path;
+  std::string fsync = "interval";  ///< "always", "interval" or "never"
+  std::int64_t fsync_interval_ns = 50'000'000;
+  std::uint64_t max_bytes = 256ull << 20;  ///< rotate past this size; 0 never
+  std::uint32_t queue_capacity = 1u << 16;
+  std::string hmac_key_env;      ///< credential name of an HMAC key for the chain; empty = plain SHA-256
+};
+
 /// How a principal authenticates on the socket.
 struct PrincipalAuth {
   std::string name;
@@ -45,6 +56,7 @@ struct ProcessConfig {
   std::string source;  ///< file the configuration came from, or "(embedded default)"
   GatewayConfig gateway;
   ServerConfig server;
+  AuditConfig audit;
   std::vector<PrincipalAuth> auth;  ///< one per principal, same order as gateway.principals
 };
 

@@ -49,7 +49,8 @@ namespace ordergate {
   X(ORDER_CAPACITY_EXHAUSTED, "the gateway's order capacity is exhausted")                   \
   X(BROKER_REJECTED, "the broker rejected the order")                                        \
   X(BROKER_UNAVAILABLE, "the broker is unavailable")                                         \
-  X(BROKER_RATE_LIMITED, "the broker's rate limit was reached; retry later")
+  X(BROKER_RATE_LIMITED, "the broker's rate limit was reached; retry later")                 \
+  X(AUDIT_UNAVAILABLE, "the audit journal cannot be written; new orders are refused")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

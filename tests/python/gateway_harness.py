@@ -39,6 +39,7 @@ EXIT_TIMEOUT = 20.0
 READY_LINE = re.compile(r"^ordergate ready socket=(?P<socket>\S+) environment=(?P<environment>\S+)")
 
 ALL_PERMISSIONS = ("trade", "cancel", "read", "admin")
+TRADER_PERMISSIONS = ("trade", "cancel", "read")
 
 
 def ordergate_binary() -> str:
@@ -84,7 +85,7 @@ class Principal:
     """One ``[[principals]]`` entry; its token is generated on creation."""
 
     name: str
-    permissions: Sequence[str] = ALL_PERMISSIONS
+    permissions: Sequence[str] = TRADER_PERMISSIONS
     accounts: Sequence[str] = ("*",)
     symbols: Sequence[str] = ("*",)
     order_types: Sequence[str] = ()

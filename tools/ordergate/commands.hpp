@@ -12,5 +12,6 @@ using Args = std::vector<std::string>;
 
 int run_command(const Args& args);      // run the gateway process (run_command.cpp)
 int token_command(const Args& args);    // client tokens (token_command.cpp)
+int audit_command(const Args& args);    // audit journal: verify, tail (audit_command.cpp)
 
 }  // namespace ordergate::cli

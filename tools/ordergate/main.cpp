@@ -18,6 +18,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", ordergate::cli::run_command, "run the gateway (embedded default without --config)"},
     {"token", ordergate::cli::token_command, "token new --principal NAME: make a client token"},
+    {"audit", ordergate::cli::audit_command, "verify FILE... | tail FILE: check or review the audit journal"},
 };
 
 void usage(std::FILE* out) {

@@ -120,6 +120,7 @@ class Engine final : public ExecutionSink {
   Verdict submit(SessionHandle& handle, const OrderRequest& request) noexcept;
   Verdict cancel(SessionHandle& handle, std::string_view client_order_id) noexcept;
   bool poll(SessionHandle& handle, ExecutionReport& report) noexcept;
+  Reason status(const SessionHandle& handle) const noexcept { return authorize(handle, clock_.monotonic_ns()); }
 
   void on_execution(const ExecutionReport& report) noexcept override;
 

@@ -856,6 +856,9 @@ void Session::close() noexcept {
 }
 
 bool Session::is_open() const noexcept { return handle_ && handle_->slot != nullptr; }
+Reason Session::status() const noexcept {
+  return handle_ ? handle_->engine->status(*handle_) : Reason::UNAUTHENTICATED;
+}
 SessionId Session::id() const noexcept { return handle_ ? handle_->id : 0; }
 PrincipalId Session::principal() const noexcept {
   return handle_ && handle_->slot != nullptr ? handle_->slot->principal : 0;

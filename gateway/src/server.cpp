@@ -267,11 +267,13 @@ class ServerImpl {
       audit_event(AuditEventType::hello_refused, *connection, Reason::PERMISSION_DENIED, "peer not allowed");
       send_error(*connection, {}, protocol::ErrorCode::peer_not_allowed, "this uid/gid may not connect");
       close_after_flush(*connection);
+      flush(connection);
       return;
     }
     if (connections_.size() > server.max_connections) {
       send_error(*connection, {}, protocol::ErrorCode::too_many_connections, "connection limit reached");
       close_after_flush(*connection);
+      flush(connection);
       return;
     }
     log_.line("info", "connected", "conn=" + std::to_string(connection->number) +
@@ -341,9 +343,14 @@ class ServerImpl {
       count_error(connection);
       return;
     }
-    if (!connection.session.is_open() && request.op != Op::hello && request.op != Op::bye) {
-      send_rejected(connection, request, Reason::UNAUTHENTICATED, 0);
-      return;
+    if (request.op != Op::hello && request.op != Op::bye) {
+      // Revocation, expiry and disabling apply to every op at once, not only
+      // to orders: a revoked admin session must not resume trading.
+      const Reason status = connection.session.status();
+      if (status != Reason::OK) {
+        send_rejected(connection, request, status, 0);
+        return;
+      }
     }
     switch (request.op) {
       case Op::hello: return hello(connection, request);
@@ -701,16 +708,19 @@ class ServerImpl {
   // ---- writing and closing ---------------------------------------------------
 
   void flush(const std::shared_ptr<Connection>& connection) {
-    if (connection->closed || connection->writing) return;
-    if (connection->hold_sequence != 0) {
-      // fsync "always": the acknowledgement leaves only once it is on disk.
-      if (journal_->durable_sequence() < connection->hold_sequence) return;
-      connection->hold_sequence = 0;
-    }
+    if (connection->closed) return;
+    // Checked before anything else: a reader that stopped reading keeps a
+    // write in flight forever, and its output must not grow without end.
     if (connection->output.size() > config_.server.max_output_bytes) {
       log_.line("warn", "slow_reader_dropped", "conn=" + std::to_string(connection->number));
       close(*connection, "slow_reader");
       return;
+    }
+    if (connection->writing) return;
+    if (connection->hold_sequence != 0) {
+      // fsync "always": the acknowledgement leaves only once it is on disk.
+      if (journal_->durable_sequence() < connection->hold_sequence) return;
+      connection->hold_sequence = 0;
     }
     if (connection->output.empty()) {
       if (connection->closing) close(*connection, "closed_by_server");

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "ordergate/gateway/config_file.hpp"
 #include "ordergate/gateway/default_config.hpp"
+#include "ordergate/gateway/doctor.hpp"
 #include "ordergate/gateway/server.hpp"
 #include "ordergate/security/token.hpp"
 
@@ -61,6 +62,12 @@ int run_command(const Args& args) {
   std::string token;
   ProcessConfig config = config_path.empty() ? embedded_default(token) : load_config_file(config_path);
   if (!socket_path.empty()) config.server.socket_path = socket_path;
+  if (const auto violations = production_violations(config); !violations.empty()) {
+    std::string message = "refusing to start in production:";
+    for (const std::string& violation : violations) message += "\n  - " + violation;
+    message += "\n(run 'ordergate doctor --config FILE' for the full checklist)";
+    throw ConfigError(message);
+  }
   const std::string environment = config.environment;
 
   Server server(std::move(config), std::cerr);

@@ -85,6 +85,9 @@ class Session {
   void close() noexcept;
 
   [[nodiscard]] bool is_open() const noexcept;
+  /// OK while the session may act; otherwise why not (UNAUTHENTICATED when
+  /// closed or revoked, SESSION_EXPIRED, PERMISSION_DENIED when disabled).
+  [[nodiscard]] Reason status() const noexcept;
   [[nodiscard]] SessionId id() const noexcept;
   [[nodiscard]] PrincipalId principal() const noexcept;
   /// Monotonic time at which the session expires.

@@ -1,0 +1,242 @@
+#include "ordergate/gateway/doctor.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace ordergate {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// A key that names a credential must hold a reference (…_env, …_file) or a
+// hash, never the value.
+bool credential_key(std::string_view key) {
+  const std::string name = lower(key);
+  if (ends_with(name, "_env") || ends_with(name, "_sha256") || ends_with(name, "_file") || ends_with(name, "_path") ||
+      ends_with(name, "_files")) {
+    return false;
+  }
+  for (const char* word : {"token", "secret", "password", "passwd", "passphrase", "api_key", "apikey", "private"}) {
+    if (name.find(word) != std::string::npos) return true;
+  }
+  return name == "key" || ends_with(name, "_key");
+}
+
+// Long strings from a key alphabet (base64, hex) look like pasted secrets.
+bool looks_like_secret(std::string_view value) {
+  if (value.size() < 32) return false;
+  std::size_t classes[3] = {0, 0, 0};
+  for (char c : value) {
+    if (std::isdigit(static_cast<unsigned char>(c))) ++classes[0];
+    else if (std::isalpha(static_cast<unsigned char>(c))) ++classes[1];
+    else if (c == '-' || c == '_' || c == '+' || c == '/' || c == '=') ++classes[2];
+    else return false;
+  }
+  return classes[0] > 0 && classes[1] > 0;
+}
+
+void scan(const toml::node& node, const std::string& path, std::vector<CheckResult>& findings) {
+  if (const toml::table* table = node.as_table()) {
+    for (const auto& [key, child] : *table) {
+      const std::string child_path = path.empty() ? std::string(key.str()) : path + "." + std::string(key.str());
+      if (child.is_string()) {
+        const std::string_view value = *child.value<std::string_view>();
+        const auto line = child.source().begin.line;
+        if (credential_key(key.str()) && !value.empty()) {
+          findings.push_back({"literal_credentials", CheckStatus::fail,
+                              "line " + std::to_string(line) + ": '" + child_path +
+                                  "' holds a credential value; name a variable instead (e.g. " +
+                                  std::string(key.str()) + "_env = \"NAME\") and keep the value in the environment "
+                                  "or a 0600 secrets file"});
+        } else if (!ends_with(child_path, "token_sha256") && looks_like_secret(value)) {
+          findings.push_back({"literal_credentials", CheckStatus::warn,
+                              "line " + std::to_string(line) + ": '" + child_path +
+                                  "' looks like a pasted key; credentials belong in the environment or a secrets file"});
+        }
+      } else {
+        scan(child, child_path, findings);
+      }
+    }
+  } else if (const toml::array* array = node.as_array()) {
+    std::size_t index = 0;
+    for (const toml::node& child : *array) scan(child, path + "[" + std::to_string(index++) + "]", findings);
+  }
+}
+
+bool has_wildcard(const std::vector<std::string>& patterns) {
+  return std::any_of(patterns.begin(), patterns.end(), [](const std::string& p) { return p.find('*') != std::string::npos; });
+}
+
+bool has_permission(const guards::PrincipalSpec& spec, std::string_view permission) {
+  return std::find(spec.permissions.begin(), spec.permissions.end(), permission) != spec.permissions.end();
+}
+
+}  // namespace
+
+std::string_view to_string(CheckStatus status) noexcept {
+  switch (status) {
+    case CheckStatus::pass: return "PASS";
+    case CheckStatus::warn: return "WARN";
+    case CheckStatus::fail: return "FAIL";
+  }
+  return "FAIL";
+}
+
+std::vector<std::string> production_violations(const ProcessConfig& config) {
+  std::vector<std::string> violations;
+  if (config.environment != "production") return violations;
+  if (config.source.empty() || config.source[0] == '(') {
+    violations.push_back("the embedded default (with its development token) cannot run in production");
+  }
+  if (!config.audit.enabled) violations.push_back("audit is disabled: set [audit] path");
+  if (config.audit.enabled && config.audit.fsync == "never") {
+    violations.push_back("audit fsync = \"never\": use \"interval\" or \"always\"");
+  }
+  for (const PrincipalConfig& principal : config.gateway.principals) {
+    if (has_wildcard(principal.policy.accounts) || has_wildcard(principal.policy.symbols)) {
+      violations.push_back("principal '" + principal.policy.name +
+                           "' has wildcard accounts or symbols: list them explicitly");
+    }
+  }
+  if (config.server.socket_mode != 0600 && config.server.socket_mode != 0660) {
+    violations.push_back("socket_mode wider than 0660");
+  }
+  return violations;
+}
+
+std::vector<CheckResult> run_doctor(const std::string& config_path) {
+  std::vector<CheckResult> results;
+  std::string text;
+  {
+    std::ifstream file(config_path, std::ios::binary);
+    if (!file) {
+      results.push_back({"config", CheckStatus::fail, config_path + ": cannot open the file"});
+      return results;
+    }
+    std::ostringstream buffer;
+    buffer << file.rdbuf();
+    text = buffer.str();
+  }
+
+  // Scanned before validation: a pasted secret is reported even when it
+  // sits under a key the configuration does not know.
+  std::vector<CheckResult> findings;
+  try {
+    const toml::table root = toml::parse(text, config_path);
+    scan(root, "", findings);
+  } catch (const toml::parse_error&) {
+  }
+
+  ProcessConfig config;
+  try {
+    config = parse_config_text(text, config_path);
+    results.push_back({"config", CheckStatus::pass, config_path + " is valid"});
+  } catch (const ConfigError& error) {
+    results.push_back({"config", CheckStatus::fail, error.what()});
+    results.insert(results.end(), findings.begin(), findings.end());
+    return results;
+  }
+  if (findings.empty()) {
+    findings.push_back({"literal_credentials", CheckStatus::pass,
+                        "no credential values in the file (tokens are stored as SHA-256 hashes)"});
+  }
+
+  // Environment named explicitly.
+  const bool named = text.find("environment") != std::string::npos;
+  results.push_back({"environment", named ? CheckStatus::pass : CheckStatus::warn,
+                     named ? "environment = \"" + config.environment + "\""
+                           : "no environment set (defaults to development): set environment = \"production\" "
+                             "for a live deployment so production rules and PROD_ credentials apply"});
+
+
+  results.insert(results.end(), findings.begin(), findings.end());
+
+  // Access control.
+  std::vector<std::string> problems;
+  bool fail = false;
+  for (const PrincipalConfig& principal : config.gateway.principals) {
+    const bool admin = has_permission(principal.policy, "admin");
+    const bool wildcard = has_wildcard(principal.policy.accounts) || has_wildcard(principal.policy.symbols);
+    if (admin && has_permission(principal.policy, "trade")) {
+      problems.push_back("'" + principal.policy.name + "' can both trade and administer: split operators from strategies");
+    }
+    if (wildcard) {
+      problems.push_back("'" + principal.policy.name + "' has wildcard accounts or symbols");
+      if (admin || config.environment == "production") fail = true;
+    }
+  }
+  results.push_back({"access_control",
+                     problems.empty() ? CheckStatus::pass : (fail ? CheckStatus::fail : CheckStatus::warn),
+                     problems.empty() ? std::to_string(config.gateway.principals.size()) +
+                                            " principal(s), each with a token hash, explicit allow-lists and rate limits"
+                                      : [&] {
+                                          std::string joined;
+                                          for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
+                                          return joined;
+                                        }()});
+
+  // Audit.
+  if (!config.audit.enabled) {
+    results.push_back({"audit", config.environment == "development" ? CheckStatus::warn : CheckStatus::fail,
+                       "audit is disabled: add [audit] path = \"/var/lib/ordergate/audit.jsonl\""});
+  } else {
+    CheckStatus status = CheckStatus::pass;
+    std::string message = "journal " + config.audit.path + ", fsync " + config.audit.fsync;
+    if (config.audit.max_bytes == 0) {
+      status = CheckStatus::warn;
+      message += "; no rotation (max_bytes = 0): set max_bytes so one file does not grow without end";
+    }
+    if (config.audit.fsync == "never") {
+      status = config.environment == "production" ? CheckStatus::fail : CheckStatus::warn;
+      message += "; fsync never can lose acknowledged records in a crash: use interval or always";
+    }
+    if (config.audit.hmac_key_env.empty()) message += "; chain not HMAC-keyed (optional: hmac_key_env)";
+    results.push_back({"audit", status, message});
+  }
+
+  // Socket.
+  {
+    CheckStatus status = CheckStatus::pass;
+    std::string message = config.server.socket_mode == 0600 ? "socket mode 0600 (owner only)"
+                                                            : "socket mode 0660, group " + config.server.socket_group;
+    if (config.server.allowed_uids.empty() && config.server.allowed_gids.empty()) {
+      if (config.server.socket_mode == 0660) status = CheckStatus::warn;
+      message += "; no peer allow-list: set allowed_uids to the strategies' users";
+    } else {
+      message += "; peers limited to allowed_uids/allowed_gids";
+    }
+    results.push_back({"socket", status, message});
+  }
+
+  // TLS and brokers.
+  {
+    const bool network = std::any_of(config.gateway.accounts.begin(), config.gateway.accounts.end(),
+                                     [](const AccountSpec& a) { return a.broker != "paper"; });
+    results.push_back({"tls", CheckStatus::pass,
+                       network ? "broker connections are https only with verified certificates"
+                               : "only the embedded paper broker is configured (no network connections)"});
+  }
+
+  // Production rules.
+  for (const std::string& violation : production_violations(config)) {
+    results.push_back({"production", CheckStatus::fail, violation});
+  }
+  if (config.environment == "production" && production_violations(config).empty()) {
+    results.push_back({"production", CheckStatus::pass, "every production rule holds"});
+  }
+  return results;
+}
+
+}  // namespace ordergate

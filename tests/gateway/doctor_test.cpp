@@ -1,0 +1,105 @@
+#include "ordergate/gateway/doctor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+#include <fstream>
+#include <string>
+
+namespace ordergate {
+namespace {
+
+std::string example_text() {
+  std::ifstream file(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/ordergate-doctor-XXXXXX";
+  const int fd = ::mkstemp(path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+const CheckResult* find(const std::vector<CheckResult>& results, const std::string& name, CheckStatus status) {
+  for (const CheckResult& result : results) {
+    if (result.name == name && result.status == status) return &result;
+  }
+  return nullptr;
+}
+
+bool any_fail(const std::vector<CheckResult>& results) {
+  for (const CheckResult& result : results) {
+    if (result.status == CheckStatus::fail) return true;
+  }
+  return false;
+}
+
+TEST(Doctor, TheShippedExamplePassesEveryCheck) {
+  const auto results = run_doctor(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml");
+  EXPECT_FALSE(any_fail(results));
+  EXPECT_NE(find(results, "config", CheckStatus::pass), nullptr);
+  EXPECT_NE(find(results, "audit", CheckStatus::pass), nullptr);
+}
+
+TEST(Doctor, LiteralCredentialInTheConfigFailsWithoutPrintingIt) {
+  const std::string path = write_temp(replace(example_text(), "[audit]", "[audit]\nhmac_key = \"s3cr3t-canary-9f8e7d6c5b4a39281706\""));
+  const auto results = run_doctor(path);
+  const CheckResult* failure = find(results, "literal_credentials", CheckStatus::fail);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_NE(failure->message.find("audit.hmac_key"), std::string::npos) << failure->message;
+  for (const CheckResult& result : results) EXPECT_EQ(result.message.find("canary"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Doctor, InvalidFileIsOneFailNamingTheProblem) {
+  const std::string path = write_temp(replace(example_text(), "max_errors = 20", "max_errors = \"20\""));
+  const auto results = run_doctor(path);
+  ASSERT_GE(results.size(), 1u);
+  EXPECT_EQ(results[0].status, CheckStatus::fail);
+  EXPECT_NE(results[0].message.find("gateway.max_errors"), std::string::npos) << results[0].message;
+  EXPECT_EQ(run_doctor("/nonexistent/ordergate.toml")[0].status, CheckStatus::fail);
+  std::remove(path.c_str());
+}
+
+TEST(Doctor, ProductionWithoutAuditAndWithWildcardsFailsAndRunRefusesIt) {
+  std::string text = replace(example_text(), "environment = \"development\"", "environment = \"production\"");
+  text = replace(text, "path = \"/tmp/ordergate-example-audit.jsonl\"\n", "");
+  text = replace(text, "symbols = [\"EUR/USD\"]", "symbols = [\"*\"]");
+  const std::string path = write_temp(text);
+  const auto results = run_doctor(path);
+  EXPECT_NE(find(results, "audit", CheckStatus::fail), nullptr);
+  EXPECT_NE(find(results, "production", CheckStatus::fail), nullptr);
+
+  const ProcessConfig config = load_config_file(path);
+  const auto violations = production_violations(config);
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_NE(violations[0].find("audit"), std::string::npos);
+  EXPECT_NE(violations[1].find("ma-cross"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Doctor, DevelopmentWithoutAuditOnlyWarns) {
+  const std::string path = write_temp(replace(example_text(), "path = \"/tmp/ordergate-example-audit.jsonl\"\n", ""));
+  const auto results = run_doctor(path);
+  EXPECT_NE(find(results, "audit", CheckStatus::warn), nullptr);
+  EXPECT_FALSE(any_fail(results));
+  EXPECT_TRUE(production_violations(load_config_file(path)).empty());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -171,9 +171,9 @@ class SlowReader(GatewayTestCase):
     REQUEST = b'{"op":"ping","id":"' + b"x" * 60 + b'"}\n'
 
     def test_client_that_never_reads_is_disconnected_once_its_output_exceeds_the_limit(self) -> None:
-        # Server bug (as of this test): while a write is in flight, flush()
-        # returns before it checks max_output_bytes, so a reader that stops
-        # reading after the kernel buffer fills is buffered without end.
+        # Each batch is read by the gateway before the next is sent, so its
+        # replies stay far below the limit per read: the limit is reached only
+        # through replies piling up behind a write that cannot complete.
         gateway = self.start_gateway(gateway={"max_output_bytes": 16384})
         other = self.connect(gateway, "trader")
         slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

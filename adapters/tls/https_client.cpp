@@ -820,6 +820,15 @@ void HttpsClient::stop() {
   impl.started = false;
 }
 
+bool HttpsClient::available() const noexcept {
+  if (impl_->stopping || !impl_->started) return false;
+  for (const auto& c : impl_->connections) {
+    if (c->state == ConnectionState::idle || c->state == ConnectionState::busy) return true;
+    if (c->failures == 0) return true;
+  }
+  return false;
+}
+
 std::size_t HttpsClient::idle_connections() const noexcept {
   std::size_t count = 0;
   for (const auto& c : impl_->connections) {

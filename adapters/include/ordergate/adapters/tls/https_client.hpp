@@ -186,6 +186,12 @@ class HttpsClient {
   /// during this call. The client can be destroyed afterwards.
   void stop();
 
+  /// False when no connection is open and the last attempt of every
+  /// connection failed (unreachable, refused, or failed verification): the
+  /// broker is unavailable, and callers should not queue work for it. True
+  /// while a connection that was closed in an orderly way (idle close,
+  /// `Connection: close`) is being reopened.
+  [[nodiscard]] bool available() const noexcept;
   [[nodiscard]] std::size_t idle_connections() const noexcept;
   /// Verified connections, idle or busy.
   [[nodiscard]] std::size_t open_connections() const noexcept;

@@ -1,0 +1,128 @@
+#pragma once
+
+/// \file
+/// OANDA v20 REST adapter over persistent, verified HTTPS connections.
+///
+/// - Orders: `POST /v3/accounts/{id}/orders` (MARKET FOK/IOC; LIMIT GTC, GFD,
+///   GTD, FOK, IOC; STOP GTC, GFD, GTD), signed `units`, `clientExtensions.id`
+///   = client order id, `stopLossOnFill` / `takeProfitOnFill` when set.
+///   A fill in the reply gives FILLED (PARTIALLY_FILLED + CANCELED for a
+///   partial IOC), a cancel gives CANCELED with OANDA's reason in
+///   `broker_reason` (EXPIRED for TIME_IN_FORCE_EXPIRED), a create alone gives
+///   NEW. 400/404 give REJECTED / BROKER_REJECTED with the reject reason;
+///   401/403 give BROKER_UNAVAILABLE and an error log line; 429 gives
+///   BROKER_RATE_LIMITED and pauses requests (Retry-After when sent).
+/// - Cancels: `PUT /v3/accounts/{id}/orders/@{clientOrderID}/cancel`.
+/// - Fills of resting orders, and orders whose fate is unknown (timeout,
+///   dropped connection, 5xx): polling `transactions/sinceid` from a
+///   transaction id known before the order was sent, so a lost reply is
+///   recovered from the account's own record and never resent.
+/// - Reference prices: `GET /v3/accounts/{id}/pricing` every
+///   `pricing_interval_ns` into the broker's `QuoteBoard`.
+///
+/// Threading: like every `BrokerPort`, called on its broker's I/O thread
+/// only; `poll()` drives the network without blocking.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ordergate/adapters/tls/https_client.hpp"
+#include "ordergate/core/instrument.hpp"
+#include "ordergate/core/ports.hpp"
+#include "ordergate/security/secret.hpp"
+
+namespace ordergate::adapters::oanda {
+
+struct OandaSettings {
+  /// Connection settings. `base_url` is the REST endpoint: the practice
+  /// server is https://api-fxpractice.oanda.com, live is
+  /// https://api-fxtrade.oanda.com.
+  tls::TlsSettings connection = default_connection();
+  std::string account_id;   ///< e.g. 101-001-1234567-001
+  security::Secret token;   ///< personal access token (Bearer)
+  /// Canonical instruments this adapter trades and prices; empty = every
+  /// instrument of the gateway.
+  std::vector<std::string> instruments;
+  /// Overrides of OANDA's instrument names (canonical -> OANDA); by default
+  /// "EUR/USD" -> "EUR_USD".
+  std::vector<std::pair<std::string, std::string>> symbol_map;
+  /// Outbound request budget across the pool (OANDA allows 100/s per connection).
+  std::uint32_t max_requests_per_second = 100;
+  std::int64_t pricing_interval_ns = 250 * kNanosPerMilli;      ///< 0 = no price polling
+  std::int64_t transaction_poll_interval_ns = 250 * kNanosPerMilli;
+  std::int64_t keepalive_interval_ns = 15 * kNanosPerSecond;    ///< cheap request on an idle connection
+  /// How long after a lost reply the account's transactions are searched
+  /// for the order before it is reported REJECTED / BROKER_UNAVAILABLE.
+  std::int64_t unknown_fate_window_ns = 3 * kNanosPerSecond;
+  /// Pause after a 429 that carries no Retry-After.
+  std::int64_t rate_limit_pause_ns = 1 * kNanosPerSecond;
+  /// Longest an order waits for a free connection before BROKER_UNAVAILABLE.
+  std::int64_t max_queue_wait_ns = 1 * kNanosPerSecond;
+  /// On stop, cancel the orders still working at OANDA (waits up to
+  /// connection.request_timeout_ns) so none is left that the gateway no
+  /// longer tracks.
+  bool cancel_on_stop = true;
+  tls::LogFunction log;  ///< empty = stderr
+
+  [[nodiscard]] static tls::TlsSettings default_connection() {
+    tls::TlsSettings connection;
+    connection.base_url = "https://api-fxpractice.oanda.com";
+    connection.log_name = "oanda";
+    return connection;
+  }
+  /// A deep copy (the token is cloned explicitly).
+  [[nodiscard]] OandaSettings clone() const;
+};
+
+/// Counters for tests and health checks (broker thread only).
+struct OandaStats {
+  std::uint64_t orders_sent = 0;
+  std::uint64_t cancels_sent = 0;
+  std::uint64_t unknown_fate = 0;       ///< orders whose reply was lost
+  std::uint64_t recovered = 0;          ///< of those, found in the transactions
+  std::uint64_t rate_limited = 0;       ///< 429 replies
+  std::uint64_t price_updates = 0;
+  std::uint64_t transaction_polls = 0;
+};
+
+class OandaBroker final : public BrokerPort {
+ public:
+  /// Validates the settings (URL, account id, token present, instruments
+  /// known); throws std::invalid_argument naming the problem.
+  OandaBroker(const InstrumentTable& instruments, OandaSettings settings);
+  ~OandaBroker() override;
+  OandaBroker(const OandaBroker&) = delete;
+  OandaBroker& operator=(const OandaBroker&) = delete;
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "oanda"; }
+  /// Opens the connection pool (warm) and reads the account's last
+  /// transaction id, which also checks the token. Network or credential
+  /// failures are logged, not thrown: orders are then rejected
+  /// BROKER_UNAVAILABLE until the broker is reachable and accepts the token.
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override;
+  void submit(const Order& order) noexcept override;
+  void cancel(const CancelOrder& cancel) noexcept override;
+  bool poll() noexcept override;
+  void stop() noexcept override;
+
+  /// True once connected and the account answered; orders are sent only then.
+  [[nodiscard]] bool ready() const noexcept;
+  [[nodiscard]] const OandaStats& stats() const noexcept;
+  [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A factory for `GatewayConfig::brokers`: each call builds an `OandaBroker`
+/// from a copy of `settings`.
+[[nodiscard]] std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)> make_oanda_factory(
+    OandaSettings settings);
+
+}  // namespace ordergate::adapters::oanda

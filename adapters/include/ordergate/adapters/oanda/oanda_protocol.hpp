@@ -1,0 +1,123 @@
+#pragma once
+
+/// \file
+/// The OANDA v20 wire format, without I/O: request bodies for orders and
+/// the parsing of replies (orders, cancels, pricing, transactions) into plain
+/// structs. Money is read from the decimal text OANDA sends, never through a
+/// double. Used by `OandaBroker`; public so it can be tested on its own.
+///
+/// Not thread-safe: one `OandaCodec` per broker thread (it reuses a JSON
+/// parser and its buffers).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ordergate/core/decimal.hpp"
+#include "ordergate/core/fixed_string.hpp"
+#include "ordergate/core/order.hpp"
+
+namespace ordergate::adapters::oanda {
+
+/// OANDA's name of a canonical instrument: "EUR/USD" -> "EUR_USD".
+[[nodiscard]] std::string default_instrument_name(std::string_view canonical);
+
+/// RFC 3339 UTC with nanoseconds, as OANDA writes times:
+/// "2024-03-01T12:00:00.000000000Z".
+[[nodiscard]] std::string format_time(std::int64_t wall_ns);
+/// Parses an RFC 3339 UTC time ("...Z", up to 9 fractional digits) or a
+/// UNIX time with a fraction ("1709294400.123456789"). False when malformed.
+[[nodiscard]] bool parse_time(std::string_view text, std::int64_t& wall_ns) noexcept;
+
+/// Short code for a broker or reply reason, e.g. "INSUFFICIENT_MARGIN".
+using ReasonCode = FixedString<32>;
+
+/// Appends the JSON body of `POST /v3/accounts/{id}/orders` for `order` to
+/// `out`. Returns an empty view on success, or the OANDA-style reason code
+/// why the order cannot be expressed (then `out` is left unchanged):
+/// TIME_IN_FORCE_INVALID (market orders are FOK or IOC; stops are GTC, GFD
+/// or GTD) or ORDER_TYPE_INVALID.
+[[nodiscard]] std::string_view write_order_body(const Order& order, std::string_view instrument, std::string& out);
+
+/// What a reply to an order or cancel request means for the order.
+enum class ReplyKind : std::uint8_t {
+  accepted,      ///< 2xx with transactions
+  rejected,      ///< 400/404 with a reject reason or error code
+  unauthorized,  ///< 401/403: the token is wrong or lacks rights
+  rate_limited,  ///< 429
+  unknown,       ///< 5xx or an unreadable 2xx: the order's fate is unknown
+};
+
+/// A reply to `POST .../orders` (201 or an error).
+struct OrderReply {
+  ReplyKind kind = ReplyKind::unknown;
+  std::uint64_t order_id = 0;  ///< the orderCreateTransaction's id = the broker's order id
+  bool filled = false;
+  std::uint64_t fill_transaction_id = 0;
+  Decimal fill_units;  ///< absolute
+  Decimal fill_price;  ///< fullVWAP (or price)
+  std::int64_t fill_time_ns = 0;
+  bool canceled = false;
+  std::uint64_t cancel_transaction_id = 0;
+  std::int64_t cancel_time_ns = 0;
+  ReasonCode cancel_reason;  ///< orderCancelTransaction.reason
+  ReasonCode reject_reason;  ///< rejectReason, else errorCode, else the status
+  std::uint64_t last_transaction_id = 0;
+};
+
+/// A reply to `PUT .../orders/@{clientID}/cancel`.
+struct CancelReply {
+  ReplyKind kind = ReplyKind::unknown;
+  ReasonCode reason;  ///< the cancel's reason, or why it was refused (e.g. ORDER_DOESNT_EXIST)
+  std::int64_t time_ns = 0;
+  std::uint64_t last_transaction_id = 0;
+};
+
+/// One instrument's top of book from the pricing endpoint.
+struct PriceUpdate {
+  std::string instrument;  ///< OANDA name, e.g. EUR_USD
+  Decimal bid;
+  Decimal ask;
+  bool tradeable = true;
+};
+
+/// The transactions the adapter acts on, from `transactions/sinceid`.
+struct Transaction {
+  enum class Type : std::uint8_t { order_create, order_reject, order_fill, order_cancel, other };
+  Type type = Type::other;
+  std::uint64_t id = 0;
+  std::uint64_t order_id = 0;  ///< fill/cancel: the order; create: the transaction id itself
+  ClientOrderId client_order_id;  ///< clientExtensions.id or clientOrderID; empty if none
+  Decimal units;  ///< fill: absolute units filled
+  Decimal price;  ///< fill: fullVWAP (or price)
+  ReasonCode reason;  ///< cancel reason or rejectReason
+  std::int64_t time_ns = 0;
+};
+
+class OandaCodec {
+ public:
+  OandaCodec();
+  ~OandaCodec();
+  OandaCodec(const OandaCodec&) = delete;
+  OandaCodec& operator=(const OandaCodec&) = delete;
+
+  [[nodiscard]] OrderReply parse_order_reply(int status, std::string_view body);
+  [[nodiscard]] CancelReply parse_cancel_reply(int status, std::string_view body);
+  /// Parses `{"prices":[...]}` into `out` (cleared first). False if malformed.
+  [[nodiscard]] bool parse_prices(std::string_view body, std::vector<PriceUpdate>& out);
+  /// Parses `{"transactions":[...],"lastTransactionID":"N"}`. False if malformed.
+  [[nodiscard]] bool parse_transactions(std::string_view body, std::vector<Transaction>& out,
+                                        std::uint64_t& last_transaction_id);
+  /// Reads `lastTransactionID` from any reply (e.g. the account summary).
+  [[nodiscard]] bool parse_last_transaction_id(std::string_view body, std::uint64_t& last_transaction_id);
+  /// `errorCode` (or `errorMessage` when it is a short code) of an error reply; empty if none.
+  [[nodiscard]] ReasonCode error_code(std::string_view body);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ordergate::adapters::oanda

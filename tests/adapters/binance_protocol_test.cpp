@@ -1,0 +1,170 @@
+#include "ordergate/adapters/binance/binance_protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ordergate::adapters::binance {
+namespace {
+
+// Binance's published example (public documentation values, not a credential).
+constexpr const char* kDocSecret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+constexpr const char* kDocPayload =
+    "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559";
+constexpr const char* kDocSignature = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71";
+
+Order limit_order() {
+  Order order;
+  order.side = Side::buy;
+  order.type = OrderType::limit;
+  order.time_in_force = TimeInForce::gtc;
+  order.quantity = decimal_literal("1");
+  order.price = decimal_literal("0.1");
+  order.client_order_id.assign("c1");
+  return order;
+}
+
+TEST(BinanceProtocol, SignatureMatchesBinancesPublishedExample) {
+  EXPECT_EQ(sign(kDocSecret, kDocPayload), kDocSignature);
+}
+
+TEST(BinanceProtocol, OrderParamsSignedExactlyAsTheDocumentationExample) {
+  Order order = limit_order();
+  std::string params;
+  ASSERT_EQ(write_order_params(order, "LTCBTC", params), "");
+  EXPECT_EQ(params,
+            "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&newClientOrderId=c1"
+            "&newOrderRespType=FULL");
+  // The documented payload, built the same way, signs to the documented signature.
+  std::string documented = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1";
+  append_signature(documented, 5000, 1499827319559, kDocSecret);
+  EXPECT_EQ(documented, std::string(kDocPayload) + "&signature=" + kDocSignature);
+}
+
+TEST(BinanceProtocol, MarketOrdersCarryNoTimeInForceAndSellSides) {
+  Order order = limit_order();
+  order.type = OrderType::market;
+  order.side = Side::sell;
+  order.time_in_force = TimeInForce::ioc;
+  order.quantity = decimal_literal("0.015");
+  std::string params;
+  ASSERT_EQ(write_order_params(order, "BTCUSDT", params), "");
+  EXPECT_EQ(params, "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.015&newClientOrderId=c1&newOrderRespType=FULL");
+}
+
+TEST(BinanceProtocol, ClientIdsArePercentEncoded) {
+  Order order = limit_order();
+  order.client_order_id.assign("strat:1");
+  std::string params;
+  ASSERT_EQ(write_order_params(order, "BTCUSDT", params), "");
+  EXPECT_NE(params.find("newClientOrderId=strat%3A1"), std::string::npos) << params;
+}
+
+TEST(BinanceProtocol, RefusesWhatSpotCannotExpressRatherThanDroppingIt) {
+  std::string params;
+  Order order = limit_order();
+  order.stop_loss = decimal_literal("0.09");
+  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "PROTECTION_NOT_SUPPORTED");
+  order = limit_order();
+  order.time_in_force = TimeInForce::gtd;
+  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "TIME_IN_FORCE_NOT_SUPPORTED");
+  order.time_in_force = TimeInForce::day;
+  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "TIME_IN_FORCE_NOT_SUPPORTED");
+  EXPECT_TRUE(params.empty());
+}
+
+TEST(BinanceProtocol, StopOrdersAreStopLossWithAStopPrice) {
+  Order order = limit_order();
+  order.type = OrderType::stop;
+  order.stop_price = decimal_literal("0.2");
+  std::string params;
+  ASSERT_EQ(write_order_params(order, "LTCBTC", params), "");
+  EXPECT_NE(params.find("type=STOP_LOSS&quantity=1&stopPrice=0.2"), std::string::npos) << params;
+}
+
+TEST(BinanceProtocol, FullRepliesGiveCumulativeQuantityAndQuote) {
+  BinanceCodec codec;
+  const OrderReply reply = codec.parse_order_reply(200, R"({
+    "symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"c1","transactTime":1507725176595,
+    "price":"0.00000000","origQty":"10.00000000","executedQty":"10.00000000","cummulativeQuoteQty":"10.00000000",
+    "status":"FILLED","timeInForce":"GTC","type":"MARKET","side":"SELL","workingTime":1507725176595,
+    "fills":[{"price":"4000.00000000","qty":"1.00000000","commission":"4.00000000","commissionAsset":"USDT","tradeId":56}]})");
+  EXPECT_EQ(reply.kind, ReplyKind::ok);
+  EXPECT_EQ(reply.order.order_id, 28u);
+  EXPECT_EQ(reply.order.client_order_id, std::string_view("c1"));
+  EXPECT_EQ(reply.order.status, OrderStatus::filled);
+  EXPECT_EQ(reply.order.executed_quantity, decimal_literal("10"));
+  EXPECT_EQ(reply.order.cumulative_quote, decimal_literal("10"));
+  EXPECT_EQ(reply.order.time_ms, 1507725176595);
+}
+
+TEST(BinanceProtocol, AckRepliesHaveNoStatusAndCancelRepliesNameTheOriginalId) {
+  BinanceCodec codec;
+  OrderReply reply = codec.parse_order_reply(
+      200, R"({"symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"c1","transactTime":1})");
+  EXPECT_EQ(reply.kind, ReplyKind::ok);
+  EXPECT_EQ(reply.order.status, OrderStatus::unknown);
+  reply = codec.parse_order_reply(200, R"({"symbol":"BTCUSDT","origClientOrderId":"c1","orderId":4,
+    "clientOrderId":"","price":"2.0","origQty":"1.0","executedQty":"0.0","cummulativeQuoteQty":"0.0",
+    "status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"BUY"})");
+  EXPECT_EQ(reply.order.status, OrderStatus::canceled);
+  EXPECT_EQ(reply.order.client_order_id, std::string_view("c1"));
+}
+
+TEST(BinanceProtocol, ErrorsMapByStatusAndCode) {
+  BinanceCodec codec;
+  struct Case {
+    int status;
+    const char* body;
+    ReplyKind kind;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {400, R"({"code":-2010,"msg":"Account has insufficient balance for requested action."})", ReplyKind::rejected, -2010},
+      {400, R"({"code":-1013,"msg":"Filter failure: LOT_SIZE"})", ReplyKind::rejected, -1013},
+      {400, R"({"code":-2013,"msg":"Order does not exist."})", ReplyKind::not_found, -2013},
+      {400, R"({"code":-2011,"msg":"Unknown order sent."})", ReplyKind::not_found, -2011},
+      {400, R"({"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."})", ReplyKind::clock_skew,
+       -1021},
+      {400, R"({"code":-1022,"msg":"Signature for this request is not valid."})", ReplyKind::unauthorized, -1022},
+      {401, R"({"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."})", ReplyKind::unauthorized, -2015},
+      {429, R"({"code":-1003,"msg":"Too much request weight used"})", ReplyKind::rate_limited, -1003},
+      {418, R"({"code":-1003,"msg":"IP banned"})", ReplyKind::banned, -1003},
+      {408, R"({"code":-1007,"msg":"Timeout waiting for response from backend server."})", ReplyKind::unknown, -1007},
+      {503, "Service Unavailable", ReplyKind::unknown, 0},
+      {200, "not json", ReplyKind::unknown, 0},
+  };
+  for (const Case& c : cases) {
+    const OrderReply reply = codec.parse_order_reply(c.status, c.body);
+    EXPECT_EQ(reply.kind, c.kind) << c.status << " " << c.body;
+    EXPECT_EQ(reply.code, c.code) << c.body;
+  }
+  EXPECT_EQ(code_text(-2010), std::string_view("-2010"));
+}
+
+TEST(BinanceProtocol, BookTickersFromOneObjectOrAnArray) {
+  BinanceCodec codec;
+  std::vector<BookTicker> tickers;
+  ASSERT_TRUE(codec.parse_book_tickers(
+      R"({"symbol":"LTCBTC","bidPrice":"4.00000000","bidQty":"431.0","askPrice":"4.00000200","askQty":"9.0"})", tickers));
+  ASSERT_EQ(tickers.size(), 1u);
+  EXPECT_EQ(tickers[0].bid, decimal_literal("4"));
+  EXPECT_EQ(tickers[0].ask, decimal_literal("4.000002"));
+  ASSERT_TRUE(codec.parse_book_tickers(R"([{"symbol":"A","bidPrice":"1","askPrice":"2"},
+                                          {"symbol":"B","bidPrice":"3","askPrice":"4"}])",
+                                       tickers));
+  EXPECT_EQ(tickers.size(), 2u);
+  EXPECT_FALSE(codec.parse_book_tickers(R"({"symbol":"A","bidPrice":1.5,"askPrice":"2"})", tickers))
+      << "a JSON float price is never read";
+}
+
+TEST(BinanceProtocol, ServerTime) {
+  BinanceCodec codec;
+  std::int64_t time = 0;
+  ASSERT_TRUE(codec.parse_server_time(R"({"serverTime":1499827319559})", time));
+  EXPECT_EQ(time, 1499827319559);
+}
+
+}  // namespace
+}  // namespace ordergate::adapters::binance

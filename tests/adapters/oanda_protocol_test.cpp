@@ -1,0 +1,240 @@
+#include "ordergate/adapters/oanda/oanda_protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ordergate/core/clock.hpp"
+
+namespace ordergate::adapters::oanda {
+namespace {
+
+Order order(OrderType type, Side side, const char* quantity, TimeInForce tif) {
+  Order o;
+  o.order_id = 7;
+  o.type = type;
+  o.side = side;
+  o.time_in_force = tif;
+  o.quantity = decimal_literal(quantity);
+  o.client_order_id.assign("strat-1:42");
+  return o;
+}
+
+TEST(OandaProtocol, InstrumentNamesUseAnUnderscore) {
+  EXPECT_EQ(default_instrument_name("EUR/USD"), "EUR_USD");
+  EXPECT_EQ(default_instrument_name("XAU/USD"), "XAU_USD");
+}
+
+TEST(OandaProtocol, MarketSellHasNegativeUnitsAndClientExtensions) {
+  std::string body;
+  EXPECT_EQ(write_order_body(order(OrderType::market, Side::sell, "10000", TimeInForce::fok), "EUR_USD", body), "");
+  EXPECT_EQ(body,
+            R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"-10000","timeInForce":"FOK",)"
+            R"("positionFill":"DEFAULT","clientExtensions":{"id":"strat-1:42"}}})");
+}
+
+TEST(OandaProtocol, LimitBuyCarriesPriceProtectionAndComment) {
+  Order o = order(OrderType::limit, Side::buy, "2500", TimeInForce::gtc);
+  o.price = decimal_literal("1.08455");
+  o.stop_loss = decimal_literal("1.07");
+  o.take_profit = decimal_literal("1.1");
+  o.text.assign("say \"hi\"");
+  std::string body;
+  EXPECT_EQ(write_order_body(o, "EUR_USD", body), "");
+  EXPECT_EQ(body,
+            R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2500","timeInForce":"GTC","price":"1.08455",)"
+            R"("positionFill":"DEFAULT","clientExtensions":{"id":"strat-1:42","comment":"say \"hi\""},)"
+            R"("stopLossOnFill":{"price":"1.07"},"takeProfitOnFill":{"price":"1.1"}}})");
+}
+
+TEST(OandaProtocol, GtdStopCarriesItsExpiryInRfc3339) {
+  Order o = order(OrderType::stop, Side::buy, "1", TimeInForce::gtd);
+  o.stop_price = decimal_literal("151.5");
+  o.expire_time_ns = 1'709'294'400'123'000'000;  // 2024-03-01T12:00:00.123Z
+  std::string body;
+  EXPECT_EQ(write_order_body(o, "USD_JPY", body), "");
+  EXPECT_NE(body.find(R"("type":"STOP")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("price":"151.5")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("timeInForce":"GTD","price":"151.5","gtdTime":"2024-03-01T12:00:00.123000000Z")"),
+            std::string::npos)
+      << body;
+}
+
+TEST(OandaProtocol, RefusesCombinationsOandaDoesNotHave) {
+  std::string body;
+  EXPECT_EQ(write_order_body(order(OrderType::market, Side::buy, "1", TimeInForce::gtc), "EUR_USD", body),
+            "TIME_IN_FORCE_INVALID");
+  EXPECT_EQ(write_order_body(order(OrderType::stop, Side::buy, "1", TimeInForce::ioc), "EUR_USD", body),
+            "TIME_IN_FORCE_INVALID");
+  EXPECT_EQ(write_order_body(order(OrderType::unset, Side::buy, "1", TimeInForce::gtc), "EUR_USD", body),
+            "ORDER_TYPE_INVALID");
+  EXPECT_TRUE(body.empty());
+}
+
+TEST(OandaProtocol, TimesRoundTripAndUnixTimesParse) {
+  const std::int64_t t = 1'709'294'400'123'456'789;
+  EXPECT_EQ(format_time(t), "2024-03-01T12:00:00.123456789Z");
+  std::int64_t parsed = 0;
+  ASSERT_TRUE(parse_time(format_time(t), parsed));
+  EXPECT_EQ(parsed, t);
+  ASSERT_TRUE(parse_time("2016-06-22T18:41:29.285982286Z", parsed));
+  EXPECT_EQ(parsed, 1'466'620'889'285'982'286);
+  ASSERT_TRUE(parse_time("2016-06-22T18:41:29Z", parsed));
+  EXPECT_EQ(parsed, 1'466'620'889'000'000'000);
+  ASSERT_TRUE(parse_time("1466620889.2859", parsed));
+  EXPECT_EQ(parsed, 1'466'620'889'285'900'000);
+  for (const char* bad : {"", "2016-06-22", "2016-13-22T18:41:29Z", "2016-06-22T18:41:29+01:00", "12x.5",
+                          "2016-06-22T18:41:29.1234567890Z"}) {
+    EXPECT_FALSE(parse_time(bad, parsed)) << bad;
+  }
+}
+
+TEST(OandaProtocol, A201WithAFillIsFilledAtTheVwap) {
+  OandaCodec codec;
+  const OrderReply reply = codec.parse_order_reply(201, R"({
+    "orderCreateTransaction":{"id":"6356","type":"MARKET_ORDER","instrument":"EUR_USD","units":"-100"},
+    "orderFillTransaction":{"id":"6357","type":"ORDER_FILL","orderID":"6356","units":"-100",
+      "price":"1.10000","fullVWAP":"1.10002","time":"2016-06-22T18:41:29.285982286Z"},
+    "relatedTransactionIDs":["6356","6357"],"lastTransactionID":"6357"})");
+  EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_EQ(reply.order_id, 6356u);
+  EXPECT_TRUE(reply.filled);
+  EXPECT_EQ(reply.fill_transaction_id, 6357u);
+  EXPECT_EQ(reply.fill_units, decimal_literal("100"));
+  EXPECT_EQ(reply.fill_price, decimal_literal("1.10002"));
+  EXPECT_EQ(reply.fill_time_ns, 1'466'620'889'285'982'286);
+  EXPECT_FALSE(reply.canceled);
+  EXPECT_EQ(reply.last_transaction_id, 6357u);
+}
+
+TEST(OandaProtocol, A201WithACancelCarriesTheReason) {
+  OandaCodec codec;
+  const OrderReply reply = codec.parse_order_reply(201, R"({
+    "orderCreateTransaction":{"id":"10","type":"MARKET_ORDER"},
+    "orderCancelTransaction":{"id":"11","type":"ORDER_CANCEL","orderID":"10","reason":"INSUFFICIENT_MARGIN"},
+    "lastTransactionID":"11"})");
+  EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_FALSE(reply.filled);
+  EXPECT_TRUE(reply.canceled);
+  EXPECT_EQ(reply.cancel_reason, std::string_view("INSUFFICIENT_MARGIN"));
+  EXPECT_EQ(reply.cancel_transaction_id, 11u);
+}
+
+TEST(OandaProtocol, A201WithOnlyACreateIsResting) {
+  OandaCodec codec;
+  const OrderReply reply =
+      codec.parse_order_reply(201, R"({"orderCreateTransaction":{"id":"12","type":"LIMIT_ORDER"},"lastTransactionID":"12"})");
+  EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_EQ(reply.order_id, 12u);
+  EXPECT_FALSE(reply.filled);
+  EXPECT_FALSE(reply.canceled);
+}
+
+TEST(OandaProtocol, ErrorRepliesMapToKindsWithCodesNotMessages) {
+  OandaCodec codec;
+  OrderReply reply = codec.parse_order_reply(400, R"({
+    "orderRejectTransaction":{"id":"13","type":"MARKET_ORDER_REJECT","rejectReason":"UNITS_PRECISION_EXCEEDED"},
+    "errorCode":"UNITS_PRECISION_EXCEEDED","errorMessage":"Precision of units exceeded","lastTransactionID":"13"})");
+  EXPECT_EQ(reply.kind, ReplyKind::rejected);
+  EXPECT_EQ(reply.reject_reason, std::string_view("UNITS_PRECISION_EXCEEDED"));
+
+  reply = codec.parse_order_reply(404, R"({"errorMessage":"The Account specified does not exist"})");
+  EXPECT_EQ(reply.kind, ReplyKind::rejected);
+  EXPECT_EQ(reply.reject_reason, std::string_view("HTTP_404")) << "a sentence is not a code";
+
+  reply = codec.parse_order_reply(401, R"({"errorMessage":"Insufficient authorization to perform request."})");
+  EXPECT_EQ(reply.kind, ReplyKind::unauthorized);
+  EXPECT_EQ(reply.reject_reason, std::string_view("HTTP_401"));
+
+  EXPECT_EQ(codec.parse_order_reply(403, "{}").kind, ReplyKind::unauthorized);
+  EXPECT_EQ(codec.parse_order_reply(429, "").kind, ReplyKind::rate_limited);
+  EXPECT_EQ(codec.parse_order_reply(500, "oops").kind, ReplyKind::unknown);
+  EXPECT_EQ(codec.parse_order_reply(503, "").kind, ReplyKind::unknown);
+  EXPECT_EQ(codec.parse_order_reply(201, "not json").kind, ReplyKind::unknown);
+}
+
+TEST(OandaProtocol, ReasonCodesKeepOnlyCodeCharacters) {
+  OandaCodec codec;
+  const OrderReply reply = codec.parse_order_reply(
+      400, R"({"errorCode":"BAD token=abc123 \"quoted\" and a very long tail that goes on and on"})");
+  EXPECT_EQ(reply.reject_reason, std::string_view("BAD"));
+}
+
+TEST(OandaProtocol, CancelRepliesGiveTheReasonOrWhyNot) {
+  OandaCodec codec;
+  CancelReply reply = codec.parse_cancel_reply(200, R"({
+    "orderCancelTransaction":{"id":"20","type":"ORDER_CANCEL","orderID":"12","reason":"CLIENT_REQUEST",
+      "time":"2024-03-01T12:00:00.000000000Z"},"lastTransactionID":"20"})");
+  EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_EQ(reply.reason, std::string_view("CLIENT_REQUEST"));
+  EXPECT_EQ(reply.last_transaction_id, 20u);
+  reply = codec.parse_cancel_reply(404, R"({
+    "orderCancelRejectTransaction":{"id":"21","type":"ORDER_CANCEL_REJECT","rejectReason":"ORDER_DOESNT_EXIST"},
+    "errorCode":"ORDER_DOESNT_EXIST","lastTransactionID":"21"})");
+  EXPECT_EQ(reply.kind, ReplyKind::rejected);
+  EXPECT_EQ(reply.reason, std::string_view("ORDER_DOESNT_EXIST"));
+}
+
+TEST(OandaProtocol, PricesTakeTheTopOfBookExactly) {
+  OandaCodec codec;
+  std::vector<PriceUpdate> prices;
+  ASSERT_TRUE(codec.parse_prices(R"({"time":"x","prices":[
+    {"type":"PRICE","instrument":"EUR_USD","tradeable":true,
+     "bids":[{"price":"1.08460","liquidity":1000000},{"price":"1.08459","liquidity":5000000}],
+     "asks":[{"price":"1.08463","liquidity":1000000}],"closeoutBid":"1.08458","closeoutAsk":"1.08465"},
+    {"type":"PRICE","instrument":"USD_JPY","tradeable":false,"bids":[],"asks":[],
+     "closeoutBid":"151.230","closeoutAsk":"151.236"}]})",
+                                 prices));
+  ASSERT_EQ(prices.size(), 2u);
+  EXPECT_EQ(prices[0].instrument, "EUR_USD");
+  EXPECT_EQ(prices[0].bid, decimal_literal("1.0846"));
+  EXPECT_EQ(prices[0].ask, decimal_literal("1.08463"));
+  EXPECT_TRUE(prices[0].tradeable);
+  EXPECT_EQ(prices[1].bid, decimal_literal("151.23"));
+  EXPECT_FALSE(prices[1].tradeable);
+  EXPECT_FALSE(codec.parse_prices(R"({"prices":[{"instrument":"X","bids":[{"price":1.5}]}]})", prices) &&
+               !prices.empty())
+      << "a price as a JSON float is never read";
+  EXPECT_FALSE(codec.parse_prices("[]", prices));
+}
+
+TEST(OandaProtocol, TransactionsAreClassifiedWithTheirOrderAndClientIds) {
+  OandaCodec codec;
+  std::vector<Transaction> transactions;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_transactions(R"({"transactions":[
+    {"id":"30","type":"LIMIT_ORDER","clientExtensions":{"id":"c-1"},"time":"2024-03-01T12:00:00Z"},
+    {"id":"31","type":"ORDER_FILL","orderID":"30","clientOrderID":"c-1","units":"-500","fullVWAP":"1.2"},
+    {"id":"32","type":"LIMIT_ORDER_REJECT","clientExtensions":{"id":"c-2"},"rejectReason":"PRICE_PRECISION_EXCEEDED"},
+    {"id":"33","type":"ORDER_CANCEL","orderID":"29","reason":"TIME_IN_FORCE_EXPIRED"},
+    {"id":"34","type":"DAILY_FINANCING"}],"lastTransactionID":"34"})",
+                                       transactions, last));
+  EXPECT_EQ(last, 34u);
+  ASSERT_EQ(transactions.size(), 5u);
+  EXPECT_EQ(transactions[0].type, Transaction::Type::order_create);
+  EXPECT_EQ(transactions[0].order_id, 30u);
+  EXPECT_EQ(transactions[0].client_order_id, std::string_view("c-1"));
+  EXPECT_EQ(transactions[1].type, Transaction::Type::order_fill);
+  EXPECT_EQ(transactions[1].order_id, 30u);
+  EXPECT_EQ(transactions[1].units, decimal_literal("500"));
+  EXPECT_EQ(transactions[1].price, decimal_literal("1.2"));
+  EXPECT_EQ(transactions[2].type, Transaction::Type::order_reject);
+  EXPECT_EQ(transactions[2].reason, std::string_view("PRICE_PRECISION_EXCEEDED"));
+  EXPECT_EQ(transactions[3].type, Transaction::Type::order_cancel);
+  EXPECT_EQ(transactions[3].reason, std::string_view("TIME_IN_FORCE_EXPIRED"));
+  EXPECT_EQ(transactions[4].type, Transaction::Type::other);
+  EXPECT_FALSE(codec.parse_transactions(R"({"transactions":[]})", transactions, last)) << "no lastTransactionID";
+}
+
+TEST(OandaProtocol, LastTransactionIdFromTheAccountSummary) {
+  OandaCodec codec;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_last_transaction_id(R"({"account":{"id":"1","lastTransactionID":"99"},"lastTransactionID":"99"})", last));
+  EXPECT_EQ(last, 99u);
+  ASSERT_TRUE(codec.parse_last_transaction_id(R"({"account":{"lastTransactionID":"5"}})", last));
+  EXPECT_EQ(last, 5u);
+}
+
+}  // namespace
+}  // namespace ordergate::adapters::oanda

@@ -61,6 +61,13 @@ class MaCrossExample(GatewayTestCase):
         self.assertIn("rejected: TRADING_HALTED", result.stdout)
         self.assertRegex(result.stdout, r"filled orders +0\n")
 
+    def test_takes_the_token_as_an_argument_as_tools_run_gateway_suggests(self) -> None:
+        gateway = self.start_gateway([Principal("strategy")])
+        result = self.run_strategy(gateway, "strategy", "--bars", "60", "--token", gateway.token("strategy"),
+                                   token="")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("--- summary ---", result.stdout)
+
     def test_refuses_to_start_without_a_token_and_with_a_wrong_one(self) -> None:
         gateway = self.start_gateway([Principal("strategy")])
         missing = self.run_strategy(gateway, "strategy", token="")

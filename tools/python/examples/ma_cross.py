@@ -13,11 +13,11 @@ decides *when* to trade, as a signal feed would.
 Usage (with a gateway running, e.g. ``ordergate run`` in another terminal)::
 
     export ORDERGATE_SOCKET=./ordergate.sock     # or --socket
-    export ORDERGATE_TOKEN=...                   # or --token-file FILE
+    export ORDERGATE_TOKEN=...                   # or --token-file FILE / --token TOKEN
     PYTHONPATH=tools/python python3 tools/python/examples/ma_cross.py --bars 500
 
-The token is read from the environment or a file, never from the command
-line (other users can read command lines in ``ps``).
+Prefer ``ORDERGATE_TOKEN`` or ``--token-file`` to ``--token``: other users
+on the machine can read command lines with ``ps``.
 
 Rejections are handled politely: ``RATE_LIMITED`` waits ``retry_after_ms``
 and retries, ``SESSION_EXPIRED`` says hello again, anything else (halted
@@ -227,13 +227,14 @@ class Strategy:
         return "\n".join(lines)
 
 
-def read_token(token_file: str | None) -> str:
-    if token_file:
-        return Path(token_file).read_text().strip()
+def read_token(args: argparse.Namespace) -> str:
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        return Path(args.token_file).read_text().strip()
     token = os.environ.get("ORDERGATE_TOKEN", "").strip()
     if not token:
-        raise SystemExit("ma_cross: set ORDERGATE_TOKEN or pass --token-file (the token is never a command-line "
-                         "argument: other users can read those)")
+        raise SystemExit("ma_cross: no token: set ORDERGATE_TOKEN (or pass --token-file FILE)")
     return token
 
 
@@ -242,6 +243,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--socket", default=os.environ.get("ORDERGATE_SOCKET") or default_socket(),
                         help="gateway socket (default: $ORDERGATE_SOCKET, else the gateway's default path)")
     parser.add_argument("--token-file", help="file holding the token (default: $ORDERGATE_TOKEN)")
+    parser.add_argument("--token", help="the token itself; prefer $ORDERGATE_TOKEN, since other users can read "
+                                        "command lines with ps")
     parser.add_argument("--account", default="paper")
     parser.add_argument("--symbol", default="EURUSD")
     parser.add_argument("--qty", type=Decimal, default=Decimal("10000"), help="position size in base units")
@@ -262,7 +265,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    token = read_token(args.token_file)
+    token = read_token(args)
     try:
         with Client(args.socket, timeout=5.0) as client:
             welcome = client.hello(token)

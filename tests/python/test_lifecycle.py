@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import selectors
 import signal
@@ -103,12 +104,14 @@ class CancelOnDisconnect(GatewayTestCase):
         # broker drops them as unknown and the orders rest on.
         bot = self.connect(self.gateway, "bot")
         watcher = self.connect(self.gateway, "bot")
-        for n in range(3):
-            self.assertTrue(bot.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", f"crash-{n}",
-                                       price="1.08").accepted)
-        bot.close()
-        self.gateway.wait_for_log("cancel_on_disconnect")
-        wait_until(lambda: watcher.orders() == [], what="the crashed bot's orders to be canceled")
+        for n in range(20):
+            bot.begin_submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", f"crash-{n}", price="1.08")
+        # The end of the stream right behind the orders, as when the process dies.
+        with socket.socket(fileno=os.dup(bot.fileno())) as raw:
+            raw.shutdown(socket.SHUT_WR)
+        (line,) = self.gateway.wait_for_log("cancel_on_disconnect")
+        self.assertIn("orders=20", line)
+        wait_until(lambda: watcher.orders() == [], timeout=3.0, what="the crashed bot's orders to be canceled")
 
     def test_orders_of_a_principal_without_it_survive_a_disconnect(self) -> None:
         keeper = self.connect(self.gateway, "keeper")

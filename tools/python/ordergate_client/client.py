@@ -160,6 +160,16 @@ class Accepted:
         """Always ``True``; lets callers write ``if reply.accepted``."""
         return True
 
+    @property
+    def reason(self) -> None:
+        """Always ``None``: lets callers read ``reply.reason`` on either result."""
+        return None
+
+    @property
+    def retry_after_ms(self) -> None:
+        """Always ``None`` (see :attr:`Rejected.retry_after_ms`)."""
+        return None
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rejected:
@@ -623,12 +633,16 @@ class Client:
     ) -> Accepted | Rejected:
         """Cancels this principal's open orders, optionally only those of one
         account and/or symbol. ``Accepted.count`` says how many."""
+        return self.begin_cancel_all(account, symbol).result(timeout)
+
+    def begin_cancel_all(self, account: str | None = None, symbol: str | None = None) -> Pending[Accepted | Rejected]:
+        """Sends a ``cancel_all`` without waiting (pipelining)."""
         fields: JsonObject = {}
         if account is not None:
             fields["account"] = _text(account, "account")
         if symbol is not None:
             fields["symbol"] = _text(symbol, "symbol")
-        return self._begin("cancel_all", fields, _accepted_or_rejected("cancel_all")).result(timeout)
+        return self._begin("cancel_all", fields, _accepted_or_rejected("cancel_all"))
 
     def orders(self, timeout: float | None = None) -> list[OpenOrder]:
         """Open orders of this principal (needs ``read``)."""

@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"run", ordergate::cli::run_command, "run the gateway (embedded default without --config)"},
     {"token", ordergate::cli::token_command, "token new --principal NAME: make a client token"},
     {"audit", ordergate::cli::audit_command, "verify FILE... | tail FILE: check or review the audit journal"},
+    {"secrets", ordergate::cli::secrets_command, "keygen | encrypt | decrypt: Fernet-encrypted secrets files"},
 };
 
 void usage(std::FILE* out) {

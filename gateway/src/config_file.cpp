@@ -279,6 +279,25 @@ void read_audit(TableReader& reader, AuditConfig& audit) {
   reader.reject_unknown();
 }
 
+void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
+  credentials.use_process_environment = reader.boolean("use_environment", true);
+  const std::string dotenv = reader.string("dotenv", "");
+  if (!dotenv.empty()) credentials.dotenv_file = dotenv;
+  for (const std::string& file : reader.strings("files", {})) credentials.secrets_files.emplace_back(file);
+  if (const toml::array* encrypted = reader.array_of_tables("encrypted_files")) {
+    std::size_t index = 0;
+    for (const toml::node& node : *encrypted) {
+      TableReader entry(*node.as_table(), reader.full("encrypted_files") + "[" + std::to_string(index++) + "]", source);
+      security::EncryptedSecretsFile file;
+      file.path = entry.required_string("path");
+      file.key_env = entry.required_string("key_env");
+      entry.reject_unknown();
+      credentials.encrypted_files.push_back(std::move(file));
+    }
+  }
+  reader.reject_unknown();
+}
+
 void read_principal(TableReader& reader, PrincipalConfig& principal, PrincipalAuth& auth) {
   principal.policy.name = reader.required_string("name");
   auth.name = principal.policy.name;
@@ -316,6 +335,7 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
       config.environment != "production") {
     reader.fail(reader.find("environment"), "environment", "must be \"development\", \"staging\" or \"production\"");
   }
+  config.credentials.environment = *security::parse_environment(config.environment);
   if (const toml::table* gateway = reader.table("gateway")) {
     TableReader section(*gateway, "gateway", source);
     read_gateway(section, config);
@@ -340,6 +360,10 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
       section.reject_unknown();
       config.gateway.accounts.push_back(account);
     }
+  }
+  if (const toml::table* secrets = reader.table("secrets")) {
+    TableReader section(*secrets, "secrets", source);
+    read_secrets(section, config.credentials, source);
   }
   if (const toml::table* audit = reader.table("audit")) {
     TableReader section(*audit, "audit", source);

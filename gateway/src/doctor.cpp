@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include "ordergate/security/credentials.hpp"
+#include "ordergate/security/secret_file.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -204,6 +207,42 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
     }
     if (config.audit.hmac_key_env.empty()) message += "; chain not HMAC-keyed (optional: hmac_key_env)";
     results.push_back({"audit", status, message});
+  }
+
+  // Secrets files and credential names.
+  {
+    std::vector<std::filesystem::path> files = config.credentials.secrets_files;
+    if (config.credentials.dotenv_file) files.push_back(*config.credentials.dotenv_file);
+    for (const auto& encrypted : config.credentials.encrypted_files) files.push_back(encrypted.path);
+    for (const auto& file : files) {
+      try {
+        security::check_secret_file(file);
+        results.push_back({"secret_files", CheckStatus::pass, file.string() + ": regular file, owned by us, mode 0600/0400"});
+      } catch (const security::SecretFileError& error) {
+        results.push_back({"secret_files", CheckStatus::fail, error.what()});
+      }
+    }
+    if (files.empty()) {
+      results.push_back({"secret_files", CheckStatus::pass, "no secrets files configured (credentials from the environment)"});
+    }
+    std::vector<std::pair<std::string, std::string>> names;
+    if (!config.audit.hmac_key_env.empty()) names.emplace_back("audit.hmac_key_env", config.audit.hmac_key_env);
+    if (!names.empty()) {
+      try {
+        const security::CredentialSources sources(config.credentials);
+        for (const auto& [key, name] : names) {
+          if (const auto where = sources.source_of(name)) {
+            results.push_back({"credentials", CheckStatus::pass, key + ": " + sources.variable_name(name) + " found in " + *where});
+          } else {
+            results.push_back({"credentials", CheckStatus::fail,
+                               key + ": " + sources.variable_name(name) + " is not set in any source of the " +
+                                   config.environment + " environment"});
+          }
+        }
+      } catch (const std::runtime_error& error) {
+        results.push_back({"credentials", CheckStatus::fail, error.what()});
+      }
+    }
   }
 
   // Socket.

@@ -48,6 +48,11 @@ struct alignas(64) OrderRecord {
   Decimal leaves;                    // broker thread only
   std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
   bool finished = false;             // broker thread only
+  // Broker thread only. Commands from different producers (a session's
+  // submit, an admin cancel-all) may be dequeued in either order; a cancel
+  // that arrives before its submit is remembered and applied to it.
+  bool dispatched = false;
+  bool cancel_pending = false;
 };
 
 // What a principal may do. Part of a configuration snapshot: immutable

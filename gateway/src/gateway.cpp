@@ -293,10 +293,28 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
 
 void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
   switch (command.kind) {
-    case CommandKind::submit:
+    case CommandKind::submit: {
+      OrderRecord& record = records_[command.order.order_id];
+      record.dispatched = true;
+      if (record.cancel_pending) {
+        // Cancelled before it was sent: it never reaches the broker.
+        ExecutionReport report;
+        report.order_id = command.order.order_id;
+        report.status = ExecStatus::canceled;
+        report.transact_time_ns = clock_.wall_ns();
+        report.broker_reason.assign("CANCELED_BEFORE_SENT");
+        on_execution(report);
+        break;
+      }
       broker.port->submit(command.order);
       break;
+    }
     case CommandKind::cancel: {
+      OrderRecord& record = records_[command.order.order_id];
+      if (!record.dispatched) {
+        record.cancel_pending = true;
+        break;
+      }
       CancelOrder cancel;
       cancel.order_id = command.order.order_id;
       cancel.session_id = command.order.session_id;
@@ -512,6 +530,8 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   record.leaves = order.quantity;  // handed to the broker thread by the queue
   record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
   record.finished = false;
+  record.dispatched = false;
+  record.cancel_pending = false;
   record.open.store(true, std::memory_order_release);
 
   BrokerCommand command;

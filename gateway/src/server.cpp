@@ -23,6 +23,7 @@
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/validate.hpp"
+#include "ordergate/security/credentials.hpp"
 #include "ordergate/security/token.hpp"
 #include "protocol.hpp"
 
@@ -118,6 +119,19 @@ class ServerImpl {
     if (journal_) journal_->stop();
   }
 
+  // Credential sources of the running environment, read once on first use;
+  // a missing or unsafe secrets file stops the start with its message.
+  const security::CredentialSources& credentials() {
+    if (!credentials_) {
+      try {
+        credentials_ = std::make_unique<security::CredentialSources>(config_.credentials);
+      } catch (const std::runtime_error& error) {
+        throw ConfigError(std::string("[secrets]: ") + error.what());
+      }
+    }
+    return *credentials_;
+  }
+
   // Opens the journal named by [audit], or returns nullptr when auditing is
   // off. Names come from the live gateway, so principals added by a reload
   // are written by name too.
@@ -134,11 +148,11 @@ class ServerImpl {
     options.max_bytes = settings.max_bytes;
     options.queue_capacity = settings.queue_capacity;
     if (!settings.hmac_key_env.empty()) {
-      const char* key = std::getenv(settings.hmac_key_env.c_str());
-      if (key == nullptr || key[0] == '\0') {
-        throw ConfigError("audit.hmac_key_env: the variable " + settings.hmac_key_env + " is not set");
+      try {
+        options.hmac_key = credentials().resolve(settings.hmac_key_env);
+      } catch (const std::runtime_error& error) {
+        throw ConfigError(std::string("audit.hmac_key_env: ") + error.what());
       }
-      options.hmac_key = security::Secret(key);
     }
     options.on_durable = [this](std::uint64_t) { wake_durable(); };
     AuditNames names;
@@ -157,6 +171,7 @@ class ServerImpl {
   }
 
   void start() {
+    (void)credentials();  // unsafe or unreadable secrets files stop the start here
     gateway_->start();
     bind_socket();
     signals_.add(SIGTERM);
@@ -897,6 +912,7 @@ class ServerImpl {
   ProcessConfig config_;
   const Clock& clock_;
   Log log_;
+  std::unique_ptr<security::CredentialSources> credentials_;
   std::unique_ptr<AuditJournal> journal_;  // declared before the gateway: outlives it
   bool hold_replies_ = false;
   std::atomic<bool> durable_pending_{false};

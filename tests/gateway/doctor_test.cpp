@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -99,6 +100,41 @@ TEST(Doctor, DevelopmentWithoutAuditOnlyWarns) {
   EXPECT_FALSE(any_fail(results));
   EXPECT_TRUE(production_violations(load_config_file(path)).empty());
   std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+TEST(Doctor, LooseSecretsFileFailsWithTheFixAndMissingCredentialFailsByName) {
+  const std::string secrets = write_temp("DEV_AUDIT_KEY = \"k-canary-0123456789\"\n");
+  const std::string secrets_toml = secrets + ".toml";
+  ASSERT_EQ(std::rename(secrets.c_str(), secrets_toml.c_str()), 0);
+  ::chmod(secrets_toml.c_str(), 0644);
+  std::string text = replace(example_text(), "[audit]", "[secrets]\nuse_environment = false\nfiles = [\"" + secrets_toml +
+                                                           "\"]\n\n[audit]\nhmac_key_env = \"AUDIT_KEY\"");
+  const std::string path = write_temp(text);
+  auto results = run_doctor(path);
+  const CheckResult* loose = find(results, "secret_files", CheckStatus::fail);
+  ASSERT_NE(loose, nullptr);
+  EXPECT_NE(loose->message.find("chmod 600"), std::string::npos) << loose->message;
+
+  ::chmod(secrets_toml.c_str(), 0600);
+  results = run_doctor(path);
+  EXPECT_NE(find(results, "secret_files", CheckStatus::pass), nullptr);
+  const CheckResult* found = find(results, "credentials", CheckStatus::pass);
+  ASSERT_NE(found, nullptr);
+  EXPECT_NE(found->message.find("DEV_AUDIT_KEY"), std::string::npos) << found->message;
+
+  const std::string staging = write_temp(replace(text, "environment = \"development\"", "environment = \"staging\""));
+  results = run_doctor(staging);
+  const CheckResult* missing = find(results, "credentials", CheckStatus::fail);
+  ASSERT_NE(missing, nullptr);  // a staging run never sees DEV_ values
+  EXPECT_NE(missing->message.find("STAGING_AUDIT_KEY"), std::string::npos) << missing->message;
+  for (const CheckResult& result : results) EXPECT_EQ(result.message.find("canary"), std::string::npos);
+  for (const std::string& file : {secrets_toml, path, staging}) std::remove(file.c_str());
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", ordergate::cli::run_command, "run the gateway (embedded default without --config)"},
     {"token", ordergate::cli::token_command, "token new --principal NAME: make a client token"},
-    {"audit", ordergate::cli::audit_command, "verify FILE... | tail FILE: check or review the audit journal"},
+    {"doctor", ordergate::cli::doctor_command, "doctor --config FILE [--json]: pre-deployment checklist"},
     {"secrets", ordergate::cli::secrets_command, "keygen | encrypt | decrypt: Fernet-encrypted secrets files"},
+    {"audit", ordergate::cli::audit_command, "verify FILE... | tail FILE: check or review the audit journal"},
 };
 
 void usage(std::FILE* out) {

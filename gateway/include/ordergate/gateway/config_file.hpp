@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ordergate/gateway/config.hpp"
+#include "ordergate/security/credentials.hpp"
 #include "ordergate/security/crypto.hpp"
 
 namespace ordergate {
@@ -40,7 +41,9 @@ struct AuditConfig {
   std::int64_t fsync_interval_ns = 50'000'000;
   std::uint64_t max_bytes = 256ull << 20;  ///< rotate past this size; 0 never
   std::uint32_t queue_capacity = 1u << 16;
-  std::string hmac_key_env;      ///< credential name of an HMAC key for the chain; empty = plain SHA-256
+  /// Credential name of an HMAC key for the chain (resolved with the
+  /// environment's prefix, e.g. PROD_<name>); empty = plain SHA-256.
+  std::string hmac_key_env;
 };
 
 /// How a principal authenticates on the socket.
@@ -57,6 +60,9 @@ struct ProcessConfig {
   GatewayConfig gateway;
   ServerConfig server;
   AuditConfig audit;
+  /// Where credential names resolve (`[secrets]`; docs/secrets.md). Its
+  /// environment is `environment` above.
+  security::CredentialConfig credentials;
   std::vector<PrincipalAuth> auth;  ///< one per principal, same order as gateway.principals
 };
 

@@ -130,6 +130,21 @@ class PrincipalsAndSessions(GatewayTestCase):
         self.trader.hello(self.gateway.token("trader"))
         self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "v-3").accepted)
 
+    def test_reports_of_orders_placed_before_a_new_hello_still_reach_the_connection(self) -> None:
+        # docs/protocol.md tells a client to send hello again on the same
+        # connection. Server bug (as of this test): reports are routed to the
+        # session that placed the order, which the new hello closed, so the
+        # CANCELED (or a fill) of an earlier order never reaches the client.
+        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", "before-1",
+                                           price="1.08").accepted)
+        self.assertEqual(self.trader.next_event(5.0).status, "NEW")
+        self.ops.revoke_sessions("trader")
+        self.trader.hello(self.gateway.token("trader"))
+        self.assertTrue(self.trader.cancel("before-1").accepted)
+        report = self.trader.next_event(2.0)
+        self.assertIsNotNone(report, "the CANCELED report of an order from the previous session was lost")
+        self.assertEqual((report.cl_ord_id, report.status), ("before-1", "CANCELED"))
+
     def test_revoked_session_can_no_longer_read_or_cancel(self) -> None:
         # docs/protocol.md: revoking "makes its requests UNAUTHENTICATED ... at once".
         self.ops.revoke_sessions("trader")

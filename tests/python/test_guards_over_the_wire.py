@@ -35,6 +35,16 @@ class Permissions(GatewayTestCase):
             self.assertEqual(raised.exception.reason, "PERMISSION_DENIED")
         self.assertTrue(blind.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "b-1").accepted)
 
+    def test_positions_show_only_the_accounts_the_principal_may_use(self) -> None:
+        # Server bug (as of this test; the protocol does not say it either
+        # way): positions lists every account, so a principal confined to
+        # one account reads the positions of all the others.
+        blind = self.connect(self.gateway, "blind")
+        self.assertTrue(blind.submit("paper2", "EURUSD", "buy", "limit", "1000", "gtc", "other-acct",
+                                     price="1.08").accepted)
+        narrow = self.connect(self.gateway, "narrow")  # accounts = ["paper"]
+        self.assertEqual([p.account for p in narrow.positions() if p.account != "paper"], [])
+
     def test_allow_lists_and_max_quantity_of_the_principal(self) -> None:
         narrow = self.connect(self.gateway, "narrow")
         cases = {

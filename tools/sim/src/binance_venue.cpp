@@ -152,8 +152,9 @@ HttpResponse BinanceVenue::handle(const HttpRequest& request) {
   params.query = parse_params(request.query);
   if (body_is_form(request)) params.body = parse_params(request.body);
 
+  // Unknown endpoints still cost weight and carry the limit headers.
   const auto endpoint = endpoint_for(request, params);
-  if (!endpoint) return error(404, -1000, "Unknown endpoint in ordergate-sim.");
+  const std::int64_t weight = endpoint ? endpoint->weight : 1;
 
   // Request weight per IP, fixed windows counted from the simulator's start.
   const std::int64_t wall = wall_ms();
@@ -194,7 +195,7 @@ HttpResponse BinanceVenue::handle(const HttpRequest& request) {
     log_.request("binance: 418 ban for " + std::to_string(ban) + " ms (requests during Retry-After)");
     return banned(ip.ban_until_ms);
   }
-  ip.used_weight += endpoint->weight;
+  ip.used_weight += weight;
   set_limit_headers();
   if (ip.used_weight > config_.weight_limit) {
     const std::int64_t window_end = started_ms_ + (window + 1) * config_.weight_window_ms;
@@ -207,6 +208,8 @@ HttpResponse BinanceVenue::handle(const HttpRequest& request) {
     response.add_header("Retry-After", std::to_string(ceil_seconds(window_end - wall)));
     return response;
   }
+
+  if (!endpoint) return error(404, -1000, "Unknown endpoint in ordergate-sim.");
 
   if (endpoint->signed_request) {
     const std::string_view key = request.header("x-mbx-apikey");

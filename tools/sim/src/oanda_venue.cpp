@@ -119,6 +119,9 @@ HttpResponse OandaVenue::handle(const HttpRequest& request) {
 
   if (config_.requests_per_second > 0) {
     const std::int64_t second = wall_ms() / 1000;
+    if (connection_rate_.size() > 1024) {
+      std::erase_if(connection_rate_, [&](const auto& entry) { return entry.second.first != second; });
+    }
     auto& [window, count] = connection_rate_[request.connection_id];
     if (window != second) {
       window = second;
@@ -132,6 +135,16 @@ HttpResponse OandaVenue::handle(const HttpRequest& request) {
 
   // /v3/accounts/{accountID}/...
   const auto segments = split(request.path, '/');
+  if (segments.size() == 3 && segments[0].empty() && segments[1] == "v3" && segments[2] == "accounts") {
+    if (request.method != "GET") return error(405, "The requested method is not allowed for this resource");
+    JsonWriter out;
+    out.begin_object().key("accounts").begin_array();
+    for (const auto& [id, account] : accounts_) {
+      out.begin_object().member("id", id).key("tags").begin_array().end_array().end_object();
+    }
+    out.end_array().end_object();
+    return reply(200, out.take());
+  }
   if (segments.size() < 4 || !segments[0].empty() || segments[1] != "v3" || segments[2] != "accounts") {
     return error(404, "The requested resource does not exist in ordergate-sim");
   }

@@ -36,7 +36,9 @@ T = TypeVar("T")
 READY_TIMEOUT = 20.0
 EXIT_TIMEOUT = 20.0
 
-READY_LINE = re.compile(r"^ordergate ready socket=(?P<socket>\S+) environment=(?P<environment>\S+)")
+READY_LINE = re.compile(
+    r"^ordergate ready socket=(?P<socket>\S+) environment=(?P<environment>\S+)"
+)
 
 ALL_PERMISSIONS = ("trade", "cancel", "read", "admin")
 TRADER_PERMISSIONS = ("trade", "cancel", "read")
@@ -46,7 +48,9 @@ def ordergate_binary() -> str:
     """The gateway executable under test."""
     path = os.environ.get("ORDERGATE_BIN")
     if not path:
-        raise unittest.SkipTest("ORDERGATE_BIN is not set (CTest sets it to the built ordergate binary)")
+        raise unittest.SkipTest(
+            "ORDERGATE_BIN is not set (CTest sets it to the built ordergate binary)"
+        )
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"ORDERGATE_BIN={path} is not an executable file")
     return path
@@ -62,8 +66,12 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 5.0, interval: float = 0.01,
-               what: str = "condition") -> T:
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float = 5.0,
+    interval: float = 0.01,
+    what: str = "condition",
+) -> T:
     """Polls ``condition`` until it returns something truthy (returned) or the
     deadline passes (AssertionError). For states the test cannot be told
     about directly; never a substitute for waiting on a reply."""
@@ -195,8 +203,12 @@ EURUSD_BID = "1.08460"
 EURUSD_ASK = "1.08463"
 
 
-def config_toml(principals: Sequence[Principal], gateway: dict[str, Any] | None = None,
-                environment: str = "development", instruments: str = INSTRUMENTS_TOML) -> str:
+def config_toml(
+    principals: Sequence[Principal],
+    gateway: dict[str, Any] | None = None,
+    environment: str = "development",
+    instruments: str = INSTRUMENTS_TOML,
+) -> str:
     """A complete configuration file. ``gateway`` adds ``[gateway]`` keys; a
     small ``order_capacity`` keeps startup fast."""
     settings: dict[str, Any] = {"order_capacity": 4096}
@@ -214,8 +226,14 @@ def config_toml(principals: Sequence[Principal], gateway: dict[str, Any] | None 
 class GatewayProcess:
     """A running ``ordergate run`` with its temporary directory."""
 
-    def __init__(self, directory: Path, principals: Sequence[Principal], gateway: dict[str, Any] | None = None,
-                 socket_path: Path | None = None, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        principals: Sequence[Principal],
+        gateway: dict[str, Any] | None = None,
+        socket_path: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.directory = directory
         self.principals = {principal.name: principal for principal in principals}
         self.gateway_settings = dict(gateway or {})
@@ -226,9 +244,19 @@ class GatewayProcess:
         self.write_config(principals, gateway)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [ordergate_binary(), "run", "--config", str(self.config_path), "--socket", str(self.socket_path),
-             *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, cwd=directory,
+            [
+                ordergate_binary(),
+                "run",
+                "--config",
+                str(self.config_path),
+                "--socket",
+                str(self.socket_path),
+                *extra_args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=directory,
         )
         try:
             self.ready_line = self._wait_ready()
@@ -238,7 +266,9 @@ class GatewayProcess:
 
     # ---- configuration
 
-    def write_config(self, principals: Sequence[Principal], gateway: dict[str, Any] | None = None) -> None:
+    def write_config(
+        self, principals: Sequence[Principal], gateway: dict[str, Any] | None = None
+    ) -> None:
         """Rewrites the configuration file (atomically: a concurrent reload
         never reads half a file)."""
         self.write_config_text(config_toml(principals, gateway))
@@ -275,20 +305,26 @@ class GatewayProcess:
             while b"\n" not in data:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"gateway not ready within {READY_TIMEOUT}s; log:\n{self.log_text()}")
+                    raise AssertionError(
+                        f"gateway not ready within {READY_TIMEOUT}s; log:\n{self.log_text()}"
+                    )
                 if not selector.select(remaining):
                     continue
                 chunk = os.read(self.process.stdout.fileno(), 4096)
                 if not chunk:
                     code = self.process.wait(timeout=EXIT_TIMEOUT)
-                    raise AssertionError(f"gateway exited with {code} before it was ready; log:\n{self.log_text()}")
+                    raise AssertionError(
+                        f"gateway exited with {code} before it was ready; log:\n{self.log_text()}"
+                    )
                 data += chunk
         line = data.split(b"\n", 1)[0].decode()
         match = READY_LINE.match(line)
         if match is None:
             raise AssertionError(f"unexpected first line on stdout: {line!r}")
         if match["socket"] != str(self.socket_path):
-            raise AssertionError(f"ready line names socket {match['socket']}, expected {self.socket_path}")
+            raise AssertionError(
+                f"ready line names socket {match['socket']}, expected {self.socket_path}"
+            )
         return line
 
     def signal(self, number: int) -> None:
@@ -326,8 +362,11 @@ class GatewayProcess:
 
     def wait_for_log(self, event: str, count: int = 1, timeout: float = 5.0) -> list[str]:
         """Waits until the log has ``count`` lines with ``event=<event>``."""
-        return wait_until(lambda: (lines := self.log_events(event)) and len(lines) >= count and lines,
-                          timeout, what=f"{count} log line(s) with event={event}")
+        return wait_until(
+            lambda: (lines := self.log_events(event)) and len(lines) >= count and lines,
+            timeout,
+            what=f"{count} log line(s) with event={event}",
+        )
 
 
 class GatewayTestCase(unittest.TestCase):
@@ -340,12 +379,19 @@ class GatewayTestCase(unittest.TestCase):
         self.addCleanup(directory.cleanup)
         return Path(directory.name)
 
-    def start_gateway(self, principals: Sequence[Principal] | None = None, gateway: dict[str, Any] | None = None,
-                      directory: Path | None = None, socket_path: Path | None = None,
-                      expect_clean_exit: bool = True) -> GatewayProcess:
+    def start_gateway(
+        self,
+        principals: Sequence[Principal] | None = None,
+        gateway: dict[str, Any] | None = None,
+        directory: Path | None = None,
+        socket_path: Path | None = None,
+        expect_clean_exit: bool = True,
+    ) -> GatewayProcess:
         if principals is None:
             principals = [Principal("trader")]
-        process = GatewayProcess(directory or self.make_directory(), principals, gateway, socket_path)
+        process = GatewayProcess(
+            directory or self.make_directory(), principals, gateway, socket_path
+        )
         self.addCleanup(self._stop_gateway, process, expect_clean_exit)
         return process
 
@@ -357,11 +403,14 @@ class GatewayTestCase(unittest.TestCase):
             code = process.terminate()
         except subprocess.TimeoutExpired:
             process.kill()
-            self.fail(f"gateway did not exit within {EXIT_TIMEOUT}s of SIGTERM; log:\n{process.log_text()}")
+            log = process.log_text()
+            self.fail(f"gateway did not exit within {EXIT_TIMEOUT}s of SIGTERM; log:\n{log}")
         if expect_clean_exit and code != 0:
             self.fail(f"gateway exited with {code} after SIGTERM; log:\n{process.log_text()}")
 
-    def connect(self, gateway: GatewayProcess, principal: str | None = None, timeout: float = 5.0) -> Client:
+    def connect(
+        self, gateway: GatewayProcess, principal: str | None = None, timeout: float = 5.0
+    ) -> Client:
         """A client closed when the test ends."""
         client = gateway.connect(principal, timeout)
         self.addCleanup(client.close)

@@ -8,16 +8,26 @@ import unittest
 from gateway_harness import GatewayTestCase, Principal, config_toml, wait_until
 from ordergate_client import ProtocolError, RequestRejected
 
-ADMIN_OPS = ("halt", "reduce", "resume", "disable_principal", "enable_principal", "revoke_sessions", "reload")
+ADMIN_OPS = (
+    "halt",
+    "reduce",
+    "resume",
+    "disable_principal",
+    "enable_principal",
+    "revoke_sessions",
+    "reload",
+)
 
 
 class TradingStates(GatewayTestCase):
     def setUp(self) -> None:
-        self.gateway = self.start_gateway([
-            Principal("ops", permissions=("admin", "read")),
-            Principal("trader"),
-            Principal("other"),
-        ])
+        self.gateway = self.start_gateway(
+            [
+                Principal("ops", permissions=("admin", "read")),
+                Principal("trader"),
+                Principal("other"),
+            ]
+        )
         self.ops = self.connect(self.gateway, "ops")
         self.trader = self.connect(self.gateway, "trader")
         self.other = self.connect(self.gateway, "other")
@@ -47,8 +57,11 @@ class TradingStates(GatewayTestCase):
         self.assertTrue(self.buy(self.trader, "p-3").accepted)
 
     def test_cancels_pass_the_kill_switch(self) -> None:
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", "rest-1",
-                                           price="1.08").accepted)
+        self.assertTrue(
+            self.trader.submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", "rest-1", price="1.08"
+            ).accepted
+        )
         self.assertEqual(self.trader.next_event(5.0).status, "NEW")
         self.ops.halt("global")
         self.assertTrue(self.trader.cancel("rest-1").accepted)
@@ -56,8 +69,11 @@ class TradingStates(GatewayTestCase):
 
     def test_halt_with_cancel_orders_cancels_the_resting_orders_in_scope(self) -> None:
         for client, cl_ord_id in ((self.trader, "t-1"), (self.other, "o-1")):
-            self.assertTrue(client.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", cl_ord_id,
-                                          price="1.08").accepted)
+            self.assertTrue(
+                client.submit(
+                    "paper", "EURUSD", "buy", "limit", "1000", "gtc", cl_ord_id, price="1.08"
+                ).accepted
+            )
             self.assertEqual(client.next_event(5.0).status, "NEW")
         self.ops.halt("principal:trader", cancel_orders=True)
         canceled = self.trader.next_event(5.0)
@@ -66,14 +82,24 @@ class TradingStates(GatewayTestCase):
 
     def test_reduce_admits_only_orders_that_shrink_the_position(self) -> None:
         self.assertTrue(self.buy(self.trader, "r-1", qty="10000").accepted)
-        wait_until(lambda: [e for e in self.trader.pending_events() + [self.trader.next_event(0.1)]
-                            if e is not None and e.status == "FILLED"], what="the fill")
+        wait_until(
+            lambda: [
+                e
+                for e in self.trader.pending_events() + [self.trader.next_event(0.1)]
+                if e is not None and e.status == "FILLED"
+            ],
+            what="the fill",
+        )
         self.ops.reduce("global")
         self.assertEqual(self.buy(self.trader, "r-2").reason, "REDUCE_ONLY")
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "sell", "market", "4000", "ioc", "r-3").accepted)
+        self.assertTrue(
+            self.trader.submit("paper", "EURUSD", "sell", "market", "4000", "ioc", "r-3").accepted
+        )
         # Flat account: nothing to reduce, so a sell would open a short.
-        self.assertEqual(self.other.submit("paper2", "EURUSD", "sell", "market", "1000", "ioc", "r-4").reason,
-                         "REDUCE_ONLY")
+        self.assertEqual(
+            self.other.submit("paper2", "EURUSD", "sell", "market", "1000", "ioc", "r-4").reason,
+            "REDUCE_ONLY",
+        )
         self.ops.resume("global")
         self.assertTrue(self.buy(self.trader, "r-5").accepted)
 
@@ -86,28 +112,39 @@ class TradingStates(GatewayTestCase):
         self.assertTrue(self.buy(self.trader, "s-1").accepted)
 
     def test_admin_ops_without_the_admin_permission_are_permission_denied(self) -> None:
-        for op, fields in (("halt", {"scope": "global"}), ("reduce", {"scope": "global"}),
-                           ("resume", {"scope": "global"}), ("disable_principal", {"principal": "other"}),
-                           ("enable_principal", {"principal": "other"}), ("revoke_sessions", {"principal": "other"}),
-                           ("reload", {})):
+        for op, fields in (
+            ("halt", {"scope": "global"}),
+            ("reduce", {"scope": "global"}),
+            ("resume", {"scope": "global"}),
+            ("disable_principal", {"principal": "other"}),
+            ("enable_principal", {"principal": "other"}),
+            ("revoke_sessions", {"principal": "other"}),
+            ("reload", {}),
+        ):
             with self.subTest(op=op):
                 reply = self.trader.request(op, **fields)
-                self.assertEqual((reply["type"], reply["reason"]), ("rejected", "PERMISSION_DENIED"))
+                self.assertEqual(
+                    (reply["type"], reply["reason"]), ("rejected", "PERMISSION_DENIED")
+                )
         self.assertTrue(self.buy(self.other, "d-1").accepted)
         self.other.ping()
 
 
 class PrincipalsAndSessions(GatewayTestCase):
     def setUp(self) -> None:
-        self.gateway = self.start_gateway([
-            Principal("ops", permissions=("admin",)),
-            Principal("lead", permissions=("admin",)),
-            Principal("trader"),
-        ])
+        self.gateway = self.start_gateway(
+            [
+                Principal("ops", permissions=("admin",)),
+                Principal("lead", permissions=("admin",)),
+                Principal("trader"),
+            ]
+        )
         self.ops = self.connect(self.gateway, "ops")
         self.trader = self.connect(self.gateway, "trader")
 
-    def test_disable_principal_ends_its_sessions_refuses_hello_and_enable_lets_it_back(self) -> None:
+    def test_disable_principal_ends_its_sessions_refuses_hello_and_enable_lets_it_back(
+        self,
+    ) -> None:
         self.ops.disable_principal("trader")
         reply = self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "x-1")
         self.assertIn(reply.reason, {"UNAUTHENTICATED", "PERMISSION_DENIED"})
@@ -119,7 +156,9 @@ class PrincipalsAndSessions(GatewayTestCase):
 
         self.ops.enable_principal("trader")
         self.trader.hello(self.gateway.token("trader"))
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "x-2").accepted)
+        self.assertTrue(
+            self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "x-2").accepted
+        )
 
     def test_revoke_sessions_makes_open_sessions_say_hello_again(self) -> None:
         second = self.connect(self.gateway, "trader")
@@ -128,21 +167,28 @@ class PrincipalsAndSessions(GatewayTestCase):
             reply = client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", cl_ord_id)
             self.assertEqual(reply.reason, "UNAUTHENTICATED")
         self.trader.hello(self.gateway.token("trader"))
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "v-3").accepted)
+        self.assertTrue(
+            self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "v-3").accepted
+        )
 
     def test_reports_of_orders_placed_before_a_new_hello_still_reach_the_connection(self) -> None:
         # docs/protocol.md tells a client to send hello again on the same
         # connection. Server bug (as of this test): reports are routed to the
         # session that placed the order, which the new hello closed, so the
         # CANCELED (or a fill) of an earlier order never reaches the client.
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", "before-1",
-                                           price="1.08").accepted)
+        self.assertTrue(
+            self.trader.submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", "before-1", price="1.08"
+            ).accepted
+        )
         self.assertEqual(self.trader.next_event(5.0).status, "NEW")
         self.ops.revoke_sessions("trader")
         self.trader.hello(self.gateway.token("trader"))
         self.assertTrue(self.trader.cancel("before-1").accepted)
         report = self.trader.next_event(2.0)
-        self.assertIsNotNone(report, "the CANCELED report of an order from the previous session was lost")
+        self.assertIsNotNone(
+            report, "the CANCELED report of an order from the previous session was lost"
+        )
         self.assertEqual((report.cl_ord_id, report.status), ("before-1", "CANCELED"))
 
     def test_revoked_session_can_no_longer_read_or_cancel(self) -> None:
@@ -163,7 +209,9 @@ class PrincipalsAndSessions(GatewayTestCase):
         with self.assertRaises(RequestRejected) as raised:
             self.ops.resume("global")
         self.assertEqual(raised.exception.reason, "UNAUTHENTICATED")
-        reply = self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "still-halted")
+        reply = self.trader.submit(
+            "paper", "EURUSD", "buy", "market", "1000", "ioc", "still-halted"
+        )
         self.assertEqual(reply.reason, "TRADING_HALTED")
 
     def test_disabled_admin_session_can_no_longer_use_admin_ops(self) -> None:
@@ -172,10 +220,18 @@ class PrincipalsAndSessions(GatewayTestCase):
         with self.assertRaises(RequestRejected) as raised:
             self.ops.halt("global")
         self.assertIn(raised.exception.reason, {"UNAUTHENTICATED", "PERMISSION_DENIED"})
-        self.assertTrue(self.trader.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "not-halted").accepted)
+        self.assertTrue(
+            self.trader.submit(
+                "paper", "EURUSD", "buy", "market", "1000", "ioc", "not-halted"
+            ).accepted
+        )
 
     def test_admin_ops_on_an_unknown_principal_are_invalid_field_errors(self) -> None:
-        for call in (self.ops.disable_principal, self.ops.enable_principal, self.ops.revoke_sessions):
+        for call in (
+            self.ops.disable_principal,
+            self.ops.enable_principal,
+            self.ops.revoke_sessions,
+        ):
             with self.subTest(op=call.__name__):
                 with self.assertRaises(ProtocolError) as raised:
                     call("nobody")
@@ -204,7 +260,9 @@ class Reload(GatewayTestCase):
         return newcomer
 
     def write_bad_config(self) -> None:
-        self.gateway.write_config_text(config_toml([self.ops, self.trader]) + "\nsurprise_key = 1\n")
+        self.gateway.write_config_text(
+            config_toml([self.ops, self.trader]) + "\nsurprise_key = 1\n"
+        )
 
     def assert_old_rules(self, cl_ord_id: str) -> None:
         self.assertEqual(self.submit_qty("10000", cl_ord_id).reason, "MAX_QUANTITY_EXCEEDED")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import tempfile
 import threading
@@ -24,9 +25,21 @@ from ordergate_client import (
     decimal_text,
 )
 
-EXEC = {"type": "exec", "cl_ord_id": "c-1", "status": "NEW", "account": "paper", "symbol": "EUR/USD",
-        "side": "buy", "last_qty": "0", "last_px": "0", "cum_qty": "0", "leaves_qty": "1000", "avg_px": "0",
-        "broker_order_id": "P-1", "time_ns": 1}
+EXEC = {
+    "type": "exec",
+    "cl_ord_id": "c-1",
+    "status": "NEW",
+    "account": "paper",
+    "symbol": "EUR/USD",
+    "side": "buy",
+    "last_qty": "0",
+    "last_px": "0",
+    "cum_qty": "0",
+    "leaves_qty": "1000",
+    "avg_px": "0",
+    "broker_order_id": "P-1",
+    "time_ns": 1,
+}
 
 Script = Callable[[socket.socket, "FakeGateway"], None]
 
@@ -113,7 +126,16 @@ class DecimalArguments(ClientTestCase):
             with self.subTest(field):
                 arguments = {"qty": "1000", **kwargs}
                 with self.assertRaises(TypeError) as raised:
-                    client.submit("paper", "EURUSD", "buy", "limit", arguments.pop("qty"), "gtc", "f-1", **arguments)
+                    client.submit(
+                        "paper",
+                        "EURUSD",
+                        "buy",
+                        "limit",
+                        arguments.pop("qty"),
+                        "gtc",
+                        "f-1",
+                        **arguments,
+                    )
                 self.assertIn(field, str(raised.exception))
                 self.assertIn("float", str(raised.exception))
         client.close()
@@ -136,17 +158,37 @@ class DecimalArguments(ClientTestCase):
     def test_decimals_go_out_as_json_strings(self) -> None:
         def script(connection: socket.socket, gateway: FakeGateway) -> None:
             request = gateway.read_request(connection)
-            gateway.send(connection, {"type": "accepted", "op": "submit", "id": request["id"],
-                                      "cl_ord_id": request["cl_ord_id"], "order_id": 7})
+            gateway.send(
+                connection,
+                {
+                    "type": "accepted",
+                    "op": "submit",
+                    "id": request["id"],
+                    "cl_ord_id": request["cl_ord_id"],
+                    "order_id": 7,
+                },
+            )
 
         gateway = self.fake(script)
-        reply = self.client(gateway).submit("paper", "EURUSD", "buy", "limit", 10000, "gtd", "d-1",
-                                            price=Decimal("1.08450"), stop_loss="1.08", tag="t",
-                                            expire_time_ns=5)
+        reply = self.client(gateway).submit(
+            "paper",
+            "EURUSD",
+            "buy",
+            "limit",
+            10000,
+            "gtd",
+            "d-1",
+            price=Decimal("1.08450"),
+            stop_loss="1.08",
+            tag="t",
+            expire_time_ns=5,
+        )
         self.assertEqual(reply, Accepted(op="submit", id=1, cl_ord_id="d-1", order_id=7))
         gateway.close()
         (sent,) = gateway.received
-        self.assertEqual((sent["qty"], sent["price"], sent["stop_loss"]), ("10000", "1.08450", "1.08"))
+        self.assertEqual(
+            (sent["qty"], sent["price"], sent["stop_loss"]), ("10000", "1.08450", "1.08")
+        )
         self.assertEqual(sent["expire_time_ns"], 5)
         self.assertNotIn("take_profit", sent)
         self.assertNotIn(b"1.0845,", bytes(gateway.raw))
@@ -158,11 +200,25 @@ class TokenSecrecy(ClientTestCase):
 
         def script(connection: socket.socket, gateway: FakeGateway) -> None:
             request = gateway.read_request(connection)
-            gateway.send(connection, {"type": "rejected", "id": request["id"], "reason": "UNAUTHENTICATED",
-                                      "message": "session closed, revoked or never opened"})
+            gateway.send(
+                connection,
+                {
+                    "type": "rejected",
+                    "id": request["id"],
+                    "reason": "UNAUTHENTICATED",
+                    "message": "session closed, revoked or never opened",
+                },
+            )
             request = gateway.read_request(connection)
-            gateway.send(connection, {"type": "error", "id": request["id"], "code": "INVALID_FIELD",
-                                      "message": "field 'token' is too long"})
+            gateway.send(
+                connection,
+                {
+                    "type": "error",
+                    "id": request["id"],
+                    "code": "INVALID_FIELD",
+                    "message": "field 'token' is too long",
+                },
+            )
 
         gateway = self.fake(script)
         client = self.client(gateway)
@@ -196,9 +252,14 @@ class ReplyMatching(ClientTestCase):
             first = gateway.read_request(connection)
             second = gateway.read_request(connection)
             # Out of order, with reports before, between and after.
-            gateway.send(connection, EXEC, {"type": "pong", "id": second["id"]}, {**EXEC, "status": "FILLED"},
-                         {"type": "accepted", "op": "cancel", "id": first["id"], "cl_ord_id": "c-1"},
-                         {**EXEC, "cl_ord_id": "c-2"})
+            gateway.send(
+                connection,
+                EXEC,
+                {"type": "pong", "id": second["id"]},
+                {**EXEC, "status": "FILLED"},
+                {"type": "accepted", "op": "cancel", "id": first["id"], "cl_ord_id": "c-1"},
+                {**EXEC, "cl_ord_id": "c-2"},
+            )
             silent(connection, gateway)
 
         gateway = self.fake(script)
@@ -208,8 +269,10 @@ class ReplyMatching(ClientTestCase):
         self.assertEqual(cancel.result(), Accepted(op="cancel", id=1, cl_ord_id="c-1"))
         ping.result()
         events = [client.next_event(1.0) for _ in range(3)]
-        self.assertEqual([(e.cl_ord_id, e.status) for e in events if e],
-                         [("c-1", "NEW"), ("c-1", "FILLED"), ("c-2", "NEW")])
+        self.assertEqual(
+            [(e.cl_ord_id, e.status) for e in events if e],
+            [("c-1", "NEW"), ("c-1", "FILLED"), ("c-2", "NEW")],
+        )
         self.assertEqual(events[0].leaves_qty, Decimal("1000"))
         self.assertIsNone(client.next_event(0.05))
 
@@ -217,19 +280,39 @@ class ReplyMatching(ClientTestCase):
         def script(connection: socket.socket, gateway: FakeGateway) -> None:
             for _ in range(2):
                 request = gateway.read_request(connection)
-                gateway.send(connection, {"type": "rejected", "id": request["id"], "cl_ord_id": "r-1",
-                                          "reason": "RATE_LIMITED", "message": "rate limit exceeded; retry later",
-                                          "retry_after_ms": 120})
+                gateway.send(
+                    connection,
+                    {
+                        "type": "rejected",
+                        "id": request["id"],
+                        "cl_ord_id": "r-1",
+                        "reason": "RATE_LIMITED",
+                        "message": "rate limit exceeded; retry later",
+                        "retry_after_ms": 120,
+                    },
+                )
 
         gateway = self.fake(script)
         client = self.client(gateway)
         reply = client.submit("paper", "EURUSD", "buy", "market", "1", "ioc", "r-1")
-        self.assertEqual(reply, Rejected(reason="RATE_LIMITED", message="rate limit exceeded; retry later", id=1,
-                                         cl_ord_id="r-1", retry_after_ms=120, op="submit"))
+        self.assertEqual(
+            reply,
+            Rejected(
+                reason="RATE_LIMITED",
+                message="rate limit exceeded; retry later",
+                id=1,
+                cl_ord_id="r-1",
+                retry_after_ms=120,
+                op="submit",
+            ),
+        )
         self.assertFalse(reply.accepted)
         with self.assertRaises(RequestRejected) as raised:
             client.orders()
-        self.assertEqual((raised.exception.reason, raised.exception.rejection.retry_after_ms), ("RATE_LIMITED", 120))
+        self.assertEqual(
+            (raised.exception.reason, raised.exception.rejection.retry_after_ms),
+            ("RATE_LIMITED", 120),
+        )
         self.assertIsInstance(raised.exception, GatewayError)
 
     def test_timeout_leaves_the_connection_usable_and_the_late_reply_collectable(self) -> None:
@@ -254,7 +337,10 @@ class ReplyMatching(ClientTestCase):
     def test_closing_error_is_reported_with_its_code(self) -> None:
         def script(connection: socket.socket, gateway: FakeGateway) -> None:
             gateway.read_request(connection)
-            gateway.send(connection, {"type": "error", "code": "LINE_TOO_LONG", "message": "line longer than 4096"})
+            gateway.send(
+                connection,
+                {"type": "error", "code": "LINE_TOO_LONG", "message": "line longer than 4096"},
+            )
             connection.shutdown(socket.SHUT_RDWR)
 
         gateway = self.fake(script)
@@ -265,9 +351,23 @@ class ReplyMatching(ClientTestCase):
         self.assertTrue(client.closed)
         self.assertEqual(client.next_unmatched()["code"], "LINE_TOO_LONG")
 
+    def test_next_event_with_zero_timeout_takes_what_has_arrived_without_waiting(self) -> None:
+        def script(connection: socket.socket, gateway: FakeGateway) -> None:
+            gateway.send(connection, EXEC)
+            silent(connection, gateway)
+
+        gateway = self.fake(script)
+        client = self.client(gateway)
+        self.assertTrue(select.select([client.fileno()], [], [], 5.0)[0])
+        event = client.next_event(0)
+        self.assertIsNotNone(event)
+        self.assertIsNone(client.next_event(0))
+
     def test_events_generator_ends_when_the_connection_closes(self) -> None:
         def script(connection: socket.socket, gateway: FakeGateway) -> None:
-            gateway.send(connection, EXEC, {**EXEC, "status": "CANCELED", "reason": "BROKER_UNAVAILABLE"})
+            gateway.send(
+                connection, EXEC, {**EXEC, "status": "CANCELED", "reason": "BROKER_UNAVAILABLE"}
+            )
             connection.shutdown(socket.SHUT_RDWR)
 
         gateway = self.fake(script)

@@ -15,8 +15,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "python" / "examples" /
 
 
 class MaCrossExample(GatewayTestCase):
-    def run_strategy(self, gateway: GatewayProcess, principal: str, *args: str,
-                     token: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run_strategy(
+        self, gateway: GatewayProcess, principal: str, *args: str, token: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         environment = dict(os.environ)
         environment["ORDERGATE_SOCKET"] = str(gateway.socket_path)
         environment.pop("ORDERGATE_TOKEN", None)
@@ -24,15 +25,23 @@ class MaCrossExample(GatewayTestCase):
             token = gateway.token(principal)
         if token:
             environment["ORDERGATE_TOKEN"] = token
-        return subprocess.run([sys.executable, str(SCRIPT), "--interval", "0", *args], env=environment,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), "--interval", "0", *args],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def test_trades_the_crosses_prints_fills_and_ends_flat_with_a_summary(self) -> None:
         gateway = self.start_gateway([Principal("strategy")])
         result = self.run_strategy(gateway, "strategy", "--bars", "200")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("as strategy", result.stdout)
-        fills = re.findall(r"^  fill ma-\S+: (buy|sell) (\d+) EUR/USD @ (\d+\.\d+)", result.stdout, re.MULTILINE)
+        fills = re.findall(
+            r"^  fill ma-\S+: (buy|sell) (\d+) EUR/USD @ (\d+\.\d+)", result.stdout, re.MULTILINE
+        )
         self.assertGreaterEqual(len(fills), 2, result.stdout)
         self.assertIn("--- summary ---", result.stdout)
         self.assertRegex(result.stdout, r"position +0\n")
@@ -53,7 +62,9 @@ class MaCrossExample(GatewayTestCase):
         self.assertRegex(result.stdout, r"position +0\n")
 
     def test_skips_signals_while_trading_is_halted(self) -> None:
-        gateway = self.start_gateway([Principal("strategy"), Principal("ops", permissions=("admin",))])
+        gateway = self.start_gateway(
+            [Principal("strategy"), Principal("ops", permissions=("admin",))]
+        )
         with gateway.connect("ops") as ops:
             ops.halt("principal:strategy")
         result = self.run_strategy(gateway, "strategy", "--bars", "100")
@@ -63,8 +74,9 @@ class MaCrossExample(GatewayTestCase):
 
     def test_takes_the_token_as_an_argument_as_tools_run_gateway_suggests(self) -> None:
         gateway = self.start_gateway([Principal("strategy")])
-        result = self.run_strategy(gateway, "strategy", "--bars", "60", "--token", gateway.token("strategy"),
-                                   token="")
+        result = self.run_strategy(
+            gateway, "strategy", "--bars", "60", "--token", gateway.token("strategy"), token=""
+        )
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("--- summary ---", result.stdout)
 

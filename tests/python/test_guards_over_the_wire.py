@@ -11,12 +11,19 @@ from ordergate_client import Rejected, RequestRejected
 
 class Permissions(GatewayTestCase):
     def setUp(self) -> None:
-        self.gateway = self.start_gateway([
-            Principal("reader", permissions=("read",)),
-            Principal("blind", permissions=("trade", "cancel")),
-            Principal("narrow", accounts=("paper",), symbols=("EUR/USD",), order_types=("limit",),
-                      max_quantity="5000"),
-        ])
+        self.gateway = self.start_gateway(
+            [
+                Principal("reader", permissions=("read",)),
+                Principal("blind", permissions=("trade", "cancel")),
+                Principal(
+                    "narrow",
+                    accounts=("paper",),
+                    symbols=("EUR/USD",),
+                    order_types=("limit",),
+                    max_quantity="5000",
+                ),
+            ]
+        )
 
     def test_principal_without_trade_or_cancel_is_permission_denied(self) -> None:
         reader = self.connect(self.gateway, "reader")
@@ -33,15 +40,20 @@ class Permissions(GatewayTestCase):
             with self.assertRaises(RequestRejected) as raised:
                 call()
             self.assertEqual(raised.exception.reason, "PERMISSION_DENIED")
-        self.assertTrue(blind.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "b-1").accepted)
+        self.assertTrue(
+            blind.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "b-1").accepted
+        )
 
     def test_positions_show_only_the_accounts_the_principal_may_use(self) -> None:
         # Server bug (as of this test; the protocol does not say it either
         # way): positions lists every account, so a principal confined to
         # one account reads the positions of all the others.
         blind = self.connect(self.gateway, "blind")
-        self.assertTrue(blind.submit("paper2", "EURUSD", "buy", "limit", "1000", "gtc", "other-acct",
-                                     price="1.08").accepted)
+        self.assertTrue(
+            blind.submit(
+                "paper2", "EURUSD", "buy", "limit", "1000", "gtc", "other-acct", price="1.08"
+            ).accepted
+        )
         narrow = self.connect(self.gateway, "narrow")  # accounts = ["paper"]
         self.assertEqual([p.account for p in narrow.positions() if p.account != "paper"], [])
 
@@ -55,20 +67,38 @@ class Permissions(GatewayTestCase):
         }
         for n, (reason, (account, symbol, order_type, qty)) in enumerate(cases.items()):
             with self.subTest(reason):
-                price = {"EURUSD": "1.08", "USDJPY": "151.000"}[symbol] if order_type == "limit" else None
+                price = (
+                    {"EURUSD": "1.08", "USDJPY": "151.000"}[symbol]
+                    if order_type == "limit"
+                    else None
+                )
                 tif = "gtc" if order_type == "limit" else "ioc"
-                reply = narrow.submit(account, symbol, "buy", order_type, qty, tif, f"n-{n}", price=price)
+                reply = narrow.submit(
+                    account, symbol, "buy", order_type, qty, tif, f"n-{n}", price=price
+                )
                 self.assertEqual(reply.reason, reason)
-        self.assertTrue(narrow.submit("paper", "EURUSD", "buy", "limit", "5000", "gtc", "n-ok", price="1.08").accepted)
+        self.assertTrue(
+            narrow.submit(
+                "paper", "EURUSD", "buy", "limit", "5000", "gtc", "n-ok", price="1.08"
+            ).accepted
+        )
 
     def test_unknown_account_and_instrument_and_fat_finger_price(self) -> None:
         client = self.connect(self.gateway, "blind")
-        self.assertEqual(client.submit("nowhere", "EURUSD", "buy", "market", "1", "ioc", "u-1").reason,
-                         "UNKNOWN_ACCOUNT")
-        self.assertEqual(client.submit("paper", "XAUUSD", "buy", "market", "1", "ioc", "u-2").reason,
-                         "UNKNOWN_INSTRUMENT")
-        self.assertEqual(client.submit("paper", "EURUSD", "buy", "limit", "1", "gtc", "u-3", price="1.2").reason,
-                         "PRICE_OUT_OF_BAND")
+        self.assertEqual(
+            client.submit("nowhere", "EURUSD", "buy", "market", "1", "ioc", "u-1").reason,
+            "UNKNOWN_ACCOUNT",
+        )
+        self.assertEqual(
+            client.submit("paper", "XAUUSD", "buy", "market", "1", "ioc", "u-2").reason,
+            "UNKNOWN_INSTRUMENT",
+        )
+        self.assertEqual(
+            client.submit(
+                "paper", "EURUSD", "buy", "limit", "1", "gtc", "u-3", price="1.2"
+            ).reason,
+            "PRICE_OUT_OF_BAND",
+        )
 
 
 class RateLimits(GatewayTestCase):
@@ -76,9 +106,15 @@ class RateLimits(GatewayTestCase):
         self.gateway = self.start_gateway([Principal("bot", rate_limits=("3/1s",))])
         self.client = self.connect(self.gateway, "bot")
 
-    def test_orders_over_the_budget_are_rate_limited_with_retry_after_and_admitted_after_it(self) -> None:
-        replies = [self.client.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", f"q-{n}", price="1.08")
-                   for n in range(5)]
+    def test_orders_over_the_budget_are_rate_limited_with_retry_after_and_admitted_after_it(
+        self,
+    ) -> None:
+        replies = [
+            self.client.submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", f"q-{n}", price="1.08"
+            )
+            for n in range(5)
+        ]
         self.assertTrue(all(reply.accepted for reply in replies[:3]), replies)
         limited = replies[3]
         self.assertIsInstance(limited, Rejected)
@@ -94,15 +130,24 @@ class RateLimits(GatewayTestCase):
         # The gateway said when to come back: honour it (what a client
         # should do with retry_after_ms), and the order passes.
         time.sleep(replies[4].retry_after_ms / 1000 + 0.05)
-        self.assertTrue(self.client.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", "q-5",
-                                           price="1.08").accepted)
+        self.assertTrue(
+            self.client.submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", "q-5", price="1.08"
+            ).accepted
+        )
 
     def test_rejected_orders_do_not_use_up_the_budget(self) -> None:
         for n in range(5):
-            self.assertEqual(self.client.submit("paper", "EURUSD", "buy", "market", "0", "ioc", f"z-{n}").reason,
-                             "INVALID_QUANTITY")
-        replies = [self.client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", f"ok-{n}")
-                   for n in range(3)]
+            self.assertEqual(
+                self.client.submit(
+                    "paper", "EURUSD", "buy", "market", "0", "ioc", f"z-{n}"
+                ).reason,
+                "INVALID_QUANTITY",
+            )
+        replies = [
+            self.client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", f"ok-{n}")
+            for n in range(3)
+        ]
         self.assertTrue(all(reply.accepted for reply in replies), replies)
 
 

@@ -32,9 +32,13 @@ def rest_orders(client: Client, prefix: str, count: int) -> list[str]:
     acknowledged each (NEW)."""
     ids = [f"{prefix}-{n}" for n in range(count)]
     for cl_ord_id in ids:
-        reply = client.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", cl_ord_id, price="1.08")
+        reply = client.submit(
+            "paper", "EURUSD", "buy", "limit", "1000", "gtc", cl_ord_id, price="1.08"
+        )
         assert reply.accepted, reply
-    acknowledged = {event.cl_ord_id for event in (client.next_event(5.0) for _ in ids) if event is not None}
+    acknowledged = {
+        event.cl_ord_id for event in (client.next_event(5.0) for _ in ids) if event is not None
+    }
     assert acknowledged == set(ids), acknowledged
     return ids
 
@@ -49,29 +53,41 @@ def events_until_closed(client: Client, timeout: float = DRAIN_DEADLINE) -> list
         except ConnectionClosed:
             return events
         if event is None:
-            raise AssertionError(f"connection still open after {timeout}s; events so far: {events}")
+            raise AssertionError(
+                f"connection still open after {timeout}s; events so far: {events}"
+            )
         events.append(event)
 
 
 def wait_read_by_peer(sock_fd: int) -> None:
-    wait_until(lambda: struct.unpack("i", fcntl.ioctl(sock_fd, termios.TIOCOUTQ, b"\0" * 4))[0] == 0,
-               interval=0.0002, what="the gateway to read the pipelined requests")
+    wait_until(
+        lambda: struct.unpack("i", fcntl.ioctl(sock_fd, termios.TIOCOUTQ, b"\0" * 4))[0] == 0,
+        interval=0.0002,
+        what="the gateway to read the pipelined requests",
+    )
 
 
 class EmbeddedDefault(GatewayTestCase):
     def test_without_config_the_ready_line_carries_a_dev_token_that_works(self) -> None:
         directory = self.make_directory()
         path = directory / "dev.sock"
-        process = subprocess.Popen([ordergate_binary(), "run", "--socket", str(path)], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=directory)
+        process = subprocess.Popen(
+            [ordergate_binary(), "run", "--socket", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=directory,
+        )
         self.addCleanup(lambda: process.poll() is None and (process.kill(), process.wait()))
         self.addCleanup(process.stdout.close)
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             self.assertTrue(selector.select(READY_TIMEOUT), "no ready line")
             line = process.stdout.readline().decode()
-        match = re.fullmatch(r"ordergate ready socket=(\S+) environment=development principal=dev token=(\S+)\n",
-                             line)
+        match = re.fullmatch(
+            r"ordergate ready socket=(\S+) environment=development principal=dev token=(\S+)\n",
+            line,
+        )
         self.assertIsNotNone(match, line)
         self.assertEqual(match[1], str(path))
         self.assertRegex(match[2], r"^[A-Za-z0-9_-]{43}$")
@@ -85,15 +101,23 @@ class EmbeddedDefault(GatewayTestCase):
 
 class CancelOnDisconnect(GatewayTestCase):
     def setUp(self) -> None:
-        self.gateway = self.start_gateway([Principal("bot", cancel_on_disconnect=True), Principal("keeper")])
+        self.gateway = self.start_gateway(
+            [Principal("bot", cancel_on_disconnect=True), Principal("keeper")]
+        )
 
-    def test_disconnect_cancels_the_resting_orders_of_a_cancel_on_disconnect_principal(self) -> None:
+    def test_disconnect_cancels_the_resting_orders_of_a_cancel_on_disconnect_principal(
+        self,
+    ) -> None:
         bot = self.connect(self.gateway, "bot")
-        watcher = self.connect(self.gateway, "bot")  # orders shows the principal's orders, any session
+        watcher = self.connect(
+            self.gateway, "bot"
+        )  # orders shows the principal's orders, any session
         ids = rest_orders(bot, "cod", 3)
         self.assertEqual(sorted(order.cl_ord_id for order in watcher.orders()), ids)
         bot.close()
-        wait_until(lambda: watcher.orders() == [], what="the disconnected bot's orders to be canceled")
+        wait_until(
+            lambda: watcher.orders() == [], what="the disconnected bot's orders to be canceled"
+        )
         (line,) = self.gateway.wait_for_log("cancel_on_disconnect")
         self.assertIn("orders=3", line)
 
@@ -105,13 +129,19 @@ class CancelOnDisconnect(GatewayTestCase):
         bot = self.connect(self.gateway, "bot")
         watcher = self.connect(self.gateway, "bot")
         for n in range(20):
-            bot.begin_submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", f"crash-{n}", price="1.08")
+            bot.begin_submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", f"crash-{n}", price="1.08"
+            )
         # The end of the stream right behind the orders, as when the process dies.
         with socket.socket(fileno=os.dup(bot.fileno())) as raw:
             raw.shutdown(socket.SHUT_WR)
         (line,) = self.gateway.wait_for_log("cancel_on_disconnect")
         self.assertIn("orders=20", line)
-        wait_until(lambda: watcher.orders() == [], timeout=3.0, what="the crashed bot's orders to be canceled")
+        wait_until(
+            lambda: watcher.orders() == [],
+            timeout=3.0,
+            what="the crashed bot's orders to be canceled",
+        )
 
     def test_orders_of_a_principal_without_it_survive_a_disconnect(self) -> None:
         keeper = self.connect(self.gateway, "keeper")
@@ -125,15 +155,20 @@ class CancelOnDisconnect(GatewayTestCase):
 
 class Shutdown(GatewayTestCase):
     def test_sigterm_answers_pending_requests_reports_cancels_and_exits_zero(self) -> None:
-        gateway = self.start_gateway([Principal("bot", cancel_on_disconnect=True), Principal("keeper")])
+        gateway = self.start_gateway(
+            [Principal("bot", cancel_on_disconnect=True), Principal("keeper")]
+        )
         bot = self.connect(gateway, "bot")
         keeper = self.connect(gateway, "keeper")
         bot_ids = rest_orders(bot, "bot", 2)
         keeper_ids = rest_orders(keeper, "keep", 2)
 
         # Requests the gateway has read but whose replies nobody read yet.
-        pending = [keeper.begin_ping() for _ in range(50)] + [keeper.begin_submit(
-            "paper", "EURUSD", "buy", "limit", "1000", "gtc", "last-order", price="1.08")]
+        pending = [keeper.begin_ping() for _ in range(50)] + [
+            keeper.begin_submit(
+                "paper", "EURUSD", "buy", "limit", "1000", "gtc", "last-order", price="1.08"
+            )
+        ]
         wait_read_by_peer(keeper.fileno())
 
         started = time.monotonic()

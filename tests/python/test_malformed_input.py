@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unittest
 
 from gateway_harness import GatewayTestCase, Principal
@@ -24,7 +25,16 @@ class MalformedInput(GatewayTestCase):
         self.bystander.ping()
 
     def test_garbage_bytes_are_invalid_json_and_the_connection_stays_open(self) -> None:
-        for garbage in (b"hello gateway", b"\x00\x01\x02\x7f", b"{", b"}", b"[1,2", b'{"op":"ping"', b"null", b"42"):
+        for garbage in (
+            b"hello gateway",
+            b"\x00\x01\x02\x7f",
+            b"{",
+            b"}",
+            b"[1,2",
+            b'{"op":"ping"',
+            b"null",
+            b"42",
+        ):
             with self.subTest(garbage=garbage):
                 reply = self.send_line(garbage)
                 self.assertEqual((reply["type"], reply["code"]), ("error", "INVALID_JSON"))
@@ -47,7 +57,11 @@ class MalformedInput(GatewayTestCase):
         ):
             with self.subTest(prefix=line[:12]):
                 self.client.send_raw(line + b"\n")
-                reply = self.client.wait_reply(1) if b'"id":1' in line else self.client.next_unmatched()
+                reply = (
+                    self.client.wait_reply(1)
+                    if b'"id":1' in line
+                    else self.client.next_unmatched()
+                )
                 self.assertEqual(reply["type"], "error")
                 self.assertIn(reply["code"], {"INVALID_JSON", "INVALID_FIELD", "UNKNOWN_FIELD"})
         self.assert_still_serving()
@@ -60,22 +74,55 @@ class MalformedInput(GatewayTestCase):
 
     def test_wrong_types_missing_and_unknown_fields_are_named_errors(self) -> None:
         cases = {
-            "qty as an object": ({"op": "submit", "account": "paper", "symbol": "EURUSD", "side": "buy",
-                                  "type": "market", "qty": {"v": 1}, "tif": "ioc", "cl_ord_id": "w-1"},
-                                 "INVALID_FIELD"),
-            "qty as a word": ({"op": "submit", "account": "paper", "symbol": "EURUSD", "side": "buy",
-                               "type": "market", "qty": "lots", "tif": "ioc", "cl_ord_id": "w-2"}, "INVALID_FIELD"),
-            "symbol as a number": ({"op": "submit", "account": "paper", "symbol": 7, "side": "buy",
-                                    "type": "market", "qty": "1", "tif": "ioc", "cl_ord_id": "w-3"}, "INVALID_FIELD"),
-            "cancel_orders as a string": ({"op": "halt", "scope": "global", "cancel_orders": "yes"}, "INVALID_FIELD"),
+            "qty as an object": (
+                {
+                    "op": "submit",
+                    "account": "paper",
+                    "symbol": "EURUSD",
+                    "side": "buy",
+                    "type": "market",
+                    "qty": {"v": 1},
+                    "tif": "ioc",
+                    "cl_ord_id": "w-1",
+                },
+                "INVALID_FIELD",
+            ),
+            "qty as a word": (
+                {
+                    "op": "submit",
+                    "account": "paper",
+                    "symbol": "EURUSD",
+                    "side": "buy",
+                    "type": "market",
+                    "qty": "lots",
+                    "tif": "ioc",
+                    "cl_ord_id": "w-2",
+                },
+                "INVALID_FIELD",
+            ),
+            "symbol as a number": (
+                {
+                    "op": "submit",
+                    "account": "paper",
+                    "symbol": 7,
+                    "side": "buy",
+                    "type": "market",
+                    "qty": "1",
+                    "tif": "ioc",
+                    "cl_ord_id": "w-3",
+                },
+                "INVALID_FIELD",
+            ),
+            "cancel_orders as a string": (
+                {"op": "halt", "scope": "global", "cancel_orders": "yes"},
+                "INVALID_FIELD",
+            ),
             "op as a number": ({"op": 1}, "INVALID_FIELD"),
             "missing cl_ord_id": ({"op": "cancel"}, "MISSING_FIELD"),
             "missing op": ({"cl_ord_id": "x"}, "MISSING_FIELD"),
             "unknown field": ({"op": "ping", "color": "red"}, "UNKNOWN_FIELD"),
             "field of another op": ({"op": "ping", "cl_ord_id": "x"}, "UNKNOWN_FIELD"),
         }
-        import json
-
         for name, (message, code) in cases.items():
             with self.subTest(name):
                 message = {"id": name.replace(" ", "-"), **message}
@@ -96,8 +143,10 @@ class MalformedInput(GatewayTestCase):
         self.assert_still_serving()
 
     def test_json_numbers_for_decimals_are_read_exactly_from_their_text(self) -> None:
-        self.client.send_raw(b'{"op":"submit","id":"n","account":"paper","symbol":"EURUSD","side":"buy",'
-                             b'"type":"limit","qty":10000,"price":1.08000,"tif":"gtc","cl_ord_id":"num-1"}\n')
+        self.client.send_raw(
+            b'{"op":"submit","id":"n","account":"paper","symbol":"EURUSD","side":"buy",'
+            b'"type":"limit","qty":10000,"price":1.08000,"tif":"gtc","cl_ord_id":"num-1"}\n'
+        )
         self.assertEqual(self.client.wait_reply("n")["type"], "accepted")
         (order,) = self.client.orders()
         self.assertEqual((str(order.qty), str(order.price)), ("10000", "1.08"))

@@ -31,7 +31,12 @@ def unread_by_peer(sock: socket.socket) -> int:
 
 
 def wait_read_by_peer(sock: socket.socket, timeout: float = 5.0) -> None:
-    wait_until(lambda: unread_by_peer(sock) == 0, timeout, interval=0.0002, what="the gateway to read our bytes")
+    wait_until(
+        lambda: unread_by_peer(sock) == 0,
+        timeout,
+        interval=0.0002,
+        what="the gateway to read our bytes",
+    )
 
 
 class SocketFile(GatewayTestCase):
@@ -65,8 +70,18 @@ class SocketFile(GatewayTestCase):
         config = directory / "second.toml"
         config.write_text(config_toml([Principal("trader")]))
         second = subprocess.run(
-            [ordergate_binary(), "run", "--config", str(config), "--socket", str(first.socket_path)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=EXIT_TIMEOUT,
+            [
+                ordergate_binary(),
+                "run",
+                "--config",
+                str(config),
+                "--socket",
+                str(first.socket_path),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT,
         )
         self.assertNotEqual(second.returncode, 0)
         self.assertEqual(second.stdout, "", "a refused gateway must not print the ready line")
@@ -83,7 +98,10 @@ class SocketFile(GatewayTestCase):
         config.write_text(config_toml([Principal("trader")]))
         result = subprocess.run(
             [ordergate_binary(), "run", "--config", str(config), "--socket", str(path)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=EXIT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT,
         )
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("is not a socket", result.stderr)
@@ -112,8 +130,12 @@ class PeerCredentials(GatewayTestCase):
         self.assertEqual(raised.exception.code, "PEER_NOT_ALLOWED")
 
     def test_peer_on_the_allow_list_is_served(self) -> None:
-        gateway = self.start_gateway(gateway={"allowed_uids": [self.other_uid(), os.getuid()],
-                                              "allowed_gids": [os.getgid()]})
+        gateway = self.start_gateway(
+            gateway={
+                "allowed_uids": [self.other_uid(), os.getuid()],
+                "allowed_gids": [os.getgid()],
+            }
+        )
         self.assertEqual(self.connect(gateway).hello(gateway.token("trader")).principal, "trader")
 
 
@@ -129,8 +151,11 @@ class ConnectionLimits(GatewayTestCase):
         first.ping()
         second.ping()
         first.close()
-        wait_until(lambda: gateway.log_events("disconnected") and len(gateway.log_events("disconnected")) >= 2,
-                   what="the gateway to release the closed connections")
+        wait_until(
+            lambda: gateway.log_events("disconnected")
+            and len(gateway.log_events("disconnected")) >= 2,
+            what="the gateway to release the closed connections",
+        )
         self.connect(gateway, "trader").ping()
 
     def test_idle_connection_is_closed_after_idle_timeout_while_an_active_one_stays(self) -> None:
@@ -142,7 +167,9 @@ class ConnectionLimits(GatewayTestCase):
             while True:
                 active.ping()
                 self.assertIsNone(idle.next_event(0.2))
-                self.assertLess(time.monotonic() - started, 5.0, "the idle connection was never closed")
+                self.assertLess(
+                    time.monotonic() - started, 5.0, "the idle connection was never closed"
+                )
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
         active.ping()
         self.assertIn("why=idle_timeout", " ".join(gateway.log_events("disconnected")))
@@ -156,7 +183,9 @@ class ConnectionLimits(GatewayTestCase):
             self.addCleanup(client.close)
             clients.append(client)
         # All hellos in flight at once, then every welcome collected.
-        hellos = [client._begin("hello", {"token": token}, lambda message: message) for client in clients]
+        hellos = [
+            client._begin("hello", {"token": token}, lambda message: message) for client in clients
+        ]
         replies = [pending.result() for pending in hellos]
         self.assertEqual({reply["type"] for reply in replies}, {"welcome"})
         pings = [client.begin_ping() for client in clients]
@@ -170,7 +199,9 @@ class ConnectionLimits(GatewayTestCase):
 class SlowReader(GatewayTestCase):
     REQUEST = b'{"op":"ping","id":"' + b"x" * 60 + b'"}\n'
 
-    def test_client_that_never_reads_is_disconnected_once_its_output_exceeds_the_limit(self) -> None:
+    def test_client_that_never_reads_is_disconnected_once_its_output_exceeds_the_limit(
+        self,
+    ) -> None:
         # Each batch is read by the gateway before the next is sent, so its
         # replies stay far below the limit per read: the limit is reached only
         # through replies piling up behind a write that cannot complete.
@@ -199,8 +230,10 @@ class SlowReader(GatewayTestCase):
                 disconnected = True
                 break
         other.ping()  # everyone else carries on meanwhile
-        self.assertTrue(disconnected or gateway.log_events("slow_reader_dropped"),
-                        f"the gateway kept a client that read nothing after {sent} bytes of requests")
+        self.assertTrue(
+            disconnected or gateway.log_events("slow_reader_dropped"),
+            f"the gateway kept a client that read nothing after {sent} bytes of requests",
+        )
         gateway.wait_for_log("slow_reader_dropped")
         # What the kernel buffered arrives, then the end of the stream.
         slow.settimeout(5.0)

@@ -48,6 +48,10 @@ MAX_RETRIES = 5
 FILL_TIMEOUT_S = 5.0
 
 
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+
+
 def default_socket() -> str:
     """The gateway's own default: $XDG_RUNTIME_DIR/ordergate.sock, else ./ordergate.sock."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
@@ -105,7 +109,9 @@ class Book:
         self.last_price = price
         if self.position == 0 or (self.position > 0) == (signed > 0):
             total = self.position + signed
-            self.average_price = (self.average_price * abs(self.position) + price * qty) / abs(total)
+            self.average_price = (self.average_price * abs(self.position) + price * qty) / abs(
+                total
+            )
             self.position = total
             return
         closing = min(qty, abs(self.position))
@@ -119,7 +125,9 @@ class Book:
 
     @property
     def unrealized(self) -> Decimal:
-        return (self.last_price - self.average_price) * self.position if self.position else Decimal(0)
+        return (
+            (self.last_price - self.average_price) * self.position if self.position else Decimal(0)
+        )
 
 
 class Strategy:
@@ -148,8 +156,16 @@ class Strategy:
     def order(self, side: str, qty: Decimal) -> None:
         for _attempt in range(MAX_RETRIES + 1):
             cl_ord_id = self.next_cl_ord_id()
-            reply = self.client.submit(self.args.account, self.args.symbol, side, "market", qty, "ioc", cl_ord_id,
-                                       tag="ma-cross")
+            reply = self.client.submit(
+                self.args.account,
+                self.args.symbol,
+                side,
+                "market",
+                qty,
+                "ioc",
+                cl_ord_id,
+                tag="ma-cross",
+            )
             if reply.accepted:
                 self.await_fill(cl_ord_id)
                 return
@@ -166,7 +182,9 @@ class Strategy:
                 self.client.hello(self._token)
                 self.retries += 1
                 continue
-            print(f"  {side} {qty} rejected: {reply.reason} ({reply.message}); skipping this signal")
+            print(
+                f"  {side} {qty} rejected: {reply.reason} ({reply.message}); skipping this signal"
+            )
             return
         print(f"  {side} {qty}: gave up after {MAX_RETRIES} retries")
 
@@ -184,8 +202,10 @@ class Strategy:
     def on_event(self, event: ExecEvent) -> None:
         if event.last_qty > 0:
             self.book.fill(event.side, event.last_qty, event.last_px)
-            print(f"  fill {event.cl_ord_id}: {event.side} {event.last_qty} {event.symbol} @ {event.last_px}"
-                  f"  position {self.book.position}")
+            print(
+                f"  fill {event.cl_ord_id}: {event.side} {event.last_qty} {event.symbol}"
+                f" @ {event.last_px}  position {self.book.position}"
+            )
         elif event.status in ("CANCELED", "REJECTED", "EXPIRED"):
             why = event.broker_reason or event.reason or ""
             print(f"  {event.cl_ord_id}: {event.status} {why}".rstrip())
@@ -199,8 +219,10 @@ class Strategy:
                 regime = 1 if fast_value > slow_value else -1 if fast_value < slow_value else 0
                 if regime != 0 and regime != previous:
                     label = "up" if regime > 0 else "down"
-                    print(f"bar {bar:4d} mid {price}: fast MA crossed {label} -> "
-                          f"{'long' if regime > 0 else 'short'} {self.args.qty}")
+                    print(
+                        f"bar {bar:4d} mid {price}: fast MA crossed {label} -> "
+                        f"{'long' if regime > 0 else 'short'} {self.args.qty}"
+                    )
                     self.trade_to(self.args.qty * regime)
                     previous = regime
             if self.args.interval > 0:
@@ -211,18 +233,23 @@ class Strategy:
 
     def summary(self) -> str:
         book = self.book
-        pnl = (book.realized + book.unrealized).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+        pnl = cents(book.realized + book.unrealized)
         lines = [
             "--- summary ---",
             f"filled orders   {book.filled_orders}",
             f"traded quantity {book.traded_qty}",
             f"position        {book.position}",
-            f"realized P&L    {book.realized.quantize(Decimal('0.01'), ROUND_HALF_EVEN)} (quote currency)",
-            f"unrealized P&L  {book.unrealized.quantize(Decimal('0.01'), ROUND_HALF_EVEN)} (at the last fill price)",
+            f"realized P&L    {cents(book.realized)} (quote currency)",
+            f"unrealized P&L  {cents(book.unrealized)} (at the last fill price)",
             f"total P&L       {pnl}",
             f"retries         {self.retries}",
-            "rejections      " + (", ".join(f"{reason} x{count}" for reason, count in sorted(self.rejections.items()))
-                                  or "none"),
+            "rejections      "
+            + (
+                ", ".join(
+                    f"{reason} x{count}" for reason, count in sorted(self.rejections.items())
+                )
+                or "none"
+            ),
         ]
         return "\n".join(lines)
 
@@ -239,24 +266,42 @@ def read_token(args: argparse.Namespace) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Moving-average cross on a synthetic series, through ordergate.")
-    parser.add_argument("--socket", default=os.environ.get("ORDERGATE_SOCKET") or default_socket(),
-                        help="gateway socket (default: $ORDERGATE_SOCKET, else the gateway's default path)")
+    parser = argparse.ArgumentParser(
+        description="Moving-average cross on a synthetic series, through ordergate."
+    )
+    parser.add_argument(
+        "--socket",
+        default=os.environ.get("ORDERGATE_SOCKET") or default_socket(),
+        help="gateway socket (default: $ORDERGATE_SOCKET, else the gateway's default path)",
+    )
     parser.add_argument("--token-file", help="file holding the token (default: $ORDERGATE_TOKEN)")
-    parser.add_argument("--token", help="the token itself; prefer $ORDERGATE_TOKEN, since other users can read "
-                                        "command lines with ps")
+    parser.add_argument(
+        "--token",
+        help="the token itself; prefer $ORDERGATE_TOKEN, since other users can read "
+        "command lines with ps",
+    )
     parser.add_argument("--account", default="paper")
     parser.add_argument("--symbol", default="EURUSD")
-    parser.add_argument("--qty", type=Decimal, default=Decimal("10000"), help="position size in base units")
+    parser.add_argument(
+        "--qty", type=Decimal, default=Decimal("10000"), help="position size in base units"
+    )
     parser.add_argument("--fast", type=int, default=5, help="fast moving-average length in bars")
     parser.add_argument("--slow", type=int, default=20, help="slow moving-average length in bars")
     parser.add_argument("--bars", type=int, default=300, help="length of the synthetic series")
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic series")
-    parser.add_argument("--start", type=Decimal, default=Decimal("1.08460"), help="first mid price")
-    parser.add_argument("--step-ticks", type=int, default=3, help="largest random move per bar, in ticks")
+    parser.add_argument(
+        "--start", type=Decimal, default=Decimal("1.08460"), help="first mid price"
+    )
+    parser.add_argument(
+        "--step-ticks", type=int, default=3, help="largest random move per bar, in ticks"
+    )
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between bars")
-    parser.add_argument("--no-flatten", dest="flatten", action="store_false",
-                        help="keep the final position instead of closing it")
+    parser.add_argument(
+        "--no-flatten",
+        dest="flatten",
+        action="store_false",
+        help="keep the final position instead of closing it",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.fast < args.slow:
         parser.error("need 0 < --fast < --slow")
@@ -269,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with Client(args.socket, timeout=5.0) as client:
             welcome = client.hello(token)
-            print(f"connected to {args.socket} as {welcome.principal}; trading {args.symbol} on {args.account}")
+            print(f"connected to {args.socket} as {welcome.principal};", end=" ")
+            print(f"trading {args.symbol} on {args.account}")
             strategy = Strategy(client, token, args)
             try:
                 strategy.run(synthetic_prices(args.seed, args.start, args.bars, args.step_ticks))

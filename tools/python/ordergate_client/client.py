@@ -100,7 +100,9 @@ class RequestRejected(GatewayError):
     """
 
     def __init__(self, rejection: Rejected) -> None:
-        super().__init__(f"{rejection.op or 'request'} rejected: {rejection.reason}: {rejection.message}")
+        super().__init__(
+            f"{rejection.op or 'request'} rejected: {rejection.reason}: {rejection.message}"
+        )
         self.rejection = rejection
 
     @property
@@ -296,7 +298,9 @@ def _rejection(message: Mapping[str, Any], op: str) -> Rejected:
 
 def _raise_if_error(message: Mapping[str, Any]) -> None:
     if message.get("type") == "error":
-        raise ProtocolError(str(message.get("code", "")), str(message.get("message", "")), message.get("id"))
+        raise ProtocolError(
+            str(message.get("code", "")), str(message.get("message", "")), message.get("id")
+        )
 
 
 def _expect_type(message: Mapping[str, Any], op: str, *types: str) -> None:
@@ -329,7 +333,11 @@ def _accepted_or_rejected(op: str) -> Callable[[JsonObject], Accepted | Rejected
 
 def _parse_welcome(message: JsonObject) -> Welcome:
     _expect_type(message, "hello", "welcome")
-    return Welcome(principal=str(message["principal"]), expires_in=int(message["expires_in"]), id=message.get("id"))
+    return Welcome(
+        principal=str(message["principal"]),
+        expires_in=int(message["expires_in"]),
+        id=message.get("id"),
+    )
 
 
 def _parse_orders(message: JsonObject) -> list[OpenOrder]:
@@ -418,7 +426,9 @@ class Pending(Generic[_T]):
 
     __slots__ = ("_client", "_parse", "request_id", "op")
 
-    def __init__(self, client: Client, request_id: int, op: str, parse: Callable[[JsonObject], _T]) -> None:
+    def __init__(
+        self, client: Client, request_id: int, op: str, parse: Callable[[JsonObject], _T]
+    ) -> None:
         self._client = client
         self._parse = parse
         self.request_id = request_id
@@ -470,7 +480,9 @@ class Client:
             self._sock = None
             if isinstance(error, socket.timeout):
                 raise Timeout(f"connecting to {self._path} timed out") from None
-            raise ConnectionClosed(f"cannot connect to {self._path}: {error.strerror or error}") from None
+            raise ConnectionClosed(
+                f"cannot connect to {self._path}: {error.strerror or error}"
+            ) from None
 
     # ---- lifecycle
 
@@ -575,8 +587,19 @@ class Client:
         Execution reports follow an :class:`Accepted` via :meth:`next_event`.
         """
         return self.begin_submit(
-            account, symbol, side, type, qty, tif, cl_ord_id, price=price, stop_price=stop_price, tag=tag,
-            stop_loss=stop_loss, take_profit=take_profit, expire_time_ns=expire_time_ns,
+            account,
+            symbol,
+            side,
+            type,
+            qty,
+            tif,
+            cl_ord_id,
+            price=price,
+            stop_price=stop_price,
+            tag=tag,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            expire_time_ns=expire_time_ns,
         ).result(timeout)
 
     def begin_submit(
@@ -607,7 +630,10 @@ class Client:
             "cl_ord_id": _text(cl_ord_id, "cl_ord_id"),
         }
         for name, value in (
-            ("price", price), ("stop_price", stop_price), ("stop_loss", stop_loss), ("take_profit", take_profit)
+            ("price", price),
+            ("stop_price", stop_price),
+            ("stop_loss", stop_loss),
+            ("take_profit", take_profit),
         ):
             if value is not None:
                 fields[name] = decimal_text(value, name)
@@ -626,7 +652,9 @@ class Client:
 
     def begin_cancel(self, cl_ord_id: str) -> Pending[Accepted | Rejected]:
         """Sends a ``cancel`` without waiting (pipelining)."""
-        return self._begin("cancel", {"cl_ord_id": _text(cl_ord_id, "cl_ord_id")}, _accepted_or_rejected("cancel"))
+        return self._begin(
+            "cancel", {"cl_ord_id": _text(cl_ord_id, "cl_ord_id")}, _accepted_or_rejected("cancel")
+        )
 
     def cancel_all(
         self, account: str | None = None, symbol: str | None = None, timeout: float | None = None
@@ -635,7 +663,9 @@ class Client:
         account and/or symbol. ``Accepted.count`` says how many."""
         return self.begin_cancel_all(account, symbol).result(timeout)
 
-    def begin_cancel_all(self, account: str | None = None, symbol: str | None = None) -> Pending[Accepted | Rejected]:
+    def begin_cancel_all(
+        self, account: str | None = None, symbol: str | None = None
+    ) -> Pending[Accepted | Rejected]:
         """Sends a ``cancel_all`` without waiting (pipelining)."""
         fields: JsonObject = {}
         if account is not None:
@@ -660,7 +690,9 @@ class Client:
         open orders there too."""
         self._trading_state("halt", scope, cancel_orders, timeout)
 
-    def reduce(self, scope: str, cancel_orders: bool = False, timeout: float | None = None) -> None:
+    def reduce(
+        self, scope: str, cancel_orders: bool = False, timeout: float | None = None
+    ) -> None:
         """Admits only position-reducing orders in ``scope`` (``REDUCE_ONLY``)."""
         self._trading_state("reduce", scope, cancel_orders, timeout)
 
@@ -686,7 +718,9 @@ class Client:
         the running configuration stays."""
         self._admin("reload", {}, timeout)
 
-    def _trading_state(self, op: str, scope: str, cancel_orders: bool, timeout: float | None) -> None:
+    def _trading_state(
+        self, op: str, scope: str, cancel_orders: bool, timeout: float | None
+    ) -> None:
         fields: JsonObject = {"scope": _text(scope, "scope")}
         if cancel_orders:
             fields["cancel_orders"] = True
@@ -764,7 +798,9 @@ class Client:
 
     # ---- internals
 
-    def _begin(self, op: str, fields: JsonObject, parse: Callable[[JsonObject], _T]) -> Pending[_T]:
+    def _begin(
+        self, op: str, fields: JsonObject, parse: Callable[[JsonObject], _T]
+    ) -> Pending[_T]:
         request_id = self._next_id
         self._next_id += 1
         message = {"op": op, "id": request_id, **fields}
@@ -783,7 +819,8 @@ class Client:
             self._drain_nowait()
             self._eof = True
             raise ConnectionClosed(
-                f"connection lost while sending: {error.strerror or type(error).__name__}", self._closing_code
+                f"connection lost while sending: {error.strerror or type(error).__name__}",
+                self._closing_code,
             ) from None
 
     def _drain_nowait(self) -> None:
@@ -834,18 +871,14 @@ class Client:
         sock = self._require_open()
         if self._eof:
             raise ConnectionClosed("the gateway closed the connection", self._closing_code)
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                what = f"the reply to request {waiting_for}" if waiting_for is not None else "a message"
-                raise Timeout(f"timed out waiting for {what}")
-            sock.settimeout(remaining)
-        else:
-            sock.settimeout(None)
+        # Past the deadline, still take what is already here (timeout 0 polls).
+        sock.settimeout(None if deadline is None else max(0.0, deadline - time.monotonic()))
         try:
             chunk = sock.recv(_READ_CHUNK)
-        except socket.timeout:
-            what = f"the reply to request {waiting_for}" if waiting_for is not None else "a message"
+        except (socket.timeout, BlockingIOError):
+            what = (
+                f"the reply to request {waiting_for}" if waiting_for is not None else "a message"
+            )
             raise Timeout(f"timed out waiting for {what}") from None
         except OSError:
             chunk = b""  # reset by the peer: the same as an end of stream here

@@ -183,9 +183,7 @@ class ConnectionLimits(GatewayTestCase):
             self.addCleanup(client.close)
             clients.append(client)
         # All hellos in flight at once, then every welcome collected.
-        hellos = [
-            client._begin("hello", {"token": token}, lambda message: message) for client in clients
-        ]
+        hellos = [client.begin_request("hello", token=token) for client in clients]
         replies = [pending.result() for pending in hellos]
         self.assertEqual({reply["type"] for reply in replies}, {"welcome"})
         pings = [client.begin_ping() for client in clients]

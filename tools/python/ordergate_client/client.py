@@ -772,7 +772,11 @@ class Client:
         """Sends any op with the given fields and returns the raw reply object
         (no exception for ``rejected``/``error`` replies). Decimal fields must
         already be strings."""
-        return self._begin(op, dict(fields), _raw).result(timeout)
+        return self.begin_request(op, **fields).result(timeout)
+
+    def begin_request(self, op: str, **fields: Any) -> Pending[JsonObject]:
+        """Like :meth:`request`, without waiting for the reply (pipelining)."""
+        return self._begin(op, dict(fields), _raw)
 
     def send_raw(self, data: bytes) -> None:
         """Writes bytes to the socket as they are (tests of malformed input).

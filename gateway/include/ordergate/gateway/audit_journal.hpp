@@ -21,9 +21,9 @@
 /// Record format, chain, fsync guarantees and rotation: docs/audit.md.
 ///
 /// Threading: `record` may be called from any number of threads at once; it
-/// is wait-free in the common case (one compare-and-swap on a shared counter
-/// plus a copy into a preallocated ring) and never locks, allocates, throws or
-/// makes a system call. Every other member may block and belongs off the hot
+/// is lock-free (one compare-and-swap on a shared counter, retried only when
+/// another producer won it, plus a 184-byte copy into a preallocated ring)
+/// and never locks, allocates, throws or makes a system call. Every other member may block and belongs off the hot
 /// path. The writer thread is the only one that touches the file and calls the
 /// `AuditNames` resolvers.
 
@@ -90,15 +90,16 @@ struct AuditJournalOptions {
   /// file instead; 0 never rotates.
   std::uint64_t max_bytes = 256ull << 20;
   /// Records the ring holds before `record` drops one (a power of two >= 64).
-  /// Each slot is about 230 bytes; the ring is allocated and touched once, at
+  /// Each slot is 200 bytes; the ring is allocated and touched once, at
   /// construction.
   std::uint32_t queue_capacity = 1u << 16;
   /// When not empty, the chain uses HMAC-SHA256 under this key instead of
   /// plain SHA-256, and verification needs the same key.
   security::Secret hmac_key;
   /// Called on the writer thread each time `durable_sequence()` advances,
-  /// with its new value, so an event loop can release replies it held. Must
-  /// be cheap, must not block and must not call back into the journal.
+  /// after it returns the new value (passed as the argument), so an event
+  /// loop can release the replies it held. Must be cheap, must not block
+  /// and must not call `wait_durable`, `flush` or `stop`.
   std::function<void(std::uint64_t durable_sequence)> on_durable;
 };
 
@@ -141,9 +142,9 @@ class AuditJournal final : public AuditSink {
   [[nodiscard]] bool wait_durable(std::uint64_t sequence, std::chrono::nanoseconds timeout);
 
   /// Writes and fdatasyncs every record numbered before the call, whatever
-  /// the policy. Returns the last such sequence number, or 0 when the
-  /// journal failed or stopped first (or nothing was recorded yet and the
-  /// journal is empty). Thread-safe; blocks.
+  /// the policy. Returns the last such sequence number (0 for an empty
+  /// journal), or 0 when the journal failed or stopped before they were
+  /// durable. Thread-safe; blocks for one batch and one fdatasync.
   std::uint64_t flush();
 
   /// Drains every record already numbered, writes and fdatasyncs it, closes

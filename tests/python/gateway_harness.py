@@ -66,6 +66,13 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+def short_temporary_directory(prefix: str = "og-") -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory whose path leaves room for a socket name: a
+    Unix socket path must fit in 108 bytes, and $TMPDIR can be long."""
+    base = None if len(tempfile.gettempdir()) <= 60 else "/tmp"
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=base)
+
+
 def wait_until(
     condition: Callable[[], T],
     timeout: float = 5.0,
@@ -374,8 +381,7 @@ class GatewayTestCase(unittest.TestCase):
     (SIGTERM, exit 0 expected) when the test ends."""
 
     def make_directory(self) -> Path:
-        # Short paths: a Unix socket path must fit in 108 bytes.
-        directory = tempfile.TemporaryDirectory(prefix="og-")
+        directory = short_temporary_directory()
         self.addCleanup(directory.cleanup)
         return Path(directory.name)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import select
 import socket
-import tempfile
 import threading
 import unittest
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from gateway_harness import new_token
+from gateway_harness import new_token, short_temporary_directory
 from ordergate_client import (
     Accepted,
     Client,
@@ -48,7 +47,7 @@ class FakeGateway:
     """Accepts one connection and runs ``script`` on it in a thread."""
 
     def __init__(self, script: Script) -> None:
-        self._directory = tempfile.TemporaryDirectory(prefix="og-fake-")
+        self._directory = short_temporary_directory("og-fake-")
         self.path = Path(self._directory.name) / "fake.sock"
         self.received: list[dict] = []
         self.raw = bytearray()
@@ -387,7 +386,7 @@ class ReplyMatching(ClientTestCase):
         self.assertEqual(raised.exception.code, "BAD_REPLY")
 
     def test_connecting_to_a_missing_socket_raises_connection_closed(self) -> None:
-        with tempfile.TemporaryDirectory(prefix="og-") as directory:
+        with short_temporary_directory() as directory:
             with self.assertRaises(ConnectionClosed):
                 Client(Path(directory) / "nothing.sock")
 

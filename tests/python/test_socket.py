@@ -15,7 +15,6 @@ import unittest
 
 from gateway_harness import (
     EXIT_TIMEOUT,
-    GatewayProcess,
     GatewayTestCase,
     Principal,
     config_toml,

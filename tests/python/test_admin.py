@@ -6,7 +6,7 @@ import signal
 import unittest
 
 from gateway_harness import GatewayTestCase, Principal, config_toml, wait_until
-from ordergate_client import ProtocolError, RequestRejected
+from ordergate_client import Accepted, Client, ProtocolError, Rejected, RequestRejected
 
 ADMIN_OPS = (
     "halt",
@@ -32,7 +32,9 @@ class TradingStates(GatewayTestCase):
         self.trader = self.connect(self.gateway, "trader")
         self.other = self.connect(self.gateway, "other")
 
-    def buy(self, client, cl_ord_id: str, account: str = "paper", qty: str = "1000"):
+    def buy(
+        self, client: Client, cl_ord_id: str, account: str = "paper", qty: str = "1000"
+    ) -> Accepted | Rejected:
         return client.submit(account, "EURUSD", "buy", "market", qty, "ioc", cl_ord_id)
 
     def test_halt_global_refuses_every_new_order_until_resume(self) -> None:
@@ -248,7 +250,7 @@ class Reload(GatewayTestCase):
         self.admin = self.connect(self.gateway, "ops")
         self.client = self.connect(self.gateway, "trader")
 
-    def submit_qty(self, qty: str, cl_ord_id: str):
+    def submit_qty(self, qty: str, cl_ord_id: str) -> Accepted | Rejected:
         return self.client.submit("paper", "EURUSD", "buy", "market", qty, "ioc", cl_ord_id)
 
     def write_raised_limit(self) -> Principal:

@@ -22,7 +22,7 @@ from gateway_harness import (
     ordergate_binary,
     wait_until,
 )
-from ordergate_client import Client, ConnectionClosed
+from ordergate_client import Client, ConnectionClosed, ExecEvent
 
 DRAIN_DEADLINE = 10.0
 
@@ -43,9 +43,9 @@ def rest_orders(client: Client, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def events_until_closed(client: Client, timeout: float = DRAIN_DEADLINE) -> list:
+def events_until_closed(client: Client, timeout: float = DRAIN_DEADLINE) -> list[ExecEvent]:
     """Every execution report until the gateway closes the connection."""
-    events = []
+    events: list[ExecEvent] = []
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unittest
+from typing import Any
 
 from gateway_harness import GatewayTestCase, Principal
 from ordergate_client import Client, ConnectionClosed
@@ -15,7 +16,7 @@ class MalformedInput(GatewayTestCase):
         self.client = self.connect(self.gateway, "trader")
         self.bystander = self.connect(self.gateway, "trader")
 
-    def send_line(self, data: bytes) -> dict:
+    def send_line(self, data: bytes) -> dict[str, Any]:
         """Sends one raw line and returns the reply that carries no id."""
         self.client.send_raw(data + b"\n")
         return self.client.next_unmatched()

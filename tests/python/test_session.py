@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import unittest
+from collections.abc import Iterable
 from decimal import Decimal
 
 from gateway_harness import (
@@ -14,14 +15,23 @@ from gateway_harness import (
     new_token,
     wait_until,
 )
-from ordergate_client import Accepted, ConnectionClosed, ExecEvent, Rejected, RequestRejected
+from ordergate_client import (
+    Accepted,
+    Client,
+    ConnectionClosed,
+    ExecEvent,
+    Rejected,
+    RequestRejected,
+)
 
 
-def collect_until_terminal(client, cl_ord_ids, timeout=5.0) -> dict[str, list[ExecEvent]]:
+def collect_until_terminal(
+    client: Client, cl_ord_ids: Iterable[str], timeout: float = 5.0
+) -> dict[str, list[ExecEvent]]:
     """Reads execution reports until every order in ``cl_ord_ids`` has a
     terminal one; returns them per order."""
     pending = set(cl_ord_ids)
-    reports: dict[str, list[ExecEvent]] = {cl_ord_id: [] for cl_ord_id in cl_ord_ids}
+    reports: dict[str, list[ExecEvent]] = {cl_ord_id: [] for cl_ord_id in pending}
     deadline = time.monotonic() + timeout
     while pending:
         event = client.next_event(max(0.0, deadline - time.monotonic()))
@@ -295,7 +305,7 @@ class SessionExpiry(GatewayTestCase):
             [Principal("short", session_ttl="300ms"), Principal("long")]
         )
 
-    def _wait_for_expiry(self, client) -> float:
+    def _wait_for_expiry(self, client: Client) -> float:
         """Polls with a cheap request until the session reports expiry;
         returns how long after hello that happened."""
         started = time.monotonic()

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -279,6 +280,75 @@ void read_audit(TableReader& reader, AuditConfig& audit) {
   reader.reject_unknown();
 }
 
+void read_connection(TableReader& reader, adapters::tls::TlsSettings& connection) {
+  connection.base_url = reader.required_string("base_url");
+  if (connection.base_url.rfind("https://", 0) != 0) {
+    reader.fail(reader.find("base_url"), "base_url",
+                "must start with https:// (orders and credentials never travel unencrypted)");
+  }
+  connection.ca_file = reader.string("ca_file", "");
+  connection.pin = reader.string("pin", "");
+  if (!connection.pin.empty() && connection.pin.rfind("sha256//", 0) != 0) {
+    reader.fail(reader.find("pin"), "pin", "expected sha256//<base64 of the SHA-256 of the public key>");
+  }
+  connection.pool_size = static_cast<std::size_t>(reader.integer("pool_size", 2, 1, 16));
+  connection.connect_timeout_ns = reader.duration("connect_timeout", connection.connect_timeout_ns);
+  connection.request_timeout_ns = reader.duration("request_timeout", connection.request_timeout_ns);
+  connection.reconnect_min_ns = reader.duration("reconnect_min", connection.reconnect_min_ns);
+  connection.reconnect_max_ns = reader.duration("reconnect_max", connection.reconnect_max_ns);
+}
+
+std::vector<std::pair<std::string, std::string>> read_symbol_map(TableReader& reader) {
+  std::vector<std::pair<std::string, std::string>> map;
+  if (const toml::table* table = reader.table("symbol_map")) {
+    for (const auto& [key, value] : *table) {
+      if (!value.is_string()) reader.fail(&value, "symbol_map." + std::string(key.str()), "expected a string");
+      map.emplace_back(std::string(key.str()), std::string(*value.value<std::string_view>()));
+    }
+  }
+  return map;
+}
+
+BrokerEntry read_broker(TableReader& reader, std::string name) {
+  BrokerEntry entry;
+  entry.name = std::move(name);
+  entry.kind = reader.required_string("kind");
+  if (entry.kind == "oanda") {
+    auto& settings = entry.oanda;
+    read_connection(reader, settings.connection);
+    settings.connection.log_name = entry.name;
+    settings.account_id = reader.required_string("account_id");
+    entry.token_env = reader.required_string("token_env");
+    settings.instruments = reader.strings("instruments", {});
+    settings.symbol_map = read_symbol_map(reader);
+    settings.max_requests_per_second =
+        static_cast<std::uint32_t>(reader.integer("max_requests_per_second", settings.max_requests_per_second, 1, 10'000));
+    settings.pricing_interval_ns = reader.duration("pricing_interval", settings.pricing_interval_ns);
+    settings.transaction_poll_interval_ns = reader.duration("transaction_poll_interval", settings.transaction_poll_interval_ns);
+    settings.keepalive_interval_ns = reader.duration("keepalive_interval", settings.keepalive_interval_ns);
+    settings.cancel_on_stop = reader.boolean("cancel_on_stop", settings.cancel_on_stop);
+  } else if (entry.kind == "binance") {
+    auto& settings = entry.binance;
+    read_connection(reader, settings.connection);
+    settings.connection.log_name = entry.name;
+    entry.api_key_env = reader.required_string("api_key_env");
+    entry.secret_key_env = reader.required_string("secret_key_env");
+    settings.instruments = reader.strings("instruments", {});
+    settings.symbol_map = read_symbol_map(reader);
+    settings.recv_window_ms = reader.integer("recv_window_ms", settings.recv_window_ms, 1, 60'000);
+    settings.weight_limit_1m = reader.integer("weight_limit_1m", settings.weight_limit_1m, 1, 1'000'000);
+    settings.order_limit_10s = reader.integer("order_limit_10s", settings.order_limit_10s, 1, 1'000'000);
+    settings.pricing_interval_ns = reader.duration("pricing_interval", settings.pricing_interval_ns);
+    settings.order_poll_interval_ns = reader.duration("order_poll_interval", settings.order_poll_interval_ns);
+    settings.keepalive_interval_ns = reader.duration("keepalive_interval", settings.keepalive_interval_ns);
+    settings.cancel_on_stop = reader.boolean("cancel_on_stop", settings.cancel_on_stop);
+  } else {
+    reader.fail(reader.find("kind"), "kind", "must be \"oanda\" or \"binance\"");
+  }
+  reader.reject_unknown();
+  return entry;
+}
+
 void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
   credentials.use_process_environment = reader.boolean("use_environment", true);
   const std::string dotenv = reader.string("dotenv", "");
@@ -340,6 +410,17 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
     TableReader section(*gateway, "gateway", source);
     read_gateway(section, config);
   }
+  if (const toml::table* brokers = reader.table("brokers")) {
+    TableReader section(*brokers, "brokers", source);
+    for (const auto& [key, node] : *brokers) {
+      const std::string name(key.str());
+      if (name == "paper") section.fail(&node, name, "\"paper\" is the built-in paper broker; choose another name");
+      if (!node.is_table()) section.fail(&node, name, "expected a table [brokers." + name + "]");
+      section.find(name);
+      TableReader broker(*node.as_table(), "brokers." + name, source);
+      config.brokers.push_back(read_broker(broker, name));
+    }
+  }
   if (const toml::array* instruments = reader.array_of_tables("instruments")) {
     std::size_t index = 0;
     for (const toml::node& node : *instruments) {
@@ -354,8 +435,12 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
       AccountSpec account;
       account.name = section.required_string("name");
       account.broker = section.required_string("broker");
-      if (account.broker != "paper") {
-        section.fail(section.find("broker"), "broker", "unknown broker '" + account.broker + "' (available: paper)");
+      const bool known = account.broker == "paper" ||
+                         std::any_of(config.brokers.begin(), config.brokers.end(),
+                                     [&](const BrokerEntry& broker) { return broker.name == account.broker; });
+      if (!known) {
+        section.fail(section.find("broker"), "broker",
+                     "unknown broker '" + account.broker + "': use \"paper\" or define [brokers." + account.broker + "]");
       }
       section.reject_unknown();
       config.gateway.accounts.push_back(account);

@@ -113,6 +113,11 @@ std::vector<std::string> production_violations(const ProcessConfig& config) {
                            "' has wildcard accounts or symbols: list them explicitly");
     }
   }
+  for (const BrokerEntry& broker : config.brokers) {
+    if (!broker.connection().ca_file.empty()) {
+      violations.push_back("brokers." + broker.name + " trusts an extra CA file: production uses the system trust store");
+    }
+  }
   if (config.server.socket_mode != 0600 && config.server.socket_mode != 0660) {
     violations.push_back("socket_mode wider than 0660");
   }
@@ -227,6 +232,12 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
     }
     std::vector<std::pair<std::string, std::string>> names;
     if (!config.audit.hmac_key_env.empty()) names.emplace_back("audit.hmac_key_env", config.audit.hmac_key_env);
+    for (const BrokerEntry& broker : config.brokers) {
+      const std::string prefix = "brokers." + broker.name + ".";
+      if (!broker.token_env.empty()) names.emplace_back(prefix + "token_env", broker.token_env);
+      if (!broker.api_key_env.empty()) names.emplace_back(prefix + "api_key_env", broker.api_key_env);
+      if (!broker.secret_key_env.empty()) names.emplace_back(prefix + "secret_key_env", broker.secret_key_env);
+    }
     if (!names.empty()) {
       try {
         const security::CredentialSources sources(config.credentials);
@@ -260,12 +271,25 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
   }
 
   // TLS and brokers.
-  {
-    const bool network = std::any_of(config.gateway.accounts.begin(), config.gateway.accounts.end(),
-                                     [](const AccountSpec& a) { return a.broker != "paper"; });
-    results.push_back({"tls", CheckStatus::pass,
-                       network ? "broker connections are https only with verified certificates"
-                               : "only the embedded paper broker is configured (no network connections)"});
+  if (config.brokers.empty()) {
+    results.push_back({"tls", CheckStatus::pass, "only the embedded paper broker is configured (no network connections)"});
+  }
+  for (const BrokerEntry& broker : config.brokers) {
+    const auto& connection = broker.connection();
+    CheckStatus status = CheckStatus::pass;
+    std::string message = "brokers." + broker.name + ": " + connection.base_url + ", TLS 1.2+, peer and host name verified";
+    if (!connection.ca_file.empty()) {
+      status = config.environment == "production" ? CheckStatus::fail : CheckStatus::warn;
+      message += "; trusts an extra CA file (" + connection.ca_file +
+                 "): only for the simulator or a private CA, never in production";
+    } else {
+      message += ", system trust store";
+    }
+    if (connection.pin.empty()) {
+      if (status == CheckStatus::pass) status = CheckStatus::warn;
+      message += "; no public-key pin (optional: pin = \"sha256//...\")";
+    }
+    results.push_back({"tls", status, message});
   }
 
   // Production rules.

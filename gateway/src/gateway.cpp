@@ -697,7 +697,13 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   event.type = AuditEventType::trading_state_changed;
   event.account_id = account;
   event.principal_id = principal;
-  event.detail.assign(guards::to_string(state));
+  std::string detail = scope.kind == TradingScope::Kind::global ? "global"
+                       : scope.kind == TradingScope::Kind::account ? "account:" + std::string(scope.name)
+                                                                   : "principal:" + std::string(scope.name);
+  detail += ":";
+  detail += guards::to_string(state);
+  if (cancel_working) detail += ":CANCEL";
+  event.detail.assign(detail);
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 

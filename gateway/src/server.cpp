@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -76,7 +77,9 @@ struct Connection {
 class Log {
  public:
   Log(std::ostream& out, const Clock& clock) : out_(out), clock_(clock) {}
+  // Broker threads log too; a line is written whole.
   void line(std::string_view level, std::string_view event, std::string_view fields = {}) {
+    const std::lock_guard<std::mutex> lock(mutex_);
     out_ << "ts=" << clock_.wall_ns() << " level=" << level << " event=" << event;
     if (!fields.empty()) out_ << ' ' << fields;
     out_ << '\n';
@@ -86,6 +89,7 @@ class Log {
  private:
   std::ostream& out_;
   const Clock& clock_;
+  std::mutex mutex_;
 };
 
 class ServerImpl {
@@ -101,6 +105,7 @@ class ServerImpl {
         sweep_timer_(io_),
         drain_timer_(io_) {
     config_.gateway.on_execution_ready = [this] { wake(); };
+    add_brokers();
     gateway_ = std::make_unique<Gateway>(config_.gateway, clock_, audit_);
     socket_path_ = config_.server.socket_path.empty() ? default_socket_path() : config_.server.socket_path;
     guards::RateWindow window;
@@ -130,6 +135,37 @@ class ServerImpl {
       }
     }
     return *credentials_;
+  }
+
+  // Builds a factory for each [brokers.<name>], with its credentials
+  // resolved now (through the environment's prefix) so a missing key stops
+  // the start with the variable's name.
+  void add_brokers() {
+    for (const BrokerEntry& entry : config_.brokers) {
+      auto resolve = [&](const std::string& name, const char* key) {
+        try {
+          return credentials().resolve(name);
+        } catch (const std::runtime_error& error) {
+          throw ConfigError("brokers." + entry.name + "." + key + ": " + error.what());
+        }
+      };
+      auto log = [this, name = entry.name](adapters::tls::LogLevel level, std::string_view line) {
+        log_.line(level == adapters::tls::LogLevel::error ? "error" : level == adapters::tls::LogLevel::warning ? "warn" : "info",
+                  "broker", "broker=" + name + " " + std::string(line));
+      };
+      if (entry.kind == "oanda") {
+        adapters::oanda::OandaSettings settings = entry.oanda.clone();
+        settings.token = resolve(entry.token_env, "token_env");
+        settings.log = log;
+        config_.gateway.brokers.emplace_back(entry.name, adapters::oanda::make_oanda_factory(std::move(settings)));
+      } else {
+        adapters::binance::BinanceSettings settings = entry.binance.clone();
+        settings.api_key = resolve(entry.api_key_env, "api_key_env");
+        settings.secret_key = resolve(entry.secret_key_env, "secret_key_env");
+        settings.log = log;
+        config_.gateway.brokers.emplace_back(entry.name, adapters::binance::make_binance_factory(std::move(settings)));
+      }
+    }
   }
 
   // Opens the journal named by [audit], or returns nullptr when auditing is

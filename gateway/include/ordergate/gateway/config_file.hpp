@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ordergate/adapters/binance/binance_broker.hpp"
+#include "ordergate/adapters/oanda/oanda_broker.hpp"
 #include "ordergate/gateway/config.hpp"
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/crypto.hpp"
@@ -46,6 +48,22 @@ struct AuditConfig {
   std::string hmac_key_env;
 };
 
+/// A network broker connection (`[brokers.<name>]`; docs/brokers.md).
+/// Credentials are names, resolved through [secrets] when the gateway
+/// starts; the settings here never hold a value.
+struct BrokerEntry {
+  std::string name;  ///< what `[[accounts]] broker = "..."` refers to
+  std::string kind;  ///< "oanda" or "binance"
+  adapters::oanda::OandaSettings oanda;
+  adapters::binance::BinanceSettings binance;
+  std::string token_env;       ///< oanda: personal access token
+  std::string api_key_env;     ///< binance: X-MBX-APIKEY
+  std::string secret_key_env;  ///< binance: signing key
+  [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept {
+    return kind == "oanda" ? oanda.connection : binance.connection;
+  }
+};
+
 /// How a principal authenticates on the socket.
 struct PrincipalAuth {
   std::string name;
@@ -60,6 +78,7 @@ struct ProcessConfig {
   GatewayConfig gateway;
   ServerConfig server;
   AuditConfig audit;
+  std::vector<BrokerEntry> brokers;
   /// Where credential names resolve (`[secrets]`; docs/secrets.md). Its
   /// environment is `environment` above.
   security::CredentialConfig credentials;

@@ -90,7 +90,7 @@ struct AuditEvent {
   Decimal price;
   ClientOrderId client_order_id;
   BrokerOrderId broker_order_id;
-  FixedString<48> detail;  ///< short fixed text, e.g. "global:HALTED"; never client input or secrets
+  FixedString<64> detail;  ///< short fixed text, e.g. "account:paper:HALTED"; never client input or secrets
 };
 static_assert(std::is_trivially_copyable_v<AuditEvent>);
 

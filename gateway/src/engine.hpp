@@ -139,6 +139,7 @@ class Engine final : public ExecutionSink {
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);
   bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
+  bool allows_account(PrincipalId principal, AccountId account) const noexcept;
   std::optional<PrincipalId> find_principal(std::string_view name) const noexcept;
   bool principal_enabled(PrincipalId principal) const noexcept;
   std::string_view principal_name(PrincipalId id) const noexcept;

@@ -743,6 +743,12 @@ bool Engine::has_permission(PrincipalId principal, guards::Permission permission
          snapshot.principals[principal]->policy.has(permission);
 }
 
+bool Engine::allows_account(PrincipalId principal, AccountId account) const noexcept {
+  const Snapshot& snapshot = current();
+  return principal < snapshot.principals.size() && !snapshot.principals[principal]->removed &&
+         snapshot.principals[principal]->policy.allows_account(account);
+}
+
 std::optional<PrincipalId> Engine::find_principal(std::string_view name) const noexcept {
   const Snapshot& snapshot = current();
   for (std::size_t i = 0; i < snapshot.principals.size(); ++i) {
@@ -932,5 +938,8 @@ std::optional<PrincipalId> Gateway::find_principal(std::string_view name) const 
   return engine_->find_principal(name);
 }
 bool Gateway::principal_enabled(PrincipalId principal) const noexcept { return engine_->principal_enabled(principal); }
+bool Gateway::allows_account(PrincipalId principal, AccountId account) const noexcept {
+  return engine_->allows_account(principal, account);
+}
 
 }  // namespace ordergate

@@ -65,6 +65,13 @@ struct Connection {
   std::uint32_t errors = 0;
   std::int64_t last_activity_ns = 0;
   Session session;
+  // Sessions this connection replaced with a new hello that still have
+  // working orders: their reports must still reach this connection.
+  struct Retired {
+    Session session;
+    bool quiet = false;  // no open orders at the last sweep
+  };
+  std::vector<Retired> retired;
   std::string principal;
   PrincipalId principal_id = 0;
   bool cancel_on_disconnect = false;
@@ -458,6 +465,7 @@ class ServerImpl {
     }
     try {
       Session session = gateway_->open_session(match->name);
+      if (connection.session.is_open()) retire(connection, std::move(connection.session));
       connection.session = std::move(session);
     } catch (const std::invalid_argument&) {
       send_rejected(connection, request, Reason::UNAUTHENTICATED, 0);
@@ -506,6 +514,23 @@ class ServerImpl {
     json.begin().string("type", "accepted").string("op", "submit");
     if (!request.id_json.empty()) json.raw("id", request.id_json);
     json.string("cl_ord_id", request.cl_ord_id).integer("order_id", verdict.order_id).end();
+  }
+
+  // Keeps a replaced session for its reports while it has working orders.
+  void retire(Connection& connection, Session old) {
+    if (has_open_orders(connection.principal, old.id())) {
+      connection.retired.push_back({std::move(old), false});
+    } else {
+      old.close();
+    }
+  }
+
+  bool has_open_orders(const std::string& principal, SessionId session) const {
+    if (principal.empty() || !gateway_->find_principal(principal)) return false;
+    for (const OpenOrder& open : gateway_->open_orders(principal)) {
+      if (open.order.session_id == session) return true;
+    }
+    return false;
   }
 
   void cancel(Connection& connection, const protocol::Request& request) {
@@ -585,6 +610,7 @@ class ServerImpl {
     if (!request.id_json.empty()) json.raw("id", request.id_json);
     json.array_begin("positions");
     for (const Account& account : gateway_->accounts().all()) {
+      if (!gateway_->allows_account(connection.principal_id, account.id)) continue;
       for (const Instrument& instrument : gateway_->instruments().all()) {
         const auto exposure = gateway_->exposure(account.name.view(), instrument.name.view());
         if (exposure.position.is_zero() && exposure.open_orders == 0) continue;
@@ -726,11 +752,17 @@ class ServerImpl {
     wake_pending_.store(false, std::memory_order_release);
     ExecutionReport report;
     for (auto& [number, connection] : connections_) {
-      if (connection->closed || !connection->session.is_open()) continue;
+      if (connection->closed) continue;
       bool any = false;
       while (connection->session.poll(report)) {
         write_report(*connection, report);
         any = true;
+      }
+      for (auto& retired : connection->retired) {
+        while (retired.session.poll(report)) {
+          write_report(*connection, report);
+          any = true;
+        }
       }
       if (any) flush(connection);
     }
@@ -785,6 +817,7 @@ class ServerImpl {
                         connection->writing = false;
                         connection->in_flight.clear();
                         if (connection->closed) return;
+                        connection->last_activity_ns = clock_.monotonic_ns();  // a listener is not idle
                         if (error) {
                           close(*connection, "write_error");
                           return;
@@ -798,18 +831,21 @@ class ServerImpl {
   void close(Connection& connection, std::string_view why) {
     if (connection.closed) return;
     connection.closed = true;
-    if (connection.session.is_open()) {
-      if (connection.cancel_on_disconnect) {
+    if (connection.cancel_on_disconnect) {
+      std::size_t count = 0;
+      for (const Session* session : sessions_of(connection)) {
         CancelFilter filter;
-        filter.session = connection.session.id();
-        const std::size_t count = gateway_->cancel_orders(filter);
-        if (count > 0) {
-          log_.line("info", "cancel_on_disconnect",
-                    "conn=" + std::to_string(connection.number) + " orders=" + std::to_string(count));
-        }
+        filter.session = session->id();
+        count += gateway_->cancel_orders(filter);
       }
-      connection.session.close();
+      if (count > 0) {
+        log_.line("info", "cancel_on_disconnect",
+                  "conn=" + std::to_string(connection.number) + " orders=" + std::to_string(count));
+      }
     }
+    connection.session.close();
+    for (auto& retired : connection.retired) retired.session.close();
+    connection.retired.clear();
     boost::system::error_code ignored;
     connection.socket.shutdown(asio::socket_base::shutdown_both, ignored);
     connection.socket.close(ignored);
@@ -820,6 +856,13 @@ class ServerImpl {
       connections_.erase(number);
       if (shutting_down_ && connections_.empty()) finish_shutdown();
     });
+  }
+
+  static std::vector<const Session*> sessions_of(const Connection& connection) {
+    std::vector<const Session*> sessions;
+    if (connection.session.is_open()) sessions.push_back(&connection.session);
+    for (const auto& retired : connection.retired) sessions.push_back(&retired.session);
+    return sessions;
   }
 
   void schedule_sweep() {
@@ -834,6 +877,29 @@ class ServerImpl {
         }
       }
       for (auto& connection : idle) close(*connection, "idle_timeout");
+      for (auto& [number, connection] : connections_) {
+        auto& retired = connection->retired;
+        // Closed only after two quiet sweeps in a row, so the report that
+        // ended the last order (queued just after it stopped being open)
+        // has been delivered.
+        bool wrote = false;
+        for (auto it = retired.begin(); it != retired.end();) {
+          ExecutionReport report;
+          while (it->session.poll(report)) {
+            write_report(*connection, report);
+            wrote = true;
+          }
+          const bool quiet = !has_open_orders(connection->principal, it->session.id());
+          if (quiet && it->quiet) {
+            it->session.close();
+            it = retired.erase(it);
+          } else {
+            it->quiet = quiet;
+            ++it;
+          }
+        }
+        if (wrote) flush(connection);
+      }
       schedule_sweep();
     });
   }
@@ -888,10 +954,12 @@ class ServerImpl {
     // brokers finish everything queued; reports still reach the clients.
     for (auto& [number, connection] : connections_) {
       connection->closing = true;
-      if (connection->session.is_open() && connection->cancel_on_disconnect) {
-        CancelFilter filter;
-        filter.session = connection->session.id();
-        gateway_->cancel_orders(filter);
+      if (connection->cancel_on_disconnect) {
+        for (const Session* session : sessions_of(*connection)) {
+          CancelFilter filter;
+          filter.session = session->id();
+          gateway_->cancel_orders(filter);
+        }
         connection->cancel_on_disconnect = false;
       }
     }

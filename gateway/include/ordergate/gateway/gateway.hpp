@@ -196,6 +196,8 @@ class Gateway {
 
   /// True when the principal holds `permission`.
   [[nodiscard]] bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
+  /// True when the principal's allow-list includes the account.
+  [[nodiscard]] bool allows_account(PrincipalId principal, AccountId account) const noexcept;
   /// Id of a principal by name; nullopt when unknown.
   [[nodiscard]] std::optional<PrincipalId> find_principal(std::string_view name) const noexcept;
   /// Whether the principal may open sessions and trade.

@@ -469,6 +469,7 @@ struct OandaBroker::Impl final : tls::HttpHandler {
     if (!send(RequestKind::transactions, 0, "GET", target)) return false;
     transactions_in_flight = true;
     transactions_sent_ns = t;
+    cursor_at_request = cursor;
     ++stats.transaction_polls;
     return true;
   }
@@ -724,7 +725,10 @@ struct OandaBroker::Impl final : tls::HttpHandler {
     for (const OrderId id : created) {
       if (Tracked* tracked = find(id)) after_created(*tracked);
     }
-    cursor = std::max(cursor, last);
+    // Follow the account's own last id (not a maximum: a restarted simulator
+    // numbers from 1 again), unless an order with a lost reply moved the
+    // cursor back while this poll was in flight.
+    if (cursor >= cursor_at_request) cursor = last;
     // An order whose reply was lost and that is not in the account's
     // transactions a full window later was never placed.
     std::vector<OrderId> not_placed;
@@ -780,7 +784,12 @@ struct OandaBroker::Impl final : tls::HttpHandler {
     }
   }
 
-  void note_transaction_id(std::uint64_t id) noexcept { last_transaction_id = std::max(last_transaction_id, id); }
+  // The latest id the account reported. Replies on two connections may come
+  // back out of order; a slightly older id only makes a later search start
+  // earlier, which is safe.
+  void note_transaction_id(std::uint64_t id) noexcept {
+    if (id != 0) last_transaction_id = id;
+  }
 
   OandaSettings settings;
   tls::HttpsClient client;
@@ -814,8 +823,9 @@ struct OandaBroker::Impl final : tls::HttpHandler {
   std::int64_t paused_until_ns = 0;
   std::int64_t last_pause_ns = 0;
   std::uint32_t consecutive_rate_limits = 0;
-  std::uint64_t last_transaction_id = 0;  // highest seen in any reply
+  std::uint64_t last_transaction_id = 0;  // latest seen in any reply
   std::uint64_t cursor = 0;               // transactions/sinceid position
+  std::uint64_t cursor_at_request = 0;    // the position the poll in flight asked from
   bool watching = false;                  // some order needs the transaction history
 
   std::string body;     // scratch

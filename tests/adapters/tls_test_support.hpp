@@ -5,6 +5,7 @@
 // Beast HTTPS/1.1 server on loopback, run on its own thread, whose replies a
 // test scripts. Nothing here touches the network beyond 127.0.0.1.
 
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>

@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "ordergate/core/decimal.hpp"
 #include "sim_process.hpp"
 #include "tls_client.hpp"
 
@@ -18,6 +19,12 @@ class BinanceSim : public ::testing::Test {
  protected:
   explicit BinanceSim(std::vector<std::string> args = {})
       : sim_(with_venue(std::move(args))), client_(sim_.port(), sim_.ca_file()) {}
+
+  // A clean exit also proves the sanitizer builds found nothing in the sim.
+  void TearDown() override {
+    client_.close();
+    EXPECT_EQ(sim_.stop(), 0) << sim_.stderr_text();
+  }
 
   static std::vector<std::string> with_venue(std::vector<std::string> args) {
     args.insert(args.begin(), {"--venues", "binance"});
@@ -245,6 +252,26 @@ TEST_F(BinanceSimFailingBeforePlace, A503BeforePlacingLeavesNoOrder) {
   ASSERT_EQ(send("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newClientOrderId=n-1").status, 503);
   EXPECT_EQ(number(parse(send("GET", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=n-1").body), "/code"), -2013);
   EXPECT_EQ(send("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newClientOrderId=n-1").status, 200);
+}
+
+class BinanceSimWalking : public BinanceSim {
+ protected:
+  BinanceSimWalking() : BinanceSim({"--walk-ms", "10"}) {}
+};
+
+TEST_F(BinanceSimWalking, RandomWalkMovesTheQuoteByWholeTicks) {
+  const std::string first = client_.request("GET", "/api/v3/ticker/bookTicker?symbol=BTCUSDT").body;
+  std::string now = first;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (now == first && std::chrono::steady_clock::now() < deadline) {
+    now = client_.request("GET", "/api/v3/ticker/bookTicker?symbol=BTCUSDT").body;
+  }
+  ASSERT_NE(now, first) << "the quote never moved";
+  const auto quote = parse(now);
+  const auto bid = decimal_literal(text(quote, "/bidPrice"));
+  const auto ask = decimal_literal(text(quote, "/askPrice"));
+  EXPECT_EQ(ask.raw() - bid.raw(), decimal_literal("0.01").raw()) << "bid and ask move together";
+  EXPECT_TRUE(bid.is_multiple_of(decimal_literal("0.01")));
 }
 
 }  // namespace

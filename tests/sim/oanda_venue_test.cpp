@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <optional>
 
 #include <simdjson.h>
 
@@ -19,6 +20,12 @@ const std::string kAccountPath = std::string("/v3/accounts/") + kOandaAccount;
 class OandaSim : public ::testing::Test {
  protected:
   explicit OandaSim(std::vector<std::string> args = {}) : sim_(with_venue(std::move(args))), client_(sim_.port(), sim_.ca_file()) {}
+
+  // A clean exit also proves the sanitizer builds found nothing in the sim.
+  void TearDown() override {
+    client_.close();
+    EXPECT_EQ(sim_.stop(), 0) << sim_.stderr_text();
+  }
 
   static std::vector<std::string> with_venue(std::vector<std::string> args) {
     args.insert(args.begin(), {"--venues", "oanda"});
@@ -229,6 +236,54 @@ TEST_F(OandaSimFailingAfterPlace, A503OnAnOrderStillLeavesExactlyOneOrderAtTheBr
   // The transaction log is where a client finds out what happened.
   const auto page = parse(call("GET", "/transactions/sinceid?id=1").body);
   EXPECT_EQ(text(page, "/transactions/1/clientOrderID"), "u-1");
+}
+
+class OandaSimFastClock : public OandaSim {
+ protected:
+  OandaSimFastClock() : OandaSim({"--heartbeat-ms", "100"}) {}
+
+  /// Next stream line whose type is `type`, within a few seconds.
+  std::optional<simdjson::dom::element> next_of_type(TlsClient& stream, const std::string& type) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto line = stream.read_stream_line(std::chrono::seconds(1));
+      if (!line) continue;
+      const auto element = parse(*line);
+      if (text(element, "/type") == type) return element;
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_F(OandaSimFastClock, StreamSendsHeartbeatsWithTheLastTransactionId) {
+  TlsClient stream(sim_.port(), sim_.ca_file());
+  ASSERT_EQ(stream.open_stream(kAccountPath + "/transactions/stream",
+                               {{"Authorization", std::string("Bearer ") + kOandaToken}}),
+            200);
+  for (int i = 0; i < 3; ++i) {
+    const auto beat = next_of_type(stream, "HEARTBEAT");
+    ASSERT_TRUE(beat) << "heartbeat " << i;
+    EXPECT_EQ(text(*beat, "/lastTransactionID"), "1");
+    EXPECT_TRUE(has(*beat, "/time"));
+  }
+}
+
+TEST_F(OandaSimFastClock, GtdOrderExpiresAndTheCancelIsStreamed) {
+  TlsClient stream(sim_.port(), sim_.ca_file());
+  ASSERT_EQ(stream.open_stream(kAccountPath + "/transactions/stream",
+                               {{"Authorization", std::string("Bearer ") + kOandaToken}}),
+            200);
+  const auto expiry_ms = now_ms() + 300;
+  const std::string gtd = std::to_string(expiry_ms / 1000) + "." + std::to_string(1000 + expiry_ms % 1000).substr(1);
+  const auto created = call("POST", "/orders",
+                            R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"10","price":"1.00000","timeInForce":"GTD","gtdTime":")" +
+                                gtd + R"(","clientExtensions":{"id":"gtd-1"}}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto cancel = next_of_type(stream, "ORDER_CANCEL");
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(text(*cancel, "/reason"), "TIME_IN_FORCE_EXPIRED");
+  EXPECT_EQ(text(*cancel, "/clientOrderID"), "gtd-1");
+  EXPECT_GE(now_ms(), expiry_ms);
 }
 
 }  // namespace

@@ -1,0 +1,297 @@
+"""No credential ever shows up anywhere a person or another program can read.
+
+A real ``ordergate-sim`` (TLS on loopback) and a real gateway run with a
+canary value for every credential: the OANDA token, the Binance key and
+secret, the audit HMAC key, the clients' tokens and their hashes. The test
+trades through both brokers, fails logins, sends garbage, then starts the
+gateway with broken configurations, and finally searches every log line,
+the audit journal, every reply and every execution report for the canaries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import selectors
+import socket
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from gateway_harness import EXIT_TIMEOUT, new_token, ordergate_binary, short_temporary_directory, token_sha256, wait_until
+from ordergate_client import Client
+
+READY_TIMEOUT = 30.0
+
+
+def sim_binary() -> str:
+    path = os.environ.get("ORDERGATE_SIM_BIN", "")
+    if not path:
+        raise AssertionError("ORDERGATE_SIM_BIN must name the ordergate-sim binary (CTest sets it)")
+    return path
+
+
+def canary(name: str) -> str:
+    return f"canary{name}{secrets.token_hex(12)}"
+
+
+def read_ready_line(process: subprocess.Popen[bytes], log: Path, what: str) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT
+    data = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{what} not ready; log:\n{log.read_text(errors='replace')}")
+            if not selector.select(remaining):
+                continue
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                raise AssertionError(f"{what} exited early; log:\n{log.read_text(errors='replace')}")
+            data += chunk
+    return data.split(b"\n", 1)[0].decode()
+
+
+class SecretCanaries(unittest.TestCase):
+    def setUp(self) -> None:
+        self.directory_handle = short_temporary_directory("og-canary-")
+        self.directory = Path(self.directory_handle.name)
+        self.addCleanup(self.directory_handle.cleanup)
+        self.oanda_token = canary("oanda")
+        self.binance_key = canary("bkey")
+        self.binance_secret = canary("bsecret")
+        self.audit_key = canary("audit")
+        self.trader_token = new_token()
+        self.wrong_token = new_token()
+        self.received: list[str] = []  # every reply and exec event, as JSON text
+
+    # ---- processes
+
+    def start_sim(self) -> tuple[int, Path]:
+        ca = self.directory / "sim-ca.pem"
+        log = self.directory / "sim.log"
+        env = dict(os.environ, SIM_OANDA_TOKEN=self.oanda_token, SIM_BINANCE_KEY=self.binance_key,
+                   SIM_BINANCE_SECRET=self.binance_secret)
+        with open(log, "wb") as stderr:
+            process = subprocess.Popen([sim_binary(), "--port", "0", "--write-ca", str(ca)], stdout=subprocess.PIPE,
+                                       stderr=stderr, stdin=subprocess.DEVNULL, env=env)
+        self.addCleanup(self.stop, process)
+        line = read_ready_line(process, log, "ordergate-sim")
+        port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
+        return port, ca
+
+    @staticmethod
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def write_secrets(self) -> Path:
+        path = self.directory / "secrets.toml"
+        path.write_text(f'DEV_OANDA_TOKEN = "{self.oanda_token}"\nDEV_BINANCE_KEY = "{self.binance_key}"\n'
+                        f'DEV_BINANCE_SECRET = "{self.binance_secret}"\nDEV_AUDIT_KEY = "{self.audit_key}"\n')
+        path.chmod(0o600)
+        return path
+
+    def config(self, port: int, ca: Path, secrets_file: Path, token_env: str = "OANDA_TOKEN") -> str:
+        return f"""
+environment = "development"
+[gateway]
+order_capacity = 4096
+[secrets]
+use_environment = false
+files = ["{secrets_file}"]
+[audit]
+path = "{self.directory / 'audit.jsonl'}"
+fsync = "always"
+hmac_key_env = "AUDIT_KEY"
+[brokers.oanda-sim]
+kind = "oanda"
+base_url = "https://localhost:{port}"
+account_id = "101-001-0000000-001"
+token_env = "{token_env}"
+ca_file = "{ca}"
+pricing_interval = "50ms"
+instruments = ["EUR/USD"]
+[brokers.binance-sim]
+kind = "binance"
+base_url = "https://localhost:{port}"
+api_key_env = "BINANCE_KEY"
+secret_key_env = "BINANCE_SECRET"
+ca_file = "{ca}"
+pricing_interval = "50ms"
+instruments = ["BTC/USDT"]
+[[instruments]]
+name = "EUR/USD"
+tick_size = "0.00001"
+lot_step = "1"
+min_quantity = "1"
+max_quantity = "10000000"
+max_order_quantity = "1000000"
+max_notional = "2000000"
+max_position = "5000000"
+price_band_bps = 200
+max_open_orders = 50
+max_quote_age = "30s"
+[[instruments]]
+name = "BTC/USDT"
+tick_size = "0.01"
+lot_step = "0.00001"
+min_quantity = "0.00001"
+max_quantity = "100"
+max_order_quantity = "10"
+max_notional = "1000000"
+max_position = "50"
+price_band_bps = 200
+max_open_orders = 50
+max_quote_age = "30s"
+[[accounts]]
+name = "fx"
+broker = "oanda-sim"
+[[accounts]]
+name = "crypto"
+broker = "binance-sim"
+[[principals]]
+name = "trader"
+token_sha256 = "{token_sha256(self.trader_token)}"
+permissions = ["trade", "cancel", "read"]
+accounts = ["fx", "crypto"]
+symbols = ["EUR/USD", "BTC/USDT"]
+rate_limits = ["100/1s"]
+"""
+
+    def start_gateway(self, config_text: str, name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+        config = self.directory / f"{name}.toml"
+        config.write_text(config_text)
+        log = self.directory / f"{name}.log"
+        socket_path = self.directory / f"{name}.sock"
+        with open(log, "wb") as stderr:
+            process = subprocess.Popen([ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path)],
+                                       stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory)
+        self.addCleanup(self.stop, process)
+        return process, log, socket_path
+
+    # ---- the story
+
+    def submit_until_accepted(self, client: Client, account: str, symbol: str, qty: str, prefix: str) -> str:
+        attempt = 0
+
+        def accepted() -> str | None:
+            nonlocal attempt
+            attempt += 1
+            cl_ord_id = f"{prefix}-{attempt}"
+            reply = client.submit(account, symbol, "buy", "market", qty, "ioc", cl_ord_id)
+            self.received.append(repr(reply))
+            # The first orders may come before the adapter's first price poll.
+            if reply.accepted:
+                return cl_ord_id
+            self.assertEqual(reply.reason, "NO_REFERENCE_PRICE", repr(reply))
+            return None
+
+        try:
+            return wait_until(accepted, 15.0, interval=0.05, what=f"an accepted order on {account}")
+        except AssertionError as error:
+            logs = {name: (self.directory / name).read_text(errors="replace")[-3000:] for name in ("gateway.log", "sim.log")}
+            raise AssertionError(f"{error}; logs: {logs}") from None
+
+    def test_no_credential_appears_in_logs_audit_replies_or_events(self) -> None:
+        port, ca = self.start_sim()
+        secrets_file = self.write_secrets()
+        gateway, gateway_log, socket_path = self.start_gateway(self.config(port, ca, secrets_file), "gateway")
+        read_ready_line(gateway, gateway_log, "gateway")
+
+        with Client(socket_path) as intruder:
+            for _ in range(3):
+                try:
+                    self.received.append(repr(intruder.hello(self.wrong_token)))
+                except Exception as error:  # refused: the exception text is what a client sees
+                    self.received.append(str(error))
+        with Client(socket_path) as client:
+            self.received.append(repr(client.hello(self.trader_token)))
+            fx_id = self.submit_until_accepted(client, "fx", "EURUSD", "1000", "fx")
+            crypto_id = self.submit_until_accepted(client, "crypto", "BTCUSDT", "0.001", "cr")
+            filled: set[str] = set()
+
+            def both_filled() -> bool:
+                event = client.next_event(0.2)
+                if event is not None:
+                    self.received.append(repr(event))
+                    if event.status == "FILLED":
+                        filled.add(event.cl_ord_id)
+                return {fx_id, crypto_id} <= filled
+
+            wait_until(both_filled, 15.0, interval=0.0, what="fills from both simulated brokers")
+            self.received.append(repr(client.positions()))
+            self.received.append(repr(client.orders()))
+        # Garbage, including a credential pasted into a field, on a raw socket.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+            raw.settimeout(5.0)
+            raw.connect(str(socket_path))
+            lines = [json.dumps({"op": "hello", "token": self.trader_token}), "not json",
+                     json.dumps({"op": "submit", "token": self.oanda_token}),
+                     json.dumps({"op": "cancel", "cl_ord_id": self.binance_secret}),
+                     json.dumps({"op": "ping", "id": "last"})]
+            raw.sendall(("\n".join(lines) + "\n").encode())
+            data = b""
+            while b'"last"' not in data:
+                chunk = raw.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.received.append(data.decode(errors="replace"))
+            self.assertIn(b'"type":"pong"', data)
+        self.assertEqual(self.stop_gateway(gateway), 0)
+
+        # Broken starts: a credential that is not there, and a loose secrets file.
+        broken, broken_log, _ = self.start_gateway(self.config(port, ca, secrets_file, token_env="NO_SUCH_TOKEN"), "missing")
+        self.assertNotEqual(broken.wait(timeout=EXIT_TIMEOUT), 0)
+        self.assertIn("DEV_NO_SUCH_TOKEN", broken_log.read_text())
+        secrets_file.chmod(0o644)
+        loose, loose_log, _ = self.start_gateway(self.config(port, ca, secrets_file), "loose")
+        self.assertNotEqual(loose.wait(timeout=EXIT_TIMEOUT), 0)
+        self.assertIn("chmod 600", loose_log.read_text())
+
+        audit = (self.directory / "audit.jsonl").read_text()
+        self.assertIn('"event":"hello_refused"', audit)
+        self.assertIn('"event":"order_accepted"', audit)
+        places = {
+            "gateway log": gateway_log.read_text(errors="replace"),
+            "missing-credential log": broken_log.read_text(errors="replace"),
+            "loose-file log": loose_log.read_text(errors="replace"),
+            "simulator log": (self.directory / "sim.log").read_text(errors="replace"),
+            "audit journal": audit,
+            "replies and events": "\n".join(self.received),
+        }
+        canaries = {
+            "OANDA token": self.oanda_token,
+            "Binance key": self.binance_key,
+            "Binance secret": self.binance_secret,
+            "audit HMAC key": self.audit_key,
+            "client token": self.trader_token,
+            "wrong client token": self.wrong_token,
+            "client token hash": token_sha256(self.trader_token),
+        }
+        for place, text in places.items():
+            for what, value in canaries.items():
+                self.assertNotIn(value, text, f"the {what} leaked into the {place}")
+        self.assertGreater(len(places["gateway log"]), 0)
+
+    @staticmethod
+    def stop_gateway(process: subprocess.Popen[bytes]) -> int:
+        process.terminate()
+        return process.wait(timeout=EXIT_TIMEOUT)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -312,8 +312,11 @@ std::vector<BinanceVenue::Fill> BinanceVenue::match(const Instrument& instrument
 void BinanceVenue::on_price(const Instrument& instrument) {
   if (instrument.halted) return;
   const SymbolInfo info = symbol_info(instrument);
-  for (auto& order : orders_) {
-    if (order.symbol != instrument.name || !order.is_open()) continue;
+  // Fills shrink the open set: walk a copy, in arrival order.
+  const std::vector<std::size_t> open(open_.begin(), open_.end());
+  for (const std::size_t index : open) {
+    Order& order = orders_[index];
+    if (order.symbol != instrument.name) continue;
     const bool buy = order.side == "BUY";
     if (buy ? instrument.ask > order.price : instrument.bid < order.price) continue;
     // A resting order fills in full at its own price (it was the maker).
@@ -334,6 +337,7 @@ void BinanceVenue::on_price(const Instrument& instrument) {
     order.cumulative_quote = Decimal::from_raw(order.cumulative_quote.raw() + quote_amount.raw());
     order.status = "FILLED";
     order.update_time = now_ms();
+    open_.erase(index);
     log_.request("binance: resting order " + std::to_string(order.order_id) + " on " + order.symbol + " filled");
   }
 }
@@ -343,15 +347,11 @@ BinanceVenue::Order* BinanceVenue::find(const std::string& symbol, const std::op
   if (order_id) {
     const auto id = parse_int(*order_id);
     if (!id) return nullptr;
-    for (auto& order : orders_) {
-      if (order.symbol == symbol && order.order_id == *id) return &order;
-    }
-    return nullptr;
+    const auto it = by_order_id_.find({symbol, *id});
+    return it == by_order_id_.end() ? nullptr : &orders_[it->second];
   }
-  for (auto it = orders_.rbegin(); it != orders_.rend(); ++it) {
-    if (it->symbol == symbol && it->client_order_id == *client_order_id) return &*it;
-  }
-  return nullptr;
+  const auto it = latest_by_client_id_.find({symbol, *client_order_id});
+  return it == latest_by_client_id_.end() ? nullptr : &orders_[it->second];
 }
 
 // ---------------------------------------------------------------------------
@@ -442,12 +442,11 @@ HttpResponse BinanceVenue::new_order(const Params& params) {
   if (!multiply(reference, *quantity, notional)) return error(400, -1013, "Filter failure: NOTIONAL");
   if (notional < info.min_notional) return error(400, -1013, "Filter failure: NOTIONAL");
   if (instrument->halted) return error(400, -2010, "Market is closed.");
+  // Only the newest order with a client id can be open: a second one is
+  // refused while the first is.
   if (!client_order_id.empty()) {
-    for (const auto& order : orders_) {
-      if (order.symbol == *symbol && order.client_order_id == client_order_id && order.is_open()) {
-        return error(400, -2010, "Duplicate order sent.");
-      }
-    }
+    const Order* previous = find(*symbol, std::nullopt, client_order_id);
+    if (previous != nullptr && previous->is_open()) return error(400, -2010, "Duplicate order sent.");
   }
 
   // Match first (without booking), then check the balance it needs.
@@ -517,6 +516,10 @@ HttpResponse BinanceVenue::new_order(const Params& params) {
     quote.free = Decimal::from_raw(quote.free.raw() + traded_quote.raw());
   }
   orders_.push_back(order);
+  const std::size_t index = orders_.size() - 1;
+  by_order_id_[{order.symbol, order.order_id}] = index;
+  latest_by_client_id_[{order.symbol, order.client_order_id}] = index;
+  if (order.is_open()) open_.insert(index);
   log_.request("binance: order " + std::to_string(order.order_id) + " " + order.symbol + " " + order.side + " " +
                order.type + " -> " + order.status);
 
@@ -593,6 +596,7 @@ HttpResponse BinanceVenue::cancel_order(const Params& params) {
     base.free = Decimal::from_raw(base.free.raw() + remaining.raw());
   }
   order->status = "CANCELED";
+  open_.erase(static_cast<std::size_t>(order - orders_.data()));
   order->update_time = now_ms();
   log_.request("binance: order " + std::to_string(order->order_id) + " " + order->symbol + " canceled");
   if (fault == Fault::fail_after) return unknown();
@@ -666,8 +670,8 @@ HttpResponse BinanceVenue::open_orders(const Params& params) {
   if (symbol && board_.find(Venue::binance, *symbol) == nullptr) return error(400, -1121, "Invalid symbol.");
   JsonWriter out;
   out.begin_array();
-  for (const auto& order : orders_) {
-    if (order.is_open() && (!symbol || order.symbol == *symbol)) write_order(out, order);
+  for (const std::size_t index : open_) {
+    if (!symbol || orders_[index].symbol == *symbol) write_order(out, orders_[index]);
   }
   out.end_array();
   return json(200, out.take());

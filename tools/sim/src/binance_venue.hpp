@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,9 @@ class BinanceVenue {
   std::int64_t order_count_ = 0;
   std::map<std::string, Balance> balances_;
   std::vector<Order> orders_;
+  std::set<std::size_t> open_;  ///< indexes into orders_ of NEW / PARTIALLY_FILLED orders
+  std::map<std::pair<std::string, std::int64_t>, std::size_t> by_order_id_;
+  std::map<std::pair<std::string, std::string>, std::size_t> latest_by_client_id_;
   std::map<std::string, std::int64_t> next_order_id_;  ///< per symbol
   std::map<std::string, std::int64_t> next_trade_id_;
   std::uint64_t generated_ids_ = 0;

@@ -443,8 +443,8 @@ HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& accou
   read_on_fill("takeProfitOnFill", "TAKE_PROFIT_ON_FILL", order.take_profit);
 
   if (!reject && !order.client_id.empty()) {
-    for (const auto& [id, existing] : account.orders) {
-      if (existing.state == OrderState::pending && existing.client_id == order.client_id) {
+    for (const auto id : account.pending) {
+      if (account.orders.at(id).client_id == order.client_id) {
         refuse("CLIENT_ORDER_ID_ALREADY_EXISTS", "The client Order ID specified is already assigned to another pending Order");
         break;
       }
@@ -484,6 +484,8 @@ HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& accou
   tx.member("reason", "CLIENT_ORDER");
   commit_transaction(account, batch, id, tx, &batch.create);
   auto [slot, inserted] = account.orders.emplace(id, std::move(order));
+  account.pending.insert(id);
+  if (!slot->second.client_id.empty()) account.by_client_id[slot->second.client_id].push_back(id);
   execute_new_order(account, slot->second, *instrument, batch);
 
   if (fault == Fault::fail_after) return error(503, "Service unavailable (ordergate-sim injected fault)");
@@ -631,6 +633,7 @@ void OandaVenue::fill_order(Account& account, Order& order, const Instrument& in
   commit_transaction(account, batch, id, tx, &batch.fill);
 
   if (complete) {
+    account.pending.erase(order.id);
     order.state = OrderState::filled;
     order.filling_transaction = id;
     order.filled_time = rfc3339(wall_ns());
@@ -657,6 +660,7 @@ void OandaVenue::cancel(Account& account, Order& order, const std::string& reaso
   if (!order.client_id.empty()) tx.member("clientOrderID", order.client_id);
   tx.member("reason", reason);
   commit_transaction(account, batch, id, tx, &batch.cancel);
+  account.pending.erase(order.id);
   order.state = OrderState::cancelled;
   order.cancelling_transaction = id;
   order.cancelled_time = rfc3339(wall_ns());
@@ -665,10 +669,11 @@ void OandaVenue::cancel(Account& account, Order& order, const std::string& reaso
 OandaVenue::Order* OandaVenue::find_order(Account& account, const std::string& specifier,
                                           bool pending_only_by_client) {
   if (!specifier.empty() && specifier.front() == '@') {
-    const std::string client_id = specifier.substr(1);
+    const auto ids = account.by_client_id.find(specifier.substr(1));
+    if (ids == account.by_client_id.end()) return nullptr;
     Order* found = nullptr;
-    for (auto& [id, order] : account.orders) {
-      if (order.client_id != client_id) continue;
+    for (const auto id : ids->second) {
+      Order& order = account.orders.at(id);
       if (pending_only_by_client && order.state != OrderState::pending) continue;
       if (found == nullptr || order.state == OrderState::pending || found->state != OrderState::pending) {
         found = &order;
@@ -742,9 +747,7 @@ HttpResponse OandaVenue::get_order(Account& account, const std::string& specifie
 HttpResponse OandaVenue::list_pending(Account& account) {
   JsonWriter out;
   out.begin_object().key("orders").begin_array();
-  for (auto it = account.orders.rbegin(); it != account.orders.rend(); ++it) {
-    if (it->second.state == OrderState::pending) write_order(out, it->second);
-  }
+  for (auto it = account.pending.rbegin(); it != account.pending.rend(); ++it) write_order(out, account.orders.at(*it));
   out.end_array().member("lastTransactionID", last_id(account)).end_object();
   return reply(200, out.take());
 }
@@ -833,8 +836,7 @@ HttpResponse OandaVenue::summary(Account& account) {
   const auto margin_used = Decimal::from_raw(static_cast<std::int64_t>(used / Decimal::kScale * config_.margin_rate.raw() / Decimal::kScale));
   Decimal available;
   if (!Decimal::sub(account.balance, margin_used, available)) available = Decimal{};
-  std::int64_t pending = 0;
-  for (const auto& [id, order] : account.orders) pending += order.state == OrderState::pending ? 1 : 0;
+  const auto pending = static_cast<std::int64_t>(account.pending.size());
   JsonWriter out;
   out.begin_object()
       .key("account")
@@ -891,7 +893,10 @@ void OandaVenue::on_price(const Instrument& instrument) {
   if (instrument.halted) return;
   for (auto& [account_id, account] : accounts_) {
     expire_orders(account, wall_ns());
-    for (auto& [id, order] : account.orders) {
+    // Fills change the pending set: walk a copy, in arrival order.
+    const std::vector<std::uint64_t> ids(account.pending.begin(), account.pending.end());
+    for (const auto id : ids) {
+      Order& order = account.orders.at(id);
       if (order.state != OrderState::pending || order.instrument != instrument.name) continue;
       const bool buy = order.units.is_positive();
       const Decimal touch = buy ? instrument.ask : instrument.bid;
@@ -913,7 +918,9 @@ void OandaVenue::on_price(const Instrument& instrument) {
 }
 
 void OandaVenue::expire_orders(Account& account, std::int64_t now_ns) {
-  for (auto& [id, order] : account.orders) {
+  const std::vector<std::uint64_t> ids(account.pending.begin(), account.pending.end());
+  for (const auto id : ids) {
+    Order& order = account.orders.at(id);
     if (order.state == OrderState::pending && order.gtd_ns != 0 && order.gtd_ns <= now_ns) {
       Batch batch = new_batch();
       ++next_request_id_;

@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <simdjson.h>
@@ -91,6 +93,8 @@ class OandaVenue {
     std::string created_time;
     std::vector<std::string> transactions;  ///< serialized; id N at index N-1
     std::map<std::uint64_t, Order> orders;
+    std::set<std::uint64_t> pending;  ///< ids of pending orders (kept small)
+    std::unordered_map<std::string, std::vector<std::uint64_t>> by_client_id;
     std::map<std::string, Decimal> positions;  ///< net units per instrument
     Decimal balance;
     std::vector<StreamClient> streams;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace ordergate {
@@ -127,6 +129,36 @@ TEST(ConfigFile, DurationsParseEveryUnitAndRefuseTheRest) {
   EXPECT_FALSE(parse_duration("-1s", ns));
   EXPECT_FALSE(parse_duration("s", ns));
   EXPECT_FALSE(parse_duration("99999999999999h", ns));
+}
+
+}  // namespace
+}  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+TEST(ConfigFile, BrokerSectionsAreReadAndPlainHttpIsRefused) {
+  const ProcessConfig config = load_config_file(ORDERGATE_SOURCE_DIR "/examples/sim.toml");
+  ASSERT_EQ(config.brokers.size(), 2u);
+  const BrokerEntry& binance = config.brokers[0].name == "binance-sim" ? config.brokers[0] : config.brokers[1];
+  const BrokerEntry& oanda = config.brokers[0].name == "oanda-sim" ? config.brokers[0] : config.brokers[1];
+  EXPECT_EQ(oanda.kind, "oanda");
+  EXPECT_EQ(oanda.oanda.account_id, "101-001-0000000-001");
+  EXPECT_EQ(oanda.token_env, "OANDA_TOKEN");
+  EXPECT_TRUE(oanda.oanda.token.empty());  // names only: values come from [secrets] at start
+  EXPECT_EQ(oanda.connection().ca_file, "/tmp/sim-ca.pem");
+  EXPECT_EQ(binance.secret_key_env, "BINANCE_SECRET");
+  EXPECT_EQ(config.gateway.accounts[0].broker, "oanda-sim");
+
+  std::ifstream file(ORDERGATE_SOURCE_DIR "/examples/sim.toml");
+  std::ostringstream text;
+  text << file.rdbuf();
+  const std::string plain = replace(text.str(), "base_url = \"https://localhost:8443\"", "base_url = \"http://localhost:8443\"");
+  EXPECT_NE(error_of(plain).find("must start with https://"), std::string::npos) << error_of(plain);
+  const std::string unknown = replace(text.str(), "broker = \"oanda-sim\"", "broker = \"oanda-live\"");
+  EXPECT_NE(error_of(unknown).find("define [brokers.oanda-live]"), std::string::npos) << error_of(unknown);
+  const std::string kind = replace(text.str(), "kind = \"oanda\"", "kind = \"ib\"");
+  EXPECT_NE(error_of(kind).find("brokers.oanda-sim.kind"), std::string::npos) << error_of(kind);
 }
 
 }  // namespace

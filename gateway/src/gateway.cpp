@@ -307,6 +307,7 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
         break;
       }
       broker.port->submit(command.order);
+      audit(AuditEventType::sent_to_broker, command.order, Reason::OK);
       break;
     }
     case CommandKind::cancel: {

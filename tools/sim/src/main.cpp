@@ -69,7 +69,13 @@ TlsIdentity make_identity(const SimOptions& options) {
 
 int run(const SimOptions& options) {
   const Logger log(options.quiet);
-  // Credentials first: a simulator that cannot authenticate anyone is useless.
+  const TlsIdentity identity = make_identity(options);
+  if (options.print_pin) {
+    std::printf("%s\n", identity.pin.c_str());
+    return 0;
+  }
+
+  // A simulator that cannot authenticate anyone is useless: refuse to start.
   std::optional<security::Secret> oanda_token;
   std::optional<security::Secret> binance_key;
   std::optional<security::Secret> binance_secret;
@@ -77,12 +83,6 @@ int run(const SimOptions& options) {
   if (options.binance) {
     binance_key = credential(options.binance_key_env, "--binance-key-env");
     binance_secret = credential(options.binance_secret_env, "--binance-secret-env");
-  }
-
-  const TlsIdentity identity = make_identity(options);
-  if (options.print_pin) {
-    std::printf("%s\n", identity.pin.c_str());
-    return 0;
   }
 
   PriceBoard board(options.seed);

@@ -116,9 +116,11 @@ class Session : public std::enable_shared_from_this<Session>, public StreamSink 
     if (ec == http::error::end_of_stream) return do_shutdown();
     if (ec == beast::error::timeout && shared_.options.idle_close.count() > 0) {
       ++shared_.stats.idle_closes;
+      // tcp_stream has already closed the socket: no close_notify, as when a
+      // load balancer drops an idle connection.
       shared_.log.request("conn " + std::to_string(id_) + ": idle for " +
-                          std::to_string(shared_.options.idle_close.count()) + " ms, closing");
-      return do_shutdown();
+                          std::to_string(shared_.options.idle_close.count()) + " ms, closed");
+      return close();
     }
     if (ec) {
       if (ec != net::error::operation_aborted && ec != net::ssl::error::stream_truncated &&

@@ -30,7 +30,7 @@ Field object_field(const simdjson::dom::object& object, std::string_view name, s
 
 std::string order_type_name(const std::string& type) { return type + "_ORDER"; }
 
-std::string lower_segment_decode(std::string_view segment) {
+std::string decode_segment(std::string_view segment) {
   auto decoded = percent_decode(segment, false);
   return decoded ? *decoded : std::string(segment);
 }
@@ -148,11 +148,11 @@ HttpResponse OandaVenue::handle(const HttpRequest& request) {
   if (segments.size() < 4 || !segments[0].empty() || segments[1] != "v3" || segments[2] != "accounts") {
     return error(404, "The requested resource does not exist in ordergate-sim");
   }
-  const std::string account_id = lower_segment_decode(segments[3]);
+  const std::string account_id = decode_segment(segments[3]);
   const auto account = accounts_.find(account_id);
   if (account == accounts_.end()) return error(403, "The provided request was forbidden.");
   std::vector<std::string> rest;
-  for (std::size_t i = 4; i < segments.size(); ++i) rest.push_back(lower_segment_decode(segments[i]));
+  for (std::size_t i = 4; i < segments.size(); ++i) rest.push_back(decode_segment(segments[i]));
   return route(request, account->second, rest);
 }
 

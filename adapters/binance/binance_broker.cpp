@@ -607,6 +607,10 @@ struct BinanceBroker::Impl final : tls::HttpHandler {
   void on_order_reply(OrderId id, const tls::HttpResult& result) noexcept {
     Tracked* tracked = find(id);
     if (tracked == nullptr) return;
+    if (result.error == tls::TransportError::not_sent) {
+      finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "NO_CONNECTION");
+      return;
+    }
     if (result.response == nullptr) {
       mark_unknown(*tracked, "no reply (" + std::string(tls::to_string(result.error)) + ")");
       return;

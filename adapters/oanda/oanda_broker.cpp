@@ -521,6 +521,10 @@ struct OandaBroker::Impl final : tls::HttpHandler {
   void on_order_reply(OrderId order_id, const tls::HttpResult& result) noexcept {
     Tracked* tracked = find(order_id);
     if (tracked == nullptr) return;
+    if (result.error == tls::TransportError::not_sent) {
+      finish(order_id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "NO_CONNECTION");
+      return;
+    }
     if (result.response == nullptr) {
       mark_unknown(*tracked, std::string("no reply (") + std::string(tls::to_string(result.error)) + ")");
       return;

@@ -112,6 +112,7 @@ std::string_view to_string(TransportError error) noexcept {
     case TransportError::connection_lost: return "connection_lost";
     case TransportError::bad_response: return "bad_response";
     case TransportError::stopped: return "stopped";
+    case TransportError::not_sent: return "not_sent";
   }
   return "?";
 }
@@ -276,6 +277,7 @@ struct Connection {
   bool writing = false;
   bool awaiting_response = false;
   bool close_after_exchange = false;
+  bool pending_request = false;  // keep_alive = false: written once the handshake is done
   std::uint64_t tag = 0;
   std::string verify_error;
   std::string write_buffer;
@@ -509,6 +511,10 @@ struct HttpsClient::Impl {
       announced = true;
     }
     start_read(c);
+    if (c.pending_request) {
+      c.pending_request = false;
+      start_exchange(c);
+    }
   }
 
   void fail_attempt(Connection& c, const std::string& message, bool verification) {
@@ -592,7 +598,7 @@ struct HttpsClient::Impl {
     c.failures = 0;
     c.awaiting_response = false;
     const Response& message = c.parser->get();
-    c.close_after_exchange = !message.keep_alive() || c.read_buffer.size() > 0;
+    c.close_after_exchange = !settings.keep_alive || !message.keep_alive() || c.read_buffer.size() > 0;
     const HttpResponse response(&message);
     HttpResult result;
     result.response = &response;
@@ -615,19 +621,15 @@ struct HttpsClient::Impl {
     start_read(c);
   }
 
-  bool send(const HttpRequest& request, std::uint64_t tag) {
-    Connection* chosen = nullptr;
-    for (auto& c : connections) {
-      if (c->state != ConnectionState::idle) continue;
-      if (chosen == nullptr || c->idle_since_ns < chosen->idle_since_ns) chosen = c.get();
-    }
-    if (chosen == nullptr) return false;
-    Connection& c = *chosen;
+  // Lays out the whole request in the connection's write buffer, so it
+  // goes out with one write.
+  void prepare(Connection& c, const HttpRequest& request) {
     std::string& out = c.write_buffer;
     out.clear();
     out.append(request.method).append(" ").append(url.base_path).append(request.target);
     out.append(" HTTP/1.1\r\nHost: ").append(host_header).append("\r\n");
     out.append(request.headers);
+    if (!settings.keep_alive) out.append("Connection: close\r\n");
     if (!request.body.empty() || !request.content_type.empty()) {
       if (!request.content_type.empty()) out.append("Content-Type: ").append(request.content_type).append("\r\n");
       char digits[24];
@@ -635,19 +637,52 @@ struct HttpsClient::Impl {
       out.append("Content-Length: ").append(digits, static_cast<std::size_t>(end - digits)).append("\r\n");
     }
     out.append("\r\n").append(request.body);
+  }
 
+  bool send(const HttpRequest& request, std::uint64_t tag) {
+    if (!settings.keep_alive) return send_on_new_connection(request, tag);
+    Connection* chosen = nullptr;
+    for (auto& c : connections) {
+      if (c->state != ConnectionState::idle) continue;
+      if (chosen == nullptr || c->idle_since_ns < chosen->idle_since_ns) chosen = c.get();
+    }
+    if (chosen == nullptr) return false;
+    prepare(*chosen, request);
+    chosen->tag = tag;
+    start_exchange(*chosen);
+    return true;
+  }
+
+  bool send_on_new_connection(const HttpRequest& request, std::uint64_t tag) {
+    Connection* chosen = nullptr;
+    for (auto& c : connections) {
+      if (c->state == ConnectionState::down) {
+        chosen = c.get();
+        break;
+      }
+    }
+    if (chosen == nullptr) return false;
+    prepare(*chosen, request);
+    chosen->tag = tag;
+    chosen->pending_request = true;
+    begin_connect(*chosen);
+    return true;
+  }
+
+  // Writes the prepared request on a verified connection whose read is pending.
+  void start_exchange(Connection& c) {
     c.parser.emplace();
     c.parser->body_limit(settings.max_response_bytes);
     c.parser->header_limit(kMaxHeaderBytes);
     c.state = ConnectionState::busy;
-    c.tag = tag;
     c.writing = true;
     c.awaiting_response = true;
     c.close_after_exchange = false;
     arm_deadline(c, settings.request_timeout_ns);
     ++stats.requests_sent;
     ++c.outstanding;
-    asio::async_write(*c.stream, asio::buffer(out), [this, &c](const boost::system::error_code& ec, std::size_t) {
+    asio::async_write(*c.stream, asio::buffer(c.write_buffer), [this, &c](const boost::system::error_code& ec,
+                                                                           std::size_t) {
       --c.outstanding;
       c.writing = false;
       // The buffer may hold a credential (Authorization, API key).
@@ -662,7 +697,6 @@ struct HttpsClient::Impl {
       }
       finish_exchange(c);
     });
-    return true;
   }
 
   void deliver(std::uint64_t tag, const HttpResult& result) {
@@ -688,6 +722,13 @@ struct HttpsClient::Impl {
       HttpResult result;
       result.error = stopping ? TransportError::stopped : error;
       deliver(c.tag, result);
+    } else if (c.pending_request) {
+      c.pending_request = false;
+      security::wipe(c.write_buffer.data(), c.write_buffer.size());
+      c.write_buffer.clear();
+      HttpResult result;
+      result.error = TransportError::not_sent;
+      deliver(c.tag, result);
     }
     finish_close_if_drained(c);
   }
@@ -711,7 +752,7 @@ struct HttpsClient::Impl {
   }
 
   bool reconnect_due() {
-    if (stopping || clock == nullptr) return false;
+    if (stopping || clock == nullptr || !settings.keep_alive) return false;
     bool did = false;
     std::int64_t now = 0;
     for (auto& c : connections) {
@@ -767,6 +808,7 @@ void HttpsClient::start(HttpHandler& handler, const Clock& clock) {
   if (!impl.resolve_now()) {
     impl.emit(LogLevel::warning, "cannot resolve host '" + impl.url.host + "' yet; retrying in the background");
   }
+  if (!impl.settings.keep_alive) return;  // connections open per request
   for (auto& c : impl.connections) impl.begin_connect(*c);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(impl.settings.connect_timeout_ns);
   auto connecting = [&impl] {
@@ -822,6 +864,7 @@ void HttpsClient::stop() {
 
 bool HttpsClient::available() const noexcept {
   if (impl_->stopping || !impl_->started) return false;
+  if (!impl_->settings.keep_alive) return true;
   for (const auto& c : impl_->connections) {
     if (c->state == ConnectionState::idle || c->state == ConnectionState::busy) return true;
     if (c->failures == 0) return true;
@@ -830,9 +873,11 @@ bool HttpsClient::available() const noexcept {
 }
 
 std::size_t HttpsClient::idle_connections() const noexcept {
+  // Without keep-alive a closed connection is what a request can use.
+  const ConnectionState usable = impl_->settings.keep_alive ? ConnectionState::idle : ConnectionState::down;
   std::size_t count = 0;
   for (const auto& c : impl_->connections) {
-    if (c->state == ConnectionState::idle) ++count;
+    if (c->state == usable) ++count;
   }
   return count;
 }

@@ -401,6 +401,44 @@ TEST(HttpsClient, ConnectsOnceTheServerComesUpAndAfterItRestarts) {
   client.stop();
 }
 
+TEST(HttpsClient, WithoutKeepAliveEveryRequestOpensAVerifiedConnectionOfItsOwn) {
+  TestPki pki("cold");
+  TestHttpsServer server(pki.localhost, echo);
+  Recorder recorder;
+  TlsSettings settings = settings_for(server.port(), pki.ca_file);
+  settings.keep_alive = false;
+  HttpsClient client(settings, recorder.logger());
+  client.start(recorder, SystemClock::instance());
+  EXPECT_EQ(server.connections(), 0) << "nothing opened in advance";
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send(get("/x"), i));
+    ASSERT_TRUE(poll_until(client, [&] { return recorder.results.size() == i + 1 && client.idle_connections() == 2; }));
+    EXPECT_EQ(recorder.results[i].status, 200);
+  }
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(client.stats().connections_established, 3u);
+  const auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_FALSE(seen[0].keep_alive());
+  client.stop();
+}
+
+TEST(HttpsClient, WithoutKeepAliveARefusedConnectionMeansNotSent) {
+  TestPki pki("coldrefused");
+  const TestCertificate other = TestCertificate::server(pki.ca, "DNS:other.example");
+  TestHttpsServer server(other, echo);
+  Recorder recorder;
+  TlsSettings settings = settings_for(server.port(), pki.ca_file);
+  settings.keep_alive = false;
+  HttpsClient client(settings, recorder.logger());
+  client.start(recorder, SystemClock::instance());
+  ASSERT_TRUE(client.send(get("/x"), 9));
+  ASSERT_TRUE(poll_until(client, [&] { return !recorder.results.empty(); }));
+  EXPECT_EQ(recorder.results[0].error, TransportError::not_sent);
+  EXPECT_EQ(server.requests(), 0);
+  client.stop();
+}
+
 TEST(HttpsClient, StopCompletesRequestsInFlight) {
   TestPki pki("stop");
   TestHttpsServer server(pki.localhost, [](const TestRequest& request) {

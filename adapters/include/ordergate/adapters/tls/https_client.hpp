@@ -81,6 +81,11 @@ struct TlsSettings {
   std::int64_t reconnect_min_ns = 100 * kNanosPerMilli;   ///< first backoff step
   std::int64_t reconnect_max_ns = 10 * kNanosPerSecond;   ///< backoff cap
   std::size_t max_response_bytes = 8u << 20;
+  /// false: no pool at all; every request opens a new connection (TCP
+  /// connect and TLS handshake, same verification), sends `Connection:
+  /// close` and the connection ends with its response. For measuring what
+  /// the persistent pool saves (bench/broker_bench.cpp); never for trading.
+  bool keep_alive = true;
   std::string log_name = "broker";  ///< prefix of log lines, e.g. "oanda"
 };
 
@@ -125,6 +130,7 @@ enum class TransportError : std::uint8_t {
   connection_lost,  ///< the connection failed or closed before the response was complete
   bad_response,     ///< not HTTP, or larger than max_response_bytes
   stopped,          ///< the client stopped with the request in flight
+  not_sent,         ///< keep_alive = false: the connection for it could not be opened; nothing was written
 };
 
 [[nodiscard]] std::string_view to_string(TransportError error) noexcept;

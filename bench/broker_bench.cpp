@@ -1,0 +1,317 @@
+// The order round trip through a network broker adapter: Session::submit of a
+// market order until its FILLED report is polled, with the gateway's guards,
+// the broker thread, the adapter, TLS, the simulator (a separate
+// `ordergate-sim` process on loopback) and back. In the same run, the same
+// orders over the persistent, pre-handshaken connection pool and then with a
+// new TCP + TLS connection for every order (TlsSettings::keep_alive = false),
+// and the ratio of the two.
+//
+// The simulator is found next to this binary in the build tree
+// (../tools/sim/ordergate-sim) or through ORDERGATE_SIM; without it the
+// benchmark is skipped with a message.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "latency.hpp"
+#include "ordergate/adapters/binance/binance_broker.hpp"
+#include "ordergate/adapters/oanda/oanda_broker.hpp"
+#include "ordergate/gateway/gateway.hpp"
+
+extern char** environ;
+
+namespace ordergate::bench {
+namespace {
+
+// Benchmark-only credentials, handed to the simulator through its environment.
+constexpr const char* kOandaToken = "bench-oanda-token";
+constexpr const char* kBinanceKey = "bench-binance-key";
+constexpr const char* kBinanceSecret = "bench-binance-secret";
+constexpr const char* kOandaAccount = "101-001-0000000-001";
+constexpr std::size_t kPersistentOrders = 2000;
+constexpr std::size_t kNewConnectionOrders = 400;
+
+std::string simulator_path() {
+  if (const char* path = std::getenv("ORDERGATE_SIM")) return path;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (self.parent_path().parent_path() / "tools" / "sim" / "ordergate-sim").string();
+}
+
+// The simulator as a child process: started on port 0 with its own CA, ready
+// once it prints its ready line, stopped with SIGTERM.
+class Simulator {
+ public:
+  explicit Simulator(const std::vector<std::string>& extra) {
+    char pattern[] = "/tmp/ordergate-bench-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    ca_file_ = dir_ + "/ca.pem";
+    std::vector<std::string> args = {simulator_path(), "--quiet", "--write-ca", ca_file_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_storage;
+    for (char** entry = environ; *entry != nullptr; ++entry) env_storage.emplace_back(*entry);
+    env_storage.push_back(std::string("SIM_OANDA_TOKEN=") + kOandaToken);
+    env_storage.push_back(std::string("SIM_BINANCE_KEY=") + kBinanceKey);
+    env_storage.push_back(std::string("SIM_BINANCE_SECRET=") + kBinanceSecret);
+    std::vector<char*> envp;
+    for (auto& entry : env_storage) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    const int result = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (result != 0) {
+      ::close(fds[0]);
+      throw std::runtime_error("cannot start " + args[0] + " (build the ordergate-sim target, or set ORDERGATE_SIM)");
+    }
+    std::string line;
+    for (;;) {
+      pollfd descriptor{fds[0], POLLIN, 0};
+      if (::poll(&descriptor, 1, 15000) <= 0) break;
+      char c = 0;
+      if (::read(fds[0], &c, 1) != 1 || c == '\n') break;
+      line += c;
+    }
+    ::close(fds[0]);
+    const auto at = line.find("port=");
+    if (at == std::string::npos) {
+      stop();
+      throw std::runtime_error("ordergate-sim did not start (no ready line)");
+    }
+    port_ = static_cast<std::uint16_t>(std::stoi(line.substr(at + 5)));
+  }
+  ~Simulator() {
+    stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  [[nodiscard]] std::string base_url() const { return "https://localhost:" + std::to_string(port_); }
+  [[nodiscard]] const std::string& ca_file() const { return ca_file_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string dir_;
+  std::string ca_file_;
+};
+
+enum class Venue { oanda, binance };
+
+adapters::tls::TlsSettings connection(const Simulator& sim, bool keep_alive) {
+  adapters::tls::TlsSettings tls;
+  tls.base_url = sim.base_url();
+  tls.ca_file = sim.ca_file();
+  tls.pool_size = 2;
+  tls.keep_alive = keep_alive;
+  return tls;
+}
+
+InstrumentSpec instrument(const char* name, const char* tick, const char* lot) {
+  InstrumentSpec spec;
+  spec.name = name;
+  spec.tick_size = decimal_literal(tick);
+  spec.lot_step = decimal_literal(lot);
+  spec.min_quantity = decimal_literal(lot);
+  spec.max_quantity = decimal_literal("100000000");
+  spec.max_order_quantity = decimal_literal("10000000");
+  spec.max_notional = decimal_literal("100000000");
+  spec.max_position = decimal_literal("1000000000");
+  spec.price_band_bps = 100;
+  spec.max_open_orders = 1000;
+  // Prices are read once at start (no polling during the run).
+  spec.max_quote_age_ns = 3'600 * kNanosPerSecond;
+  return spec;
+}
+
+// One gateway with one network broker, busy-spinning broker thread.
+GatewayConfig config_for(Venue venue, const Simulator& sim, bool keep_alive) {
+  GatewayConfig config;
+  config.instruments = {instrument("EUR/USD", "0.00001", "1"), instrument("BTC/USDT", "0.01", "0.00001")};
+  const std::int64_t hour = 3'600 * kNanosPerSecond;
+  if (venue == Venue::oanda) {
+    adapters::oanda::OandaSettings settings;
+    settings.connection = connection(sim, keep_alive);
+    settings.account_id = kOandaAccount;
+    settings.token = security::Secret(kOandaToken);
+    settings.instruments = {"EUR/USD"};
+    settings.pricing_interval_ns = hour;
+    settings.max_requests_per_second = 100'000;
+    settings.log = [](adapters::tls::LogLevel level, std::string_view line) {
+      if (level != adapters::tls::LogLevel::info) adapters::tls::log_to_stderr(level, line);
+    };
+    config.accounts.push_back({"bench", "oanda"});
+    config.brokers.emplace_back("oanda", adapters::oanda::make_oanda_factory(std::move(settings)));
+  } else {
+    adapters::binance::BinanceSettings settings;
+    settings.connection = connection(sim, keep_alive);
+    settings.api_key = security::Secret(kBinanceKey);
+    settings.secret_key = security::Secret(kBinanceSecret);
+    settings.instruments = {"BTC/USDT"};
+    settings.pricing_interval_ns = hour;
+    settings.order_limit_10s = 1'000'000;
+    settings.weight_limit_1m = 100'000'000;
+    settings.log = [](adapters::tls::LogLevel level, std::string_view line) {
+      if (level != adapters::tls::LogLevel::info) adapters::tls::log_to_stderr(level, line);
+    };
+    config.accounts.push_back({"bench", "binance"});
+    config.brokers.emplace_back("binance", adapters::binance::make_binance_factory(std::move(settings)));
+  }
+  PrincipalConfig principal;
+  principal.policy.name = "bench";
+  principal.policy.permissions = {"trade"};
+  principal.policy.accounts = {"bench"};
+  principal.policy.symbols = {"*"};
+  principal.rate_limits = {"1000000000/1s"};
+  config.principals.push_back(principal);
+  config.order_capacity = 1u << 14;
+  config.max_sessions = 2;
+  config.idle_strategy = IdleStrategy::busy_spin;
+  return config;
+}
+
+struct RunResult {
+  LatencySummary summary;
+  std::size_t filled = 0;
+  std::string error;
+};
+
+// `count` market orders, one at a time, alternating buy and sell; each timed
+// from submit until its FILLED report is polled.
+RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::size_t count) {
+  RunResult result;
+  Gateway gateway(config_for(venue, sim, keep_alive));
+  gateway.start();
+  Session session = gateway.open_session("bench");
+  ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
+  LatencyRecorder recorder(count);
+  OrderRequest request;
+  request.account = "bench";
+  request.symbol = venue == Venue::oanda ? "EUR/USD" : "BTC/USDT";
+  request.type = OrderType::market;
+  request.time_in_force = TimeInForce::ioc;
+  request.quantity = decimal_literal(venue == Venue::oanda ? "1000" : "0.001");
+  std::string id;
+  for (std::size_t i = 0; i < count + 10; ++i) {
+    const bool warmup = i < 10;
+    id = (keep_alive ? "p-" : "n-") + std::to_string(i);
+    request.client_order_id = id;
+    request.side = (i & 1) == 0 ? Side::buy : Side::sell;
+    const std::uint64_t begin = ticks_begin();
+    const Verdict verdict = session.submit(request);
+    if (!verdict) {
+      result.error = std::string("order refused by the guards: ") + std::string(reason_name(verdict.reason));
+      break;
+    }
+    ExecutionReport report;
+    bool done = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done) {
+      if (!session.poll(report)) {
+        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::yield();  // leave the CPU to the simulator
+        continue;
+      }
+      if (report.order_id != verdict.order_id || !is_terminal(report.status)) continue;
+      done = true;
+    }
+    const std::uint64_t end = ticks_end();
+    if (!done || report.status != ExecStatus::filled) {
+      result.error = std::string("order ") + id + " not filled: " + std::string(to_string(report.status)) + " " +
+                     std::string(report.broker_reason.view());
+      break;
+    }
+    if (!warmup) {
+      recorder.add(begin, end);
+      ++result.filled;
+    }
+  }
+  session.close();
+  gateway.stop();
+  result.summary = recorder.summarize();
+  return result;
+}
+
+void publish_run(benchmark::State& state, const char* prefix, const LatencySummary& summary) {
+  const std::string name(prefix);
+  state.counters[name + "p50_ns"] = summary.p50_ns;
+  state.counters[name + "p99_ns"] = summary.p99_ns;
+  state.counters[name + "p99.9_ns"] = summary.p999_ns;
+  state.counters[name + "max_ns"] = summary.max_ns;
+  state.counters[name + "mean_ns"] = summary.mean_ns;
+}
+
+// One iteration = the whole comparison (persistent run, then new-connection
+// run, on one simulator). Counters: persistent_* and new_connection_*
+// latencies and persistent_to_new_p50 / _mean ratios (goal <= 0.3).
+void BM_Broker_OrderRoundTrip(benchmark::State& state) {
+  const Venue venue = state.range(0) == 0 ? Venue::oanda : Venue::binance;
+  std::optional<Simulator> sim;
+  try {
+    sim.emplace(std::vector<std::string>{"--binance-order-limit", "100000000", "--binance-weight-limit", "100000000",
+                                         "--oanda-rate-limit", "0"});
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  RunResult persistent;
+  RunResult fresh;
+  for (auto _ : state) {
+    persistent = run_orders(venue, *sim, true, kPersistentOrders);
+    if (!persistent.error.empty()) {
+      state.SkipWithError(persistent.error.c_str());
+      break;
+    }
+    fresh = run_orders(venue, *sim, false, kNewConnectionOrders);
+    if (!fresh.error.empty()) {
+      state.SkipWithError(fresh.error.c_str());
+      break;
+    }
+  }
+  if (!persistent.error.empty() || !fresh.error.empty()) return;
+  publish_run(state, "persistent_", persistent.summary);
+  publish_run(state, "new_connection_", fresh.summary);
+  state.counters["persistent_to_new_p50"] = persistent.summary.p50_ns / fresh.summary.p50_ns;
+  state.counters["persistent_to_new_mean"] = persistent.summary.mean_ns / fresh.summary.mean_ns;
+  state.counters["orders"] = static_cast<double>(persistent.filled + fresh.filled);
+  state.SetLabel(venue == Venue::oanda ? "oanda" : "binance");
+}
+BENCHMARK(BM_Broker_OrderRoundTrip)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace ordergate::bench

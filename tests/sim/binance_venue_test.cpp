@@ -226,6 +226,22 @@ TEST_F(BinanceSimWithTinyLimits, OverTheOrderCountIs429WithMinus1015) {
   EXPECT_FALSE(limited.header("retry-after").empty());
 }
 
+class BinanceSimDocumentedOrderLimit : public BinanceSim {
+ protected:
+  BinanceSimDocumentedOrderLimit()
+      : BinanceSim({"--binance-order-limit", "1", "--binance-order-429-without-retry-after"}) {}
+};
+
+TEST_F(BinanceSimDocumentedOrderLimit, OrderCount429HasNoRetryAfterAndLeadsToNoBan) {
+  const std::string order = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001";
+  ASSERT_EQ(send("POST", "/api/v3/order", order).status, 200);
+  const auto limited = send("POST", "/api/v3/order", order);
+  ASSERT_EQ(limited.status, 429);
+  EXPECT_EQ(number(parse(limited.body), "/code"), -1015);
+  EXPECT_TRUE(limited.header("retry-after").empty());
+  EXPECT_EQ(client_.request("GET", "/api/v3/ping").status, 200) << "no 418 for the next request";
+}
+
 class BinanceSimFailingAfterPlace : public BinanceSim {
  protected:
   BinanceSimFailingAfterPlace() : BinanceSim({"--error-first", "1", "--error-after-place"}) {}

@@ -240,11 +240,13 @@ HttpResponse BinanceVenue::handle(const HttpRequest& request) {
   if (endpoint->new_order) {
     if (order_count_ + 1 > config_.order_limit) {
       const std::int64_t window_end = started_ms_ + (order_window + 1) * config_.order_window_ms;
-      ip.retry_until_ms = std::max(ip.retry_until_ms, window_end);
       HttpResponse response = error(429, -1015,
                                     "Too many new orders; current limit is " + std::to_string(config_.order_limit) +
                                         " orders per " + window_name(config_.order_window_ms) + ".");
-      response.add_header("Retry-After", std::to_string(ceil_seconds(window_end - wall)));
+      if (config_.order_limit_retry_after) {
+        ip.retry_until_ms = std::max(ip.retry_until_ms, window_end);
+        response.add_header("Retry-After", std::to_string(ceil_seconds(window_end - wall)));
+      }
       return response;
     }
     ++order_count_;

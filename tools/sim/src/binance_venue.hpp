@@ -32,6 +32,9 @@ struct BinanceConfig {
   std::int64_t order_window_ms = 10'000;
   /// First 418 ban; each further offence doubles it (up to three days).
   std::int64_t ban_ms = 120'000;
+  /// Order-count 429s carry Retry-After and count toward 418 bans. Binance's
+  /// documentation says they do not; false reproduces that.
+  bool order_limit_retry_after = true;
   /// Added to the wall clock for serverTime and timestamp checks.
   std::int64_t clock_offset_ms = 0;
 };

@@ -132,6 +132,7 @@ int run(const SimOptions& options) {
     config.order_window_ms = options.binance_order_window_ms;
     config.ban_ms = options.binance_ban_ms;
     config.clock_offset_ms = options.binance_clock_offset_ms;
+    config.order_limit_retry_after = !options.binance_order_429_without_retry_after;
     binance = std::make_unique<BinanceVenue>(std::move(config), std::move(*binance_key), std::move(*binance_secret),
                                              board, faults, stats, log);
   }

@@ -89,7 +89,9 @@ std::optional<SimOptions> parse_options(int argc, const char* const argv[]) {
       ("binance-ban-ms", po::value(&o.binance_ban_ms)->default_value(o.binance_ban_ms),
        "first 418 ban after requests during a 429's Retry-After; doubles per offence")
       ("binance-clock-offset-ms", po::value(&o.binance_clock_offset_ms)->default_value(o.binance_clock_offset_ms),
-       "shift the server clock (serverTime, recvWindow checks) by N ms");
+       "shift the server clock (serverTime, recvWindow checks) by N ms")
+      ("binance-order-429-without-retry-after", po::bool_switch(&o.binance_order_429_without_retry_after),
+       "order-count 429s (-1015) carry no Retry-After and never lead to a 418, as Binance documents");
 
   po::options_description faults("Fault injection");
   faults.add_options()

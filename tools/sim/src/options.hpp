@@ -62,6 +62,7 @@ struct SimOptions {
   std::int64_t binance_order_window_ms = 10'000;
   std::int64_t binance_ban_ms = 120'000;
   std::int64_t binance_clock_offset_ms = 0;
+  bool binance_order_429_without_retry_after = false;
 
   // Faults
   std::int64_t latency_ms = 0;

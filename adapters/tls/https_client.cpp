@@ -289,69 +289,69 @@ struct Connection {
 
 struct HttpsClient::Impl {
   Impl(TlsSettings settings_in, LogFunction log_in)
-      : settings(std::move(settings_in)),
-        log(log_in ? std::move(log_in) : LogFunction(log_to_stderr)),
-        url(parse_https_url(settings.base_url, settings.log_name + ".base_url")),
-        io(1),
-        work(asio::make_work_guard(io)),
-        context(ssl::context::tls_client),
-        resolver(io) {
-    if (!settings.pin.empty()) pin = parse_pin(settings.pin, settings.log_name + ".pin");
-    if (settings.pool_size == 0 || settings.pool_size > kMaxPoolSize) {
-      invalid(settings.log_name + ".pool_size", "must be 1.." + std::to_string(kMaxPoolSize));
+      : settings_(std::move(settings_in)),
+        log_(log_in ? std::move(log_in) : LogFunction(log_to_stderr)),
+        url_(parse_https_url(settings_.base_url, settings_.log_name + ".base_url")),
+        io_(1),
+        work_(asio::make_work_guard(io_)),
+        context_(ssl::context::tls_client),
+        resolver_(io_) {
+    if (!settings_.pin.empty()) pin_ = parse_pin(settings_.pin, settings_.log_name + ".pin");
+    if (settings_.pool_size == 0 || settings_.pool_size > kMaxPoolSize) {
+      invalid(settings_.log_name + ".pool_size", "must be 1.." + std::to_string(kMaxPoolSize));
     }
-    if (settings.connect_timeout_ns <= 0 || settings.request_timeout_ns <= 0) {
-      invalid(settings.log_name, "connect and request timeouts must be > 0");
+    if (settings_.connect_timeout_ns <= 0 || settings_.request_timeout_ns <= 0) {
+      invalid(settings_.log_name, "connect and request timeouts must be > 0");
     }
-    if (settings.reconnect_min_ns <= 0 || settings.reconnect_max_ns < settings.reconnect_min_ns) {
-      invalid(settings.log_name, "reconnect backoff needs 0 < min <= max");
+    if (settings_.reconnect_min_ns <= 0 || settings_.reconnect_max_ns < settings_.reconnect_min_ns) {
+      invalid(settings_.log_name, "reconnect backoff needs 0 < min <= max");
     }
-    context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+    context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                         ssl::context::no_compression);
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-    SSL_CTX_set_cipher_list(context.native_handle(), kTls12Ciphers);
-    context.set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(context_.native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(context_.native_handle(), kTls12Ciphers);
+    context_.set_verify_mode(ssl::verify_peer);
     boost::system::error_code ec;
-    if (!settings.ca_file.empty()) {
-      std::ifstream probe(settings.ca_file);
-      if (!probe) invalid(settings.log_name + ".ca_file", "cannot open '" + settings.ca_file + "'");
-      context.load_verify_file(settings.ca_file, ec);
-      if (ec) invalid(settings.log_name + ".ca_file", "'" + settings.ca_file + "' holds no PEM certificate");
+    if (!settings_.ca_file.empty()) {
+      std::ifstream probe(settings_.ca_file);
+      if (!probe) invalid(settings_.log_name + ".ca_file", "cannot open '" + settings_.ca_file + "'");
+      context_.load_verify_file(settings_.ca_file, ec);
+      if (ec) invalid(settings_.log_name + ".ca_file", "'" + settings_.ca_file + "' holds no PEM certificate");
     } else {
-      context.set_default_verify_paths(ec);
-      if (ec) invalid(settings.log_name, "cannot load the system trust store");
+      context_.set_default_verify_paths(ec);
+      if (ec) invalid(settings_.log_name, "cannot load the system trust store");
     }
-    host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-    if (url.port != 443) host_header += ":" + std::to_string(url.port);
-    sni = !is_ip_literal(url.host);
-    connections.reserve(settings.pool_size);
-    for (std::size_t i = 0; i < settings.pool_size; ++i) {
-      connections.push_back(std::make_unique<Connection>(io));
-      connections.back()->index = i;
+    host_header_ = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+    if (url_.port != 443) host_header_ += ":" + std::to_string(url_.port);
+    sni_ = !is_ip_literal(url_.host);
+    connections_.reserve(settings_.pool_size);
+    for (std::size_t i = 0; i < settings_.pool_size; ++i) {
+      connections_.push_back(std::make_unique<Connection>(io_));
+      connections_.back()->index = i;
     }
     std::uint64_t seed = 0;
     security::random_bytes(reinterpret_cast<std::uint8_t*>(&seed), sizeof(seed));
-    random.seed(seed);
+    random_.seed(seed);
   }
 
-  [[nodiscard]] std::int64_t now_ns() const noexcept { return clock->monotonic_ns(); }
+  [[nodiscard]] std::int64_t now_ns() const noexcept { return clock_->monotonic_ns(); }
 
   void emit(LogLevel level, const std::string& line) const {
     try {
-      log(level, settings.log_name + ": " + line);
+      log_(level, settings_.log_name + ": " + line);
     } catch (...) {
       // A failing logger must not take the I/O thread down.
     }
   }
 
-  [[nodiscard]] std::string endpoint_text() const { return host_header; }
+  [[nodiscard]] std::string endpoint_text() const { return host_header_; }
 
   // --- connecting ---------------------------------------------------------
 
   void begin_connect(Connection& c) {
-    ++stats.connect_attempts;
-    if (endpoints.empty()) {
+    ++stats_.connect_attempts;
+    if (endpoints_.empty()) {
       c.state = ConnectionState::resolving;
       start_resolve();
       return;
@@ -360,20 +360,20 @@ struct HttpsClient::Impl {
   }
 
   void start_resolve() {
-    if (resolving) return;
-    resolving = true;
-    resolver.async_resolve(url.host, std::to_string(url.port),
+    if (resolving_) return;
+    resolving_ = true;
+    resolver_.async_resolve(url_.host, std::to_string(url_.port),
                            [this](const boost::system::error_code& ec, tcp::resolver::results_type results) {
-                             resolving = false;
-                             if (stopping) return;
+                             resolving_ = false;
+                             if (stopping_) return;
                              if (!ec) {
-                               endpoints.assign(results.begin(), results.end());
+                               endpoints_.assign(results.begin(), results.end());
                              }
-                             for (auto& c : connections) {
+                             for (auto& c : connections_) {
                                if (c->state != ConnectionState::resolving) continue;
-                               if (ec || endpoints.empty()) {
+                               if (ec || endpoints_.empty()) {
                                  c->state = ConnectionState::down;
-                                 fail_attempt(*c, "cannot resolve host '" + url.host + "'", false);
+                                 fail_attempt(*c, "cannot resolve host '" + url_.host + "'", false);
                                } else {
                                  start_connect(*c);
                                }
@@ -383,15 +383,15 @@ struct HttpsClient::Impl {
 
   bool resolve_now() {
     boost::system::error_code ec;
-    const asio::ip::address address = asio::ip::make_address(url.host, ec);
+    const asio::ip::address address = asio::ip::make_address(url_.host, ec);
     if (!ec) {
-      endpoints.assign(1, tcp::endpoint(address, url.port));
+      endpoints_.assign(1, tcp::endpoint(address, url_.port));
       return true;
     }
-    const auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
+    const auto results = resolver_.resolve(url_.host, std::to_string(url_.port), ec);
     if (ec) return false;
-    endpoints.assign(results.begin(), results.end());
-    return !endpoints.empty();
+    endpoints_.assign(results.begin(), results.end());
+    return !endpoints_.empty();
   }
 
   void arm_deadline(Connection& c, std::int64_t timeout_ns) {
@@ -417,20 +417,20 @@ struct HttpsClient::Impl {
   }
 
   void start_connect(Connection& c) {
-    c.stream = std::make_unique<ssl::stream<tcp::socket>>(io, context);
+    c.stream = std::make_unique<ssl::stream<tcp::socket>>(io_, context_);
     c.verify_error.clear();
     c.read_buffer.clear();
     SSL* handle = c.stream->native_handle();
     // SSL_set_tlsext_host_name is a macro with a C cast; this is what it expands to.
-    if (sni && SSL_ctrl(handle, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                        const_cast<char*>(url.host.c_str())) != 1) {
+    if (sni_ && SSL_ctrl(handle, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                        const_cast<char*>(url_.host.c_str())) != 1) {
       c.state = ConnectionState::down;
       fail_attempt(c, "cannot set the TLS server name", false);
       return;
     }
     c.stream->set_verify_mode(ssl::verify_peer);
     c.stream->set_verify_callback(
-        [this, &c, check_host = ssl::host_name_verification(url.host)](
+        [this, &c, check_host = ssl::host_name_verification(url_.host)](
             bool preverified, ssl::verify_context& verify) mutable {
           X509_STORE_CTX* store = verify.native_handle();
           if (!preverified) {
@@ -442,19 +442,19 @@ struct HttpsClient::Impl {
           }
           const bool host_ok = check_host(preverified, verify);
           if (!host_ok && c.verify_error.empty()) {
-            c.verify_error = "the certificate is not valid for host '" + url.host + "'";
+            c.verify_error = "the certificate is not valid for host '" + url_.host + "'";
           }
           return host_ok;
         });
     c.state = ConnectionState::connecting;
-    arm_deadline(c, settings.connect_timeout_ns);
+    arm_deadline(c, settings_.connect_timeout_ns);
     ++c.outstanding;
-    asio::async_connect(c.stream->lowest_layer(), endpoints,
+    asio::async_connect(c.stream->lowest_layer(), endpoints_,
                         [this, &c](const boost::system::error_code& ec, const tcp::endpoint&) {
                           --c.outstanding;
                           if (c.state == ConnectionState::closing) return finish_close_if_drained(c);
                           if (ec) {
-                            endpoints.clear();  // resolve again before the next attempt
+                            endpoints_.clear();  // resolve again before the next attempt
                             fail_attempt(c, c.deadline_passed ? "connect timed out" : "connect failed: " + ec.message(),
                                          false);
                             return;
@@ -483,13 +483,13 @@ struct HttpsClient::Impl {
       }
       return;
     }
-    if (pin) {
+    if (pin_) {
       X509* certificate = SSL_get0_peer_certificate(c.stream->native_handle());
       const std::string presented = certificate != nullptr ? spki_pin(certificate) : std::string{};
       bool match = false;
       if (!presented.empty()) {
         const security::Sha256Digest digest = parse_pin(presented, "peer");
-        match = security::digest_equal(digest, *pin);
+        match = security::digest_equal(digest, *pin_);
       }
       if (!match) {
         fail_attempt(c, "TLS verification failed: the server's public key does not match the configured pin (it presented " +
@@ -502,13 +502,13 @@ struct HttpsClient::Impl {
     c.served = 0;
     c.state = ConnectionState::idle;
     c.idle_since_ns = now_ns();
-    ++stats.connections_established;
-    if (!last_failure.empty() || !announced) {
+    ++stats_.connections_established;
+    if (!last_failure_.empty() || !announced_) {
       const char* version = SSL_get_version(c.stream->native_handle());
       emit(LogLevel::info, "connected to " + endpoint_text() + " (" + version + ", certificate verified" +
-                               (pin ? ", pin matched" : "") + ")");
-      last_failure.clear();
-      announced = true;
+                               (pin_ ? ", pin matched" : "") + ")");
+      last_failure_.clear();
+      announced_ = true;
     }
     start_read(c);
     if (c.pending_request) {
@@ -520,19 +520,19 @@ struct HttpsClient::Impl {
   void fail_attempt(Connection& c, const std::string& message, bool verification) {
     ++c.failures;
     if (verification) {
-      ++stats.verification_failures;
+      ++stats_.verification_failures;
     } else {
-      ++stats.connect_failures;
+      ++stats_.connect_failures;
     }
-    if (message != last_failure) {
+    if (message != last_failure_) {
       emit(verification ? LogLevel::error : LogLevel::warning,
            "no connection to " + endpoint_text() + ": " + message +
                (verification ? "; refusing to connect (no fallback); orders are rejected BROKER_UNAVAILABLE"
                              : "; retrying with backoff"));
-      last_failure = message;
+      last_failure_ = message;
     }
-    const std::int64_t delay = backoff_delay_ns(c.failures, settings.reconnect_min_ns, settings.reconnect_max_ns,
-                                                unit(random));
+    const std::int64_t delay = backoff_delay_ns(c.failures, settings_.reconnect_min_ns, settings_.reconnect_max_ns,
+                                                unit(random_));
     if (c.state == ConnectionState::down) {
       c.next_attempt_ns = now_ns() + delay;
       return;
@@ -555,8 +555,8 @@ struct HttpsClient::Impl {
     if (c.state == ConnectionState::closing) return finish_close_if_drained(c);
     if (ec) {
       if (c.awaiting_response) {
-        ++stats.connections_lost;
-        close(c, backoff_delay_ns(1, settings.reconnect_min_ns, settings.reconnect_max_ns, unit(random)),
+        ++stats_.connections_lost;
+        close(c, backoff_delay_ns(1, settings_.reconnect_min_ns, settings_.reconnect_max_ns, unit(random_)),
               c.deadline_passed ? TransportError::timeout : TransportError::connection_lost);
       } else if (c.served > 0) {
         // The server closed an idle connection (idle timeout, restart): open a new one now.
@@ -565,7 +565,7 @@ struct HttpsClient::Impl {
         // Closed before serving anything: count it as a failure, or a server that
         // accepts and drops at once would be reconnected to in a tight loop.
         ++c.failures;
-        close(c, backoff_delay_ns(c.failures, settings.reconnect_min_ns, settings.reconnect_max_ns, unit(random)),
+        close(c, backoff_delay_ns(c.failures, settings_.reconnect_min_ns, settings_.reconnect_max_ns, unit(random_)),
               TransportError::connection_lost);
       }
       return;
@@ -582,7 +582,7 @@ struct HttpsClient::Impl {
       c.read_buffer.consume(used);
       if (parse_error == http::error::need_more) break;
       if (parse_error) {
-        ++stats.connections_lost;
+        ++stats_.connections_lost;
         close(c, 0, TransportError::bad_response);
         return;
       }
@@ -593,12 +593,12 @@ struct HttpsClient::Impl {
       return;
     }
     disarm_deadline(c);
-    ++stats.responses;
+    ++stats_.responses;
     ++c.served;
     c.failures = 0;
     c.awaiting_response = false;
     const Response& message = c.parser->get();
-    c.close_after_exchange = !settings.keep_alive || !message.keep_alive() || c.read_buffer.size() > 0;
+    c.close_after_exchange = !settings_.keep_alive || !message.keep_alive() || c.read_buffer.size() > 0;
     const HttpResponse response(&message);
     HttpResult result;
     result.response = &response;
@@ -626,10 +626,10 @@ struct HttpsClient::Impl {
   void prepare(Connection& c, const HttpRequest& request) {
     std::string& out = c.write_buffer;
     out.clear();
-    out.append(request.method).append(" ").append(url.base_path).append(request.target);
-    out.append(" HTTP/1.1\r\nHost: ").append(host_header).append("\r\n");
+    out.append(request.method).append(" ").append(url_.base_path).append(request.target);
+    out.append(" HTTP/1.1\r\nHost: ").append(host_header_).append("\r\n");
     out.append(request.headers);
-    if (!settings.keep_alive) out.append("Connection: close\r\n");
+    if (!settings_.keep_alive) out.append("Connection: close\r\n");
     if (!request.body.empty() || !request.content_type.empty()) {
       if (!request.content_type.empty()) out.append("Content-Type: ").append(request.content_type).append("\r\n");
       char digits[24];
@@ -640,9 +640,9 @@ struct HttpsClient::Impl {
   }
 
   bool send(const HttpRequest& request, std::uint64_t tag) {
-    if (!settings.keep_alive) return send_on_new_connection(request, tag);
+    if (!settings_.keep_alive) return send_on_new_connection(request, tag);
     Connection* chosen = nullptr;
-    for (auto& c : connections) {
+    for (auto& c : connections_) {
       if (c->state != ConnectionState::idle) continue;
       if (chosen == nullptr || c->idle_since_ns < chosen->idle_since_ns) chosen = c.get();
     }
@@ -655,7 +655,7 @@ struct HttpsClient::Impl {
 
   bool send_on_new_connection(const HttpRequest& request, std::uint64_t tag) {
     Connection* chosen = nullptr;
-    for (auto& c : connections) {
+    for (auto& c : connections_) {
       if (c->state == ConnectionState::down) {
         chosen = c.get();
         break;
@@ -672,14 +672,14 @@ struct HttpsClient::Impl {
   // Writes the prepared request on a verified connection whose read is pending.
   void start_exchange(Connection& c) {
     c.parser.emplace();
-    c.parser->body_limit(settings.max_response_bytes);
+    c.parser->body_limit(settings_.max_response_bytes);
     c.parser->header_limit(kMaxHeaderBytes);
     c.state = ConnectionState::busy;
     c.writing = true;
     c.awaiting_response = true;
     c.close_after_exchange = false;
-    arm_deadline(c, settings.request_timeout_ns);
-    ++stats.requests_sent;
+    arm_deadline(c, settings_.request_timeout_ns);
+    ++stats_.requests_sent;
     ++c.outstanding;
     asio::async_write(*c.stream, asio::buffer(c.write_buffer), [this, &c](const boost::system::error_code& ec,
                                                                            std::size_t) {
@@ -690,8 +690,8 @@ struct HttpsClient::Impl {
       c.write_buffer.clear();
       if (c.state == ConnectionState::closing) return finish_close_if_drained(c);
       if (ec) {
-        ++stats.connections_lost;
-        close(c, backoff_delay_ns(1, settings.reconnect_min_ns, settings.reconnect_max_ns, unit(random)),
+        ++stats_.connections_lost;
+        close(c, backoff_delay_ns(1, settings_.reconnect_min_ns, settings_.reconnect_max_ns, unit(random_)),
               c.deadline_passed ? TransportError::timeout : TransportError::connection_lost);
         return;
       }
@@ -700,7 +700,7 @@ struct HttpsClient::Impl {
   }
 
   void deliver(std::uint64_t tag, const HttpResult& result) {
-    if (handler != nullptr) handler->on_http_result(tag, result);
+    if (handler_ != nullptr) handler_->on_http_result(tag, result);
   }
 
   // --- closing ------------------------------------------------------------
@@ -720,7 +720,7 @@ struct HttpsClient::Impl {
     if (c.awaiting_response) {
       c.awaiting_response = false;
       HttpResult result;
-      result.error = stopping ? TransportError::stopped : error;
+      result.error = stopping_ ? TransportError::stopped : error;
       deliver(c.tag, result);
     } else if (c.pending_request) {
       c.pending_request = false;
@@ -745,17 +745,17 @@ struct HttpsClient::Impl {
 
   [[nodiscard]] std::size_t open_count() const noexcept {
     std::size_t count = 0;
-    for (const auto& c : connections) {
+    for (const auto& c : connections_) {
       if (c->state == ConnectionState::idle || c->state == ConnectionState::busy) ++count;
     }
     return count;
   }
 
   bool reconnect_due() {
-    if (stopping || clock == nullptr || !settings.keep_alive) return false;
+    if (stopping_ || clock_ == nullptr || !settings_.keep_alive) return false;
     bool did = false;
     std::int64_t now = 0;
-    for (auto& c : connections) {
+    for (auto& c : connections_) {
       if (c->state != ConnectionState::down) continue;
       if (now == 0) now = now_ns();
       if (now < c->next_attempt_ns) continue;
@@ -769,50 +769,50 @@ struct HttpsClient::Impl {
     return static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
   }
 
-  TlsSettings settings;
-  LogFunction log;
-  HttpsUrl url;
-  std::optional<security::Sha256Digest> pin;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  ssl::context context;
-  tcp::resolver resolver;
-  std::vector<tcp::endpoint> endpoints;
-  std::vector<std::unique_ptr<Connection>> connections;
-  std::string host_header;
-  bool sni = true;
-  bool resolving = false;
-  bool stopping = false;
-  bool started = false;
-  bool announced = false;
-  std::string last_failure;
-  HttpHandler* handler = nullptr;
-  const Clock* clock = nullptr;
-  std::mt19937_64 random;
-  HttpsClientStats stats;
+  TlsSettings settings_;
+  LogFunction log_;
+  HttpsUrl url_;
+  std::optional<security::Sha256Digest> pin_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  ssl::context context_;
+  tcp::resolver resolver_;
+  std::vector<tcp::endpoint> endpoints_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::string host_header_;
+  bool sni_ = true;
+  bool resolving_ = false;
+  bool stopping_ = false;
+  bool started_ = false;
+  bool announced_ = false;
+  std::string last_failure_;
+  HttpHandler* handler_ = nullptr;
+  const Clock* clock_ = nullptr;
+  std::mt19937_64 random_;
+  HttpsClientStats stats_;
 };
 
 HttpsClient::HttpsClient(TlsSettings settings, LogFunction log)
     : impl_(std::make_unique<Impl>(std::move(settings), std::move(log))) {}
 
 HttpsClient::~HttpsClient() {
-  if (impl_ && impl_->started) stop();
+  if (impl_ && impl_->started_) stop();
 }
 
 void HttpsClient::start(HttpHandler& handler, const Clock& clock) {
   Impl& impl = *impl_;
-  impl.handler = &handler;
-  impl.clock = &clock;
-  impl.started = true;
-  impl.stopping = false;
+  impl.handler_ = &handler;
+  impl.clock_ = &clock;
+  impl.started_ = true;
+  impl.stopping_ = false;
   if (!impl.resolve_now()) {
-    impl.emit(LogLevel::warning, "cannot resolve host '" + impl.url.host + "' yet; retrying in the background");
+    impl.emit(LogLevel::warning, "cannot resolve host '" + impl.url_.host + "' yet; retrying in the background");
   }
-  if (!impl.settings.keep_alive) return;  // connections open per request
-  for (auto& c : impl.connections) impl.begin_connect(*c);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(impl.settings.connect_timeout_ns);
+  if (!impl.settings_.keep_alive) return;  // connections open per request
+  for (auto& c : impl.connections_) impl.begin_connect(*c);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(impl.settings_.connect_timeout_ns);
   auto connecting = [&impl] {
-    for (const auto& c : impl.connections) {
+    for (const auto& c : impl.connections_) {
       if (c->state == ConnectionState::resolving || c->state == ConnectionState::connecting ||
           c->state == ConnectionState::handshaking || c->state == ConnectionState::closing) {
         return true;
@@ -823,49 +823,49 @@ void HttpsClient::start(HttpHandler& handler, const Clock& clock) {
   while (connecting()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
-    impl.io.run_one_for(deadline - now);
+    impl.io_.run_one_for(deadline - now);
   }
 }
 
 bool HttpsClient::poll() {
   Impl& impl = *impl_;
   bool did = impl.reconnect_due();
-  if (impl.io.poll() > 0) did = true;
+  if (impl.io_.poll() > 0) did = true;
   return did;
 }
 
 bool HttpsClient::send(const HttpRequest& request, std::uint64_t tag) {
-  if (impl_->stopping) return false;
+  if (impl_->stopping_) return false;
   return impl_->send(request, tag);
 }
 
 void HttpsClient::stop() {
   Impl& impl = *impl_;
-  if (impl.stopping) return;
-  impl.stopping = true;
-  impl.resolver.cancel();
-  for (auto& c : impl.connections) {
+  if (impl.stopping_) return;
+  impl.stopping_ = true;
+  impl.resolver_.cancel();
+  for (auto& c : impl.connections_) {
     if (c->state == ConnectionState::resolving) c->state = ConnectionState::down;
     impl.close(*c, 0, TransportError::stopped);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   auto draining = [&impl] {
-    for (const auto& c : impl.connections) {
+    for (const auto& c : impl.connections_) {
       if (c->state == ConnectionState::closing) return true;
     }
-    return impl.resolving;
+    return impl.resolving_;
   };
   while (draining() && std::chrono::steady_clock::now() < deadline) {
-    impl.io.run_one_for(std::chrono::milliseconds(10));
+    impl.io_.run_one_for(std::chrono::milliseconds(10));
   }
-  impl.work.reset();
-  impl.started = false;
+  impl.work_.reset();
+  impl.started_ = false;
 }
 
 bool HttpsClient::available() const noexcept {
-  if (impl_->stopping || !impl_->started) return false;
-  if (!impl_->settings.keep_alive) return true;
-  for (const auto& c : impl_->connections) {
+  if (impl_->stopping_ || !impl_->started_) return false;
+  if (!impl_->settings_.keep_alive) return true;
+  for (const auto& c : impl_->connections_) {
     if (c->state == ConnectionState::idle || c->state == ConnectionState::busy) return true;
     if (c->failures == 0) return true;
   }
@@ -874,9 +874,9 @@ bool HttpsClient::available() const noexcept {
 
 std::size_t HttpsClient::idle_connections() const noexcept {
   // Without keep-alive a closed connection is what a request can use.
-  const ConnectionState usable = impl_->settings.keep_alive ? ConnectionState::idle : ConnectionState::down;
+  const ConnectionState usable = impl_->settings_.keep_alive ? ConnectionState::idle : ConnectionState::down;
   std::size_t count = 0;
-  for (const auto& c : impl_->connections) {
+  for (const auto& c : impl_->connections_) {
     if (c->state == usable) ++count;
   }
   return count;
@@ -884,19 +884,19 @@ std::size_t HttpsClient::idle_connections() const noexcept {
 
 std::size_t HttpsClient::open_connections() const noexcept { return impl_->open_count(); }
 
-std::size_t HttpsClient::pool_size() const noexcept { return impl_->connections.size(); }
+std::size_t HttpsClient::pool_size() const noexcept { return impl_->connections_.size(); }
 
 std::int64_t HttpsClient::oldest_idle_since_ns() const noexcept {
   std::int64_t oldest = 0;
-  for (const auto& c : impl_->connections) {
+  for (const auto& c : impl_->connections_) {
     if (c->state != ConnectionState::idle) continue;
     if (oldest == 0 || c->idle_since_ns < oldest) oldest = c->idle_since_ns;
   }
   return oldest;
 }
 
-const HttpsClientStats& HttpsClient::stats() const noexcept { return impl_->stats; }
+const HttpsClientStats& HttpsClient::stats() const noexcept { return impl_->stats_; }
 
-const HttpsUrl& HttpsClient::url() const noexcept { return impl_->url; }
+const HttpsUrl& HttpsClient::url() const noexcept { return impl_->url_; }
 
 }  // namespace ordergate::adapters::tls

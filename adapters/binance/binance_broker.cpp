@@ -474,7 +474,7 @@ struct BinanceBroker::Impl final : tls::HttpHandler {
     if (client_.idle_connections() == 0 || !queue_.empty()) return false;
     const std::int64_t t = now();
     if (t < paused_until_ns_) return false;
-    if (!account_ready_ && !account_in_flight_ && t >= next_account_ns_) {
+    if ((!account_ready_ || unauthorized_) && !account_in_flight_ && t >= next_account_ns_) {
       return background_allowed(kWeightAccount) && request_account();
     }
     if (!account_ready_) return false;

@@ -426,7 +426,9 @@ struct OandaBroker::Impl final : tls::HttpHandler {
     if (client_.idle_connections() == 0 || !queue_.empty()) return false;
     const std::int64_t t = now();
     if (t < paused_until_ns_ || !pacer_.allow(t, kBackgroundHeadroom)) return false;
-    if (!account_ready_ && !account_in_flight_ && t >= next_account_ns_) return request_account();
+    // Not yet checked, or refused since: ask again (every kAccountRetryNs) so a
+    // token that works again is noticed.
+    if ((!account_ready_ || unauthorized_) && !account_in_flight_ && t >= next_account_ns_) return request_account();
     if (!account_ready_) return false;
     if (needs_transactions() && !transactions_in_flight_ && t >= next_transactions_ns_) return request_transactions();
     if (!pricing_list_.empty() && settings_.pricing_interval_ns > 0 && !pricing_in_flight_ && t >= next_pricing_ns_) {

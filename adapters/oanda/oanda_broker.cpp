@@ -229,6 +229,10 @@ struct OandaBroker::Impl final : tls::HttpHandler {
 
   void submit(const Order& order) noexcept {
     if (sink_ == nullptr) return;
+    // Take in what the sockets already know (a close by the server, say)
+    // before choosing a connection: one non-blocking poll, and the order is
+    // not written into a connection that is already gone.
+    client_.poll();
     Tracked tracked;
     tracked.order = order;
     tracked.queued_ns = now();

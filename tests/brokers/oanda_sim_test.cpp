@@ -147,9 +147,10 @@ TEST_F(OandaSim, KilledAndRestartedOnTheSamePortTheAdapterReconnectsAndCarriesOn
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;  // e.g. NO_REFERENCE_PRICE once quotes age out
     }
-    const auto reports = until_terminal(id);
-    ASSERT_FALSE(reports.empty());
-    refused = reports.back().reason == Reason::BROKER_UNAVAILABLE;
+    // An order written just as the connection died has an unknown fate
+    // until the simulator is back; it is not counted either way.
+    const auto reports = until_terminal(id, std::chrono::seconds(2));
+    refused = !reports.empty() && reports.back().reason == Reason::BROKER_UNAVAILABLE;
   }
   EXPECT_TRUE(refused) << logs_.dump();
 

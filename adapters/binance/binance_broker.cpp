@@ -316,6 +316,13 @@ struct BinanceBroker::Impl final : tls::HttpHandler {
 
   void stop() noexcept {
     if (sink_ == nullptr) return;
+    // Orders still waiting for a connection are not sent during shutdown.
+    std::vector<OrderId> queued;
+    for (const auto& [id, tracked] : orders_) {
+      if (tracked.phase == Phase::queued) queued.push_back(id);
+    }
+    for (const OrderId id : queued) finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "SHUTDOWN");
+    queue_.clear();
     if (settings_.cancel_on_stop && client_.open_connections() > 0 && now() >= paused_until_ns_) {
       for (auto& [id, tracked] : orders_) {
         if (tracked.phase == Phase::working) queue_cancel(tracked);
@@ -327,11 +334,6 @@ struct BinanceBroker::Impl final : tls::HttpHandler {
       }
     }
     client_.stop();
-    std::vector<OrderId> queued;
-    for (const auto& [id, tracked] : orders_) {
-      if (tracked.phase == Phase::queued) queued.push_back(id);
-    }
-    for (const OrderId id : queued) finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "SHUTDOWN");
     sink_ = nullptr;
   }
 

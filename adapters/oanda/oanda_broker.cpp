@@ -284,27 +284,24 @@ struct OandaBroker::Impl final : tls::HttpHandler {
 
   void stop() noexcept {
     if (sink_ == nullptr) return;
-    if (settings_.cancel_on_stop && client_.open_connections() > 0) {
+    // Orders still waiting for a connection are not sent during shutdown.
+    std::vector<OrderId> queued;
+    for (const auto& [id, tracked] : orders_) {
+      if (tracked.phase == Phase::queued) queued.push_back(id);
+    }
+    for (const OrderId id : queued) finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "SHUTDOWN");
+    queue_.clear();
+    if (settings_.cancel_on_stop && client_.open_connections() > 0 && now() >= paused_until_ns_) {
       for (auto& [id, tracked] : orders_) {
         if (tracked.phase == Phase::working) queue_cancel(tracked);
       }
       const std::int64_t deadline = now() + settings_.connection.request_timeout_ns;
-      while (now() < deadline && (cancels_outstanding() > 0)) {
+      while (now() < deadline && cancels_outstanding() > 0) {
         client_.poll();
         pump();
       }
     }
     client_.stop();
-    // Whatever is left is no longer tracked by the gateway's broker thread.
-    std::vector<OrderId> left;
-    for (const auto& [id, tracked] : orders_) left.push_back(id);
-    for (const OrderId id : left) {
-      Tracked* tracked = find(id);
-      if (tracked == nullptr) continue;
-      if (tracked->phase == Phase::queued) {
-        finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "SHUTDOWN");
-      }
-    }
     sink_ = nullptr;
   }
 
@@ -718,7 +715,16 @@ struct OandaBroker::Impl final : tls::HttpHandler {
 
   void on_transactions_reply(const tls::HttpResult& result) noexcept {
     transactions_in_flight_ = false;
-    if (result.response == nullptr || result.response->status() != 200) return;
+    if (result.response == nullptr) return;
+    const int status = result.response->status();
+    if (status == 400 || status == 404) {
+      // The position is not one the account knows (it was reset, say): go
+      // back to the latest id the account reported and ask for a fresh one.
+      cursor_ = std::min(cursor_, last_transaction_id_);
+      if (!account_in_flight_) (void)request_account();
+      return;
+    }
+    if (status != 200) return;
     std::uint64_t last = 0;
     if (!codec_.parse_transactions(result.response->body(), transactions_, last)) {
       log(LogLevel::warning, "unreadable transactions reply; retrying");
@@ -735,10 +741,18 @@ struct OandaBroker::Impl final : tls::HttpHandler {
     for (const OrderId id : created_) {
       if (Tracked* tracked = find(id)) after_created(*tracked);
     }
-    // Follow the account's own last id (not a maximum: a restarted simulator
-    // numbers from 1 again), unless an order with a lost reply moved the
-    // cursor back while this poll was in flight.
-    if (cursor_ >= cursor_at_request_) cursor_ = last;
+    // A reply may be one page: continue from its last transaction, at once.
+    std::uint64_t seen = 0;
+    for (const Transaction& transaction : transactions_) seen = std::max(seen, transaction.id);
+    const bool complete = transactions_.empty() || seen >= last;
+    // Otherwise follow the account's own last id (not a maximum: a restarted
+    // simulator numbers from 1 again), unless an order with a lost reply moved
+    // the cursor back while this poll was in flight.
+    if (cursor_ >= cursor_at_request_) cursor_ = complete ? last : seen;
+    if (!complete) {
+      next_transactions_ns_ = now();
+      return;
+    }
     // An order whose reply was lost and that is not in the account's
     // transactions a full window later was never placed.
     std::vector<OrderId> not_placed;

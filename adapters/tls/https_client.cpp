@@ -351,6 +351,7 @@ struct HttpsClient::Impl {
 
   void begin_connect(Connection& c) {
     ++stats_.connect_attempts;
+    if (endpoints_.empty() && !sni_) (void)resolve_now();  // an IP literal: no lookup, no resolver thread
     if (endpoints_.empty()) {
       c.state = ConnectionState::resolving;
       start_resolve();

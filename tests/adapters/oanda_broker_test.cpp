@@ -23,7 +23,7 @@ constexpr const char* kToken = "canary-oanda-token-5f1e";
 constexpr const char* kAccount = "101-001-1234567-001";
 
 /// A scripted OANDA: what happens to an order depends on its client id
-/// prefix (fill-, rest-, reject-, auth-, limit-, lost-), and every order it
+/// prefix (fill-, rest-, slow-, reject-, auth-, limit-, lost-), and every order it
 /// places is kept as transactions for `transactions/sinceid`.
 class FakeOanda {
  public:
@@ -145,6 +145,7 @@ class FakeOanda {
     }
     reply.status = 201;
     reply.body = reply_body;
+    if (prefix == "slow") reply.delay = std::chrono::milliseconds(300);  // holds its connection
     return reply;
   }
 
@@ -393,9 +394,10 @@ TEST_F(OandaBrokerTest, ALostReplyIsRecoveredFromTheTransactionsAndNeverResent) 
 
 TEST_F(OandaBrokerTest, ACancelBeforeSendingNeverReachesTheBroker) {
   start(settings());
-  // Both connections busy: the third order waits in the adapter's queue.
-  broker_->submit(limit("rest-a"));
-  broker_->submit(limit("rest-b"));
+  // Both connections busy with slow replies: the third order waits in the
+  // adapter's queue.
+  broker_->submit(limit("slow-a"));
+  broker_->submit(limit("slow-b"));
   const Order third = limit("rest-c");
   broker_->submit(third);
   CancelOrder cancel;

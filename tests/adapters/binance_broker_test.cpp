@@ -35,7 +35,7 @@ std::string param(const std::string& text, const std::string& name) {
 }
 
 /// A scripted Binance: the fate of an order depends on its client id prefix
-/// (fill-, rest-, reject-, skew-, limit-, lost-); signatures are checked.
+/// (fill-, rest-, slow-, reject-, skew-, limit-, lost-); signatures are checked.
 class FakeBinance {
  public:
   TestReply handle(const TestRequest& request) {
@@ -71,6 +71,10 @@ class FakeBinance {
   std::string last_order_body() {
     std::lock_guard lock(mutex_);
     return last_order_body_;
+  }
+  std::string order_body(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    return bodies_[client];
   }
 
  private:
@@ -137,6 +141,7 @@ class FakeBinance {
 
   TestReply place(const std::string& body) {
     last_order_body_ = body;
+    bodies_[param(body, "newClientOrderId")] = body;
     const std::string client = param(body, "newClientOrderId");
     const std::string prefix = client.substr(0, client.find('-'));
     if (prefix == "reject") return error(400, -2010);
@@ -160,6 +165,7 @@ class FakeBinance {
     TestReply reply;
     if (prefix == "lost") return error(503, 0);
     reply.body = order_json(client, order);
+    if (prefix == "slow") reply.delay = std::chrono::milliseconds(300);  // holds its connection
     return reply;
   }
 
@@ -170,6 +176,7 @@ class FakeBinance {
   int weight_ = 10;
   int order_count_ = 0;
   std::string last_order_body_;
+  std::map<std::string, std::string> bodies_;
 };
 
 struct Reports final : ExecutionSink {
@@ -392,6 +399,19 @@ TEST_F(BinanceBrokerTest, A5xxIsLookedUpAndNeverResent) {
   EXPECT_EQ(broker_->stats().unknown_fate, 1u);
   EXPECT_EQ(broker_->stats().recovered, 1u);
   EXPECT_EQ(broker_->stats().orders_sent, 1u);
+}
+
+TEST_F(BinanceBrokerTest, AnOrderThatWaitedForAConnectionIsSignedWhenItIsSentNotBefore) {
+  start(settings());
+  broker_->submit(order("slow-a", OrderType::limit));
+  broker_->submit(order("slow-b", OrderType::limit));
+  const std::int64_t queued_ms = SystemClock::instance().wall_ns() / kNanosPerMilli;
+  broker_->submit(order("fill-w"));  // waits ~300 ms for a connection
+  ASSERT_TRUE(poll_until([&] { return reports_.all.size() >= 3; }));
+  const std::string body = fake_.order_body("fill-w");
+  ASSERT_FALSE(body.empty());
+  const std::int64_t timestamp = std::stoll(param(body, "timestamp"));
+  EXPECT_GE(timestamp - queued_ms, 250) << "signed before the wait: " << body;
 }
 
 TEST(BinanceSettingsCheck, RefusesMissingKeysAndBadLimits) {

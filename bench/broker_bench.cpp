@@ -8,12 +8,15 @@
 //
 // The simulator is found next to this binary in the build tree
 // (../tools/sim/ordergate-sim) or through ORDERGATE_SIM; without it the
-// benchmark is skipped with a message.
+// benchmark is skipped with a message. CPUs (two are enough): the broker
+// thread spins on the second, this thread and the simulator share the first
+// (ORDERGATE_BENCH_PIN=0 leaves placement to the scheduler).
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -214,9 +217,18 @@ struct RunResult {
 RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::size_t count) {
   RunResult result;
   Gateway gateway(config_for(venue, sim, keep_alive));
-  gateway.start();
+  {
+    // The busy-spinning broker thread gets a CPU of its own (it inherits this
+    // pin); this thread and the simulator share the other one, where this
+    // thread yields while it waits. Otherwise the scheduler may put the
+    // simulator next to the spinning thread, and every reply then waits for a
+    // scheduler tick (4 ms here).
+    ScopedPin broker_cpu(1);
+    gateway.start();
+  }
   Session session = gateway.open_session("bench");
-  ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
+  ScopedPin pin(0);
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // short naps really are short
   LatencyRecorder recorder(count);
   OrderRequest request;
   request.account = "bench";
@@ -242,7 +254,9 @@ RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::si
     while (!done) {
       if (!session.poll(report)) {
         if (std::chrono::steady_clock::now() > deadline) break;
-        std::this_thread::yield();  // leave the CPU to the simulator
+        // Leave the CPU to the simulator for a few microseconds (timer slack
+        // is 1 ns, see below); a yield alone lets it wait for a scheduler tick.
+        std::this_thread::sleep_for(std::chrono::microseconds(2));
         continue;
       }
       if (report.order_id != verdict.order_id || !is_terminal(report.status)) continue;
@@ -281,6 +295,7 @@ void BM_Broker_OrderRoundTrip(benchmark::State& state) {
   const Venue venue = state.range(0) == 0 ? Venue::oanda : Venue::binance;
   std::optional<Simulator> sim;
   try {
+    ScopedPin simulator_cpu(0);  // the child process inherits it: the CPU this thread waits on
     sim.emplace(std::vector<std::string>{"--binance-order-limit", "100000000", "--binance-weight-limit", "100000000",
                                          "--oanda-rate-limit", "0"});
   } catch (const std::exception& error) {

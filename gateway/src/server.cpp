@@ -69,7 +69,9 @@ struct Connection {
   // working orders: their reports must still reach this connection.
   struct Retired {
     Session session;
-    bool quiet = false;  // no open orders at the last sweep
+    std::string principal;  // the session's own principal: a new hello may be another's
+    bool cancel_on_disconnect = false;
+    bool quiet = false;     // no open orders at the last sweep
   };
   std::vector<Retired> retired;
   std::string principal;
@@ -519,7 +521,7 @@ class ServerImpl {
   // Keeps a replaced session for its reports while it has working orders.
   void retire(Connection& connection, Session old) {
     if (has_open_orders(connection.principal, old.id())) {
-      connection.retired.push_back({std::move(old), false});
+      connection.retired.push_back({std::move(old), connection.principal, connection.cancel_on_disconnect, false});
     } else {
       old.close();
     }
@@ -831,17 +833,10 @@ class ServerImpl {
   void close(Connection& connection, std::string_view why) {
     if (connection.closed) return;
     connection.closed = true;
-    if (connection.cancel_on_disconnect) {
-      std::size_t count = 0;
-      for (const Session* session : sessions_of(connection)) {
-        CancelFilter filter;
-        filter.session = session->id();
-        count += gateway_->cancel_orders(filter);
-      }
-      if (count > 0) {
-        log_.line("info", "cancel_on_disconnect",
-                  "conn=" + std::to_string(connection.number) + " orders=" + std::to_string(count));
-      }
+    const std::size_t count = cancel_on_disconnect(connection);
+    if (count > 0) {
+      log_.line("info", "cancel_on_disconnect",
+                "conn=" + std::to_string(connection.number) + " orders=" + std::to_string(count));
     }
     connection.session.close();
     for (auto& retired : connection.retired) retired.session.close();
@@ -858,11 +853,22 @@ class ServerImpl {
     });
   }
 
-  static std::vector<const Session*> sessions_of(const Connection& connection) {
-    std::vector<const Session*> sessions;
-    if (connection.session.is_open()) sessions.push_back(&connection.session);
-    for (const auto& retired : connection.retired) sessions.push_back(&retired.session);
-    return sessions;
+  // Cancels the open orders of every session of the connection whose
+  // principal has cancel_on_disconnect; each at most once.
+  std::size_t cancel_on_disconnect(Connection& connection) {
+    std::size_t count = 0;
+    auto cancel = [&](const Session& session) {
+      CancelFilter filter;
+      filter.session = session.id();
+      count += gateway_->cancel_orders(filter);
+    };
+    if (connection.cancel_on_disconnect && connection.session.is_open()) cancel(connection.session);
+    connection.cancel_on_disconnect = false;
+    for (auto& retired : connection.retired) {
+      if (retired.cancel_on_disconnect) cancel(retired.session);
+      retired.cancel_on_disconnect = false;
+    }
+    return count;
   }
 
   void schedule_sweep() {
@@ -889,7 +895,7 @@ class ServerImpl {
             write_report(*connection, report);
             wrote = true;
           }
-          const bool quiet = !has_open_orders(connection->principal, it->session.id());
+          const bool quiet = !has_open_orders(it->principal, it->session.id());
           if (quiet && it->quiet) {
             it->session.close();
             it = retired.erase(it);
@@ -954,14 +960,7 @@ class ServerImpl {
     // brokers finish everything queued; reports still reach the clients.
     for (auto& [number, connection] : connections_) {
       connection->closing = true;
-      if (connection->cancel_on_disconnect) {
-        for (const Session* session : sessions_of(*connection)) {
-          CancelFilter filter;
-          filter.session = session->id();
-          gateway_->cancel_orders(filter);
-        }
-        connection->cancel_on_disconnect = false;
-      }
+      cancel_on_disconnect(*connection);
     }
     gateway_->stop();
     deliver_reports();

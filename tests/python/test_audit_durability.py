@@ -1,6 +1,8 @@
 """With ``fsync = "always"`` an acknowledgement leaves the gateway only once
-its audit record is on disk, so a crash right after it loses no record of an
-acknowledged order."""
+its audit record is written and synced, so a crash of the process right after
+it loses no record of an acknowledged order. (A killed process keeps what it
+wrote; the test covers the window in which a record is still in the
+journal's queue when the reply would otherwise go out.)"""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class AuditDurability(unittest.TestCase):
             try:
                 read_ready_line(process, log, "gateway")
                 acknowledged: set[str] = set()
+                refusals: set[str] = set()
                 with Client(socket_path) as client:
                     client.hello(bot.token)
                     pending = [
@@ -40,8 +43,11 @@ class AuditDurability(unittest.TestCase):
                         for n in range(300)
                     ]
                     for cl_ord_id, request in pending:
-                        if request.result().accepted:
+                        reply = request.result()
+                        if reply.accepted:
                             acknowledged.add(cl_ord_id)
+                        else:
+                            refusals.add(str(reply.reason))
                     # No goodbye, no drain: the process dies right here.
                     process.send_signal(signal.SIGKILL)
                     process.wait(timeout=EXIT_TIMEOUT)
@@ -52,7 +58,10 @@ class AuditDurability(unittest.TestCase):
                 assert process.stdout is not None
                 process.stdout.close()
 
-            self.assertEqual(len(acknowledged), 300)
+            # A busy machine can leave fills behind the burst, so the open-order
+            # limit may refuse some; those were never acknowledged.
+            self.assertLessEqual(refusals, {"MAX_OPEN_ORDERS"})
+            self.assertGreaterEqual(len(acknowledged), 50)
             recorded = set()
             for line in journal.read_bytes().splitlines():
                 try:

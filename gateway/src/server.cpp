@@ -451,10 +451,10 @@ class ServerImpl {
       return;
     }
     // Compare against every principal so timing does not tell which matched.
-    const security::Sha256Digest presented = security::token_digest(request.token);
+    const std::optional<security::Sha256Digest> presented = security::try_sha256(request.token);
     const PrincipalAuth* match = nullptr;
     for (const PrincipalAuth& auth : config_.auth) {
-      if (auth.has_token && security::digest_equal(presented, auth.token_sha256)) match = &auth;
+      if (presented && auth.has_token && security::digest_equal(*presented, auth.token_sha256)) match = &auth;
     }
     const std::optional<PrincipalId> id = match != nullptr ? gateway_->find_principal(match->name) : std::nullopt;
     if (!id || !gateway_->principal_enabled(*id)) {

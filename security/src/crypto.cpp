@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace ordergate::security {
@@ -30,19 +32,43 @@ int hex_value(char c) noexcept {
 
 }  // namespace
 
-Sha256Digest sha256(std::string_view data) noexcept {
+std::optional<Sha256Digest> try_sha256(std::string_view data) noexcept {
   Sha256Digest digest{};
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != digest.size()) {
+    return std::nullopt;
+  }
   return digest;
 }
 
-Sha256Digest hmac_sha256(std::string_view key, std::string_view data) noexcept {
+std::optional<Sha256Digest> try_hmac_sha256(std::string_view key, std::string_view data) noexcept {
   Sha256Digest digest{};
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(), &length);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), digest.data(), &length) == nullptr ||
+      length != digest.size()) {
+    return std::nullopt;
+  }
   return digest;
+}
+
+Sha256Digest sha256(std::string_view data) noexcept {
+  const auto digest = try_sha256(data);
+  if (!digest) {
+    std::fputs("ordergate: OpenSSL could not compute SHA-256; stopping rather than use a wrong digest\n", stderr);
+    std::abort();
+  }
+  return *digest;
+}
+
+Sha256Digest hmac_sha256(std::string_view key, std::string_view data) noexcept {
+  const auto digest = try_hmac_sha256(key, data);
+  if (!digest) {
+    std::fputs("ordergate: OpenSSL could not compute HMAC-SHA256; stopping rather than use a wrong digest\n", stderr);
+    std::abort();
+  }
+  return *digest;
 }
 
 void random_bytes(std::uint8_t* out, std::size_t size) {

@@ -17,7 +17,8 @@ Secret generate_token() {
 Sha256Digest token_digest(std::string_view token) noexcept { return sha256(token); }
 
 bool token_matches(std::string_view presented, const Sha256Digest& expected) noexcept {
-  return digest_equal(sha256(presented), expected);
+  const auto digest = try_sha256(presented);
+  return digest.has_value() && digest_equal(*digest, expected);  // no digest, no match
 }
 
 }  // namespace ordergate::security

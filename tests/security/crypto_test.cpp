@@ -13,6 +13,13 @@ TEST(Crypto, Sha256MatchesTheFips180TestVector) {
   EXPECT_EQ(to_hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Crypto, CheckedDigestsGiveTheSameValuesAsTheAbortingOnes) {
+  ASSERT_TRUE(try_sha256("abc").has_value());
+  EXPECT_EQ(*try_sha256("abc"), sha256("abc"));
+  ASSERT_TRUE(try_hmac_sha256("Jefe", "what do ya want for nothing?").has_value());
+  EXPECT_EQ(*try_hmac_sha256("Jefe", "what do ya want for nothing?"), hmac_sha256("Jefe", "what do ya want for nothing?"));
+}
+
 TEST(Crypto, HmacSha256MatchesRfc4231TestCase2) {
   EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");

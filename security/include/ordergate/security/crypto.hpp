@@ -16,8 +16,16 @@ namespace ordergate::security {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
+/// SHA-256 of `data`; nullopt if OpenSSL fails (only on allocation failure).
+[[nodiscard]] std::optional<Sha256Digest> try_sha256(std::string_view data) noexcept;
+/// HMAC-SHA256 of `data` under `key`; nullopt if OpenSSL fails.
+[[nodiscard]] std::optional<Sha256Digest> try_hmac_sha256(std::string_view key, std::string_view data) noexcept;
+
+/// As `try_sha256`, for callers that cannot go on without the digest (the
+/// audit chain): if OpenSSL fails, the process aborts rather than use a
+/// wrong digest.
 [[nodiscard]] Sha256Digest sha256(std::string_view data) noexcept;
-/// HMAC-SHA256 of `data` under `key`.
+/// As `try_hmac_sha256`, aborting on an OpenSSL failure.
 [[nodiscard]] Sha256Digest hmac_sha256(std::string_view key, std::string_view data) noexcept;
 
 /// Fills `out` from OpenSSL's CSPRNG (RAND_bytes). Throws std::runtime_error

@@ -7,7 +7,7 @@
 // and the ratio of the two.
 //
 // The simulator is found next to this binary in the build tree
-// (../tools/sim/ordergate-sim) or through ORDERGATE_SIM; without it the
+// (../sim/ordergate-sim) or through ORDERGATE_SIM; without it the
 // benchmark is skipped with a message. CPUs (two are enough): the broker
 // thread spins on the second, this thread and the simulator share the first
 // (ORDERGATE_BENCH_PIN=0 leaves placement to the scheduler).

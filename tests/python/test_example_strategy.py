@@ -1,4 +1,4 @@
-"""The example strategy (tools/python/examples/ma_cross.py) against a real gateway."""
+"""The example strategy (clients/python/examples/ma_cross.py) against a real gateway."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gateway_harness import GatewayProcess, GatewayTestCase, Principal
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "python" / "examples" / "ma_cross.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples" / "ma_cross.py"
 
 
 class MaCrossExample(GatewayTestCase):

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 #include "ordergate/security/crypto.hpp"
 #include "ordergate/security/secret.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "commands.hpp"
-#include "ordergate/gateway/doctor.hpp"
+#include "ordergate/server/doctor.hpp"
 
 namespace ordergate::cli {
 namespace {

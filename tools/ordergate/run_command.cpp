@@ -5,10 +5,10 @@
 #include <string>
 
 #include "commands.hpp"
-#include "ordergate/gateway/config_file.hpp"
+#include "ordergate/server/config_file.hpp"
 #include "ordergate/gateway/default_config.hpp"
-#include "ordergate/gateway/doctor.hpp"
-#include "ordergate/gateway/server.hpp"
+#include "ordergate/server/doctor.hpp"
+#include "ordergate/server/server.hpp"
 #include "ordergate/security/token.hpp"
 
 namespace ordergate::cli {

@@ -1,4 +1,4 @@
-#include "ordergate/gateway/config_file.hpp"
+#include "ordergate/server/config_file.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 ///   ordergate::AuditJournalOptions options;
 ///   options.path = "/var/lib/ordergate/audit.jsonl";
 ///   options.fsync = ordergate::AuditFsync::always;
-///   ordergate::AuditJournal journal(std::move(options), ordergate::AuditNames::from_config(config));
+///   ordergate::AuditJournal journal(std::move(options), ordergate::AuditNames::from_lists(principals, accounts, symbols));
 ///   ordergate::Gateway gateway(config, clock, &journal);
 ///   ...
 ///   const ordergate::Verdict verdict = session.submit(request);
@@ -49,7 +49,6 @@
 
 namespace ordergate {
 
-struct GatewayConfig;
 
 /// When the writer makes written records durable with fdatasync.
 enum class AuditFsync : std::uint8_t {
@@ -73,10 +72,6 @@ struct AuditNames {
   [[nodiscard]] static AuditNames from_lists(std::vector<std::string> principals,
                                              std::vector<std::string> accounts,
                                              std::vector<std::string> symbols);
-  /// The ids a `Gateway` built from `config` assigns: principals, accounts and
-  /// instruments in configuration order (instruments by canonical name).
-  /// Throws std::invalid_argument on a configuration the gateway would refuse.
-  [[nodiscard]] static AuditNames from_config(const GatewayConfig& config);
 };
 
 struct AuditJournalOptions {

@@ -14,7 +14,7 @@ Usage (with a gateway running, e.g. ``ordergate run`` in another terminal)::
 
     export ORDERGATE_SOCKET=./ordergate.sock     # or --socket
     export ORDERGATE_TOKEN=...                   # or --token-file FILE / --token TOKEN
-    PYTHONPATH=tools/python python3 tools/python/examples/ma_cross.py --bars 500
+    PYTHONPATH=clients/python python3 clients/python/examples/ma_cross.py --bars 500
 
 Prefer ``ORDERGATE_TOKEN`` or ``--token-file`` to ``--token``: other users
 on the machine can read command lines with ``ps``.

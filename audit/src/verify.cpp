@@ -10,7 +10,7 @@
 #include <system_error>
 #include <utility>
 
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 
 namespace ordergate {
 

@@ -1,4 +1,4 @@
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/audit_test_support.hpp"
+#include "audit/test_support.hpp"
 #include "gateway/test_support.hpp"
 
 namespace ordergate {
@@ -417,11 +417,25 @@ TEST(AuditJournal, RefusesInvalidOptionsAndUnsafePaths) {
       << "never follows a symlink";
 }
 
+// The ids a Gateway built from `config` assigns: principals, accounts and
+// instruments in configuration order (instruments by canonical name).
+AuditNames names_by_id(const GatewayConfig& config) {
+  std::vector<std::string> principals;
+  for (const PrincipalConfig& principal : config.principals) principals.push_back(principal.policy.name);
+  const AccountTable account_table(config.accounts);
+  std::vector<std::string> accounts;
+  for (const Account& account : account_table.all()) accounts.emplace_back(account.name.view());
+  const InstrumentTable instrument_table(config.instruments);
+  std::vector<std::string> symbols;
+  for (const Instrument& instrument : instrument_table.all()) symbols.emplace_back(instrument.name.view());
+  return AuditNames::from_lists(std::move(principals), std::move(accounts), std::move(symbols));
+}
+
 TEST(AuditJournal, GatewayVerdictsCarryTheSequenceOfTheirRecord) {
   ScratchDirectory dir;
   const auto path = dir / "audit.jsonl";
   const GatewayConfig config = testing::test_config();
-  AuditJournal journal(journal_options(path), AuditNames::from_config(config));
+  AuditJournal journal(journal_options(path), names_by_id(config));
   {
     ManualClock clock;
     Gateway gateway(testing::test_config(), clock, &journal);

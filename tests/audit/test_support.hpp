@@ -15,7 +15,7 @@
 
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/ports.hpp"
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 
 namespace ordergate::testing {
 

@@ -13,7 +13,7 @@
 
 #include "ordergate/core/clock.hpp"
 #include "ordergate/core/ports.hpp"
-#include "ordergate/gateway/config_file.hpp"
+#include "ordergate/server/config_file.hpp"
 
 namespace ordergate {
 

@@ -1,4 +1,4 @@
-#include "ordergate/gateway/doctor.hpp"
+#include "ordergate/server/doctor.hpp"
 
 #include <toml++/toml.h>
 

@@ -1,4 +1,4 @@
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/audit_test_support.hpp"
+#include "audit/test_support.hpp"
 
 namespace ordergate {
 namespace {

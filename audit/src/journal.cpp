@@ -1,4 +1,4 @@
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,7 +17,6 @@
 #include "ordergate/core/execution.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/reason.hpp"
-#include "ordergate/gateway/config.hpp"
 
 namespace ordergate {
 
@@ -305,19 +304,6 @@ AuditNames AuditNames::from_lists(std::vector<std::string> principals, std::vect
   names.account = [lists, lookup](AccountId id) { return lookup(lists->accounts, id); };
   names.symbol = [lists, lookup](InstrumentId id) { return lookup(lists->symbols, id); };
   return names;
-}
-
-AuditNames AuditNames::from_config(const GatewayConfig& config) {
-  std::vector<std::string> principals;
-  principals.reserve(config.principals.size());
-  for (const PrincipalConfig& principal : config.principals) principals.push_back(principal.policy.name);
-  const AccountTable account_table(config.accounts);
-  std::vector<std::string> accounts;
-  for (const Account& account : account_table.all()) accounts.emplace_back(account.name.view());
-  const InstrumentTable instrument_table(config.instruments);
-  std::vector<std::string> symbols;
-  for (const Instrument& instrument : instrument_table.all()) symbols.emplace_back(instrument.name.view());
-  return from_lists(std::move(principals), std::move(accounts), std::move(symbols));
 }
 
 // ---- the journal -----------------------------------------------------------

@@ -1,4 +1,4 @@
-#include "ordergate/gateway/server.hpp"
+#include "ordergate/server/server.hpp"
 
 #include <boost/asio.hpp>
 #include <grp.h>
@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ordergate/gateway/audit_journal.hpp"
+#include "ordergate/audit/journal.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/validate.hpp"

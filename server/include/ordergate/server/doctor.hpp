@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ordergate/gateway/config_file.hpp"
+#include "ordergate/server/config_file.hpp"
 
 namespace ordergate {
 

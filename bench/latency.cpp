@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include "ordergate/core/cache_line.hpp"
+
 namespace ordergate::bench {
 namespace {
 
@@ -88,7 +90,7 @@ LatencySummary measure_floor(std::size_t count) {
 }
 
 LatencySummary measure_thread_round_trip(std::size_t count) {
-  struct alignas(64) Line {
+  struct alignas(kCacheLine) Line {
     std::atomic<std::uint64_t> value{0};
   };
   Line ping;

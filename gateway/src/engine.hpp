@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/duplicate.hpp"
@@ -42,7 +43,7 @@ using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 
 // One cache-line-aligned slot per order, so records written by the broker
 // thread do not share lines with neighbours being written by strategies.
-struct alignas(64) OrderRecord {
+struct alignas(kCacheLine) OrderRecord {
   Order order;                       // written once, before the order is published
   std::atomic<bool> open{false};     // true until a terminal report
   Decimal leaves;                    // broker thread only

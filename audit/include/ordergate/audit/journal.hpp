@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/ports.hpp"
 #include "ordergate/security/crypto.hpp"
 #include "ordergate/security/secret.hpp"
@@ -192,14 +193,14 @@ class AuditJournal final : public AuditSink {
   std::unique_ptr<Slot[]> slots_;
   std::uint64_t mask_ = 0;
   std::uint64_t base_sequence_ = 0;
-  alignas(64) std::atomic<std::uint64_t> head_{0};
-  alignas(64) std::atomic<std::uint8_t> state_{0};
+  alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
+  alignas(kCacheLine) std::atomic<std::uint8_t> state_{0};
   std::atomic<std::uint64_t> dropped_{0};
-  alignas(64) std::atomic<std::uint64_t> written_{0};
+  alignas(kCacheLine) std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> durable_{0};
 
   // Writer-thread state.
-  alignas(64) std::uint64_t tail_ = 0;
+  alignas(kCacheLine) std::uint64_t tail_ = 0;
   std::uint64_t dropped_reported_ = 0;
   std::unique_ptr<File> file_;
   std::string pending_;               // formatted lines not yet written

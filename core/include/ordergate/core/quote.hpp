@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/order.hpp"
 
@@ -36,7 +37,7 @@ class QuoteBoard {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
  private:
-  struct alignas(64) Cell {
+  struct alignas(kCacheLine) Cell {
     std::atomic<std::uint64_t> sequence{0};
     std::atomic<std::int64_t> bid{0};
     std::atomic<std::int64_t> ask{0};

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/reason.hpp"
 
 namespace ordergate::guards {
@@ -47,7 +48,7 @@ struct GcraParams {
 };
 
 /// One GCRA state word on its own cache line.
-struct alignas(64) GcraCell {
+struct alignas(kCacheLine) GcraCell {
   std::atomic<std::int64_t> tat{0};
 };
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/order.hpp"
@@ -75,7 +76,7 @@ class ExposureBook {
   void apply_fill(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
 
  private:
-  struct alignas(64) Cell {
+  struct alignas(kCacheLine) Cell {
     std::atomic<std::int64_t> position{0};
     std::atomic<std::int64_t> working_buy{0};
     std::atomic<std::int64_t> working_sell{0};

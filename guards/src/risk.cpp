@@ -91,12 +91,13 @@ Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Si
   std::atomic<std::int64_t>& working = buy ? c->working_buy : c->working_sell;
   const int128 max_position = instrument.max_position.raw();
   Reason verdict = Reason::OK;
-  // Working is read before position: a fill raises position before it lowers
-  // working, so a working value that already lost a fill is always paired with
-  // a position that includes it. The check may over-estimate exposure during a
-  // fill, never under-estimate it.
-  std::int64_t current = working.load(std::memory_order_acquire);
   for (;;) {
+    // A consistent view: no fill in flight while the position is read. A fill
+    // raises position before it lowers working, so the check may over-estimate
+    // exposure during one, never under-estimate it.
+    const std::uint32_t fills = c->fills_finished.load(std::memory_order_acquire);
+    if (c->fills_started.load(std::memory_order_acquire) != fills) continue;
+    std::int64_t current = working.load(std::memory_order_acquire);
     const int128 position = c->position.load(std::memory_order_acquire);
     const int128 new_working = static_cast<int128>(current) + quantity.raw();
     // For a buy the position may grow by new_working; for a sell it may shrink
@@ -110,10 +111,16 @@ Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Si
       verdict = Reason::MAX_POSITION_EXCEEDED;
       break;
     }
-    if (working.compare_exchange_weak(current, static_cast<std::int64_t>(new_working),
-                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
-      return Reason::OK;
+    if (!working.compare_exchange_strong(current, static_cast<std::int64_t>(new_working),
+                                         std::memory_order_acq_rel, std::memory_order_acquire)) {
+      continue;
     }
+    // The swap succeeding proves working held `current`, not that the
+    // position did: a fill may have moved both and brought working back to
+    // the same value (an ABA). A fill that began after our consistent read
+    // is visible here, because its start precedes its update of working.
+    if (c->fills_started.load(std::memory_order_acquire) == fills) return Reason::OK;
+    working.fetch_sub(quantity.raw(), std::memory_order_acq_rel);
   }
   c->open_orders.fetch_sub(1, std::memory_order_acq_rel);
   return verdict;
@@ -138,8 +145,10 @@ void ExposureBook::apply_fill(AccountId account, InstrumentId instrument, Side s
   Cell* c = cell(account, instrument);
   if (c == nullptr || !quantity.is_positive() || (side != Side::buy && side != Side::sell)) return;
   const bool buy = side == Side::buy;
+  c->fills_started.fetch_add(1, std::memory_order_acq_rel);
   c->position.fetch_add(buy ? quantity.raw() : -quantity.raw(), std::memory_order_acq_rel);
   (buy ? c->working_buy : c->working_sell).fetch_sub(quantity.raw(), std::memory_order_acq_rel);
+  c->fills_finished.fetch_add(1, std::memory_order_acq_rel);
 }
 
 }  // namespace ordergate::guards

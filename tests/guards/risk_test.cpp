@@ -308,10 +308,10 @@ TEST_F(Exposure, ExtraReleasesNeverWrapTheOpenOrderCount) {
 constexpr int kThreads = 4;
 
 template <typename Body>
-void run_threads(Body body) {
+void run_threads(Body body, int thread_count = kThreads) {
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  for (int t = 0; t < thread_count; ++t) {
     threads.emplace_back([&, t] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       body(t);
@@ -392,6 +392,53 @@ TEST(ExposureConcurrency, NeverExceedsLimitsWhileOrdersOpenFillAndClose) {
   EXPECT_TRUE(s.working_buy.is_zero());
   EXPECT_TRUE(s.working_sell.is_zero());
   EXPECT_LE(s.position.abs(), instrument.max_position);
+}
+
+// A reduce-only sell that read the position before another sell reserved and
+// filled (working back where it was) must not book against the stale
+// position: the compare-and-swap on working alone cannot see that the
+// position moved (an ABA). Each thread sells the whole position reduce-only,
+// fills it, then buys it back; with the race, two sells of the whole position
+// both fill and the position goes short.
+TEST(ExposureConcurrency, ReduceOnlyNeverFlipsThePositionWhileOtherOrdersFill) {
+  Instrument instrument = eurusd();
+  instrument.max_open_orders = 1'000'000;
+  instrument.max_position = decimal_literal("10");
+  ExposureBook book(1, 1);
+  const Decimal whole = decimal_literal("10");
+  ASSERT_EQ(book.reserve(0, instrument, Side::buy, whole, false), Reason::OK);
+  book.apply_fill(0, 0, Side::buy, whole);
+  book.release(0, 0, Side::buy, Decimal{});
+  std::atomic<int> shorts{0};
+  std::atomic<int> longs{0};
+  std::atomic<int> reduced{0};
+  run_threads([&](int) {
+    for (int i = 0; i < 2'000'000; ++i) {
+      if (book.reserve(0, instrument, Side::sell, whole, true) != Reason::OK) continue;
+      reduced.fetch_add(1, std::memory_order_relaxed);
+      book.apply_fill(0, 0, Side::sell, whole);
+      book.release(0, 0, Side::sell, Decimal{});
+      if (book.snapshot(0, 0).position.is_negative()) shorts.fetch_add(1, std::memory_order_relaxed);
+      // Buy the position back unless another thread already did; the limit
+      // of 10 admits one buy of 10 only while flat with nothing working.
+      bool bought = false;
+      while (!bought && book.snapshot(0, 0).position < whole) {
+        bought = book.reserve(0, instrument, Side::buy, whole, false) == Reason::OK;
+        if (!bought) std::this_thread::yield();
+      }
+      if (!bought) continue;
+      book.apply_fill(0, 0, Side::buy, whole);
+      book.release(0, 0, Side::buy, Decimal{});
+      if (book.snapshot(0, 0).position > whole) longs.fetch_add(1, std::memory_order_relaxed);
+    }
+  }, 8);
+  EXPECT_GT(reduced.load(), 0);
+  EXPECT_EQ(shorts.load(), 0) << "a reduce-only sell booked against a stale position";
+  EXPECT_EQ(longs.load(), 0) << "a buy went past max_position";
+  const ExposureBook::Snapshot s = book.snapshot(0, 0);
+  EXPECT_TRUE(s.working_buy.is_zero());
+  EXPECT_TRUE(s.working_sell.is_zero());
+  EXPECT_EQ(s.open_orders, 0u);
 }
 
 }  // namespace

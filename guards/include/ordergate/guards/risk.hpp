@@ -6,8 +6,9 @@
 /// `check_order_risk` is a pure check of one order against the instrument's
 /// limits and the reference quote. `ExposureBook` holds positions, working
 /// quantities and open-order counts in atomics; `reserve` checks and books an
-/// order in one compare-and-swap step, so concurrent orders can never exceed
-/// a limit together.
+/// order with a compare-and-swap that is kept only if no fill moved the
+/// position meanwhile, so concurrent orders and fills can never exceed a
+/// limit together.
 
 #include <atomic>
 #include <cstdint>
@@ -63,7 +64,9 @@ class ExposureBook {
   ///    without overflow
   /// Ids outside the book, an invalid side or a non-positive quantity are
   /// refused (UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT, INVALID_SIDE,
-  /// INVALID_QUANTITY) rather than booked. Lock-free; no allocation.
+  /// INVALID_QUANTITY) rather than booked. Lock-free; no allocation. The
+  /// decision is atomic with respect to `apply_fill`: a reservation whose
+  /// check raced a fill is undone and checked again.
   [[nodiscard]] Reason reserve(AccountId account, const Instrument& instrument, Side side,
                                Decimal quantity, bool reduce_only) noexcept;
 
@@ -81,7 +84,13 @@ class ExposureBook {
     std::atomic<std::int64_t> working_buy{0};
     std::atomic<std::int64_t> working_sell{0};
     std::atomic<std::uint32_t> open_orders{0};
+    // Fills begun and fills finished: equal when no fill is moving quantity
+    // from working to position. `reserve` books only if no fill began between
+    // its read of the position and its compare-and-swap on working.
+    std::atomic<std::uint32_t> fills_started{0};
+    std::atomic<std::uint32_t> fills_finished{0};
   };
+  static_assert(sizeof(Cell) == kCacheLine, "one exposure cell is one cache line");
   Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
 
   std::unique_ptr<Cell[]> cells_;

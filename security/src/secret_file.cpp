@@ -49,6 +49,21 @@ const char* file_type_name(mode_t mode) noexcept {
   throw SecretFileError("cannot " + std::string(action) + " " + describe_path(path) + ": " + std::strerror(error));
 }
 
+// Owned by the user that runs ordergate, no access for group or others: the
+// rule for plain and encrypted secrets files alike.
+void check_owner_and_mode(const std::string& name, const fs::path& path, const struct stat& status) {
+  const uid_t user = geteuid();
+  if (status.st_uid != user) {
+    throw SecretFileError(name + " is owned by uid " + std::to_string(status.st_uid) + ", not by uid " +
+                          std::to_string(user) + " that runs ordergate: run 'chown " + std::to_string(user) + " " +
+                          path.string() + "' or run ordergate as its owner");
+  }
+  if ((status.st_mode & kForbiddenModeBits) != 0) {
+    throw SecretFileError(name + " has mode " + octal_mode(status.st_mode) +
+                          ": group and others must have no access; run 'chmod 600 " + path.string() + "'");
+  }
+}
+
 // The rules a secrets file's metadata must satisfy (see the header).
 void check_status(const fs::path& path, const struct stat& status) {
   if (S_ISLNK(status.st_mode)) throw_system_error(path, "open", ELOOP);
@@ -56,16 +71,7 @@ void check_status(const fs::path& path, const struct stat& status) {
     throw SecretFileError(describe_path(path) + " is " + file_type_name(status.st_mode) +
                           ": it must be a regular file with mode 0600");
   }
-  const uid_t user = geteuid();
-  if (status.st_uid != user) {
-    throw SecretFileError(describe_path(path) + " is owned by uid " + std::to_string(status.st_uid) +
-                          ", not by uid " + std::to_string(user) + " that runs ordergate: run 'chown " +
-                          std::to_string(user) + " " + path.string() + "' or run ordergate as its owner");
-  }
-  if ((status.st_mode & kForbiddenModeBits) != 0) {
-    throw SecretFileError(describe_path(path) + " has mode " + octal_mode(status.st_mode) +
-                          ": group and others must have no access; run 'chmod 600 " + path.string() + "'");
-  }
+  check_owner_and_mode(describe_path(path), path, status);
   if (static_cast<std::uintmax_t>(status.st_size) > kMaxSecretFileBytes) {
     throw SecretFileError(describe_path(path) + " is " + std::to_string(status.st_size) +
                           " bytes, more than the " + std::to_string(kMaxSecretFileBytes) +
@@ -268,6 +274,7 @@ std::string read_encrypted_secret_file(const fs::path& path) {
   if (!S_ISREG(status.st_mode)) {
     throw SecretFileError(name + " is " + file_type_name(status.st_mode) + ", not a regular file");
   }
+  check_owner_and_mode(name, path, status);
   if (static_cast<std::uintmax_t>(status.st_size) > kMaxEncryptedSecretFileBytes) {
     throw SecretFileError(name + " is larger than the " + std::to_string(kMaxEncryptedSecretFileBytes) +
                           "-byte limit for encrypted secrets files");

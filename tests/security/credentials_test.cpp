@@ -185,7 +185,7 @@ TEST(Credentials, AnEncryptedFileNeedsAValidKeyInItsVariable) {
   const fs::path encrypted = write_file(dir / "prod.toml.fernet",
                                         encrypt(key, "PROD_A = \"" + std::string(kCanary) + "\"\n",
                                                 std::chrono::system_clock::now()),
-                                        0644);
+                                        0600);
   const std::string key_name = unique_name("FERNET_KEY");
   CredentialConfig config = environment_only(Environment::production);
   config.use_process_environment = false;

@@ -205,8 +205,7 @@ TEST(EncryptedSecretFile, DecryptsParsesAndRefusesAWrongKeyWithoutLeaking) {
   const TempDir dir;
   const FernetKey key = generate_key();
   const std::string token = encrypt(key, kCanaryToml, std::chrono::system_clock::now());
-  // Encrypted files need not be 0600: their content is authenticated.
-  const fs::path path = write_file(dir / "prod.toml.fernet", token + "\n", 0644);
+  const fs::path path = write_file(dir / "prod.toml.fernet", token + "\n", 0600);
   EXPECT_EQ(load_encrypted_secret_file(path, key).at("PROD_TOKEN").reveal(), kCanary);
 
   const std::string message = secret_file_error([&] { (void)load_encrypted_secret_file(path, generate_key()); });
@@ -223,6 +222,24 @@ TEST(EncryptedSecretFile, DecryptsParsesAndRefusesAWrongKeyWithoutLeaking) {
   const fs::path directory = dir / "directory.env.fernet";
   fs::create_directory(directory);
   EXPECT_TRUE(contains(secret_file_error([&] { (void)load_encrypted_secret_file(directory, key); }), "directory"));
+}
+
+// ordergate run and ordergate doctor apply one rule to encrypted files: no
+// access for group or others, as for plain secrets files.
+TEST(EncryptedSecretFile, RefusesGroupOrOtherAccessLikeAPlainSecretsFile) {
+  const TempDir dir;
+  const FernetKey key = generate_key();
+  const std::string token = encrypt(key, kCanaryToml, std::chrono::system_clock::now());
+  for (const mode_t mode : {mode_t{0644}, mode_t{0640}, mode_t{0604}, mode_t{0660}}) {
+    const fs::path path = write_file(dir / "loose.toml.fernet", token + "\n", mode);
+    const std::string message = secret_file_error([&] { (void)load_encrypted_secret_file(path, key); });
+    EXPECT_TRUE(contains(message, "group and others must have no access")) << message;
+    EXPECT_TRUE(contains(message, "chmod 600 " + path.string())) << message;
+    EXPECT_FALSE(contains(message, kCanary)) << message;
+    fs::remove(path);
+  }
+  const fs::path read_only = write_file(dir / "read-only.toml.fernet", token + "\n", 0400);
+  EXPECT_EQ(load_encrypted_secret_file(read_only, key).at("PROD_TOKEN").reveal(), kCanary);
 }
 
 }  // namespace

@@ -72,8 +72,10 @@ inline constexpr std::size_t kMaxEncryptedSecretFileBytes = 2 * kMaxSecretFileBy
 
 /// Reads an encrypted secrets file: a Fernet token, surrounding whitespace
 /// removed. It must be a regular file (symbolic links are followed) of at most
-/// `kMaxEncryptedSecretFileBytes`; its permissions are not checked, because
-/// its content is encrypted and authenticated (it may live in a repository).
+/// `kMaxEncryptedSecretFileBytes`, owned by the user running ordergate, with
+/// no access for group or others (0600 or 0400), like a plain secrets file:
+/// its content is authenticated, but a readable copy is one leaked key away
+/// from a leaked secret, and `ordergate doctor` applies the same rule.
 /// Throws `SecretFileError`.
 [[nodiscard]] std::string read_encrypted_secret_file(const std::filesystem::path& path);
 

@@ -3,10 +3,20 @@
 #include <array>
 
 namespace ordergate::security {
+namespace {
+
+constexpr unsigned kBase64UrlDashIndex = 62;  // '-' in the base64url alphabet
+
+}  // namespace
 
 Secret generate_token() {
   std::array<std::uint8_t, kTokenBytes> bytes{};
-  random_bytes(bytes.data(), bytes.size());
+  // The first base64url character is '-' exactly when the top six bits of the
+  // first byte are 62; such a draw is thrown away and all 32 bytes re-drawn
+  // (1 in 64 draws), so a token never looks like a command-line option.
+  do {
+    random_bytes(bytes.data(), bytes.size());
+  } while ((bytes[0] >> 2) == kBase64UrlDashIndex);
   std::string text = base64url_encode(bytes.data(), bytes.size(), /*pad=*/false);
   Secret token(text);
   wipe(bytes.data(), bytes.size());

@@ -9,7 +9,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from gateway_harness import GatewayProcess, GatewayTestCase, Principal
+from gateway_harness import GatewayProcess, GatewayTestCase, Principal, new_token
 
 SCRIPT = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples" / "ma_cross.py"
 
@@ -72,13 +72,31 @@ class MaCrossExample(GatewayTestCase):
         self.assertIn("rejected: TRADING_HALTED", result.stdout)
         self.assertRegex(result.stdout, r"filled orders +0\n")
 
-    def test_takes_the_token_as_an_argument_as_tools_run_gateway_suggests(self) -> None:
-        gateway = self.start_gateway([Principal("strategy")])
+    def test_takes_a_token_that_begins_with_a_dash_as_token_equals(self) -> None:
+        # 1 in 64 base64url tokens from older gateways (and any hand-made
+        # one) begin with '-': "--token TOKEN" would read it as an option.
+        dash_token = "-" + new_token()[1:]
+        gateway = self.start_gateway([Principal("strategy", token=dash_token)])
         result = self.run_strategy(
-            gateway, "strategy", "--bars", "60", "--token", gateway.token("strategy"), token=""
+            gateway, "strategy", "--bars", "60", f"--token={dash_token}", token=""
         )
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("as strategy", result.stdout)
         self.assertIn("--- summary ---", result.stdout)
+
+    def test_reads_a_token_that_begins_with_a_dash_from_a_file_and_the_environment(self) -> None:
+        dash_token = "-" + new_token()[1:]
+        gateway = self.start_gateway([Principal("strategy", token=dash_token)])
+        from_environment = self.run_strategy(gateway, "strategy", "--bars", "30")
+        self.assertEqual(from_environment.returncode, 0, from_environment.stderr)
+        self.assertIn("as strategy", from_environment.stdout)
+        token_file = self.make_directory() / "strategy.token"
+        token_file.write_text(dash_token + "\n")
+        from_file = self.run_strategy(
+            gateway, "strategy", "--bars", "30", "--token-file", str(token_file), token=""
+        )
+        self.assertEqual(from_file.returncode, 0, from_file.stderr)
+        self.assertIn("as strategy", from_file.stdout)
 
     def test_refuses_to_start_without_a_token_and_with_a_wrong_one(self) -> None:
         gateway = self.start_gateway([Principal("strategy")])

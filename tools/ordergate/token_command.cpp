@@ -14,8 +14,9 @@ constexpr const char* kTokenHelp =
     "usage: ordergate token new --principal NAME\n"
     "       ordergate token hash < token.txt\n"
     "\n"
-    "new   makes a 32-byte random token, prints it once, and prints the\n"
-    "      token_sha256 line to paste into that principal's [[principals]] entry.\n"
+    "new   makes a 32-byte random token (base64url, never beginning with '-'),\n"
+    "      prints it once, and prints the token_sha256 line to paste into that\n"
+    "      principal's [[principals]] entry.\n"
     "      The configuration only ever holds the hash.\n"
     "hash  reads a token from standard input and prints its token_sha256 line.\n";
 

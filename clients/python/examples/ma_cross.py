@@ -13,11 +13,14 @@ decides *when* to trade, as a signal feed would.
 Usage (with a gateway running, e.g. ``ordergate run`` in another terminal)::
 
     export ORDERGATE_SOCKET=./ordergate.sock     # or --socket
-    export ORDERGATE_TOKEN=...                   # or --token-file FILE / --token TOKEN
+    export ORDERGATE_TOKEN=...                   # or --token-file FILE / --token=TOKEN
     PYTHONPATH=clients/python python3 clients/python/examples/ma_cross.py --bars 500
 
-Prefer ``ORDERGATE_TOKEN`` or ``--token-file`` to ``--token``: other users
-on the machine can read command lines with ``ps``.
+The token comes from ``$ORDERGATE_TOKEN`` or ``--token-file`` by default.
+``--token=TOKEN`` also works but is a last resort: other users on the
+machine can read command lines with ``ps``. Write it with ``=``: tokens made
+by older gateways may begin with ``-``, which argparse would take for an
+option in the two-word form ``--token TOKEN``.
 
 Rejections are handled politely: ``RATE_LIMITED`` waits ``retry_after_ms``
 and retries, ``SESSION_EXPIRED`` says hello again, anything else (halted
@@ -277,8 +280,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token-file", help="file holding the token (default: $ORDERGATE_TOKEN)")
     parser.add_argument(
         "--token",
-        help="the token itself; prefer $ORDERGATE_TOKEN, since other users can read "
-        "command lines with ps",
+        help="the token itself, written --token=TOKEN (a token may begin with '-'); prefer "
+        "$ORDERGATE_TOKEN or --token-file, since other users can read command lines with ps",
     )
     parser.add_argument("--account", default="paper")
     parser.add_argument("--symbol", default="EURUSD")

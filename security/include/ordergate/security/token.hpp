@@ -4,6 +4,11 @@
 /// Client tokens: 32 random bytes from OpenSSL's CSPRNG, written base64url
 /// (43 characters, no padding). The configuration stores only their SHA-256
 /// (hex); a presented token is hashed and compared in constant time.
+///
+/// A generated token never begins with '-': a draw whose text would (1 in 64)
+/// is discarded and all 32 bytes are drawn again, so a token passed as a
+/// command-line argument is never taken for an option. That costs
+/// log2(64/63) ~ 0.023 bits of the 256; the other 42 characters stay uniform.
 
 #include <string>
 #include <string_view>
@@ -15,7 +20,8 @@ namespace ordergate::security {
 
 inline constexpr std::size_t kTokenBytes = 32;
 
-/// A new random token. Throws std::runtime_error if the CSPRNG fails.
+/// A new random token, never beginning with '-'. Throws std::runtime_error if
+/// the CSPRNG fails.
 [[nodiscard]] Secret generate_token();
 
 /// SHA-256 of the token text, as stored in the configuration.

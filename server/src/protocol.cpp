@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "ordergate/guards/validate.hpp"
+
 namespace ordergate::protocol {
 namespace {
 
@@ -242,6 +244,94 @@ bool Decoder::decode(std::string_view line, Request& request, DecodeError& error
                     std::string(op->name) + "'");
   }
   return true;
+}
+
+OrderRequest to_order_request(const Request& request) noexcept {
+  OrderRequest order;
+  order.account = request.account;
+  order.symbol = request.symbol;
+  order.side = parse_side(request.side);
+  order.type = parse_order_type(request.type);
+  order.time_in_force = parse_time_in_force(request.tif);
+  order.quantity = request.qty;
+  order.price = request.price;
+  order.stop_price = request.stop_price;
+  order.stop_loss = request.stop_loss;
+  order.take_profit = request.take_profit;
+  order.expire_time_ns = request.expire_time_ns;
+  order.client_order_id = request.cl_ord_id;
+  order.text = request.tag;
+  return order;
+}
+
+std::optional<TradingScope> to_trading_scope(std::string_view scope) noexcept {
+  constexpr std::string_view kAccount = "account:";
+  constexpr std::string_view kPrincipal = "principal:";
+  if (scope == "global") return TradingScope::global();
+  if (scope.substr(0, kAccount.size()) == kAccount) return TradingScope::account(scope.substr(kAccount.size()));
+  if (scope.substr(0, kPrincipal.size()) == kPrincipal) return TradingScope::principal(scope.substr(kPrincipal.size()));
+  return std::nullopt;
+}
+
+guards::TradingState to_trading_state(Op op) noexcept {
+  switch (op) {
+    case Op::halt: return guards::TradingState::halted;
+    case Op::reduce: return guards::TradingState::reducing;
+    default: return guards::TradingState::active;
+  }
+}
+
+std::string_view op_name(Op op) noexcept {
+  for (const OpSpec& spec : kOps) {
+    if (spec.op == op) return spec.name;
+  }
+  return "?";
+}
+
+void write_rejected(std::string& out, const Request& request, Reason reason, std::int64_t retry_after_ns) {
+  JsonWriter json(out);
+  json.begin().string("type", "rejected");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  if (!request.cl_ord_id.empty() && guards::validate_client_order_id(request.cl_ord_id) == Reason::OK) {
+    json.string("cl_ord_id", request.cl_ord_id);
+  }
+  json.string("reason", reason_name(reason)).string("message", reason_message(reason));
+  if (retry_after_ns > 0) json.integer("retry_after_ms", (retry_after_ns + kNanosPerMilli - 1) / kNanosPerMilli);
+  json.end();
+}
+
+void write_error(std::string& out, std::string_view id_json, std::string_view code, std::string_view message) {
+  JsonWriter json(out);
+  json.begin().string("type", "error");
+  if (!id_json.empty()) json.raw("id", id_json);
+  json.string("code", code).string("message", message).end();
+}
+
+void write_simple(std::string& out, const Request& request, std::string_view type) {
+  JsonWriter json(out);
+  json.begin().string("type", type);
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.end();
+}
+
+void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol) {
+  JsonWriter json(out);
+  json.begin()
+      .string("type", "exec")
+      .string("cl_ord_id", report.client_order_id.view())
+      .string("status", to_string(report.status))
+      .string("account", account)
+      .string("symbol", symbol)
+      .string("side", to_string(report.side))
+      .decimal("last_qty", report.last_quantity)
+      .decimal("last_px", report.last_price)
+      .decimal("cum_qty", report.cumulative_quantity)
+      .decimal("leaves_qty", report.leaves_quantity)
+      .decimal("avg_px", report.average_price)
+      .string("broker_order_id", report.broker_order_id.view());
+  if (report.reason != Reason::OK) json.string("reason", reason_name(report.reason));
+  if (!report.broker_reason.empty()) json.string("broker_reason", report.broker_reason.view());
+  json.integer("time_ns", report.transact_time_ns).end();
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker_kinds.hpp"
 #include "connection.hpp"
 #include "handlers.hpp"
 #include "log.hpp"
@@ -96,34 +97,25 @@ class Process final : public ConnectionOwner {
     return *credentials_;
   }
 
-  // Builds a factory for each [brokers.<name>], with its credentials
-  // resolved now (through the environment's prefix) so a missing key stops
-  // the start with the variable's name.
+  // Builds a factory for each [brokers.<name>] through its kind, with its
+  // credentials resolved now (through the environment's prefix) so a missing
+  // key stops the start with the variable's name.
   void add_brokers() {
     for (const BrokerEntry& entry : config_.brokers) {
-      auto resolve = [&](const std::string& name, const char* key) {
+      const BrokerKind* kind = find_broker_kind(entry.kind);
+      if (kind == nullptr) throw ConfigError("brokers." + entry.name + ".kind: unknown broker kind");
+      auto resolve = [&](std::string_view key) {
         try {
-          return credentials().resolve(name);
+          return credentials().resolve(entry.credential(key));
         } catch (const std::runtime_error& error) {
-          throw ConfigError("brokers." + entry.name + "." + key + ": " + error.what());
+          throw ConfigError("brokers." + entry.name + "." + std::string(key) + ": " + error.what());
         }
       };
       auto log = [this, name = entry.name](adapters::tls::LogLevel level, std::string_view line) {
         log_.line(level == adapters::tls::LogLevel::error ? "error" : level == adapters::tls::LogLevel::warning ? "warn" : "info",
                   "broker", "broker=" + name + " " + std::string(line));
       };
-      if (entry.kind == "oanda") {
-        adapters::oanda::OandaSettings settings = entry.oanda.clone();
-        settings.token = resolve(entry.token_env, "token_env");
-        settings.log = log;
-        config_.gateway.brokers.emplace_back(entry.name, adapters::oanda::make_oanda_factory(std::move(settings)));
-      } else {
-        adapters::binance::BinanceSettings settings = entry.binance.clone();
-        settings.api_key = resolve(entry.api_key_env, "api_key_env");
-        settings.secret_key = resolve(entry.secret_key_env, "secret_key_env");
-        settings.log = log;
-        config_.gateway.brokers.emplace_back(entry.name, adapters::binance::make_binance_factory(std::move(settings)));
-      }
+      config_.gateway.brokers.emplace_back(entry.name, kind->build(entry, resolve, log));
     }
   }
 

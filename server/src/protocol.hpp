@@ -65,8 +65,8 @@ enum class ErrorCode : std::uint8_t {
 
 struct DecodeError {
   ErrorCode code = ErrorCode::none;
-  /// Set when the request is well formed but a value cannot be represented
-  /// (more than 9 decimals): answered as a rejection with this reason.
+  /// Set when the request is well formed but a decimal has more than 9
+  /// decimal places (zeros too): answered as a rejection with this reason.
   Reason reject_reason = Reason::OK;
   std::string message;  // built from fixed text and field names only; never echoes values
 };
@@ -76,11 +76,20 @@ struct DecodeError {
 class Decoder {
  public:
   explicit Decoder(std::size_t max_line_bytes);
-  /// Returns true and fills `request`, or false and fills `error`. The id, if
-  /// it could be read, is set even on error so the reply can echo it.
+  /// Returns true and fills `request`, or false and fills `error`. A bad
+  /// member does not stop the reading: the id and cl_ord_id are set even on
+  /// error, wherever they stand in the object, so the reply can echo them
+  /// (not when the document's structure is broken: then reading stops). The
+  /// first bad member is reported.
   bool decode(std::string_view line, Request& request, DecodeError& error);
 
  private:
+  bool decode_member(simdjson::simdjson_result<simdjson::ondemand::field> field, Request& request,
+                     std::string_view& op_name, DecodeError& error);
+  // The document itself is broken: the members after it cannot be read.
+  bool malformed(DecodeError& error, std::string message);
+  bool malformed_ = false;
+
   std::size_t max_line_bytes_;
   std::unique_ptr<char[]> scratch_;
   simdjson::ondemand::parser parser_;

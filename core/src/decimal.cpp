@@ -57,6 +57,23 @@ DecimalError Decimal::parse(std::string_view text, Decimal& out) noexcept {
   return DecimalError::ok;
 }
 
+DecimalError Decimal::parse_strict(std::string_view text, Decimal& out) noexcept {
+  if (text.empty()) return DecimalError::empty;
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t pos = text[0] == '-' ? 1 : 0;
+  const std::size_t integer_begin = pos;
+  while (pos < text.size() && is_digit(text[pos])) ++pos;
+  if (pos == integer_begin) return DecimalError::invalid_syntax;
+  if (pos < text.size()) {
+    if (text[pos] != '.') return DecimalError::invalid_syntax;
+    const std::size_t fraction_begin = ++pos;
+    while (pos < text.size() && is_digit(text[pos])) ++pos;
+    if (pos == fraction_begin || pos != text.size()) return DecimalError::invalid_syntax;
+    if (pos - fraction_begin > static_cast<std::size_t>(kFractionDigits)) return DecimalError::too_precise;
+  }
+  return parse(text, out);
+}
+
 int Decimal::fraction_digits() const noexcept {
   std::int64_t fraction = raw_ % kScale;
   if (fraction == 0) return 0;

@@ -5,168 +5,16 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <set>
 #include <sstream>
 
+#include "broker_kinds.hpp"
 #include "ordergate/guards/rate_limit.hpp"
+#include "table_reader.hpp"
 
 namespace ordergate {
 namespace {
 
-// Reads one TOML table, remembering which keys were used so that anything
-// left over is reported as unknown, with its line.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string path, const std::string& source)
-      : table_(table), path_(std::move(path)), source_(source) {}
-
-  [[noreturn]] void fail(const toml::node* node, std::string_view key, const std::string& problem) const {
-    std::ostringstream message;
-    message << source_;
-    const auto line = node != nullptr ? node->source().begin.line : table_.source().begin.line;
-    if (line > 0) message << ":" << line;
-    message << ": key '" << full(key) << "': " << problem;
-    throw ConfigError(message.str());
-  }
-
-  const toml::node* find(std::string_view key) {
-    used_.insert(std::string(key));
-    return table_.get(key);
-  }
-
-  std::string string(std::string_view key, std::string fallback) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return fallback;
-    if (!node->is_string()) fail(node, key, "expected a string");
-    return std::string(*node->value<std::string_view>());
-  }
-
-  std::string required_string(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) fail(nullptr, key, "is required");
-    if (!node->is_string()) fail(node, key, "expected a string");
-    return std::string(*node->value<std::string_view>());
-  }
-
-  bool boolean(std::string_view key, bool fallback) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return fallback;
-    if (!node->is_boolean()) fail(node, key, "expected true or false");
-    return *node->value<bool>();
-  }
-
-  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return fallback;
-    if (!node->is_integer()) fail(node, key, "expected an integer");
-    const std::int64_t value = *node->value<std::int64_t>();
-    if (value < min || value > max) {
-      fail(node, key, "must be within " + std::to_string(min) + ".." + std::to_string(max));
-    }
-    return value;
-  }
-
-  std::int64_t duration(std::string_view key, std::int64_t fallback) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return fallback;
-    if (!node->is_string()) fail(node, key, "expected a duration string such as \"500ms\", \"5s\", \"1h\"");
-    std::int64_t value = 0;
-    if (!parse_duration(*node->value<std::string_view>(), value) || value <= 0) {
-      fail(node, key, "expected a positive duration such as \"500ms\", \"5s\", \"1h\"");
-    }
-    return value;
-  }
-
-  Decimal decimal(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) fail(nullptr, key, "is required");
-    return decimal_value(node, key);
-  }
-
-  std::optional<Decimal> optional_decimal(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return std::nullopt;
-    return decimal_value(node, key);
-  }
-
-  Decimal decimal_value(const toml::node* node, std::string_view key) const {
-    if (node->is_floating_point()) {
-      fail(node, key, "write decimals as strings (e.g. \"0.00001\"): a TOML float is binary and inexact");
-    }
-    std::string text;
-    if (node->is_integer()) {
-      text = std::to_string(*node->value<std::int64_t>());
-    } else if (node->is_string()) {
-      text = std::string(*node->value<std::string_view>());
-    } else {
-      fail(node, key, "expected a decimal string such as \"0.00001\"");
-    }
-    Decimal value;
-    const DecimalError error = Decimal::parse(text, value);
-    if (error != DecimalError::ok) fail(node, key, "not an exact decimal: " + std::string(to_string(error)));
-    return value;
-  }
-
-  std::vector<std::string> strings(std::string_view key, std::vector<std::string> fallback) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return fallback;
-    const toml::array* array = node->as_array();
-    if (array == nullptr) fail(node, key, "expected an array of strings");
-    std::vector<std::string> values;
-    for (const toml::node& item : *array) {
-      if (!item.is_string()) fail(&item, key, "expected an array of strings");
-      values.emplace_back(*item.value<std::string_view>());
-    }
-    return values;
-  }
-
-  std::vector<std::uint32_t> ids(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return {};
-    const toml::array* array = node->as_array();
-    if (array == nullptr) fail(node, key, "expected an array of integers");
-    std::vector<std::uint32_t> values;
-    for (const toml::node& item : *array) {
-      if (!item.is_integer() || *item.value<std::int64_t>() < 0 || *item.value<std::int64_t>() > 0xFFFFFFFE) {
-        fail(&item, key, "expected an array of uids / gids (integers)");
-      }
-      values.push_back(static_cast<std::uint32_t>(*item.value<std::int64_t>()));
-    }
-    return values;
-  }
-
-  const toml::table* table(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return nullptr;
-    if (!node->is_table()) fail(node, key, "expected a table");
-    return node->as_table();
-  }
-
-  const toml::array* array_of_tables(std::string_view key) {
-    const toml::node* node = find(key);
-    if (node == nullptr) return nullptr;
-    const toml::array* array = node->as_array();
-    if (array == nullptr || !array->is_array_of_tables()) {
-      fail(node, key, "expected an array of tables ([[" + std::string(key) + "]])");
-    }
-    return array;
-  }
-
-  void reject_unknown() const {
-    for (const auto& [key, node] : table_) {
-      if (used_.count(std::string(key.str())) == 0) fail(&node, key.str(), "unknown key");
-    }
-  }
-
-  std::string full(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
-  const std::string& path() const { return path_; }
-
- private:
-  const toml::table& table_;
-  std::string path_;
-  const std::string& source_;
-  std::set<std::string> used_;
-};
+using server_detail::TableReader;
 
 void check_rate_windows(TableReader& reader, std::string_view key, const std::vector<std::string>& windows) {
   for (const std::string& window : windows) {
@@ -243,26 +91,6 @@ InstrumentSpec read_instrument(TableReader& reader) {
   return spec;
 }
 
-void read_paper(TableReader& reader, adapters::PaperConfig& paper, const std::string& source) {
-  paper.random_walk = reader.boolean("random_walk", false);
-  paper.seed = static_cast<std::uint64_t>(reader.integer("seed", 1, 0, INT64_MAX));
-  paper.walk_max_ticks = static_cast<std::uint32_t>(reader.integer("walk_max_ticks", 2, 0, 1000));
-  paper.tick_interval_ns = reader.duration("tick_interval", paper.tick_interval_ns);
-  if (const toml::array* quotes = reader.array_of_tables("quotes")) {
-    std::size_t index = 0;
-    for (const toml::node& node : *quotes) {
-      TableReader quote(*node.as_table(), reader.full("quotes") + "[" + std::to_string(index++) + "]", source);
-      adapters::PaperQuoteSpec spec;
-      spec.symbol = quote.required_string("symbol");
-      spec.bid = quote.decimal("bid");
-      spec.ask = quote.decimal("ask");
-      quote.reject_unknown();
-      paper.quotes.push_back(spec);
-    }
-  }
-  reader.reject_unknown();
-}
-
 void read_audit(TableReader& reader, AuditConfig& audit) {
   audit.path = reader.string("path", "");
   audit.enabled = !audit.path.empty();
@@ -278,75 +106,6 @@ void read_audit(TableReader& reader, AuditConfig& audit) {
   audit.queue_capacity = static_cast<std::uint32_t>(capacity);
   audit.hmac_key_env = reader.string("hmac_key_env", "");
   reader.reject_unknown();
-}
-
-void read_connection(TableReader& reader, adapters::tls::TlsSettings& connection) {
-  connection.base_url = reader.required_string("base_url");
-  if (connection.base_url.rfind("https://", 0) != 0) {
-    reader.fail(reader.find("base_url"), "base_url",
-                "must start with https:// (orders and credentials never travel unencrypted)");
-  }
-  connection.ca_file = reader.string("ca_file", "");
-  connection.pin = reader.string("pin", "");
-  if (!connection.pin.empty() && connection.pin.rfind("sha256//", 0) != 0) {
-    reader.fail(reader.find("pin"), "pin", "expected sha256//<base64 of the SHA-256 of the public key>");
-  }
-  connection.pool_size = static_cast<std::size_t>(reader.integer("pool_size", 2, 1, 16));
-  connection.connect_timeout_ns = reader.duration("connect_timeout", connection.connect_timeout_ns);
-  connection.request_timeout_ns = reader.duration("request_timeout", connection.request_timeout_ns);
-  connection.reconnect_min_ns = reader.duration("reconnect_min", connection.reconnect_min_ns);
-  connection.reconnect_max_ns = reader.duration("reconnect_max", connection.reconnect_max_ns);
-}
-
-std::vector<std::pair<std::string, std::string>> read_symbol_map(TableReader& reader) {
-  std::vector<std::pair<std::string, std::string>> map;
-  if (const toml::table* table = reader.table("symbol_map")) {
-    for (const auto& [key, value] : *table) {
-      if (!value.is_string()) reader.fail(&value, "symbol_map." + std::string(key.str()), "expected a string");
-      map.emplace_back(std::string(key.str()), std::string(*value.value<std::string_view>()));
-    }
-  }
-  return map;
-}
-
-BrokerEntry read_broker(TableReader& reader, std::string name) {
-  BrokerEntry entry;
-  entry.name = std::move(name);
-  entry.kind = reader.required_string("kind");
-  if (entry.kind == "oanda") {
-    auto& settings = entry.oanda;
-    read_connection(reader, settings.connection);
-    settings.connection.log_name = entry.name;
-    settings.account_id = reader.required_string("account_id");
-    entry.token_env = reader.required_string("token_env");
-    settings.instruments = reader.strings("instruments", {});
-    settings.symbol_map = read_symbol_map(reader);
-    settings.max_requests_per_second =
-        static_cast<std::uint32_t>(reader.integer("max_requests_per_second", settings.max_requests_per_second, 1, 10'000));
-    settings.pricing_interval_ns = reader.duration("pricing_interval", settings.pricing_interval_ns);
-    settings.transaction_poll_interval_ns = reader.duration("transaction_poll_interval", settings.transaction_poll_interval_ns);
-    settings.keepalive_interval_ns = reader.duration("keepalive_interval", settings.keepalive_interval_ns);
-    settings.cancel_on_stop = reader.boolean("cancel_on_stop", settings.cancel_on_stop);
-  } else if (entry.kind == "binance") {
-    auto& settings = entry.binance;
-    read_connection(reader, settings.connection);
-    settings.connection.log_name = entry.name;
-    entry.api_key_env = reader.required_string("api_key_env");
-    entry.secret_key_env = reader.required_string("secret_key_env");
-    settings.instruments = reader.strings("instruments", {});
-    settings.symbol_map = read_symbol_map(reader);
-    settings.recv_window_ms = reader.integer("recv_window_ms", settings.recv_window_ms, 1, 60'000);
-    settings.weight_limit_1m = reader.integer("weight_limit_1m", settings.weight_limit_1m, 1, 1'000'000);
-    settings.order_limit_10s = reader.integer("order_limit_10s", settings.order_limit_10s, 1, 1'000'000);
-    settings.pricing_interval_ns = reader.duration("pricing_interval", settings.pricing_interval_ns);
-    settings.order_poll_interval_ns = reader.duration("order_poll_interval", settings.order_poll_interval_ns);
-    settings.keepalive_interval_ns = reader.duration("keepalive_interval", settings.keepalive_interval_ns);
-    settings.cancel_on_stop = reader.boolean("cancel_on_stop", settings.cancel_on_stop);
-  } else {
-    reader.fail(reader.find("kind"), "kind", "must be \"oanda\" or \"binance\"");
-  }
-  reader.reject_unknown();
-  return entry;
 }
 
 void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
@@ -414,11 +173,13 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
     TableReader section(*brokers, "brokers", source);
     for (const auto& [key, node] : *brokers) {
       const std::string name(key.str());
-      if (name == "paper") section.fail(&node, name, "\"paper\" is the built-in paper broker; choose another name");
+      if (name == server_detail::kEmbeddedPaperBroker) {
+        section.fail(&node, name, "\"paper\" is the built-in paper broker; choose another name");
+      }
       if (!node.is_table()) section.fail(&node, name, "expected a table [brokers." + name + "]");
       section.find(name);
       TableReader broker(*node.as_table(), "brokers." + name, source);
-      config.brokers.push_back(read_broker(broker, name));
+      config.brokers.push_back(server_detail::read_broker(broker, name));
     }
   }
   if (const toml::array* instruments = reader.array_of_tables("instruments")) {
@@ -435,7 +196,7 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
       AccountSpec account;
       account.name = section.required_string("name");
       account.broker = section.required_string("broker");
-      const bool known = account.broker == "paper" ||
+      const bool known = account.broker == server_detail::kEmbeddedPaperBroker ||
                          std::any_of(config.brokers.begin(), config.brokers.end(),
                                      [&](const BrokerEntry& broker) { return broker.name == account.broker; });
       if (!known) {
@@ -456,7 +217,7 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
   }
   if (const toml::table* paper = reader.table("paper")) {
     TableReader section(*paper, "paper", source);
-    read_paper(section, config.gateway.paper, source);
+    server_detail::read_embedded_paper(section, config.gateway.paper, source);
   }
   if (const toml::array* principals = reader.array_of_tables("principals")) {
     std::size_t index = 0;

@@ -234,9 +234,9 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
     if (!config.audit.hmac_key_env.empty()) names.emplace_back("audit.hmac_key_env", config.audit.hmac_key_env);
     for (const BrokerEntry& broker : config.brokers) {
       const std::string prefix = "brokers." + broker.name + ".";
-      if (!broker.token_env.empty()) names.emplace_back(prefix + "token_env", broker.token_env);
-      if (!broker.api_key_env.empty()) names.emplace_back(prefix + "api_key_env", broker.api_key_env);
-      if (!broker.secret_key_env.empty()) names.emplace_back(prefix + "secret_key_env", broker.secret_key_env);
+      for (const BrokerCredential& credential : broker.credentials) {
+        if (!credential.name.empty()) names.emplace_back(prefix + credential.key, credential.name);
+      }
     }
     if (!names.empty()) {
       try {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "ordergate/guards/validate.hpp"
+
 namespace ordergate::protocol {
 namespace {
 
@@ -64,6 +66,32 @@ bool fail(DecodeError& error, ErrorCode code, std::string message) {
   return false;
 }
 
+// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view text) noexcept {
+  std::size_t pos = 0;
+  auto digits = [&] {
+    const std::size_t begin = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    return pos > begin;
+  };
+  if (pos < text.size() && text[pos] == '-') ++pos;
+  if (pos < text.size() && text[pos] == '0') {
+    ++pos;
+  } else if (!digits()) {
+    return false;
+  }
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    if (!digits()) return false;
+  }
+  if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
+    ++pos;
+    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) ++pos;
+    if (!digits()) return false;
+  }
+  return pos == text.size();
+}
+
 constexpr std::size_t kMaxStringField = 256;
 constexpr std::size_t kMaxIdLength = 64;
 
@@ -111,116 +139,27 @@ bool Decoder::decode(std::string_view line, Request& request, DecodeError& error
   simdjson::ondemand::object object;
   if (doc.get_object().get(object)) return fail(error, ErrorCode::invalid_json, "expected one JSON object per line");
 
+  // Members have no order: a bad value does not stop the reading, so the
+  // id and cl_ord_id after it still reach the reply. The first bad member
+  // is the one reported; a document that is not JSON stops at once.
   std::string_view op_name;
   for (auto field_result : object) {
-    simdjson::ondemand::field field;
-    if (std::move(field_result).get(field)) return fail(error, ErrorCode::invalid_json, "malformed object");
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return fail(error, ErrorCode::invalid_json, "malformed key");
-    const FieldSpec* spec = nullptr;
-    for (const FieldSpec& candidate : kFields) {
-      if (candidate.name == key) spec = &candidate;
-    }
-    if (spec == nullptr) return fail(error, ErrorCode::unknown_field, "unknown field");
-    if (request.fields & spec->field) {
-      return fail(error, ErrorCode::invalid_field, "field '" + std::string(spec->name) + "' given twice");
-    }
-    request.fields |= spec->field;
-    simdjson::ondemand::value value = field.value();
-    json_type type;
-    if (value.type().get(type)) return fail(error, ErrorCode::invalid_json, "malformed value");
-    const std::string where = "field '" + std::string(spec->name) + "'";
-
-    auto read_string = [&](std::string_view& out) {
-      if (type != json_type::string) return fail(error, ErrorCode::invalid_field, where + " must be a string");
-      if (value.get_string().get(out)) return fail(error, ErrorCode::invalid_json, where + " is malformed");
-      if (out.size() > kMaxStringField) return fail(error, ErrorCode::invalid_field, where + " is too long");
-      return true;
-    };
-    auto read_decimal = [&](Decimal& out) {
-      std::string_view text;
-      if (type == json_type::string) {
-        if (value.get_string().get(text)) return fail(error, ErrorCode::invalid_json, where + " is malformed");
-      } else if (type == json_type::number) {
-        // Read from the number's own text, never through a double.
-        text = value.raw_json_token();
-        while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
-      } else {
-        return fail(error, ErrorCode::invalid_field, where + " must be a decimal string such as \"1.08463\"");
-      }
-      const DecimalError parsed = Decimal::parse(text, out);
-      if (parsed == DecimalError::too_precise) {
-        error.code = ErrorCode::invalid_field;
-        error.reject_reason = spec->field == kQty ? Reason::QUANTITY_PRECISION_EXCEEDED : Reason::PRICE_PRECISION_EXCEEDED;
-        error.message = where + ": more than 9 decimal places";
+    DecodeError field_error;
+    malformed_ = false;
+    if (!decode_member(std::move(field_result), request, op_name, field_error)) {
+      if (malformed_) {
+        error = std::move(field_error);
         return false;
       }
-      if (parsed != DecimalError::ok) {
-        return fail(error, ErrorCode::invalid_field, where + " is not a plain decimal number");
-      }
-      return true;
-    };
-    auto read_optional_decimal = [&](std::optional<Decimal>& out) {
-      Decimal parsed;
-      if (!read_decimal(parsed)) return false;
-      out = parsed;
-      return true;
-    };
-
-    bool ok = true;
-    switch (spec->field) {
-      case kOp: ok = read_string(op_name); break;
-      case kId: {
-        if (type != json_type::string && type != json_type::number) {
-          return fail(error, ErrorCode::invalid_field, "field 'id' must be a string or an integer");
-        }
-        std::string_view raw;
-        raw = value.raw_json_token();
-        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r')) raw.remove_suffix(1);
-        if (type == json_type::number) {
-          std::int64_t integer = 0;
-          if (value.get_int64().get(integer)) return fail(error, ErrorCode::invalid_field, "field 'id' must be an integer");
-        } else {
-          std::string_view text;
-          if (value.get_string().get(text)) return fail(error, ErrorCode::invalid_json, "field 'id' is malformed");
-        }
-        if (raw.size() > kMaxIdLength) return fail(error, ErrorCode::invalid_field, "field 'id' is too long");
-        request.id_json = raw;
-        break;
-      }
-      case kToken: ok = read_string(request.token); break;
-      case kAccount: ok = read_string(request.account); break;
-      case kSymbol: ok = read_string(request.symbol); break;
-      case kSide: ok = read_string(request.side); break;
-      case kType: ok = read_string(request.type); break;
-      case kTif: ok = read_string(request.tif); break;
-      case kClOrdId: ok = read_string(request.cl_ord_id); break;
-      case kTag: ok = read_string(request.tag); break;
-      case kScope: ok = read_string(request.scope); break;
-      case kPrincipal: ok = read_string(request.principal); break;
-      case kQty: ok = read_decimal(request.qty); break;
-      case kPrice: ok = read_optional_decimal(request.price); break;
-      case kStopPrice: ok = read_optional_decimal(request.stop_price); break;
-      case kStopLoss: ok = read_optional_decimal(request.stop_loss); break;
-      case kTakeProfit: ok = read_optional_decimal(request.take_profit); break;
-      case kExpireTime:
-        if (type != json_type::number || value.get_int64().get(request.expire_time_ns)) {
-          return fail(error, ErrorCode::invalid_field, "field 'expire_time_ns' must be an integer (UTC ns)");
-        }
-        break;
-      case kCancelOrders:
-        if (type != json_type::boolean || value.get_bool().get(request.cancel_orders)) {
-          return fail(error, ErrorCode::invalid_field, "field 'cancel_orders' must be true or false");
-        }
-        break;
+      if (error.code == ErrorCode::none) error = std::move(field_error);
     }
-    if (!ok) return false;
   }
   // Anything left after the object's closing brace is a second document.
   const char* rest = nullptr;
   if (doc.current_location().get(rest) == simdjson::SUCCESS) {
     return fail(error, ErrorCode::invalid_json, "trailing content after the object");
   }
+  if (error.code != ErrorCode::none) return false;
   if (!(request.fields & kOp)) return fail(error, ErrorCode::missing_field, "field 'op' is required");
 
   const OpSpec* op = nullptr;
@@ -242,6 +181,218 @@ bool Decoder::decode(std::string_view line, Request& request, DecodeError& error
                     std::string(op->name) + "'");
   }
   return true;
+}
+
+bool Decoder::malformed(DecodeError& error, std::string message) {
+  malformed_ = true;
+  return fail(error, ErrorCode::invalid_json, std::move(message));
+}
+
+bool Decoder::decode_member(simdjson::simdjson_result<simdjson::ondemand::field> field_result, Request& request,
+                            std::string_view& op_name, DecodeError& error) {
+  simdjson::ondemand::field field;
+  if (std::move(field_result).get(field)) return malformed(error, "malformed object");
+  std::string_view key;
+  if (field.unescaped_key().get(key)) return malformed(error, "malformed key");
+  const FieldSpec* spec = nullptr;
+  for (const FieldSpec& candidate : kFields) {
+    if (candidate.name == key) spec = &candidate;
+  }
+  if (spec == nullptr) return fail(error, ErrorCode::unknown_field, "unknown field");
+  if (request.fields & spec->field) {
+    return fail(error, ErrorCode::invalid_field, "field '" + std::string(spec->name) + "' given twice");
+  }
+  request.fields |= spec->field;
+  simdjson::ondemand::value value = field.value();
+  json_type type;
+  if (value.type().get(type)) return malformed(error, "malformed value");
+  const std::string where = "field '" + std::string(spec->name) + "'";
+
+  // The raw text of a number; simdjson's on-demand API does not check it
+  // until it is converted, and decimals are never converted through it.
+  auto number_text = [&](std::string_view& out) {
+    out = value.raw_json_token();
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\t' || out.back() == '\r')) out.remove_suffix(1);
+    if (!is_json_number(out)) return fail(error, ErrorCode::invalid_json, where + " is not a JSON number");
+    return true;
+  };
+  auto read_string = [&](std::string_view& out) {
+    if (type != json_type::string) return fail(error, ErrorCode::invalid_field, where + " must be a string");
+    if (value.get_string().get(out)) return malformed(error, where + " is malformed");
+    if (out.size() > kMaxStringField) {
+      out = {};
+      return fail(error, ErrorCode::invalid_field, where + " is too long");
+    }
+    return true;
+  };
+  auto read_decimal = [&](Decimal& out) {
+    std::string_view text;
+    if (type == json_type::string) {
+      if (value.get_string().get(text)) return malformed(error, where + " is malformed");
+    } else if (type == json_type::number) {
+      // Read from the number's own text, never through a double.
+      if (!number_text(text)) return false;
+    } else {
+      return fail(error, ErrorCode::invalid_field, where + " must be a decimal string such as \"1.08463\"");
+    }
+    const DecimalError parsed = Decimal::parse_strict(text, out);
+    if (parsed == DecimalError::too_precise) {
+      error.reject_reason = spec->field == kQty ? Reason::QUANTITY_PRECISION_EXCEEDED : Reason::PRICE_PRECISION_EXCEEDED;
+      return fail(error, ErrorCode::invalid_field, where + ": more than 9 decimal places");
+    }
+    if (parsed != DecimalError::ok) {
+      return fail(error, ErrorCode::invalid_field, where + " is not a plain decimal number");
+    }
+    return true;
+  };
+  auto read_optional_decimal = [&](std::optional<Decimal>& out) {
+    Decimal parsed;
+    if (!read_decimal(parsed)) return false;
+    out = parsed;
+    return true;
+  };
+
+  switch (spec->field) {
+    case kOp: return read_string(op_name);
+    case kId: {
+      std::string_view raw;
+      if (type == json_type::number) {
+        if (!number_text(raw)) return false;
+        std::int64_t integer = 0;
+        if (value.get_int64().get(integer)) return fail(error, ErrorCode::invalid_field, "field 'id' must be an integer");
+      } else if (type == json_type::string) {
+        raw = value.raw_json_token();
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r')) raw.remove_suffix(1);
+        std::string_view text;
+        if (value.get_string().get(text)) return malformed(error, "field 'id' is malformed");
+      } else {
+        return fail(error, ErrorCode::invalid_field, "field 'id' must be a string or an integer");
+      }
+      if (raw.size() > kMaxIdLength) return fail(error, ErrorCode::invalid_field, "field 'id' is too long");
+      request.id_json = raw;
+      return true;
+    }
+    case kToken: return read_string(request.token);
+    case kAccount: return read_string(request.account);
+    case kSymbol: return read_string(request.symbol);
+    case kSide: return read_string(request.side);
+    case kType: return read_string(request.type);
+    case kTif: return read_string(request.tif);
+    case kClOrdId: return read_string(request.cl_ord_id);
+    case kTag: return read_string(request.tag);
+    case kScope: return read_string(request.scope);
+    case kPrincipal: return read_string(request.principal);
+    case kQty: return read_decimal(request.qty);
+    case kPrice: return read_optional_decimal(request.price);
+    case kStopPrice: return read_optional_decimal(request.stop_price);
+    case kStopLoss: return read_optional_decimal(request.stop_loss);
+    case kTakeProfit: return read_optional_decimal(request.take_profit);
+    case kExpireTime: {
+      std::string_view raw;
+      if (type != json_type::number) {
+        return fail(error, ErrorCode::invalid_field, "field 'expire_time_ns' must be an integer (UTC ns)");
+      }
+      if (!number_text(raw)) return false;
+      if (value.get_int64().get(request.expire_time_ns)) {
+        return fail(error, ErrorCode::invalid_field, "field 'expire_time_ns' must be an integer (UTC ns)");
+      }
+      return true;
+    }
+    case kCancelOrders:
+      if (type != json_type::boolean || value.get_bool().get(request.cancel_orders)) {
+        return fail(error, ErrorCode::invalid_field, "field 'cancel_orders' must be true or false");
+      }
+      return true;
+  }
+  return true;
+}
+
+OrderRequest to_order_request(const Request& request) noexcept {
+  OrderRequest order;
+  order.account = request.account;
+  order.symbol = request.symbol;
+  order.side = parse_side(request.side);
+  order.type = parse_order_type(request.type);
+  order.time_in_force = parse_time_in_force(request.tif);
+  order.quantity = request.qty;
+  order.price = request.price;
+  order.stop_price = request.stop_price;
+  order.stop_loss = request.stop_loss;
+  order.take_profit = request.take_profit;
+  order.expire_time_ns = request.expire_time_ns;
+  order.client_order_id = request.cl_ord_id;
+  order.text = request.tag;
+  return order;
+}
+
+std::optional<TradingScope> to_trading_scope(std::string_view scope) noexcept {
+  constexpr std::string_view kAccount = "account:";
+  constexpr std::string_view kPrincipal = "principal:";
+  if (scope == "global") return TradingScope::global();
+  if (scope.substr(0, kAccount.size()) == kAccount) return TradingScope::account(scope.substr(kAccount.size()));
+  if (scope.substr(0, kPrincipal.size()) == kPrincipal) return TradingScope::principal(scope.substr(kPrincipal.size()));
+  return std::nullopt;
+}
+
+guards::TradingState to_trading_state(Op op) noexcept {
+  switch (op) {
+    case Op::halt: return guards::TradingState::halted;
+    case Op::reduce: return guards::TradingState::reducing;
+    default: return guards::TradingState::active;
+  }
+}
+
+std::string_view op_name(Op op) noexcept {
+  for (const OpSpec& spec : kOps) {
+    if (spec.op == op) return spec.name;
+  }
+  return "?";
+}
+
+void write_rejected(std::string& out, const Request& request, Reason reason, std::int64_t retry_after_ns) {
+  JsonWriter json(out);
+  json.begin().string("type", "rejected");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  if (!request.cl_ord_id.empty() && guards::validate_client_order_id(request.cl_ord_id) == Reason::OK) {
+    json.string("cl_ord_id", request.cl_ord_id);
+  }
+  json.string("reason", reason_name(reason)).string("message", reason_message(reason));
+  if (retry_after_ns > 0) json.integer("retry_after_ms", (retry_after_ns + kNanosPerMilli - 1) / kNanosPerMilli);
+  json.end();
+}
+
+void write_error(std::string& out, std::string_view id_json, std::string_view code, std::string_view message) {
+  JsonWriter json(out);
+  json.begin().string("type", "error");
+  if (!id_json.empty()) json.raw("id", id_json);
+  json.string("code", code).string("message", message).end();
+}
+
+void write_simple(std::string& out, const Request& request, std::string_view type) {
+  JsonWriter json(out);
+  json.begin().string("type", type);
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.end();
+}
+
+void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol) {
+  JsonWriter json(out);
+  json.begin()
+      .string("type", "exec")
+      .string("cl_ord_id", report.client_order_id.view())
+      .string("status", to_string(report.status))
+      .string("account", account)
+      .string("symbol", symbol)
+      .string("side", to_string(report.side))
+      .decimal("last_qty", report.last_quantity)
+      .decimal("last_px", report.last_price)
+      .decimal("cum_qty", report.cumulative_quantity)
+      .decimal("leaves_qty", report.leaves_quantity)
+      .decimal("avg_px", report.average_price)
+      .string("broker_order_id", report.broker_order_id.view());
+  if (report.reason != Reason::OK) json.string("reason", reason_name(report.reason));
+  if (!report.broker_reason.empty()) json.string("broker_reason", report.broker_reason.view());
+  json.integer("time_ns", report.transact_time_ns).end();
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {

@@ -13,7 +13,10 @@
 
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/execution.hpp"
+#include "ordergate/core/order.hpp"
 #include "ordergate/core/reason.hpp"
+#include "ordergate/gateway/gateway.hpp"
+#include "ordergate/guards/trading_state.hpp"
 
 namespace ordergate::protocol {
 
@@ -62,8 +65,8 @@ enum class ErrorCode : std::uint8_t {
 
 struct DecodeError {
   ErrorCode code = ErrorCode::none;
-  /// Set when the request is well formed but a value cannot be represented
-  /// (more than 9 decimals): answered as a rejection with this reason.
+  /// Set when the request is well formed but a decimal has more than 9
+  /// decimal places (zeros too): answered as a rejection with this reason.
   Reason reject_reason = Reason::OK;
   std::string message;  // built from fixed text and field names only; never echoes values
 };
@@ -73,11 +76,20 @@ struct DecodeError {
 class Decoder {
  public:
   explicit Decoder(std::size_t max_line_bytes);
-  /// Returns true and fills `request`, or false and fills `error`. The id, if
-  /// it could be read, is set even on error so the reply can echo it.
+  /// Returns true and fills `request`, or false and fills `error`. A bad
+  /// member does not stop the reading: the id and cl_ord_id are set even on
+  /// error, wherever they stand in the object, so the reply can echo them
+  /// (not when the document's structure is broken: then reading stops). The
+  /// first bad member is reported.
   bool decode(std::string_view line, Request& request, DecodeError& error);
 
  private:
+  bool decode_member(simdjson::simdjson_result<simdjson::ondemand::field> field, Request& request,
+                     std::string_view& op_name, DecodeError& error);
+  // The document itself is broken: the members after it cannot be read.
+  bool malformed(DecodeError& error, std::string message);
+  bool malformed_ = false;
+
   std::size_t max_line_bytes_;
   std::unique_ptr<char[]> scratch_;
   simdjson::ondemand::parser parser_;
@@ -107,5 +119,41 @@ class JsonWriter {
   std::string& out_;
   bool first_ = true;
 };
+
+// ---- request to domain --------------------------------------------------------
+
+/// The order a `submit` request asks for. Views point into `request`.
+[[nodiscard]] OrderRequest to_order_request(const Request& request) noexcept;
+
+/// `global`, `account:<name>` or `principal:<name>`; nullopt otherwise. The
+/// name views point into `scope`.
+[[nodiscard]] std::optional<TradingScope> to_trading_scope(std::string_view scope) noexcept;
+
+/// The trading state `halt`, `reduce` and `resume` set (active for any other op).
+[[nodiscard]] guards::TradingState to_trading_state(Op op) noexcept;
+
+/// The op's name on the wire ("submit", "cancel_all", ...).
+[[nodiscard]] std::string_view op_name(Op op) noexcept;
+
+// ---- replies shared by every op -------------------------------------------------
+
+/// `{"type":"rejected","id":...,"cl_ord_id":...,"reason":...,"message":...}`;
+/// `retry_after_ms` when `retry_after_ns` > 0. The cl_ord_id is echoed only
+/// when it is a valid client order id (a bad one is never written back).
+void write_rejected(std::string& out, const Request& request, Reason reason, std::int64_t retry_after_ns);
+
+/// `{"type":"error","id":...,"code":...,"message":...}`. `message` must be
+/// built from fixed text and field names only.
+void write_error(std::string& out, std::string_view id_json, std::string_view code, std::string_view message);
+inline void write_error(std::string& out, std::string_view id_json, ErrorCode code, std::string_view message) {
+  write_error(out, id_json, error_name(code), message);
+}
+
+/// `{"type":<type>,"id":...}` (pong, bye).
+void write_simple(std::string& out, const Request& request, std::string_view type);
+
+/// `{"type":"exec",...}`: one execution report; `account` and `symbol` are
+/// the names of the report's ids.
+void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol);
 
 }  // namespace ordergate::protocol

@@ -85,6 +85,85 @@ TEST(Decimal, RejectsATenthNonZeroFractionalDigitButAcceptsTrailingZeros) {
   EXPECT_EQ(value.raw(), 1'123'456'789);
 }
 
+TEST(Decimal, StrictParseRefusesATenthDecimalEvenWhenItIsZero) {
+  Decimal value = Decimal::from_integer(7);
+  EXPECT_EQ(Decimal::parse_strict("1000.0000000000", value), DecimalError::too_precise);
+  EXPECT_EQ(Decimal::parse_strict("1000.0000000001", value), DecimalError::too_precise);
+  // Precision is judged before length: forty zeros are still "too precise".
+  EXPECT_EQ(Decimal::parse_strict("1." + std::string(40, '0'), value), DecimalError::too_precise);
+  EXPECT_EQ(value, Decimal::from_integer(7));
+  ASSERT_EQ(Decimal::parse_strict("1000.000000000", value), DecimalError::ok);
+  EXPECT_EQ(value, Decimal::from_integer(1000));
+  ASSERT_EQ(Decimal::parse_strict("-0.000000001", value), DecimalError::ok);
+  EXPECT_EQ(value.raw(), -1);
+  EXPECT_EQ(Decimal::parse_strict("", value), DecimalError::empty);
+  for (const char* text : {"1.", ".5", "+1", "-", "1e3", "1.5e-3", "0x10", " 1", "1 ", "1.2.3", "--1"}) {
+    EXPECT_EQ(Decimal::parse_strict(text, value), DecimalError::invalid_syntax) << text;
+  }
+  EXPECT_EQ(Decimal::parse_strict("9223372037", value), DecimalError::out_of_range);
+}
+
+// Every text built from the grammar's pieces (sign, integer digits with or
+// without leading zeros, 0 to 40 decimals, an exponent) is parsed as a
+// reference model built on plain string rules says.
+TEST(Decimal, StrictParseAgreesWithTheGrammarOverGeneratedTexts) {
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&](std::uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state % bound;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const std::uint64_t sign = next(10);
+    if (sign == 0) text += '+';
+    if (sign == 1 || sign == 2) text += '-';
+    const std::size_t leading_zeros = next(4) == 0 ? next(3) + 1 : 0;
+    text.append(leading_zeros, '0');
+    const std::size_t integer_digits = next(12);
+    for (std::size_t i = 0; i < integer_digits; ++i) text += static_cast<char>('0' + next(10));
+    const bool point = next(4) != 0;
+    const std::size_t decimals = point ? next(41) : 0;
+    const bool zero_decimals = next(3) == 0;
+    if (point) text += '.';
+    for (std::size_t i = 0; i < decimals; ++i) text += zero_decimals ? '0' : static_cast<char>('0' + next(10));
+    const bool exponent = next(10) == 0;
+    if (exponent) text += next(2) == 0 ? "e3" : "E-2";
+
+    DecimalError expected = DecimalError::ok;
+    const bool integer_present = leading_zeros + integer_digits > 0;
+    if (text.empty()) {
+      expected = DecimalError::empty;
+    } else if (sign == 0 || !integer_present || (point && decimals == 0) || exponent) {
+      expected = DecimalError::invalid_syntax;
+    } else if (decimals > 9) {
+      expected = DecimalError::too_precise;
+    }
+    Decimal value = Decimal::from_integer(7);
+    const DecimalError parsed = Decimal::parse_strict(text, value);
+    if (expected == DecimalError::ok) {
+      // In range or not is the lenient parser's call; the strict one agrees with it.
+      Decimal lenient;
+      EXPECT_EQ(parsed, Decimal::parse(text, lenient)) << text;
+      if (parsed == DecimalError::ok) {
+        EXPECT_EQ(value, lenient) << text;
+        char printed[Decimal::kMaxPrintedLength];
+        Decimal again;
+        ASSERT_EQ(Decimal::parse_strict(std::string_view(printed, value.to_chars(printed)), again), DecimalError::ok);
+        EXPECT_EQ(again, value) << text;
+      } else {
+        EXPECT_EQ(parsed, DecimalError::out_of_range) << text;
+      }
+    } else {
+      EXPECT_EQ(parsed, expected) << text;
+    }
+    if (parsed != DecimalError::ok) {
+      EXPECT_EQ(value, Decimal::from_integer(7)) << text;
+    }
+  }
+}
+
 TEST(Decimal, LeavesOutputUntouchedOnError) {
   Decimal value = Decimal::from_integer(7);
   for (const char* text : {"", "abc", "0.0000000001", "1e99999999999"}) {

@@ -6,6 +6,9 @@
 #include <sstream>
 #include <string>
 
+#include "ordergate/adapters/binance/binance_broker.hpp"
+#include "ordergate/adapters/oanda/oanda_broker.hpp"
+
 namespace ordergate {
 namespace {
 
@@ -143,11 +146,16 @@ TEST(ConfigFile, BrokerSectionsAreReadAndPlainHttpIsRefused) {
   const BrokerEntry& binance = config.brokers[0].name == "binance-sim" ? config.brokers[0] : config.brokers[1];
   const BrokerEntry& oanda = config.brokers[0].name == "oanda-sim" ? config.brokers[0] : config.brokers[1];
   EXPECT_EQ(oanda.kind, "oanda");
-  EXPECT_EQ(oanda.oanda.account_id, "101-001-0000000-001");
-  EXPECT_EQ(oanda.token_env, "OANDA_TOKEN");
-  EXPECT_TRUE(oanda.oanda.token.empty());  // names only: values come from [secrets] at start
+  const auto* oanda_settings = oanda.settings_as<adapters::oanda::OandaSettings>();
+  ASSERT_NE(oanda_settings, nullptr);
+  EXPECT_EQ(binance.settings_as<adapters::oanda::OandaSettings>(), nullptr);
+  EXPECT_NE(binance.settings_as<adapters::binance::BinanceSettings>(), nullptr);
+  EXPECT_EQ(oanda_settings->account_id, "101-001-0000000-001");
+  EXPECT_EQ(oanda.credential("token_env"), "OANDA_TOKEN");
+  EXPECT_TRUE(oanda_settings->token.empty());  // names only: values come from [secrets] at start
   EXPECT_EQ(oanda.connection().ca_file, "/tmp/sim-ca.pem");
-  EXPECT_EQ(binance.secret_key_env, "BINANCE_SECRET");
+  EXPECT_EQ(binance.credential("secret_key_env"), "BINANCE_SECRET");
+  EXPECT_EQ(binance.credential("token_env"), "");
   EXPECT_EQ(config.gateway.accounts[0].broker, "oanda-sim");
 
   std::ifstream file(ORDERGATE_SOURCE_DIR "/examples/sim.toml");
@@ -159,6 +167,7 @@ TEST(ConfigFile, BrokerSectionsAreReadAndPlainHttpIsRefused) {
   EXPECT_NE(error_of(unknown).find("define [brokers.oanda-live]"), std::string::npos) << error_of(unknown);
   const std::string kind = replace(text.str(), "kind = \"oanda\"", "kind = \"ib\"");
   EXPECT_NE(error_of(kind).find("brokers.oanda-sim.kind"), std::string::npos) << error_of(kind);
+  EXPECT_NE(error_of(kind).find("must be \"oanda\" or \"binance\""), std::string::npos) << error_of(kind);
 }
 
 }  // namespace

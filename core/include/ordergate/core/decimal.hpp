@@ -50,6 +50,11 @@ class Decimal {
   /// Cost: one pass over the text, no allocation.
   [[nodiscard]] static DecimalError parse(std::string_view text, Decimal& out) noexcept;
 
+  /// Like `parse`, but any fractional digit past the ninth is `too_precise`,
+  /// zero or not, however long the text: the wire protocol's rule
+  /// (docs/protocol.md: more than 9 decimals is a rejection).
+  [[nodiscard]] static DecimalError parse_strict(std::string_view text, Decimal& out) noexcept;
+
   [[nodiscard]] constexpr std::int64_t raw() const noexcept { return raw_; }
   [[nodiscard]] constexpr bool is_zero() const noexcept { return raw_ == 0; }
   [[nodiscard]] constexpr bool is_positive() const noexcept { return raw_ > 0; }

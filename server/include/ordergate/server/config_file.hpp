@@ -7,12 +7,13 @@
 /// file, line and key; the gateway refuses to start on them.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "ordergate/adapters/binance/binance_broker.hpp"
-#include "ordergate/adapters/oanda/oanda_broker.hpp"
+#include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/gateway/config.hpp"
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/crypto.hpp"
@@ -48,19 +49,56 @@ struct AuditConfig {
   std::string hmac_key_env;
 };
 
+/// Kind-specific settings of one `[brokers.<name>]` table, read by its broker
+/// kind (the registry in server/src/broker_kinds.cpp). Credential values are
+/// never here, only their names (`BrokerEntry::credentials`).
+class BrokerSettings {
+ public:
+  virtual ~BrokerSettings() = default;
+  /// The TLS connection every network broker has (base_url, CA file, pin).
+  [[nodiscard]] virtual const adapters::tls::TlsSettings& connection() const noexcept = 0;
+};
+
+/// The settings type of one broker kind, e.g. `adapters::oanda::OandaSettings`.
+template <class Settings>
+class BrokerSettingsOf final : public BrokerSettings {
+ public:
+  explicit BrokerSettingsOf(Settings settings) : settings_(std::move(settings)) {}
+  [[nodiscard]] const Settings& get() const noexcept { return settings_; }
+  [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept override { return settings_.connection; }
+
+ private:
+  Settings settings_;
+};
+
+/// A credential a broker needs: the key that names it in the broker's table
+/// and the credential name written there, resolved through [secrets] when the
+/// gateway starts.
+struct BrokerCredential {
+  std::string key;   ///< e.g. "token_env"
+  std::string name;  ///< e.g. "OANDA_TOKEN"
+};
+
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).
-/// Credentials are names, resolved through [secrets] when the gateway
-/// starts; the settings here never hold a value.
 struct BrokerEntry {
   std::string name;  ///< what `[[accounts]] broker = "..."` refers to
-  std::string kind;  ///< "oanda" or "binance"
-  adapters::oanda::OandaSettings oanda;
-  adapters::binance::BinanceSettings binance;
-  std::string token_env;       ///< oanda: personal access token
-  std::string api_key_env;     ///< binance: X-MBX-APIKEY
-  std::string secret_key_env;  ///< binance: signing key
-  [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept {
-    return kind == "oanda" ? oanda.connection : binance.connection;
+  std::string kind;  ///< a registered broker kind: "oanda" or "binance"
+  std::vector<BrokerCredential> credentials;  ///< in the order the kind reads them
+  std::shared_ptr<const BrokerSettings> settings;
+
+  [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept { return settings->connection(); }
+  /// The kind's settings, or nullptr when the entry is of another kind.
+  template <class Settings>
+  [[nodiscard]] const Settings* settings_as() const noexcept {
+    const auto* typed = dynamic_cast<const BrokerSettingsOf<Settings>*>(settings.get());
+    return typed != nullptr ? &typed->get() : nullptr;
+  }
+  /// The credential name stored under `key` ("token_env"), or empty.
+  [[nodiscard]] std::string_view credential(std::string_view key) const noexcept {
+    for (const BrokerCredential& credential : credentials) {
+      if (credential.key == key) return credential.name;
+    }
+    return {};
   }
 };
 

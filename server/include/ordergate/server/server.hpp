@@ -17,8 +17,8 @@
 
 namespace ordergate {
 
-namespace detail {
-class ServerImpl;
+namespace server_detail {
+class Process;
 }
 
 class Server {
@@ -49,7 +49,7 @@ class Server {
   [[nodiscard]] const std::string& socket_path() const noexcept;
 
  private:
-  std::unique_ptr<detail::ServerImpl> impl_;
+  std::unique_ptr<server_detail::Process> impl_;
 };
 
 /// Default socket path: `$XDG_RUNTIME_DIR/ordergate.sock` when that directory

@@ -1,0 +1,338 @@
+#include "handlers.hpp"
+
+#include <optional>
+#include <stdexcept>
+
+#include "ordergate/guards/validate.hpp"
+#include "ordergate/security/token.hpp"
+
+namespace ordergate::server_detail {
+namespace {
+
+using protocol::JsonWriter;
+using protocol::Op;
+using protocol::Request;
+
+void reject(Connection& connection, const Request& request, Reason reason, std::int64_t retry_after_ns = 0) {
+  protocol::write_rejected(connection.output(), request, reason, retry_after_ns);
+}
+
+void hold(const HandlerContext& context, Connection& connection, std::uint64_t sequence) {
+  if (context.hold_replies) connection.hold_until_durable(sequence);
+}
+
+bool require(const HandlerContext& context, Connection& connection, const Request& request,
+             guards::Permission permission) {
+  if (context.gateway.has_permission(connection.principal_id, permission)) return true;
+  reject(connection, request, Reason::PERMISSION_DENIED);
+  return false;
+}
+
+// Keeps a replaced session for its reports while it has working orders.
+void retire(const HandlerContext& context, Connection& connection, Session old) {
+  if (has_open_orders(context.gateway, connection.principal, old.id())) {
+    connection.retired.push_back({std::move(old), connection.principal, connection.cancel_on_disconnect, false});
+  } else {
+    old.close();
+  }
+}
+
+const Instrument* find_instrument(const Gateway& gateway, std::string_view symbol) {
+  SymbolKey key;
+  if (guards::canonical_symbol_key(symbol, key) != Reason::OK) return nullptr;
+  return gateway.instruments().find(key);
+}
+
+}  // namespace
+
+void handle_line(HandlerContext& context, Connection& connection, std::string_view line) {
+  Request request;
+  protocol::DecodeError error;
+  if (!context.decoder.decode(line, request, error)) {
+    if (error.reject_reason != Reason::OK) {
+      reject(connection, request, error.reject_reason);
+    } else {
+      protocol::write_error(connection.output(), request.id_json, error.code, error.message);
+    }
+    connection.count_error();
+    return;
+  }
+  if (request.op != Op::hello && request.op != Op::bye) {
+    // Revocation, expiry and disabling apply to every op at once, not only
+    // to orders: a revoked admin session must not resume trading.
+    const Reason status = connection.session.status();
+    if (status != Reason::OK) {
+      reject(connection, request, status);
+      return;
+    }
+  }
+  switch (request.op) {
+    case Op::hello: return handle_hello(context, connection, request);
+    case Op::submit: return handle_submit(context, connection, request);
+    case Op::cancel: return handle_cancel(context, connection, request);
+    case Op::cancel_all: return handle_cancel_all(context, connection, request);
+    case Op::orders: return handle_orders(context, connection, request);
+    case Op::positions: return handle_positions(context, connection, request);
+    case Op::ping: return handle_ping(context, connection, request);
+    case Op::bye: return handle_bye(context, connection, request);
+    case Op::halt:
+    case Op::reduce:
+    case Op::resume:
+    case Op::disable_principal:
+    case Op::enable_principal:
+    case Op::revoke_sessions:
+    case Op::reload:
+      return handle_admin(context, connection, request);
+  }
+}
+
+void handle_hello(HandlerContext& context, Connection& connection, const Request& request) {
+  Gateway& gateway = context.gateway;
+  HelloThrottle::Cell& throttle = context.hello_throttle.by_uid[connection.peer_uid];
+  const guards::GcraParams& params = context.hello_throttle.params;
+  const std::int64_t now = context.clock.monotonic_ns();
+  if (const std::int64_t wait = guards::gcra_wait(throttle.cell, params, now); wait > 0) {
+    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
+                           Reason::RATE_LIMITED, "throttled");
+    reject(connection, request, Reason::RATE_LIMITED, wait);
+    return;
+  }
+  // Compare against every principal so timing does not tell which matched.
+  const std::optional<security::Sha256Digest> presented = security::try_sha256(request.token);
+  const PrincipalAuth* match = nullptr;
+  for (const PrincipalAuth& auth : context.auth) {
+    if (presented && auth.has_token && security::digest_equal(*presented, auth.token_sha256)) match = &auth;
+  }
+  const std::optional<PrincipalId> id = match != nullptr ? gateway.find_principal(match->name) : std::nullopt;
+  if (!id || !gateway.principal_enabled(*id)) {
+    (void)guards::gcra_consume(throttle.cell, params, now);
+    context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
+                                                  " uid=" + std::to_string(connection.peer_uid));
+    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
+                           Reason::UNAUTHENTICATED, "bad token");
+    reject(connection, request, Reason::UNAUTHENTICATED);
+    return;
+  }
+  try {
+    Session session = gateway.open_session(match->name);
+    if (connection.session.is_open()) retire(context, connection, std::move(connection.session));
+    connection.session = std::move(session);
+  } catch (const std::invalid_argument&) {
+    reject(connection, request, Reason::UNAUTHENTICATED);
+    return;
+  }
+  connection.principal = match->name;
+  connection.principal_id = *id;
+  connection.cancel_on_disconnect = match->cancel_on_disconnect;
+  audit_connection_event(context.audit, context.clock, AuditEventType::hello_accepted, connection, Reason::OK, "");
+  context.log.line("info", "hello",
+                   "conn=" + std::to_string(connection.number()) + " principal=" + connection.principal);
+  JsonWriter json(connection.output());
+  json.begin().string("type", "welcome");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  const std::int64_t remaining = connection.session.expires_at_ns() - context.clock.monotonic_ns();
+  json.string("principal", connection.principal).integer("expires_in", remaining / kNanosPerSecond).end();
+}
+
+void handle_submit(HandlerContext& context, Connection& connection, const Request& request) {
+  if (context.journal != nullptr && !context.journal->healthy()) {
+    // Fail closed: no order goes out that the audit trail cannot record.
+    reject(connection, request, Reason::AUDIT_UNAVAILABLE);
+    return;
+  }
+  const Verdict verdict = connection.session.submit(protocol::to_order_request(request));
+  hold(context, connection, verdict.audit_sequence);
+  if (!verdict.accepted()) {
+    reject(connection, request, verdict.reason, verdict.retry_after_ns);
+    return;
+  }
+  JsonWriter json(connection.output());
+  json.begin().string("type", "accepted").string("op", "submit");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.string("cl_ord_id", request.cl_ord_id).integer("order_id", verdict.order_id).end();
+}
+
+void handle_cancel(HandlerContext& context, Connection& connection, const Request& request) {
+  const Verdict verdict = connection.session.cancel(request.cl_ord_id);
+  hold(context, connection, verdict.audit_sequence);
+  if (!verdict.accepted()) {
+    reject(connection, request, verdict.reason, verdict.retry_after_ns);
+    return;
+  }
+  JsonWriter json(connection.output());
+  json.begin().string("type", "accepted").string("op", "cancel");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.string("cl_ord_id", request.cl_ord_id).end();
+}
+
+void handle_cancel_all(HandlerContext& context, Connection& connection, const Request& request) {
+  Gateway& gateway = context.gateway;
+  if (!require(context, connection, request, guards::Permission::cancel)) return;
+  CancelFilter filter;
+  filter.principal = connection.principal_id;
+  if (request.fields & protocol::kAccount) {
+    const Account* account = gateway.accounts().find(request.account);
+    if (account == nullptr) return reject(connection, request, Reason::UNKNOWN_ACCOUNT);
+    filter.account = account->id;
+  }
+  if (request.fields & protocol::kSymbol) {
+    const Instrument* instrument = find_instrument(gateway, request.symbol);
+    if (instrument == nullptr) return reject(connection, request, Reason::UNKNOWN_INSTRUMENT);
+    filter.instrument = instrument->id;
+  }
+  const std::size_t count = gateway.cancel_orders(filter);
+  JsonWriter json(connection.output());
+  json.begin().string("type", "accepted").string("op", "cancel_all");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.integer("count", static_cast<std::int64_t>(count)).end();
+}
+
+void handle_orders(HandlerContext& context, Connection& connection, const Request& request) {
+  const Gateway& gateway = context.gateway;
+  if (!require(context, connection, request, guards::Permission::read)) return;
+  JsonWriter json(connection.output());
+  json.begin().string("type", "orders");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.array_begin("orders");
+  for (const OpenOrder& open : gateway.open_orders(connection.principal)) {
+    const Order& order = open.order;
+    json.element_begin()
+        .string("cl_ord_id", order.client_order_id.view())
+        .string("account", gateway.accounts()[order.account_id].name.view())
+        .string("symbol", gateway.instruments()[order.instrument_id].name.view())
+        .string("side", to_string(order.side))
+        .string("type", to_string(order.type))
+        .string("tif", to_string(order.time_in_force))
+        .decimal("qty", order.quantity)
+        .decimal("leaves_qty", open.leaves_quantity);
+    if (!order.price.is_zero()) json.decimal("price", order.price);
+    if (!order.stop_price.is_zero()) json.decimal("stop_price", order.stop_price);
+    json.element_end();
+  }
+  json.array_end().end();
+}
+
+void handle_positions(HandlerContext& context, Connection& connection, const Request& request) {
+  const Gateway& gateway = context.gateway;
+  if (!require(context, connection, request, guards::Permission::read)) return;
+  JsonWriter json(connection.output());
+  json.begin().string("type", "positions");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.array_begin("positions");
+  for (const Account& account : gateway.accounts().all()) {
+    if (!gateway.allows_account(connection.principal_id, account.id)) continue;
+    for (const Instrument& instrument : gateway.instruments().all()) {
+      const auto exposure = gateway.exposure(account.name.view(), instrument.name.view());
+      if (exposure.position.is_zero() && exposure.open_orders == 0) continue;
+      json.element_begin()
+          .string("account", account.name.view())
+          .string("symbol", instrument.name.view())
+          .decimal("position", exposure.position)
+          .decimal("working_buy", exposure.working_buy)
+          .decimal("working_sell", exposure.working_sell)
+          .integer("open_orders", exposure.open_orders)
+          .element_end();
+    }
+  }
+  json.array_end().end();
+}
+
+void handle_ping(HandlerContext&, Connection& connection, const Request& request) {
+  protocol::write_simple(connection.output(), request, "pong");
+}
+
+void handle_bye(HandlerContext&, Connection& connection, const Request& request) {
+  protocol::write_simple(connection.output(), request, "bye");
+  connection.close_after_flush();
+}
+
+void handle_admin(HandlerContext& context, Connection& connection, const Request& request) {
+  Gateway& gateway = context.gateway;
+  if (!require(context, connection, request, guards::Permission::admin)) return;
+  try {
+    switch (request.op) {
+      case Op::halt:
+      case Op::reduce:
+      case Op::resume: {
+        const std::optional<TradingScope> scope = protocol::to_trading_scope(request.scope);
+        if (!scope) {
+          protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::invalid_field,
+                                "field 'scope' must be global, account:<name> or principal:<name>");
+          return;
+        }
+        gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+        context.log.line("warn", "trading_state",
+                         "op=" + std::string(protocol::op_name(request.op)) + " by=" + connection.principal);
+        break;
+      }
+      case Op::disable_principal:
+        gateway.set_principal_enabled(request.principal, false);
+        gateway.revoke_sessions(request.principal);
+        break;
+      case Op::enable_principal:
+        gateway.set_principal_enabled(request.principal, true);
+        break;
+      case Op::revoke_sessions:
+        gateway.revoke_sessions(request.principal);
+        break;
+      case Op::reload: {
+        std::string problem;
+        if (!context.reload(problem)) {
+          protocol::write_error(connection.output(), request.id_json, "RELOAD_REFUSED", problem);
+          return;
+        }
+        break;
+      }
+      default:
+        return;
+    }
+  } catch (const std::invalid_argument&) {
+    protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::invalid_field,
+                          "unknown account or principal");
+    return;
+  }
+  JsonWriter json(connection.output());
+  json.begin().string("type", "ok").string("op", protocol::op_name(request.op));
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.end();
+}
+
+bool has_open_orders(const Gateway& gateway, const std::string& principal, SessionId session) {
+  if (principal.empty() || !gateway.find_principal(principal)) return false;
+  for (const OpenOrder& open : gateway.open_orders(principal)) {
+    if (open.order.session_id == session) return true;
+  }
+  return false;
+}
+
+std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {
+  std::size_t count = 0;
+  auto cancel = [&](const Session& session) {
+    CancelFilter filter;
+    filter.session = session.id();
+    count += gateway.cancel_orders(filter);
+  };
+  if (connection.cancel_on_disconnect && connection.session.is_open()) cancel(connection.session);
+  connection.cancel_on_disconnect = false;
+  for (auto& retired : connection.retired) {
+    if (retired.cancel_on_disconnect) cancel(retired.session);
+    retired.cancel_on_disconnect = false;
+  }
+  return count;
+}
+
+void audit_connection_event(AuditSink* audit, const Clock& clock, AuditEventType type, const Connection& connection,
+                            Reason reason, std::string_view detail) {
+  if (audit == nullptr) return;
+  AuditEvent event;
+  event.type = type;
+  event.reason = reason;
+  event.peer_uid = connection.peer_uid;
+  event.principal_id = connection.principal_id;
+  event.session_id = connection.session.id();
+  event.detail.assign(detail);
+  event.time_ns = clock.wall_ns();
+  audit->record(event);
+}
+
+}  // namespace ordergate::server_detail

@@ -1,0 +1,74 @@
+#pragma once
+
+// Internal: what the process does with each request line. One function per
+// op; each appends exactly one reply to the connection's output.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "connection.hpp"
+#include "log.hpp"
+#include "ordergate/audit/journal.hpp"
+#include "ordergate/core/ports.hpp"
+#include "ordergate/gateway/gateway.hpp"
+#include "ordergate/guards/rate_limit.hpp"
+#include "ordergate/server/config_file.hpp"
+#include "protocol.hpp"
+
+namespace ordergate::server_detail {
+
+/// Failed hellos per peer uid.
+struct HelloThrottle {
+  struct Cell {
+    guards::GcraCell cell;
+  };
+  guards::GcraParams params;
+  std::unordered_map<std::uint32_t, Cell> by_uid;
+};
+
+/// What the handlers use of the process. Built once the gateway exists; used
+/// on the I/O thread only.
+struct HandlerContext {
+  Gateway& gateway;
+  const Clock& clock;
+  Log& log;
+  AuditSink* audit;                          // null: auditing off
+  const AuditJournal* journal;               // null: auditing off or an external sink
+  bool hold_replies;                         // fsync "always": replies wait for the journal
+  const std::vector<PrincipalAuth>& auth;    // tokens; replaced in place by a reload
+  HelloThrottle& hello_throttle;
+  protocol::Decoder& decoder;
+  std::function<bool(std::string& problem)> reload;  // the `reload` op; false + problem when refused
+};
+
+/// Decodes one line and answers it: a decode error, a rejection by the
+/// session's status, or the op's handler.
+void handle_line(HandlerContext& context, Connection& connection, std::string_view line);
+
+void handle_hello(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_submit(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_cancel(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_cancel_all(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_orders(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_positions(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_ping(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_bye(HandlerContext& context, Connection& connection, const protocol::Request& request);
+/// halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload.
+void handle_admin(HandlerContext& context, Connection& connection, const protocol::Request& request);
+
+/// True while the principal has an open order placed through `session`.
+[[nodiscard]] bool has_open_orders(const Gateway& gateway, const std::string& principal, SessionId session);
+
+/// Cancels the open orders of every session of the connection whose
+/// principal has cancel_on_disconnect; each at most once. Returns how many.
+std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection);
+
+/// Records an event about the connection's peer and principal.
+void audit_connection_event(AuditSink* audit, const Clock& clock, AuditEventType type, const Connection& connection,
+                            Reason reason, std::string_view detail);
+
+}  // namespace ordergate::server_detail

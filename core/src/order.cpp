@@ -43,7 +43,8 @@ std::string_view to_string(OrderType type) noexcept { return enum_name(type, kTy
 std::string_view to_string(TimeInForce tif) noexcept { return enum_name(tif, kTifs); }
 std::string_view to_string(ExecStatus status) noexcept {
   const auto index = static_cast<std::size_t>(status);
-  return index < kStatuses.size() ? kStatuses[index] : "UNKNOWN";
+  if (index >= kStatuses.size()) return "UNKNOWN";
+  return kStatuses[index];
 }
 
 Side parse_side(std::string_view text) noexcept { return parse_enum<Side>(text, kSides); }

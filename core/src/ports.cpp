@@ -12,7 +12,8 @@ std::string_view to_string(AuditEventType type) noexcept {
       "sent_to_broker",   "broker_rejected",    "config_reloaded", "config_reload_refused",
       "tls_failure",      "principal_enabled"};
   const auto index = static_cast<std::size_t>(type);
-  return index < kNames.size() ? kNames[index] : "unknown";
+  if (index >= kNames.size()) return "unknown";
+  return kNames[index];
 }
 
 }  // namespace ordergate

@@ -21,12 +21,14 @@ constexpr std::array<std::string_view, kReasonCount> kMessages = {
 
 std::string_view reason_name(Reason reason) noexcept {
   const auto index = static_cast<std::size_t>(reason);
-  return index < kNames.size() ? kNames[index] : "UNKNOWN_REASON";
+  if (index >= kNames.size()) return "UNKNOWN_REASON";
+  return kNames[index];
 }
 
 std::string_view reason_message(Reason reason) noexcept {
   const auto index = static_cast<std::size_t>(reason);
-  return index < kMessages.size() ? kMessages[index] : "unknown reason";
+  if (index >= kMessages.size()) return "unknown reason";
+  return kMessages[index];
 }
 
 std::optional<Reason> reason_from_name(std::string_view name) noexcept {

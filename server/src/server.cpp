@@ -87,14 +87,14 @@ class Process final : public ConnectionOwner {
   // Credential sources of the running environment, read once on first use;
   // a missing or unsafe secrets file stops the start with its message.
   const security::CredentialSources& credentials() {
-    if (!credentials_) {
+    if (credentials_ == nullptr) {
       try {
         credentials_ = std::make_unique<security::CredentialSources>(config_.credentials);
       } catch (const std::runtime_error& error) {
         throw ConfigError(std::string("[secrets]: ") + error.what());
       }
     }
-    return *credentials_;
+    return *credentials_;  // cppcheck-suppress nullPointerRedundantCheck ; set just above or thrown
   }
 
   // Builds a factory for each [brokers.<name>] through its kind, with its

@@ -286,8 +286,7 @@ void report(const char* label, const Result& result) {
 // A line echo server on its own socket, one thread per connection.
 class EchoServer {
  public:
-  EchoServer() {
-    path_ = "/tmp/ordergate-load-echo-" + std::to_string(::getpid()) + ".sock";
+  EchoServer() : path_("/tmp/ordergate-load-echo-" + std::to_string(::getpid()) + ".sock") {
     ::unlink(path_.c_str());
     listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un address{};

@@ -23,6 +23,11 @@
 
 namespace ordergate::detail {
 
+// A session id is the slot index in its low bits and the slot's generation
+// above them.
+constexpr std::uint32_t kSessionSlotBits = 12;
+constexpr std::uint32_t kMaxSessionSlots = 1u << kSessionSlotBits;
+
 struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t BLOCK_SIZE = 64;
   // A producer (session) holds up to 256 blocks without growing its index,

@@ -149,25 +149,6 @@ guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::s
   return exposure_.snapshot(account_id(account), instrument->id);
 }
 
-void Engine::set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask) {
-  SymbolKey key;
-  if (guards::canonical_symbol_key(symbol, key) != Reason::OK) throw std::invalid_argument("invalid symbol");
-  const Instrument* instrument = current().instruments.find(key);
-  if (instrument == nullptr) throw std::invalid_argument("unknown instrument");
-  Broker& broker = *brokers_[broker_of_account_[account_id(account)]];
-  if (broker.paper == nullptr) throw std::invalid_argument("account is not served by the paper broker");
-  if (!bid.is_positive() || bid >= ask || !bid.is_multiple_of(instrument->tick_size) ||
-      !ask.is_multiple_of(instrument->tick_size)) {
-    throw std::invalid_argument("quote must have 0 < bid < ask, both on the tick grid");
-  }
-  BrokerCommand command;
-  command.kind = CommandKind::set_quote;
-  command.order.instrument_id = instrument->id;
-  command.bid = bid;
-  command.ask = ask;
-  broker.queue->enqueue(command);
-}
-
 std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
   const PrincipalId pid = principal_id(principal);
   std::vector<OpenOrder> orders;

@@ -121,11 +121,6 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
       broker.port->cancel(cancel);
       break;
     }
-    case CommandKind::set_quote:
-      if (broker.paper != nullptr) {
-        broker.paper->set_quote(command.order.instrument_id, command.bid, command.ask);
-      }
-      break;
   }
 }
 

@@ -60,6 +60,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   const InstrumentTable& instruments = current().instruments;
 
   // One broker per distinct adapter name, in order of first use.
+  const std::vector<std::pair<std::string, BrokerFactory>> factories = broker_factories(config_);
   broker_of_account_.resize(accounts_.size());
   for (const Account& account : accounts_.all()) {
     const std::string name(account.broker.view());
@@ -68,24 +69,17 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     if (found == brokers_.end()) {
       auto broker = std::make_unique<Broker>();
       broker->name = name;
-      if (name == "paper") {
-        try {
-          auto paper = std::make_unique<adapters::PaperBroker>(instruments, config_.paper);
-          broker->paper = paper.get();
-          broker->port = std::move(paper);
-        } catch (const std::invalid_argument& e) {
-          throw ConfigError(std::string("paper broker: ") + e.what());
-        }
-      } else {
-        auto factory = std::find_if(config_.brokers.begin(), config_.brokers.end(),
-                                    [&](const auto& entry) { return entry.first == name; });
-        if (factory == config_.brokers.end()) {
-          throw ConfigError("account '" + std::string(account.name.view()) + "': unknown broker '" +
-                            name + "'");
-        }
-        broker->port = factory->second(instruments);
-        if (!broker->port) throw ConfigError("broker '" + name + "': factory returned nothing");
+      const auto factory = std::find_if(factories.begin(), factories.end(),
+                                        [&](const auto& entry) { return entry.first == name; });
+      if (factory == factories.end()) {
+        throw ConfigError("account '" + std::string(account.name.view()) + "': unknown broker '" + name + "'");
       }
+      try {
+        broker->port = factory->second(instruments);
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError("broker '" + name + "': " + e.what());
+      }
+      if (!broker->port) throw ConfigError("broker '" + name + "': factory returned nothing");
       broker->quotes = std::make_unique<QuoteBoard>(instruments.size());
       const std::size_t pool = config_.broker_queue_capacity +
                                static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
-#include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/duplicate.hpp"
 #include "ordergate/guards/permissions.hpp"
@@ -35,13 +34,11 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t EXPLICIT_INITIAL_INDEX_SIZE = 256;
 };
 
-enum class CommandKind : std::uint8_t { submit, cancel, set_quote };
+enum class CommandKind : std::uint8_t { submit, cancel };
 
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
   Order order;  // for cancel: ids and client order id only
-  Decimal bid;  // set_quote only
-  Decimal ask;
 };
 
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
@@ -103,7 +100,6 @@ struct SessionSlot {
 struct Broker {
   std::string name;
   std::unique_ptr<BrokerPort> port;
-  adapters::PaperBroker* paper = nullptr;
   std::unique_ptr<QuoteBoard> quotes;
   std::unique_ptr<CommandQueue> queue;
   std::thread thread;
@@ -140,7 +136,6 @@ class Engine final : public ExecutionSink {
   void revoke_sessions(std::string_view principal);
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
-  void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
   Gateway::Counters counters() const noexcept;
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);

@@ -29,9 +29,6 @@ void Gateway::set_principal_enabled(std::string_view principal, bool enabled) {
 guards::ExposureBook::Snapshot Gateway::exposure(std::string_view account, std::string_view symbol) const {
   return engine_->exposure(account, symbol);
 }
-void Gateway::set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask) {
-  engine_->set_paper_quote(account, symbol, bid, ask);
-}
 const InstrumentTable& Gateway::instruments() const noexcept { return engine_->instruments(); }
 const AccountTable& Gateway::accounts() const noexcept { return engine_->accounts(); }
 Gateway::Counters Gateway::counters() const noexcept { return engine_->counters(); }

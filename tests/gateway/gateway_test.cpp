@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "gateway/test_support.hpp"
@@ -18,9 +20,10 @@ using guards::TradingState;
 
 class GatewayTest : public ::testing::Test {
  protected:
-  GatewayTest() : gateway_(test_config(), clock_) { gateway_.start(); }
+  GatewayTest() : gateway_(testing::with_quote_feed(test_config(), quotes_), clock_) { gateway_.start(); }
 
   ManualClock clock_;
+  std::shared_ptr<adapters::PaperQuoteFeed> quotes_ = std::make_shared<adapters::PaperQuoteFeed>();
   Gateway gateway_;
 };
 
@@ -53,7 +56,7 @@ TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
   EXPECT_EQ(exposure.working_buy, decimal_literal("10000"));
   EXPECT_EQ(exposure.open_orders, 1u);
 
-  gateway_.set_paper_quote("acc-a", "EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
+  quotes_->set_quote("EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
   const auto reports = wait_for_reports(session, 1);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].status, ExecStatus::filled);
@@ -65,14 +68,42 @@ TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
 }
 
 TEST_F(GatewayTest, PaperQuoteChangesAreValidatedBeforeTheyReachTheBroker) {
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.08470"), decimal_literal("1.08460")),
+  EXPECT_THROW(quotes_->set_quote("EURUSD", decimal_literal("1.08470"), decimal_literal("1.08460")),
                std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.084605"), decimal_literal("1.08470")),
+  EXPECT_THROW(quotes_->set_quote("EURUSD", decimal_literal("1.084605"), decimal_literal("1.08470")),
                std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "XAUUSD", decimal_literal("1"), decimal_literal("2")),
-               std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("nope", "EURUSD", decimal_literal("1.08460"), decimal_literal("1.08470")),
-               std::invalid_argument);
+  EXPECT_THROW(quotes_->set_quote("XAUUSD", decimal_literal("1"), decimal_literal("2")), std::invalid_argument);
+  // A feed no gateway built a broker with has nowhere to send a quote.
+  adapters::PaperQuoteFeed unused;
+  EXPECT_THROW(unused.set_quote("EURUSD", decimal_literal("1.08460"), decimal_literal("1.08470")),
+               std::logic_error);
+}
+
+TEST_F(GatewayTest, QuoteSetBeforeASubmitIsInForceWhenTheOrderReachesThePaperBroker) {
+  Session session = gateway_.open_session("alice");
+  // Within the 1% band of the configured 1.08463 ask, but below it: the
+  // limit rests until the quote moves.
+  quotes_->set_quote("EUR/USD", decimal_literal("1.08400"), decimal_literal("1.08405"));
+  ASSERT_TRUE(session.submit(limit_order("f-1", Side::buy, "1.08410")).accepted());
+  const auto reports = wait_for_reports(session, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[1].status, ExecStatus::filled);
+  EXPECT_EQ(reports[1].last_price, decimal_literal("1.08405"));  // the touch of the new quote
+}
+
+TEST(GatewayBrokersTest, PaperIsRegisteredByDefaultAndAnExplicitEntryReplacesIt) {
+  const GatewayConfig config = test_config();
+  const auto defaults = broker_factories(config);
+  ASSERT_EQ(defaults.size(), 1u);
+  EXPECT_EQ(defaults[0].first, "paper");
+
+  // An explicit "paper" entry comes first, so it is the one the gateway uses.
+  auto feed = std::make_shared<adapters::PaperQuoteFeed>();
+  const GatewayConfig explicit_paper = testing::with_quote_feed(config, feed);
+  EXPECT_EQ(broker_factories(explicit_paper).front().first, "paper");
+  ManualClock clock;
+  Gateway gateway(explicit_paper, clock);
+  EXPECT_EQ(feed->brokers(), 1u);
 }
 
 TEST_F(GatewayTest, CancelOfARestingOrderIsConfirmedAndFreesItsExposure) {
@@ -331,7 +362,7 @@ TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
 
   GatewayConfig bad_quote = test_config();
   bad_quote.paper.quotes[0].bid = decimal_literal("1.08470");  // above the ask
-  expect_error(bad_quote, "paper broker");
+  expect_error(bad_quote, "broker 'paper': paper quote 'EUR/USD': bid must be below ask");
 
   GatewayConfig no_instruments = test_config();
   no_instruments.instruments.clear();

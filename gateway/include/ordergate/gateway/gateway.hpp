@@ -170,10 +170,6 @@ class Gateway {
   [[nodiscard]] guards::ExposureBook::Snapshot exposure(std::string_view account,
                                                         std::string_view symbol) const;
 
-  /// Sets a quote of the paper broker serving `account` (applied on its I/O
-  /// thread, in order with the orders already queued). For demos and tests.
-  void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
-
   [[nodiscard]] const InstrumentTable& instruments() const noexcept;
   [[nodiscard]] const AccountTable& accounts() const noexcept;
 

@@ -107,6 +107,7 @@ std::uint64_t AuditJournal::record(const AuditEvent& event) noexcept {
     if (sequence != 0) return sequence;
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
+  set_healthy(false);
   return 0;
 }
 
@@ -166,7 +167,6 @@ std::uint64_t AuditJournal::written_sequence() const noexcept { return written_.
 std::uint64_t AuditJournal::durable_sequence() const noexcept { return durable_.load(std::memory_order_acquire); }
 std::uint64_t AuditJournal::dropped_records() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 bool AuditJournal::failed() const noexcept { return state_.load(std::memory_order_acquire) == kFailed; }
-bool AuditJournal::healthy() const noexcept { return !failed() && dropped_records() == 0; }
 
 std::string AuditJournal::error() const {
   std::lock_guard lock(mutex_);

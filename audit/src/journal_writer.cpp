@@ -101,6 +101,7 @@ void AuditJournal::publish_durable(std::uint64_t sequence) {
 
 void AuditJournal::fail(std::string message) {
   state_.store(kFailed, std::memory_order_release);
+  set_healthy(false);
   pending_.clear();
   std::lock_guard lock(mutex_);
   if (error_.empty()) error_ = std::move(message);

@@ -68,6 +68,9 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
+  // Fail closed: no order goes out that the audit trail cannot record.
+  // Cancels only reduce risk, so they do not ask.
+  if (!audit_.healthy()) return reject(handle, nullptr, Reason::AUDIT_UNAVAILABLE);
   SessionSlot& slot = *handle.slot;
   Snapshot& snapshot = current();
   PrincipalState& principal = *snapshot.principals[slot.principal];

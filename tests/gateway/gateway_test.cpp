@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -333,6 +334,55 @@ TEST_F(GatewayTest, RejectedOrdersChangeNoState) {
   const Gateway::Counters counters = gateway_.counters();
   EXPECT_EQ(counters.accepted, 5u);
   EXPECT_EQ(counters.rejected, 4u);
+}
+
+// An audit sink whose health the test switches, as a journal's turns false
+// when it fails or loses a record.
+class SwitchableAuditSink final : public AuditSink {
+ public:
+  std::uint64_t record(const AuditEvent& event) noexcept override {
+    if (event.type == AuditEventType::order_rejected && event.reason == Reason::AUDIT_UNAVAILABLE) {
+      refusals.fetch_add(1, std::memory_order_relaxed);
+    }
+    return records.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  void turn_unhealthy() noexcept { set_healthy(false); }
+  void recover() noexcept { set_healthy(true); }
+
+  std::atomic<std::uint64_t> records{0};
+  std::atomic<std::uint64_t> refusals{0};
+};
+
+TEST(GatewayAuditTest, UnhealthyAuditSinkRefusesNewOrdersWithAuditUnavailableButCancelsPass) {
+  ManualClock clock;
+  SwitchableAuditSink audit;
+  Gateway gateway(test_config(), clock, &audit);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  ASSERT_TRUE(alice.submit(limit_order("a-1", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(alice.submit(limit_order("a-2", Side::buy, "1.08001", "1000")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+
+  audit.turn_unhealthy();
+  const Verdict refused = alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000"));
+  EXPECT_EQ(refused.reason, Reason::AUDIT_UNAVAILABLE);
+  EXPECT_EQ(alice.submit(market_order("a-4")).reason, Reason::AUDIT_UNAVAILABLE);
+  EXPECT_EQ(audit.refusals.load(), 2u) << "each refusal is still offered to the sink";
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 2u) << "refused orders book nothing";
+
+  // Cancels only reduce risk: a session's cancel and an operator's cancel-all pass.
+  ASSERT_TRUE(alice.cancel("a-1").accepted());
+  auto reports = wait_for_reports(alice, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].status, ExecStatus::canceled);
+  EXPECT_EQ(gateway.cancel_orders(CancelFilter{}), 1u);
+  reports = wait_for_reports(alice, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_order_id.view(), "a-2");
+
+  // The sink decides when the trail is whole again; a-3 was never booked.
+  audit.recover();
+  EXPECT_TRUE(alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000")).accepted());
 }
 
 TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {

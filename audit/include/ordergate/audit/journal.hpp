@@ -123,8 +123,9 @@ class AuditJournal final : public AuditSink {
   /// Numbers the event and hands it to the writer. Returns its sequence
   /// number (> 0), or 0 when the record was not taken: the ring was full,
   /// the journal failed, or `stop()` has begun. A 0 is counted in
-  /// `dropped_records()` and makes `healthy()` false. Thread-safe; no lock,
-  /// allocation, exception or system call.
+  /// `dropped_records()` and makes `healthy()` (the `AuditSink` query)
+  /// false for good. Thread-safe; no lock, allocation, exception or system
+  /// call.
   std::uint64_t record(const AuditEvent& event) noexcept override;
 
   /// Blocks until record `sequence` is durable under the journal's policy:
@@ -158,11 +159,10 @@ class AuditJournal final : public AuditSink {
   /// Records refused by `record` (full ring, failed or stopping journal).
   [[nodiscard]] std::uint64_t dropped_records() const noexcept;
   /// True once a write, fdatasync or rotation failed; the journal then
-  /// refuses every record. See `error()`.
+  /// refuses every record. See `error()`. `healthy()` (inherited from
+  /// `AuditSink`) is false once the journal failed or dropped a record: a
+  /// gateway then refuses new orders with AUDIT_UNAVAILABLE.
   [[nodiscard]] bool failed() const noexcept;
-  /// No record dropped and no failure. Cheap (two atomic loads): a gateway
-  /// process checks it and halts trading when it turns false.
-  [[nodiscard]] bool healthy() const noexcept;
   /// What failed (file and errno text), empty while not failed.
   [[nodiscard]] std::string error() const;
 

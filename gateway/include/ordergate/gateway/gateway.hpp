@@ -68,12 +68,14 @@ class Session {
 
   /// Runs the guard pipeline on the calling thread (validate, permissions,
   /// trading state, risk, rate limits; first failure rejects) and hands an
-  /// accepted order to its broker. A rejected order changes no limiter,
+  /// accepted order to its broker. While the gateway's audit sink is not
+  /// `healthy()`, every order is refused with AUDIT_UNAVAILABLE. A rejected order changes no limiter,
   /// position or open-order state. Cost: a few hundred ns; no allocation.
   [[nodiscard]] Verdict submit(const OrderRequest& request) noexcept;
 
   /// Asks the broker to cancel an open order of this principal. Cancels pass
-  /// the kill switch and have their own rate budget. OK means the request was
+  /// the kill switch and an unhealthy audit sink, and have their own rate
+  /// budget. OK means the request was
   /// sent; the CANCELED execution report confirms it.
   [[nodiscard]] Verdict cancel(std::string_view client_order_id) noexcept;
 
@@ -128,7 +130,8 @@ class Gateway {
  public:
   /// Validates `config` (throws ConfigError naming the problem) and builds
   /// the guards and broker adapters. `clock` and `audit` must outlive the
-  /// gateway; without `audit` records are discarded.
+  /// gateway; without `audit` records are discarded. While `audit` reports
+  /// itself unhealthy, new orders are refused with AUDIT_UNAVAILABLE.
   explicit Gateway(GatewayConfig config, const Clock& clock = SystemClock::instance(),
                    AuditSink* audit = nullptr);
   ~Gateway();

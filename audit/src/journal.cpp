@@ -61,6 +61,8 @@ AuditJournal::AuditJournal(AuditJournalOptions options, AuditNames names)
 
   resume_or_create();
 
+  // AuditJournalOptions::queue_capacity and docs/audit.md give this size.
+  static_assert(sizeof(Slot) == 216, "update queue_capacity's comment and docs/audit.md");
   slots_ = std::make_unique<Slot[]>(capacity);
   for (std::uint32_t i = 0; i < capacity; ++i) slots_[i].turn.store(i, std::memory_order_relaxed);
   mask_ = capacity - 1;

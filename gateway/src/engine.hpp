@@ -57,6 +57,7 @@ struct alignas(kCacheLine) OrderRecord {
   bool dispatched = false;
   bool cancel_pending = false;
 };
+static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
 
 // What a principal may do. Part of a configuration snapshot: immutable
 // after publication except for the GCRA cells inside the limiters.

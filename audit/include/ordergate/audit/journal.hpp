@@ -22,10 +22,10 @@
 ///
 /// Threading: `record` may be called from any number of threads at once; it
 /// is lock-free (one compare-and-swap on a shared counter, retried only when
-/// another producer won it, plus a 184-byte copy into a preallocated ring)
-/// and never locks, allocates, throws or makes a system call. Every other member may block and belongs off the hot
-/// path. The writer thread is the only one that touches the file and calls the
-/// `AuditNames` resolvers.
+/// another producer won it, plus a 200-byte copy into a preallocated ring)
+/// and never locks, allocates, throws or makes a system call. Every other
+/// member may block and belongs off the hot path. The writer thread is the
+/// only one that touches the file and calls the `AuditNames` resolvers.
 
 #include <atomic>
 #include <chrono>
@@ -50,6 +50,8 @@
 
 namespace ordergate {
 
+// The copy `record` makes (the \file comment above and docs/audit.md say so).
+static_assert(sizeof(AuditEvent) == 200, "update the sizes in journal.hpp and docs/audit.md");
 
 /// When the writer makes written records durable with fdatasync.
 enum class AuditFsync : std::uint8_t {
@@ -86,8 +88,8 @@ struct AuditJournalOptions {
   /// file instead; 0 never rotates.
   std::uint64_t max_bytes = 256ull << 20;
   /// Records the ring holds before `record` drops one (a power of two >= 64).
-  /// Each slot is 200 bytes; the ring is allocated and touched once, at
-  /// construction.
+  /// Each slot is 216 bytes (checked in journal.cpp); the ring is
+  /// allocated and touched once, at construction.
   std::uint32_t queue_capacity = 1u << 16;
   /// When not empty, the chain uses HMAC-SHA256 under this key instead of
   /// plain SHA-256, and verification needs the same key.

@@ -174,8 +174,7 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 
-  const std::uint32_t slot_index = order.session_id & (kMaxSessionSlots - 1);
-  if (slot_index < config_.max_sessions) sessions_[slot_index].events.enqueue(report);
+  if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
   if (config_.on_execution_ready) config_.on_execution_ready();
 }
 

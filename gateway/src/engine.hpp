@@ -22,10 +22,8 @@
 
 namespace ordergate::detail {
 
-// A session id is the slot index in its low bits and the slot's generation
-// above them.
-constexpr std::uint32_t kSessionSlotBits = 12;
-constexpr std::uint32_t kMaxSessionSlots = 1u << kSessionSlotBits;
+// Sessions open at once, at most (GatewayConfig::max_sessions).
+constexpr std::uint32_t kMaxSessionSlots = 4096;
 
 struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t BLOCK_SIZE = 64;
@@ -47,6 +45,7 @@ using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 // thread do not share lines with neighbours being written by strategies.
 struct alignas(kCacheLine) OrderRecord {
   Order order;                       // written once, before the order is published
+  std::uint16_t session_slot = 0;    // where its reports go; written with `order`
   std::atomic<bool> open{false};     // true until a terminal report
   Decimal leaves;                    // broker thread only
   std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
@@ -87,8 +86,7 @@ struct Snapshot {
 
 struct SessionSlot {
   std::atomic<bool> in_use{false};
-  SessionId id = 0;  // current id (slot index + generation)
-  std::uint32_t generation = 0;
+  SessionId id = 0;  // of the session in the slot; never given to another session
   PrincipalId principal = 0;
   std::uint32_t epoch = 0;
   std::int64_t expires_at_ns = 0;
@@ -110,6 +108,7 @@ struct Broker {
 struct SessionHandle {
   Engine* engine = nullptr;
   SessionSlot* slot = nullptr;
+  std::uint16_t slot_index = 0;
   SessionId id = 0;
   std::vector<moodycamel::ProducerToken> tokens;  // one per broker
 };
@@ -182,6 +181,9 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<OrderRecord[]> records_;
   std::atomic<std::uint32_t> next_order_id_{0};
   std::unique_ptr<SessionSlot[]> sessions_;
+  // Session ids are handed out once per process: a report or a cancel-all
+  // that names a session can never reach a later one.
+  std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<std::uint64_t> executions_{0};
   std::atomic<bool> accepting_{false};
   bool started_ = false;

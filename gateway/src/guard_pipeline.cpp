@@ -157,6 +157,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   order.accepted_ns = now_ns;
   OrderRecord& record = records_[order_id];
   record.order = order;
+  record.session_slot = handle.slot_index;
   record.leaves = order.quantity;  // handed to the broker thread by the queue
   record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
   record.finished = false;

@@ -3,6 +3,7 @@
 
 #include "engine.hpp"
 
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -19,11 +20,16 @@ Session Engine::open_session(std::string_view principal) {
     SessionSlot& slot = sessions_[index];
     bool expected = false;
     if (!slot.in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) continue;
+    const std::uint64_t id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
+    if (id > std::numeric_limits<SessionId>::max()) {
+      // Reusing an id would let a new session see an old one's reports.
+      slot.in_use.store(false, std::memory_order_release);
+      throw std::invalid_argument("session ids exhausted (4294967295 sessions opened); restart the gateway");
+    }
     ExecutionReport stale;
     while (slot.events.try_dequeue(stale)) {
     }
-    slot.generation = (slot.generation + 1) & ((1u << (32 - kSessionSlotBits)) - 1);
-    slot.id = (slot.generation << kSessionSlotBits) | index;
+    slot.id = static_cast<SessionId>(id);
     slot.principal = pid;
     slot.epoch = controls_[pid].epoch.load(std::memory_order_acquire);
     slot.expires_at_ns = clock_.monotonic_ns() + state.session_ttl_ns;
@@ -31,6 +37,7 @@ Session Engine::open_session(std::string_view principal) {
     auto handle = std::make_unique<SessionHandle>();
     handle->engine = this;
     handle->slot = &slot;
+    handle->slot_index = static_cast<std::uint16_t>(index);
     handle->id = slot.id;
     handle->tokens.reserve(brokers_.size());
     for (auto& broker : brokers_) handle->tokens.emplace_back(*broker->queue);
@@ -60,9 +67,14 @@ void Engine::close_session(SessionHandle& handle) noexcept {
 
 bool Engine::poll(SessionHandle& handle, ExecutionReport& report) noexcept {
   if (handle.slot == nullptr) return false;
-  // Reports of an earlier session in the same slot are dropped here.
+  // Reports of an earlier session in the same slot are dropped here: they
+  // name another session id, and the order's principal must match too.
+  // The order record was written before the order was queued, so the queue
+  // hand-offs make it visible here.
   while (handle.slot->events.try_dequeue(report)) {
-    if (report.session_id == handle.id) return true;
+    if (report.session_id == handle.id && records_[report.order_id].order.principal_id == handle.slot->principal) {
+      return true;
+    }
   }
   return false;
 }

@@ -385,6 +385,42 @@ TEST(GatewayAuditTest, UnhealthyAuditSinkRefusesNewOrdersWithAuditUnavailableBut
   EXPECT_TRUE(alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000")).accepted());
 }
 
+TEST(GatewaySessionTest, AMillionHellosLaterANewSessionNeitherSeesNorCancelsAClosedSessionsOrder) {
+  GatewayConfig config = test_config();
+  config.max_sessions = 1;  // every session takes the same slot
+  ManualClock clock;
+  auto quotes = std::make_shared<adapters::PaperQuoteFeed>();
+  Gateway gateway(testing::with_quote_feed(config, quotes), clock);
+  gateway.start();
+  SessionId first_id = 0;
+  {
+    Session first = gateway.open_session("alice");
+    first_id = first.id();
+    ASSERT_TRUE(first.submit(limit_order("old-1", Side::buy, "1.08000", "1000")).accepted());
+    ASSERT_EQ(wait_for_reports(first, 1).size(), 1u);
+  }  // closed; its order keeps working
+
+  // Ids were a 12-bit slot and a 20-bit generation: the 2^20th reopening of
+  // the slot gave the first id again.
+  Session later;
+  for (std::uint32_t i = 0; i < (1u << 20); ++i) {
+    later.close();
+    later = gateway.open_session("alice");
+    ASSERT_NE(later.id(), first_id) << "after " << i + 1 << " sessions";
+  }
+  CancelFilter mine;
+  mine.session = later.id();
+  EXPECT_EQ(gateway.cancel_orders(mine), 0u) << "old-1 belongs to another session";
+
+  // old-1 fills on the new quote; later's own order is reported after it.
+  quotes->set_quote("EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
+  ASSERT_TRUE(later.submit(market_order("new-1", Side::buy, "1000")).accepted());
+  const auto reports = wait_for_reports(later, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  for (const ExecutionReport& report : reports) EXPECT_EQ(report.client_order_id.view(), "new-1");
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").position, decimal_literal("2000")) << "old-1 did fill";
+}
+
 TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
   auto expect_error = [](GatewayConfig config, const std::string& fragment) {
     try {

@@ -90,6 +90,8 @@ class Session {
   /// OK while the session may act; otherwise why not (UNAUTHENTICATED when
   /// closed or revoked, SESSION_EXPIRED, PERMISSION_DENIED when disabled).
   [[nodiscard]] Reason status() const noexcept;
+  /// Never given to another session of this gateway (ids count up from 1;
+  /// after 2^32 - 1 sessions `open_session` refuses to open more).
   [[nodiscard]] SessionId id() const noexcept;
   [[nodiscard]] PrincipalId principal() const noexcept;
   /// Monotonic time at which the session expires.
@@ -155,7 +157,8 @@ class Gateway {
   void reload(const GatewayConfig& config);
 
   /// Opens a session for a configured principal. Throws std::invalid_argument
-  /// for an unknown or disabled principal or when all session slots are used.
+  /// for an unknown or disabled principal, when all session slots are used,
+  /// or when session ids are exhausted (2^32 - 1 sessions: restart).
   [[nodiscard]] Session open_session(std::string_view principal);
 
   /// Kill switch. With `cancel_working`, also cancels every open order in

@@ -4,6 +4,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include "ordergate/guards/validate.hpp"
@@ -53,6 +54,9 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   audit_.record(event);
 
   if (!cancel_working) return;
+  // Pairs with the fence in submit: a submit that read the old state is
+  // either seen open by the scan below or sees the new state and refuses.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   CancelFilter filter;
   if (scope.kind == TradingScope::Kind::account) filter.account = account;
   if (scope.kind == TradingScope::Kind::principal) filter.principal = principal;

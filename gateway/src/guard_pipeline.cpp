@@ -3,6 +3,8 @@
 
 #include "engine.hpp"
 
+#include <atomic>
+
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
@@ -164,6 +166,22 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   record.dispatched = false;
   record.cancel_pending = false;
   record.open.store(true, std::memory_order_release);
+
+  // A kill switch set since step 3 wins. With the fence in set_trading_state
+  // (store, fence, load on both sides), either this load sees the new state
+  // or the operator's cancel_working scan sees this order open: an order
+  // accepted before set_trading_state returns is never left working.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (const guards::TradingState latest = kill_switch_.effective(order.account_id, order.principal_id);
+      latest > state) {
+    record.open.store(false, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    // REDUCING admits only orders that shrink the position, which this one
+    // was not checked for.
+    return reject(handle, &order,
+                  latest == guards::TradingState::halted ? guards::check_trading_state(latest) : Reason::REDUCE_ONLY);
+  }
 
   BrokerCommand command;
   command.kind = CommandKind::submit;

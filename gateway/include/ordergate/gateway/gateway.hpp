@@ -162,7 +162,10 @@ class Gateway {
   [[nodiscard]] Session open_session(std::string_view principal);
 
   /// Kill switch. With `cancel_working`, also cancels every open order in
-  /// scope. Throws std::invalid_argument for an unknown account or principal.
+  /// scope: when it returns, a cancel is on its way for every order accepted
+  /// before, including one whose `submit` was running at the same time (such
+  /// a submit may instead be refused with TRADING_HALTED or REDUCE_ONLY).
+  /// Throws std::invalid_argument for an unknown account or principal.
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
   [[nodiscard]] guards::TradingState trading_state(TradingScope scope) const;
 

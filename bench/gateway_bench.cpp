@@ -64,6 +64,7 @@ GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
   config.account_rate_limits = {"1000000000/1s"};
   config.symbol_rate_limits = {"1000000000/1s"};
 
+  // Accounts on "paper" use the paper broker the gateway registers by default.
   config.paper.quotes.push_back(
       adapters::PaperQuoteSpec{std::string(kSymbol), decimal_literal("1.08460"), decimal_literal("1.08465")});
   config.order_capacity = order_capacity;
@@ -140,7 +141,8 @@ void BM_GuardPipeline_Accept(benchmark::State& state) {
     const std::uint64_t end = ticks_end();
     recorder.add(begin, end);
     if (!verdict) {
-      state.SkipWithError("an order was rejected on the accept path");
+      const std::string message = "an order was rejected on the accept path: " + std::string(reason_name(verdict.reason));
+      state.SkipWithError(message.c_str());
       break;
     }
     if ((++submitted & 63) == 0) events += drain(session);

@@ -107,8 +107,10 @@ BrokerOrderId format_broker_order_id(std::uint64_t sequence) noexcept {
 
 }  // namespace
 
-PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config)
+PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config,
+                         std::shared_ptr<PaperQuoteFeed> feed)
     : config_(std::move(config)),
+      instruments_(instruments),
       touches_(instruments.size()),
       positions_(instruments.size() * kMaxAccounts),
       instrument_count_(instruments.size()),
@@ -139,6 +141,14 @@ PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config)
   }
   resting_.reserve(kInitialRestingCapacity);
   outcomes_.reserve(kInitialRestingCapacity);
+  if (feed) {
+    feed->attach(*this);
+    feed_ = std::move(feed);
+  }
+}
+
+PaperBroker::~PaperBroker() {
+  if (feed_) feed_->detach(*this);
 }
 
 void PaperBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
@@ -157,6 +167,7 @@ void PaperBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& cl
 
 void PaperBroker::submit(const Order& order) noexcept {
   if (!started()) return;
+  if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
   const Resting resting{order, next_broker_sequence_++};
   report(resting, ExecStatus::new_order, Decimal{}, Decimal{}, Reason::OK, {});
 
@@ -189,6 +200,7 @@ void PaperBroker::submit(const Order& order) noexcept {
 
 void PaperBroker::cancel(const CancelOrder& request) noexcept {
   if (!started()) return;
+  if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
   const auto it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
     return resting.order.order_id == request.order_id;
   });
@@ -200,12 +212,12 @@ void PaperBroker::cancel(const CancelOrder& request) noexcept {
 
 bool PaperBroker::poll() noexcept {
   if (!started()) return false;
+  bool did_work = has_queued_.load(std::memory_order_acquire) && apply_queued_quotes();
   const std::int64_t now_ns = clock_->monotonic_ns();
-  if (now_ns - last_tick_ns_ < config_.tick_interval_ns) return false;
+  if (now_ns - last_tick_ns_ < config_.tick_interval_ns) return did_work;
   // Restart the interval from now rather than catching up missed ticks.
   last_tick_ns_ = now_ns;
 
-  bool did_work = false;
   for (std::size_t id = 0; id < instrument_count_; ++id) {
     Touch& touch = touches_[id];
     if (!touch.quoted) continue;
@@ -244,6 +256,40 @@ void PaperBroker::set_quote(InstrumentId instrument, Decimal bid, Decimal ask) n
   if (!started()) return;
   publish(instrument, clock_->monotonic_ns());
   match(instrument);
+}
+
+InstrumentId PaperBroker::check_quote(std::string_view symbol, Decimal bid, Decimal ask) const {
+  const Instrument* instrument = instruments_.find_name(symbol);
+  if (instrument == nullptr) {
+    SymbolKey key;
+    if (key.assign(symbol)) instrument = instruments_.find(key);
+  }
+  const std::string name(symbol);
+  if (instrument == nullptr) bad_quote(name, "not a configured instrument");
+  if (!bid.is_positive()) bad_quote(name, "bid must be > 0");
+  if (bid >= ask) bad_quote(name, "bid must be below ask");
+  if (!bid.is_multiple_of(instrument->tick_size) || !ask.is_multiple_of(instrument->tick_size)) {
+    bad_quote(name, "bid and ask must be multiples of the tick size " + instrument->tick_size.to_string());
+  }
+  return instrument->id;
+}
+
+void PaperBroker::queue_quote(const QueuedQuote& quote) {
+  std::lock_guard lock(queued_mutex_);
+  queued_.push_back(quote);
+  has_queued_.store(true, std::memory_order_release);
+}
+
+bool PaperBroker::apply_queued_quotes() noexcept {
+  {
+    std::lock_guard lock(queued_mutex_);
+    applying_.swap(queued_);
+    has_queued_.store(false, std::memory_order_relaxed);
+  }
+  for (const QueuedQuote& quote : applying_) set_quote(quote.instrument, quote.bid, quote.ask);
+  const bool applied = !applying_.empty();
+  applying_.clear();
+  return applied;
 }
 
 Decimal PaperBroker::position(AccountId account, InstrumentId instrument) const noexcept {
@@ -360,6 +406,45 @@ void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last
   event.broker_order_id = format_broker_order_id(resting.broker_sequence);
   event.broker_reason.assign(broker_reason);
   sink_->on_execution(event);
+}
+
+// ---- PaperQuoteFeed ----------------------------------------------------------
+
+void PaperQuoteFeed::set_quote(std::string_view symbol, Decimal bid, Decimal ask) {
+  std::lock_guard lock(mutex_);
+  if (brokers_.empty()) {
+    throw std::logic_error(
+        "paper quote feed: no paper broker built with this feed is alive (pass the feed to "
+        "make_paper_factory and build the gateway first)");
+  }
+  // Every broker accepts the quote before any receives it.
+  std::vector<PaperBroker::QueuedQuote> quotes;
+  quotes.reserve(brokers_.size());
+  for (const PaperBroker* broker : brokers_) quotes.push_back({broker->check_quote(symbol, bid, ask), bid, ask});
+  for (std::size_t i = 0; i < brokers_.size(); ++i) brokers_[i]->queue_quote(quotes[i]);
+}
+
+std::size_t PaperQuoteFeed::brokers() const {
+  std::lock_guard lock(mutex_);
+  return brokers_.size();
+}
+
+void PaperQuoteFeed::attach(PaperBroker& broker) {
+  std::lock_guard lock(mutex_);
+  brokers_.push_back(&broker);
+}
+
+void PaperQuoteFeed::detach(PaperBroker& broker) noexcept {
+  std::lock_guard lock(mutex_);
+  brokers_.erase(std::remove(brokers_.begin(), brokers_.end(), &broker), brokers_.end());
+}
+
+std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)> make_paper_factory(
+    PaperConfig config, std::shared_ptr<PaperQuoteFeed> feed) {
+  auto shared = std::make_shared<const PaperConfig>(std::move(config));
+  return [shared, feed = std::move(feed)](const InstrumentTable& instruments) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<PaperBroker>(instruments, *shared, feed);
+  };
 }
 
 }  // namespace ordergate::adapters

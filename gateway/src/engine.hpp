@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
-#include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/duplicate.hpp"
 #include "ordergate/guards/permissions.hpp"
@@ -23,6 +22,9 @@
 
 namespace ordergate::detail {
 
+// Sessions open at once, at most (GatewayConfig::max_sessions).
+constexpr std::uint32_t kMaxSessionSlots = 4096;
+
 struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t BLOCK_SIZE = 64;
   // A producer (session) holds up to 256 blocks without growing its index,
@@ -30,13 +32,11 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t EXPLICIT_INITIAL_INDEX_SIZE = 256;
 };
 
-enum class CommandKind : std::uint8_t { submit, cancel, set_quote };
+enum class CommandKind : std::uint8_t { submit, cancel };
 
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
   Order order;  // for cancel: ids and client order id only
-  Decimal bid;  // set_quote only
-  Decimal ask;
 };
 
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
@@ -45,6 +45,7 @@ using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 // thread do not share lines with neighbours being written by strategies.
 struct alignas(kCacheLine) OrderRecord {
   Order order;                       // written once, before the order is published
+  std::uint16_t session_slot = 0;    // where its reports go; written with `order`
   std::atomic<bool> open{false};     // true until a terminal report
   Decimal leaves;                    // broker thread only
   std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
@@ -55,6 +56,7 @@ struct alignas(kCacheLine) OrderRecord {
   bool dispatched = false;
   bool cancel_pending = false;
 };
+static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
 
 // What a principal may do. Part of a configuration snapshot: immutable
 // after publication except for the GCRA cells inside the limiters.
@@ -84,8 +86,7 @@ struct Snapshot {
 
 struct SessionSlot {
   std::atomic<bool> in_use{false};
-  SessionId id = 0;  // current id (slot index + generation)
-  std::uint32_t generation = 0;
+  SessionId id = 0;  // of the session in the slot; never given to another session
   PrincipalId principal = 0;
   std::uint32_t epoch = 0;
   std::int64_t expires_at_ns = 0;
@@ -98,7 +99,6 @@ struct SessionSlot {
 struct Broker {
   std::string name;
   std::unique_ptr<BrokerPort> port;
-  adapters::PaperBroker* paper = nullptr;
   std::unique_ptr<QuoteBoard> quotes;
   std::unique_ptr<CommandQueue> queue;
   std::thread thread;
@@ -108,6 +108,7 @@ struct Broker {
 struct SessionHandle {
   Engine* engine = nullptr;
   SessionSlot* slot = nullptr;
+  std::uint16_t slot_index = 0;
   SessionId id = 0;
   std::vector<moodycamel::ProducerToken> tokens;  // one per broker
 };
@@ -135,7 +136,6 @@ class Engine final : public ExecutionSink {
   void revoke_sessions(std::string_view principal);
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
-  void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
   Gateway::Counters counters() const noexcept;
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);
@@ -181,6 +181,9 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<OrderRecord[]> records_;
   std::atomic<std::uint32_t> next_order_id_{0};
   std::unique_ptr<SessionSlot[]> sessions_;
+  // Session ids are handed out once per process: a report or a cancel-all
+  // that names a session can never reach a later one.
+  std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<std::uint64_t> executions_{0};
   std::atomic<bool> accepting_{false};
   bool started_ = false;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -55,7 +56,8 @@ class RecordingSink final : public ExecutionSink {
 
 // A started broker with a manual clock, a real quote board and a recording sink.
 struct Harness {
-  explicit Harness(PaperConfig config = default_config()) : broker(instruments, std::move(config)) {
+  explicit Harness(PaperConfig config = default_config(), std::shared_ptr<PaperQuoteFeed> feed = nullptr)
+      : broker(instruments, std::move(config), std::move(feed)) {
     broker.start(sink, quotes, clock);
   }
 
@@ -398,6 +400,78 @@ TEST(PaperBroker, SetQuoteIgnoresAQuoteTheConstructorWouldRefuse) {
 
   EXPECT_EQ(h.quotes.read(kEurUsd).bid, dec("1.0846"));
   EXPECT_EQ(h.quotes.read(kEurUsd).ask, dec("1.0847"));
+}
+
+TEST(PaperBroker, FeedQuoteIsAppliedOnTheBrokerThreadAtItsNextPoll) {
+  auto feed = std::make_shared<PaperQuoteFeed>();
+  Harness h(default_config(), feed);
+  feed->set_quote("EUR/USD", dec("1.08500"), dec("1.08510"));
+  EXPECT_EQ(h.quotes.read(kEurUsd).bid, dec("1.0846")) << "nothing changes on the caller's thread";
+
+  EXPECT_TRUE(h.broker.poll()) << "applying a queued quote is work, even between ticks";
+  EXPECT_EQ(h.quotes.read(kEurUsd).bid, dec("1.085"));
+  EXPECT_EQ(h.quotes.read(kEurUsd).ask, dec("1.0851"));
+  EXPECT_FALSE(h.broker.poll());
+}
+
+TEST(PaperBroker, FeedQuotesSetBeforeAnOrderAreInForceWhenItArrivesInTheOrderTheyWereSet) {
+  auto feed = std::make_shared<PaperQuoteFeed>();
+  Harness h(default_config(), feed);
+  feed->set_quote("EURUSD", dec("1.08300"), dec("1.08310"));  // the key works as well as the name
+  feed->set_quote("EUR/USD", dec("1.08200"), dec("1.08210"));
+  h.broker.submit(h.order(OrderType::market, Side::buy, "1000"));
+
+  ASSERT_EQ(h.statuses(), (Statuses{kNew, kFilled}));
+  EXPECT_EQ(h.sink.reports[1].last_price, dec("1.0821"));
+}
+
+TEST(PaperBroker, FeedQuoteCrossingARestingOrderFillsIt) {
+  auto feed = std::make_shared<PaperQuoteFeed>();
+  Harness h(default_config(), feed);
+  h.broker.submit(h.limit(Side::buy, "1000", "1.08400"));
+  feed->set_quote("EUR/USD", dec("1.08390"), dec("1.08395"));
+  h.broker.poll();
+
+  ASSERT_EQ(h.statuses(), (Statuses{kNew, kFilled}));
+  EXPECT_EQ(h.sink.reports[1].last_price, dec("1.084"));
+}
+
+TEST(PaperBroker, FeedRefusesABadQuoteForEveryBrokerAndNeedsALiveBroker) {
+  auto feed = std::make_shared<PaperQuoteFeed>();
+  EXPECT_THROW(feed->set_quote("EUR/USD", dec("1.08460"), dec("1.08470")), std::logic_error);
+  {
+    Harness first(default_config(), feed);
+    Harness second(default_config(), feed);
+    EXPECT_EQ(feed->brokers(), 2u);
+    EXPECT_THROW(feed->set_quote("GBP/USD", dec("1.2"), dec("1.3")), std::invalid_argument);
+    EXPECT_THROW(feed->set_quote("EUR/USD", dec("1.084605"), dec("1.08470")), std::invalid_argument);
+    EXPECT_THROW(feed->set_quote("EUR/USD", dec("1.08470"), dec("1.08470")), std::invalid_argument);
+    EXPECT_THROW(feed->set_quote("EUR/USD", dec("0"), dec("0.00010")), std::invalid_argument);
+    EXPECT_FALSE(first.broker.poll());
+    EXPECT_FALSE(second.broker.poll());
+
+    feed->set_quote("USD/JPY", dec("150.500"), dec("150.510"));
+    EXPECT_TRUE(first.broker.poll());
+    EXPECT_TRUE(second.broker.poll());
+    EXPECT_EQ(first.quotes.read(kUsdJpy).bid, dec("150.5"));
+    EXPECT_EQ(second.quotes.read(kUsdJpy).bid, dec("150.5"));
+  }
+  EXPECT_EQ(feed->brokers(), 0u) << "a destroyed broker leaves the feed";
+  EXPECT_THROW(feed->set_quote("EUR/USD", dec("1.08460"), dec("1.08470")), std::logic_error);
+}
+
+TEST(PaperBroker, FactoryBuildsBrokersWithItsSettingsAndFeed) {
+  auto feed = std::make_shared<PaperQuoteFeed>();
+  const auto factory = make_paper_factory(default_config(), feed);
+  const InstrumentTable instruments = make_instruments();
+  const std::unique_ptr<BrokerPort> broker = factory(instruments);
+  ASSERT_NE(broker, nullptr);
+  EXPECT_EQ(broker->name(), "paper");
+  EXPECT_EQ(feed->brokers(), 1u);
+
+  PaperConfig bad = default_config();
+  bad.tick_interval_ns = 0;
+  EXPECT_THROW((void)make_paper_factory(bad)(instruments), std::invalid_argument);
 }
 
 std::vector<Quote> walk_quotes(std::uint64_t seed, int ticks) {

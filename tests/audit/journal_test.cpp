@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <future>
 #include <set>
@@ -464,6 +465,55 @@ TEST(AuditJournal, GatewayVerdictsCarryTheSequenceOfTheirRecord) {
   journal.stop();
   EXPECT_TRUE(journal.healthy());
   EXPECT_TRUE(verify_files({path}).ok());
+}
+
+TEST(AuditJournal, GatewayRefusesNewOrdersWithAuditUnavailableOnceTheJournalLostARecord) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  const GatewayConfig config = testing::test_config();
+  AuditJournalOptions options = journal_options(path, AuditFsync::always);
+  options.queue_capacity = 64;
+  // Hold the writer inside a durability callback once asked to, so the ring
+  // fills deterministically.
+  std::atomic<bool> hold{false};
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  options.on_durable = [&](std::uint64_t) {
+    if (hold.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  AuditJournal journal(std::move(options), names_by_id(config));
+  ManualClock clock;
+  Gateway gateway(config, clock, &journal);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  const Verdict resting = session.submit(testing::limit_order("r-1", Side::buy, "1.08000", "1000"));
+  ASSERT_TRUE(resting.accepted());
+  ASSERT_EQ(testing::wait_for_reports(session, 1).size(), 1u);
+  ASSERT_TRUE(journal.wait_durable(journal.last_sequence()));
+
+  hold.store(true);
+  journal.record(order_event("hold"));
+  entered.get_future().wait();
+  while (journal.record(order_event("fill")) != 0) {
+  }
+  ASSERT_FALSE(journal.healthy());
+
+  EXPECT_EQ(session.submit(testing::market_order("m-1")).reason, Reason::AUDIT_UNAVAILABLE);
+  EXPECT_TRUE(session.cancel("r-1").accepted()) << "cancels pass an unavailable journal";
+  release.set_value();
+  const auto reports = testing::wait_for_reports(session, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].status, ExecStatus::canceled);
+  EXPECT_EQ(session.submit(testing::market_order("m-2")).reason, Reason::AUDIT_UNAVAILABLE)
+      << "a lost record leaves the trail incomplete for good";
+  session.close();
+  gateway.stop();
+  journal.stop();
+  EXPECT_TRUE(verify_files({path}).ok()) << "the loss is a note in the chain, not a hole";
 }
 
 }  // namespace

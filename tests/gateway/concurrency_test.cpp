@@ -213,5 +213,44 @@ TEST(GatewayConcurrency, OpenOrderLimitIsExactUnderContention) {
   EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 10u);
 }
 
+// A halt with cancel_working races orders in the middle of `submit`: each
+// round halts while another thread submits resting limits as fast as it
+// can. Once set_trading_state returns, no order accepted before it may stay
+// working: every one is cancelled (or, if the submit saw the halt first,
+// refused). An order the halt missed would rest forever; the wait below then
+// runs into its deadline. The race is probabilistic, so the test repeats it.
+TEST(GatewayConcurrency, HaltWithCancelWorkingLeavesNoOrderThatWasMidSubmitWorking) {
+  GatewayConfig config = roomy_config();
+  config.order_capacity = 1u << 20;
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  constexpr int kRounds = 200;
+  for (int round = 0; round < kRounds; ++round) {
+    gateway.set_trading_state(TradingScope::global(), guards::TradingState::active);
+    std::atomic<int> accepted{0};
+    std::thread submitter([&] {
+      Session session = gateway.open_session("alice");
+      for (int i = 0;; ++i) {
+        if (i >= 256) {  // the halt is late (this machine is busy): wait for it
+          while (gateway.trading_state(TradingScope::global()) != guards::TradingState::halted) {
+            std::this_thread::yield();
+          }
+        }
+        const Verdict verdict = session.submit(limit_order(make_id("h", round, i), Side::buy, "1.08000", "1"));
+        if (verdict.reason == Reason::TRADING_HALTED) break;
+        ASSERT_TRUE(verdict.accepted()) << reason_name(verdict.reason);
+        accepted.fetch_add(1, std::memory_order_release);
+      }
+      // The session closes here; its orders stay working until cancelled.
+    });
+    while (accepted.load(std::memory_order_acquire) < 1 + round % 8) std::this_thread::yield();
+    gateway.set_trading_state(TradingScope::global(), guards::TradingState::halted, /*cancel_working=*/true);
+    submitter.join();
+    ASSERT_TRUE(testing::wait_until([&] { return gateway.open_orders("alice").empty(); }))
+        << "round " << round << ": " << gateway.open_orders("alice").size() << " order(s) still working";
+  }
+}
+
 }  // namespace
 }  // namespace ordergate

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "gateway/test_support.hpp"
@@ -18,9 +21,10 @@ using guards::TradingState;
 
 class GatewayTest : public ::testing::Test {
  protected:
-  GatewayTest() : gateway_(test_config(), clock_) { gateway_.start(); }
+  GatewayTest() : gateway_(testing::with_quote_feed(test_config(), quotes_), clock_) { gateway_.start(); }
 
   ManualClock clock_;
+  std::shared_ptr<adapters::PaperQuoteFeed> quotes_ = std::make_shared<adapters::PaperQuoteFeed>();
   Gateway gateway_;
 };
 
@@ -53,7 +57,7 @@ TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
   EXPECT_EQ(exposure.working_buy, decimal_literal("10000"));
   EXPECT_EQ(exposure.open_orders, 1u);
 
-  gateway_.set_paper_quote("acc-a", "EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
+  quotes_->set_quote("EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
   const auto reports = wait_for_reports(session, 1);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].status, ExecStatus::filled);
@@ -65,14 +69,42 @@ TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {
 }
 
 TEST_F(GatewayTest, PaperQuoteChangesAreValidatedBeforeTheyReachTheBroker) {
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.08470"), decimal_literal("1.08460")),
+  EXPECT_THROW(quotes_->set_quote("EURUSD", decimal_literal("1.08470"), decimal_literal("1.08460")),
                std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "EURUSD", decimal_literal("1.084605"), decimal_literal("1.08470")),
+  EXPECT_THROW(quotes_->set_quote("EURUSD", decimal_literal("1.084605"), decimal_literal("1.08470")),
                std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("acc-a", "XAUUSD", decimal_literal("1"), decimal_literal("2")),
-               std::invalid_argument);
-  EXPECT_THROW(gateway_.set_paper_quote("nope", "EURUSD", decimal_literal("1.08460"), decimal_literal("1.08470")),
-               std::invalid_argument);
+  EXPECT_THROW(quotes_->set_quote("XAUUSD", decimal_literal("1"), decimal_literal("2")), std::invalid_argument);
+  // A feed no gateway built a broker with has nowhere to send a quote.
+  adapters::PaperQuoteFeed unused;
+  EXPECT_THROW(unused.set_quote("EURUSD", decimal_literal("1.08460"), decimal_literal("1.08470")),
+               std::logic_error);
+}
+
+TEST_F(GatewayTest, QuoteSetBeforeASubmitIsInForceWhenTheOrderReachesThePaperBroker) {
+  Session session = gateway_.open_session("alice");
+  // Within the 1% band of the configured 1.08463 ask, but below it: the
+  // limit rests until the quote moves.
+  quotes_->set_quote("EUR/USD", decimal_literal("1.08400"), decimal_literal("1.08405"));
+  ASSERT_TRUE(session.submit(limit_order("f-1", Side::buy, "1.08410")).accepted());
+  const auto reports = wait_for_reports(session, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[1].status, ExecStatus::filled);
+  EXPECT_EQ(reports[1].last_price, decimal_literal("1.08405"));  // the touch of the new quote
+}
+
+TEST(GatewayBrokersTest, PaperIsRegisteredByDefaultAndAnExplicitEntryReplacesIt) {
+  const GatewayConfig config = test_config();
+  const auto defaults = broker_factories(config);
+  ASSERT_EQ(defaults.size(), 1u);
+  EXPECT_EQ(defaults[0].first, "paper");
+
+  // An explicit "paper" entry comes first, so it is the one the gateway uses.
+  auto feed = std::make_shared<adapters::PaperQuoteFeed>();
+  const GatewayConfig explicit_paper = testing::with_quote_feed(config, feed);
+  EXPECT_EQ(broker_factories(explicit_paper).front().first, "paper");
+  ManualClock clock;
+  Gateway gateway(explicit_paper, clock);
+  EXPECT_EQ(feed->brokers(), 1u);
 }
 
 TEST_F(GatewayTest, CancelOfARestingOrderIsConfirmedAndFreesItsExposure) {
@@ -304,6 +336,91 @@ TEST_F(GatewayTest, RejectedOrdersChangeNoState) {
   EXPECT_EQ(counters.rejected, 4u);
 }
 
+// An audit sink whose health the test switches, as a journal's turns false
+// when it fails or loses a record.
+class SwitchableAuditSink final : public AuditSink {
+ public:
+  std::uint64_t record(const AuditEvent& event) noexcept override {
+    if (event.type == AuditEventType::order_rejected && event.reason == Reason::AUDIT_UNAVAILABLE) {
+      refusals.fetch_add(1, std::memory_order_relaxed);
+    }
+    return records.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  void turn_unhealthy() noexcept { set_healthy(false); }
+  void recover() noexcept { set_healthy(true); }
+
+  std::atomic<std::uint64_t> records{0};
+  std::atomic<std::uint64_t> refusals{0};
+};
+
+TEST(GatewayAuditTest, UnhealthyAuditSinkRefusesNewOrdersWithAuditUnavailableButCancelsPass) {
+  ManualClock clock;
+  SwitchableAuditSink audit;
+  Gateway gateway(test_config(), clock, &audit);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  ASSERT_TRUE(alice.submit(limit_order("a-1", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(alice.submit(limit_order("a-2", Side::buy, "1.08001", "1000")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+
+  audit.turn_unhealthy();
+  const Verdict refused = alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000"));
+  EXPECT_EQ(refused.reason, Reason::AUDIT_UNAVAILABLE);
+  EXPECT_EQ(alice.submit(market_order("a-4")).reason, Reason::AUDIT_UNAVAILABLE);
+  EXPECT_EQ(audit.refusals.load(), 2u) << "each refusal is still offered to the sink";
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 2u) << "refused orders book nothing";
+
+  // Cancels only reduce risk: a session's cancel and an operator's cancel-all pass.
+  ASSERT_TRUE(alice.cancel("a-1").accepted());
+  auto reports = wait_for_reports(alice, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].status, ExecStatus::canceled);
+  EXPECT_EQ(gateway.cancel_orders(CancelFilter{}), 1u);
+  reports = wait_for_reports(alice, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_order_id.view(), "a-2");
+
+  // The sink decides when the trail is whole again; a-3 was never booked.
+  audit.recover();
+  EXPECT_TRUE(alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000")).accepted());
+}
+
+TEST(GatewaySessionTest, AMillionHellosLaterANewSessionNeitherSeesNorCancelsAClosedSessionsOrder) {
+  GatewayConfig config = test_config();
+  config.max_sessions = 1;  // every session takes the same slot
+  ManualClock clock;
+  auto quotes = std::make_shared<adapters::PaperQuoteFeed>();
+  Gateway gateway(testing::with_quote_feed(config, quotes), clock);
+  gateway.start();
+  SessionId first_id = 0;
+  {
+    Session first = gateway.open_session("alice");
+    first_id = first.id();
+    ASSERT_TRUE(first.submit(limit_order("old-1", Side::buy, "1.08000", "1000")).accepted());
+    ASSERT_EQ(wait_for_reports(first, 1).size(), 1u);
+  }  // closed; its order keeps working
+
+  // Ids were a 12-bit slot and a 20-bit generation: the 2^20th reopening of
+  // the slot gave the first id again.
+  Session later;
+  for (std::uint32_t i = 0; i < (1u << 20); ++i) {
+    later.close();
+    later = gateway.open_session("alice");
+    ASSERT_NE(later.id(), first_id) << "after " << i + 1 << " sessions";
+  }
+  CancelFilter mine;
+  mine.session = later.id();
+  EXPECT_EQ(gateway.cancel_orders(mine), 0u) << "old-1 belongs to another session";
+
+  // old-1 fills on the new quote; later's own order is reported after it.
+  quotes->set_quote("EUR/USD", decimal_literal("1.07990"), decimal_literal("1.07995"));
+  ASSERT_TRUE(later.submit(market_order("new-1", Side::buy, "1000")).accepted());
+  const auto reports = wait_for_reports(later, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  for (const ExecutionReport& report : reports) EXPECT_EQ(report.client_order_id.view(), "new-1");
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").position, decimal_literal("2000")) << "old-1 did fill";
+}
+
 TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
   auto expect_error = [](GatewayConfig config, const std::string& fragment) {
     try {
@@ -331,7 +448,7 @@ TEST(GatewayConfigTest, RefusesUnsafeOrBrokenConfigurationsWithAClearMessage) {
 
   GatewayConfig bad_quote = test_config();
   bad_quote.paper.quotes[0].bid = decimal_literal("1.08470");  // above the ask
-  expect_error(bad_quote, "paper broker");
+  expect_error(bad_quote, "broker 'paper': paper quote 'EUR/USD': bid must be below ask");
 
   GatewayConfig no_instruments = test_config();
   no_instruments.instruments.clear();

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/core/clock.hpp"
 #include "ordergate/gateway/gateway.hpp"
 
@@ -73,6 +75,13 @@ inline GatewayConfig test_config() {
   config.order_capacity = 4096;
   config.max_sessions = 16;
   config.broker_queue_capacity = 1024;
+  return config;
+}
+
+/// `config` with its paper broker registered explicitly, taking the quotes
+/// the test sets on `feed`.
+inline GatewayConfig with_quote_feed(GatewayConfig config, const std::shared_ptr<adapters::PaperQuoteFeed>& feed) {
+  config.brokers.emplace_back("paper", adapters::make_paper_factory(config.paper, feed));
   return config;
 }
 

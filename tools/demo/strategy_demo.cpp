@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/gateway/default_config.hpp"
 #include "ordergate/gateway/gateway.hpp"
 
@@ -131,6 +133,9 @@ int main() {
   try {
     ordergate::GatewayConfig config = ordergate::make_default_config();
     config.paper.random_walk = false;  // fixed quotes so the story below is the same every run
+    // The paper broker registered explicitly, with a feed to move its quotes.
+    auto quotes = std::make_shared<ordergate::adapters::PaperQuoteFeed>();
+    config.brokers.emplace_back("paper", ordergate::adapters::make_paper_factory(config.paper, quotes));
     ordergate::Gateway gateway(config);
     gateway.start();
     ordergate::Session session = gateway.open_session(ordergate::kDefaultPrincipal);
@@ -151,8 +156,7 @@ int main() {
     out.submit({"limit sell 10000 EURUSD @ 1.08600 (rests)", limit("EURUSD", Side::sell, "10000", "1.08600", "lim-2")});
     out.drain(1);
     std::printf("  ... GBP/USD drops to 1.26480/1.26490: the resting buy fills\n");
-    gateway.set_paper_quote("paper", "GBP/USD", ordergate::decimal_literal("1.26480"),
-                            ordergate::decimal_literal("1.26490"));
+    quotes->set_quote("GBP/USD", ordergate::decimal_literal("1.26480"), ordergate::decimal_literal("1.26490"));
     out.drain(1);
     std::printf("  cancel lim-2: %s\n", ordergate::reason_name(session.cancel("lim-2").reason).data());
     out.drain(1);

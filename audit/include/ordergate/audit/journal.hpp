@@ -22,10 +22,10 @@
 ///
 /// Threading: `record` may be called from any number of threads at once; it
 /// is lock-free (one compare-and-swap on a shared counter, retried only when
-/// another producer won it, plus a 184-byte copy into a preallocated ring)
-/// and never locks, allocates, throws or makes a system call. Every other member may block and belongs off the hot
-/// path. The writer thread is the only one that touches the file and calls the
-/// `AuditNames` resolvers.
+/// another producer won it, plus a 200-byte copy into a preallocated ring)
+/// and never locks, allocates, throws or makes a system call. Every other
+/// member may block and belongs off the hot path. The writer thread is the
+/// only one that touches the file and calls the `AuditNames` resolvers.
 
 #include <atomic>
 #include <chrono>
@@ -50,6 +50,8 @@
 
 namespace ordergate {
 
+// The copy `record` makes (the \file comment above and docs/audit.md say so).
+static_assert(sizeof(AuditEvent) == 200, "update the sizes in journal.hpp and docs/audit.md");
 
 /// When the writer makes written records durable with fdatasync.
 enum class AuditFsync : std::uint8_t {
@@ -86,8 +88,8 @@ struct AuditJournalOptions {
   /// file instead; 0 never rotates.
   std::uint64_t max_bytes = 256ull << 20;
   /// Records the ring holds before `record` drops one (a power of two >= 64).
-  /// Each slot is 200 bytes; the ring is allocated and touched once, at
-  /// construction.
+  /// Each slot is 216 bytes (checked in journal.cpp); the ring is
+  /// allocated and touched once, at construction.
   std::uint32_t queue_capacity = 1u << 16;
   /// When not empty, the chain uses HMAC-SHA256 under this key instead of
   /// plain SHA-256, and verification needs the same key.
@@ -123,8 +125,9 @@ class AuditJournal final : public AuditSink {
   /// Numbers the event and hands it to the writer. Returns its sequence
   /// number (> 0), or 0 when the record was not taken: the ring was full,
   /// the journal failed, or `stop()` has begun. A 0 is counted in
-  /// `dropped_records()` and makes `healthy()` false. Thread-safe; no lock,
-  /// allocation, exception or system call.
+  /// `dropped_records()` and makes `healthy()` (the `AuditSink` query)
+  /// false for good. Thread-safe; no lock, allocation, exception or system
+  /// call.
   std::uint64_t record(const AuditEvent& event) noexcept override;
 
   /// Blocks until record `sequence` is durable under the journal's policy:
@@ -158,11 +161,10 @@ class AuditJournal final : public AuditSink {
   /// Records refused by `record` (full ring, failed or stopping journal).
   [[nodiscard]] std::uint64_t dropped_records() const noexcept;
   /// True once a write, fdatasync or rotation failed; the journal then
-  /// refuses every record. See `error()`.
+  /// refuses every record. See `error()`. `healthy()` (inherited from
+  /// `AuditSink`) is false once the journal failed or dropped a record: a
+  /// gateway then refuses new orders with AUDIT_UNAVAILABLE.
   [[nodiscard]] bool failed() const noexcept;
-  /// No record dropped and no failure. Cheap (two atomic loads): a gateway
-  /// process checks it and halts trading when it turns false.
-  [[nodiscard]] bool healthy() const noexcept;
   /// What failed (file and errno text), empty while not failed.
   [[nodiscard]] std::string error() const;
 

@@ -44,7 +44,9 @@ enum class IdleStrategy : std::uint8_t {
   backoff,    ///< spins briefly, then yields, then sleeps up to 1 ms
 };
 
-/// Builds a broker adapter for the accounts whose `broker` equals its name.
+/// Builds a broker adapter for the accounts whose `broker` equals its name,
+/// once, when the gateway is constructed. A std::invalid_argument it throws
+/// (bad settings) reaches the caller as ConfigError naming the broker.
 using BrokerFactory = std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)>;
 
 struct GatewayConfig {
@@ -54,9 +56,13 @@ struct GatewayConfig {
   /// Windows applied to each account and to each symbol (across principals).
   std::vector<std::string> account_rate_limits;
   std::vector<std::string> symbol_rate_limits;
-  /// Settings of the embedded paper broker (accounts with broker = "paper").
+  /// Settings of the paper broker registered as "paper" by default (see
+  /// `broker_factories`); not read when `brokers` has its own "paper" entry.
   adapters::PaperConfig paper;
-  /// Extra broker adapters by name; "paper" is built in.
+  /// Broker adapters by name, e.g. {"oanda", make_oanda_factory(...)}.
+  /// Accounts name one of these; the first entry of a name wins. A "paper"
+  /// entry here replaces the default one, e.g. to keep a quote feed:
+  /// {"paper", adapters::make_paper_factory(config.paper, feed)}.
   std::vector<std::pair<std::string, BrokerFactory>> brokers;
 
   /// Orders the gateway can accept over its lifetime (ids are not reused, so
@@ -72,5 +78,10 @@ struct GatewayConfig {
   /// Must be cheap and must not call back into the gateway.
   std::function<void()> on_execution_ready;
 };
+
+/// The brokers a gateway built from `config` can use, in lookup order:
+/// `config.brokers`, then the default registration
+/// {"paper", adapters::make_paper_factory(config.paper)}.
+[[nodiscard]] std::vector<std::pair<std::string, BrokerFactory>> broker_factories(const GatewayConfig& config);
 
 }  // namespace ordergate

@@ -68,12 +68,14 @@ class Session {
 
   /// Runs the guard pipeline on the calling thread (validate, permissions,
   /// trading state, risk, rate limits; first failure rejects) and hands an
-  /// accepted order to its broker. A rejected order changes no limiter,
+  /// accepted order to its broker. While the gateway's audit sink is not
+  /// `healthy()`, every order is refused with AUDIT_UNAVAILABLE. A rejected order changes no limiter,
   /// position or open-order state. Cost: a few hundred ns; no allocation.
   [[nodiscard]] Verdict submit(const OrderRequest& request) noexcept;
 
   /// Asks the broker to cancel an open order of this principal. Cancels pass
-  /// the kill switch and have their own rate budget. OK means the request was
+  /// the kill switch and an unhealthy audit sink, and have their own rate
+  /// budget. OK means the request was
   /// sent; the CANCELED execution report confirms it.
   [[nodiscard]] Verdict cancel(std::string_view client_order_id) noexcept;
 
@@ -88,6 +90,8 @@ class Session {
   /// OK while the session may act; otherwise why not (UNAUTHENTICATED when
   /// closed or revoked, SESSION_EXPIRED, PERMISSION_DENIED when disabled).
   [[nodiscard]] Reason status() const noexcept;
+  /// Never given to another session of this gateway (ids count up from 1;
+  /// after 2^32 - 1 sessions `open_session` refuses to open more).
   [[nodiscard]] SessionId id() const noexcept;
   [[nodiscard]] PrincipalId principal() const noexcept;
   /// Monotonic time at which the session expires.
@@ -128,7 +132,8 @@ class Gateway {
  public:
   /// Validates `config` (throws ConfigError naming the problem) and builds
   /// the guards and broker adapters. `clock` and `audit` must outlive the
-  /// gateway; without `audit` records are discarded.
+  /// gateway; without `audit` records are discarded. While `audit` reports
+  /// itself unhealthy, new orders are refused with AUDIT_UNAVAILABLE.
   explicit Gateway(GatewayConfig config, const Clock& clock = SystemClock::instance(),
                    AuditSink* audit = nullptr);
   ~Gateway();
@@ -152,11 +157,15 @@ class Gateway {
   void reload(const GatewayConfig& config);
 
   /// Opens a session for a configured principal. Throws std::invalid_argument
-  /// for an unknown or disabled principal or when all session slots are used.
+  /// for an unknown or disabled principal, when all session slots are used,
+  /// or when session ids are exhausted (2^32 - 1 sessions: restart).
   [[nodiscard]] Session open_session(std::string_view principal);
 
   /// Kill switch. With `cancel_working`, also cancels every open order in
-  /// scope. Throws std::invalid_argument for an unknown account or principal.
+  /// scope: when it returns, a cancel is on its way for every order accepted
+  /// before, including one whose `submit` was running at the same time (such
+  /// a submit may instead be refused with TRADING_HALTED or REDUCE_ONLY).
+  /// Throws std::invalid_argument for an unknown account or principal.
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
   [[nodiscard]] guards::TradingState trading_state(TradingScope scope) const;
 
@@ -169,10 +178,6 @@ class Gateway {
   /// as the gateway tracks them from execution reports.
   [[nodiscard]] guards::ExposureBook::Snapshot exposure(std::string_view account,
                                                         std::string_view symbol) const;
-
-  /// Sets a quote of the paper broker serving `account` (applied on its I/O
-  /// thread, in order with the orders already queued). For demos and tests.
-  void set_paper_quote(std::string_view account, std::string_view symbol, Decimal bid, Decimal ask);
 
   [[nodiscard]] const InstrumentTable& instruments() const noexcept;
   [[nodiscard]] const AccountTable& accounts() const noexcept;

@@ -1,0 +1,188 @@
+// Operator and query functions: kill switch, cancel-all, sessions and
+// principals, exposure and open orders. Off the hot path.
+
+#include "engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include "ordergate/guards/validate.hpp"
+
+namespace ordergate {
+namespace detail {
+
+PrincipalId Engine::principal_id(std::string_view name) const {
+  if (const auto id = find_principal(name)) return *id;
+  throw std::invalid_argument("unknown principal");
+}
+
+AccountId Engine::account_id(std::string_view name) const {
+  const Account* account = accounts_.find(name);
+  if (account == nullptr) throw std::invalid_argument("unknown account");
+  return account->id;
+}
+
+void Engine::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
+  AccountId account = 0;
+  PrincipalId principal = 0;
+  switch (scope.kind) {
+    case TradingScope::Kind::global:
+      kill_switch_.set_global(state);
+      break;
+    case TradingScope::Kind::account:
+      account = account_id(scope.name);
+      kill_switch_.set_account(account, state);
+      break;
+    case TradingScope::Kind::principal:
+      principal = principal_id(scope.name);
+      kill_switch_.set_principal(principal, state);
+      break;
+  }
+  AuditEvent event;
+  event.type = AuditEventType::trading_state_changed;
+  event.account_id = account;
+  event.principal_id = principal;
+  std::string detail = scope.kind == TradingScope::Kind::global ? "global"
+                       : scope.kind == TradingScope::Kind::account ? "account:" + std::string(scope.name)
+                                                                   : "principal:" + std::string(scope.name);
+  detail += ":";
+  detail += guards::to_string(state);
+  if (cancel_working) detail += ":CANCEL";
+  event.detail.assign(detail);
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+
+  if (!cancel_working) return;
+  // Pairs with the fence in submit: a submit that read the old state is
+  // either seen open by the scan below or sees the new state and refuses.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  CancelFilter filter;
+  if (scope.kind == TradingScope::Kind::account) filter.account = account;
+  if (scope.kind == TradingScope::Kind::principal) filter.principal = principal;
+  cancel_orders(filter);
+}
+
+std::size_t Engine::cancel_orders(const CancelFilter& filter) {
+  std::size_t sent = 0;
+  const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
+  for (std::uint32_t id = 0; id < count; ++id) {
+    const OrderRecord& record = records_[id];
+    if (!record.open.load(std::memory_order_acquire)) continue;
+    const Order& order = record.order;
+    if ((filter.principal && order.principal_id != *filter.principal) ||
+        (filter.session && order.session_id != *filter.session) ||
+        (filter.account && order.account_id != *filter.account) ||
+        (filter.instrument && order.instrument_id != *filter.instrument)) {
+      continue;
+    }
+    BrokerCommand command;
+    command.kind = CommandKind::cancel;
+    command.order = order;
+    brokers_[broker_of_account_[order.account_id]]->queue->enqueue(command);
+    audit(AuditEventType::cancel_accepted, order, Reason::OK);
+    ++sent;
+  }
+  return sent;
+}
+
+bool Engine::has_permission(PrincipalId principal, guards::Permission permission) const noexcept {
+  const Snapshot& snapshot = current();
+  return principal < snapshot.principals.size() && !snapshot.principals[principal]->removed &&
+         snapshot.principals[principal]->policy.has(permission);
+}
+
+bool Engine::allows_account(PrincipalId principal, AccountId account) const noexcept {
+  const Snapshot& snapshot = current();
+  return principal < snapshot.principals.size() && !snapshot.principals[principal]->removed &&
+         snapshot.principals[principal]->policy.allows_account(account);
+}
+
+std::optional<PrincipalId> Engine::find_principal(std::string_view name) const noexcept {
+  const Snapshot& snapshot = current();
+  for (std::size_t i = 0; i < snapshot.principals.size(); ++i) {
+    if (!snapshot.principals[i]->removed && snapshot.principals[i]->policy.name() == name) {
+      return static_cast<PrincipalId>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+bool Engine::principal_enabled(PrincipalId principal) const noexcept {
+  return principal < current().principals.size() && !current().principals[principal]->removed &&
+         controls_[principal].enabled.load(std::memory_order_acquire);
+}
+
+guards::TradingState Engine::trading_state(TradingScope scope) const {
+  switch (scope.kind) {
+    case TradingScope::Kind::global:
+      return kill_switch_.global();
+    case TradingScope::Kind::account:
+      return kill_switch_.account(account_id(scope.name));
+    case TradingScope::Kind::principal:
+      return kill_switch_.principal(principal_id(scope.name));
+  }
+  return guards::TradingState::halted;
+}
+
+void Engine::revoke_sessions(std::string_view principal) {
+  const PrincipalId pid = principal_id(principal);
+  controls_[pid].epoch.fetch_add(1, std::memory_order_acq_rel);
+  AuditEvent event;
+  event.type = AuditEventType::sessions_revoked;
+  event.principal_id = pid;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+}
+
+void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
+  const PrincipalId pid = principal_id(principal);
+  controls_[pid].enabled.store(enabled, std::memory_order_release);
+  AuditEvent event;
+  event.principal_id = pid;
+  event.type = enabled ? AuditEventType::principal_enabled : AuditEventType::principal_disabled;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+}
+
+guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::string_view symbol) const {
+  SymbolKey key;
+  if (guards::canonical_symbol_key(symbol, key) != Reason::OK) throw std::invalid_argument("invalid symbol");
+  const Instrument* instrument = current().instruments.find(key);
+  if (instrument == nullptr) throw std::invalid_argument("unknown instrument");
+  return exposure_.snapshot(account_id(account), instrument->id);
+}
+
+std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
+  const PrincipalId pid = principal_id(principal);
+  std::vector<OpenOrder> orders;
+  const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
+  for (std::uint32_t id = 0; id < count; ++id) {
+    const OrderRecord& record = records_[id];
+    if (!record.open.load(std::memory_order_acquire) || record.order.principal_id != pid) continue;
+    OpenOrder open;
+    open.order = record.order;
+    open.leaves_quantity = Decimal::from_raw(record.leaves_raw.load(std::memory_order_relaxed));
+    orders.push_back(open);
+  }
+  return orders;
+}
+
+std::string_view Engine::principal_name(PrincipalId id) const noexcept {
+  const Snapshot& snapshot = current();
+  return id < snapshot.principals.size() ? snapshot.principals[id]->policy.name() : std::string_view{};
+}
+
+Gateway::Counters Engine::counters() const noexcept {
+  Gateway::Counters counters;
+  for (std::uint32_t i = 0; i < config_.max_sessions; ++i) {
+    counters.accepted += sessions_[i].accepted.load(std::memory_order_relaxed);
+    counters.rejected += sessions_[i].rejected.load(std::memory_order_relaxed);
+  }
+  counters.executions = executions_.load(std::memory_order_relaxed);
+  return counters;
+}
+
+}  // namespace detail
+
+}  // namespace ordergate

@@ -1,0 +1,183 @@
+// The broker side: one I/O thread per broker draining its command queue,
+// and the execution reports coming back from the adapters.
+
+#include "engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+namespace ordergate {
+namespace detail {
+namespace {
+
+constexpr std::size_t kDequeueBatch = 64;
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spin, then yield, then sleep with a growing interval (capped at 1 ms).
+void idle_wait(IdleStrategy strategy, std::uint32_t idle_rounds) noexcept {
+  if (strategy == IdleStrategy::busy_spin || idle_rounds < 2'000) {
+    cpu_relax();
+  } else if (idle_rounds < 2'100) {
+    std::this_thread::yield();
+  } else {
+    const std::uint32_t step = std::min<std::uint32_t>(idle_rounds - 2'100, 20);
+    std::this_thread::sleep_for(std::chrono::microseconds(50u * (step + 1)));
+  }
+}
+
+}  // namespace
+
+void Engine::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& broker : brokers_) {
+    std::promise<void> started;
+    std::future<void> ready = started.get_future();
+    broker->running.store(true, std::memory_order_release);
+    Broker* raw = broker.get();
+    broker->thread = std::thread([this, raw, &started] { run_broker(*raw, started); });
+    try {
+      ready.get();
+    } catch (...) {
+      broker->running.store(false, std::memory_order_release);
+      broker->thread.join();
+      stop();
+      throw;
+    }
+  }
+  accepting_.store(true, std::memory_order_release);
+}
+
+void Engine::stop() noexcept {
+  accepting_.store(false, std::memory_order_release);
+  for (auto& broker : brokers_) {
+    broker->running.store(false, std::memory_order_release);
+    if (broker->thread.joinable()) broker->thread.join();
+  }
+}
+
+void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
+  try {
+    broker.port->start(*this, *broker.quotes, clock_);
+  } catch (...) {
+    started.set_exception(std::current_exception());
+    return;
+  }
+  started.set_value();
+
+  BrokerCommand batch[kDequeueBatch];
+  std::uint32_t idle_rounds = 0;
+  for (;;) {
+    const bool running = broker.running.load(std::memory_order_acquire);
+    const std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
+    for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
+    const bool worked = broker.port->poll() || count > 0;
+    // Leave only once the queue is drained after the stop request.
+    if (!running && count == 0) break;
+    idle_rounds = worked ? 0 : idle_rounds + 1;
+    if (!worked) idle_wait(config_.idle_strategy, idle_rounds);
+  }
+  broker.port->stop();
+}
+
+void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
+  switch (command.kind) {
+    case CommandKind::submit: {
+      OrderRecord& record = records_[command.order.order_id];
+      record.dispatched = true;
+      if (record.cancel_pending) {
+        // Cancelled before it was sent: it never reaches the broker.
+        ExecutionReport report;
+        report.order_id = command.order.order_id;
+        report.status = ExecStatus::canceled;
+        report.transact_time_ns = clock_.wall_ns();
+        report.broker_reason.assign("CANCELED_BEFORE_SENT");
+        on_execution(report);
+        break;
+      }
+      broker.port->submit(command.order);
+      audit(AuditEventType::sent_to_broker, command.order, Reason::OK);
+      break;
+    }
+    case CommandKind::cancel: {
+      OrderRecord& record = records_[command.order.order_id];
+      if (!record.dispatched) {
+        record.cancel_pending = true;
+        break;
+      }
+      CancelOrder cancel;
+      cancel.order_id = command.order.order_id;
+      cancel.session_id = command.order.session_id;
+      cancel.account_id = command.order.account_id;
+      cancel.instrument_id = command.order.instrument_id;
+      cancel.client_order_id = command.order.client_order_id;
+      broker.port->cancel(cancel);
+      break;
+    }
+  }
+}
+
+void Engine::on_execution(const ExecutionReport& incoming) noexcept {
+  if (incoming.order_id >= std::min(next_order_id_.load(std::memory_order_acquire),
+                                    config_.order_capacity)) {
+    return;  // not an order of ours
+  }
+  OrderRecord& record = records_[incoming.order_id];
+  if (record.finished) return;
+  const Order& order = record.order;
+
+  ExecutionReport report = incoming;
+  // Identity comes from our own record, never from the adapter.
+  report.session_id = order.session_id;
+  report.account_id = order.account_id;
+  report.instrument_id = order.instrument_id;
+  report.side = order.side;
+  report.client_order_id = order.client_order_id;
+
+  Decimal filled = report.last_quantity;
+  if (filled.is_positive()) {
+    if (filled > record.leaves) filled = record.leaves;  // never book more than was ordered
+    exposure_.apply_fill(order.account_id, order.instrument_id, order.side, filled);
+    (void)Decimal::sub(record.leaves, filled, record.leaves);
+    record.leaves_raw.store(record.leaves.raw(), std::memory_order_relaxed);
+  }
+  if (is_terminal(report.status)) {
+    exposure_.release(order.account_id, order.instrument_id, order.side, record.leaves);
+    record.leaves = Decimal{};
+    record.leaves_raw.store(0, std::memory_order_relaxed);
+    record.finished = true;
+    record.open.store(false, std::memory_order_release);
+  }
+  executions_.fetch_add(1, std::memory_order_relaxed);
+
+  AuditEvent event;
+  event.type = AuditEventType::execution;
+  event.reason = report.reason;
+  event.exec_status = report.status;
+  event.principal_id = order.principal_id;
+  event.session_id = order.session_id;
+  event.account_id = order.account_id;
+  event.instrument_id = order.instrument_id;
+  event.side = order.side;
+  event.order_id = order.order_id;
+  event.quantity = report.last_quantity;
+  event.price = report.last_price;
+  event.client_order_id = order.client_order_id;
+  event.broker_order_id = report.broker_order_id;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+
+  if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
+  if (config_.on_execution_ready) config_.on_execution_ready();
+}
+
+}  // namespace detail
+
+}  // namespace ordergate

@@ -1,0 +1,216 @@
+// Construction and configuration: validating a GatewayConfig, building the
+// brokers, and the snapshots a reload publishes.
+
+#include "engine.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace ordergate {
+namespace detail {
+namespace {
+
+std::vector<guards::RateWindow> parse_windows(const std::vector<std::string>& texts,
+                                              const std::string& where) {
+  std::vector<guards::RateWindow> windows;
+  for (const std::string& text : texts) {
+    guards::RateWindow window;
+    std::string error;
+    if (!guards::parse_rate_window(text, window, error)) {
+      throw ConfigError(where + ": rate limit '" + text + "': " + error);
+    }
+    windows.push_back(window);
+  }
+  if (windows.size() > 4) throw ConfigError(where + ": at most 4 rate windows per scope");
+  return windows;
+}
+
+}  // namespace
+
+Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
+    : config_(std::move(config)),
+      clock_(clock),
+      audit_(audit != nullptr ? *audit : null_audit_),
+      auditing_(audit != nullptr),
+      accounts_([&] {
+        try {
+          return AccountTable(config_.accounts);
+        } catch (const std::invalid_argument& e) {
+          throw ConfigError(e.what());
+        }
+      }()),
+      controls_(std::make_unique<PrincipalControl[]>(kMaxPrincipals)),
+      kill_switch_(std::max<std::size_t>(accounts_.size(), 1), kMaxPrincipals),
+      exposure_(std::max<std::size_t>(accounts_.size(), 1),
+                std::max<std::size_t>(config_.instruments.size(), 1)),
+      order_index_(static_cast<std::size_t>(config_.order_capacity) * 2) {
+  if (accounts_.size() == 0) throw ConfigError("no accounts configured");
+  if (config_.order_capacity == 0 || config_.order_capacity > (1u << 26)) {
+    throw ConfigError("order_capacity must be within 1..67108864");
+  }
+  if (config_.max_sessions == 0 || config_.max_sessions > kMaxSessionSlots) {
+    throw ConfigError("max_sessions must be within 1..4096");
+  }
+  if (config_.broker_queue_capacity < 64) throw ConfigError("broker_queue_capacity must be >= 64");
+
+  snapshots_.push_back(build_snapshot(config_, nullptr));
+  snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+  const InstrumentTable& instruments = current().instruments;
+
+  // One broker per distinct adapter name, in order of first use.
+  const std::vector<std::pair<std::string, BrokerFactory>> factories = broker_factories(config_);
+  broker_of_account_.resize(accounts_.size());
+  for (const Account& account : accounts_.all()) {
+    const std::string name(account.broker.view());
+    auto found = std::find_if(brokers_.begin(), brokers_.end(),
+                              [&](const auto& broker) { return broker->name == name; });
+    if (found == brokers_.end()) {
+      auto broker = std::make_unique<Broker>();
+      broker->name = name;
+      const auto factory = std::find_if(factories.begin(), factories.end(),
+                                        [&](const auto& entry) { return entry.first == name; });
+      if (factory == factories.end()) {
+        throw ConfigError("account '" + std::string(account.name.view()) + "': unknown broker '" + name + "'");
+      }
+      try {
+        broker->port = factory->second(instruments);
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError("broker '" + name + "': " + e.what());
+      }
+      if (!broker->port) throw ConfigError("broker '" + name + "': factory returned nothing");
+      broker->quotes = std::make_unique<QuoteBoard>(instruments.size());
+      const std::size_t pool = config_.broker_queue_capacity +
+                               static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;
+      broker->queue = std::make_unique<CommandQueue>(pool);
+      brokers_.push_back(std::move(broker));
+      found = brokers_.end() - 1;
+    }
+    broker_of_account_[account.id] = static_cast<std::uint16_t>(found - brokers_.begin());
+  }
+
+  records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);
+  sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
+}
+
+std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, const Snapshot* previous) const {
+  auto snapshot = std::make_unique<Snapshot>();
+  try {
+    snapshot->instruments = InstrumentTable(config.instruments);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  if (snapshot->instruments.size() == 0) throw ConfigError("no instruments configured");
+  if (config.principals.empty()) throw ConfigError("no principals configured");
+
+  // Principal ids are stable by name across reloads: existing names keep
+  // their id, new names are appended, removed names stay as "removed".
+  std::vector<const PrincipalConfig*> by_id;
+  if (previous != nullptr) {
+    for (const auto& state : previous->principals) {
+      const auto same = std::find_if(config.principals.begin(), config.principals.end(),
+                                     [&](const PrincipalConfig& p) { return p.policy.name == state->policy.name(); });
+      by_id.push_back(same != config.principals.end() ? &*same : nullptr);
+    }
+  }
+  for (const PrincipalConfig& principal : config.principals) {
+    if (std::find(by_id.begin(), by_id.end(), &principal) == by_id.end()) by_id.push_back(&principal);
+  }
+  if (by_id.size() >= kMaxPrincipals) throw ConfigError("too many principals");
+
+  for (std::size_t id = 0; id < by_id.size(); ++id) {
+    const PrincipalConfig* principal = by_id[id];
+    auto state = std::make_unique<PrincipalState>();
+    if (principal == nullptr) {  // removed by this reload: keep the slot, allow nothing
+      guards::PrincipalSpec spec;
+      spec.name = std::string(previous->principals[id]->policy.name());
+      spec.accounts = {"*"};
+      spec.symbols = {"*"};
+      state->policy = guards::PrincipalPolicy(spec, accounts_, snapshot->instruments);
+      state->order_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
+      state->cancel_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
+      state->session_ttl_ns = 1;
+      state->removed = true;
+      snapshot->principals.push_back(std::move(state));
+      continue;
+    }
+    const std::string where = "principal '" + principal->policy.name + "'";
+    const auto count = std::count_if(config.principals.begin(), config.principals.end(),
+                                     [&](const PrincipalConfig& p) { return p.policy.name == principal->policy.name; });
+    if (count > 1) throw ConfigError(where + ": defined twice");
+    try {
+      state->policy = guards::PrincipalPolicy(principal->policy, accounts_, snapshot->instruments);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());
+    }
+    if (principal->rate_limits.empty()) {
+      throw ConfigError(where + ": rate_limits is required (e.g. [\"20/1s\", \"600/1m\"])");
+    }
+    if (principal->cancel_rate_limits.empty()) throw ConfigError(where + ": cancel_rate_limits must not be empty");
+    state->order_limits = guards::GcraLimiter(parse_windows(principal->rate_limits, where), 1);
+    state->cancel_limits = guards::GcraLimiter(parse_windows(principal->cancel_rate_limits, where), 1);
+    if (principal->session_ttl_ns <= 0) throw ConfigError(where + ": session_ttl must be > 0");
+    state->session_ttl_ns = principal->session_ttl_ns;
+    if (previous != nullptr && id < previous->principals.size()) {
+      state->order_limits.inherit(previous->principals[id]->order_limits);
+      state->cancel_limits.inherit(previous->principals[id]->cancel_limits);
+    }
+    snapshot->principals.push_back(std::move(state));
+  }
+  snapshot->account_limits =
+      guards::GcraLimiter(parse_windows(config.account_rate_limits, "account_rate_limits"), accounts_.size());
+  snapshot->symbol_limits = guards::GcraLimiter(parse_windows(config.symbol_rate_limits, "symbol_rate_limits"),
+                                                snapshot->instruments.size());
+  if (previous != nullptr) {
+    snapshot->account_limits.inherit(previous->account_limits);
+    snapshot->symbol_limits.inherit(previous->symbol_limits);
+  }
+  return snapshot;
+}
+
+void Engine::reload(const GatewayConfig& config) {
+  const Snapshot& previous = current();
+  // Reference data and capacities size the engine's tables and threads; they
+  // cannot change under running sessions.
+  if (config.instruments.size() != previous.instruments.size()) {
+    throw ConfigError("instruments cannot be added or removed by a reload; restart the gateway");
+  }
+  for (std::size_t i = 0; i < config.instruments.size(); ++i) {
+    if (previous.instruments[static_cast<InstrumentId>(i)].name.view() != config.instruments[i].name) {
+      throw ConfigError("instrument '" + config.instruments[i].name +
+                        "': instruments cannot be renamed or reordered by a reload; restart the gateway");
+    }
+  }
+  if (config.accounts.size() != accounts_.size()) {
+    throw ConfigError("accounts cannot be added or removed by a reload; restart the gateway");
+  }
+  for (std::size_t i = 0; i < config.accounts.size(); ++i) {
+    const Account& account = accounts_[static_cast<AccountId>(i)];
+    if (account.name.view() != config.accounts[i].name || account.broker.view() != config.accounts[i].broker) {
+      throw ConfigError("account '" + config.accounts[i].name +
+                        "': accounts cannot change by a reload; restart the gateway");
+    }
+  }
+  if (config.order_capacity != config_.order_capacity || config.max_sessions != config_.max_sessions ||
+      config.broker_queue_capacity != config_.broker_queue_capacity) {
+    throw ConfigError("order_capacity, max_sessions and broker_queue_capacity cannot change by a reload; restart");
+  }
+  std::unique_ptr<Snapshot> next = build_snapshot(config, &previous);
+  for (std::size_t id = 0; id < next->principals.size(); ++id) {
+    if (next->principals[id]->removed) controls_[id].epoch.fetch_add(1, std::memory_order_acq_rel);
+  }
+  snapshots_.push_back(std::move(next));
+  snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+
+  AuditEvent event;
+  event.type = AuditEventType::config_reloaded;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+}
+
+Engine::~Engine() { stop(); }
+
+}  // namespace detail
+
+}  // namespace ordergate

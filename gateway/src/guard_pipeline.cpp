@@ -1,0 +1,256 @@
+// The hot path: submit and cancel run every guard on the caller's thread.
+// No allocation, lock, exception or system call in this file.
+
+#include "engine.hpp"
+
+#include <atomic>
+
+#include "ordergate/guards/validate.hpp"
+
+namespace ordergate {
+namespace detail {
+
+Reason Engine::authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept {
+  if (handle.slot == nullptr) return Reason::UNAUTHENTICATED;
+  const SessionSlot& slot = *handle.slot;
+  const PrincipalControl& control = controls_[slot.principal];
+  if (control.epoch.load(std::memory_order_acquire) != slot.epoch) return Reason::UNAUTHENTICATED;
+  if (now_ns >= slot.expires_at_ns) return Reason::SESSION_EXPIRED;
+  if (!control.enabled.load(std::memory_order_acquire)) return Reason::PERMISSION_DENIED;
+  return Reason::OK;
+}
+
+Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
+                       std::int64_t retry_after_ns) noexcept {
+  if (handle.slot != nullptr) {
+    auto& rejected = handle.slot->rejected;
+    rejected.store(rejected.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  if (!auditing_) return Verdict{reason, retry_after_ns, 0, 0};
+  AuditEvent event;
+  event.type = AuditEventType::order_rejected;
+  event.reason = reason;
+  event.session_id = handle.id;
+  event.time_ns = clock_.wall_ns();
+  if (handle.slot != nullptr) event.principal_id = handle.slot->principal;
+  // Only fields that passed validation are recorded: raw client input is
+  // never copied into the audit trail.
+  if (order != nullptr) {
+    event.account_id = order->account_id;
+    event.instrument_id = order->instrument_id;
+    event.side = order->side;
+    event.quantity = order->quantity;
+    event.price = order->price;
+    event.client_order_id = order->client_order_id;
+  }
+  const std::uint64_t sequence = audit_.record(event);
+  return Verdict{reason, retry_after_ns, 0, sequence};
+}
+
+std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reason) noexcept {
+  if (!auditing_) return 0;
+  AuditEvent event;
+  event.type = type;
+  event.reason = reason;
+  event.principal_id = order.principal_id;
+  event.session_id = order.session_id;
+  event.account_id = order.account_id;
+  event.instrument_id = order.instrument_id;
+  event.side = order.side;
+  event.order_id = order.order_id;
+  event.quantity = order.quantity;
+  event.price = order.price;
+  event.client_order_id = order.client_order_id;
+  event.time_ns = clock_.wall_ns();
+  return audit_.record(event);
+}
+
+Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) {
+    return reject(handle, nullptr, reason);
+  }
+  // Fail closed: no order goes out that the audit trail cannot record.
+  // Cancels only reduce risk, so they do not ask.
+  if (!audit_.healthy()) return reject(handle, nullptr, Reason::AUDIT_UNAVAILABLE);
+  SessionSlot& slot = *handle.slot;
+  Snapshot& snapshot = current();
+  PrincipalState& principal = *snapshot.principals[slot.principal];
+  const InstrumentTable& instruments = snapshot.instruments;
+
+  Order order;
+  order.principal_id = slot.principal;
+  order.session_id = handle.id;
+
+  // 1. validate and sanitize
+  // The wall clock is only needed to check a GTD expiry.
+  const std::int64_t wall_ns = request.time_in_force == TimeInForce::gtd ? clock_.wall_ns() : 0;
+  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, order);
+      reason != Reason::OK) {
+    return reject(handle, nullptr, reason);
+  }
+  // 2. permissions
+  if (Reason reason = guards::check_submit_permissions(principal.policy, order); reason != Reason::OK) {
+    return reject(handle, &order, reason);
+  }
+  if (!accepting_.load(std::memory_order_acquire)) {
+    return reject(handle, &order, Reason::BROKER_UNAVAILABLE);
+  }
+  // 3. trading state
+  const guards::TradingState state = kill_switch_.effective(order.account_id, order.principal_id);
+  if (Reason reason = guards::check_trading_state(state); reason != Reason::OK) {
+    return reject(handle, &order, reason);
+  }
+  // 4. risk: per-order limits against the reference quote, duplicates,
+  //    then the exposure reservation (exact under concurrency)
+  const Instrument& instrument = instruments[order.instrument_id];
+  const std::uint16_t broker_index = broker_of_account_[order.account_id];
+  Broker& broker = *brokers_[broker_index];
+  const Quote quote = broker.quotes->read(order.instrument_id);
+  if (Reason reason = guards::check_order_risk(order, instrument, quote, now_ns); reason != Reason::OK) {
+    return reject(handle, &order, reason);
+  }
+  const std::uint64_t key =
+      guards::ClientOrderIdIndex::key(order.principal_id, order.client_order_id.view());
+  if (order_index_.contains(key)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  if (Reason reason = exposure_.reserve(order.account_id, instrument, order.side, order.quantity,
+                                        state == guards::TradingState::reducing);
+      reason != Reason::OK) {
+    return reject(handle, &order, reason);
+  }
+  // 5. rate limits, consumed only by orders that passed everything above
+  guards::RateCheck rates;
+  // Config allows at most 4 windows per scope, so this never overflows; if it
+  // did, refusing is the only safe answer.
+  if (!principal.order_limits.collect(0, rates) || !snapshot.account_limits.collect(order.account_id, rates) ||
+      !snapshot.symbol_limits.collect(order.instrument_id, rates)) {
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    return reject(handle, &order, Reason::RATE_LIMITED);
+  }
+  std::int64_t retry_after_ns = 0;
+  if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    return reject(handle, &order, reason, retry_after_ns);
+  }
+
+  // Claim the client order id; a concurrent submit of the same id loses here.
+  auto undo = [&] {
+    rates.refund();
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+  };
+  std::size_t index_slot = 0;
+  switch (order_index_.insert(key, index_slot)) {
+    case guards::ClientOrderIdIndex::Insert::inserted:
+      break;
+    case guards::ClientOrderIdIndex::Insert::duplicate:
+      undo();
+      return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+    case guards::ClientOrderIdIndex::Insert::full:
+      undo();
+      return reject(handle, &order, Reason::ORDER_CAPACITY_EXHAUSTED);
+  }
+  const std::uint32_t order_id = next_order_id_.fetch_add(1, std::memory_order_relaxed);
+  if (order_id >= config_.order_capacity) {
+    order_index_.erase(index_slot);
+    undo();
+    return reject(handle, &order, Reason::ORDER_CAPACITY_EXHAUSTED);
+  }
+  order.order_id = order_id;
+  order.accepted_ns = now_ns;
+  OrderRecord& record = records_[order_id];
+  record.order = order;
+  record.session_slot = handle.slot_index;
+  record.leaves = order.quantity;  // handed to the broker thread by the queue
+  record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
+  record.finished = false;
+  record.dispatched = false;
+  record.cancel_pending = false;
+  record.open.store(true, std::memory_order_release);
+
+  // A kill switch set since step 3 wins. With the fence in set_trading_state
+  // (store, fence, load on both sides), either this load sees the new state
+  // or the operator's cancel_working scan sees this order open: an order
+  // accepted before set_trading_state returns is never left working.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (const guards::TradingState latest = kill_switch_.effective(order.account_id, order.principal_id);
+      latest > state) {
+    record.open.store(false, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    // REDUCING admits only orders that shrink the position, which this one
+    // was not checked for.
+    return reject(handle, &order,
+                  latest == guards::TradingState::halted ? guards::check_trading_state(latest) : Reason::REDUCE_ONLY);
+  }
+
+  BrokerCommand command;
+  command.kind = CommandKind::submit;
+  command.order = order;
+  if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
+    record.open.store(false, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    return reject(handle, &order, Reason::BROKER_UNAVAILABLE);
+  }
+  order_index_.publish(index_slot, order_id);
+
+  slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK);
+  return Verdict{Reason::OK, 0, order_id, sequence};
+}
+
+Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  auto cancel_rejected = [&](Reason reason, std::int64_t retry_after_ns = 0) {
+    AuditEvent event;
+    event.type = AuditEventType::cancel_rejected;
+    event.reason = reason;
+    event.session_id = handle.id;
+    if (handle.slot != nullptr) event.principal_id = handle.slot->principal;
+    if (guards::validate_client_order_id(client_order_id) == Reason::OK) {
+      event.client_order_id.assign(client_order_id);
+    }
+    event.time_ns = clock_.wall_ns();
+    const std::uint64_t sequence = audit_.record(event);
+    return Verdict{reason, retry_after_ns, 0, sequence};
+  };
+  if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) return cancel_rejected(reason);
+  PrincipalState& principal = *current().principals[handle.slot->principal];
+  if (Reason reason = guards::check_cancel_permissions(principal.policy); reason != Reason::OK) {
+    return cancel_rejected(reason);
+  }
+  if (Reason reason = guards::validate_client_order_id(client_order_id); reason != Reason::OK) {
+    return cancel_rejected(reason);
+  }
+  const std::uint64_t key = guards::ClientOrderIdIndex::key(handle.slot->principal, client_order_id);
+  OrderId order_id = 0;
+  if (!order_index_.find(key, order_id)) return cancel_rejected(Reason::UNKNOWN_ORDER);
+  const OrderRecord& record = records_[order_id];
+  if (!record.open.load(std::memory_order_acquire) ||
+      record.order.principal_id != handle.slot->principal ||
+      record.order.client_order_id.view() != client_order_id) {
+    return cancel_rejected(Reason::UNKNOWN_ORDER);
+  }
+  if (!accepting_.load(std::memory_order_acquire)) return cancel_rejected(Reason::BROKER_UNAVAILABLE);
+
+  guards::RateCheck rates;
+  if (!principal.cancel_limits.collect(0, rates)) return cancel_rejected(Reason::RATE_LIMITED);
+  std::int64_t retry_after_ns = 0;
+  if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
+    return cancel_rejected(reason, retry_after_ns);
+  }
+  const std::uint16_t broker_index = broker_of_account_[record.order.account_id];
+  BrokerCommand command;
+  command.kind = CommandKind::cancel;
+  command.order = record.order;
+  if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
+    rates.refund();
+    return cancel_rejected(Reason::BROKER_UNAVAILABLE);
+  }
+  const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK);
+  return Verdict{Reason::OK, 0, order_id, sequence};
+}
+
+}  // namespace detail
+
+}  // namespace ordergate

@@ -1,0 +1,128 @@
+// Sessions: opening and closing slots, the per-session event queue, and the
+// public Session handle.
+
+#include "engine.hpp"
+
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+namespace ordergate {
+namespace detail {
+
+Session Engine::open_session(std::string_view principal) {
+  const PrincipalId pid = principal_id(principal);
+  const PrincipalState& state = *current().principals[pid];
+  if (state.removed || !controls_[pid].enabled.load(std::memory_order_acquire)) {
+    throw std::invalid_argument("principal is disabled");
+  }
+  for (std::uint32_t index = 0; index < config_.max_sessions; ++index) {
+    SessionSlot& slot = sessions_[index];
+    bool expected = false;
+    if (!slot.in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) continue;
+    const std::uint64_t id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
+    if (id > std::numeric_limits<SessionId>::max()) {
+      // Reusing an id would let a new session see an old one's reports.
+      slot.in_use.store(false, std::memory_order_release);
+      throw std::invalid_argument("session ids exhausted (4294967295 sessions opened); restart the gateway");
+    }
+    ExecutionReport stale;
+    while (slot.events.try_dequeue(stale)) {
+    }
+    slot.id = static_cast<SessionId>(id);
+    slot.principal = pid;
+    slot.epoch = controls_[pid].epoch.load(std::memory_order_acquire);
+    slot.expires_at_ns = clock_.monotonic_ns() + state.session_ttl_ns;
+
+    auto handle = std::make_unique<SessionHandle>();
+    handle->engine = this;
+    handle->slot = &slot;
+    handle->slot_index = static_cast<std::uint16_t>(index);
+    handle->id = slot.id;
+    handle->tokens.reserve(brokers_.size());
+    for (auto& broker : brokers_) handle->tokens.emplace_back(*broker->queue);
+
+    AuditEvent event;
+    event.type = AuditEventType::session_opened;
+    event.principal_id = pid;
+    event.session_id = slot.id;
+    event.time_ns = clock_.wall_ns();
+    audit_.record(event);
+    return Session(std::move(handle));
+  }
+  throw std::invalid_argument("no free session slot (max_sessions reached)");
+}
+
+void Engine::close_session(SessionHandle& handle) noexcept {
+  if (handle.slot == nullptr) return;
+  AuditEvent event;
+  event.type = AuditEventType::session_closed;
+  event.principal_id = handle.slot->principal;
+  event.session_id = handle.id;
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+  handle.slot->in_use.store(false, std::memory_order_release);
+  handle.slot = nullptr;
+}
+
+bool Engine::poll(SessionHandle& handle, ExecutionReport& report) noexcept {
+  if (handle.slot == nullptr) return false;
+  // Reports of an earlier session in the same slot are dropped here: they
+  // name another session id, and the order's principal must match too.
+  // The order record was written before the order was queued, so the queue
+  // hand-offs make it visible here.
+  while (handle.slot->events.try_dequeue(report)) {
+    if (report.session_id == handle.id && records_[report.order_id].order.principal_id == handle.slot->principal) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace detail
+
+// ---- Session -------------------------------------------------------------
+
+Session::Session() noexcept = default;
+Session::Session(std::unique_ptr<detail::SessionHandle> handle) noexcept : handle_(std::move(handle)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&& other) noexcept {
+  if (this != &other) {
+    close();
+    handle_ = std::move(other.handle_);
+  }
+  return *this;
+}
+Session::~Session() { close(); }
+
+Verdict Session::submit(const OrderRequest& request) noexcept {
+  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
+  return handle_->engine->submit(*handle_, request);
+}
+
+Verdict Session::cancel(std::string_view client_order_id) noexcept {
+  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
+  return handle_->engine->cancel(*handle_, client_order_id);
+}
+
+bool Session::poll(ExecutionReport& report) noexcept {
+  return handle_ && handle_->engine->poll(*handle_, report);
+}
+
+void Session::close() noexcept {
+  if (handle_) handle_->engine->close_session(*handle_);
+}
+
+bool Session::is_open() const noexcept { return handle_ && handle_->slot != nullptr; }
+Reason Session::status() const noexcept {
+  return handle_ ? handle_->engine->status(*handle_) : Reason::UNAUTHENTICATED;
+}
+SessionId Session::id() const noexcept { return handle_ ? handle_->id : 0; }
+PrincipalId Session::principal() const noexcept {
+  return handle_ && handle_->slot != nullptr ? handle_->slot->principal : 0;
+}
+std::int64_t Session::expires_at_ns() const noexcept {
+  return handle_ && handle_->slot != nullptr ? handle_->slot->expires_at_ns : 0;
+}
+
+}  // namespace ordergate

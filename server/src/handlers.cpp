@@ -135,11 +135,7 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
 }
 
 void handle_submit(HandlerContext& context, Connection& connection, const Request& request) {
-  if (context.journal != nullptr && !context.journal->healthy()) {
-    // Fail closed: no order goes out that the audit trail cannot record.
-    reject(connection, request, Reason::AUDIT_UNAVAILABLE);
-    return;
-  }
+  // An unhealthy journal is refused by the engine itself (AUDIT_UNAVAILABLE).
   const Verdict verdict = connection.session.submit(protocol::to_order_request(request));
   hold(context, connection, verdict.audit_sequence);
   if (!verdict.accepted()) {
@@ -309,6 +305,7 @@ std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {
   std::size_t count = 0;
   auto cancel = [&](const Session& session) {
     CancelFilter filter;
+    filter.principal = session.principal();
     filter.session = session.id();
     count += gateway.cancel_orders(filter);
   };

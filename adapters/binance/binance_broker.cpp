@@ -53,31 +53,26 @@ Decimal divide(Decimal quote, Decimal quantity) noexcept {
 
 BinanceSettings BinanceSettings::clone() const {
   BinanceSettings copy;
-  copy.connection = connection;
+  rest::copy_common_settings(*this, copy);
   copy.api_key = api_key.clone();
   copy.secret_key = secret_key.clone();
-  copy.instruments = instruments;
-  copy.symbol_map = symbol_map;
   copy.recv_window_ms = recv_window_ms;
   copy.weight_limit_1m = weight_limit_1m;
   copy.order_limit_10s = order_limit_10s;
   copy.background_weight_share = background_weight_share;
-  copy.pricing_interval_ns = pricing_interval_ns;
   copy.order_poll_interval_ns = order_poll_interval_ns;
-  copy.keepalive_interval_ns = keepalive_interval_ns;
-  copy.unknown_fate_window_ns = unknown_fate_window_ns;
-  copy.rate_limit_pause_ns = rate_limit_pause_ns;
-  copy.max_queue_wait_ns = max_queue_wait_ns;
-  copy.cancel_on_stop = cancel_on_stop;
-  copy.log = log;
   return copy;
 }
 
-struct BinanceBroker::Impl final : rest::RestVenue {
-  Impl(const InstrumentTable& table, BinanceSettings settings_in)
+namespace {
+
+class BinanceVenue final : public rest::RestVenue {
+ public:
+  BinanceVenue(const InstrumentTable& table, BinanceSettings settings_in)
       : settings_(std::move(settings_in)),
-        tracker_(settings_.connection, settings_.log, tracker_settings(settings_), *this,
-                 {stats_.orders_sent, stats_.cancels_sent, stats_.unknown_fate, stats_.recovered}) {
+        tracker_(settings_.connection, settings_.log,
+                 rest::tracker_settings(settings_, "Binance", "RETRY_AFTER", "looking it up by client order id"),
+                 *this, stats_) {
     if (settings_.api_key.empty() || settings_.secret_key.empty()) {
       throw std::invalid_argument(
           "binance: the API key or secret is empty; set the variables named by binance.api_key_env and "
@@ -90,11 +85,7 @@ struct BinanceBroker::Impl final : rest::RestVenue {
         settings_.background_weight_share > 1.0) {
       throw std::invalid_argument("binance: limits must be > 0 and background_weight_share in (0, 1]");
     }
-    if (settings_.order_poll_interval_ns <= 0 || settings_.pricing_interval_ns < 0 ||
-        settings_.keepalive_interval_ns <= 0 || settings_.unknown_fate_window_ns <= 0 ||
-        settings_.max_queue_wait_ns <= 0 || settings_.rate_limit_pause_ns <= 0) {
-      throw std::invalid_argument("binance: intervals and timeouts must be > 0 (pricing_interval may be 0)");
-    }
+    rest::check_common_intervals(settings_, settings_.order_poll_interval_ns, "binance");
     symbols_ = rest::venue_instrument_names(table, settings_.instruments, settings_.symbol_map, "binance",
                                             default_symbol, valid_symbol, "a Binance symbol");
     std::vector<std::string> priced;
@@ -121,17 +112,10 @@ struct BinanceBroker::Impl final : rest::RestVenue {
     security::wipe(header.data(), header.size());
   }
 
-  static rest::TrackerSettings tracker_settings(const BinanceSettings& settings) {
-    rest::TrackerSettings tracker;
-    tracker.venue_name = "Binance";
-    tracker.pause_reason = "RETRY_AFTER";
-    tracker.unknown_search = "looking it up by client order id";
-    tracker.max_queue_wait_ns = settings.max_queue_wait_ns;
-    tracker.unknown_fate_window_ns = settings.unknown_fate_window_ns;
-    tracker.cancel_on_stop = settings.cancel_on_stop;
-    return tracker;
-  }
+  [[nodiscard]] rest::OrderTracker& tracker() noexcept override { return tracker_; }
+  [[nodiscard]] const BinanceStats& stats() const noexcept { return stats_; }
 
+ private:
   // --- helpers ------------------------------------------------------------
 
   [[nodiscard]] std::int64_t now() const noexcept { return tracker_.now(); }
@@ -177,12 +161,14 @@ struct BinanceBroker::Impl final : rest::RestVenue {
 
   // --- BrokerPort ---------------------------------------------------------
 
-  void start(ExecutionSink& sink_in, QuoteBoard& quotes_in, const Clock& clock_in) {
-    if (quotes_in.size() < symbols_.size()) {
+  void prepare(QuoteBoard& quotes) override {
+    if (quotes.size() < symbols_.size()) {
       throw std::invalid_argument("binance: the quote board is smaller than the instrument table");
     }
-    quotes_ = &quotes_in;
-    tracker_.start(sink_in, clock_in);
+    quotes_ = &quotes;
+  }
+
+  void warm_up() override {
     const std::int64_t timeout = settings_.connection.request_timeout_ns;
     if (request_time()) {
       const std::int64_t deadline = now() + timeout;
@@ -587,29 +573,15 @@ struct BinanceBroker::Impl final : rest::RestVenue {
   std::vector<BookTicker> tickers_;
 };
 
+}  // namespace
+
 BinanceBroker::BinanceBroker(const InstrumentTable& instruments, BinanceSettings settings)
-    : impl_(std::make_unique<Impl>(instruments, std::move(settings))) {}
+    : RestBroker(std::make_unique<BinanceVenue>(instruments, std::move(settings))) {}
 
-BinanceBroker::~BinanceBroker() = default;
-
-void BinanceBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
-  impl_->start(sink, quotes, clock);
-}
-void BinanceBroker::submit(const Order& order) noexcept { impl_->tracker_.submit(order); }
-void BinanceBroker::cancel(const CancelOrder& cancel) noexcept { impl_->tracker_.cancel(cancel); }
-bool BinanceBroker::poll() noexcept { return impl_->tracker_.poll(); }
-void BinanceBroker::stop() noexcept { impl_->tracker_.stop(); }
-bool BinanceBroker::ready() const noexcept { return impl_->tracker_.unavailable_reason().empty(); }
-const BinanceStats& BinanceBroker::stats() const noexcept { return impl_->stats_; }
-const tls::HttpsClientStats& BinanceBroker::connection_stats() const noexcept {
-  return impl_->tracker_.client().stats();
-}
+const BinanceStats& BinanceBroker::stats() const noexcept { return static_cast<const BinanceVenue&>(venue()).stats(); }
 
 std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)> make_binance_factory(BinanceSettings settings) {
-  auto shared = std::make_shared<const BinanceSettings>(std::move(settings));
-  return [shared](const InstrumentTable& instruments) -> std::unique_ptr<BrokerPort> {
-    return std::make_unique<BinanceBroker>(instruments, shared->clone());
-  };
+  return rest::make_factory<BinanceBroker>(std::move(settings));
 }
 
 }  // namespace ordergate::adapters::binance

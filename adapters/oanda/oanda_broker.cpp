@@ -46,28 +46,23 @@ std::int64_t retry_after_ns(std::string_view header) noexcept {
 
 OandaSettings OandaSettings::clone() const {
   OandaSettings copy;
-  copy.connection = connection;
+  rest::copy_common_settings(*this, copy);
   copy.account_id = account_id;
   copy.token = token.clone();
-  copy.instruments = instruments;
-  copy.symbol_map = symbol_map;
   copy.max_requests_per_second = max_requests_per_second;
-  copy.pricing_interval_ns = pricing_interval_ns;
   copy.transaction_poll_interval_ns = transaction_poll_interval_ns;
-  copy.keepalive_interval_ns = keepalive_interval_ns;
-  copy.unknown_fate_window_ns = unknown_fate_window_ns;
-  copy.rate_limit_pause_ns = rate_limit_pause_ns;
-  copy.max_queue_wait_ns = max_queue_wait_ns;
-  copy.cancel_on_stop = cancel_on_stop;
-  copy.log = log;
   return copy;
 }
 
-struct OandaBroker::Impl final : rest::RestVenue {
-  Impl(const InstrumentTable& table, OandaSettings settings_in)
+namespace {
+
+class OandaVenue final : public rest::RestVenue {
+ public:
+  OandaVenue(const InstrumentTable& table, OandaSettings settings_in)
       : settings_(std::move(settings_in)),
-        tracker_(settings_.connection, settings_.log, tracker_settings(settings_), *this,
-                 {stats_.orders_sent, stats_.cancels_sent, stats_.unknown_fate, stats_.recovered}),
+        tracker_(settings_.connection, settings_.log,
+                 rest::tracker_settings(settings_, "OANDA", "RATE_LIMITED", "searching the account's transactions"),
+                 *this, stats_),
         pacer_(settings_.max_requests_per_second) {
     if (!valid_account_id(settings_.account_id)) {
       throw std::invalid_argument("oanda.account_id: must be 1-64 of [A-Za-z0-9_-], e.g. 101-001-1234567-001");
@@ -75,11 +70,7 @@ struct OandaBroker::Impl final : rest::RestVenue {
     if (settings_.token.empty()) {
       throw std::invalid_argument("oanda: the API token is empty; set the variable named by oanda.token_env");
     }
-    if (settings_.transaction_poll_interval_ns <= 0 || settings_.pricing_interval_ns < 0 ||
-        settings_.keepalive_interval_ns <= 0 || settings_.unknown_fate_window_ns <= 0 ||
-        settings_.max_queue_wait_ns <= 0 || settings_.rate_limit_pause_ns <= 0) {
-      throw std::invalid_argument("oanda: intervals and timeouts must be > 0 (pricing_interval may be 0)");
-    }
+    rest::check_common_intervals(settings_, settings_.transaction_poll_interval_ns, "oanda");
     instrument_names_ =
         rest::venue_instrument_names(table, settings_.instruments, settings_.symbol_map, "oanda",
                                      default_instrument_name, valid_instrument_name, "an OANDA instrument name");
@@ -98,17 +89,10 @@ struct OandaBroker::Impl final : rest::RestVenue {
     security::wipe(header.data(), header.size());
   }
 
-  static rest::TrackerSettings tracker_settings(const OandaSettings& settings) {
-    rest::TrackerSettings tracker;
-    tracker.venue_name = "OANDA";
-    tracker.pause_reason = "RATE_LIMITED";
-    tracker.unknown_search = "searching the account's transactions";
-    tracker.max_queue_wait_ns = settings.max_queue_wait_ns;
-    tracker.unknown_fate_window_ns = settings.unknown_fate_window_ns;
-    tracker.cancel_on_stop = settings.cancel_on_stop;
-    return tracker;
-  }
+  [[nodiscard]] rest::OrderTracker& tracker() noexcept override { return tracker_; }
+  [[nodiscard]] const OandaStats& stats() const noexcept { return stats_; }
 
+ private:
   // --- helpers ------------------------------------------------------------
 
   [[nodiscard]] std::int64_t now() const noexcept { return tracker_.now(); }
@@ -136,12 +120,14 @@ struct OandaBroker::Impl final : rest::RestVenue {
 
   // --- BrokerPort ---------------------------------------------------------
 
-  void start(ExecutionSink& sink_in, QuoteBoard& quotes_in, const Clock& clock_in) {
-    if (quotes_in.size() < instrument_names_.size()) {
+  void prepare(QuoteBoard& quotes) override {
+    if (quotes.size() < instrument_names_.size()) {
       throw std::invalid_argument("oanda: the quote board is smaller than the instrument table");
     }
-    quotes_ = &quotes_in;
-    tracker_.start(sink_in, clock_in);
+    quotes_ = &quotes;
+  }
+
+  void warm_up() override {
     // Read the account's last transaction id (and so check the token) before
     // the first order, waiting at most one request timeout.
     request_account();
@@ -566,29 +552,15 @@ struct OandaBroker::Impl final : rest::RestVenue {
   std::vector<OrderId> created_;
 };
 
+}  // namespace
+
 OandaBroker::OandaBroker(const InstrumentTable& instruments, OandaSettings settings)
-    : impl_(std::make_unique<Impl>(instruments, std::move(settings))) {}
+    : RestBroker(std::make_unique<OandaVenue>(instruments, std::move(settings))) {}
 
-OandaBroker::~OandaBroker() = default;
-
-void OandaBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
-  impl_->start(sink, quotes, clock);
-}
-void OandaBroker::submit(const Order& order) noexcept { impl_->tracker_.submit(order); }
-void OandaBroker::cancel(const CancelOrder& cancel) noexcept { impl_->tracker_.cancel(cancel); }
-bool OandaBroker::poll() noexcept { return impl_->tracker_.poll(); }
-void OandaBroker::stop() noexcept { impl_->tracker_.stop(); }
-bool OandaBroker::ready() const noexcept { return impl_->tracker_.unavailable_reason().empty(); }
-const OandaStats& OandaBroker::stats() const noexcept { return impl_->stats_; }
-const tls::HttpsClientStats& OandaBroker::connection_stats() const noexcept {
-  return impl_->tracker_.client().stats();
-}
+const OandaStats& OandaBroker::stats() const noexcept { return static_cast<const OandaVenue&>(venue()).stats(); }
 
 std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)> make_oanda_factory(OandaSettings settings) {
-  auto shared = std::make_shared<const OandaSettings>(std::move(settings));
-  return [shared](const InstrumentTable& instruments) -> std::unique_ptr<BrokerPort> {
-    return std::make_unique<OandaBroker>(instruments, shared->clone());
-  };
+  return rest::make_factory<OandaBroker>(std::move(settings));
 }
 
 }  // namespace ordergate::adapters::oanda

@@ -47,14 +47,14 @@ std::vector<std::string> venue_instrument_names(const InstrumentTable& table,
 }
 
 OrderTracker::OrderTracker(const tls::TlsSettings& connection, tls::LogFunction log, TrackerSettings settings,
-                           RestVenue& venue, OrderCounters counters)
+                           RestVenue& venue, RestStats& stats)
     : settings_(std::move(settings)),
       log_(log),
       log_name_(connection.log_name),
       request_timeout_ns_(connection.request_timeout_ns),
       client_(connection, std::move(log)),
       venue_(venue),
-      counters_(counters) {}
+      stats_(stats) {}
 
 void OrderTracker::log(LogLevel level, const std::string& line) const noexcept {
   detail::log_line(log_, level, log_name_ + ": " + line);
@@ -62,10 +62,12 @@ void OrderTracker::log(LogLevel level, const std::string& line) const noexcept {
 
 // --- BrokerPort -------------------------------------------------------------
 
-void OrderTracker::start(ExecutionSink& sink, const Clock& clock) {
+void OrderTracker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
+  venue_.prepare(quotes);
   sink_ = &sink;
   clock_ = &clock;
   client_.start(*this, clock);
+  venue_.warm_up();
 }
 
 void OrderTracker::submit(const Order& order) noexcept {
@@ -203,7 +205,7 @@ void OrderTracker::forget(OrderId id) noexcept {
 }
 
 void OrderTracker::mark_working(TrackedOrder& tracked) noexcept {
-  if (tracked.phase == Phase::unknown) ++counters_.recovered;
+  if (tracked.phase == Phase::unknown) ++stats_.recovered;
   tracked.phase = Phase::working;
 }
 
@@ -231,7 +233,7 @@ void OrderTracker::after_working(TrackedOrder& tracked, std::int64_t time_ns) no
 void OrderTracker::mark_unknown(TrackedOrder& tracked, const std::string& why) noexcept {
   tracked.phase = Phase::unknown;
   tracked.unknown_since_ns = now();
-  ++counters_.unknown_fate;
+  ++stats_.unknown_fate;
   venue_.on_fate_unknown(tracked);
   log(LogLevel::warning, "order " + std::string(tracked.order.client_order_id.view()) + ": " + why +
                              "; its fate is unknown, " + std::string(settings_.unknown_search) +
@@ -328,7 +330,7 @@ void OrderTracker::send_order(TrackedOrder& tracked) noexcept {
     queue_.push_front({RequestKind::order, tracked.order.order_id});
     return;
   }
-  ++counters_.orders_sent;
+  ++stats_.orders_sent;
 }
 
 void OrderTracker::send_cancel(TrackedOrder& tracked) noexcept {
@@ -339,7 +341,7 @@ void OrderTracker::send_cancel(TrackedOrder& tracked) noexcept {
   }
   tracked.cancel_in_flight = true;
   ++tracked.cancel_attempts;
-  ++counters_.cancels_sent;
+  ++stats_.cancels_sent;
 }
 
 // Orders that waited too long for a connection, or whose broker became
@@ -409,5 +411,20 @@ void OrderTracker::on_cancel_reply(OrderId id, const tls::HttpResult& result) no
   }
   venue_.on_cancel_reply(*tracked, *result.response);
 }
+
+RestBroker::RestBroker(std::unique_ptr<RestVenue> venue) noexcept
+    : venue_(std::move(venue)), tracker_(&venue_->tracker()) {}
+
+RestBroker::~RestBroker() = default;
+
+void RestBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) {
+  tracker_->start(sink, quotes, clock);
+}
+void RestBroker::submit(const Order& order) noexcept { tracker_->submit(order); }
+void RestBroker::cancel(const CancelOrder& cancel) noexcept { tracker_->cancel(cancel); }
+bool RestBroker::poll() noexcept { return tracker_->poll(); }
+void RestBroker::stop() noexcept { tracker_->stop(); }
+bool RestBroker::ready() const noexcept { return tracker_->unavailable_reason().empty(); }
+const tls::HttpsClientStats& RestBroker::connection_stats() const noexcept { return tracker_->client().stats(); }
 
 }  // namespace ordergate::adapters::rest

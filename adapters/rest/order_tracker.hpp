@@ -21,6 +21,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "../tls/broker_support.hpp"
+#include "ordergate/adapters/rest/rest_broker.hpp"
 #include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/ports.hpp"
@@ -68,10 +72,21 @@ struct TrackedOrder {
   } venue;
 };
 
+class OrderTracker;
+
 /// A venue's wire mapping, called by `OrderTracker` on the broker thread.
 /// Every member is noexcept in spirit: it must not throw.
 class RestVenue {
  public:
+  virtual ~RestVenue() = default;
+  /// The tracker this venue drives (it owns it).
+  [[nodiscard]] virtual OrderTracker& tracker() noexcept = 0;
+  /// Before the pool opens: keeps `quotes` (throws std::invalid_argument
+  /// when it is smaller than the venue's instrument table).
+  virtual void prepare(QuoteBoard& quotes) = 0;
+  /// After the pool opened: checks the account and reads the first prices,
+  /// waiting at most a request timeout for each; failures are logged.
+  virtual void warm_up() = 0;
   /// True when `instrument` is traded on this venue (else INSTRUMENT_NOT_MAPPED).
   [[nodiscard]] virtual bool maps(InstrumentId instrument) const noexcept = 0;
   /// Empty when the venue's own budget admits one more order now; otherwise
@@ -106,8 +121,6 @@ class RestVenue {
   /// request was sent.
   virtual bool background(std::int64_t now_ns) noexcept = 0;
 
- protected:
-  ~RestVenue() = default;
 };
 
 /// What the tracker needs to know of a venue's settings.
@@ -120,14 +133,6 @@ struct TrackerSettings {
   bool cancel_on_stop = true;
 };
 
-/// The venue's counters the tracker keeps up to date.
-struct OrderCounters {
-  std::uint64_t& orders_sent;
-  std::uint64_t& cancels_sent;
-  std::uint64_t& unknown_fate;  ///< orders whose reply was lost
-  std::uint64_t& recovered;     ///< of those, found at the venue
-};
-
 /// The shared REST order tracker; owns the connection pool and receives its
 /// results. Not thread-safe: broker thread only. Costs: one hash-map lookup
 /// per event; `stop()` and `cancels_outstanding()` walk the table.
@@ -137,12 +142,12 @@ class OrderTracker final : public tls::HttpHandler {
 
   /// Validates `connection` (throws std::invalid_argument, as HttpsClient).
   OrderTracker(const tls::TlsSettings& connection, tls::LogFunction log, TrackerSettings settings,
-               RestVenue& venue, OrderCounters counters);
+               RestVenue& venue, RestStats& stats);
 
   // --- BrokerPort ---------------------------------------------------------
 
   /// Opens the pool (warm); the venue then checks its account.
-  void start(ExecutionSink& sink, const Clock& clock);
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock);
   void submit(const Order& order) noexcept;
   void cancel(const CancelOrder& request) noexcept;
   bool poll() noexcept;
@@ -235,7 +240,7 @@ class OrderTracker final : public tls::HttpHandler {
   std::int64_t request_timeout_ns_;
   tls::HttpsClient client_;
   RestVenue& venue_;
-  OrderCounters counters_;
+  RestStats& stats_;
 
   ExecutionSink* sink_ = nullptr;
   const Clock* clock_ = nullptr;
@@ -257,6 +262,58 @@ class OrderTracker final : public tls::HttpHandler {
     const std::vector<std::pair<std::string, std::string>>& symbol_map, std::string_view setting_prefix,
     std::string (*default_name)(std::string_view), bool (*valid)(std::string_view),
     std::string_view what_a_name_is);
+
+/// A factory for `GatewayConfig::brokers`: each call builds a `Broker` from
+/// a copy (`clone()`) of `settings`.
+template <class Broker, class Settings>
+[[nodiscard]] std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)> make_factory(Settings settings) {
+  auto shared = std::make_shared<const Settings>(std::move(settings));
+  return [shared](const InstrumentTable& instruments) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<Broker>(instruments, shared->clone());
+  };
+}
+
+/// The tracker's part of a venue's settings (the fields every REST venue
+/// has under the same names).
+template <class Settings>
+[[nodiscard]] TrackerSettings tracker_settings(const Settings& settings, std::string venue_name,
+                                               std::string_view pause_reason, std::string_view unknown_search) {
+  TrackerSettings tracker;
+  tracker.venue_name = std::move(venue_name);
+  tracker.pause_reason = pause_reason;
+  tracker.unknown_search = unknown_search;
+  tracker.max_queue_wait_ns = settings.max_queue_wait_ns;
+  tracker.unknown_fate_window_ns = settings.unknown_fate_window_ns;
+  tracker.cancel_on_stop = settings.cancel_on_stop;
+  return tracker;
+}
+
+/// Copies the settings every REST venue has under the same names; a venue's
+/// `clone()` adds its own fields and clones its secrets.
+template <class Settings>
+void copy_common_settings(const Settings& from, Settings& to) {
+  to.connection = from.connection;
+  to.instruments = from.instruments;
+  to.symbol_map = from.symbol_map;
+  to.pricing_interval_ns = from.pricing_interval_ns;
+  to.keepalive_interval_ns = from.keepalive_interval_ns;
+  to.unknown_fate_window_ns = from.unknown_fate_window_ns;
+  to.rate_limit_pause_ns = from.rate_limit_pause_ns;
+  to.max_queue_wait_ns = from.max_queue_wait_ns;
+  to.cancel_on_stop = from.cancel_on_stop;
+  to.log = from.log;
+}
+
+/// Throws std::invalid_argument unless the intervals and timeouts every REST
+/// venue has, and its `poll_interval_ns`, are positive (pricing may be 0).
+template <class Settings>
+void check_common_intervals(const Settings& s, std::int64_t poll_interval_ns, std::string_view setting_prefix) {
+  if (poll_interval_ns <= 0 || s.pricing_interval_ns < 0 || s.keepalive_interval_ns <= 0 ||
+      s.unknown_fate_window_ns <= 0 || s.max_queue_wait_ns <= 0 || s.rate_limit_pause_ns <= 0) {
+    throw std::invalid_argument(std::string(setting_prefix) +
+                                ": intervals and timeouts must be > 0 (pricing_interval may be 0)");
+  }
+}
 
 /// Decimal text of an id.
 [[nodiscard]] std::string id_text(std::uint64_t id);

@@ -106,10 +106,7 @@ class BinanceVenue final : public rest::RestVenue {
       ticker_target_ = "/api/v3/ticker/bookTicker?" + query;
       ticker_weight_ = kWeightTickerMany;
     }
-    std::string header = "X-MBX-APIKEY: ";
-    header.append(settings_.api_key.reveal()).append("\r\n");
-    key_header_ = security::Secret(header);
-    security::wipe(header.data(), header.size());
+    key_header_ = detail::secret_header_lines({"X-MBX-APIKEY: ", settings_.api_key.reveal(), "\r\n"});
   }
 
   [[nodiscard]] rest::OrderTracker& tracker() noexcept override { return tracker_; }

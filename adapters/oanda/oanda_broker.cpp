@@ -82,11 +82,8 @@ class OandaVenue final : public rest::RestVenue {
     }
     account_path_ = "/v3/accounts/" + settings_.account_id;
     orders_path_ = account_path_ + "/orders";
-    std::string header = "Authorization: Bearer ";
-    header.append(settings_.token.reveal());
-    header.append("\r\nAccept-Datetime-Format: RFC3339\r\n");
-    auth_headers_ = security::Secret(header);
-    security::wipe(header.data(), header.size());
+    auth_headers_ = detail::secret_header_lines(
+        {"Authorization: Bearer ", settings_.token.reveal(), "\r\nAccept-Datetime-Format: RFC3339\r\n"});
   }
 
   [[nodiscard]] rest::OrderTracker& tracker() noexcept override { return tracker_; }

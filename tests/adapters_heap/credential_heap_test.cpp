@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "adapters/rest_broker_test_support.hpp"
 #include "adapters/tls_test_support.hpp"
 
 namespace {
@@ -75,19 +76,7 @@ namespace {
 constexpr const char* kCanary = "canary-credential-0123456789abcdef0123456789";
 
 InstrumentTable one_instrument() {
-  InstrumentSpec spec;
-  spec.name = "BTC/USDT";
-  spec.tick_size = decimal_literal("0.01");
-  spec.lot_step = decimal_literal("0.001");
-  spec.min_quantity = decimal_literal("0.001");
-  spec.max_quantity = decimal_literal("100");
-  spec.max_order_quantity = decimal_literal("10");
-  spec.max_notional = decimal_literal("1000000");
-  spec.max_position = decimal_literal("100");
-  spec.price_band_bps = 500;
-  spec.max_open_orders = 100;
-  spec.max_quote_age_ns = kNanosPerSecond;
-  return InstrumentTable({spec});
+  return InstrumentTable({testing::instrument_spec("BTC/USDT", "0.01", "0.001", "100", "10", "1000000", "100")});
 }
 
 /// Arms the probe for this scope; `found()` counts freed blocks that held

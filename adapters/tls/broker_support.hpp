@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 #include "ordergate/core/execution.hpp"
 #include "ordergate/core/order.hpp"
 #include "ordergate/core/ports.hpp"
+#include "ordergate/security/secret.hpp"
 
 namespace ordergate::adapters::detail {
 
@@ -125,6 +127,20 @@ inline void log_line(const tls::LogFunction& log, tls::LogLevel level, std::stri
   } catch (...) {
     // Logging must not take the broker thread down.
   }
+}
+
+/// Header lines holding a credential, joined from `parts` into a Secret. The
+/// scratch string is sized once up front (so no buffer that held a part of
+/// the credential is ever freed unwiped by a reallocation) and wiped after.
+inline security::Secret secret_header_lines(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (const std::string_view part : parts) size += part.size();
+  std::string lines;
+  lines.reserve(size);
+  for (const std::string_view part : parts) lines.append(part);
+  security::Secret secret(lines);
+  security::wipe(lines.data(), lines.capacity());
+  return secret;
 }
 
 /// "HTTP 401" etc., for log lines.

@@ -43,6 +43,9 @@ namespace {
 constexpr std::size_t kMaxPoolSize = 16;
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
+// Request line, Host, Connection, Content-Type and Content-Length framing
+// around the caller's parts (an upper bound).
+constexpr std::size_t kRequestFraming = 128;
 // TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are all fine.
 constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
 
@@ -627,6 +630,11 @@ struct HttpsClient::Impl {
   void prepare(Connection& c, const HttpRequest& request) {
     std::string& out = c.write_buffer;
     out.clear();
+    // Sized once, before anything is written into it: a reallocation while
+    // it holds the headers would free a copy of the credential unwiped. (What
+    // it held before was wiped after its write.)
+    out.reserve(request.method.size() + url_.base_path.size() + request.target.size() + host_header_.size() +
+                request.headers.size() + request.content_type.size() + request.body.size() + kRequestFraming);
     out.append(request.method).append(" ").append(url_.base_path).append(request.target);
     out.append(" HTTP/1.1\r\nHost: ").append(host_header_).append("\r\n");
     out.append(request.headers);

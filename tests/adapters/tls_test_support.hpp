@@ -6,6 +6,7 @@
 // test scripts. Nothing here touches the network beyond 127.0.0.1.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -24,6 +25,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -277,7 +279,10 @@ class TestHttpsServer {
 };
 
 /// A CA, its certificate in a temporary file, and a valid localhost server
-/// certificate; what most transport tests need.
+/// certificate; what most transport tests need. The file name is unique per
+/// process and per fixture: ctest runs each test in its own process, in
+/// parallel, and other checkouts on the machine share the temporary folder,
+/// so a shared name lets one test overwrite the CA another is verifying with.
 struct TestPki {
   TestCertificate ca;
   TestCertificate localhost;
@@ -286,9 +291,14 @@ struct TestPki {
   explicit TestPki(const std::string& name)
       : ca(TestCertificate::authority("ordergate test CA " + name)),
         localhost(TestCertificate::server(ca, "DNS:localhost,IP:127.0.0.1")) {
-    ca_file = ::testing::TempDir() + "ordergate_" + name + "_ca.pem";
+    static std::atomic<int> sequence{0};
+    ca_file = ::testing::TempDir() + "ordergate_" + name + "_" + std::to_string(::getpid()) + "_" +
+              std::to_string(sequence.fetch_add(1)) + "_ca.pem";
     ca.write_certificate(ca_file);
   }
+  ~TestPki() { std::remove(ca_file.c_str()); }
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
 };
 
 }  // namespace ordergate::testing

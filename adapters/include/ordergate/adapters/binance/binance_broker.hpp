@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "ordergate/adapters/rest/rest_broker.hpp"
 #include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/ports.hpp"
@@ -81,56 +82,31 @@ struct BinanceSettings {
   tls::LogFunction log;  ///< empty = stderr
 
   [[nodiscard]] static tls::TlsSettings default_connection() {
-    tls::TlsSettings connection;
-    connection.base_url = "https://api.binance.com";
-    connection.log_name = "binance";
-    return connection;
+    return rest::venue_connection("https://api.binance.com", "binance");
   }
   /// A deep copy (the keys are cloned explicitly).
   [[nodiscard]] BinanceSettings clone() const;
 };
 
 /// Counters for tests and health checks (broker thread only).
-struct BinanceStats {
-  std::uint64_t orders_sent = 0;
-  std::uint64_t cancels_sent = 0;
+struct BinanceStats : rest::RestStats {
   std::uint64_t queries_sent = 0;
-  std::uint64_t unknown_fate = 0;
-  std::uint64_t recovered = 0;
-  std::uint64_t rate_limited = 0;  ///< 429 and 418 replies
   std::uint64_t refused_locally = 0;  ///< orders refused to stay under the order limit
-  std::uint64_t price_updates = 0;
   std::int64_t used_weight = 0;       ///< last X-MBX-USED-WEIGHT-1M
   std::int64_t order_count = 0;       ///< last X-MBX-ORDER-COUNT-10S
   std::int64_t clock_offset_ms = 0;   ///< server time - local time at start
 };
 
-class BinanceBroker final : public BrokerPort {
+/// The Binance spot broker. `start()` opens the pool, reads the server time
+/// (clock skew is logged) and checks the keys with a signed account request
+/// (see `rest::RestBroker`).
+class BinanceBroker final : public rest::RestBroker {
  public:
   /// Validates the settings; throws std::invalid_argument naming the problem.
   BinanceBroker(const InstrumentTable& instruments, BinanceSettings settings);
-  ~BinanceBroker() override;
-  BinanceBroker(const BinanceBroker&) = delete;
-  BinanceBroker& operator=(const BinanceBroker&) = delete;
 
   [[nodiscard]] std::string_view name() const noexcept override { return "binance"; }
-  /// Opens the connection pool (warm), reads the server time (clock skew is
-  /// logged) and checks the keys with a signed account request. Network or
-  /// credential failures are logged, not thrown: orders are then rejected
-  /// BROKER_UNAVAILABLE until the broker is reachable and accepts the keys.
-  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override;
-  void submit(const Order& order) noexcept override;
-  void cancel(const CancelOrder& cancel) noexcept override;
-  bool poll() noexcept override;
-  void stop() noexcept override;
-
-  [[nodiscard]] bool ready() const noexcept;
   [[nodiscard]] const BinanceStats& stats() const noexcept;
-  [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 /// A factory for `GatewayConfig::brokers`: each call builds a

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "ordergate/adapters/rest/rest_broker.hpp"
 #include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/ports.hpp"
@@ -70,54 +71,28 @@ struct OandaSettings {
   tls::LogFunction log;  ///< empty = stderr
 
   [[nodiscard]] static tls::TlsSettings default_connection() {
-    tls::TlsSettings connection;
-    connection.base_url = "https://api-fxpractice.oanda.com";
-    connection.log_name = "oanda";
-    return connection;
+    return rest::venue_connection("https://api-fxpractice.oanda.com", "oanda");
   }
   /// A deep copy (the token is cloned explicitly).
   [[nodiscard]] OandaSettings clone() const;
 };
 
-/// Counters for tests and health checks (broker thread only).
-struct OandaStats {
-  std::uint64_t orders_sent = 0;
-  std::uint64_t cancels_sent = 0;
-  std::uint64_t unknown_fate = 0;       ///< orders whose reply was lost
-  std::uint64_t recovered = 0;          ///< of those, found in the transactions
-  std::uint64_t rate_limited = 0;       ///< 429 replies
-  std::uint64_t price_updates = 0;
+/// Counters for tests and health checks (broker thread only); `recovered`
+/// counts lost replies found in the transactions.
+struct OandaStats : rest::RestStats {
   std::uint64_t transaction_polls = 0;
 };
 
-class OandaBroker final : public BrokerPort {
+/// The OANDA v20 broker. `start()` opens the pool and reads the account's
+/// last transaction id, which also checks the token (see `rest::RestBroker`).
+class OandaBroker final : public rest::RestBroker {
  public:
   /// Validates the settings (URL, account id, token present, instruments
   /// known); throws std::invalid_argument naming the problem.
   OandaBroker(const InstrumentTable& instruments, OandaSettings settings);
-  ~OandaBroker() override;
-  OandaBroker(const OandaBroker&) = delete;
-  OandaBroker& operator=(const OandaBroker&) = delete;
 
   [[nodiscard]] std::string_view name() const noexcept override { return "oanda"; }
-  /// Opens the connection pool (warm) and reads the account's last
-  /// transaction id, which also checks the token. Network or credential
-  /// failures are logged, not thrown: orders are then rejected
-  /// BROKER_UNAVAILABLE until the broker is reachable and accepts the token.
-  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override;
-  void submit(const Order& order) noexcept override;
-  void cancel(const CancelOrder& cancel) noexcept override;
-  bool poll() noexcept override;
-  void stop() noexcept override;
-
-  /// True once connected and the account answered; orders are sent only then.
-  [[nodiscard]] bool ready() const noexcept;
   [[nodiscard]] const OandaStats& stats() const noexcept;
-  [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 /// A factory for `GatewayConfig::brokers`: each call builds an `OandaBroker`

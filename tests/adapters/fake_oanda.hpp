@@ -1,0 +1,228 @@
+#pragma once
+
+// A scripted OANDA v20 account behind the test HTTPS server, and how the
+// shared REST broker tests (rest_broker_test_support.hpp) drive the OANDA
+// adapter against it.
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/rest_broker_test_support.hpp"
+#include "adapters/tls_test_support.hpp"
+#include "ordergate/adapters/oanda/oanda_broker.hpp"
+
+namespace ordergate::adapters::oanda::testing {
+
+using ordergate::testing::TestReply;
+using ordergate::testing::TestRequest;
+
+inline constexpr const char* kToken = "canary-oanda-token-5f1e";
+inline constexpr const char* kAccount = "101-001-1234567-001";
+
+/// A scripted OANDA: what happens to an order depends on its client id
+/// prefix (fill-, rest-, slow-, reject-, auth-, limit-, lost-), and every order it
+/// places is kept as transactions for `transactions/sinceid`.
+class FakeOanda {
+ public:
+  TestReply handle(const TestRequest& request) {
+    std::lock_guard lock(mutex_);
+    ++requests_;
+    TestReply reply;
+    if (request[boost::beast::http::field::authorization] != std::string("Bearer ") + kToken) {
+      reply.status = 401;
+      reply.body = R"({"errorMessage":"Insufficient authorization to perform request."})";
+      return reply;
+    }
+    const std::string target(request.target());
+    const std::string account = std::string("/v3/accounts/") + kAccount;
+    if (target == account + "/summary") {
+      reply.body = R"({"account":{"id":")" + std::string(kAccount) + R"("},"lastTransactionID":")" + last() + "\"}";
+    } else if (target.rfind(account + "/pricing?instruments=", 0) == 0) {
+      pricing_target_ = target;
+      reply.body = R"({"prices":[{"instrument":"EUR_USD","tradeable":true,"bids":[{"price":"1.08460"}],)"
+                   R"("asks":[{"price":"1.08463"}]}]})";
+    } else if (target == account + "/orders" && request.method() == boost::beast::http::verb::post) {
+      reply = place(request.body());
+    } else if (target.rfind(account + "/transactions/sinceid?id=", 0) == 0) {
+      const std::uint64_t since = std::stoull(target.substr(target.find("id=") + 3));
+      std::string list;
+      // One transaction per page (OANDA pages long histories): the adapter
+      // must follow the pages, not jump to lastTransactionID.
+      for (std::size_t i = since; i < transactions_.size() && i < since + 1; ++i) {
+        if (!list.empty()) list += ",";
+        list += transactions_[i];
+      }
+      reply.body = R"({"transactions":[)" + list + R"(],"lastTransactionID":")" + last() + "\"}";
+    } else if (target.find("/cancel") != std::string::npos) {
+      const std::string client = target.substr(target.find("/@") + 2, target.find("/cancel") - target.find("/@") - 2);
+      const auto it = resting_.find(client);
+      if (it == resting_.end()) {
+        reply.status = 404;
+        reply.body = R"({"errorCode":"ORDER_DOESNT_EXIST","lastTransactionID":")" + last() + "\"}";
+      } else {
+        const std::string id = add(R"("type":"ORDER_CANCEL","orderID":")" + it->second +
+                                   R"(","clientOrderID":")" + client + R"(","reason":"CLIENT_REQUEST")");
+        resting_.erase(it);
+        reply.body = R"({"orderCancelTransaction":{"id":")" + id + R"(","type":"ORDER_CANCEL","reason":"CLIENT_REQUEST"},)"
+                     R"("lastTransactionID":")" + last() + "\"}";
+      }
+    } else {
+      reply.status = 404;
+      reply.body = R"({"errorMessage":"no route"})";
+    }
+    return reply;
+  }
+
+  /// Fills a resting order (as if the market moved), like the real account would.
+  void fill_resting(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    const auto it = resting_.find(client);
+    ASSERT_NE(it, resting_.end());
+    add(R"("type":"ORDER_FILL","orderID":")" + it->second + R"(","clientOrderID":")" + client +
+        R"(","units":"1000","fullVWAP":"1.08455")");
+    resting_.erase(it);
+  }
+
+  int orders_with(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    int count = 0;
+    for (const auto& body : placed_) count += body.find("\"" + client + "\"") != std::string::npos ? 1 : 0;
+    return count;
+  }
+  std::string pricing_target() {
+    std::lock_guard lock(mutex_);
+    return pricing_target_;
+  }
+  int requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  TestReply place(const std::string& body) {
+    TestReply reply;
+    const auto start = body.find(R"("clientExtensions":{"id":")") + 26;
+    const std::string client = body.substr(start, body.find('"', start) - start);
+    const std::string prefix = client.substr(0, client.find('-'));
+    if (prefix == "auth") {
+      reply.status = 403;
+      reply.body = R"({"errorMessage":"forbidden"})";
+      return reply;
+    }
+    if (prefix == "limit") {
+      reply.status = 429;
+      reply.body = R"({"errorMessage":"rate"})";
+      return reply;
+    }
+    if (prefix == "reject") {
+      const std::string id = add(R"("type":"MARKET_ORDER_REJECT","clientExtensions":{"id":")" + client +
+                                 R"("},"rejectReason":"INSUFFICIENT_MARGIN")");
+      reply.status = 400;
+      reply.body = R"({"orderRejectTransaction":{"id":")" + id +
+                   R"(","rejectReason":"INSUFFICIENT_MARGIN"},"errorCode":"INSUFFICIENT_MARGIN","errorMessage":")" +
+                   std::string("Bearer ") + kToken + R"(","lastTransactionID":")" + last() + "\"}";
+      return reply;
+    }
+    placed_.push_back(body);
+    const std::string create = add(R"("type":"MARKET_ORDER","clientExtensions":{"id":")" + client + "\"}");
+    std::string reply_body = R"({"orderCreateTransaction":{"id":")" + create + "\"}";
+    if (prefix == "fill" || prefix == "lost") {
+      const std::string fill = add(R"("type":"ORDER_FILL","orderID":")" + create + R"(","clientOrderID":")" + client +
+                                   R"(","units":"-1000","fullVWAP":"1.08460")");
+      reply_body += R"(,"orderFillTransaction":{"id":")" + fill +
+                    R"(","orderID":")" + create + R"(","units":"-1000","fullVWAP":"1.08460"})";
+    } else {
+      resting_[client] = create;
+    }
+    reply_body += R"(,"lastTransactionID":")" + last() + "\"}";
+    if (prefix == "lost") {
+      reply.status = 500;  // placed, but the reply says otherwise
+      reply.body = R"({"errorMessage":"internal"})";
+      return reply;
+    }
+    reply.status = 201;
+    reply.body = reply_body;
+    if (prefix == "slow") reply.delay = std::chrono::milliseconds(300);  // holds its connection
+    return reply;
+  }
+
+  std::string add(const std::string& fields) {
+    const std::string id = std::to_string(transactions_.size() + 1);
+    transactions_.push_back(R"({"id":")" + id + "\"," + fields + "}");
+    return id;
+  }
+  [[nodiscard]] std::string last() const { return std::to_string(transactions_.size()); }
+
+  std::mutex mutex_;
+  std::vector<std::string> transactions_ = {R"({"id":"1","type":"CREATE"})"};
+  std::vector<std::string> placed_;
+  std::map<std::string, std::string> resting_;  // client id -> order id
+  std::string pricing_target_;
+  int requests_ = 0;
+};
+
+inline InstrumentSpec oanda_spec(const char* name, const char* tick) {
+  return adapters::testing::instrument_spec(name, tick, "1", "10000000", "1000000", "5000000", "5000000");
+}
+
+/// The OANDA side of the shared REST broker stories.
+struct OandaVenue {
+  using Broker = OandaBroker;
+  using Settings = OandaSettings;
+  using Fake = FakeOanda;
+  static constexpr const char* kName = "oanda";
+  static constexpr const char* kBid = "1.0846";
+  static constexpr const char* kAsk = "1.08463";
+  static constexpr const char* kFillQuantity = "1000";
+  static constexpr const char* kFillPrice = "1.0846";
+  static constexpr const char* kRestFillPrice = "1.08455";
+  static constexpr const char* kCancelReason = "CLIENT_REQUEST";
+  static constexpr const char* kRejectReason = "INSUFFICIENT_MARGIN";
+  static constexpr const char* kWrongCredential = "canary-wrong-token";
+  static constexpr std::chrono::milliseconds kMinPause{250};  // rate_limit_pause_ns below, no Retry-After
+  static constexpr std::size_t kMaxReportsForALostFill = 2;   // found page by page: the create, then the fill
+
+  static std::vector<InstrumentSpec> instruments() {
+    return {oanda_spec("EUR/USD", "0.00001"), oanda_spec("BTC/USDT", "0.01")};
+  }
+  static std::vector<std::string> secrets() { return {kToken}; }
+  static Settings settings(std::uint16_t port, const std::string& ca_file) {
+    OandaSettings s;
+    s.connection.base_url = "https://localhost:" + std::to_string(port);
+    s.connection.ca_file = ca_file;
+    s.connection.reconnect_min_ns = 20 * kNanosPerMilli;
+    s.connection.reconnect_max_ns = 200 * kNanosPerMilli;
+    s.account_id = kAccount;
+    s.token = security::Secret(kToken);
+    s.instruments = {"EUR/USD"};
+    s.transaction_poll_interval_ns = 20 * kNanosPerMilli;
+    s.unknown_fate_window_ns = 200 * kNanosPerMilli;
+    s.rate_limit_pause_ns = 300 * kNanosPerMilli;
+    return s;
+  }
+  static void break_credentials(Settings& s) { s.token = security::Secret(kWrongCredential); }
+  static Order market(const char* client, Side side = Side::sell) {
+    Order o;
+    o.instrument_id = 0;
+    o.side = side;
+    o.type = OrderType::market;
+    o.time_in_force = TimeInForce::fok;
+    o.quantity = decimal_literal("1000");
+    o.client_order_id.assign(client);
+    return o;
+  }
+  static Order resting(const char* client) {
+    Order o = market(client, Side::buy);
+    o.type = OrderType::limit;
+    o.time_in_force = TimeInForce::gtc;
+    o.price = decimal_literal("1.08455");
+    return o;
+  }
+  static void fill_resting(Fake& fake, const std::string& client) { fake.fill_resting(client); }
+  static int placed(Fake& fake, const std::string& client) { return fake.orders_with(client); }
+};
+
+}  // namespace ordergate::adapters::oanda::testing

@@ -1,0 +1,173 @@
+// The stories every REST broker tells the same way, run against each venue's
+// scripted fake: the shared order tracker (adapters/rest) with OANDA's and
+// Binance's wire mappings.
+
+#include "ordergate/adapters/rest/rest_broker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "adapters/fake_binance.hpp"
+#include "adapters/fake_oanda.hpp"
+#include "adapters/rest_broker_test_support.hpp"
+
+namespace ordergate::adapters::testing {
+namespace {
+
+using Venues = ::testing::Types<oanda::testing::OandaVenue, binance::testing::BinanceVenue>;
+
+struct VenueNames {
+  template <class Venue>
+  static std::string GetName(int) {
+    return Venue::kName;
+  }
+};
+
+template <class Venue>
+class RestBroker : public RestBrokerTest<Venue> {};
+TYPED_TEST_SUITE(RestBroker, Venues, VenueNames);
+
+TYPED_TEST(RestBroker, StartsWarmWithTheAccountCheckedAndAFirstQuote) {
+  this->start(this->settings());
+  EXPECT_TRUE(this->broker_->ready());
+  EXPECT_EQ(this->broker_->connection_stats().connections_established, 2u);
+  const Quote quote = this->quotes_.read(0);
+  EXPECT_EQ(quote.bid, decimal_literal(TypeParam::kBid));
+  EXPECT_EQ(quote.ask, decimal_literal(TypeParam::kAsk));
+}
+
+TYPED_TEST(RestBroker, AMarketOrderThatFillsIsFilledAtTheExactPrice) {
+  this->start(this->settings());
+  this->broker_->submit(this->market("fill-1"));
+  ASSERT_TRUE(this->reported(1));
+  const ExecutionReport& report = this->reports_.all[0];
+  EXPECT_EQ(report.status, ExecStatus::filled);
+  EXPECT_EQ(report.last_quantity, decimal_literal(TypeParam::kFillQuantity));
+  EXPECT_EQ(report.last_price, decimal_literal(TypeParam::kFillPrice));
+  EXPECT_EQ(report.cumulative_quantity, decimal_literal(TypeParam::kFillQuantity));
+  EXPECT_EQ(report.average_price, decimal_literal(TypeParam::kFillPrice));
+  EXPECT_TRUE(report.leaves_quantity.is_zero());
+  EXPECT_EQ(report.client_order_id, std::string_view("fill-1"));
+  EXPECT_FALSE(report.broker_order_id.empty());
+}
+
+TYPED_TEST(RestBroker, ARestingOrderIsNewThenFilledWhenTheVenueFillsIt) {
+  this->start(this->settings());
+  const Order order = this->resting("rest-1");
+  this->broker_->submit(order);
+  ASSERT_TRUE(this->reported(1));
+  EXPECT_EQ(this->reports_.all[0].status, ExecStatus::new_order);
+  EXPECT_EQ(this->reports_.all[0].leaves_quantity, order.quantity);
+  // Only now does the venue fill it: the fill is found by polling, whenever
+  // the next poll comes.
+  TypeParam::fill_resting(this->fake_, "rest-1");
+  ASSERT_TRUE(this->reported(2));
+  EXPECT_EQ(this->reports_.all[1].status, ExecStatus::filled);
+  EXPECT_EQ(this->reports_.all[1].last_quantity, order.quantity);
+  EXPECT_EQ(this->reports_.all[1].last_price, decimal_literal(TypeParam::kRestFillPrice));
+  EXPECT_EQ(this->reports_.all[1].broker_order_id, this->reports_.all[0].broker_order_id);
+}
+
+TYPED_TEST(RestBroker, ACancelledRestingOrderIsCanceled) {
+  this->start(this->settings());
+  const Order order = this->resting("rest-2");
+  this->broker_->submit(order);
+  ASSERT_TRUE(this->reported(1));
+  this->broker_->cancel(this->cancel_of(order));
+  ASSERT_TRUE(this->reported(2));
+  EXPECT_EQ(this->reports_.all[1].status, ExecStatus::canceled);
+  EXPECT_EQ(this->reports_.all[1].broker_reason, std::string_view(TypeParam::kCancelReason));
+}
+
+TYPED_TEST(RestBroker, ABrokerRejectCarriesTheReasonCodeAndNeverTheBody) {
+  this->start(this->settings());
+  this->broker_->submit(this->market("reject-1"));
+  ASSERT_TRUE(this->reported(1));
+  EXPECT_EQ(this->reports_.all[0].status, ExecStatus::rejected);
+  EXPECT_EQ(this->reports_.all[0].reason, Reason::BROKER_REJECTED);
+  EXPECT_EQ(this->reports_.all[0].broker_reason, std::string_view(TypeParam::kRejectReason));
+}
+
+TYPED_TEST(RestBroker, WrongCredentialsAreDetectedAtStartWithAnAlertAndOrdersAreUnavailable) {
+  auto settings = this->settings();
+  TypeParam::break_credentials(settings);
+  this->start(std::move(settings));
+  EXPECT_FALSE(this->broker_->ready());
+  this->broker_->submit(this->market("fill-2"));
+  ASSERT_TRUE(this->reported(1));
+  EXPECT_EQ(this->reports_.all[0].reason, Reason::BROKER_UNAVAILABLE);
+  EXPECT_EQ(this->reports_.all[0].broker_reason, std::string_view("UNAUTHORIZED"));
+  EXPECT_EQ(this->placed("fill-2"), 0);
+  EXPECT_TRUE(this->logged("ALERT"));
+  EXPECT_FALSE(this->logged(TypeParam::kWrongCredential));
+}
+
+TYPED_TEST(RestBroker, A429RefusesOrdersAndSendsNothingUntilThePauseHasPassed) {
+  this->start(this->settings());
+  this->broker_->submit(this->market("limit-1"));
+  ASSERT_TRUE(this->reported(1));
+  EXPECT_EQ(this->reports_.all[0].reason, Reason::BROKER_RATE_LIMITED);
+  const auto limited_at = std::chrono::steady_clock::now();
+  const int requests = this->fake_.requests();
+  this->broker_->submit(this->market("fill-3"));
+  ASSERT_TRUE(this->reported(2));
+  EXPECT_EQ(this->reports_.all[1].reason, Reason::BROKER_RATE_LIMITED) << "sent during the pause";
+  EXPECT_EQ(this->placed("fill-3"), 0);
+  // No request at all (not even a background one) before the pause is over.
+  ASSERT_TRUE(this->poll_until([&] { return this->fake_.requests() > requests; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - limited_at, TypeParam::kMinPause);
+  // Afterwards, orders go through again.
+  this->broker_->submit(this->market("fill-4"));
+  ASSERT_TRUE(this->reported(3));
+  EXPECT_EQ(this->reports_.all[2].status, ExecStatus::filled);
+}
+
+TYPED_TEST(RestBroker, ALostReplyIsRecoveredFromTheVenueAndNeverResent) {
+  this->start(this->settings());
+  this->broker_->submit(this->market("lost-1"));
+  ASSERT_TRUE(this->poll_until(
+      [&] { return !this->reports_.all.empty() && is_terminal(this->reports_.all.back().status); }));
+  EXPECT_EQ(this->reports_.all.back().status, ExecStatus::filled);
+  EXPECT_EQ(this->reports_.all.back().last_quantity, decimal_literal(TypeParam::kFillQuantity));
+  EXPECT_LE(this->reports_.all.size(), TypeParam::kMaxReportsForALostFill);
+  EXPECT_EQ(this->placed("lost-1"), 1);
+  EXPECT_EQ(this->broker_->stats().unknown_fate, 1u);
+  EXPECT_EQ(this->broker_->stats().recovered, 1u);
+  EXPECT_EQ(this->broker_->stats().orders_sent, 1u);
+}
+
+TYPED_TEST(RestBroker, ACancelBeforeSendingNeverReachesTheBroker) {
+  this->start(this->settings());
+  // Both connections busy with slow replies: the third order waits in the
+  // adapter's queue.
+  this->broker_->submit(this->resting("slow-a"));
+  this->broker_->submit(this->resting("slow-b"));
+  const Order third = this->resting("rest-c");
+  this->broker_->submit(third);
+  this->broker_->cancel(this->cancel_of(third));
+  ASSERT_TRUE(this->reported(3));
+  ASSERT_TRUE(this->poll_until([&] { return this->reports_.all.size() == 3; }));
+  bool canceled_locally = false;
+  for (const auto& report : this->reports_.all) {
+    if (report.client_order_id == std::string_view("rest-c")) {
+      canceled_locally = report.status == ExecStatus::canceled && report.broker_reason == std::string_view("NOT_SENT");
+    }
+  }
+  EXPECT_TRUE(canceled_locally);
+  EXPECT_EQ(this->placed("rest-c"), 0);
+}
+
+TYPED_TEST(RestBroker, StopCancelsOrdersStillWorking) {
+  this->start(this->settings());
+  this->broker_->submit(this->resting("rest-s"));
+  ASSERT_TRUE(this->reported(1));
+  this->broker_->stop();
+  ASSERT_EQ(this->reports_.all.size(), 2u);
+  EXPECT_EQ(this->reports_.all[1].status, ExecStatus::canceled);
+  this->broker_.reset();
+}
+
+}  // namespace
+}  // namespace ordergate::adapters::testing

@@ -20,7 +20,7 @@ namespace {
 constexpr std::int64_t kAccountRetryNs = 5 * kNanosPerSecond;
 constexpr std::int64_t kWeightWindowNs = 60 * kNanosPerSecond;
 constexpr std::int64_t kOrderWindowNs = 10 * kNanosPerSecond;
-constexpr std::int64_t kMaxPauseNs = 3 * 24 * 3600 * kNanosPerSecond;
+constexpr std::int64_t kMaxPauseNs = std::int64_t{3} * 24 * 3600 * kNanosPerSecond;
 // Request weights (Binance spot, 2024).
 constexpr std::int64_t kWeightOrder = 1;
 constexpr std::int64_t kWeightCancel = 1;

@@ -218,7 +218,7 @@ bool parse_time(std::string_view text, std::int64_t& wall_ns) noexcept {
   }
   if (rest != "Z") return false;
   const std::int64_t days = days_from_civil(year, month, day);
-  wall_ns = ((days * 86400 + hour * 3600 + minute * 60 + second) * kNanosPerSecond) + nanos;
+  wall_ns = ((days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second) * kNanosPerSecond) + nanos;
   return true;
 }
 

@@ -26,7 +26,8 @@ std::vector<std::string> venue_instrument_names(const InstrumentTable& table,
   for (const std::string& name : instruments) {
     const Instrument* instrument = table.find_name(name);
     if (instrument == nullptr) {
-      throw std::invalid_argument(prefix + ".instruments: '" + name + "' is not a configured instrument");
+      throw std::invalid_argument(
+          std::string(prefix).append(".instruments: '").append(name).append("' is not a configured instrument"));
     }
     traded[instrument->id] = true;
   }
@@ -36,10 +37,12 @@ std::vector<std::string> venue_instrument_names(const InstrumentTable& table,
   for (const auto& [canonical, venue_name] : symbol_map) {
     const Instrument* instrument = table.find_name(canonical);
     if (instrument == nullptr) {
-      throw std::invalid_argument(prefix + ".symbol_map: '" + canonical + "' is not a configured instrument");
+      throw std::invalid_argument(
+          std::string(prefix).append(".symbol_map: '").append(canonical).append("' is not a configured instrument"));
     }
     if (!valid(venue_name)) {
-      throw std::invalid_argument(prefix + ".symbol_map: '" + venue_name + "' is not " + std::string(what_a_name_is));
+      throw std::invalid_argument(
+          std::string(prefix).append(".symbol_map: '").append(venue_name).append("' is not ").append(what_a_name_is));
     }
     names[instrument->id] = venue_name;
   }

@@ -99,9 +99,9 @@ class RestVenue {
   [[nodiscard]] virtual std::string_view build_order(const TrackedOrder& order) noexcept = 0;
   /// Sends the request `build_order` built; false when no connection took it
   /// (the order goes back to the head of the queue).
-  [[nodiscard]] virtual bool send_order(TrackedOrder& order) noexcept = 0;
+  [[nodiscard]] virtual bool send_order(TrackedOrder& tracked) noexcept = 0;
   /// Builds and sends a cancel; false when no connection took it.
-  [[nodiscard]] virtual bool send_cancel(TrackedOrder& order) noexcept = 0;
+  [[nodiscard]] virtual bool send_cancel(TrackedOrder& tracked) noexcept = 0;
   /// Every response, before it is dispatched (rate-limit headers, 429).
   virtual void on_response(const tls::HttpResponse& response) noexcept = 0;
   /// The reply to an order request (never called for a lost reply).
@@ -186,7 +186,7 @@ class OrderTracker final : public tls::HttpHandler {
 
   /// Sends an execution report for `order` with its fill state so far;
   /// `time_ns` 0 = now (wall clock).
-  void report(TrackedOrder& order, ExecStatus status, Decimal last_quantity, Decimal last_price, Reason reason,
+  void report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price, Reason reason,
               std::string_view broker_reason, std::int64_t time_ns) noexcept;
   /// Reports a terminal status and forgets the order.
   void finish(OrderId id, ExecStatus status, Reason reason, std::string_view broker_reason,
@@ -195,28 +195,28 @@ class OrderTracker final : public tls::HttpHandler {
   void forget(OrderId id) noexcept;
 
   /// The venue holds the order (counts a recovery when its fate was unknown).
-  void mark_working(TrackedOrder& order) noexcept;
+  void mark_working(TrackedOrder& tracked) noexcept;
   /// Books a fill and reports it (PARTIALLY_FILLED, or FILLED when complete
   /// or `venue_says_filled`); true when that finished (and forgot) the order.
-  bool book_fill(TrackedOrder& order, Decimal quantity, Decimal price, std::int64_t time_ns,
+  bool book_fill(TrackedOrder& tracked, Decimal quantity, Decimal price, std::int64_t time_ns,
                  bool venue_says_filled = false) noexcept;
   /// A working order: NEW once (unless already filled), then the cancel
   /// that was asked while it was in flight.
-  void after_working(TrackedOrder& order, std::int64_t time_ns) noexcept;
+  void after_working(TrackedOrder& tracked, std::int64_t time_ns) noexcept;
   /// The order's reply was lost: it is looked up, never resent.
-  void mark_unknown(TrackedOrder& order, const std::string& why) noexcept;
+  void mark_unknown(TrackedOrder& tracked, const std::string& why) noexcept;
   /// True when the order's fate has been unknown for the whole window as of
   /// `searched_at_ns` (the venue looked and did not find it).
-  [[nodiscard]] bool unknown_beyond_window(const TrackedOrder& order, std::int64_t searched_at_ns) const noexcept;
+  [[nodiscard]] bool unknown_beyond_window(const TrackedOrder& tracked, std::int64_t searched_at_ns) const noexcept;
   /// Reports an order that the venue does not have as REJECTED / NOT_PLACED.
   void not_placed(OrderId id, std::string_view where) noexcept;
 
   /// Queues a cancel for a working order (once).
-  void queue_cancel(TrackedOrder& order);
+  void queue_cancel(TrackedOrder& tracked);
   /// A cancel failed in a way worth trying again (bounded).
-  void retry_cancel(TrackedOrder& order);
+  void retry_cancel(TrackedOrder& tracked);
   /// The venue refused a cancel (`code`): logged, and the order looked up.
-  void cancel_refused(TrackedOrder& order, std::string_view code) noexcept;
+  void cancel_refused(TrackedOrder& tracked, std::string_view code) noexcept;
 
   void on_http_result(std::uint64_t tag, const tls::HttpResult& result) noexcept override;
 
@@ -228,8 +228,8 @@ class OrderTracker final : public tls::HttpHandler {
 
   [[nodiscard]] std::size_t cancels_outstanding() const noexcept;
   bool pump() noexcept;
-  void send_order(TrackedOrder& order) noexcept;
-  void send_cancel(TrackedOrder& order) noexcept;
+  void send_order(TrackedOrder& tracked) noexcept;
+  void send_cancel(TrackedOrder& tracked) noexcept;
   bool expire_queue() noexcept;
   void on_order_reply(OrderId id, const tls::HttpResult& result) noexcept;
   void on_cancel_reply(OrderId id, const tls::HttpResult& result) noexcept;

@@ -41,7 +41,7 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kMaxPoolSize = 16;
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
 // Request line, Host, Connection, Content-Type and Content-Length framing
 // around the caller's parts (an upper bound).
@@ -291,6 +291,7 @@ struct Connection {
 }  // namespace
 
 struct HttpsClient::Impl {
+  // NOLINTNEXTLINE(cert-msc32-c,cert-msc51-cpp): random_ is seeded from the CSPRNG in the body
   Impl(TlsSettings settings_in, LogFunction log_in)
       : settings_(std::move(settings_in)),
         log_(log_in ? std::move(log_in) : LogFunction(log_to_stderr)),
@@ -367,7 +368,7 @@ struct HttpsClient::Impl {
     if (resolving_) return;
     resolving_ = true;
     resolver_.async_resolve(url_.host, std::to_string(url_.port),
-                           [this](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+                           [this](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
                              resolving_ = false;
                              if (stopping_) return;
                              if (!ec) {
@@ -805,7 +806,11 @@ HttpsClient::HttpsClient(TlsSettings settings, LogFunction log)
     : impl_(std::make_unique<Impl>(std::move(settings), std::move(log))) {}
 
 HttpsClient::~HttpsClient() {
-  if (impl_ && impl_->started_) stop();
+  if (!impl_ || !impl_->started_) return;
+  try {
+    stop();
+  } catch (...) {  // a destructor must not throw; the sockets close with impl_
+  }
 }
 
 void HttpsClient::start(HttpHandler& handler, const Clock& clock) {

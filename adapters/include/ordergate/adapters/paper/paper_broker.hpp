@@ -108,7 +108,7 @@ class PaperBroker final : public BrokerPort {
   [[nodiscard]] std::string_view name() const noexcept override { return "paper"; }
   void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override;
   void submit(const Order& order) noexcept override;
-  void cancel(const CancelOrder& cancel) noexcept override;
+  void cancel(const CancelOrder& request) noexcept override;
   bool poll() noexcept override;
   void stop() noexcept override;
 

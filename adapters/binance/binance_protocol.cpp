@@ -191,6 +191,13 @@ OrderReply BinanceCodec::parse_order_reply(int status, std::string_view body) {
     reply.order.status = parse_order_status(string_field(object, "status"));
     (void)decimal_field(object, "executedQty", reply.order.executed_quantity);
     (void)decimal_field(object, "cummulativeQuoteQty", reply.order.cumulative_quote);
+    if (reply.order.executed_quantity.is_negative() || reply.order.cumulative_quote.is_negative()) {
+      // Cumulative amounts cannot shrink below zero: the reply is not one we
+      // can book, so the order's fate is looked up instead.
+      reply = OrderReply{};
+      reply.kind = ReplyKind::unknown;
+      return reply;
+    }
     if (!integer_field(object, "transactTime", reply.order.time_ms)) {
       (void)integer_field(object, "updateTime", reply.order.time_ms);
     }

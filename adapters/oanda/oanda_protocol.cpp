@@ -198,8 +198,9 @@ bool parse_time(std::string_view text, std::int64_t& wall_ns) noexcept {
     if (ec != std::errc{} || end != whole.data() + whole.size() || seconds < 0) return false;
     std::int64_t nanos = 0;
     if (dot != std::string_view::npos && !read_fraction(text.substr(dot + 1), nanos)) return false;
-    wall_ns = seconds * kNanosPerSecond + nanos;
-    return true;
+    // A time past 2262 does not fit in nanoseconds: refused, not wrapped.
+    return !__builtin_mul_overflow(seconds, kNanosPerSecond, &wall_ns) &&
+           !__builtin_add_overflow(wall_ns, nanos, &wall_ns);
   }
   // YYYY-MM-DDTHH:MM:SS[.fraction]Z
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
@@ -218,8 +219,10 @@ bool parse_time(std::string_view text, std::int64_t& wall_ns) noexcept {
   }
   if (rest != "Z") return false;
   const std::int64_t days = days_from_civil(year, month, day);
-  wall_ns = ((days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second) * kNanosPerSecond) + nanos;
-  return true;
+  const std::int64_t seconds = days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second;
+  // A time past 2262 does not fit in nanoseconds: refused, not wrapped.
+  return !__builtin_mul_overflow(seconds, kNanosPerSecond, &wall_ns) &&
+         !__builtin_add_overflow(wall_ns, nanos, &wall_ns);
 }
 
 std::string_view write_order_body(const Order& order, std::string_view instrument, std::string& out) {

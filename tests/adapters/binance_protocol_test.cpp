@@ -99,6 +99,19 @@ TEST(BinanceProtocol, FullRepliesGiveCumulativeQuantityAndQuote) {
   EXPECT_EQ(reply.order.time_ms, 1507725176595);
 }
 
+// Found by the binance_reply fuzzer: a negative cumulative quantity was
+// taken as it came and would have been booked as a negative fill.
+TEST(BinanceProtocol, NegativeCumulativeAmountsAreNotBookedButLookedUp) {
+  BinanceCodec codec;
+  for (const char* body :
+       {R"({"orderId":28,"clientOrderId":"c1","executedQty":"-1","cummulativeQuoteQty":"0","status":"FILLED"})",
+        R"({"orderId":28,"clientOrderId":"c1","executedQty":"1","cummulativeQuoteQty":"-4000","status":"FILLED"})"}) {
+    const OrderReply reply = codec.parse_order_reply(200, body);
+    EXPECT_EQ(reply.kind, ReplyKind::unknown) << body;
+    EXPECT_TRUE(reply.order.executed_quantity.is_zero()) << body;
+  }
+}
+
 TEST(BinanceProtocol, AckRepliesHaveNoStatusAndCancelRepliesNameTheOriginalId) {
   BinanceCodec codec;
   OrderReply reply = codec.parse_order_reply(

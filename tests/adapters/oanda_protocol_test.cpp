@@ -90,6 +90,18 @@ TEST(OandaProtocol, TimesRoundTripAndUnixTimesParse) {
   }
 }
 
+// Found by the oanda_reply fuzzer: a year past 2262 overflowed the signed
+// nanosecond count (undefined behaviour, a wrapped time in practice).
+TEST(OandaProtocol, TimesBeyondTheNanosecondRangeAreRefusedNotWrapped) {
+  std::int64_t parsed = 0;
+  ASSERT_TRUE(parse_time("2262-04-11T23:47:16Z", parsed));
+  EXPECT_GT(parsed, 0);
+  for (const char* beyond : {"2263-01-01T00:00:00Z", "9999-12-31T23:59:60.999999999Z", "9223372037.0",
+                             "99999999999999999"}) {
+    EXPECT_FALSE(parse_time(beyond, parsed)) << beyond;
+  }
+}
+
 TEST(OandaProtocol, A201WithAFillIsFilledAtTheVwap) {
   OandaCodec codec;
   const OrderReply reply = codec.parse_order_reply(201, R"({

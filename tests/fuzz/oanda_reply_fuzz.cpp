@@ -1,0 +1,55 @@
+// The OANDA v20 reply parsers (order and cancel replies, prices,
+// transactions, lastTransactionID, error codes) on any body: a parsed value
+// or "malformed", never a crash. The first byte picks the parser and the
+// HTTP status; the rest is the body. Fill amounts the gateway books are
+// never negative (the parser reports absolute units).
+#include "ordergate/adapters/oanda/oanda_protocol.hpp"
+
+#include <vector>
+
+#include "fuzz_support.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace ordergate::adapters::oanda;
+  if (size == 0) return 0;
+  static OandaCodec codec;
+  static const int kStatuses[] = {200, 201, 400, 404, 429, 500};
+  const int status = kStatuses[(data[0] >> 3) % 6];
+  const std::string_view body = ordergate::fuzz::as_text(data + 1, size - 1);
+  switch (data[0] % 6) {
+    case 0: {
+      const OrderReply reply = codec.parse_order_reply(status, body);
+      if (reply.filled) ORDERGATE_FUZZ_CHECK(!reply.fill_units.is_negative());
+      break;
+    }
+    case 1:
+      (void)codec.parse_cancel_reply(status, body);
+      break;
+    case 2: {
+      std::vector<PriceUpdate> prices;
+      (void)codec.parse_prices(body, prices);
+      break;
+    }
+    case 3: {
+      std::vector<Transaction> transactions;
+      std::uint64_t last = 0;
+      if (codec.parse_transactions(body, transactions, last)) {
+        for (const Transaction& transaction : transactions) {
+          if (transaction.type == Transaction::Type::order_fill) {
+            ORDERGATE_FUZZ_CHECK(!transaction.units.is_negative());
+          }
+        }
+      }
+      break;
+    }
+    case 4: {
+      std::uint64_t last = 0;
+      (void)codec.parse_last_transaction_id(body, last);
+      break;
+    }
+    default:
+      (void)codec.error_code(body);
+      break;
+  }
+  return 0;
+}

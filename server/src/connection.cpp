@@ -72,7 +72,7 @@ void Connection::oversized() {
 
 void Connection::count_error() {
   if (++errors_ >= limits_.max_errors) {
-    protocol::write_error(output_, {}, protocol::ErrorCode::too_many_errors, "too many malformed requests; closing");
+    protocol::write_error(output_, {}, protocol::ErrorCode::too_many_errors, "too many malformed requests or failed hellos; closing");
     close_after_flush();
   }
 }

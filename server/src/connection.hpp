@@ -67,8 +67,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_after_flush() noexcept { closing_ = true; }
   /// Closes now (the owner's `on_close` runs first).
   void close(std::string_view why);
-  /// Counts a malformed request; past `max_errors` answers TOO_MANY_ERRORS
-  /// and closes after the flush.
+  /// Counts a malformed request or a failed hello; past `max_errors` answers
+  /// TOO_MANY_ERRORS and closes after the flush.
   void count_error();
   /// With fsync "always": hold the output until audit record `sequence` is durable.
   void hold_until_durable(std::uint64_t sequence) noexcept {

@@ -43,6 +43,48 @@ const Instrument* find_instrument(const Gateway& gateway, std::string_view symbo
   return gateway.instruments().find(key);
 }
 
+void record_throttle_summary(HandlerContext& context, std::uint32_t uid, HelloThrottle::Cell& cell,
+                             std::int64_t now) {
+  const std::uint64_t count = cell.throttled_unreported;
+  cell.throttled_unreported = 0;
+  cell.last_summary_ns = now;
+  cell.summarized = true;
+  const std::string detail = "throttled " + std::to_string(count);
+  context.log.line("warn", "hello_throttled", "uid=" + std::to_string(uid) + " count=" + std::to_string(count));
+  if (context.audit == nullptr) return;
+  AuditEvent event;
+  event.type = AuditEventType::hello_refused;
+  event.reason = Reason::RATE_LIMITED;
+  event.peer_uid = uid;
+  event.detail.assign(detail);
+  event.time_ns = context.clock.wall_ns();
+  context.audit->record(event);
+}
+
+// A failed hello: wrong token, or the principal disabled. Each one counts
+// towards the connection's error budget. Within the peer uid's budget it is
+// audited and logged; past it, it is answered RATE_LIMITED and only counted,
+// for one summary record per window.
+void refuse_hello(HandlerContext& context, Connection& connection, const Request& request) {
+  HelloThrottle& throttle = context.hello_throttle;
+  HelloThrottle::Cell& cell = throttle.by_uid[connection.peer_uid];
+  const std::int64_t now = context.clock.monotonic_ns();
+  if (const std::int64_t wait = guards::gcra_consume(cell.cell, throttle.params, now); wait > 0) {
+    ++cell.throttled_unreported;
+    if (!cell.summarized || now - cell.last_summary_ns >= throttle.window_ns) {
+      record_throttle_summary(context, connection.peer_uid, cell, now);
+    }
+    reject(connection, request, Reason::RATE_LIMITED, wait);
+  } else {
+    context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
+                                                  " uid=" + std::to_string(connection.peer_uid));
+    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
+                           Reason::UNAUTHENTICATED, "bad token");
+    reject(connection, request, Reason::UNAUTHENTICATED);
+  }
+  connection.count_error();
+}
+
 }  // namespace
 
 void handle_line(HandlerContext& context, Connection& connection, std::string_view line) {
@@ -88,15 +130,6 @@ void handle_line(HandlerContext& context, Connection& connection, std::string_vi
 
 void handle_hello(HandlerContext& context, Connection& connection, const Request& request) {
   Gateway& gateway = context.gateway;
-  HelloThrottle::Cell& throttle = context.hello_throttle.by_uid[connection.peer_uid];
-  const guards::GcraParams& params = context.hello_throttle.params;
-  const std::int64_t now = context.clock.monotonic_ns();
-  if (const std::int64_t wait = guards::gcra_wait(throttle.cell, params, now); wait > 0) {
-    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
-                           Reason::RATE_LIMITED, "throttled");
-    reject(connection, request, Reason::RATE_LIMITED, wait);
-    return;
-  }
   // Compare against every principal so timing does not tell which matched.
   const std::optional<security::Sha256Digest> presented = security::try_sha256(request.token);
   const PrincipalAuth* match = nullptr;
@@ -105,12 +138,7 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
   }
   const std::optional<PrincipalId> id = match != nullptr ? gateway.find_principal(match->name) : std::nullopt;
   if (!id || !gateway.principal_enabled(*id)) {
-    (void)guards::gcra_consume(throttle.cell, params, now);
-    context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
-                                                  " uid=" + std::to_string(connection.peer_uid));
-    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
-                           Reason::UNAUTHENTICATED, "bad token");
-    reject(connection, request, Reason::UNAUTHENTICATED);
+    refuse_hello(context, connection, request);
     return;
   }
   try {
@@ -316,6 +344,16 @@ std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {
     retired.cancel_on_disconnect = false;
   }
   return count;
+}
+
+void summarize_throttled_hellos(HandlerContext& context, bool force) {
+  const std::int64_t now = context.clock.monotonic_ns();
+  for (auto& [uid, cell] : context.hello_throttle.by_uid) {
+    if (cell.throttled_unreported == 0) continue;
+    if (force || now - cell.last_summary_ns >= context.hello_throttle.window_ns) {
+      record_throttle_summary(context, uid, cell, now);
+    }
+  }
 }
 
 void audit_connection_event(AuditSink* audit, const Clock& clock, AuditEventType type, const Connection& connection,

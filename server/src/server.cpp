@@ -68,6 +68,7 @@ class Process final : public ConnectionOwner {
       throw ConfigError("gateway.hello_rate_limit: " + error);
     }
     hello_throttle_.params = guards::GcraParams::from(window);
+    hello_throttle_.window_ns = window.period_ns;
     limits_.max_line_bytes = config_.server.max_line_bytes;
     limits_.max_output_bytes = config_.server.max_output_bytes;
     limits_.max_errors = config_.server.max_errors;
@@ -368,6 +369,7 @@ class Process final : public ConnectionOwner {
         }
       }
       for (auto& connection : idle) connection->close("idle_timeout");
+      summarize_throttled_hellos(*handlers_, false);
       for (auto& [number, connection] : connections_) {
         auto& retired = connection->retired;
         // Closed only after two quiet sweeps in a row, so the report that
@@ -441,6 +443,7 @@ class Process final : public ConnectionOwner {
     acceptor_.close(ignored);
     signals_.cancel(ignored);
     sweep_timer_.cancel();
+    summarize_throttled_hellos(*handlers_, true);
     // Cancel-on-disconnect orders go out before the brokers stop, then the
     // brokers finish everything queued; reports still reach the clients.
     for (auto& [number, connection] : connections_) {

@@ -14,6 +14,7 @@
 
 #include "ordergate/core/clock.hpp"
 #include "ordergate/gateway/gateway.hpp"
+#include "ordergate/guards/rate_limit.hpp"
 
 namespace ordergate::server_detail {
 
@@ -90,6 +91,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string principal;
   PrincipalId principal_id = 0;
   bool cancel_on_disconnect = false;
+  // The current session had an order accepted: only then can it have open
+  // orders, and need keeping when a new hello replaces it.
+  bool session_traded = false;
+  // Budget of the read ops (`orders`, `positions`), which scan tables.
+  guards::GcraCell read_budget;
   // Sessions this connection replaced with a new hello that still have
   // working orders: their reports must still reach this connection.
   struct Retired {

@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -28,13 +29,25 @@ bool require(const HandlerContext& context, Connection& connection, const Reques
   return false;
 }
 
-// Keeps a replaced session for its reports while it has working orders.
-void retire(const HandlerContext& context, Connection& connection, Session old) {
-  if (has_open_orders(context.gateway, connection.principal, old.id())) {
+// Keeps a replaced session for its reports if it may have working orders;
+// the sweep closes it once it has none. A session that never had an order
+// accepted has none, and no order table is scanned here.
+void retire(Connection& connection, Session old) {
+  if (connection.session_traded) {
     connection.retired.push_back({std::move(old), connection.principal, connection.cancel_on_disconnect, false});
   } else {
     old.close();
   }
+}
+
+// The read ops scan tables on the I/O thread that serves every connection:
+// each connection has a budget of them.
+bool within_read_budget(const HandlerContext& context, Connection& connection, const Request& request) {
+  const std::int64_t wait =
+      guards::gcra_consume(connection.read_budget, context.read_budget, context.clock.monotonic_ns());
+  if (wait <= 0) return true;
+  reject(connection, request, Reason::RATE_LIMITED, wait);
+  return false;
 }
 
 const Instrument* find_instrument(const Gateway& gateway, std::string_view symbol) {
@@ -143,8 +156,9 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
   }
   try {
     Session session = gateway.open_session(match->name);
-    if (connection.session.is_open()) retire(context, connection, std::move(connection.session));
+    if (connection.session.is_open()) retire(connection, std::move(connection.session));
     connection.session = std::move(session);
+    connection.session_traded = false;
   } catch (const std::invalid_argument&) {
     reject(connection, request, Reason::UNAUTHENTICATED);
     return;
@@ -170,6 +184,7 @@ void handle_submit(HandlerContext& context, Connection& connection, const Reques
     reject(connection, request, verdict.reason, verdict.retry_after_ns);
     return;
   }
+  connection.session_traded = true;
   JsonWriter json(connection.output());
   json.begin().string("type", "accepted").string("op", "submit");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -214,6 +229,7 @@ void handle_cancel_all(HandlerContext& context, Connection& connection, const Re
 void handle_orders(HandlerContext& context, Connection& connection, const Request& request) {
   const Gateway& gateway = context.gateway;
   if (!require(context, connection, request, guards::Permission::read)) return;
+  if (!within_read_budget(context, connection, request)) return;
   JsonWriter json(connection.output());
   json.begin().string("type", "orders");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -239,6 +255,7 @@ void handle_orders(HandlerContext& context, Connection& connection, const Reques
 void handle_positions(HandlerContext& context, Connection& connection, const Request& request) {
   const Gateway& gateway = context.gateway;
   if (!require(context, connection, request, guards::Permission::read)) return;
+  if (!within_read_budget(context, connection, request)) return;
   JsonWriter json(connection.output());
   json.begin().string("type", "positions");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -321,12 +338,15 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
   json.end();
 }
 
-bool has_open_orders(const Gateway& gateway, const std::string& principal, SessionId session) {
-  if (principal.empty() || !gateway.find_principal(principal)) return false;
+std::vector<SessionId> sessions_with_open_orders(const Gateway& gateway, const std::string& principal) {
+  std::vector<SessionId> sessions;
+  if (principal.empty() || !gateway.find_principal(principal)) return sessions;
   for (const OpenOrder& open : gateway.open_orders(principal)) {
-    if (open.order.session_id == session) return true;
+    if (std::find(sessions.begin(), sessions.end(), open.order.session_id) == sessions.end()) {
+      sessions.push_back(open.order.session_id);
+    }
   }
-  return false;
+  return sessions;
 }
 
 std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {

@@ -49,6 +49,7 @@ struct HandlerContext {
   bool hold_replies;                         // fsync "always": replies wait for the journal
   const std::vector<PrincipalAuth>& auth;    // tokens; replaced in place by a reload
   HelloThrottle& hello_throttle;
+  const guards::GcraParams& read_budget;     // `orders` and `positions` per connection
   protocol::Decoder& decoder;
   std::function<bool(std::string& problem)> reload;  // the `reload` op; false + problem when refused
 };
@@ -68,8 +69,9 @@ void handle_bye(HandlerContext& context, Connection& connection, const protocol:
 /// halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload.
 void handle_admin(HandlerContext& context, Connection& connection, const protocol::Request& request);
 
-/// True while the principal has an open order placed through `session`.
-[[nodiscard]] bool has_open_orders(const Gateway& gateway, const std::string& principal, SessionId session);
+/// The sessions through which the principal placed its open orders. Scans
+/// the order table once (`Gateway::open_orders`).
+[[nodiscard]] std::vector<SessionId> sessions_with_open_orders(const Gateway& gateway, const std::string& principal);
 
 /// Cancels the open orders of every session of the connection whose
 /// principal has cancel_on_disconnect; each at most once. Returns how many.

@@ -69,11 +69,16 @@ class Process final : public ConnectionOwner {
     }
     hello_throttle_.params = guards::GcraParams::from(window);
     hello_throttle_.window_ns = window.period_ns;
+    if (!guards::parse_rate_window(config_.server.read_rate_limit, window, error)) {
+      throw ConfigError("gateway.read_rate_limit: " + error);
+    }
+    read_budget_ = guards::GcraParams::from(window);
     limits_.max_line_bytes = config_.server.max_line_bytes;
     limits_.max_output_bytes = config_.server.max_output_bytes;
     limits_.max_errors = config_.server.max_errors;
     handlers_ = std::make_unique<HandlerContext>(HandlerContext{
-        *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, decoder_,
+        *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, read_budget_,
+        decoder_,
         [this](std::string& problem) { return reload(problem); }});
   }
 
@@ -370,6 +375,16 @@ class Process final : public ConnectionOwner {
       }
       for (auto& connection : idle) connection->close("idle_timeout");
       summarize_throttled_hellos(*handlers_, false);
+      // One order-table scan per principal with retired sessions, not one
+      // per retired session.
+      std::unordered_map<std::string, std::vector<SessionId>> open_sessions;
+      auto has_open_orders = [&](const std::string& principal, SessionId session) {
+        auto found = open_sessions.find(principal);
+        if (found == open_sessions.end()) {
+          found = open_sessions.emplace(principal, sessions_with_open_orders(*gateway_, principal)).first;
+        }
+        return std::find(found->second.begin(), found->second.end(), session) != found->second.end();
+      };
       for (auto& [number, connection] : connections_) {
         auto& retired = connection->retired;
         // Closed only after two quiet sweeps in a row, so the report that
@@ -382,7 +397,7 @@ class Process final : public ConnectionOwner {
             write_report(*connection, report);
             wrote = true;
           }
-          const bool quiet = !has_open_orders(*gateway_, it->principal, it->session.id());
+          const bool quiet = !has_open_orders(it->principal, it->session.id());
           if (quiet && it->quiet) {
             it->session.close();
             it = retired.erase(it);
@@ -505,6 +520,7 @@ class Process final : public ConnectionOwner {
   std::uint64_t connection_counter_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   HelloThrottle hello_throttle_;
+  guards::GcraParams read_budget_;
   ConnectionLimits limits_;
   std::unique_ptr<HandlerContext> handlers_;
 };

@@ -37,6 +37,8 @@ class ConnectionOwner {
   virtual void on_close(Connection& connection, std::string_view why) = 0;
   /// Highest audit sequence known durable (replies held for fsync "always").
   [[nodiscard]] virtual std::uint64_t durable_sequence() const noexcept = 0;
+  /// True once the journal failed: no held record will ever become durable.
+  [[nodiscard]] virtual bool journal_failed() const noexcept = 0;
 
  protected:
   ~ConnectionOwner() = default;
@@ -60,7 +62,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   /// Replies are appended here, then sent by `flush`.
   std::string& output() noexcept { return output_; }
-  /// Sends what `output` holds (unless held for the journal), drops a reader
+  /// Sends what `output` holds (unless held for a journal that has not
+  /// failed: a failed journal releases the replies as they are, with their
+  /// real outcome, since no durable mark will come), drops a reader
   /// whose backlog passed `max_output_bytes`, and closes once a connection
   /// marked by `close_after_flush` has nothing left to send.
   void flush();

@@ -57,7 +57,8 @@ class Process final : public ConnectionOwner {
         acceptor_(io_),
         signals_(io_),
         sweep_timer_(io_),
-        drain_timer_(io_) {
+        drain_timer_(io_),
+        hold_timer_(io_) {
     config_.gateway.on_execution_ready = [this] { wake(); };
     add_brokers();
     gateway_ = std::make_unique<Gateway>(config_.gateway, clock_, audit_);
@@ -289,6 +290,7 @@ class Process final : public ConnectionOwner {
 
   void on_line(Connection& connection, std::string_view line) override {
     handle_line(*handlers_, connection, line);
+    if (connection.held()) watch_held_replies();
   }
 
   void on_close(Connection& connection, std::string_view why) override {
@@ -312,6 +314,39 @@ class Process final : public ConnectionOwner {
 
   std::uint64_t durable_sequence() const noexcept override {
     return journal_ ? journal_->durable_sequence() : 0;
+  }
+
+  bool journal_failed() const noexcept override { return journal_ && journal_->failed(); }
+
+  // While replies are held for the journal, checks every few milliseconds
+  // whether it failed: then no durable mark comes, and the replies must
+  // not wait for one.
+  void watch_held_replies() {
+    if (hold_watch_armed_ || shutting_down_) return;
+    hold_watch_armed_ = true;
+    hold_timer_.expires_after(std::chrono::milliseconds(10));
+    hold_timer_.async_wait([this](const boost::system::error_code& error) {
+      hold_watch_armed_ = false;
+      if (error) return;
+      std::vector<std::shared_ptr<Connection>> held;
+      for (auto& [number, connection] : connections_) {
+        if (connection->held()) held.push_back(connection);
+      }
+      if (held.empty()) return;
+      if (!journal_failed()) {
+        watch_held_replies();
+        return;
+      }
+      note_journal_failure();
+      for (auto& connection : held) connection->flush();
+    });
+  }
+
+  // Logs the journal's failure once.
+  void note_journal_failure() {
+    if (journal_failure_logged_ || !journal_failed()) return;
+    journal_failure_logged_ = true;
+    log_.line("error", "audit_failed", "why=\"" + journal_->error() + "\" effect=\"new orders refused\"");
   }
 
   // Called on the journal's writer thread when records became durable.
@@ -375,6 +410,7 @@ class Process final : public ConnectionOwner {
       }
       for (auto& connection : idle) connection->close("idle_timeout");
       summarize_throttled_hellos(*handlers_, false);
+      note_journal_failure();
       // One order-table scan per principal with retired sessions, not one
       // per retired session.
       std::unordered_map<std::string, std::vector<SessionId>> open_sessions;
@@ -458,6 +494,7 @@ class Process final : public ConnectionOwner {
     acceptor_.close(ignored);
     signals_.cancel(ignored);
     sweep_timer_.cancel();
+    hold_timer_.cancel();
     summarize_throttled_hellos(*handlers_, true);
     // Cancel-on-disconnect orders go out before the brokers stop, then the
     // brokers finish everything queued; reports still reach the clients.
@@ -513,6 +550,9 @@ class Process final : public ConnectionOwner {
   asio::signal_set signals_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer hold_timer_;
+  bool hold_watch_armed_ = false;
+  bool journal_failure_logged_ = false;
   std::string socket_path_;
   bool bound_ = false;
   bool shutting_down_ = false;

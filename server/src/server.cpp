@@ -26,6 +26,8 @@
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/security/credentials.hpp"
+#include "ordergate/security/crypto.hpp"
+#include "ordergate/server/doctor.hpp"
 #include "protocol.hpp"
 
 namespace ordergate {
@@ -469,9 +471,23 @@ class Process final : public ConnectionOwner {
       log_.line("warn", "reload_refused", "why=\"embedded default\"");
       return false;
     }
+    std::string_view refused_as = "invalid configuration";
     try {
       ProcessConfig next = load_config_file(config_.source);
+      if (next.environment != config_.environment) {
+        throw ConfigError(config_.source + ": key 'environment': cannot change from '" + config_.environment +
+                          "' to '" + next.environment + "' by a reload (credentials are read at start); restart");
+      }
+      // Production rules hold for a reloaded file as for a started one.
+      if (const auto violations = production_violations(next); !violations.empty()) {
+        refused_as = "production rule";
+        std::string text = config_.source + ": breaks a production rule:";
+        for (const std::string& violation : violations) text += " " + violation + ";";
+        text.pop_back();
+        throw ConfigError(text);
+      }
       gateway_->reload(next.gateway);
+      end_sessions_of_replaced_tokens(next.auth);
       config_.auth = next.auth;
       log_.line("info", "reloaded", "source=" + config_.source);
       return true;
@@ -480,9 +496,26 @@ class Process final : public ConnectionOwner {
       log_.line("error", "reload_refused", "why=\"" + problem + "\"");
       AuditEvent event;
       event.type = AuditEventType::config_reload_refused;
+      event.detail.assign(refused_as);
       event.time_ns = clock_.wall_ns();
       if (audit_ != nullptr) audit_->record(event);
       return false;
+    }
+  }
+
+  // A session lives on the token it was opened with: when a reload removes
+  // or rotates a principal's token, its sessions end (as with
+  // revoke_sessions) and it must hello again with the new one.
+  void end_sessions_of_replaced_tokens(const std::vector<PrincipalAuth>& next) {
+    for (const PrincipalAuth& old : config_.auth) {
+      if (!old.has_token) continue;
+      const auto same_name = [&](const PrincipalAuth& auth) { return auth.name == old.name; };
+      const auto found = std::find_if(next.begin(), next.end(), same_name);
+      const bool kept = found != next.end() && found->has_token &&
+                        security::digest_equal(found->token_sha256, old.token_sha256);
+      if (kept || !gateway_->find_principal(old.name)) continue;
+      gateway_->revoke_sessions(old.name);
+      log_.line("warn", "sessions_revoked", "principal=" + old.name + " why=token_replaced");
     }
   }
 

@@ -244,9 +244,11 @@ class GatewayProcess:
         socket_path: Path | None = None,
         extra_args: Sequence[str] = (),
         extra_toml: str = "",
+        environment: str = "development",
     ) -> None:
         self.directory = directory
         self.extra_toml = extra_toml
+        self.environment = environment
         self.principals = {principal.name: principal for principal in principals}
         self.gateway_settings = dict(gateway or {})
         self.config_path = directory / "ordergate.toml"
@@ -282,8 +284,11 @@ class GatewayProcess:
         self, principals: Sequence[Principal], gateway: dict[str, Any] | None = None
     ) -> None:
         """Rewrites the configuration file (atomically: a concurrent reload
-        never reads half a file), keeping the ``extra_toml`` it started with."""
-        self.write_config_text(config_toml(principals, gateway, extra_toml=self.extra_toml))
+        never reads half a file), keeping the environment and ``extra_toml`` it
+        started with."""
+        self.write_config_text(
+            config_toml(principals, gateway, environment=self.environment, extra_toml=self.extra_toml)
+        )
 
     def write_config_text(self, text: str) -> None:
         staging = self.config_path.with_suffix(".tmp")
@@ -398,11 +403,17 @@ class GatewayTestCase(unittest.TestCase):
         socket_path: Path | None = None,
         expect_clean_exit: bool = True,
         extra_toml: str = "",
+        environment: str = "development",
     ) -> GatewayProcess:
         if principals is None:
             principals = [Principal("trader")]
         process = GatewayProcess(
-            directory or self.make_directory(), principals, gateway, socket_path, extra_toml=extra_toml
+            directory or self.make_directory(),
+            principals,
+            gateway,
+            socket_path,
+            extra_toml=extra_toml,
+            environment=environment,
         )
         self.addCleanup(self._stop_gateway, process, expect_clean_exit)
         return process

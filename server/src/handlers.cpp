@@ -154,6 +154,19 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
     refuse_hello(context, connection, request);
     return;
   }
+  // This connection's session ends with this hello unless it is kept for
+  // its working orders.
+  std::size_t held = context.sessions_of(*id);
+  if (connection.session.is_open() && connection.session.principal() == *id && !connection.session_traded) --held;
+  if (held >= context.max_sessions_per_principal) {
+    context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
+                                                  " principal=" + match->name + " why=max_sessions_per_principal");
+    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
+                           Reason::PERMISSION_DENIED, "max_sessions_per_principal");
+    protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::too_many_sessions,
+                          "this principal holds max_sessions_per_principal sessions; end one (bye) first");
+    return;
+  }
   try {
     Session session = gateway.open_session(match->name);
     if (connection.session.is_open()) retire(connection, std::move(connection.session));

@@ -50,6 +50,8 @@ struct HandlerContext {
   const std::vector<PrincipalAuth>& auth;    // tokens; replaced in place by a reload
   HelloThrottle& hello_throttle;
   const guards::GcraParams& read_budget;     // `orders` and `positions` per connection
+  std::uint32_t max_sessions_per_principal;
+  std::function<std::size_t(PrincipalId)> sessions_of;  // sessions the principal holds on every connection
   protocol::Decoder& decoder;
   std::function<bool(std::string& problem)> reload;  // the `reload` op; false + problem when refused
 };

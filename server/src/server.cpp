@@ -81,7 +81,7 @@ class Process final : public ConnectionOwner {
     limits_.max_errors = config_.server.max_errors;
     handlers_ = std::make_unique<HandlerContext>(HandlerContext{
         *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, read_budget_,
-        decoder_,
+        config_.server.max_sessions_per_principal, [this](PrincipalId id) { return sessions_of(id); }, decoder_,
         [this](std::string& problem) { return reload(problem); }});
   }
 
@@ -316,6 +316,17 @@ class Process final : public ConnectionOwner {
 
   std::uint64_t durable_sequence() const noexcept override {
     return journal_ ? journal_->durable_sequence() : 0;
+  }
+
+  std::size_t sessions_of(PrincipalId principal) const {
+    std::size_t count = 0;
+    for (const auto& [number, connection] : connections_) {
+      if (connection->session.is_open() && connection->session.principal() == principal) ++count;
+      for (const auto& retired : connection->retired) {
+        if (retired.session.is_open() && retired.session.principal() == principal) ++count;
+      }
+    }
+    return count;
   }
 
   bool journal_failed() const noexcept override { return journal_ && journal_->failed(); }

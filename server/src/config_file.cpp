@@ -51,6 +51,10 @@ void read_gateway(TableReader& reader, ProcessConfig& config) {
   server.max_errors = static_cast<std::uint32_t>(reader.integer("max_errors", 20, 1, 1'000'000));
   server.hello_rate_limit = reader.string("hello_rate_limit", server.hello_rate_limit);
   check_rate_windows(reader, "hello_rate_limit", {server.hello_rate_limit});
+  server.read_rate_limit = reader.string("read_rate_limit", server.read_rate_limit);
+  check_rate_windows(reader, "read_rate_limit", {server.read_rate_limit});
+  server.max_sessions_per_principal = static_cast<std::uint32_t>(
+      reader.integer("max_sessions_per_principal", server.max_sessions_per_principal, 1, 4096));
 
   gateway.order_capacity = static_cast<std::uint32_t>(reader.integer("order_capacity", gateway.order_capacity, 1, 1 << 26));
   gateway.broker_queue_capacity =

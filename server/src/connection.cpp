@@ -72,7 +72,7 @@ void Connection::oversized() {
 
 void Connection::count_error() {
   if (++errors_ >= limits_.max_errors) {
-    protocol::write_error(output_, {}, protocol::ErrorCode::too_many_errors, "too many malformed requests; closing");
+    protocol::write_error(output_, {}, protocol::ErrorCode::too_many_errors, "too many malformed requests or failed hellos; closing");
     close_after_flush();
   }
 }
@@ -87,8 +87,11 @@ void Connection::flush() {
   }
   if (writing_) return;
   if (hold_sequence_ != 0) {
-    // fsync "always": the acknowledgement leaves only once it is on disk.
-    if (owner_.durable_sequence() < hold_sequence_) return;
+    // fsync "always": the acknowledgement leaves only once it is on disk,
+    // or once the journal failed and it never will be. The replies then go
+    // out as they are: an accepted order did reach the broker, and new ones
+    // are refused AUDIT_UNAVAILABLE.
+    if (owner_.durable_sequence() < hold_sequence_ && !owner_.journal_failed()) return;
     hold_sequence_ = 0;
   }
   if (output_.empty()) {

@@ -14,6 +14,7 @@
 
 #include "ordergate/core/clock.hpp"
 #include "ordergate/gateway/gateway.hpp"
+#include "ordergate/guards/rate_limit.hpp"
 
 namespace ordergate::server_detail {
 
@@ -36,6 +37,8 @@ class ConnectionOwner {
   virtual void on_close(Connection& connection, std::string_view why) = 0;
   /// Highest audit sequence known durable (replies held for fsync "always").
   [[nodiscard]] virtual std::uint64_t durable_sequence() const noexcept = 0;
+  /// True once the journal failed: no held record will ever become durable.
+  [[nodiscard]] virtual bool journal_failed() const noexcept = 0;
 
  protected:
   ~ConnectionOwner() = default;
@@ -59,7 +62,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   /// Replies are appended here, then sent by `flush`.
   std::string& output() noexcept { return output_; }
-  /// Sends what `output` holds (unless held for the journal), drops a reader
+  /// Sends what `output` holds (unless held for a journal that has not
+  /// failed: a failed journal releases the replies as they are, with their
+  /// real outcome, since no durable mark will come), drops a reader
   /// whose backlog passed `max_output_bytes`, and closes once a connection
   /// marked by `close_after_flush` has nothing left to send.
   void flush();
@@ -67,8 +72,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_after_flush() noexcept { closing_ = true; }
   /// Closes now (the owner's `on_close` runs first).
   void close(std::string_view why);
-  /// Counts a malformed request; past `max_errors` answers TOO_MANY_ERRORS
-  /// and closes after the flush.
+  /// Counts a malformed request or a failed hello; past `max_errors` answers
+  /// TOO_MANY_ERRORS and closes after the flush.
   void count_error();
   /// With fsync "always": hold the output until audit record `sequence` is durable.
   void hold_until_durable(std::uint64_t sequence) noexcept {
@@ -90,6 +95,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string principal;
   PrincipalId principal_id = 0;
   bool cancel_on_disconnect = false;
+  // The current session had an order accepted: only then can it have open
+  // orders, and need keeping when a new hello replaces it.
+  bool session_traded = false;
+  // Budget of the read ops (`orders`, `positions`), which scan tables.
+  guards::GcraCell read_budget;
   // Sessions this connection replaced with a new hello that still have
   // working orders: their reports must still reach this connection.
   struct Retired {

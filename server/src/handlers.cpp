@@ -1,5 +1,6 @@
 #include "handlers.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -28,19 +29,73 @@ bool require(const HandlerContext& context, Connection& connection, const Reques
   return false;
 }
 
-// Keeps a replaced session for its reports while it has working orders.
-void retire(const HandlerContext& context, Connection& connection, Session old) {
-  if (has_open_orders(context.gateway, connection.principal, old.id())) {
+// Keeps a replaced session for its reports if it may have working orders;
+// the sweep closes it once it has none. A session that never had an order
+// accepted has none, and no order table is scanned here.
+void retire(Connection& connection, Session old) {
+  if (connection.session_traded) {
     connection.retired.push_back({std::move(old), connection.principal, connection.cancel_on_disconnect, false});
   } else {
     old.close();
   }
 }
 
+// The read ops scan tables on the I/O thread that serves every connection:
+// each connection has a budget of them.
+bool within_read_budget(const HandlerContext& context, Connection& connection, const Request& request) {
+  const std::int64_t wait =
+      guards::gcra_consume(connection.read_budget, context.read_budget, context.clock.monotonic_ns());
+  if (wait <= 0) return true;
+  reject(connection, request, Reason::RATE_LIMITED, wait);
+  return false;
+}
+
 const Instrument* find_instrument(const Gateway& gateway, std::string_view symbol) {
   SymbolKey key;
   if (guards::canonical_symbol_key(symbol, key) != Reason::OK) return nullptr;
   return gateway.instruments().find(key);
+}
+
+void record_throttle_summary(HandlerContext& context, std::uint32_t uid, HelloThrottle::Cell& cell,
+                             std::int64_t now) {
+  const std::uint64_t count = cell.throttled_unreported;
+  cell.throttled_unreported = 0;
+  cell.last_summary_ns = now;
+  cell.summarized = true;
+  const std::string detail = "throttled " + std::to_string(count);
+  context.log.line("warn", "hello_throttled", "uid=" + std::to_string(uid) + " count=" + std::to_string(count));
+  if (context.audit == nullptr) return;
+  AuditEvent event;
+  event.type = AuditEventType::hello_refused;
+  event.reason = Reason::RATE_LIMITED;
+  event.peer_uid = uid;
+  event.detail.assign(detail);
+  event.time_ns = context.clock.wall_ns();
+  context.audit->record(event);
+}
+
+// A failed hello: wrong token, or the principal disabled. Each one counts
+// towards the connection's error budget. Within the peer uid's budget it is
+// audited and logged; past it, it is answered RATE_LIMITED and only counted,
+// for one summary record per window.
+void refuse_hello(HandlerContext& context, Connection& connection, const Request& request) {
+  HelloThrottle& throttle = context.hello_throttle;
+  HelloThrottle::Cell& cell = throttle.by_uid[connection.peer_uid];
+  const std::int64_t now = context.clock.monotonic_ns();
+  if (const std::int64_t wait = guards::gcra_consume(cell.cell, throttle.params, now); wait > 0) {
+    ++cell.throttled_unreported;
+    if (!cell.summarized || now - cell.last_summary_ns >= throttle.window_ns) {
+      record_throttle_summary(context, connection.peer_uid, cell, now);
+    }
+    reject(connection, request, Reason::RATE_LIMITED, wait);
+  } else {
+    context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
+                                                  " uid=" + std::to_string(connection.peer_uid));
+    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
+                           Reason::UNAUTHENTICATED, "bad token");
+    reject(connection, request, Reason::UNAUTHENTICATED);
+  }
+  connection.count_error();
 }
 
 }  // namespace
@@ -88,15 +143,6 @@ void handle_line(HandlerContext& context, Connection& connection, std::string_vi
 
 void handle_hello(HandlerContext& context, Connection& connection, const Request& request) {
   Gateway& gateway = context.gateway;
-  HelloThrottle::Cell& throttle = context.hello_throttle.by_uid[connection.peer_uid];
-  const guards::GcraParams& params = context.hello_throttle.params;
-  const std::int64_t now = context.clock.monotonic_ns();
-  if (const std::int64_t wait = guards::gcra_wait(throttle.cell, params, now); wait > 0) {
-    audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
-                           Reason::RATE_LIMITED, "throttled");
-    reject(connection, request, Reason::RATE_LIMITED, wait);
-    return;
-  }
   // Compare against every principal so timing does not tell which matched.
   const std::optional<security::Sha256Digest> presented = security::try_sha256(request.token);
   const PrincipalAuth* match = nullptr;
@@ -105,18 +151,27 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
   }
   const std::optional<PrincipalId> id = match != nullptr ? gateway.find_principal(match->name) : std::nullopt;
   if (!id || !gateway.principal_enabled(*id)) {
-    (void)guards::gcra_consume(throttle.cell, params, now);
+    refuse_hello(context, connection, request);
+    return;
+  }
+  // This connection's session ends with this hello unless it is kept for
+  // its working orders.
+  std::size_t held = context.sessions_of(*id);
+  if (connection.session.is_open() && connection.session.principal() == *id && !connection.session_traded) --held;
+  if (held >= context.max_sessions_per_principal) {
     context.log.line("warn", "hello_refused", "conn=" + std::to_string(connection.number()) +
-                                                  " uid=" + std::to_string(connection.peer_uid));
+                                                  " principal=" + match->name + " why=max_sessions_per_principal");
     audit_connection_event(context.audit, context.clock, AuditEventType::hello_refused, connection,
-                           Reason::UNAUTHENTICATED, "bad token");
-    reject(connection, request, Reason::UNAUTHENTICATED);
+                           Reason::PERMISSION_DENIED, "max_sessions_per_principal");
+    protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::too_many_sessions,
+                          "this principal holds max_sessions_per_principal sessions; end one (bye) first");
     return;
   }
   try {
     Session session = gateway.open_session(match->name);
-    if (connection.session.is_open()) retire(context, connection, std::move(connection.session));
+    if (connection.session.is_open()) retire(connection, std::move(connection.session));
     connection.session = std::move(session);
+    connection.session_traded = false;
   } catch (const std::invalid_argument&) {
     reject(connection, request, Reason::UNAUTHENTICATED);
     return;
@@ -142,6 +197,7 @@ void handle_submit(HandlerContext& context, Connection& connection, const Reques
     reject(connection, request, verdict.reason, verdict.retry_after_ns);
     return;
   }
+  connection.session_traded = true;
   JsonWriter json(connection.output());
   json.begin().string("type", "accepted").string("op", "submit");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -186,6 +242,7 @@ void handle_cancel_all(HandlerContext& context, Connection& connection, const Re
 void handle_orders(HandlerContext& context, Connection& connection, const Request& request) {
   const Gateway& gateway = context.gateway;
   if (!require(context, connection, request, guards::Permission::read)) return;
+  if (!within_read_budget(context, connection, request)) return;
   JsonWriter json(connection.output());
   json.begin().string("type", "orders");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -211,6 +268,7 @@ void handle_orders(HandlerContext& context, Connection& connection, const Reques
 void handle_positions(HandlerContext& context, Connection& connection, const Request& request) {
   const Gateway& gateway = context.gateway;
   if (!require(context, connection, request, guards::Permission::read)) return;
+  if (!within_read_budget(context, connection, request)) return;
   JsonWriter json(connection.output());
   json.begin().string("type", "positions");
   if (!request.id_json.empty()) json.raw("id", request.id_json);
@@ -293,12 +351,15 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
   json.end();
 }
 
-bool has_open_orders(const Gateway& gateway, const std::string& principal, SessionId session) {
-  if (principal.empty() || !gateway.find_principal(principal)) return false;
+std::vector<SessionId> sessions_with_open_orders(const Gateway& gateway, const std::string& principal) {
+  std::vector<SessionId> sessions;
+  if (principal.empty() || !gateway.find_principal(principal)) return sessions;
   for (const OpenOrder& open : gateway.open_orders(principal)) {
-    if (open.order.session_id == session) return true;
+    if (std::find(sessions.begin(), sessions.end(), open.order.session_id) == sessions.end()) {
+      sessions.push_back(open.order.session_id);
+    }
   }
-  return false;
+  return sessions;
 }
 
 std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {
@@ -316,6 +377,16 @@ std::size_t cancel_on_disconnect(Gateway& gateway, Connection& connection) {
     retired.cancel_on_disconnect = false;
   }
   return count;
+}
+
+void summarize_throttled_hellos(HandlerContext& context, bool force) {
+  const std::int64_t now = context.clock.monotonic_ns();
+  for (auto& [uid, cell] : context.hello_throttle.by_uid) {
+    if (cell.throttled_unreported == 0) continue;
+    if (force || now - cell.last_summary_ns >= context.hello_throttle.window_ns) {
+      record_throttle_summary(context, uid, cell, now);
+    }
+  }
 }
 
 void audit_connection_event(AuditSink* audit, const Clock& clock, AuditEventType type, const Connection& connection,

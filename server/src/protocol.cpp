@@ -111,6 +111,7 @@ std::string_view error_name(ErrorCode code) noexcept {
     case ErrorCode::peer_not_allowed: return "PEER_NOT_ALLOWED";
     case ErrorCode::too_many_connections: return "TOO_MANY_CONNECTIONS";
     case ErrorCode::not_permitted_now: return "NOT_PERMITTED_NOW";
+    case ErrorCode::too_many_sessions: return "TOO_MANY_SESSIONS";
   }
   return "UNKNOWN";
 }

@@ -60,6 +60,7 @@ struct Request {
 enum class ErrorCode : std::uint8_t {
   none, invalid_json, invalid_utf8, line_too_long, unknown_op, missing_field, invalid_field,
   unknown_field, too_many_errors, peer_not_allowed, too_many_connections, not_permitted_now,
+  too_many_sessions,
 };
 [[nodiscard]] std::string_view error_name(ErrorCode code) noexcept;
 

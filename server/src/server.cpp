@@ -26,6 +26,8 @@
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/security/credentials.hpp"
+#include "ordergate/security/crypto.hpp"
+#include "ordergate/server/doctor.hpp"
 #include "protocol.hpp"
 
 namespace ordergate {
@@ -57,7 +59,8 @@ class Process final : public ConnectionOwner {
         acceptor_(io_),
         signals_(io_),
         sweep_timer_(io_),
-        drain_timer_(io_) {
+        drain_timer_(io_),
+        hold_timer_(io_) {
     config_.gateway.on_execution_ready = [this] { wake(); };
     add_brokers();
     gateway_ = std::make_unique<Gateway>(config_.gateway, clock_, audit_);
@@ -68,11 +71,17 @@ class Process final : public ConnectionOwner {
       throw ConfigError("gateway.hello_rate_limit: " + error);
     }
     hello_throttle_.params = guards::GcraParams::from(window);
+    hello_throttle_.window_ns = window.period_ns;
+    if (!guards::parse_rate_window(config_.server.read_rate_limit, window, error)) {
+      throw ConfigError("gateway.read_rate_limit: " + error);
+    }
+    read_budget_ = guards::GcraParams::from(window);
     limits_.max_line_bytes = config_.server.max_line_bytes;
     limits_.max_output_bytes = config_.server.max_output_bytes;
     limits_.max_errors = config_.server.max_errors;
     handlers_ = std::make_unique<HandlerContext>(HandlerContext{
-        *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, decoder_,
+        *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, read_budget_,
+        config_.server.max_sessions_per_principal, [this](PrincipalId id) { return sessions_of(id); }, decoder_,
         [this](std::string& problem) { return reload(problem); }});
   }
 
@@ -283,6 +292,7 @@ class Process final : public ConnectionOwner {
 
   void on_line(Connection& connection, std::string_view line) override {
     handle_line(*handlers_, connection, line);
+    if (connection.held()) watch_held_replies();
   }
 
   void on_close(Connection& connection, std::string_view why) override {
@@ -306,6 +316,50 @@ class Process final : public ConnectionOwner {
 
   std::uint64_t durable_sequence() const noexcept override {
     return journal_ ? journal_->durable_sequence() : 0;
+  }
+
+  std::size_t sessions_of(PrincipalId principal) const {
+    std::size_t count = 0;
+    for (const auto& [number, connection] : connections_) {
+      if (connection->session.is_open() && connection->session.principal() == principal) ++count;
+      for (const auto& retired : connection->retired) {
+        if (retired.session.is_open() && retired.session.principal() == principal) ++count;
+      }
+    }
+    return count;
+  }
+
+  bool journal_failed() const noexcept override { return journal_ && journal_->failed(); }
+
+  // While replies are held for the journal, checks every few milliseconds
+  // whether it failed: then no durable mark comes, and the replies must
+  // not wait for one.
+  void watch_held_replies() {
+    if (hold_watch_armed_ || shutting_down_) return;
+    hold_watch_armed_ = true;
+    hold_timer_.expires_after(std::chrono::milliseconds(10));
+    hold_timer_.async_wait([this](const boost::system::error_code& error) {
+      hold_watch_armed_ = false;
+      if (error) return;
+      std::vector<std::shared_ptr<Connection>> held;
+      for (auto& [number, connection] : connections_) {
+        if (connection->held()) held.push_back(connection);
+      }
+      if (held.empty()) return;
+      if (!journal_failed()) {
+        watch_held_replies();
+        return;
+      }
+      note_journal_failure();
+      for (auto& connection : held) connection->flush();
+    });
+  }
+
+  // Logs the journal's failure once.
+  void note_journal_failure() {
+    if (journal_failure_logged_ || !journal_failed()) return;
+    journal_failure_logged_ = true;
+    log_.line("error", "audit_failed", "why=\"" + journal_->error() + "\" effect=\"new orders refused\"");
   }
 
   // Called on the journal's writer thread when records became durable.
@@ -368,6 +422,18 @@ class Process final : public ConnectionOwner {
         }
       }
       for (auto& connection : idle) connection->close("idle_timeout");
+      summarize_throttled_hellos(*handlers_, false);
+      note_journal_failure();
+      // One order-table scan per principal with retired sessions, not one
+      // per retired session.
+      std::unordered_map<std::string, std::vector<SessionId>> open_sessions;
+      auto has_open_orders = [&](const std::string& principal, SessionId session) {
+        auto found = open_sessions.find(principal);
+        if (found == open_sessions.end()) {
+          found = open_sessions.emplace(principal, sessions_with_open_orders(*gateway_, principal)).first;
+        }
+        return std::find(found->second.begin(), found->second.end(), session) != found->second.end();
+      };
       for (auto& [number, connection] : connections_) {
         auto& retired = connection->retired;
         // Closed only after two quiet sweeps in a row, so the report that
@@ -380,7 +446,7 @@ class Process final : public ConnectionOwner {
             write_report(*connection, report);
             wrote = true;
           }
-          const bool quiet = !has_open_orders(*gateway_, it->principal, it->session.id());
+          const bool quiet = !has_open_orders(it->principal, it->session.id());
           if (quiet && it->quiet) {
             it->session.close();
             it = retired.erase(it);
@@ -416,9 +482,23 @@ class Process final : public ConnectionOwner {
       log_.line("warn", "reload_refused", "why=\"embedded default\"");
       return false;
     }
+    std::string_view refused_as = "invalid configuration";
     try {
       ProcessConfig next = load_config_file(config_.source);
+      if (next.environment != config_.environment) {
+        throw ConfigError(config_.source + ": key 'environment': cannot change from '" + config_.environment +
+                          "' to '" + next.environment + "' by a reload (credentials are read at start); restart");
+      }
+      // Production rules hold for a reloaded file as for a started one.
+      if (const auto violations = production_violations(next); !violations.empty()) {
+        refused_as = "production rule";
+        std::string text = config_.source + ": breaks a production rule:";
+        for (const std::string& violation : violations) text += " " + violation + ";";
+        text.pop_back();
+        throw ConfigError(text);
+      }
       gateway_->reload(next.gateway);
+      end_sessions_of_replaced_tokens(next.auth);
       config_.auth = next.auth;
       log_.line("info", "reloaded", "source=" + config_.source);
       return true;
@@ -427,9 +507,26 @@ class Process final : public ConnectionOwner {
       log_.line("error", "reload_refused", "why=\"" + problem + "\"");
       AuditEvent event;
       event.type = AuditEventType::config_reload_refused;
+      event.detail.assign(refused_as);
       event.time_ns = clock_.wall_ns();
       if (audit_ != nullptr) audit_->record(event);
       return false;
+    }
+  }
+
+  // A session lives on the token it was opened with: when a reload removes
+  // or rotates a principal's token, its sessions end (as with
+  // revoke_sessions) and it must hello again with the new one.
+  void end_sessions_of_replaced_tokens(const std::vector<PrincipalAuth>& next) {
+    for (const PrincipalAuth& old : config_.auth) {
+      if (!old.has_token) continue;
+      const auto same_name = [&](const PrincipalAuth& auth) { return auth.name == old.name; };
+      const auto found = std::find_if(next.begin(), next.end(), same_name);
+      const bool kept = found != next.end() && found->has_token &&
+                        security::digest_equal(found->token_sha256, old.token_sha256);
+      if (kept || !gateway_->find_principal(old.name)) continue;
+      gateway_->revoke_sessions(old.name);
+      log_.line("warn", "sessions_revoked", "principal=" + old.name + " why=token_replaced");
     }
   }
 
@@ -441,6 +538,8 @@ class Process final : public ConnectionOwner {
     acceptor_.close(ignored);
     signals_.cancel(ignored);
     sweep_timer_.cancel();
+    hold_timer_.cancel();
+    summarize_throttled_hellos(*handlers_, true);
     // Cancel-on-disconnect orders go out before the brokers stop, then the
     // brokers finish everything queued; reports still reach the clients.
     for (auto& [number, connection] : connections_) {
@@ -495,6 +594,9 @@ class Process final : public ConnectionOwner {
   asio::signal_set signals_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer hold_timer_;
+  bool hold_watch_armed_ = false;
+  bool journal_failure_logged_ = false;
   std::string socket_path_;
   bool bound_ = false;
   bool shutting_down_ = false;
@@ -502,6 +604,7 @@ class Process final : public ConnectionOwner {
   std::uint64_t connection_counter_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   HelloThrottle hello_throttle_;
+  guards::GcraParams read_budget_;
   ConnectionLimits limits_;
   std::unique_ptr<HandlerContext> handlers_;
 };

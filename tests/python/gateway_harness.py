@@ -215,15 +215,18 @@ def config_toml(
     gateway: dict[str, Any] | None = None,
     environment: str = "development",
     instruments: str = INSTRUMENTS_TOML,
+    extra_toml: str = "",
 ) -> str:
     """A complete configuration file. ``gateway`` adds ``[gateway]`` keys; a
-    small ``order_capacity`` keeps startup fast."""
+    small ``order_capacity`` keeps startup fast; ``extra_toml`` (whole tables
+    such as ``[audit]``) goes at the end."""
     settings: dict[str, Any] = {"order_capacity": 4096}
     settings.update(gateway or {})
     parts = [f"environment = {_q(environment)}", "", "[gateway]"]
     parts += [f"{key} = {_value(value)}" for key, value in settings.items()]
     parts.append(instruments)
     parts += [principal.toml() for principal in principals]
+    parts.append(extra_toml)
     return "\n".join(parts)
 
 
@@ -240,8 +243,12 @@ class GatewayProcess:
         gateway: dict[str, Any] | None = None,
         socket_path: Path | None = None,
         extra_args: Sequence[str] = (),
+        extra_toml: str = "",
+        environment: str = "development",
     ) -> None:
         self.directory = directory
+        self.extra_toml = extra_toml
+        self.environment = environment
         self.principals = {principal.name: principal for principal in principals}
         self.gateway_settings = dict(gateway or {})
         self.config_path = directory / "ordergate.toml"
@@ -277,8 +284,11 @@ class GatewayProcess:
         self, principals: Sequence[Principal], gateway: dict[str, Any] | None = None
     ) -> None:
         """Rewrites the configuration file (atomically: a concurrent reload
-        never reads half a file)."""
-        self.write_config_text(config_toml(principals, gateway))
+        never reads half a file), keeping the environment and ``extra_toml`` it
+        started with."""
+        self.write_config_text(
+            config_toml(principals, gateway, environment=self.environment, extra_toml=self.extra_toml)
+        )
 
     def write_config_text(self, text: str) -> None:
         staging = self.config_path.with_suffix(".tmp")
@@ -392,11 +402,18 @@ class GatewayTestCase(unittest.TestCase):
         directory: Path | None = None,
         socket_path: Path | None = None,
         expect_clean_exit: bool = True,
+        extra_toml: str = "",
+        environment: str = "development",
     ) -> GatewayProcess:
         if principals is None:
             principals = [Principal("trader")]
         process = GatewayProcess(
-            directory or self.make_directory(), principals, gateway, socket_path
+            directory or self.make_directory(),
+            principals,
+            gateway,
+            socket_path,
+            extra_toml=extra_toml,
+            environment=environment,
         )
         self.addCleanup(self._stop_gateway, process, expect_clean_exit)
         return process

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import unittest
 
-from gateway_harness import GatewayTestCase, Principal, config_toml, wait_until
+from gateway_harness import GatewayTestCase, Principal, config_toml, new_token, wait_until
 from ordergate_client import Accepted, Client, ProtocolError, Rejected, RequestRejected
 
 ADMIN_OPS = (
@@ -312,6 +313,82 @@ class Reload(GatewayTestCase):
         with self.assertRaises(RequestRejected) as raised:
             self.connect(self.gateway, "trader")
         self.assertEqual(raised.exception.reason, "UNAUTHENTICATED")
+        with self.assertRaises(RequestRejected) as raised:
+            self.client.orders()
+        self.assertEqual(raised.exception.reason, "UNAUTHENTICATED")
+
+    def test_reload_that_rotates_a_token_ends_the_sessions_opened_with_the_old_one(self) -> None:
+        old_token = self.trader.token
+        self.trader.token = new_token()
+        self.gateway.write_config([self.ops, self.trader])
+        self.admin.reload()
+        for request in (self.client.orders, self.client.ping):
+            with self.assertRaises(RequestRejected) as raised:
+                request()
+            self.assertEqual(raised.exception.reason, "UNAUTHENTICATED")
+        self.admin.ping()  # the other principals keep their sessions
+        with self.assertRaises(RequestRejected):
+            self.connect(self.gateway).hello(old_token)
+        self.assertEqual(self.client.hello(self.trader.token).principal, "trader")
+        self.assertTrue(self.submit_qty("1000", "r-1").accepted)
+
+    def test_sighup_that_rotates_a_token_ends_the_sessions_opened_with_the_old_one(self) -> None:
+        self.trader.token = new_token()
+        self.gateway.write_config([self.ops, self.trader])
+        self.gateway.signal(signal.SIGHUP)
+        self.gateway.wait_for_log("reloaded")
+        with self.assertRaises(RequestRejected) as raised:
+            self.client.ping()
+        self.assertEqual(raised.exception.reason, "UNAUTHENTICATED")
+
+
+class ProductionReload(GatewayTestCase):
+    """A reload is held to the production rules the start was held to."""
+
+    def setUp(self) -> None:
+        self.directory = self.make_directory()
+        self.journal = self.directory / "audit.jsonl"
+        self.ops = Principal("ops", permissions=("admin", "read"), accounts=("paper",), symbols=("EUR/USD",))
+        self.trader = Principal("trader", accounts=("paper",), symbols=("EUR/USD",), max_quantity="5000")
+        self.gateway = self.start_gateway(
+            [self.ops, self.trader],
+            directory=self.directory,
+            environment="production",
+            extra_toml=f'[audit]\npath = "{self.journal}"\n',
+        )
+        self.admin = self.connect(self.gateway, "ops")
+        self.client = self.connect(self.gateway, "trader")
+
+    def journal_events(self, event: str) -> list[dict]:
+        records = [json.loads(line) for line in self.journal.read_bytes().splitlines()]
+        return [record for record in records if record["event"] == event]
+
+    def test_reload_that_breaks_a_production_rule_is_refused_audited_and_the_running_config_stays(self) -> None:
+        self.trader.accounts = ("*",)
+        self.trader.max_quantity = "20000"
+        self.gateway.write_config([self.ops, self.trader])
+        with self.assertRaises(ProtocolError) as raised:
+            self.admin.reload()
+        self.assertEqual(raised.exception.code, "RELOAD_REFUSED")
+        self.assertIn("production rule", raised.exception.message)
+        self.assertIn("wildcard", raised.exception.message)
+        # The old limit still holds, the session still works.
+        reply = self.client.submit("paper", "EURUSD", "buy", "market", "10000", "ioc", "p-1")
+        self.assertEqual(reply.reason, "MAX_QUANTITY_EXCEEDED")
+        refused = wait_until(
+            lambda: self.journal_events("config_reload_refused"), what="config_reload_refused in the journal"
+        )
+        self.assertEqual(refused[-1].get("detail"), "production rule")
+        self.assertEqual(self.journal_events("config_reloaded"), [])
+
+    def test_sighup_that_leaves_production_is_refused(self) -> None:
+        self.gateway.environment = "development"
+        self.trader.accounts = ("*",)
+        self.gateway.write_config([self.ops, self.trader])
+        self.gateway.signal(signal.SIGHUP)
+        (line,) = self.gateway.wait_for_log("reload_refused")
+        self.assertIn("environment", line)
+        self.assertEqual(self.journal_events("config_reloaded"), [])
 
 
 if __name__ == "__main__":

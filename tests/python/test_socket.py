@@ -174,7 +174,9 @@ class ConnectionLimits(GatewayTestCase):
         self.assertIn("why=idle_timeout", " ".join(gateway.log_events("disconnected")))
 
     def test_two_hundred_concurrent_connections_all_say_hello_and_ping(self) -> None:
-        gateway = self.start_gateway(gateway={"max_connections": 256, "max_sessions": 256})
+        gateway = self.start_gateway(
+            gateway={"max_connections": 256, "max_sessions": 256, "max_sessions_per_principal": 256}
+        )
         token = gateway.token("trader")
         clients: list[Client] = []
         for _ in range(200):

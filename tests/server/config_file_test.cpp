@@ -76,6 +76,22 @@ TEST(ConfigFile, ReadsEverySectionOfAValidFile) {
   EXPECT_EQ(config.gateway.paper.quotes[0].ask, decimal_literal("1.08463"));
 }
 
+TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {
+  const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
+  EXPECT_EQ(defaults.server.read_rate_limit, "20/1s");
+  EXPECT_EQ(defaults.server.max_sessions_per_principal, 8u);
+  const ProcessConfig set = parse_config_text(
+      replace(kValid, "[gateway]\n", "[gateway]\nread_rate_limit = \"5/1s\"\nmax_sessions_per_principal = 2\n"),
+      "test.toml");
+  EXPECT_EQ(set.server.read_rate_limit, "5/1s");
+  EXPECT_EQ(set.server.max_sessions_per_principal, 2u);
+  EXPECT_NE(error_of(replace(kValid, "[gateway]\n", "[gateway]\nread_rate_limit = \"often\"\n")).find("gateway.read_rate_limit"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kValid, "[gateway]\n", "[gateway]\nmax_sessions_per_principal = 0\n"))
+                .find("gateway.max_sessions_per_principal"),
+            std::string::npos);
+}
+
 TEST(ConfigFile, TheShippedExampleIsValid) {
   EXPECT_NO_THROW((void)load_config_file(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml"));
 }

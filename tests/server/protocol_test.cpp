@@ -216,6 +216,7 @@ TEST(Protocol, EveryErrorCodeHasItsStableName) {
       {ErrorCode::peer_not_allowed, "PEER_NOT_ALLOWED"},
       {ErrorCode::too_many_connections, "TOO_MANY_CONNECTIONS"},
       {ErrorCode::not_permitted_now, "NOT_PERMITTED_NOW"},
+      {ErrorCode::too_many_sessions, "TOO_MANY_SESSIONS"},
   };
   for (const auto& [code, name] : names) EXPECT_EQ(error_name(code), name);
 }

@@ -34,6 +34,10 @@ struct ServerConfig {
   std::size_t max_output_bytes = 1u << 20;          ///< per connection, then the slow reader is dropped
   std::uint32_t max_errors = 20;                    ///< protocol errors before a connection is closed
   std::string hello_rate_limit = "10/1m";           ///< failed hellos per peer uid
+  std::string read_rate_limit = "20/1s";            ///< `orders` and `positions` per connection
+  /// Sessions one principal holds at once (each connection's current one,
+  /// and those kept for the reports of their working orders).
+  std::uint32_t max_sessions_per_principal = 8;
 };
 
 /// The audit journal (`[audit]` section); docs/audit.md.

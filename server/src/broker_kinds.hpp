@@ -48,12 +48,12 @@ struct BrokerKind {
 
 /// Reads one `[brokers.<name>]` table through its kind; an unknown kind or
 /// key is a ConfigError naming the key.
-[[nodiscard]] BrokerEntry read_broker(TableReader& table, std::string name);
+[[nodiscard]] BrokerEntry read_broker(TableReader& reader, std::string name);
 
 /// The name accounts use for the embedded paper broker (reserved in [brokers]).
 inline constexpr std::string_view kEmbeddedPaperBroker = "paper";
 
 /// Reads the `[paper]` table of the embedded paper broker.
-void read_embedded_paper(TableReader& table, adapters::PaperConfig& paper, const std::string& source);
+void read_embedded_paper(TableReader& reader, adapters::PaperConfig& paper, const std::string& source);
 
 }  // namespace ordergate::server_detail

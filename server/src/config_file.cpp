@@ -21,7 +21,7 @@ void check_rate_windows(TableReader& reader, std::string_view key, const std::ve
     guards::RateWindow parsed;
     std::string error;
     if (!guards::parse_rate_window(window, parsed, error)) {
-      reader.fail(reader.find(key), key, "rate limit '" + window + "': " + error);
+      reader.fail(reader.find(key), key, std::string("rate limit '").append(window).append("': ").append(error));
     }
   }
 }
@@ -262,8 +262,7 @@ bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept {
   else if (unit == "m") scale = 60'000'000'000;
   else if (unit == "h") scale = 3'600'000'000'000;
   else return false;
-  if (__builtin_mul_overflow(count, scale, &nanoseconds)) return false;
-  return true;
+  return !__builtin_mul_overflow(count, scale, &nanoseconds);
 }
 
 ProcessConfig parse_config_text(std::string_view text, std::string_view source_name) {

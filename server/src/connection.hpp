@@ -111,7 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Retired> retired;
 
  private:
-  static constexpr std::size_t kReadChunk = 64 * 1024;
+  static constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 
   void read_next();
   void process_input();

@@ -127,7 +127,7 @@ bool Decoder::decode(std::string_view line, Request& request, DecodeError& error
   if (line.size() > max_line_bytes_) {
     return fail(error, ErrorCode::line_too_long, "line longer than " + std::to_string(max_line_bytes_) + " bytes");
   }
-  if (simdjson::validate_utf8(line.data(), line.size()) == false) {
+  if (!simdjson::validate_utf8(line.data(), line.size())) {
     return fail(error, ErrorCode::invalid_utf8, "line is not valid UTF-8");
   }
   std::memcpy(scratch_.get(), line.data(), line.size());

@@ -33,6 +33,7 @@
 namespace ordergate {
 
 std::string default_socket_path() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once at start-up, before any thread changes the environment
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && runtime[0] == '/') {
     struct stat info {};
     if (::stat(runtime, &info) == 0 && S_ISDIR(info.st_mode)) return std::string(runtime) + "/ordergate.sock";
@@ -218,6 +219,7 @@ class Process final : public ConnectionOwner {
       log_.line("warn", "stale_socket_replaced", "path=" + socket_path_);
     }
     // Create the socket file with no group/other bits from the first instant.
+    // A process-wide umask for a moment: a file another thread creates meanwhile only gets stricter modes.
     const mode_t previous = ::umask(0177);
     boost::system::error_code error;
     acceptor_.open(asio::local::stream_protocol(), error);
@@ -226,6 +228,7 @@ class Process final : public ConnectionOwner {
     if (error) throw std::runtime_error("cannot bind " + socket_path_ + ": " + error.message());
     bound_ = true;
     if (config_.server.socket_mode == 0660) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): start-up only; no other thread looks up groups
       const group* entry = ::getgrnam(config_.server.socket_group.c_str());
       if (entry == nullptr) throw std::runtime_error("socket_group '" + config_.server.socket_group + "' does not exist");
       if (::chown(socket_path_.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0 ||

@@ -53,6 +53,7 @@ FernetKey key_from_environment(const EncryptedSecretsFile& file) {
     throw CredentialError("the key variable named for " + target +
                           " is not a valid environment variable name (letters, digits and '_')");
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): only while CredentialSources is built at start-up (see credentials.hpp); nothing calls setenv
   const char* text = std::getenv(file.key_env.c_str());
   if (text == nullptr || *text == '\0') {
     throw CredentialError("environment variable " + file.key_env + " (the key of " + target +

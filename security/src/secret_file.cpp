@@ -8,10 +8,10 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 
+#include "ordergate/core/error_text.hpp"
 #include "text_checks.hpp"
 
 namespace ordergate::security {
@@ -46,7 +46,7 @@ const char* file_type_name(mode_t mode) noexcept {
                           " is a symbolic link: ordergate reads only regular files; point the configuration at the "
                           "file itself");
   }
-  throw SecretFileError("cannot " + std::string(action) + " " + describe_path(path) + ": " + std::strerror(error));
+  throw SecretFileError("cannot " + std::string(action) + " " + describe_path(path) + ": " + error_text(error));
 }
 
 // Owned by the user that runs ordergate, no access for group or others: the
@@ -267,10 +267,10 @@ std::string read_encrypted_secret_file(const fs::path& path) {
   if (file.get() < 0) {
     const int error = errno;
     if (error == ENOENT) throw SecretFileError(name + " does not exist: fix the path in the configuration");
-    throw SecretFileError("cannot open " + name + ": " + std::strerror(error));
+    throw SecretFileError("cannot open " + name + ": " + error_text(error));
   }
   struct stat status {};
-  if (::fstat(file.get(), &status) != 0) throw SecretFileError("cannot inspect " + name + ": " + std::strerror(errno));
+  if (::fstat(file.get(), &status) != 0) throw SecretFileError("cannot inspect " + name + ": " + error_text(errno));
   if (!S_ISREG(status.st_mode)) {
     throw SecretFileError(name + " is " + file_type_name(status.st_mode) + ", not a regular file");
   }
@@ -285,7 +285,7 @@ std::string read_encrypted_secret_file(const fs::path& path) {
     const ssize_t count = ::read(file.get(), token.data() + length, token.size() - length);
     if (count < 0) {
       if (errno == EINTR) continue;
-      throw SecretFileError("cannot read " + name + ": " + std::strerror(errno));
+      throw SecretFileError("cannot read " + name + ": " + error_text(errno));
     }
     if (count == 0) break;
     length += static_cast<std::size_t>(count);

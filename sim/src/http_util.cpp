@@ -160,7 +160,7 @@ std::optional<std::int64_t> parse_time_ns(std::string_view text) {
         !read_digits(text, pos, 2, offset_minutes)) {
       return std::nullopt;
     }
-    offset_seconds = (offset_hours * 3600 + offset_minutes * 60) * (negative ? -1 : 1);
+    offset_seconds = (std::int64_t{offset_hours} * 3600 + std::int64_t{offset_minutes} * 60) * (negative ? -1 : 1);
   } else {
     return std::nullopt;
   }

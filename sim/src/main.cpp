@@ -31,7 +31,7 @@ constexpr auto kTickInterval = std::chrono::milliseconds(20);
 /// Reads a credential from the environment variable `name`; the value never
 /// appears in any message.
 security::Secret credential(const std::string& name, const char* flag) {
-  const char* value = std::getenv(name.c_str());
+  const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): start-up option parsing, before any thread
   if (value == nullptr || *value == '\0') {
     throw UsageError("environment variable " + name + " (named by " + flag +
                      ") is not set or empty; export the credential there");

@@ -46,9 +46,9 @@ class FaultInjector {
     if (armed_count_ > 0) {
       --armed_count_;
       fault = armed_after_place_ ? Fault::fail_after : Fault::fail_before;
-    } else if (seen_ < error_first_) {
-      fault = after_place_ ? Fault::fail_after : Fault::fail_before;
-    } else if (error_rate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(random_) < error_rate_) {
+    } else if (seen_ < error_first_ ||
+               (error_rate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(random_) < error_rate_)) {
+      // `||` skips the random draw during the first `error_first_` requests, so the seeded sequence starts after them.
       fault = after_place_ ? Fault::fail_after : Fault::fail_before;
     }
     ++seen_;

@@ -13,11 +13,11 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "ordergate/core/error_text.hpp"
 #include "ordergate/security/crypto.hpp"
 
 namespace ordergate::sim {
@@ -41,7 +41,7 @@ using X509Ptr = std::unique_ptr<X509, X509Free>;
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
 
-constexpr long kDay = 24 * 60 * 60;
+constexpr long kDay = long{24} * 60 * 60;
 
 void check(bool ok, const char* what) {
   if (!ok) throw TlsError(std::string("TLS setup failed: ") + what);
@@ -213,7 +213,7 @@ TlsIdentity load_identity(const std::string& cert_file, const std::string& key_f
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw TlsError("cannot read " + path + ": " + std::strerror(errno));
+  if (!in) throw TlsError("cannot read " + path + ": " + error_text(errno));
   std::ostringstream content;
   content << in.rdbuf();
   return content.str();
@@ -222,7 +222,7 @@ std::string read_text_file(const std::string& path) {
 void write_text_file(const std::string& path, const std::string& content, unsigned mode) {
   const std::string temporary = path + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
-  if (fd < 0) throw TlsError("cannot write " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw TlsError("cannot write " + path + ": " + error_text(errno));
   ::fchmod(fd, static_cast<mode_t>(mode));
   std::size_t written = 0;
   while (written < content.size()) {
@@ -231,13 +231,13 @@ void write_text_file(const std::string& path, const std::string& content, unsign
       if (errno == EINTR) continue;
       const int error = errno;
       ::close(fd);
-      throw TlsError("cannot write " + path + ": " + std::strerror(error));
+      throw TlsError("cannot write " + path + ": " + error_text(error));
     }
     written += static_cast<std::size_t>(n);
   }
   ::close(fd);
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    throw TlsError("cannot write " + path + ": " + std::strerror(errno));
+    throw TlsError("cannot write " + path + ": " + error_text(errno));
   }
 }
 

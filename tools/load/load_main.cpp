@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +27,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "ordergate/core/error_text.hpp"
 
 namespace {
 
@@ -66,11 +69,12 @@ struct Options {
       "The principal behind the token needs rate limits above the load; see\n"
       "tools/run-load, which starts a gateway configured for it.\n",
       status == 0 ? stdout : stderr);
-  std::exit(status);
+  std::exit(status);  // NOLINT(concurrency-mt-unsafe): argument parsing, before the client threads start
 }
 
 Options parse(int argc, char** argv) {
   Options options;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): argument parsing, before the client threads start
   if (const char* token = std::getenv("ORDERGATE_TOKEN")) options.token = token;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -104,8 +108,9 @@ int connect_unix(const std::string& path) {
   if (path.size() >= sizeof address.sun_path) throw std::runtime_error("socket path too long");
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    const int error = errno;  // before close() can change it
     ::close(fd);
-    throw std::runtime_error("cannot connect to " + path + ": " + std::strerror(errno));
+    throw std::runtime_error("cannot connect to " + path + ": " + ordergate::error_text(error));
   }
   return fd;
 }
@@ -120,7 +125,7 @@ void write_all(int fd, const char* data, std::size_t size) {
         ::poll(&p, 1, 100);
         continue;
       }
-      throw std::runtime_error("write failed: " + std::string(std::strerror(errno)));
+      throw std::runtime_error("write failed: " + ordergate::error_text(errno));
     }
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -268,7 +273,7 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
 
 std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
-  const auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  const auto index = static_cast<std::size_t>(std::llround(q * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(index, sorted.size() - 1)];
 }
 

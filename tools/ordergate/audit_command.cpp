@@ -76,7 +76,7 @@ int verify(const Args& args) {
     }
     if (arg == "--key-env" && has_value) {
       const std::string& variable = args[++i];
-      const char* value = std::getenv(variable.c_str());
+      const char* value = std::getenv(variable.c_str());  // NOLINT(concurrency-mt-unsafe): CLI, one thread, no setenv
       if (value == nullptr || *value == '\0') {
         std::fprintf(stderr, "ordergate audit verify: environment variable %s is not set or empty\n",
                      variable.c_str());

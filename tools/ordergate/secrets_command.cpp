@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +16,7 @@
 #include <utility>
 
 #include "commands.hpp"
+#include "ordergate/core/error_text.hpp"
 #include "ordergate/security/fernet.hpp"
 #include "ordergate/security/secret_file.hpp"
 
@@ -112,7 +112,7 @@ security::FernetKey key_from_environment(const std::string& name) {
   if (!security::is_valid_secret_key(name)) {
     throw UsageError("--key-env takes the NAME of an environment variable that holds the key, not a key");
   }
-  const char* text = std::getenv(name.c_str());
+  const char* text = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): CLI, one thread, no setenv
   if (text == nullptr || *text == '\0') {
     throw std::runtime_error("environment variable " + name +
                              " is not set: export it with the key from 'ordergate secrets keygen'");
@@ -142,7 +142,7 @@ class FileDescriptor {
 };
 
 [[noreturn]] void fail(const std::string& what, const std::string& path, int error) {
-  throw std::runtime_error(what + " " + path + ": " + std::strerror(error));
+  throw std::runtime_error(what + " " + path + ": " + error_text(error));
 }
 
 // Reads a plaintext input file (regular, at most kMaxSecretFileBytes) into a

@@ -60,6 +60,7 @@ enum class Reason : std::uint8_t {
 
 /// Number of reason codes, including OK.
 inline constexpr std::size_t kReasonCount = 0
+// NOLINTNEXTLINE(bugprone-macro-parentheses): X-macro expanding to `+1` terms of a sum; `0 (+1)` would be a call.
 #define ORDERGATE_REASON_COUNT(name, message) +1
     ORDERGATE_REASONS(ORDERGATE_REASON_COUNT)
 #undef ORDERGATE_REASON_COUNT

@@ -39,7 +39,7 @@ namespace ordergate::security {
 using SecretMap = std::map<std::string, Secret, std::less<>>;
 
 /// The longest line a `.env` file may have, without its line ending.
-inline constexpr std::size_t kMaxDotenvLineBytes = 64 * 1024;
+inline constexpr std::size_t kMaxDotenvLineBytes = std::size_t{64} * 1024;
 
 /// A malformed line in a `.env` or secrets text. `what()` is
 /// "line N: <rule>" and never contains the text of the line.

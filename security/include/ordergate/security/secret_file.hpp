@@ -44,7 +44,7 @@ enum class SecretFileFormat {
 };
 
 /// The largest secrets file ordergate reads.
-inline constexpr std::size_t kMaxSecretFileBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxSecretFileBytes = std::size_t{1024} * 1024;
 
 /// A secrets file that is missing, unsafe or malformed. The message names the
 /// file and never contains its content.

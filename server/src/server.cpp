@@ -23,6 +23,7 @@
 #include "handlers.hpp"
 #include "log.hpp"
 #include "ordergate/audit/journal.hpp"
+#include "ordergate/core/error_text.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/security/credentials.hpp"
@@ -214,7 +215,7 @@ class Process final : public ConnectionOwner {
         throw std::runtime_error("cannot check the existing socket " + socket_path_ + ": " + error.message());
       }
       if (::unlink(socket_path_.c_str()) != 0) {
-        throw std::runtime_error("cannot remove the stale socket " + socket_path_ + ": " + std::strerror(errno));
+        throw std::runtime_error("cannot remove the stale socket " + socket_path_ + ": " + error_text(errno));
       }
       log_.line("warn", "stale_socket_replaced", "path=" + socket_path_);
     }
@@ -233,7 +234,7 @@ class Process final : public ConnectionOwner {
       if (entry == nullptr) throw std::runtime_error("socket_group '" + config_.server.socket_group + "' does not exist");
       if (::chown(socket_path_.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0 ||
           ::chmod(socket_path_.c_str(), 0660) != 0) {
-        throw std::runtime_error("cannot set group/mode of " + socket_path_ + ": " + std::strerror(errno));
+        throw std::runtime_error("cannot set group/mode of " + socket_path_ + ": " + error_text(errno));
       }
     }
     acceptor_.listen(asio::socket_base::max_listen_connections, error);

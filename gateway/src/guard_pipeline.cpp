@@ -166,11 +166,19 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   record.dispatched = false;
   record.cancel_pending = false;
   record.open.store(true, std::memory_order_release);
+  // Published for the open-order lists: listing and cancel-all find it there.
+  std::atomic<std::uint32_t>& published = published_[order.principal_id].head;
+  std::uint32_t published_head = published.load(std::memory_order_relaxed);
+  do {
+    record.next_published = published_head;
+  } while (!published.compare_exchange_weak(published_head, order_id, std::memory_order_release,
+                                            std::memory_order_relaxed));
 
   // A kill switch set since step 3 wins. With the fence in set_trading_state
   // (store, fence, load on both sides), either this load sees the new state
-  // or the operator's cancel_working scan sees this order open: an order
-  // accepted before set_trading_state returns is never left working.
+  // or the operator's cancel_working walk finds this order published and
+  // open: an order accepted before set_trading_state returns is never left
+  // working.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (const guards::TradingState latest = kill_switch_.effective(order.account_id, order.principal_id);
       latest > state) {

@@ -109,6 +109,9 @@ std::uint64_t AuditJournal::record(const AuditEvent& event) noexcept {
     if (sequence != 0) return sequence;
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
+  // Pairs with the fence in recover_if_noted: either the writer sees this
+  // count and stays unhealthy, or this store comes after its recovery.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   set_healthy(false);
   return 0;
 }

@@ -1,7 +1,10 @@
 #include "ordergate/audit/journal.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -296,6 +299,111 @@ TEST(AuditJournal, FullRingRefusesRecordsVisiblyAndLeavesNoHoleInTheChain) {
   EXPECT_EQ(verified.last.sequence, 66u) << "the refused record took no sequence number";
 }
 
+TEST(AuditJournal, RefusedRecordsAreNotedAlertedAndTheJournalIsHealthyAgainOnceTheNoteIsDurable) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournalOptions options = journal_options(path, AuditFsync::always);
+  options.queue_capacity = 64;
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  options.on_durable = [&](std::uint64_t) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  std::atomic<std::uint64_t> alerted_count{0};
+  std::atomic<std::uint64_t> alerted_sequence{0};
+  options.on_records_dropped = [&](std::uint64_t count, std::uint64_t note_sequence) {
+    alerted_count.fetch_add(count);
+    alerted_sequence.store(note_sequence);
+  };
+  AuditJournal journal(std::move(options), test_names());
+  ASSERT_EQ(journal.record(order_event("c-0")), 1u);
+  entered.get_future().wait();
+  for (std::uint64_t i = 0; i < 64; ++i) ASSERT_EQ(journal.record(order_event("c")), i + 2);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(journal.record(order_event("refused")), 0u);
+  EXPECT_EQ(journal.dropped_records(), 3u);
+  EXPECT_FALSE(journal.healthy());
+
+  release.set_value();
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }))
+      << "the writer caught up and noted the loss: the journal recovers";
+  // Healthy again only once the note is on disk.
+  EXPECT_EQ(alerted_count.load(), 3u) << "the owner was told, once";
+  EXPECT_EQ(alerted_sequence.load(), 66u);
+  EXPECT_GE(journal.durable_sequence(), 66u);
+  const auto lines = read_lines(path);
+  ASSERT_GE(lines.size(), 66u);
+  const AuditRecord note = parse_or_fail(lines[65]);
+  EXPECT_EQ(note.event, "records_dropped");
+  EXPECT_EQ(note.detail, "count=3");
+  EXPECT_EQ(journal.dropped_records(), 3u) << "the counter keeps the total";
+  EXPECT_FALSE(journal.failed());
+
+  EXPECT_EQ(journal.record(order_event("after")), 67u);
+  journal.stop();
+  const AuditVerifyResult verified = verify_files({path});
+  EXPECT_TRUE(verified.ok()) << verified.message;
+  EXPECT_EQ(verified.last.sequence, 67u);
+}
+
+// Caps the size of files this process writes, so the next write fails
+// (EFBIG, with SIGXFSZ ignored); restores both on destruction.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() { lift(); }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  void lift() {
+    if (lifted_) return;
+    lifted_ = true;
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = SIG_DFL;
+  bool lifted_ = false;
+};
+
+TEST(AuditJournal, FailedWriteKeepsTheJournalUnhealthyForGoodAndSaysWhy) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal journal(journal_options(path, AuditFsync::always), test_names());
+  ASSERT_TRUE(journal.wait_durable(journal.record(order_event("c-1"))));
+  const auto size = std::filesystem::file_size(path);
+  {
+    FileSizeLimit disk_full(static_cast<rlim_t>(size + 10));
+    const std::uint64_t sequence = journal.record(order_event("c-2"));
+    ASSERT_EQ(sequence, 2u);
+    EXPECT_FALSE(journal.wait_durable(sequence)) << "the write failed";
+  }
+  EXPECT_TRUE(journal.failed());
+  EXPECT_FALSE(journal.healthy());
+  EXPECT_NE(journal.error().find("write failed"), std::string::npos) << journal.error();
+
+  // The disk has room again, but part of a line may be in the file: the
+  // journal stays failed, and only a restart (which checks the tail) resumes.
+  EXPECT_EQ(journal.record(order_event("c-3")), 0u);
+  EXPECT_EQ(journal.flush(), 0u);
+  EXPECT_FALSE(journal.healthy());
+  journal.stop();
+  EXPECT_FALSE(journal.healthy());
+  EXPECT_THROW(AuditJournal(journal_options(path), test_names()), AuditJournalError)
+      << "the incomplete line is refused at restart";
+}
+
 TEST(AuditJournal, ReopeningContinuesTheChainAfterTheLastRecord) {
   ScratchDirectory dir;
   const auto path = dir / "audit.jsonl";
@@ -467,7 +575,7 @@ TEST(AuditJournal, GatewayVerdictsCarryTheSequenceOfTheirRecord) {
   EXPECT_TRUE(verify_files({path}).ok());
 }
 
-TEST(AuditJournal, GatewayRefusesNewOrdersWithAuditUnavailableOnceTheJournalLostARecord) {
+TEST(AuditJournal, GatewayRefusesNewOrdersWhileTheJournalMissesARecordAndTradesAgainOnceTheLossIsNoted) {
   ScratchDirectory dir;
   const auto path = dir / "audit.jsonl";
   const GatewayConfig config = testing::test_config();
@@ -508,12 +616,18 @@ TEST(AuditJournal, GatewayRefusesNewOrdersWithAuditUnavailableOnceTheJournalLost
   const auto reports = testing::wait_for_reports(session, 1);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].status, ExecStatus::canceled);
-  EXPECT_EQ(session.submit(testing::market_order("m-2")).reason, Reason::AUDIT_UNAVAILABLE)
-      << "a lost record leaves the trail incomplete for good";
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }))
+      << "the writer caught up and noted the loss";
+  const Verdict after = session.submit(testing::market_order("m-2"));
+  EXPECT_TRUE(after.accepted()) << reason_name(after.reason);
   session.close();
   gateway.stop();
   journal.stop();
   EXPECT_TRUE(verify_files({path}).ok()) << "the loss is a note in the chain, not a hole";
+  const auto lines = read_lines(path);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) { return line.find("records_dropped") != std::string::npos; }),
+            1);
 }
 
 }  // namespace

@@ -182,15 +182,18 @@ class Engine final : public ExecutionSink {
 
  private:
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
-  Verdict reject(SessionHandle& handle, const Order* order, Reason reason,
-                 std::int64_t retry_after_ns = 0) noexcept;
+  // Records the refusal in `reservation` when given (it must then be one
+  // that succeeded), else as a new record.
+  Verdict reject(SessionHandle& handle, const Order* order, Reason reason, std::int64_t retry_after_ns = 0,
+                 const AuditReservation* reservation = nullptr) noexcept;
   PrincipalId principal_id(std::string_view name) const;
   Snapshot& current() const noexcept { return *snapshot_.load(std::memory_order_acquire); }
   std::unique_ptr<Snapshot> build_snapshot(const GatewayConfig& config, const Snapshot* previous) const;
   AccountId account_id(std::string_view name) const;
   void run_broker(Broker& broker, std::promise<void>& started) noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
-  std::uint64_t audit(AuditEventType type, const Order& order, Reason reason) noexcept;
+  std::uint64_t audit(AuditEventType type, const Order& order, Reason reason,
+                      const AuditReservation* reservation = nullptr) noexcept;
   // Appends the ids of the open orders of `principal` to `ids` (unsorted).
   // Requires open_lists_->mutex.
   void collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const;

@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cstdio>
 #include <future>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/test_support.hpp"
@@ -628,6 +630,102 @@ TEST(AuditJournal, GatewayRefusesNewOrdersWhileTheJournalMissesARecordAndTradesA
   EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
                           [](const std::string& line) { return line.find("records_dropped") != std::string::npos; }),
             1);
+}
+
+TEST(AuditJournal, OrderThatWouldOverflowTheRingIsRefusedBeforeItReachesTheBroker) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  const GatewayConfig config = testing::test_config();
+  AuditJournalOptions options = journal_options(path, AuditFsync::always);
+  options.queue_capacity = 64;
+  std::atomic<bool> hold{false};
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  options.on_durable = [&](std::uint64_t) {
+    if (hold.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  AuditJournal journal(std::move(options), names_by_id(config));
+  // Whatever fails below, the writer is let go before the journal stops.
+  struct Release {
+    std::promise<void>& release;
+    bool done = false;
+    void operator()() {
+      if (!std::exchange(done, true)) release.set_value();
+    }
+    ~Release() { (*this)(); }
+  } let_go{release};
+  ManualClock clock;
+  Gateway gateway(config, clock, &journal);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  ASSERT_TRUE(journal.wait_durable(journal.last_sequence()));
+
+  // Writer held; records fill the ring to the last slot, and nothing was
+  // refused yet (a refused reservation loses nothing): still healthy.
+  hold.store(true);
+  journal.record(order_event("hold"));
+  entered.get_future().wait();
+  int filled = 0;
+  for (AuditReservation place = journal.reserve(); place; place = journal.reserve(), ++filled) {
+    ASSERT_NE(journal.commit(place, order_event("fill")), 0u);
+  }
+  ASSERT_GE(filled, 63);
+  ASSERT_TRUE(journal.healthy());
+  ASSERT_EQ(journal.dropped_records(), 0u);
+
+  const Verdict overflow = session.submit(testing::market_order("m-overflow"));
+  EXPECT_EQ(overflow.reason, Reason::AUDIT_UNAVAILABLE) << "no room for its record: it does not leave";
+  EXPECT_EQ(gateway.counters().accepted, 0u);
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 0u) << "nothing of it stays booked";
+
+  let_go();
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }));
+  const Verdict later = session.submit(testing::market_order("m-later"));
+  ASSERT_TRUE(later.accepted()) << reason_name(later.reason);
+  // The broker queue keeps a session's order: m-overflow would have come first.
+  const auto reports = testing::wait_for_reports(session, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  for (const ExecutionReport& report : reports) EXPECT_EQ(report.client_order_id.view(), "m-later");
+  session.close();
+  gateway.stop();
+  journal.stop();
+
+  // Every order that reached the broker has its order_accepted record, numbered before it was sent.
+  std::map<std::string, std::uint64_t> accepted;
+  std::vector<std::pair<std::string, std::uint64_t>> sent;
+  for (const std::string& line : read_lines(path)) {
+    const AuditRecord record = parse_or_fail(line);
+    if (record.event == "order_accepted") accepted[record.cl_ord_id] = record.seq;
+    if (record.event == "sent_to_broker") sent.emplace_back(record.cl_ord_id, record.seq);
+  }
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, "m-later");
+  ASSERT_EQ(accepted.count("m-later"), 1u);
+  EXPECT_LT(accepted["m-later"], sent[0].second);
+  EXPECT_EQ(accepted.count("m-overflow"), 0u);
+  EXPECT_TRUE(verify_files({path}).ok());
+}
+
+TEST(AuditJournal, ReservedPlaceHoldsItsRecordWhateverIsRecordedMeanwhile) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal journal(journal_options(path), test_names());
+  const AuditReservation reservation = journal.reserve();
+  ASSERT_TRUE(reservation);
+  EXPECT_EQ(journal.record(order_event("after")), 2u);
+  EXPECT_EQ(journal.commit(reservation, order_event("reserved")), 1u);
+  ASSERT_EQ(journal.flush(), 2u);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(parse_or_fail(lines[0]).cl_ord_id, "reserved");
+  EXPECT_EQ(parse_or_fail(lines[1]).cl_ord_id, "after");
+  journal.stop();
+  EXPECT_FALSE(journal.reserve()) << "a stopped journal has no room";
+  EXPECT_EQ(journal.dropped_records(), 0u) << "a refused reservation loses no record";
 }
 
 }  // namespace

@@ -137,6 +137,15 @@ class AuditJournal final : public AuditSink {
   /// allocation, exception or system call.
   std::uint64_t record(const AuditEvent& event) noexcept override;
 
+  /// Claims the next sequence number and its ring slot without writing it
+  /// (what `record` does in two steps): fails, counting nothing, when the
+  /// ring is full, the journal failed or `stop()` has begun. The writer waits
+  /// at that sequence until `commit` fills it, so commit at once. Lock-free,
+  /// like `record`.
+  [[nodiscard]] AuditReservation reserve() noexcept override;
+  /// Writes `event` into a reserved slot and returns its sequence number.
+  std::uint64_t commit(AuditReservation reservation, const AuditEvent& event) noexcept override;
+
   /// Blocks until record `sequence` is durable under the journal's policy:
   /// fdatasync'd for `always` and `interval`, handed to the OS for `never`.
   /// Returns false at once for 0 and for a sequence not yet assigned, and
@@ -192,6 +201,9 @@ class AuditJournal final : public AuditSink {
   struct File;
 
   std::uint64_t push(const AuditEvent& event, std::uint32_t dropped_marker) noexcept;
+  // The ring position claimed, or nullopt when the ring is full.
+  std::optional<std::uint64_t> claim() noexcept;
+  std::uint64_t publish(std::uint64_t position, const AuditEvent& event, std::uint32_t dropped_marker) noexcept;
   void run_writer() noexcept;
   bool drain_ready();
   void append_record(const Slot& slot);

@@ -68,6 +68,10 @@ GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
   config.paper.quotes.push_back(
       adapters::PaperQuoteSpec{std::string(kSymbol), decimal_literal("1.08460"), decimal_literal("1.08465")});
   config.order_capacity = order_capacity;
+  // Room for every order of an accepting run: on a loaded machine the broker
+  // thread may fall behind, and a full queue (BROKER_UNAVAILABLE) is not what
+  // these runs measure.
+  config.broker_queue_capacity = std::max<std::uint32_t>(GatewayConfig{}.broker_queue_capacity, order_capacity);
   config.max_sessions = 4;
   config.idle_strategy = idle;
   return config;

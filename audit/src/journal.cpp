@@ -82,25 +82,47 @@ AuditJournal::AuditJournal(AuditJournalOptions options, AuditNames names)
 
 AuditJournal::~AuditJournal() { stop(); }
 
-std::uint64_t AuditJournal::push(const AuditEvent& event, std::uint32_t dropped_marker) noexcept {
+std::optional<std::uint64_t> AuditJournal::claim() noexcept {
   std::uint64_t position = head_.load(std::memory_order_relaxed);
   for (;;) {
-    Slot& slot = slots_[position & mask_];
+    const Slot& slot = slots_[position & mask_];
     const std::uint64_t turn = slot.turn.load(std::memory_order_acquire);
     if (turn == position) {
-      if (head_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) {
-        slot.event = event;
-        slot.dropped_marker = dropped_marker;
-        slot.turn.store(position + 1, std::memory_order_release);
-        return base_sequence_ + position + 1;
-      }
+      if (head_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) return position;
       // `position` now holds the current head; try again there.
     } else if (turn < position) {
-      return 0;  // the slot still holds the record of the previous lap: full
+      return std::nullopt;  // the slot still holds the record of the previous lap: full
     } else {
       position = head_.load(std::memory_order_relaxed);
     }
   }
+}
+
+std::uint64_t AuditJournal::publish(std::uint64_t position, const AuditEvent& event,
+                                    std::uint32_t dropped_marker) noexcept {
+  Slot& slot = slots_[position & mask_];
+  slot.event = event;
+  slot.dropped_marker = dropped_marker;
+  slot.turn.store(position + 1, std::memory_order_release);
+  return base_sequence_ + position + 1;
+}
+
+std::uint64_t AuditJournal::push(const AuditEvent& event, std::uint32_t dropped_marker) noexcept {
+  const std::optional<std::uint64_t> position = claim();
+  return position ? publish(*position, event, dropped_marker) : 0;
+}
+
+AuditReservation AuditJournal::reserve() noexcept {
+  if (state_.load(std::memory_order_acquire) != kOpen) return AuditReservation{};
+  const std::optional<std::uint64_t> position = claim();
+  return position ? AuditReservation{true, *position} : AuditReservation{};
+}
+
+std::uint64_t AuditJournal::commit(AuditReservation reservation, const AuditEvent& event) noexcept {
+  if (!reservation) return record(event);
+  // Written even if the journal failed or began to stop since: the writer
+  // is waiting for this slot.
+  return publish(reservation.ticket, event, 0);
 }
 
 std::uint64_t AuditJournal::record(const AuditEvent& event) noexcept {
@@ -109,6 +131,9 @@ std::uint64_t AuditJournal::record(const AuditEvent& event) noexcept {
     if (sequence != 0) return sequence;
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
+  // Pairs with the fence in recover_if_noted: either the writer sees this
+  // count and stays unhealthy, or this store comes after its recovery.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   set_healthy(false);
   return 0;
 }

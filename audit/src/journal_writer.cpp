@@ -52,7 +52,11 @@ bool AuditJournal::drain_ready() {
     const std::uint64_t unreported = dropped - dropped_reported_;
     const auto marker = static_cast<std::uint32_t>(
         std::min<std::uint64_t>(unreported, std::numeric_limits<std::uint32_t>::max()));
-    if (push(AuditEvent{}, marker) != 0) dropped_reported_ += marker;
+    if (const std::uint64_t sequence = push(AuditEvent{}, marker); sequence != 0) {
+      dropped_reported_ += marker;
+      drop_note_sequence_ = sequence;
+      if (options_.on_records_dropped) options_.on_records_dropped(marker, sequence);
+    }
   }
   return count > 0;
 }
@@ -108,6 +112,22 @@ void AuditJournal::fail(std::string message) {
   durable_changed_.notify_all();
 }
 
+void AuditJournal::recover_if_noted() {
+  if (healthy() || state_.load(std::memory_order_acquire) != kOpen) return;
+  if (dropped_.load(std::memory_order_relaxed) != dropped_reported_) return;  // a loss not noted yet
+  const std::uint64_t reached = options_.fsync == AuditFsync::never ? written_.load(std::memory_order_relaxed)
+                                                                     : durable_.load(std::memory_order_relaxed);
+  if (reached < drop_note_sequence_) return;
+  set_healthy(true);
+  // Pairs with the fence in record: a record refused meanwhile is seen
+  // here, or its set_healthy(false) lands after this recovery.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (dropped_.load(std::memory_order_relaxed) != dropped_reported_ ||
+      state_.load(std::memory_order_acquire) != kOpen) {
+    set_healthy(false);
+  }
+}
+
 void AuditJournal::run_writer() noexcept {
   ::pthread_setname_np(::pthread_self(), "ordergate-audit");
   int idle_rounds = 0;
@@ -132,6 +152,7 @@ void AuditJournal::run_writer() noexcept {
                          sync_target > durable;
         if (due) sync_file();
       }
+      recover_if_noted();
       if (progressed) {
         idle_rounds = 0;
         continue;

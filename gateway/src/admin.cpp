@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <optional>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include "ordergate/guards/validate.hpp"
@@ -63,15 +66,56 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   cancel_orders(filter);
 }
 
+void Engine::collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const {
+  std::uint32_t& head = open_lists_->head[principal];
+  // Link what submit published since the last walk. The acquire pairs with
+  // submit's release: the records, `open` included, are visible from here.
+  std::uint32_t id = published_[principal].head.exchange(kNoOrder, std::memory_order_acquire);
+  while (id != kNoOrder) {
+    OrderRecord& record = records_[id];
+    const std::uint32_t next = record.next_published;
+    record.next_listed = head;
+    head = id;
+    id = next;
+  }
+  // Walk, unlinking the orders that finished (or were refused after they
+  // were published): they never open again.
+  std::uint64_t visited = 0;
+  std::uint32_t* link = &head;
+  while (*link != kNoOrder) {
+    OrderRecord& record = records_[*link];
+    ++visited;
+    if (record.open.load(std::memory_order_acquire)) {
+      ids.push_back(*link);
+      link = &record.next_listed;
+    } else {
+      *link = record.next_listed;
+    }
+  }
+  open_lists_->visited.fetch_add(visited, std::memory_order_relaxed);
+}
+
+std::vector<std::uint32_t> Engine::open_order_ids(std::optional<PrincipalId> principal) const {
+  std::vector<std::uint32_t> ids;
+  {
+    std::lock_guard lock(open_lists_->mutex);
+    if (principal) {
+      if (*principal < kMaxPrincipals) collect_open_orders(*principal, ids);
+    } else {
+      // Principal ids only grow (removed principals keep theirs).
+      const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
+      for (std::size_t id = 0; id < principals; ++id) collect_open_orders(static_cast<PrincipalId>(id), ids);
+    }
+  }
+  std::sort(ids.begin(), ids.end());  // in acceptance order, as callers expect
+  return ids;
+}
+
 std::size_t Engine::cancel_orders(const CancelFilter& filter) {
   std::size_t sent = 0;
-  const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
-  for (std::uint32_t id = 0; id < count; ++id) {
-    const OrderRecord& record = records_[id];
-    if (!record.open.load(std::memory_order_acquire)) continue;
-    const Order& order = record.order;
-    if ((filter.principal && order.principal_id != *filter.principal) ||
-        (filter.session && order.session_id != *filter.session) ||
+  for (const std::uint32_t id : open_order_ids(filter.principal)) {
+    const Order& order = records_[id].order;
+    if ((filter.session && order.session_id != *filter.session) ||
         (filter.account && order.account_id != *filter.account) ||
         (filter.instrument && order.instrument_id != *filter.instrument)) {
       continue;
@@ -156,10 +200,8 @@ guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::s
 std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
   const PrincipalId pid = principal_id(principal);
   std::vector<OpenOrder> orders;
-  const std::uint32_t count = std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity);
-  for (std::uint32_t id = 0; id < count; ++id) {
+  for (const std::uint32_t id : open_order_ids(pid)) {
     const OrderRecord& record = records_[id];
-    if (!record.open.load(std::memory_order_acquire) || record.order.principal_id != pid) continue;
     OpenOrder open;
     open.order = record.order;
     open.leaves_quantity = Decimal::from_raw(record.leaves_raw.load(std::memory_order_relaxed));
@@ -180,6 +222,7 @@ Gateway::Counters Engine::counters() const noexcept {
     counters.rejected += sessions_[i].rejected.load(std::memory_order_relaxed);
   }
   counters.executions = executions_.load(std::memory_order_relaxed);
+  counters.order_records_visited = open_lists_->visited.load(std::memory_order_relaxed);
   return counters;
 }
 

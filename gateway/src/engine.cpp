@@ -91,6 +91,9 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   }
 
   records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);
+  published_ = std::make_unique<PublishedOrders[]>(kMaxPrincipals);
+  open_lists_ = std::make_unique<OpenOrderLists>();
+  std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,9 @@ struct BrokerCommand {
 
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 
+// "No order": the end of an order list.
+constexpr std::uint32_t kNoOrder = 0xFFFFFFFFu;
+
 // One cache-line-aligned slot per order, so records written by the broker
 // thread do not share lines with neighbours being written by strategies.
 struct alignas(kCacheLine) OrderRecord {
@@ -55,8 +59,34 @@ struct alignas(kCacheLine) OrderRecord {
   // that arrives before its submit is remembered and applied to it.
   bool dispatched = false;
   bool cancel_pending = false;
+  // Open-order lists (see OpenOrderLists). `next_published` is written by
+  // submit before the record is pushed; `next_listed` is the admin side's,
+  // under OpenOrderLists::mutex.
+  std::uint32_t next_published = kNoOrder;
+  std::uint32_t next_listed = kNoOrder;
 };
 static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
+
+// Orders of one principal that submit published since the admin side last
+// looked: a lock-free stack of order ids linked through
+// OrderRecord::next_published. Submit pushes (one compare-and-swap on a line
+// of the principal's own); the admin side takes the whole stack at once.
+struct alignas(kCacheLine) PublishedOrders {
+  std::atomic<std::uint32_t> head{kNoOrder};
+};
+static_assert(sizeof(PublishedOrders) == kCacheLine);
+
+// Per principal, the orders that may still be open, linked through
+// OrderRecord::next_listed: what listing and cancelling walk instead of the
+// order table. Kept by the admin side alone: each walk first takes the
+// orders submit published since, then unlinks the ones no longer open, so
+// an order is linked once and unlinked once, and a walk costs the open
+// orders of its principals plus those that finished since the last walk.
+struct OpenOrderLists {
+  std::mutex mutex;
+  std::uint32_t head[kMaxPrincipals];
+  std::atomic<std::uint64_t> visited{0};  // records looked at by all walks, for Counters
+};
 
 // What a principal may do. Part of a configuration snapshot: immutable
 // after publication except for the GCRA cells inside the limiters.
@@ -152,15 +182,23 @@ class Engine final : public ExecutionSink {
 
  private:
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
-  Verdict reject(SessionHandle& handle, const Order* order, Reason reason,
-                 std::int64_t retry_after_ns = 0) noexcept;
+  // Records the refusal in `reservation` when given (it must then be one
+  // that succeeded), else as a new record.
+  Verdict reject(SessionHandle& handle, const Order* order, Reason reason, std::int64_t retry_after_ns = 0,
+                 const AuditReservation* reservation = nullptr) noexcept;
   PrincipalId principal_id(std::string_view name) const;
   Snapshot& current() const noexcept { return *snapshot_.load(std::memory_order_acquire); }
   std::unique_ptr<Snapshot> build_snapshot(const GatewayConfig& config, const Snapshot* previous) const;
   AccountId account_id(std::string_view name) const;
   void run_broker(Broker& broker, std::promise<void>& started) noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
-  std::uint64_t audit(AuditEventType type, const Order& order, Reason reason) noexcept;
+  std::uint64_t audit(AuditEventType type, const Order& order, Reason reason,
+                      const AuditReservation* reservation = nullptr) noexcept;
+  // Appends the ids of the open orders of `principal` to `ids` (unsorted).
+  // Requires open_lists_->mutex.
+  void collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const;
+  // Sorted ids of the open orders of `principal`, or of every principal.
+  std::vector<std::uint32_t> open_order_ids(std::optional<PrincipalId> principal) const;
 
   GatewayConfig config_;
   const Clock& clock_;
@@ -179,6 +217,8 @@ class Engine final : public ExecutionSink {
   guards::ExposureBook exposure_;
   guards::ClientOrderIdIndex order_index_;
   std::unique_ptr<OrderRecord[]> records_;
+  std::unique_ptr<PublishedOrders[]> published_;  // by principal id
+  std::unique_ptr<OpenOrderLists> open_lists_;
   std::atomic<std::uint32_t> next_order_id_{0};
   std::unique_ptr<SessionSlot[]> sessions_;
   // Session ids are handed out once per process: a report or a cancel-all

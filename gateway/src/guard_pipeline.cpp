@@ -20,8 +20,8 @@ Reason Engine::authorize(const SessionHandle& handle, std::int64_t now_ns) const
   return Reason::OK;
 }
 
-Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
-                       std::int64_t retry_after_ns) noexcept {
+Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason, std::int64_t retry_after_ns,
+                       const AuditReservation* reservation) noexcept {
   if (handle.slot != nullptr) {
     auto& rejected = handle.slot->rejected;
     rejected.store(rejected.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -43,11 +43,12 @@ Verdict Engine::reject(SessionHandle& handle, const Order* order, Reason reason,
     event.price = order->price;
     event.client_order_id = order->client_order_id;
   }
-  const std::uint64_t sequence = audit_.record(event);
+  const std::uint64_t sequence = reservation != nullptr ? audit_.commit(*reservation, event) : audit_.record(event);
   return Verdict{reason, retry_after_ns, 0, sequence};
 }
 
-std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reason) noexcept {
+std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reason,
+                            const AuditReservation* reservation) noexcept {
   if (!auditing_) return 0;
   AuditEvent event;
   event.type = type;
@@ -62,7 +63,7 @@ std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reas
   event.price = order.price;
   event.client_order_id = order.client_order_id;
   event.time_ns = clock_.wall_ns();
-  return audit_.record(event);
+  return reservation != nullptr ? audit_.commit(*reservation, event) : audit_.record(event);
 }
 
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
@@ -166,11 +167,19 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   record.dispatched = false;
   record.cancel_pending = false;
   record.open.store(true, std::memory_order_release);
+  // Published for the open-order lists: listing and cancel-all find it there.
+  std::atomic<std::uint32_t>& published = published_[order.principal_id].head;
+  std::uint32_t published_head = published.load(std::memory_order_relaxed);
+  do {
+    record.next_published = published_head;
+  } while (!published.compare_exchange_weak(published_head, order_id, std::memory_order_release,
+                                            std::memory_order_relaxed));
 
   // A kill switch set since step 3 wins. With the fence in set_trading_state
   // (store, fence, load on both sides), either this load sees the new state
-  // or the operator's cancel_working scan sees this order open: an order
-  // accepted before set_trading_state returns is never left working.
+  // or the operator's cancel_working walk finds this order published and
+  // open: an order accepted before set_trading_state returns is never left
+  // working.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (const guards::TradingState latest = kill_switch_.effective(order.account_id, order.principal_id);
       latest > state) {
@@ -183,6 +192,16 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
                   latest == guards::TradingState::halted ? guards::check_trading_state(latest) : Reason::REDUCE_ONLY);
   }
 
+  // The order's record has its place in the trail before the order can
+  // reach a broker: no room (a full journal ring) refuses the order. The
+  // place then holds either its order_accepted or its refusal.
+  const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{true, 0};
+  if (!reservation) {
+    record.open.store(false, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    return reject(handle, &order, Reason::AUDIT_UNAVAILABLE);
+  }
   BrokerCommand command;
   command.kind = CommandKind::submit;
   command.order = order;
@@ -190,12 +209,12 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
     record.open.store(false, std::memory_order_release);
     order_index_.erase(index_slot);
     undo();
-    return reject(handle, &order, Reason::BROKER_UNAVAILABLE);
+    return reject(handle, &order, Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
   order_index_.publish(index_slot, order_id);
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK);
+  const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK, &reservation);
   return Verdict{Reason::OK, 0, order_id, sequence};
 }
 

@@ -1,15 +1,20 @@
 #include "ordergate/audit/journal.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <future>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/test_support.hpp"
@@ -296,6 +301,111 @@ TEST(AuditJournal, FullRingRefusesRecordsVisiblyAndLeavesNoHoleInTheChain) {
   EXPECT_EQ(verified.last.sequence, 66u) << "the refused record took no sequence number";
 }
 
+TEST(AuditJournal, RefusedRecordsAreNotedAlertedAndTheJournalIsHealthyAgainOnceTheNoteIsDurable) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournalOptions options = journal_options(path, AuditFsync::always);
+  options.queue_capacity = 64;
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  options.on_durable = [&](std::uint64_t) {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  std::atomic<std::uint64_t> alerted_count{0};
+  std::atomic<std::uint64_t> alerted_sequence{0};
+  options.on_records_dropped = [&](std::uint64_t count, std::uint64_t note_sequence) {
+    alerted_count.fetch_add(count);
+    alerted_sequence.store(note_sequence);
+  };
+  AuditJournal journal(std::move(options), test_names());
+  ASSERT_EQ(journal.record(order_event("c-0")), 1u);
+  entered.get_future().wait();
+  for (std::uint64_t i = 0; i < 64; ++i) ASSERT_EQ(journal.record(order_event("c")), i + 2);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(journal.record(order_event("refused")), 0u);
+  EXPECT_EQ(journal.dropped_records(), 3u);
+  EXPECT_FALSE(journal.healthy());
+
+  release.set_value();
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }))
+      << "the writer caught up and noted the loss: the journal recovers";
+  // Healthy again only once the note is on disk.
+  EXPECT_EQ(alerted_count.load(), 3u) << "the owner was told, once";
+  EXPECT_EQ(alerted_sequence.load(), 66u);
+  EXPECT_GE(journal.durable_sequence(), 66u);
+  const auto lines = read_lines(path);
+  ASSERT_GE(lines.size(), 66u);
+  const AuditRecord note = parse_or_fail(lines[65]);
+  EXPECT_EQ(note.event, "records_dropped");
+  EXPECT_EQ(note.detail, "count=3");
+  EXPECT_EQ(journal.dropped_records(), 3u) << "the counter keeps the total";
+  EXPECT_FALSE(journal.failed());
+
+  EXPECT_EQ(journal.record(order_event("after")), 67u);
+  journal.stop();
+  const AuditVerifyResult verified = verify_files({path});
+  EXPECT_TRUE(verified.ok()) << verified.message;
+  EXPECT_EQ(verified.last.sequence, 67u);
+}
+
+// Caps the size of files this process writes, so the next write fails
+// (EFBIG, with SIGXFSZ ignored); restores both on destruction.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() { lift(); }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  void lift() {
+    if (lifted_) return;
+    lifted_ = true;
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = SIG_DFL;
+  bool lifted_ = false;
+};
+
+TEST(AuditJournal, FailedWriteKeepsTheJournalUnhealthyForGoodAndSaysWhy) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal journal(journal_options(path, AuditFsync::always), test_names());
+  ASSERT_TRUE(journal.wait_durable(journal.record(order_event("c-1"))));
+  const auto size = std::filesystem::file_size(path);
+  {
+    FileSizeLimit disk_full(static_cast<rlim_t>(size + 10));
+    const std::uint64_t sequence = journal.record(order_event("c-2"));
+    ASSERT_EQ(sequence, 2u);
+    EXPECT_FALSE(journal.wait_durable(sequence)) << "the write failed";
+  }
+  EXPECT_TRUE(journal.failed());
+  EXPECT_FALSE(journal.healthy());
+  EXPECT_NE(journal.error().find("write failed"), std::string::npos) << journal.error();
+
+  // The disk has room again, but part of a line may be in the file: the
+  // journal stays failed, and only a restart (which checks the tail) resumes.
+  EXPECT_EQ(journal.record(order_event("c-3")), 0u);
+  EXPECT_EQ(journal.flush(), 0u);
+  EXPECT_FALSE(journal.healthy());
+  journal.stop();
+  EXPECT_FALSE(journal.healthy());
+  EXPECT_THROW(AuditJournal(journal_options(path), test_names()), AuditJournalError)
+      << "the incomplete line is refused at restart";
+}
+
 TEST(AuditJournal, ReopeningContinuesTheChainAfterTheLastRecord) {
   ScratchDirectory dir;
   const auto path = dir / "audit.jsonl";
@@ -467,7 +577,7 @@ TEST(AuditJournal, GatewayVerdictsCarryTheSequenceOfTheirRecord) {
   EXPECT_TRUE(verify_files({path}).ok());
 }
 
-TEST(AuditJournal, GatewayRefusesNewOrdersWithAuditUnavailableOnceTheJournalLostARecord) {
+TEST(AuditJournal, GatewayRefusesNewOrdersWhileTheJournalMissesARecordAndTradesAgainOnceTheLossIsNoted) {
   ScratchDirectory dir;
   const auto path = dir / "audit.jsonl";
   const GatewayConfig config = testing::test_config();
@@ -508,12 +618,114 @@ TEST(AuditJournal, GatewayRefusesNewOrdersWithAuditUnavailableOnceTheJournalLost
   const auto reports = testing::wait_for_reports(session, 1);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].status, ExecStatus::canceled);
-  EXPECT_EQ(session.submit(testing::market_order("m-2")).reason, Reason::AUDIT_UNAVAILABLE)
-      << "a lost record leaves the trail incomplete for good";
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }))
+      << "the writer caught up and noted the loss";
+  const Verdict after = session.submit(testing::market_order("m-2"));
+  EXPECT_TRUE(after.accepted()) << reason_name(after.reason);
   session.close();
   gateway.stop();
   journal.stop();
   EXPECT_TRUE(verify_files({path}).ok()) << "the loss is a note in the chain, not a hole";
+  const auto lines = read_lines(path);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) { return line.find("records_dropped") != std::string::npos; }),
+            1);
+}
+
+TEST(AuditJournal, OrderThatWouldOverflowTheRingIsRefusedBeforeItReachesTheBroker) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  const GatewayConfig config = testing::test_config();
+  AuditJournalOptions options = journal_options(path, AuditFsync::always);
+  options.queue_capacity = 64;
+  std::atomic<bool> hold{false};
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  options.on_durable = [&](std::uint64_t) {
+    if (hold.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  AuditJournal journal(std::move(options), names_by_id(config));
+  // Whatever fails below, the writer is let go before the journal stops.
+  struct Release {
+    std::promise<void>& release;
+    bool done = false;
+    void operator()() {
+      if (!std::exchange(done, true)) release.set_value();
+    }
+    ~Release() { (*this)(); }
+  } let_go{release};
+  ManualClock clock;
+  Gateway gateway(config, clock, &journal);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  ASSERT_TRUE(journal.wait_durable(journal.last_sequence()));
+
+  // Writer held; records fill the ring to the last slot, and nothing was
+  // refused yet (a refused reservation loses nothing): still healthy.
+  hold.store(true);
+  journal.record(order_event("hold"));
+  entered.get_future().wait();
+  int filled = 0;
+  for (AuditReservation place = journal.reserve(); place; place = journal.reserve(), ++filled) {
+    ASSERT_NE(journal.commit(place, order_event("fill")), 0u);
+  }
+  ASSERT_GE(filled, 63);
+  ASSERT_TRUE(journal.healthy());
+  ASSERT_EQ(journal.dropped_records(), 0u);
+
+  const Verdict overflow = session.submit(testing::market_order("m-overflow"));
+  EXPECT_EQ(overflow.reason, Reason::AUDIT_UNAVAILABLE) << "no room for its record: it does not leave";
+  EXPECT_EQ(gateway.counters().accepted, 0u);
+  EXPECT_EQ(gateway.exposure("acc-a", "EURUSD").open_orders, 0u) << "nothing of it stays booked";
+
+  let_go();
+  ASSERT_TRUE(testing::wait_until([&] { return journal.healthy(); }));
+  const Verdict later = session.submit(testing::market_order("m-later"));
+  ASSERT_TRUE(later.accepted()) << reason_name(later.reason);
+  // The broker queue keeps a session's order: m-overflow would have come first.
+  const auto reports = testing::wait_for_reports(session, 2);
+  ASSERT_EQ(reports.size(), 2u);
+  for (const ExecutionReport& report : reports) EXPECT_EQ(report.client_order_id.view(), "m-later");
+  session.close();
+  gateway.stop();
+  journal.stop();
+
+  // Every order that reached the broker has its order_accepted record, numbered before it was sent.
+  std::map<std::string, std::uint64_t> accepted;
+  std::vector<std::pair<std::string, std::uint64_t>> sent;
+  for (const std::string& line : read_lines(path)) {
+    const AuditRecord record = parse_or_fail(line);
+    if (record.event == "order_accepted") accepted[record.cl_ord_id] = record.seq;
+    if (record.event == "sent_to_broker") sent.emplace_back(record.cl_ord_id, record.seq);
+  }
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, "m-later");
+  ASSERT_EQ(accepted.count("m-later"), 1u);
+  EXPECT_LT(accepted["m-later"], sent[0].second);
+  EXPECT_EQ(accepted.count("m-overflow"), 0u);
+  EXPECT_TRUE(verify_files({path}).ok());
+}
+
+TEST(AuditJournal, ReservedPlaceHoldsItsRecordWhateverIsRecordedMeanwhile) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal journal(journal_options(path), test_names());
+  const AuditReservation reservation = journal.reserve();
+  ASSERT_TRUE(reservation);
+  EXPECT_EQ(journal.record(order_event("after")), 2u);
+  EXPECT_EQ(journal.commit(reservation, order_event("reserved")), 1u);
+  ASSERT_EQ(journal.flush(), 2u);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(parse_or_fail(lines[0]).cl_ord_id, "reserved");
+  EXPECT_EQ(parse_or_fail(lines[1]).cl_ord_id, "after");
+  journal.stop();
+  EXPECT_FALSE(journal.reserve()) << "a stopped journal has no room";
+  EXPECT_EQ(journal.dropped_records(), 0u) << "a refused reservation loses no record";
 }
 
 }  // namespace

@@ -99,6 +99,12 @@ struct AuditJournalOptions {
   /// loop can release the replies it held. Must be cheap, must not block
   /// and must not call `wait_durable`, `flush` or `stop`.
   std::function<void(std::uint64_t durable_sequence)> on_durable;
+  /// Called on the writer thread each time it numbered a `records_dropped`
+  /// note: `count` records were refused since the previous note, the note
+  /// has sequence `note_sequence`. For the owner's log and alerts (the
+  /// running total is `dropped_records()`). Must be cheap, must not block
+  /// and must not call `wait_durable`, `flush` or `stop`.
+  std::function<void(std::uint64_t count, std::uint64_t note_sequence)> on_records_dropped;
 };
 
 /// Thrown at construction when the journal cannot be opened or resumed. The
@@ -126,9 +132,19 @@ class AuditJournal final : public AuditSink {
   /// number (> 0), or 0 when the record was not taken: the ring was full,
   /// the journal failed, or `stop()` has begun. A 0 is counted in
   /// `dropped_records()` and makes `healthy()` (the `AuditSink` query)
-  /// false for good. Thread-safe; no lock, allocation, exception or system
-  /// call.
+  /// false until the writer has caught up and its `records_dropped` note
+  /// of the loss is durable (see `healthy()` below). Thread-safe; no lock,
+  /// allocation, exception or system call.
   std::uint64_t record(const AuditEvent& event) noexcept override;
+
+  /// Claims the next sequence number and its ring slot without writing it
+  /// (what `record` does in two steps): fails, counting nothing, when the
+  /// ring is full, the journal failed or `stop()` has begun. The writer waits
+  /// at that sequence until `commit` fills it, so commit at once. Lock-free,
+  /// like `record`.
+  [[nodiscard]] AuditReservation reserve() noexcept override;
+  /// Writes `event` into a reserved slot and returns its sequence number.
+  std::uint64_t commit(AuditReservation reservation, const AuditEvent& event) noexcept override;
 
   /// Blocks until record `sequence` is durable under the journal's policy:
   /// fdatasync'd for `always` and `interval`, handed to the OS for `never`.
@@ -158,12 +174,21 @@ class AuditJournal final : public AuditSink {
   [[nodiscard]] std::uint64_t written_sequence() const noexcept;
   /// Highest sequence number known to be on disk (fdatasync'd).
   [[nodiscard]] std::uint64_t durable_sequence() const noexcept;
-  /// Records refused by `record` (full ring, failed or stopping journal).
+  /// Records refused by `record` (full ring, failed or stopping journal),
+  /// since construction. Never decreases.
   [[nodiscard]] std::uint64_t dropped_records() const noexcept;
   /// True once a write, fdatasync or rotation failed; the journal then
-  /// refuses every record. See `error()`. `healthy()` (inherited from
-  /// `AuditSink`) is false once the journal failed or dropped a record: a
-  /// gateway then refuses new orders with AUDIT_UNAVAILABLE.
+  /// refuses every record for good (a failed write may have left part of a
+  /// line in the file: only a restart, whose resume checks refuse an
+  /// incomplete line, can continue the chain). See `error()`.
+  ///
+  /// `healthy()` (inherited from `AuditSink`) is false while the trail is
+  /// not whole, and a gateway then refuses new orders with
+  /// AUDIT_UNAVAILABLE: from a refused record until the writer has caught
+  /// up, written the `records_dropped` note that counts it and made that
+  /// note durable under the fsync policy (written, for `never`); for good
+  /// once the journal failed, or when a record was refused after `stop()`
+  /// (no writer is left to note it).
   [[nodiscard]] bool failed() const noexcept;
   /// What failed (file and errno text), empty while not failed.
   [[nodiscard]] std::string error() const;
@@ -176,6 +201,9 @@ class AuditJournal final : public AuditSink {
   struct File;
 
   std::uint64_t push(const AuditEvent& event, std::uint32_t dropped_marker) noexcept;
+  // The ring position claimed, or nullopt when the ring is full.
+  std::optional<std::uint64_t> claim() noexcept;
+  std::uint64_t publish(std::uint64_t position, const AuditEvent& event, std::uint32_t dropped_marker) noexcept;
   void run_writer() noexcept;
   bool drain_ready();
   void append_record(const Slot& slot);
@@ -185,6 +213,7 @@ class AuditJournal final : public AuditSink {
   void publish_written(std::uint64_t sequence);
   void publish_durable(std::uint64_t sequence);
   void fail(std::string message);
+  void recover_if_noted();
   void resume_or_create();
 
   AuditJournalOptions options_;
@@ -203,7 +232,8 @@ class AuditJournal final : public AuditSink {
 
   // Writer-thread state.
   alignas(kCacheLine) std::uint64_t tail_ = 0;
-  std::uint64_t dropped_reported_ = 0;
+  std::uint64_t dropped_reported_ = 0;  // refused records counted by a note so far
+  std::uint64_t drop_note_sequence_ = 0;  // sequence of the latest note
   std::unique_ptr<File> file_;
   std::string pending_;               // formatted lines not yet written
   std::uint64_t pending_last_ = 0;    // sequence of the last line in pending_

@@ -96,6 +96,15 @@ struct AuditEvent {
 };
 static_assert(std::is_trivially_copyable_v<AuditEvent>);
 
+/// A place in the audit trail claimed by `AuditSink::reserve` for a record
+/// whose content is decided later. `ticket` means something to the sink only.
+struct AuditReservation {
+  bool reserved = false;
+  std::uint64_t ticket = 0;
+
+  explicit operator bool() const noexcept { return reserved; }
+};
+
 /// Receives audit records. `record` is called on strategy threads inside
 /// `submit()`, so implementations must not block, lock or allocate. It
 /// returns the record's sequence number (> 0), or 0 when the sink does not
@@ -105,6 +114,21 @@ class AuditSink {
  public:
   virtual ~AuditSink() = default;
   virtual std::uint64_t record(const AuditEvent& event) noexcept = 0;
+
+  /// Claims room for one record before the decision it records takes
+  /// effect, so an order never leaves without its record: the gateway
+  /// reserves before it hands an order to a broker and refuses the order
+  /// (AUDIT_UNAVAILABLE) when this fails. Every reservation that succeeded
+  /// must be passed to `commit` exactly once, soon (a journal writes nothing
+  /// after it until then). Same thread-safety and cost rules as `record`.
+  /// The default reserves nothing and always succeeds: `commit` then calls
+  /// `record`, which may still refuse.
+  [[nodiscard]] virtual AuditReservation reserve() noexcept { return AuditReservation{true, 0}; }
+  /// Writes `event` into a place `reserve` gave; returns as `record` does.
+  virtual std::uint64_t commit(AuditReservation reservation, const AuditEvent& event) noexcept {
+    (void)reservation;
+    return record(event);
+  }
 
   /// False while the sink cannot keep the audit trail complete (a journal
   /// that failed or lost a record). The gateway then refuses new orders with

@@ -187,16 +187,26 @@ class Gateway {
     std::uint64_t accepted = 0;
     std::uint64_t rejected = 0;
     std::uint64_t executions = 0;
+    /// Order records that `open_orders` and `cancel_orders` looked at so far:
+    /// what they cost. Each order is looked at by the walks of its principal
+    /// while open and once more after it finished, never by other
+    /// principals' walks, and the order table is never scanned.
+    std::uint64_t order_records_visited = 0;
   };
   [[nodiscard]] Counters counters() const noexcept;
 
-  /// Open orders of a principal (all its sessions). Scans the order table:
-  /// for operators and the socket server, not for the hot path. Throws
-  /// std::invalid_argument for an unknown principal.
+  /// Open orders of a principal (all its sessions), in acceptance order.
+  /// Walks that principal's list of open orders: the cost is its open orders
+  /// plus those that finished since the last walk, whatever the order table
+  /// holds. For operators and the socket server, not for the hot path (it
+  /// takes a lock and allocates). Throws std::invalid_argument for an
+  /// unknown principal.
   [[nodiscard]] std::vector<OpenOrder> open_orders(std::string_view principal) const;
   /// Sends a cancel for every open order that matches `filter`, bypassing
   /// the cancel budget (this only ever reduces risk): for cancel-all,
   /// cancel-on-disconnect and incident response. Returns how many were sent.
+  /// With `filter.principal` it walks that principal's open orders only
+  /// (as `open_orders`); without, every principal's.
   std::size_t cancel_orders(const CancelFilter& filter);
 
   /// True when the principal holds `permission`.

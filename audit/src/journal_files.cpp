@@ -61,7 +61,7 @@ namespace {
 using journal_detail::errno_text;
 
 // Longest last line `resume` reads back.
-constexpr std::size_t kMaxTailBytes = 64 * 1024;
+constexpr std::size_t kMaxTailBytes = std::size_t{64} * 1024;
 
 std::optional<std::string> read_last_line(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

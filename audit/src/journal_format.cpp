@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "ordergate/core/error_text.hpp"
 #include "ordergate/core/execution.hpp"
 #include "ordergate/core/reason.hpp"
 
@@ -161,7 +162,7 @@ void append_decimal_field(std::string& out, std::string_view key, Decimal value)
 
 }  // namespace
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) { return error_text(error); }
 
 security::Sha256Digest format_record_line(std::string& line, std::uint64_t sequence, const AuditEvent& event,
                                           std::uint32_t dropped_marker, const AuditNames& names,

@@ -11,13 +11,14 @@
 #include <utility>
 
 #include "ordergate/audit/journal.hpp"
+#include "ordergate/core/error_text.hpp"
 
 namespace ordergate {
 
 namespace {
 
 // No record comes close; a longer line is not one of ours.
-constexpr std::size_t kMaxLineBytes = 64 * 1024;
+constexpr std::size_t kMaxLineBytes = std::size_t{64} * 1024;
 
 bool is_lower_hex(char c) noexcept { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
@@ -258,7 +259,7 @@ class LineReader {
  private:
   std::FILE* file_;
   int open_error_ = 0;
-  char buffer_[64 * 1024];
+  char buffer_[std::size_t{64} * 1024] = {};
   std::size_t position_ = 0;
   std::size_t end_ = 0;
 };
@@ -431,7 +432,7 @@ AuditVerifyResult verify_journal(std::span<const std::filesystem::path> files, c
       return result;
     };
     if (reader.open_error() != 0) {
-      return defect(AuditDefect::unreadable, 0, "cannot open: " + std::string(std::strerror(reader.open_error())));
+      return defect(AuditDefect::unreadable, 0, "cannot open: " + error_text(reader.open_error()));
     }
     std::uint64_t line_number = 0;
     bool complete = false;

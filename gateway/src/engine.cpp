@@ -19,7 +19,7 @@ std::vector<guards::RateWindow> parse_windows(const std::vector<std::string>& te
     guards::RateWindow window;
     std::string error;
     if (!guards::parse_rate_window(text, window, error)) {
-      throw ConfigError(where + ": rate limit '" + text + "': " + error);
+      throw ConfigError(std::string(where).append(": rate limit '").append(text).append("': ").append(error));
     }
     windows.push_back(window);
   }

@@ -159,7 +159,7 @@ class Engine final : public ExecutionSink {
   bool poll(SessionHandle& handle, ExecutionReport& report) noexcept;
   Reason status(const SessionHandle& handle) const noexcept { return authorize(handle, clock_.monotonic_ns()); }
 
-  void on_execution(const ExecutionReport& report) noexcept override;
+  void on_execution(const ExecutionReport& incoming) noexcept override;
 
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working);
   guards::TradingState trading_state(TradingScope scope) const;

@@ -6,6 +6,8 @@
 
 #include <toml++/toml.h>
 
+#include "ordergate/security/toml_text.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -113,7 +115,14 @@ class WipedBuffer {
   std::size_t size_;
 };
 
-// NUL bytes, over-long lines and invalid UTF-8, checked before toml++ sees
+std::string code_point_name(char32_t code_point) {
+  char text[16];
+  (void)std::snprintf(text, sizeof text, "U+%04X", static_cast<unsigned>(code_point));
+  return text;
+}
+
+// NUL bytes, over-long lines, invalid UTF-8 and characters toml++ cannot be
+// given safely (toml_text.hpp), checked before toml++ sees
 // the text so that the error is ours (line number only).
 void check_toml_lines(std::string_view text) {
   std::size_t line = 0;
@@ -127,6 +136,10 @@ void check_toml_lines(std::string_view text) {
     }
     if (current.find('\0') != std::string_view::npos) throw SecretsParseError(line, "contains a NUL byte");
     if (!detail::is_valid_utf8(current)) throw SecretsParseError(line, "not valid UTF-8");
+    if (const auto unsafe = find_unsafe_toml_character(current)) {
+      throw SecretsParseError(line, "character " + code_point_name(unsafe->code_point) +
+                                        " is not accepted in a TOML secrets file (use ASCII outside values)");
+    }
   }
 }
 

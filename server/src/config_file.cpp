@@ -3,11 +3,13 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 
 #include "broker_kinds.hpp"
+#include "ordergate/security/toml_text.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "table_reader.hpp"
 
@@ -267,6 +269,12 @@ bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept {
 
 ProcessConfig parse_config_text(std::string_view text, std::string_view source_name) {
   const std::string source(source_name);
+  if (const auto unsafe = security::find_unsafe_toml_character(text)) {
+    char code_point[16];
+    (void)std::snprintf(code_point, sizeof code_point, "U+%04X", static_cast<unsigned>(unsafe->code_point));
+    throw ConfigError(source + ":" + std::to_string(unsafe->line) + ": character " + code_point +
+                      " is not accepted in a configuration file (use ASCII)");
+  }
   toml::table root;
   try {
     root = toml::parse(text, source);

@@ -4,6 +4,7 @@
 
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/secret_file.hpp"
+#include "ordergate/security/toml_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -141,10 +142,14 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
   // Scanned before validation: a pasted secret is reported even when it
   // sits under a key the configuration does not know.
   std::vector<CheckResult> findings;
-  try {
-    const toml::table root = toml::parse(text, config_path);
-    scan(root, "", findings);
-  } catch (const toml::parse_error&) {
+  // Text toml++ cannot be given safely is not scanned; the loader below
+  // refuses it with its line.
+  if (!security::find_unsafe_toml_character(text)) {
+    try {
+      const toml::table root = toml::parse(text, config_path);
+      scan(root, "", findings);
+    } catch (const toml::parse_error&) {
+    }
   }
 
   ProcessConfig config;

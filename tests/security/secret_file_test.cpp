@@ -165,6 +165,21 @@ void expect_toml_error_on_line(const std::string& text, std::size_t line) {
   }
 }
 
+// Found by the secrets_file fuzzer: toml++ (Debian 12) reaches
+// __builtin_unreachable for some non-ASCII characters where it looks for
+// whitespace, e.g. U+FECE after a blank. Such text is refused first.
+TEST(SecretsToml, RefusesCharactersTheTomlLibraryCannotBeGivenSafelyByLine) {
+  expect_toml_error_on_line(" \xef\xbb\x8e\nA=\ns\"\n", 1);
+  expect_toml_error_on_line("OK = \"1\"\n\xc3\xa9 = \"2\"\n", 2);
+  try {
+    (void)parse_secrets_toml("A = \"1\"\n \xef\xbb\x8e\n");
+    ADD_FAILURE() << "expected a refusal";
+  } catch (const SecretsParseError& error) {
+    EXPECT_NE(std::string(error.what()).find("U+FECE"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(parse_secrets_toml("A = \"\xc2\xa0\"\n").at("A").reveal(), "\xc2\xa0") << "U+00A0 is safe";
+}
+
 TEST(SecretsToml, RefusesNonStringsTablesArraysAndBadKeysByLine) {
   const std::string first = "OK = \"1\"\n";
   expect_toml_error_on_line(first + "NUMBER = 12345\n", 2);

@@ -60,6 +60,16 @@ std::string replace(std::string text, const std::string& from, const std::string
   return text.replace(at, from.size(), to);
 }
 
+// Found by the fuzzers: toml++ (Debian 12) reaches __builtin_unreachable for
+// some non-ASCII characters where it looks for whitespace. The loader refuses
+// them with the file, line and code point before toml++ sees the text.
+TEST(ConfigFile, RefusesCharactersTheTomlLibraryCannotBeGivenSafely) {
+  const std::string message = error_of("environment = \"development\"\n \xef\xbb\x8e\n");
+  EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("U+FECE"), std::string::npos) << message;
+  EXPECT_NE(error_of("# caf\xc3\xa9\n").find("U+00E9"), std::string::npos);
+}
+
 TEST(ConfigFile, ReadsEverySectionOfAValidFile) {
   const ProcessConfig config = parse_config_text(kValid, "test.toml");
   EXPECT_EQ(config.environment, "staging");

@@ -138,7 +138,8 @@ void check_toml_lines(std::string_view text) {
     if (!detail::is_valid_utf8(current)) throw SecretsParseError(line, "not valid UTF-8");
     if (const auto unsafe = find_unsafe_toml_character(current)) {
       throw SecretsParseError(line, "character " + code_point_name(unsafe->code_point) +
-                                        " is not accepted in a TOML secrets file (use ASCII outside values)");
+                                        " is not accepted in a TOML secrets file "
+                                        "(keep it ASCII, or put such a value in a .env file)");
     }
   }
 }

@@ -68,6 +68,7 @@ TEST(ConfigFile, RefusesCharactersTheTomlLibraryCannotBeGivenSafely) {
   EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
   EXPECT_NE(message.find("U+FECE"), std::string::npos) << message;
   EXPECT_NE(error_of("# caf\xc3\xa9\n").find("U+00E9"), std::string::npos);
+  EXPECT_NE(error_of(" \xe2\xb4\x80\n").find("U+2D00"), std::string::npos);
 }
 
 TEST(ConfigFile, ReadsEverySectionOfAValidFile) {

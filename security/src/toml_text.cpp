@@ -7,8 +7,8 @@ namespace {
 // that fall through to its unreachable default: blocks 0, 11 and 63, less the
 // three characters it does check (U+00A0, U+3000, U+FEFF).
 constexpr bool unsafe(char32_t c) noexcept {
-  return (c >= 0xA1 && c <= 0x499) || (c >= 0x2C8E && c <= 0x3057 && c != 0x3000) ||
-         (c >= 0xFBA6 && c <= 0xFEFE);
+  return (c >= 0xA1 && c <= 0x499) || (c >= 0x2C5E && c <= 0x3057 && c != 0x3000) ||
+         (c >= 0xFB26 && c <= 0xFEFE);
 }
 
 constexpr bool continuation(unsigned char byte) noexcept { return (byte & 0xC0u) == 0x80u; }

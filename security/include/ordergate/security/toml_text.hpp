@@ -6,7 +6,7 @@
 ///
 /// toml++ 3.x as shipped by Debian 12 classifies non-ASCII whitespace with a
 /// table that reaches `__builtin_unreachable()` (undefined behaviour) for code
-/// points U+00A1-U+0499, U+2C8E-U+3057 (but U+3000) and U+FBA6-U+FEFE in a
+/// points U+00A1-U+0499, U+2C5E-U+3057 (but U+3000) and U+FB26-U+FEFE in a
 /// position where it looks for whitespace; the `secrets_file` fuzzer found it. Text holding such a
 /// character is refused before toml++ sees it, with the line and the code
 /// point, so the operator gets a clear error instead of undefined behaviour.

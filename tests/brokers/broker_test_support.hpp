@@ -271,6 +271,15 @@ class BrokerSimTest : public ::testing::Test {
     return at == std::string::npos ? -1 : std::stoi(reply.body.substr(at + 8));
   }
 
+  /// Admin: one counter of the simulator's `/sim/stats` (-1 when absent).
+  long long sim_stat(const std::string& name) {
+    TlsClient admin(sim_->port(), sim_->ca_file());
+    const auto reply = admin.request("GET", "/sim/stats");
+    const std::string key = "\"" + name + "\":";
+    const auto at = reply.body.find(key);
+    return at == std::string::npos ? -1 : std::stoll(reply.body.substr(at + key.size()));
+  }
+
   /// Admin: moves a simulator quote.
   void set_price(const std::string& venue, const std::string& instrument, const std::string& bid,
                  const std::string& ask) {

@@ -34,7 +34,10 @@ TEST_F(OandaSim, AnInsufficientMarginCancelCarriesTheReason) {
 TEST_F(OandaSim, IdleClosesByTheServerAreReopenedWithoutLosingOrders) {
   start({"--idle-close-ms", "150"});
   for (int i = 0; i < 5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server close idle connections
+    // Each order goes out after the server closed an idle connection.
+    const long long before = sim_stat("idle_closes");
+    ASSERT_GE(before, 0);
+    ASSERT_TRUE(eventually([&] { return sim_stat("idle_closes") > before; })) << logs_.dump();
     const std::string id = "o-idle-" + std::to_string(i);
     submit(market("fx", "EUR/USD", Side::buy, "1000", id));
     const auto reports = until_terminal(id);

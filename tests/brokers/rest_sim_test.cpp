@@ -87,21 +87,24 @@ TYPED_TEST(RestSim, A5xxBeforePlacingIsReportedNotPlacedAndNothingIsAtTheBroker)
 TYPED_TEST(RestSim, A429PausesWithoutABanAndOrdersGoThroughAfterwards) {
   this->start(TypeParam::rate_limit_args(), TypeParam::allow_many_orders);
   bool limited = false;
-  bool filled_after = false;
   std::chrono::steady_clock::time_point limited_at;
-  for (int i = 0; i < 200 && !(limited && filled_after); ++i) {
+  for (int i = 0; i < 200 && !limited; ++i) {
     const std::string id = this->id("429-" + std::to_string(i));
     this->submit(this->market_order(id));
     const auto reports = this->until_terminal(id);
     ASSERT_FALSE(reports.empty());
-    if (reports.back().reason == Reason::BROKER_RATE_LIMITED) {
-      if (!limited) limited_at = std::chrono::steady_clock::now();
-      limited = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the pause lasts about a second
-    }
-    if (limited && reports.back().status == ExecStatus::filled) filled_after = true;
+    limited = reports.back().reason == Reason::BROKER_RATE_LIMITED;
+    if (limited) limited_at = std::chrono::steady_clock::now();
   }
-  EXPECT_TRUE(limited) << this->logs_.dump();
+  ASSERT_TRUE(limited) << this->logs_.dump();
+  // Orders are refused locally while the pause lasts; once it is over, one fills.
+  int attempt = 0;
+  const bool filled_after = eventually([&] {
+    const std::string id = this->id("429-after-" + std::to_string(attempt++));
+    if (!this->session_.submit(this->market_order(id)).accepted()) return false;
+    const auto reports = this->until_terminal(id);
+    return !reports.empty() && reports.back().status == ExecStatus::filled;
+  });
   EXPECT_TRUE(filled_after) << this->logs_.dump();
   EXPECT_GE(std::chrono::steady_clock::now() - limited_at, TypeParam::kMinPause);
   EXPECT_TRUE(this->logs_.contains(std::string("rate limited by ") + TypeParam::kVenueName));
@@ -131,36 +134,27 @@ TYPED_TEST(RestSim, KilledAndRestartedOnTheSamePortTheAdapterReconnectsAndCarrie
   ::kill(this->sim_->pid(), SIGKILL);
   this->sim_->stop();
   // While it is down, orders are refused at once (no connection), never queued.
-  bool refused = false;
-  for (int i = 0; i < 100 && !refused; ++i) {
-    const std::string id = this->id("down-" + std::to_string(i));
-    const Verdict verdict = this->session_.submit(this->market_order(id));
-    if (!verdict.accepted()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      continue;  // e.g. NO_REFERENCE_PRICE once quotes age out
-    }
+  int down = 0;
+  const bool refused = eventually([&] {
+    const std::string id = this->id("down-" + std::to_string(down++));
+    // Not accepted: e.g. NO_REFERENCE_PRICE once quotes age out.
+    if (!this->session_.submit(this->market_order(id)).accepted()) return false;
     // An order written just as the connection died has an unknown fate
     // until the simulator is back; it is not counted either way.
     const auto reports = this->until_terminal(id, std::chrono::seconds(2));
-    refused = !reports.empty() && reports.back().reason == Reason::BROKER_UNAVAILABLE;
-  }
+    return !reports.empty() && reports.back().reason == Reason::BROKER_UNAVAILABLE;
+  });
   EXPECT_TRUE(refused) << this->logs_.dump();
 
   this->start_sim({"--venues", TypeParam::kName, "--port", std::to_string(port), "--ca-cert", keys.file("ca.pem"),
                    "--ca-key", keys.file("ca.key"), "--write-ca", keys.file("ca2.pem")});
-  bool filled = false;
-  for (int i = 0; i < 200 && !filled; ++i) {
-    const std::string id = this->id("after-" + std::to_string(i));
-    const Verdict verdict = this->session_.submit(this->market_order(id));
-    if (!verdict.accepted()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      continue;
-    }
+  int after = 0;
+  const bool filled = eventually([&] {
+    const std::string id = this->id("after-" + std::to_string(after++));
+    if (!this->session_.submit(this->market_order(id)).accepted()) return false;
     const auto reports = this->until_terminal(id);
-    ASSERT_FALSE(reports.empty());
-    filled = reports.back().status == ExecStatus::filled;
-    if (!filled) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return !reports.empty() && reports.back().status == ExecStatus::filled;
+  }, std::chrono::seconds(20));
   EXPECT_TRUE(filled) << this->logs_.dump();
   EXPECT_TRUE(this->logs_.contains("connected to localhost:" + std::to_string(port)));
 }

@@ -76,6 +76,7 @@ AuditJournal::AuditJournal(AuditJournalOptions options, AuditNames names)
     writer_ = std::thread([this] { run_writer(); });
   } catch (...) {
     ::close(file_->fd);
+    ::close(file_->end_fd);
     throw;
   }
 }

@@ -49,6 +49,15 @@ std::filesystem::path directory_of(const std::filesystem::path& path);
 // ".000001" for rotated file number 1.
 std::string segment_suffix(std::uint64_t number);
 
+// The end mark: a small file beside the journal holding the sequence and
+// hash of the last record known to be in the file, so that a restart after
+// the tail was removed is refused instead of numbering new records with the
+// removed ones' sequence numbers.
+std::filesystem::path end_mark_path(const std::filesystem::path& journal);
+// Formats the mark's single fixed-length line into `line`.
+void format_end_mark(std::string& line, std::uint64_t sequence, const security::Sha256Digest& hash,
+                     const security::Secret* key);
+
 }  // namespace journal_detail
 
 struct AuditJournal::Slot {
@@ -66,6 +75,8 @@ struct AuditJournal::File {
   std::uint64_t bytes = 0;         // size of the active file
   std::uint64_t next_segment = 1;  // number of the next rotated file
   std::string line;                // reused formatting buffer
+  int end_fd = -1;                 // the end mark, `<path>.end`
+  std::string end_line;            // reused end-mark buffer (fixed length)
 };
 
 }  // namespace ordergate

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <system_error>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,13 +54,41 @@ std::string segment_suffix(std::uint64_t number) {
   return suffix;
 }
 
-// The last complete line of `path` (without its newline), or nullopt for an
+std::filesystem::path end_mark_path(const std::filesystem::path& journal) { return journal.string() + ".end"; }
+
+namespace {
+constexpr std::string_view kEndMarkTag = "ordergate-journal-end seq=";
+constexpr std::string_view kEndMarkHash = " hash=";
+constexpr std::string_view kEndMarkCheck = " check=";
+constexpr std::size_t kEndMarkDigits = 20;
+constexpr std::size_t kEndMarkLength =
+    kEndMarkTag.size() + kEndMarkDigits + kEndMarkHash.size() + 64 + kEndMarkCheck.size() + 64 + 1;
+}  // namespace
+
+void format_end_mark(std::string& line, std::uint64_t sequence, const security::Sha256Digest& hash,
+                     const security::Secret* key) {
+  line.clear();
+  line += kEndMarkTag;
+  std::string digits = std::to_string(sequence);
+  line.append(kEndMarkDigits - digits.size(), '0');
+  line += digits;
+  line += kEndMarkHash;
+  line += security::to_hex(hash);
+  // The check binds the line to the journal's key (HMAC when it has one), so
+  // a torn write is caught, and without the key a mark cannot be rewritten
+  // to match a shortened journal.
+  const security::Sha256Digest check = audit_record_hash(line, key);
+  line += kEndMarkCheck;
+  line += security::to_hex(check);
+  line += '\n';
+}
+
 
 }  // namespace journal_detail
 
 namespace {
 
-using journal_detail::errno_text;
+using namespace journal_detail;
 
 // Longest last line `resume` reads back.
 constexpr std::size_t kMaxTailBytes = std::size_t{64} * 1024;
@@ -114,6 +144,62 @@ std::optional<std::string> read_last_line(const std::filesystem::path& path) {
 
 using namespace journal_detail;
 
+std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& journal, const security::Secret* key) {
+  const std::filesystem::path path = end_mark_path(journal);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw AuditJournalError("audit journal end mark " + path.string() + ": cannot open: " + errno_text(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw AuditJournalError("audit journal end mark " + path.string() + ": not a regular file");
+  }
+  std::string text(kEndMarkLength + 1, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      throw AuditJournalError("audit journal end mark " + path.string() + ": cannot read: " + errno_text(error));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  if (text.empty()) return std::nullopt;
+
+  const std::string damaged =
+      "audit journal end mark " + path.string() +
+      " is damaged or was written with another HMAC key. It records where the journal ended; "
+      "check the journal with 'ordergate audit verify', then remove the mark to accept the journal's "
+      "own last record as its end";
+  if (text.size() != kEndMarkLength || text.compare(0, kEndMarkTag.size(), kEndMarkTag) != 0) {
+    throw AuditJournalError(damaged);
+  }
+  const std::string_view view(text);
+  const std::string_view digits = view.substr(kEndMarkTag.size(), kEndMarkDigits);
+  std::size_t at = kEndMarkTag.size() + kEndMarkDigits;
+  if (view.substr(at, kEndMarkHash.size()) != kEndMarkHash) throw AuditJournalError(damaged);
+  at += kEndMarkHash.size();
+  const std::optional<security::Sha256Digest> hash = security::sha256_from_hex(view.substr(at, 64));
+  at += 64;
+  if (!hash || view.substr(at, kEndMarkCheck.size()) != kEndMarkCheck) throw AuditJournalError(damaged);
+  const std::optional<security::Sha256Digest> check =
+      security::sha256_from_hex(view.substr(at + kEndMarkCheck.size(), 64));
+  std::uint64_t sequence = 0;
+  const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), sequence);
+  if (!check || parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size() ||
+      !security::digest_equal(*check, audit_record_hash(view.substr(0, at), key))) {
+    throw AuditJournalError(damaged);
+  }
+  return AuditAnchor{sequence, *hash};
+}
+
 void AuditJournal::resume_or_create() {
   const std::filesystem::path& path = options_.path;
   const std::filesystem::path directory = directory_of(path);
@@ -162,6 +248,32 @@ void AuditJournal::resume_or_create() {
     prev_hash_ = last->hash;
   }
 
+  // A journal that ends before its end mark lost its tail: numbering on
+  // from its last record would give new records the removed ones' numbers.
+  const std::optional<AuditAnchor> mark = read_audit_end_mark(path, &options_.hmac_key);
+  if (mark && mark->sequence > base_sequence_) {
+    if (base_sequence_ != 0) {
+      throw AuditJournalError(
+          "audit journal " + path.string() + " ends at seq " + std::to_string(base_sequence_) +
+          " but records up to seq " + std::to_string(mark->sequence) + " were written (" +
+          end_mark_path(path).string() + "): records " + std::to_string(base_sequence_ + 1) + ".." +
+          std::to_string(mark->sequence) +
+          " were removed or lost. Restore them; or move every file of the journal aside (keep them as "
+          "evidence) to start a new journal, which continues the numbering at seq " +
+          std::to_string(mark->sequence + 1));
+    }
+    // No journal file at all (moved aside): a new chain that continues the
+    // numbering and the hash of the mark, so `audit verify --from` anchors it.
+    base_sequence_ = mark->sequence;
+    prev_hash_ = mark->hash;
+  } else if (mark && mark->sequence == base_sequence_ && base_sequence_ != 0 &&
+             !security::digest_equal(mark->hash, prev_hash_)) {
+    throw AuditJournalError("audit journal " + path.string() + ": its last record (seq " +
+                            std::to_string(base_sequence_) + ") is not the record written with that number (" +
+                            end_mark_path(path).string() +
+                            "): the journal's tail was replaced. Run 'ordergate audit verify'");
+  }
+
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     throw AuditJournalError("audit journal " + path.string() + ": cannot open for writing: " +
@@ -174,8 +286,29 @@ void AuditJournal::resume_or_create() {
   }
   file_->fd = fd;
   file_->bytes = static_cast<std::uint64_t>(info.st_size);
+
+  const std::filesystem::path mark_path = end_mark_path(path);
+  const int mark_fd = ::open(mark_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  struct stat mark_info {};
+  if (mark_fd < 0 || ::fstat(mark_fd, &mark_info) != 0 || !S_ISREG(mark_info.st_mode)) {
+    const int open_error = errno;
+    if (mark_fd >= 0) ::close(mark_fd);
+    ::close(fd);
+    throw AuditJournalError("audit journal end mark " + mark_path.string() + ": cannot open for writing: " +
+                            (mark_fd >= 0 ? std::string("not a regular file") : errno_text(open_error)));
+  }
+  file_->end_fd = mark_fd;
+  file_->end_line.reserve(kEndMarkLength);
+  // A journal resumed without a mark (first start of this version) gets
+  // one at once, so its tail is covered from now on.
+  if (base_sequence_ != 0 && !mark && !write_end_mark(base_sequence_, prev_hash_)) {
+    ::close(mark_fd);
+    ::close(fd);
+    throw AuditJournalError(error_);
+  }
   int sync_error = 0;
   if (!sync_directory(directory, sync_error)) {
+    ::close(mark_fd);
     ::close(fd);
     throw AuditJournalError("audit journal " + path.string() + ": cannot sync its directory: " +
                             errno_text(sync_error));

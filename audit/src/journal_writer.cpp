@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <limits>
@@ -30,6 +31,7 @@ void AuditJournal::append_record(const Slot& slot) {
   }
   pending_ += line;
   pending_last_ = sequence;
+  pending_last_hash_ = hash;
   prev_hash_ = hash;
 }
 
@@ -72,6 +74,11 @@ bool AuditJournal::write_pending() {
   file_->bytes += pending_.size();
   pending_.clear();
   unsynced_last_ = pending_last_;
+  unsynced_last_hash_ = pending_last_hash_;
+  // Without fsync the OS decides what reaches the disk; the mark follows
+  // what was handed to it. Otherwise it follows what is durable (sync_file),
+  // so after a power loss it may lag the journal but never lead it.
+  if (options_.fsync == AuditFsync::never && !write_end_mark(pending_last_, pending_last_hash_)) return false;
   publish_written(pending_last_);
   return true;
 }
@@ -82,7 +89,28 @@ bool AuditJournal::sync_file() {
     return false;
   }
   last_sync_ = std::chrono::steady_clock::now();
+  if (unsynced_last_ > end_marked_ && !write_end_mark(unsynced_last_, unsynced_last_hash_)) return false;
   if (unsynced_last_ > durable_.load(std::memory_order_relaxed)) publish_durable(unsynced_last_);
+  return true;
+}
+
+bool AuditJournal::write_end_mark(std::uint64_t sequence, const security::Sha256Digest& hash) {
+  std::string& line = file_->end_line;
+  format_end_mark(line, sequence, hash, &options_.hmac_key);
+  // One fixed-length write at offset 0: the mark is replaced, never grown.
+  // It is not fsync'd: a mark lost with the page cache only lags.
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::pwrite(file_->end_fd, line.data() + done, line.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      fail("audit journal " + end_mark_path(options_.path).string() + ": write failed: " +
+           errno_text(n < 0 ? errno : EIO));
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  end_marked_ = sequence;
   return true;
 }
 
@@ -191,6 +219,10 @@ void AuditJournal::run_writer() noexcept {
   if (file_->fd >= 0) {
     ::close(file_->fd);
     file_->fd = -1;
+  }
+  if (file_->end_fd >= 0) {
+    ::close(file_->end_fd);
+    file_->end_fd = -1;
   }
   std::lock_guard lock(mutex_);
   writer_done_ = true;

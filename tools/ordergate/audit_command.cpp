@@ -63,10 +63,37 @@ std::optional<AuditAnchor> parse_anchor(std::string_view text) {
   return anchor;
 }
 
+// A journal that verifies but ends before its end mark lost its tail.
+void check_end_mark(const std::filesystem::path& journal, const security::Secret* key, AuditVerifyResult& result) {
+  std::optional<AuditAnchor> mark;
+  try {
+    mark = read_audit_end_mark(journal, key);
+  } catch (const AuditJournalError& e) {
+    result.defect = AuditDefect::unreadable;
+    result.file = journal.string() + ".end";
+    result.message = e.what();
+    return;
+  }
+  if (!mark || mark->sequence < result.last.sequence) return;  // none, or it lags (power loss)
+  if (mark->sequence > result.last.sequence) {
+    result.defect = AuditDefect::removed;
+    result.file = journal.string() + ".end";
+    result.message = "the journal ends at seq " + std::to_string(result.last.sequence) + " but its end mark says seq " +
+                     std::to_string(mark->sequence) + " was written: records " +
+                     std::to_string(result.last.sequence + 1) + ".." + std::to_string(mark->sequence) + " are missing";
+  } else if (!security::digest_equal(mark->hash, result.last.hash)) {
+    result.defect = AuditDefect::foreign;
+    result.file = journal.string() + ".end";
+    result.message = "the last record (seq " + std::to_string(result.last.sequence) +
+                     ") is not the record the end mark says was written with that number";
+  }
+}
+
 int verify(const Args& args) {
   std::vector<std::filesystem::path> files;
   std::optional<security::Secret> key;
   AuditVerifyOptions options;
+  std::filesystem::path journal;  // --journal: its end mark is checked too
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const bool has_value = i + 1 < args.size();
@@ -90,6 +117,7 @@ int verify(const Args& args) {
     } else if (arg == "--partial") {
       options.trust_first_record = true;
     } else if (arg == "--journal" && has_value) {
+      journal = args[i + 1];
       const std::vector<std::filesystem::path> found = audit_journal_files(args[++i]);
       if (found.empty()) {
         std::fprintf(stderr, "ordergate audit verify: no journal files at %s\n", args[i].c_str());
@@ -105,7 +133,8 @@ int verify(const Args& args) {
   if (files.empty()) return usage_error("verify needs at least one FILE");
   if (key) options.key = &*key;
 
-  const AuditVerifyResult result = verify_journal(files, options);
+  AuditVerifyResult result = verify_journal(files, options);
+  if (result.ok() && !journal.empty()) check_end_mark(journal, options.key, result);
   if (result.ok()) {
     std::printf("OK last_seq=%llu last_hash=%s records=%llu files=%zu\n",
                 static_cast<unsigned long long>(result.last.sequence), security::to_hex(result.last.hash).c_str(),

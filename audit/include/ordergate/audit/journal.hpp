@@ -209,6 +209,7 @@ class AuditJournal final : public AuditSink {
   void append_record(const Slot& slot);
   bool write_pending();
   bool sync_file();
+  bool write_end_mark(std::uint64_t sequence, const security::Sha256Digest& hash);
   bool rotate();
   void publish_written(std::uint64_t sequence);
   void publish_durable(std::uint64_t sequence);
@@ -238,6 +239,9 @@ class AuditJournal final : public AuditSink {
   std::string pending_;               // formatted lines not yet written
   std::uint64_t pending_last_ = 0;    // sequence of the last line in pending_
   std::uint64_t unsynced_last_ = 0;   // written but not yet fdatasync'd
+  security::Sha256Digest pending_last_hash_{};
+  security::Sha256Digest unsynced_last_hash_{};
+  std::uint64_t end_marked_ = 0;      // sequence the end mark holds
   security::Sha256Digest prev_hash_{};
   std::chrono::steady_clock::time_point last_sync_;
 
@@ -294,6 +298,15 @@ struct AuditRecord {
 /// number, then `active` itself if it exists.
 [[nodiscard]] std::vector<std::filesystem::path> audit_journal_files(
     const std::filesystem::path& active);
+
+/// The end mark `<journal>.end`: the sequence number and hash of the last
+/// record the journal made durable (written, under `fsync = "never"`), kept
+/// beside the journal so a restart refuses a journal whose tail was removed
+/// instead of numbering new records with the removed ones' numbers. nullopt
+/// when there is none. Throws AuditJournalError when it is damaged or was
+/// written under another HMAC key (`key` null or empty: plain SHA-256).
+[[nodiscard]] std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& journal,
+                                                             const security::Secret* key);
 
 /// What `verify_journal` found wrong with the first bad record.
 enum class AuditDefect : std::uint8_t {

@@ -120,11 +120,13 @@ std::size_t Engine::cancel_orders(const CancelFilter& filter) {
         (filter.instrument && order.instrument_id != *filter.instrument)) {
       continue;
     }
+    // Recorded in the trail before the broker can act on it (see cancel()).
+    const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
     BrokerCommand command;
     command.kind = CommandKind::cancel;
     command.order = order;
     brokers_[broker_of_account_[order.account_id]]->queue->enqueue(command);
-    audit(AuditEventType::cancel_accepted, order, Reason::OK);
+    audit(AuditEventType::cancel_accepted, order, Reason::OK, reservation ? &reservation : nullptr);
     ++sent;
   }
   return sent;

@@ -220,7 +220,8 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
 
 Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
   const std::int64_t now_ns = clock_.monotonic_ns();
-  auto cancel_rejected = [&](Reason reason, std::int64_t retry_after_ns = 0) {
+  auto cancel_rejected = [&](Reason reason, std::int64_t retry_after_ns = 0,
+                             const AuditReservation* reservation = nullptr) {
     AuditEvent event;
     event.type = AuditEventType::cancel_rejected;
     event.reason = reason;
@@ -230,7 +231,8 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
       event.client_order_id.assign(client_order_id);
     }
     event.time_ns = clock_.wall_ns();
-    const std::uint64_t sequence = audit_.record(event);
+    const std::uint64_t sequence =
+        reservation != nullptr && reservation->reserved ? audit_.commit(*reservation, event) : audit_.record(event);
     return Verdict{reason, retry_after_ns, 0, sequence};
   };
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) return cancel_rejected(reason);
@@ -258,15 +260,22 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
     return cancel_rejected(reason, retry_after_ns);
   }
+  // The cancel's record takes its place in the trail before the broker can
+  // see the cancel, so the trail never shows the order CANCELED before the
+  // cancel was accepted. A cancel only lowers risk: when the ring has no
+  // room it goes anyway, and its record is offered (and, if refused,
+  // counted as dropped) after.
+  const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
   const std::uint16_t broker_index = broker_of_account_[record.order.account_id];
   BrokerCommand command;
   command.kind = CommandKind::cancel;
   command.order = record.order;
   if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
     rates.refund();
-    return cancel_rejected(Reason::BROKER_UNAVAILABLE);
+    return cancel_rejected(Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
-  const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK);
+  const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK,
+                                       reservation ? &reservation : nullptr);
   return Verdict{Reason::OK, 0, order_id, sequence};
 }
 

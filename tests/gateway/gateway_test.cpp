@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -383,6 +388,85 @@ TEST(GatewayAuditTest, UnhealthyAuditSinkRefusesNewOrdersWithAuditUnavailableBut
   // The sink decides when the trail is whole again; a-3 was never booked.
   audit.recover();
   EXPECT_TRUE(alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000")).accepted());
+}
+
+// Numbers records as a journal does (`reserve` takes the next number) and
+// is slow to number or write a cancel_accepted record: it waits, bounded,
+// for the cancel's CANCELED execution first, as a strategy thread
+// descheduled right after it queued the cancel would.
+class SlowCancelRecordSink final : public AuditSink {
+ public:
+  AuditReservation reserve() noexcept override { return AuditReservation{true, next_.fetch_add(1) + 1}; }
+  std::uint64_t commit(AuditReservation reservation, const AuditEvent& event) noexcept override {
+    wait_if_cancel(event);
+    store(reservation.ticket, event);
+    return reservation.ticket;
+  }
+  std::uint64_t record(const AuditEvent& event) noexcept override {
+    wait_if_cancel(event);
+    const std::uint64_t sequence = next_.fetch_add(1) + 1;
+    store(sequence, event);
+    return sequence;
+  }
+  /// Sequence of the first record of `type` for `client_order_id` (and
+  /// `status`, for executions); 0 when there is none.
+  std::uint64_t sequence_of(AuditEventType type, std::string_view client_order_id,
+                            ExecStatus status = ExecStatus::new_order) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [sequence, event] : records_) {
+      if (event.type == type && event.client_order_id.view() == client_order_id &&
+          (type != AuditEventType::execution || event.exec_status == status)) {
+        return sequence;
+      }
+    }
+    return 0;
+  }
+
+ private:
+  void wait_if_cancel(const AuditEvent& event) {
+    if (event.type != AuditEventType::cancel_accepted) return;
+    std::unique_lock lock(mutex_);
+    const std::string id(event.client_order_id.view());
+    cancelled_.wait_for(lock, std::chrono::seconds(2), [&] { return cancelled_ids_.count(id) != 0; });
+  }
+  void store(std::uint64_t sequence, const AuditEvent& event) {
+    std::lock_guard lock(mutex_);
+    records_.emplace(sequence, event);
+    if (event.type == AuditEventType::execution && event.exec_status == ExecStatus::canceled) {
+      cancelled_ids_.insert(std::string(event.client_order_id.view()));
+      cancelled_.notify_all();
+    }
+  }
+
+  std::atomic<std::uint64_t> next_{0};
+  std::mutex mutex_;
+  std::condition_variable cancelled_;
+  std::set<std::string> cancelled_ids_;
+  std::map<std::uint64_t, AuditEvent> records_;
+};
+
+TEST(GatewayAuditTest, CancelIsInTheTrailBeforeTheBrokerCanReportTheOrderCanceled) {
+  ManualClock clock;
+  SlowCancelRecordSink audit;
+  Gateway gateway(test_config(), clock, &audit);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  ASSERT_TRUE(alice.submit(limit_order("r-1", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(alice.submit(limit_order("r-2", Side::buy, "1.08001", "1000")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+
+  ASSERT_TRUE(alice.cancel("r-1").accepted());   // a strategy's cancel
+  CancelFilter everything;
+  ASSERT_EQ(gateway.cancel_orders(everything), 1u);  // an operator's cancel-all
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+
+  for (const char* id : {"r-1", "r-2"}) {
+    const std::uint64_t accepted = audit.sequence_of(AuditEventType::cancel_accepted, id);
+    const std::uint64_t canceled = audit.sequence_of(AuditEventType::execution, id, ExecStatus::canceled);
+    ASSERT_NE(accepted, 0u) << id;
+    ASSERT_NE(canceled, 0u) << id;
+    EXPECT_LT(accepted, canceled) << id << ": the trail showed the order CANCELED before its cancel was accepted";
+  }
 }
 
 TEST(GatewaySessionTest, AMillionHellosLaterANewSessionNeitherSeesNorCancelsAClosedSessionsOrder) {

@@ -120,6 +120,7 @@ std::size_t Engine::cancel_orders(const CancelFilter& filter) {
         (filter.instrument && order.instrument_id != *filter.instrument)) {
       continue;
     }
+    if (records_[id].bulk_cancel_sent.exchange(true, std::memory_order_relaxed)) continue;
     // Recorded in the trail before the broker can act on it (see cancel()).
     const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
     BrokerCommand command;

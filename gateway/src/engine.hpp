@@ -51,6 +51,10 @@ struct alignas(kCacheLine) OrderRecord {
   Order order;                       // written once, before the order is published
   std::uint16_t session_slot = 0;    // where its reports go; written with `order`
   std::atomic<bool> open{false};     // true until a terminal report
+  // Set by the first cancel_orders (cancel-all, halt with cancel) that sends
+  // the order a cancel: later ones skip it, so a flood of cancel-alls costs
+  // one broker command per order, not one per request.
+  std::atomic<bool> bulk_cancel_sent{false};
   Decimal leaves;                    // broker thread only
   std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
   bool finished = false;             // broker thread only

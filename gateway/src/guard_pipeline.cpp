@@ -166,6 +166,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   record.finished = false;
   record.dispatched = false;
   record.cancel_pending = false;
+  record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
   record.open.store(true, std::memory_order_release);
   // Published for the open-order lists: listing and cancel-all find it there.
   std::atomic<std::uint32_t>& published = published_[order.principal_id].head;

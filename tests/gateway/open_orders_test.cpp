@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -138,6 +140,70 @@ TEST(GatewayOpenOrders, ListsAreWhatTheExecutionReportsSayAcrossFillsCancelsAndR
   EXPECT_EQ(gateway.cancel_orders(second_session), on_second);
   ASSERT_TRUE(wait_until([&] { return gateway.open_orders("alice").size() == expected.size() - on_second; }));
   EXPECT_EQ(gateway.open_orders("carol").size(), 1u);
+}
+
+}  // namespace
+}  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+// Acknowledges every order and counts the cancels it is sent, but never
+// confirms one: the orders stay open, as at a slow venue.
+class CancelCountingBroker final : public BrokerPort {
+ public:
+  explicit CancelCountingBroker(std::shared_ptr<std::atomic<int>> cancels) : cancels_(std::move(cancels)) {}
+  [[nodiscard]] std::string_view name() const noexcept override { return "cancel-counting"; }
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override {
+    sink_ = &sink;
+    quotes.publish(0, decimal_literal("1.08460"), decimal_literal("1.08463"), clock.monotonic_ns());
+  }
+  void submit(const Order& order) noexcept override {
+    ExecutionReport report;
+    report.order_id = order.order_id;
+    report.status = ExecStatus::new_order;
+    report.leaves_quantity = order.quantity;
+    sink_->on_execution(report);
+  }
+  void cancel(const CancelOrder&) noexcept override { cancels_->fetch_add(1); }
+  bool poll() noexcept override { return false; }
+  void stop() noexcept override {}
+
+ private:
+  std::shared_ptr<std::atomic<int>> cancels_;
+  ExecutionSink* sink_ = nullptr;
+};
+
+TEST(GatewayOpenOrders, RepeatedCancelAllSendsEachOrderOneCancelNotOnePerRequest) {
+  GatewayConfig config = test_config();
+  auto cancels = std::make_shared<std::atomic<int>>(0);
+  config.brokers.emplace_back("paper", [cancels](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<CancelCountingBroker>(cancels);
+  });
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  for (const char* id : {"s-1", "s-2", "s-3"}) {
+    const Verdict verdict = alice.submit(limit_order(id, Side::buy, "1.08000", "1000"));
+    ASSERT_TRUE(verdict.accepted()) << id << ": " << reason_name(verdict.reason);
+  }
+  ASSERT_EQ(wait_for_reports(alice, 3).size(), 3u);
+
+  CancelFilter everything;
+  EXPECT_EQ(gateway.cancel_orders(everything), 3u);
+  for (int repeat = 0; repeat < 100; ++repeat) {
+    ASSERT_EQ(gateway.cancel_orders(everything), 0u) << "repeat " << repeat << ": the orders already have their cancel";
+  }
+  // An order submitted after the repeats is acknowledged only once the
+  // broker thread has taken everything queued before it.
+  ASSERT_TRUE(alice.submit(limit_order("s-4", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 1).size(), 1u);
+  EXPECT_EQ(cancels->load(), 3);
+  EXPECT_EQ(gateway.open_orders("alice").size(), 4u) << "unconfirmed cancels leave the orders open";
+
+  EXPECT_EQ(gateway.cancel_orders(everything), 1u) << "the new order gets its cancel";
+  ASSERT_TRUE(alice.cancel("s-1").accepted()) << "a strategy may still cancel one order itself";
 }
 
 }  // namespace

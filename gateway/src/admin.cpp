@@ -4,6 +4,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -26,22 +27,58 @@ AccountId Engine::account_id(std::string_view name) const {
   return account->id;
 }
 
+void Engine::save_control(const ControlState& next, bool applied) const {
+  if (config_.state_path.empty()) return;
+  try {
+    write_control_state(config_.state_path, next);
+  } catch (const ControlStateError& e) {
+    throw ControlStateError(std::string(applied ? "the change is in effect but was not saved, so a restart "
+                                                  "would undo it: "
+                                                : "the change was not applied because it could not be saved: ") +
+                                e.what(),
+                            applied);
+  }
+}
+
 void Engine::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
+  std::unique_lock lock(control_mutex_);
   AccountId account = 0;
   PrincipalId principal = 0;
+  ControlState next = control_;
+  guards::TradingState previous = guards::TradingState::active;
+  const auto record_in = [&](std::map<std::string, guards::TradingState>& states, std::string_view name) {
+    if (state == guards::TradingState::active) {
+      states.erase(std::string(name));
+    } else {
+      states[std::string(name)] = state;
+    }
+  };
   switch (scope.kind) {
     case TradingScope::Kind::global:
-      kill_switch_.set_global(state);
+      previous = kill_switch_.global();
+      next.global = state;
       break;
     case TradingScope::Kind::account:
       account = account_id(scope.name);
-      kill_switch_.set_account(account, state);
+      previous = kill_switch_.account(account);
+      record_in(next.accounts, scope.name);
       break;
     case TradingScope::Kind::principal:
       principal = principal_id(scope.name);
-      kill_switch_.set_principal(principal, state);
+      previous = kill_switch_.principal(principal);
+      record_in(next.principals, scope.name);
       break;
   }
+  // Loosening is durable before it takes effect; tightening takes effect
+  // first (it is never refused) and is then saved.
+  const bool loosening = static_cast<int>(state) < static_cast<int>(previous);
+  if (loosening) save_control(next, false);
+  switch (scope.kind) {
+    case TradingScope::Kind::global: kill_switch_.set_global(state); break;
+    case TradingScope::Kind::account: kill_switch_.set_account(account, state); break;
+    case TradingScope::Kind::principal: kill_switch_.set_principal(principal, state); break;
+  }
+  control_ = next;
   AuditEvent event;
   event.type = AuditEventType::trading_state_changed;
   event.account_id = account;
@@ -56,14 +93,16 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 
-  if (!cancel_working) return;
-  // Pairs with the fence in submit: a submit that read the old state is
-  // either seen open by the scan below or sees the new state and refuses.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  CancelFilter filter;
-  if (scope.kind == TradingScope::Kind::account) filter.account = account;
-  if (scope.kind == TradingScope::Kind::principal) filter.principal = principal;
-  cancel_orders(filter);
+  if (cancel_working) {
+    // Pairs with the fence in submit: a submit that read the old state is
+    // either seen open by the scan below or sees the new state and refuses.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    CancelFilter filter;
+    if (scope.kind == TradingScope::Kind::account) filter.account = account;
+    if (scope.kind == TradingScope::Kind::principal) filter.principal = principal;
+    cancel_orders(filter);
+  }
+  if (!loosening) save_control(next, true);
 }
 
 void Engine::collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const {
@@ -183,13 +222,23 @@ void Engine::revoke_sessions(std::string_view principal) {
 }
 
 void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
+  std::lock_guard lock(control_mutex_);
   const PrincipalId pid = principal_id(principal);
+  ControlState next = control_;
+  if (enabled) {
+    next.disabled_principals.erase(std::string(principal));
+    save_control(next, false);  // enabling loosens: durable first
+  } else {
+    next.disabled_principals.insert(std::string(principal));
+  }
   controls_[pid].enabled.store(enabled, std::memory_order_release);
+  control_ = std::move(next);
   AuditEvent event;
   event.principal_id = pid;
   event.type = enabled ? AuditEventType::principal_enabled : AuditEventType::principal_disabled;
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
+  if (!enabled) save_control(control_, true);
 }
 
 guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::string_view symbol) const {

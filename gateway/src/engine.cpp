@@ -95,6 +95,27 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   open_lists_ = std::make_unique<OpenOrderLists>();
   std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
+
+  // The operator's decisions before anything can trade: a restart never
+  // loosens a guard.
+  if (!config_.state_path.empty()) {
+    if (std::optional<ControlState> saved = read_control_state(config_.state_path)) control_ = std::move(*saved);
+    kill_switch_.set_global(control_.global);
+    for (const auto& [name, state] : control_.accounts) {
+      if (const Account* account = accounts_.find(name)) kill_switch_.set_account(account->id, state);
+    }
+    apply_control_to_principals();
+  }
+}
+
+void Engine::apply_control_to_principals() {
+  const Snapshot& snapshot = current();
+  for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
+    const std::string name(snapshot.principals[id]->policy.name());
+    const auto state = control_.principals.find(name);
+    if (state != control_.principals.end()) kill_switch_.set_principal(static_cast<PrincipalId>(id), state->second);
+    if (control_.disabled_principals.count(name) != 0) controls_[id].enabled.store(false, std::memory_order_release);
+  }
 }
 
 std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, const Snapshot* previous) const {
@@ -199,12 +220,20 @@ void Engine::reload(const GatewayConfig& config) {
       config.broker_queue_capacity != config_.broker_queue_capacity) {
     throw ConfigError("order_capacity, max_sessions and broker_queue_capacity cannot change by a reload; restart");
   }
+  if (config.state_path != config_.state_path) {
+    throw ConfigError("the state file cannot change by a reload; restart the gateway");
+  }
   std::unique_ptr<Snapshot> next = build_snapshot(config, &previous);
   for (std::size_t id = 0; id < next->principals.size(); ++id) {
     if (next->principals[id]->removed) controls_[id].epoch.fetch_add(1, std::memory_order_acq_rel);
   }
-  snapshots_.push_back(std::move(next));
-  snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+  {
+    // A principal this reload adds comes in as the operator left it.
+    std::lock_guard lock(control_mutex_);
+    snapshots_.push_back(std::move(next));
+    snapshot_.store(snapshots_.back().get(), std::memory_order_release);
+    apply_control_to_principals();
+  }
 
   AuditEvent event;
   event.type = AuditEventType::config_reloaded;

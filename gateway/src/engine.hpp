@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
+#include "ordergate/gateway/control_state.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/duplicate.hpp"
 #include "ordergate/guards/permissions.hpp"
@@ -203,6 +204,12 @@ class Engine final : public ExecutionSink {
   void collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const;
   // Sorted ids of the open orders of `principal`, or of every principal.
   std::vector<std::uint32_t> open_order_ids(std::optional<PrincipalId> principal) const;
+  // Applies what `control_` says to the principals of the current snapshot
+  // (at construction, and for principals a reload adds).
+  void apply_control_to_principals();
+  // Writes `next` to the state file when one is configured. Requires
+  // control_mutex_. Throws ControlStateError (with `applied`).
+  void save_control(const ControlState& next, bool applied) const;
 
   GatewayConfig config_;
   const Clock& clock_;
@@ -217,6 +224,10 @@ class Engine final : public ExecutionSink {
   std::vector<std::unique_ptr<Broker>> brokers_;
   std::vector<std::uint16_t> broker_of_account_;
 
+  // The operator's decisions by name, as in the state file. Admin changes
+  // are serialised by control_mutex_, so the file always holds the latest.
+  std::mutex control_mutex_;
+  ControlState control_;
   guards::KillSwitch kill_switch_;
   guards::ExposureBook exposure_;
   guards::ClientOrderIdIndex order_index_;

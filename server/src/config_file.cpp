@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <charconv>
 #include <fstream>
@@ -220,6 +221,20 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
   if (const toml::table* audit = reader.table("audit")) {
     TableReader section(*audit, "audit", source);
     read_audit(section, config.audit);
+  }
+  bool state_configured = false;
+  if (const toml::table* state = reader.table("state")) {
+    TableReader section(*state, "state", source);
+    config.gateway.state_path = section.required_string("path");
+    section.reject_unknown();
+    state_configured = true;
+  }
+  if (!state_configured && config.audit.enabled) {
+    // Beside the journal: a deployment that keeps an audit trail keeps the
+    // operator's decisions too, without a second setting to forget.
+    const std::filesystem::path journal(config.audit.path);
+    config.gateway.state_path =
+        (journal.has_parent_path() ? journal.parent_path() : std::filesystem::path(".")) / "ordergate.state";
   }
   if (const toml::table* paper = reader.table("paper")) {
     TableReader section(*paper, "paper", source);

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include "ordergate/gateway/control_state.hpp"
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/secret_file.hpp"
 #include "ordergate/security/toml_text.hpp"
@@ -107,6 +108,9 @@ std::vector<std::string> production_violations(const ProcessConfig& config) {
   if (!config.audit.enabled) violations.push_back("audit is disabled: set [audit] path");
   if (config.audit.enabled && config.audit.fsync == "never") {
     violations.push_back("audit fsync = \"never\": use \"interval\" or \"always\"");
+  }
+  if (config.gateway.state_path.empty()) {
+    violations.push_back("trading states and disabled principals would not survive a restart: set [state] path");
   }
   for (const PrincipalConfig& principal : config.gateway.principals) {
     if (has_wildcard(principal.policy.accounts) || has_wildcard(principal.policy.symbols)) {
@@ -217,6 +221,33 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
     }
     if (config.audit.hmac_key_env.empty()) message += "; chain not HMAC-keyed (optional: hmac_key_env)";
     results.push_back({"audit", status, message});
+  }
+
+  // Control state: what the operator halted or disabled survives a restart.
+  if (config.gateway.state_path.empty()) {
+    results.push_back({"state", config.environment == "production" ? CheckStatus::fail : CheckStatus::warn,
+                       "no state file: a halt or a disabled principal is forgotten at restart; add [state] path "
+                       "(or [audit] path, beside which it is kept)"});
+  } else {
+    try {
+      const std::optional<ControlState> state = read_control_state(config.gateway.state_path);
+      std::string message = "state file " + config.gateway.state_path.string();
+      if (!state) {
+        message += ": none yet (a first start: every scope ACTIVE, every principal enabled)";
+      } else {
+        message += ": global " + std::string(guards::to_string(state->global));
+        for (const auto& [name, trading] : state->accounts) {
+          message += ", account " + name + " " + std::string(guards::to_string(trading));
+        }
+        for (const auto& [name, trading] : state->principals) {
+          message += ", principal " + name + " " + std::string(guards::to_string(trading));
+        }
+        for (const std::string& name : state->disabled_principals) message += ", principal " + name + " disabled";
+      }
+      results.push_back({"state", CheckStatus::pass, message});
+    } catch (const ControlStateError& error) {
+      results.push_back({"state", CheckStatus::fail, error.what()});
+    }
   }
 
   // Secrets files and credential names.

@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "ordergate/gateway/control_state.hpp"
 #include "ordergate/guards/validate.hpp"
 #include "ordergate/security/token.hpp"
 
@@ -320,7 +321,12 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
         break;
       }
       case Op::disable_principal:
-        gateway.set_principal_enabled(request.principal, false);
+        try {
+          gateway.set_principal_enabled(request.principal, false);
+        } catch (const ControlStateError&) {
+          gateway.revoke_sessions(request.principal);  // disabled in effect: its sessions end all the same
+          throw;
+        }
         gateway.revoke_sessions(request.principal);
         break;
       case Op::enable_principal:
@@ -343,6 +349,15 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
   } catch (const std::invalid_argument&) {
     protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::invalid_field,
                           "unknown account or principal");
+    return;
+  } catch (const ControlStateError& error) {
+    // The operator must know a restart would undo (or did not get) the
+    // change; the path and the system error go to the log only.
+    context.log.line("error", "state_not_saved", "op=" + std::string(protocol::op_name(request.op)) +
+                                                     " by=" + connection.principal + " error=\"" + error.what() + "\"");
+    protocol::write_error(connection.output(), request.id_json, "STATE_NOT_SAVED",
+                          error.applied() ? "in effect, but not saved: a restart would undo it (see the log)"
+                                          : "not applied: it could not be saved (see the log)");
     return;
   }
   JsonWriter json(connection.output());

@@ -5,10 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <fstream>
 #include <string>
+
+#include "ordergate/gateway/control_state.hpp"
 
 namespace ordergate {
 namespace {
@@ -90,6 +94,51 @@ TEST(Doctor, ProductionWithoutAuditAndWithWildcardsFailsAndRunRefusesIt) {
   ASSERT_EQ(violations.size(), 2u);
   EXPECT_NE(violations[0].find("audit"), std::string::npos);
   EXPECT_NE(violations[1].find("ma-cross"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Doctor, ProductionWithoutAStateFileFailsAndTheStateDefaultsBesideTheJournal) {
+  std::string text = replace(example_text(), "environment = \"development\"", "environment = \"production\"");
+  text = replace(text, "[state]\npath = \"/tmp/ordergate-example.state\"\n", "");
+  const std::string with_audit = write_temp(text);
+  const ProcessConfig defaulted = load_config_file(with_audit);
+  EXPECT_EQ(defaulted.gateway.state_path, std::filesystem::path("/tmp/ordergate.state")) << "beside the journal";
+
+  text = replace(text, "path = \"/tmp/ordergate-example-audit.jsonl\"\n", "");
+  const std::string without = write_temp(text);
+  const ProcessConfig config = load_config_file(without);
+  EXPECT_TRUE(config.gateway.state_path.empty());
+  const auto violations = production_violations(config);
+  EXPECT_NE(std::find_if(violations.begin(), violations.end(),
+                         [](const std::string& v) { return v.find("[state] path") != std::string::npos; }),
+            violations.end());
+  EXPECT_NE(find(run_doctor(without), "state", CheckStatus::fail), nullptr);
+  std::remove(with_audit.c_str());
+  std::remove(without.c_str());
+}
+
+TEST(Doctor, StateFileIsReadBackAndADamagedOneFails) {
+  const std::string state = write_temp("");
+  std::remove(state.c_str());
+  const std::string path = write_temp(replace(example_text(), "/tmp/ordergate-example.state", state));
+  const CheckResult* none = find(run_doctor(path), "state", CheckStatus::pass);
+  ASSERT_NE(none, nullptr);
+  EXPECT_NE(none->message.find("none yet"), std::string::npos) << none->message;
+
+  ControlState halted;
+  halted.accounts = {{"paper", guards::TradingState::halted}};
+  halted.disabled_principals = {"ma-cross"};
+  write_control_state(state, halted);
+  const CheckResult* read = find(run_doctor(path), "state", CheckStatus::pass);
+  ASSERT_NE(read, nullptr);
+  EXPECT_NE(read->message.find("account paper HALTED"), std::string::npos) << read->message;
+  EXPECT_NE(read->message.find("principal ma-cross disabled"), std::string::npos) << read->message;
+
+  std::ofstream(state, std::ios::app) << "global ACTIVE\n";
+  const CheckResult* damaged = find(run_doctor(path), "state", CheckStatus::fail);
+  ASSERT_NE(damaged, nullptr);
+  EXPECT_NE(damaged->message.find("damaged"), std::string::npos) << damaged->message;
+  std::remove(state.c_str());
   std::remove(path.c_str());
 }
 

@@ -7,6 +7,7 @@
 /// a weaker configuration than the one written down.
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -50,6 +51,11 @@ enum class IdleStrategy : std::uint8_t {
 using BrokerFactory = std::function<std::unique_ptr<BrokerPort>(const InstrumentTable&)>;
 
 struct GatewayConfig {
+  /// Where trading states and disabled principals are kept across restarts
+  /// (see control_state.hpp); empty: they are not (every scope starts
+  /// ACTIVE, every principal enabled). The gateway restores it at
+  /// construction and rewrites it before an admin change returns.
+  std::filesystem::path state_path;
   std::vector<InstrumentSpec> instruments;
   std::vector<AccountSpec> accounts;
   std::vector<PrincipalConfig> principals;

@@ -1,0 +1,60 @@
+#pragma once
+/// \file
+/// The operator's decisions a restart must not forget: trading states of
+/// every scope and disabled principals, kept in a small state file
+/// (`GatewayConfig::state_path`). The gateway writes it, atomically and
+/// fsync'd, before an admin change returns, and restores it before it opens
+/// its first session. Edge code: allocates, does I/O, throws.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "ordergate/guards/trading_state.hpp"
+
+namespace ordergate {
+
+/// Thrown when the state file cannot be read, is damaged, or cannot be
+/// written. The message names the file and says what to do; it never holds
+/// a secret (the file has none).
+class ControlStateError : public std::runtime_error {
+ public:
+  explicit ControlStateError(const std::string& message, bool applied = false)
+      : std::runtime_error(message), applied_(applied) {}
+  /// For an admin change that could not be saved: true when it is in
+  /// effect anyway (it tightened a guard: halting is never refused), false
+  /// when it was not applied (it would have loosened one).
+  [[nodiscard]] bool applied() const noexcept { return applied_; }
+
+ private:
+  bool applied_;
+};
+
+/// Trading states and disabled principals by name. Scopes that are ACTIVE
+/// and principals that are enabled are not listed. Names the configuration
+/// no longer has are kept, so a principal or account that comes back later
+/// comes back as the operator left it.
+struct ControlState {
+  guards::TradingState global = guards::TradingState::active;
+  std::map<std::string, guards::TradingState> accounts;
+  std::map<std::string, guards::TradingState> principals;
+  std::set<std::string> disabled_principals;
+
+  friend bool operator==(const ControlState&, const ControlState&) = default;
+};
+
+/// The state in `path`; nullopt when the file does not exist (a first
+/// start). Throws ControlStateError when it cannot be read or is not a
+/// state file this version wrote whole (its check line covers every byte).
+[[nodiscard]] std::optional<ControlState> read_control_state(const std::filesystem::path& path);
+
+/// Replaces `path` with `state`: written to a temporary file beside it,
+/// fdatasync'd, renamed over it, and the directory fsync'd, so a crash at any
+/// point leaves either the old state or the new one, never a mix. Mode 0600,
+/// never through a symlink. Throws ControlStateError.
+void write_control_state(const std::filesystem::path& path, const ControlState& state);
+
+}  // namespace ordergate

@@ -1,0 +1,211 @@
+#include "ordergate/gateway/control_state.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gateway/test_support.hpp"
+#include "ordergate/gateway/gateway.hpp"
+
+namespace ordergate {
+namespace {
+
+using guards::TradingState;
+using testing::limit_order;
+using testing::test_config;
+
+class StateDirectory {
+ public:
+  StateDirectory() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("ordergate-state-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~StateDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  StateDirectory(const StateDirectory&) = delete;
+  StateDirectory& operator=(const StateDirectory&) = delete;
+  [[nodiscard]] std::filesystem::path file() const { return path_ / "ordergate.state"; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+GatewayConfig durable_config(const std::filesystem::path& state) {
+  GatewayConfig config = test_config();
+  config.state_path = state;
+  return config;
+}
+
+TEST(ControlStateFile, KeepsEveryScopeAndOddNamesExactly) {
+  StateDirectory dir;
+  ControlState state;
+  state.global = TradingState::reducing;
+  state.accounts = {{"acc-a", TradingState::halted}, {"desk 7/fx%", TradingState::reducing}};
+  state.principals = {{"alice", TradingState::halted}, {"bot\nnewline", TradingState::reducing}};
+  state.disabled_principals = {"bob", "caf\xc3\xa9"};
+  write_control_state(dir.file(), state);
+  EXPECT_EQ(read_control_state(dir.file()), state);
+
+  struct stat info {};
+  ASSERT_EQ(::stat(dir.file().c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(dir.file().string() + ".tmp")) << "the staging file is renamed away";
+  const std::string text = read_text(dir.file());
+  EXPECT_NE(text.find("account acc-a HALTED\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("account desk%207/fx%25 REDUCING\n"), std::string::npos) << text;
+  EXPECT_EQ(read_control_state(dir.file().string() + ".missing"), std::nullopt) << "no file: a first start";
+}
+
+TEST(ControlStateFile, DamagedOrForeignFileIsRefusedNamingTheFile) {
+  StateDirectory dir;
+  ControlState state;
+  state.accounts = {{"acc-a", TradingState::halted}};
+  write_control_state(dir.file(), state);
+  const std::string good = read_text(dir.file());
+
+  const auto expect_refused = [&](const std::string& text, const char* why) {
+    write_text(dir.file(), text);
+    try {
+      (void)read_control_state(dir.file());
+      ADD_FAILURE() << "accepted: " << why;
+    } catch (const ControlStateError& e) {
+      EXPECT_NE(std::string(e.what()).find(dir.file().string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos) << e.what();
+    }
+  };
+  std::string flipped = good;
+  flipped.replace(flipped.find("HALTED"), 6, "ACTIVE");  // an edit that would resume trading
+  expect_refused(flipped, "an edited state");
+  expect_refused(good.substr(0, good.size() - 1), "a torn last line");
+  expect_refused(good.substr(0, good.find("check")), "no check line");
+  expect_refused("", "an empty file");
+  expect_refused("[state]\npath = \"x\"\n", "another format");
+}
+
+TEST(ControlStateRestart, HaltedAccountReducingPrincipalAndDisabledPrincipalSurviveARestart) {
+  StateDirectory dir;
+  ManualClock clock;
+  {
+    Gateway gateway(durable_config(dir.file()), clock);
+    gateway.start();
+    gateway.set_trading_state(TradingScope::account("acc-a"), TradingState::halted);
+    gateway.set_trading_state(TradingScope::principal("alice"), TradingState::reducing);
+    gateway.set_principal_enabled("bob", false);
+  }  // no orderly shutdown is needed: each change was saved before it returned
+
+  Gateway restarted(durable_config(dir.file()), clock);
+  restarted.start();
+  EXPECT_EQ(restarted.trading_state(TradingScope::account("acc-a")), TradingState::halted);
+  EXPECT_EQ(restarted.trading_state(TradingScope::principal("alice")), TradingState::reducing);
+  EXPECT_EQ(restarted.trading_state(TradingScope::global()), TradingState::active);
+  EXPECT_THROW((void)restarted.open_session("bob"), std::invalid_argument) << "bob stays disabled";
+  Session alice = restarted.open_session("alice");
+  EXPECT_EQ(alice.submit(limit_order("h-1", Side::buy, "1.08000", "1000")).reason, Reason::TRADING_HALTED);
+
+  restarted.set_trading_state(TradingScope::account("acc-a"), TradingState::active);
+  restarted.set_trading_state(TradingScope::principal("alice"), TradingState::active);
+  restarted.set_principal_enabled("bob", true);
+  Gateway again(durable_config(dir.file()), clock);
+  again.start();
+  EXPECT_EQ(again.trading_state(TradingScope::account("acc-a")), TradingState::active);
+  Session bob = again.open_session("bob");
+  Session alice_again = again.open_session("alice");
+  EXPECT_TRUE(alice_again.submit(limit_order("h-2", Side::buy, "1.08000", "1000")).accepted());
+}
+
+TEST(ControlStateRestart, ChangeThatCannotBeSavedLoosensNothingAndTighteningStillTakesEffect) {
+  StateDirectory dir;
+  ManualClock clock;
+  Gateway gateway(durable_config(dir.file()), clock);
+  gateway.start();
+  gateway.set_trading_state(TradingScope::account("acc-a"), TradingState::halted);
+  // A directory where the staging file must go makes every save fail.
+  std::filesystem::create_directory(dir.file().string() + ".tmp");
+
+  try {
+    gateway.set_trading_state(TradingScope::account("acc-a"), TradingState::active);
+    ADD_FAILURE() << "a resume that cannot be saved was acknowledged";
+  } catch (const ControlStateError& e) {
+    EXPECT_FALSE(e.applied());
+    EXPECT_NE(std::string(e.what()).find("not applied"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gateway.trading_state(TradingScope::account("acc-a")), TradingState::halted);
+  EXPECT_THROW(gateway.set_principal_enabled("alice", true), ControlStateError);
+
+  try {
+    gateway.set_trading_state(TradingScope::global(), TradingState::halted);
+    ADD_FAILURE() << "the failed save was not reported";
+  } catch (const ControlStateError& e) {
+    EXPECT_TRUE(e.applied());
+    EXPECT_NE(std::string(e.what()).find("in effect but was not saved"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gateway.trading_state(TradingScope::global()), TradingState::halted) << "a halt is never refused";
+  EXPECT_THROW(gateway.set_principal_enabled("bob", false), ControlStateError);
+  EXPECT_THROW((void)gateway.open_session("bob"), std::invalid_argument) << "disabled all the same";
+
+  std::filesystem::remove(dir.file().string() + ".tmp");
+  gateway.set_trading_state(TradingScope::principal("alice"), TradingState::reducing);  // saves everything in effect
+  const std::optional<ControlState> saved = read_control_state(dir.file());
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->global, TradingState::halted);
+  EXPECT_EQ(saved->accounts.at("acc-a"), TradingState::halted);
+  EXPECT_EQ(saved->disabled_principals.count("bob"), 1u);
+}
+
+TEST(ControlStateRestart, DamagedStateFileRefusesToStartTheGateway) {
+  StateDirectory dir;
+  write_text(dir.file(), "ordergate-control-state 1\nglobal ACTIVE\ncheck 00\n");
+  ManualClock clock;
+  EXPECT_THROW(Gateway(durable_config(dir.file()), clock), ControlStateError);
+}
+
+TEST(ControlStateRestart, NamesTheConfigurationNoLongerHasAreKeptForWhenTheyComeBack) {
+  StateDirectory dir;
+  ControlState state;
+  state.accounts = {{"acc-old", TradingState::halted}};
+  state.disabled_principals = {"carol"};
+  write_control_state(dir.file(), state);
+
+  ManualClock clock;
+  Gateway gateway(durable_config(dir.file()), clock);
+  gateway.start();
+  gateway.set_trading_state(TradingScope::account("acc-b"), TradingState::reducing);
+  std::optional<ControlState> saved = read_control_state(dir.file());
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->accounts.at("acc-old"), TradingState::halted);
+  EXPECT_EQ(saved->accounts.at("acc-b"), TradingState::reducing);
+  EXPECT_EQ(saved->disabled_principals.count("carol"), 1u);
+
+  // carol is added by a reload: she comes in disabled, as the operator left her.
+  GatewayConfig with_carol = durable_config(dir.file());
+  PrincipalConfig carol = with_carol.principals[0];
+  carol.policy.name = "carol";
+  with_carol.principals.push_back(carol);
+  gateway.reload(with_carol);
+  EXPECT_THROW((void)gateway.open_session("carol"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -75,7 +75,9 @@ std::optional<std::string> decode_name(std::string_view text) {
   return name;
 }
 
-std::string format(const ControlState& state) {
+}  // namespace
+
+std::string format_control_state(const ControlState& state) {
   std::string text(kHeader);
   text += "global ";
   text += guards::to_string(state.global);
@@ -106,6 +108,8 @@ std::string format(const ControlState& state) {
   return text;
 }
 
+namespace {
+
 std::vector<std::string_view> fields_of(std::string_view line) {
   std::vector<std::string_view> fields;
   std::size_t start = 0;
@@ -119,7 +123,9 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   return fields;
 }
 
-ControlState parse(std::string_view text, const std::string& where) {
+}  // namespace
+
+ControlState parse_control_state(std::string_view text, const std::string& where) {
   const auto damaged = [&](const std::string& what) {
     return ControlStateError("control state " + where + " is damaged (" + what +
                              "): it is written only by the gateway. Restore it from a backup, or remove it "
@@ -181,8 +187,6 @@ ControlState parse(std::string_view text, const std::string& where) {
   return state;
 }
 
-}  // namespace
-
 std::optional<ControlState> read_control_state(const std::filesystem::path& path) {
   const std::string where = path.string();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -212,11 +216,11 @@ std::optional<ControlState> read_control_state(const std::filesystem::path& path
     got += static_cast<std::size_t>(n);
   }
   ::close(fd);
-  return parse(text, where);
+  return parse_control_state(text, where);
 }
 
 void write_control_state(const std::filesystem::path& path, const ControlState& state) {
-  const std::string text = format(state);
+  const std::string text = format_control_state(state);
   const std::string where = path.string();
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const std::filesystem::path staging = path.string() + ".tmp";

@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "ordergate/guards/trading_state.hpp"
 
@@ -45,6 +46,14 @@ struct ControlState {
 
   friend bool operator==(const ControlState&, const ControlState&) = default;
 };
+
+/// The file's text for `state` (what `write_control_state` writes).
+[[nodiscard]] std::string format_control_state(const ControlState& state);
+
+/// Parses a state file's text; `where` names it in errors. Throws
+/// ControlStateError unless `text` is exactly what `format_control_state`
+/// writes for some state.
+[[nodiscard]] ControlState parse_control_state(std::string_view text, const std::string& where);
 
 /// The state in `path`; nullopt when the file does not exist (a first
 /// start). Throws ControlStateError when it cannot be read or is not a

@@ -4,6 +4,7 @@
 #include "journal_detail.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,8 +145,10 @@ std::optional<std::string> read_last_line(const std::filesystem::path& path) {
 
 using namespace journal_detail;
 
-std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& journal, const security::Secret* key) {
-  const std::filesystem::path path = end_mark_path(journal);
+namespace {
+
+// The mark in `path` itself; nullopt when it does not exist or is empty.
+std::optional<AuditAnchor> read_end_mark_file(const std::filesystem::path& path, const security::Secret* key) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
@@ -200,6 +203,44 @@ std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& jour
   return AuditAnchor{sequence, *hash};
 }
 
+}  // namespace
+
+std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& journal, const security::Secret* key) {
+  return read_end_mark_file(end_mark_path(journal), key);
+}
+
+AuditAnchor read_audit_anchor_file(const std::filesystem::path& path, const security::Secret* key) {
+  std::string text;
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw AuditJournalError("anchor " + path.string() + ": cannot open: " + errno_text(errno));
+    char buffer[512];
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+      if (text.size() > 4096) break;
+    }
+    ::close(fd);
+  }
+  if (text.compare(0, journal_detail::kEndMarkTag.size(), journal_detail::kEndMarkTag) == 0) {
+    const std::optional<AuditAnchor> mark = read_end_mark_file(path, key);
+    if (mark) return *mark;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  const std::size_t colon = text.find(':');
+  std::uint64_t sequence = 0;
+  if (colon != std::string::npos && colon > 0 && colon <= 20 && text.size() == colon + 65) {
+    const auto parsed = std::from_chars(text.data(), text.data() + colon, sequence);
+    const std::optional<security::Sha256Digest> hash =
+        security::sha256_from_hex(std::string_view(text).substr(colon + 1));
+    if (parsed.ec == std::errc() && parsed.ptr == text.data() + colon && hash) return AuditAnchor{sequence, *hash};
+  }
+  throw AuditJournalError("anchor " + path.string() +
+                          ": neither a journal end mark nor one line SEQ:HASH (a number, a colon, 64 hex digits)");
+}
+
 void AuditJournal::resume_or_create() {
   const std::filesystem::path& path = options_.path;
   const std::filesystem::path directory = directory_of(path);
@@ -208,6 +249,40 @@ void AuditJournal::resume_or_create() {
     throw AuditJournalError("audit journal " + path.string() + ": directory " + directory.string() +
                             " does not exist");
   }
+
+  // The end mark is opened first and locked for as long as the journal is
+  // open: a second process (another gateway, `audit repair`) on the same
+  // journal is refused instead of forking its chain.
+  const std::filesystem::path mark_path = end_mark_path(path);
+  const int mark_fd = ::open(mark_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  struct stat mark_info {};
+  if (mark_fd < 0 || ::fstat(mark_fd, &mark_info) != 0 || !S_ISREG(mark_info.st_mode)) {
+    const int open_error = errno;
+    if (mark_fd >= 0) ::close(mark_fd);
+    throw AuditJournalError("audit journal end mark " + mark_path.string() + ": cannot open for writing: " +
+                            (mark_fd >= 0 ? std::string("not a regular file") : errno_text(open_error)));
+  }
+  if (::flock(mark_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int lock_error = errno;
+    ::close(mark_fd);
+    throw AuditJournalError("audit journal " + path.string() +
+                            (lock_error == EWOULDBLOCK ? std::string(" is in use by another process (a running gateway?)")
+                                                       : ": cannot lock " + mark_path.string() + ": " +
+                                                             errno_text(lock_error)));
+  }
+  // Closed by the destructor's writer shutdown, or here on a refusal.
+  file_->end_fd = mark_fd;
+  file_->end_line.reserve(kEndMarkLength);
+  struct CloseMarkOnThrow {
+    File& file;
+    bool armed = true;
+    ~CloseMarkOnThrow() {
+      if (armed) {
+        ::close(file.end_fd);
+        file.end_fd = -1;
+      }
+    }
+  } close_mark{*file_};
 
   // The chain continues from the active file, or, when it is missing or
   // empty (a crash between rotation and the first new line), from the
@@ -263,7 +338,7 @@ void AuditJournal::resume_or_create() {
           std::to_string(mark->sequence + 1));
     }
     // No journal file at all (moved aside): a new chain that continues the
-    // numbering and the hash of the mark, so `audit verify --from` anchors it.
+    // numbering and the hash of the mark, so `audit verify --start` anchors it.
     base_sequence_ = mark->sequence;
     prev_hash_ = mark->hash;
   } else if (mark && mark->sequence == base_sequence_ && base_sequence_ != 0 &&
@@ -287,32 +362,19 @@ void AuditJournal::resume_or_create() {
   file_->fd = fd;
   file_->bytes = static_cast<std::uint64_t>(info.st_size);
 
-  const std::filesystem::path mark_path = end_mark_path(path);
-  const int mark_fd = ::open(mark_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  struct stat mark_info {};
-  if (mark_fd < 0 || ::fstat(mark_fd, &mark_info) != 0 || !S_ISREG(mark_info.st_mode)) {
-    const int open_error = errno;
-    if (mark_fd >= 0) ::close(mark_fd);
-    ::close(fd);
-    throw AuditJournalError("audit journal end mark " + mark_path.string() + ": cannot open for writing: " +
-                            (mark_fd >= 0 ? std::string("not a regular file") : errno_text(open_error)));
-  }
-  file_->end_fd = mark_fd;
-  file_->end_line.reserve(kEndMarkLength);
   // A journal resumed without a mark (first start of this version) gets
   // one at once, so its tail is covered from now on.
   if (base_sequence_ != 0 && !mark && !write_end_mark(base_sequence_, prev_hash_)) {
-    ::close(mark_fd);
     ::close(fd);
     throw AuditJournalError(error_);
   }
   int sync_error = 0;
   if (!sync_directory(directory, sync_error)) {
-    ::close(mark_fd);
     ::close(fd);
     throw AuditJournalError("audit journal " + path.string() + ": cannot sync its directory: " +
                             errno_text(sync_error));
   }
+  close_mark.armed = false;
 }
 
 bool AuditJournal::rotate() {

@@ -133,6 +133,7 @@ bool names_principal(AuditEventType type) noexcept {
     case AuditEventType::config_reloaded:
     case AuditEventType::config_reload_refused:
     case AuditEventType::tls_failure:
+    case AuditEventType::journal_repaired:
       return false;
     default:
       return true;

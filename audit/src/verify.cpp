@@ -490,6 +490,12 @@ AuditVerifyResult verify_journal(std::span<const std::filesystem::path> files, c
                           std::to_string(expected - 1) +
                           ": this record is foreign, or the one before it was replaced");
       }
+      if (options.anchor && record->seq == options.anchor->sequence &&
+          !security::digest_equal(record->hash, options.anchor->hash)) {
+        return defect(AuditDefect::foreign, line_number,
+                      "record " + std::to_string(record->seq) +
+                          " is not the record the anchor says was written with that number: it was replaced");
+      }
       first = false;
       ++result.records;
       result.last = AuditAnchor{record->seq, record->hash};
@@ -497,6 +503,15 @@ AuditVerifyResult verify_journal(std::span<const std::filesystem::path> files, c
     if (reader.read_error()) return defect(AuditDefect::unreadable, line_number, "read error");
   }
   result.sequence = result.last.sequence;
+  if (options.anchor && result.last.sequence < options.anchor->sequence) {
+    result.defect = AuditDefect::removed;
+    result.file = files.empty() ? std::filesystem::path() : files.back();
+    result.line = 0;
+    result.message = "the journal ends at seq " + std::to_string(result.last.sequence) + " but the anchor says seq " +
+                     std::to_string(options.anchor->sequence) + " was written: records " +
+                     std::to_string(result.last.sequence + 1) + ".." + std::to_string(options.anchor->sequence) +
+                     " are missing (its tail was removed)";
+  }
   return result;
 }
 

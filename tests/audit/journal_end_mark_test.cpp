@@ -185,3 +185,59 @@ TEST(AuditJournalEndMark, MarkFollowsWhatIsDurableUnderEachFsyncPolicy) {
 
 }  // namespace
 }  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+TEST(AuditJournalEndMark, ASecondProcessOnTheSameJournalIsRefusedInsteadOfForkingTheChain) {
+  testing::ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal first(testing::journal_options(path), testing::test_names());
+  ASSERT_NE(first.record(testing::order_event("first")), 0u);
+  try {
+    AuditJournal second(testing::journal_options(path), testing::test_names());
+    ADD_FAILURE() << "two writers on one journal";
+  } catch (const AuditJournalError& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another process"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(first.record(testing::order_event("still-first")), 2u);
+  first.stop();
+  AuditJournal after(testing::journal_options(path), testing::test_names());  // the lock went with it
+  EXPECT_EQ(after.record(testing::order_event("after")), 3u);
+}
+
+TEST(AuditJournalEndMark, VerifyAgainstAnAnchorFindsACutTailAndAReplacedRecord) {
+  testing::ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  write_records(path, 8);
+  const std::filesystem::path kept_mark = dir / "anchor.end";
+  std::filesystem::copy_file(mark_of(path), kept_mark);
+  const AuditAnchor anchor = read_audit_anchor_file(kept_mark, nullptr);
+  EXPECT_EQ(anchor.sequence, 8u);
+
+  AuditVerifyOptions options;
+  options.anchor = anchor;
+  const std::vector<std::filesystem::path> files{path};
+  EXPECT_TRUE(verify_journal(files, options).ok());
+
+  std::vector<std::string> lines = read_lines(path);
+  write_file(path, join_lines({lines.begin(), lines.begin() + 5}));
+  const AuditVerifyResult cut = verify_journal(files, options);
+  EXPECT_EQ(cut.defect, AuditDefect::removed);
+  EXPECT_NE(cut.message.find("6..8"), std::string::npos) << cut.message;
+
+  // The same anchor as one SEQ:HASH line, and a different record 8.
+  write_file(dir / "anchor.txt", "8:" + security::to_hex(anchor.hash) + "\n");
+  EXPECT_EQ(read_audit_anchor_file(dir / "anchor.txt", nullptr).hash, anchor.hash);
+  const auto other = dir / "other.jsonl";
+  write_records(other, 8, AuditFsync::always, "other");
+  options.anchor = read_audit_anchor_file(dir / "anchor.txt", nullptr);
+  const std::vector<std::filesystem::path> other_files{other};
+  EXPECT_EQ(verify_journal(other_files, options).defect, AuditDefect::foreign);
+
+  write_file(dir / "garbage.txt", "not an anchor\n");
+  EXPECT_THROW((void)read_audit_anchor_file(dir / "garbage.txt", nullptr), AuditJournalError);
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -1,6 +1,9 @@
 // ordergate audit: verify the audit journal's hash chain, and review it.
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +31,9 @@ constexpr int kFailure = 1;
 constexpr int kUsage = 2;
 
 constexpr const char* kAuditHelp =
-    "usage: ordergate audit verify [--key-env VAR] [--start SEQ:HASH | --partial] FILE...\n"
-    "       ordergate audit verify [--key-env VAR] --journal PATH\n"
+    "usage: ordergate audit verify [--key-env VAR] [--start SEQ:HASH | --partial] [--anchor FILE] FILE...\n"
+    "       ordergate audit verify [--key-env VAR] [--anchor FILE] --journal PATH\n"
+    "       ordergate audit repair [--key-env VAR] PATH\n"
     "       ordergate audit tail FILE [-n N] [--principal P] [--account A] [--event E] [--follow]\n"
     "\n"
     "verify  checks the hash chain across FILE... in order (oldest rotated file first,\n"
@@ -38,6 +43,11 @@ constexpr const char* kAuditHelp =
     "          --key-env VAR     the HMAC key of a keyed journal, from this variable\n"
     "          --start SEQ:HASH  the files continue after this anchor (older files archived)\n"
     "          --partial         trust the first record's seq and prev (weaker)\n"
+    "          --anchor FILE     the chain must reach this record: an end mark (a copy of\n"
+    "                            PATH.end) or one line SEQ:HASH kept elsewhere; with\n"
+    "                            --journal and no --anchor, the journal's own end mark\n"
+    "repair  cuts a torn last line (a crash during a write) from the journal PATH and\n"
+    "        records the repair in the journal; refuses anything else (run verify).\n"
     "tail    prints the last N (default 20; 0 = all) records matching every filter, as\n"
     "        JSON lines; --follow keeps printing new ones, across rotations.\n"
     "\n"
@@ -63,37 +73,12 @@ std::optional<AuditAnchor> parse_anchor(std::string_view text) {
   return anchor;
 }
 
-// A journal that verifies but ends before its end mark lost its tail.
-void check_end_mark(const std::filesystem::path& journal, const security::Secret* key, AuditVerifyResult& result) {
-  std::optional<AuditAnchor> mark;
-  try {
-    mark = read_audit_end_mark(journal, key);
-  } catch (const AuditJournalError& e) {
-    result.defect = AuditDefect::unreadable;
-    result.file = journal.string() + ".end";
-    result.message = e.what();
-    return;
-  }
-  if (!mark || mark->sequence < result.last.sequence) return;  // none, or it lags (power loss)
-  if (mark->sequence > result.last.sequence) {
-    result.defect = AuditDefect::removed;
-    result.file = journal.string() + ".end";
-    result.message = "the journal ends at seq " + std::to_string(result.last.sequence) + " but its end mark says seq " +
-                     std::to_string(mark->sequence) + " was written: records " +
-                     std::to_string(result.last.sequence + 1) + ".." + std::to_string(mark->sequence) + " are missing";
-  } else if (!security::digest_equal(mark->hash, result.last.hash)) {
-    result.defect = AuditDefect::foreign;
-    result.file = journal.string() + ".end";
-    result.message = "the last record (seq " + std::to_string(result.last.sequence) +
-                     ") is not the record the end mark says was written with that number";
-  }
-}
-
 int verify(const Args& args) {
   std::vector<std::filesystem::path> files;
   std::optional<security::Secret> key;
   AuditVerifyOptions options;
-  std::filesystem::path journal;  // --journal: its end mark is checked too
+  std::filesystem::path journal;      // --journal: its end mark is the default anchor
+  std::filesystem::path anchor_file;  // --anchor
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const bool has_value = i + 1 < args.size();
@@ -116,6 +101,8 @@ int verify(const Args& args) {
       options.start = *anchor;
     } else if (arg == "--partial") {
       options.trust_first_record = true;
+    } else if (arg == "--anchor" && has_value) {
+      anchor_file = args[++i];
     } else if (arg == "--journal" && has_value) {
       journal = args[i + 1];
       const std::vector<std::filesystem::path> found = audit_journal_files(args[++i]);
@@ -133,8 +120,17 @@ int verify(const Args& args) {
   if (files.empty()) return usage_error("verify needs at least one FILE");
   if (key) options.key = &*key;
 
-  AuditVerifyResult result = verify_journal(files, options);
-  if (result.ok() && !journal.empty()) check_end_mark(journal, options.key, result);
+  try {
+    if (!anchor_file.empty()) {
+      options.anchor = read_audit_anchor_file(anchor_file, options.key);
+    } else if (!journal.empty()) {
+      options.anchor = read_audit_end_mark(journal, options.key);  // a mark behind the journal is fine
+    }
+  } catch (const AuditJournalError& e) {
+    std::printf("FAIL unreadable: %s\n", e.what());
+    return kFailure;
+  }
+  const AuditVerifyResult result = verify_journal(files, options);
   if (result.ok()) {
     std::printf("OK last_seq=%llu last_hash=%s records=%llu files=%zu\n",
                 static_cast<unsigned long long>(result.last.sequence), security::to_hex(result.last.hash).c_str(),
@@ -315,6 +311,109 @@ int tail(const Args& args) {
   }
 }
 
+// Cuts a torn last line: only when the journal's files verify up to it and
+// the fragment after the last newline is all that is wrong, and never a
+// record the end mark says was written whole.
+int repair(const Args& args) {
+  std::optional<security::Secret> key;
+  std::filesystem::path path;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kAuditHelp, stdout);
+      return kOk;
+    }
+    if (arg == "--key-env" && i + 1 < args.size()) {
+      const std::string& variable = args[++i];
+      const char* value = std::getenv(variable.c_str());  // NOLINT(concurrency-mt-unsafe): CLI, one thread, no setenv
+      if (value == nullptr || *value == '\0') {
+        std::fprintf(stderr, "ordergate audit repair: environment variable %s is not set or empty\n",
+                     variable.c_str());
+        return kUsage;
+      }
+      key.emplace(value);
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usage_error("unexpected option '" + arg + "'");
+    } else if (path.empty()) {
+      path = arg;
+    } else {
+      return usage_error("repair takes one journal PATH");
+    }
+  }
+  if (path.empty()) return usage_error("repair needs the journal PATH");
+  const security::Secret* key_pointer = key ? &*key : nullptr;
+  const auto refuse = [&](const std::string& why) {
+    std::printf("REFUSED %s: %s\n", path.c_str(), why.c_str());
+    return kFailure;
+  };
+
+  // Hold the journal's lock while looking and cutting: a running gateway
+  // may be in the middle of writing what looks like a torn line.
+  const std::string mark_path = path.string() + ".end";
+  const int lock_fd = ::open(mark_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0) return refuse("cannot open " + mark_path);
+  struct LockRelease {
+    int fd;
+    ~LockRelease() { ::close(fd); }
+  } release{lock_fd};
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) return refuse("the journal is in use by another process (a running gateway?)");
+
+  const std::vector<std::filesystem::path> files = audit_journal_files(path);
+  if (files.empty() || files.back() != path) return refuse("no active journal file to repair");
+  AuditVerifyOptions options;
+  options.key = key_pointer;
+  options.trust_first_record = true;  // only the tail matters here; 'verify' checks the start
+  const AuditVerifyResult result = verify_journal(files, options);
+  if (result.ok()) return refuse("nothing to repair: its last line is complete");
+  if (result.defect != AuditDefect::truncated || result.file != path) {
+    return refuse("the journal is damaged elsewhere (" + std::string(to_string(result.defect)) + " at " +
+                  result.file.string() + ":" + std::to_string(result.line) + "): run 'ordergate audit verify'");
+  }
+  std::error_code error;
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (error || content.size() != size) return refuse("cannot read it");
+  const std::size_t keep = content.rfind('\n') == std::string::npos ? 0 : content.rfind('\n') + 1;
+  const std::size_t cut = content.size() - keep;
+  std::optional<AuditAnchor> mark;
+  try {
+    mark = read_audit_end_mark(path, key_pointer);
+  } catch (const AuditJournalError& e) {
+    return refuse(e.what());
+  }
+  if (mark && mark->sequence > result.last.sequence) {
+    return refuse("the end mark says seq " + std::to_string(mark->sequence) +
+                  " was written whole: the last line was not torn by a crash; restore the journal");
+  }
+  std::filesystem::resize_file(path, keep, error);
+  if (error) return refuse("cannot cut it: " + error.message());
+  ::flock(lock_fd, LOCK_UN);  // the journal takes it again below
+
+  AuditJournalOptions journal_options;
+  journal_options.path = path;
+  journal_options.fsync = AuditFsync::always;
+  if (key) journal_options.hmac_key = key->clone();
+  std::uint64_t sequence = 0;
+  try {
+    AuditJournal journal(std::move(journal_options));
+    AuditEvent event;
+    event.type = AuditEventType::journal_repaired;
+    event.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    event.detail.assign("cut " + std::to_string(cut) + " bytes of a torn last line");
+    sequence = journal.record(event);
+    if (sequence == 0 || !journal.wait_durable(sequence)) return refuse("cut, but the repair record was not written");
+  } catch (const AuditJournalError& e) {
+    return refuse(std::string("cut, but the journal did not open: ") + e.what());
+  }
+  std::printf("REPAIRED %s: cut %zu bytes of a torn last line after seq %llu; recorded as seq %llu\n",
+              path.c_str(), cut, static_cast<unsigned long long>(result.last.sequence),
+              static_cast<unsigned long long>(sequence));
+  return kOk;
+}
+
 }  // namespace
 
 int audit_command(const Args& args) {
@@ -326,6 +425,7 @@ int audit_command(const Args& args) {
   }
   if (sub == "verify") return verify(args);
   if (sub == "tail") return tail(args);
+  if (sub == "repair") return repair(args);
   return usage_error("unknown subcommand '" + sub + "'");
 }
 

@@ -308,6 +308,12 @@ struct AuditRecord {
 [[nodiscard]] std::optional<AuditAnchor> read_audit_end_mark(const std::filesystem::path& journal,
                                                              const security::Secret* key);
 
+/// An anchor kept in a file: an end mark (a copy of `<journal>.end`, checked
+/// with `key` as above) or one line `SEQ:HASH` (64 hex digits), as
+/// `ordergate audit verify` prints them. Throws AuditJournalError naming the
+/// file when it is neither.
+[[nodiscard]] AuditAnchor read_audit_anchor_file(const std::filesystem::path& path, const security::Secret* key);
+
 /// What `verify_journal` found wrong with the first bad record.
 enum class AuditDefect : std::uint8_t {
   none,
@@ -333,6 +339,11 @@ struct AuditVerifyOptions {
   /// Accept whatever sequence and prev the first record has (checks the
   /// rest of the chain from there). Weaker: anchor the result elsewhere.
   bool trust_first_record = false;
+  /// A record known to have been written (the journal's end mark, or an
+  /// anchor kept elsewhere): the chain must reach its sequence number
+  /// (else `removed`, the tail was cut) and hold that hash there (else
+  /// `foreign`). A journal that goes on past it is fine.
+  std::optional<AuditAnchor> anchor;
 };
 
 struct AuditVerifyResult {

@@ -70,6 +70,7 @@ enum class AuditEventType : std::uint8_t {
   config_reload_refused,
   tls_failure,            ///< a broker connection failed verification
   principal_enabled,
+  journal_repaired,       ///< `ordergate audit repair` cut a torn last line (detail: what it cut)
 };
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;

@@ -199,7 +199,8 @@ class BinanceVenue final : public rest::RestVenue {
 
   [[nodiscard]] std::string_view build_order(const rest::TrackedOrder& tracked) noexcept override {
     params_.clear();
-    return write_order_params(tracked.order, symbols_[tracked.order.instrument_id], params_);
+    return write_order_params(tracked.order, symbols_[tracked.order.instrument_id],
+                              tracked.order.client_order_id.view(), params_);
   }
 
   [[nodiscard]] bool send_order(rest::TrackedOrder& tracked) noexcept override {

@@ -152,7 +152,8 @@ class OandaVenue final : public rest::RestVenue {
 
   [[nodiscard]] std::string_view build_order(const rest::TrackedOrder& tracked) noexcept override {
     body_.clear();
-    return write_order_body(tracked.order, instrument_names_[tracked.order.instrument_id], body_);
+    return write_order_body(tracked.order, instrument_names_[tracked.order.instrument_id],
+                            tracked.order.client_order_id.view(), body_);
   }
 
   [[nodiscard]] bool send_order(rest::TrackedOrder& tracked) noexcept override {

@@ -199,7 +199,8 @@ class BinanceVenue final : public rest::RestVenue {
 
   [[nodiscard]] std::string_view build_order(const rest::TrackedOrder& tracked) noexcept override {
     params_.clear();
-    return write_order_params(tracked.order, symbols_[tracked.order.instrument_id], params_);
+    return write_order_params(tracked.order, symbols_[tracked.order.instrument_id], tracked.venue_client_id.view(),
+                              params_);
   }
 
   [[nodiscard]] bool send_order(rest::TrackedOrder& tracked) noexcept override {
@@ -211,10 +212,18 @@ class BinanceVenue final : public rest::RestVenue {
     return true;
   }
 
+  // Lookups and cancels name the order by Binance's id once it is known,
+  // else by our venue client id (never by the strategy's id).
   void order_params(const rest::TrackedOrder& tracked) {
     params_.clear();
     append_param(params_, "symbol", symbols_[tracked.order.instrument_id]);
-    append_param(params_, "origClientOrderId", tracked.order.client_order_id.view());
+    if (tracked.broker_id != 0) {
+      char text[24];
+      const auto end = std::to_chars(text, text + sizeof(text), tracked.broker_id).ptr;
+      append_param(params_, "orderId", std::string_view(text, static_cast<std::size_t>(end - text)));
+    } else {
+      append_param(params_, "origClientOrderId", tracked.venue_client_id.view());
+    }
   }
 
   [[nodiscard]] bool send_cancel(rest::TrackedOrder& tracked) noexcept override {
@@ -382,11 +391,16 @@ class BinanceVenue final : public rest::RestVenue {
     switch (reply.kind) {
       case ReplyKind::ok:
         tracker_.credentials_accepted();
+        if (!names(tracked, reply.order, "the reply")) {
+          // Not a reply about this order: what happened to it is looked up.
+          tracker_.mark_unknown(tracked, "the reply names another order");
+          return;
+        }
         apply(tracked, reply.order);
         return;
       case ReplyKind::rejected:
       case ReplyKind::not_found:
-        log(LogLevel::info, "order " + std::string(tracked.order.client_order_id.view()) +
+        log(LogLevel::info, "order " + rest::OrderTracker::describe(tracked) +
                                 " rejected by Binance: " + std::string(code_text(reply.code).view()));
         tracker_.finish(id, ExecStatus::rejected, Reason::BROKER_REJECTED, code_text(reply.code).view());
         return;
@@ -407,6 +421,26 @@ class BinanceVenue final : public rest::RestVenue {
                                            (reply.code != 0 ? " code " + std::to_string(reply.code) : std::string{}));
         return;
     }
+  }
+
+  // True when `state` is about `tracked`: Binance's orderId once we know it,
+  // and our venue client id whenever the reply carries a client id (always
+  // before the orderId is known: a lookup by client id must find ours, not
+  // an order of another run or program that used the same id). Otherwise
+  // the reply is logged and never booked.
+  [[nodiscard]] bool names(const rest::TrackedOrder& tracked, const OrderState& state,
+                           std::string_view what) noexcept {
+    const bool order_matches = tracked.broker_id == 0 || state.order_id == tracked.broker_id;
+    const bool client_matches = state.client_order_id.empty()
+                                    ? tracked.broker_id != 0
+                                    : state.client_order_id == tracked.venue_client_id.view();
+    if (order_matches && client_matches) return true;
+    ++stats_.mismatched_replies;
+    log(LogLevel::warning, std::string(what) + " for order " + rest::OrderTracker::describe(tracked) +
+                               " names another order (orderId " + rest::id_text(state.order_id) +
+                               ", clientOrderId '" + std::string(state.client_order_id.view()) +
+                               "'); ignored");
+    return false;
   }
 
   // Reports what changed since the last report: a fill (with the exact
@@ -458,7 +492,11 @@ class BinanceVenue final : public rest::RestVenue {
     if (result.response == nullptr) return;  // asked again at the next turn
     const OrderReply reply = codec_.parse_order_reply(result.response->status(), result.response->body());
     switch (reply.kind) {
-      case ReplyKind::ok: apply(*tracked, reply.order); return;
+      case ReplyKind::ok:
+        // Another order under our id is no trace of ours: asked again at the
+        // next turn, and NOT_PLACED once the window has passed.
+        if (names(*tracked, reply.order, "a lookup")) apply(*tracked, reply.order);
+        return;
       case ReplyKind::not_found:
         if (tracker_.unknown_beyond_window(*tracked, now())) tracker_.not_placed(id, "does not exist at Binance");
         return;
@@ -474,7 +512,13 @@ class BinanceVenue final : public rest::RestVenue {
   void on_cancel_reply(rest::TrackedOrder& tracked, const tls::HttpResponse& response) noexcept override {
     const OrderReply reply = codec_.parse_order_reply(response.status(), response.body());
     switch (reply.kind) {
-      case ReplyKind::ok: apply(tracked, reply.order); return;
+      case ReplyKind::ok:
+        if (names(tracked, reply.order, "the cancel reply")) {
+          apply(tracked, reply.order);
+        } else {
+          look_up_soon(tracked);  // the lookup says whether it is cancelled
+        }
+        return;
       case ReplyKind::not_found:
       case ReplyKind::rejected: tracker_.cancel_refused(tracked, code_text(reply.code).view()); return;
       case ReplyKind::unauthorized: on_unauthorized(response.status(), reply.code); return;

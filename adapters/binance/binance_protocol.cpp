@@ -84,7 +84,8 @@ void append_param(std::string& out, std::string_view name, std::string_view valu
   }
 }
 
-std::string_view write_order_params(const Order& order, std::string_view symbol, std::string& out) {
+std::string_view write_order_params(const Order& order, std::string_view symbol, std::string_view client_order_id,
+                                    std::string& out) {
   if (order.side != Side::buy && order.side != Side::sell) return "SIDE_INVALID";
   if (order.stop_loss.is_positive() || order.take_profit.is_positive()) return "PROTECTION_NOT_SUPPORTED";
   std::string_view tif;
@@ -120,7 +121,7 @@ std::string_view write_order_params(const Order& order, std::string_view symbol,
       break;
     case OrderType::unset: return "ORDER_TYPE_INVALID";
   }
-  append_param(params, "newClientOrderId", order.client_order_id.view());
+  append_param(params, "newClientOrderId", client_order_id);
   append_param(params, "newOrderRespType", "FULL");
   if (!out.empty()) out.push_back('&');
   out.append(params);
@@ -183,10 +184,11 @@ OrderReply BinanceCodec::parse_order_reply(int status, std::string_view body) {
       return reply;
     }
     reply.kind = ReplyKind::ok;
-    reply.order.client_order_id.assign(string_field(object, "clientOrderId").substr(0, 36));
+    // A cancel reply names the cancelled order's id as origClientOrderId;
+    // its clientOrderId is the cancel request's own.
+    reply.order.client_order_id.assign(string_field(object, "origClientOrderId").substr(0, 36));
     if (reply.order.client_order_id.empty()) {
-      // A cancel reply names the cancelled order's id as origClientOrderId.
-      reply.order.client_order_id.assign(string_field(object, "origClientOrderId").substr(0, 36));
+      reply.order.client_order_id.assign(string_field(object, "clientOrderId").substr(0, 36));
     }
     reply.order.status = parse_order_status(string_field(object, "status"));
     (void)decimal_field(object, "executedQty", reply.order.executed_quantity);

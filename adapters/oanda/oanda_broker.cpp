@@ -152,17 +152,25 @@ class OandaVenue final : public rest::RestVenue {
 
   [[nodiscard]] std::string_view build_order(const rest::TrackedOrder& tracked) noexcept override {
     body_.clear();
-    return write_order_body(tracked.order, instrument_names_[tracked.order.instrument_id], body_);
+    return write_order_body(tracked.order, instrument_names_[tracked.order.instrument_id],
+                            tracked.venue_client_id.view(), body_);
   }
 
   [[nodiscard]] bool send_order(rest::TrackedOrder& tracked) noexcept override {
     tracked.venue.cursor_at_send = last_transaction_id_;
-    by_client_id_.emplace(std::string(tracked.order.client_order_id.view()), tracked.order.order_id);
     return send(RequestKind::order, tracked.order.order_id, "POST", orders_path_, body_);
   }
 
+  // By OANDA's order id once known (always, for a working order), else by
+  // our venue client id; never by the strategy's id.
   [[nodiscard]] bool send_cancel(rest::TrackedOrder& tracked) noexcept override {
-    target_.assign(account_path_).append("/orders/@").append(tracked.order.client_order_id.view()).append("/cancel");
+    target_.assign(account_path_).append("/orders/");
+    if (tracked.broker_id != 0) {
+      target_.append(rest::id_text(tracked.broker_id));
+    } else {
+      target_.append("@").append(tracked.venue_client_id.view());
+    }
+    target_.append("/cancel");
     return send(RequestKind::cancel, tracked.order.order_id, "PUT", target_);
   }
 
@@ -178,8 +186,9 @@ class OandaVenue final : public rest::RestVenue {
   }
 
   void on_forget(const rest::TrackedOrder& tracked) noexcept override {
-    if (tracked.broker_id != 0) by_broker_id_.erase(tracked.broker_id);
-    by_client_id_.erase(std::string(tracked.order.client_order_id.view()));
+    // Only this order's own entry.
+    const auto it = by_broker_id_.find(tracked.broker_id);
+    if (it != by_broker_id_.end() && it->second == tracked.order.order_id) by_broker_id_.erase(it);
   }
 
   // Account check, prices, transaction polling and keep-alive, in that order,
@@ -288,7 +297,7 @@ class OandaVenue final : public rest::RestVenue {
         return;
       }
       case ReplyKind::rejected:
-        log(LogLevel::info, "order " + std::string(tracked.order.client_order_id.view()) + " rejected by OANDA: " +
+        log(LogLevel::info, "order " + rest::OrderTracker::describe(tracked) + " rejected by OANDA: " +
                                 std::string(reply.reject_reason.view()));
         tracker_.finish(order_id, ExecStatus::rejected, Reason::BROKER_REJECTED, reply.reject_reason.view());
         return;
@@ -383,6 +392,13 @@ class OandaVenue final : public rest::RestVenue {
     note_transaction_id(reply.last_transaction_id);
     switch (reply.kind) {
       case ReplyKind::accepted: {
+        if (reply.order_id != 0 && tracked.broker_id != 0 && reply.order_id != tracked.broker_id) {
+          ++stats_.mismatched_replies;
+          log(LogLevel::warning, "the cancel reply for order " + rest::OrderTracker::describe(tracked) +
+                                     " names another order (" + rest::id_text(reply.order_id) + "); ignored");
+          look_up_soon(tracked);
+          return;
+        }
         const bool expired = reply.reason == std::string_view("TIME_IN_FORCE_EXPIRED");
         tracker_.finish(tracked.order.order_id, expired ? ExecStatus::expired : ExecStatus::canceled, Reason::OK,
                         reply.reason.view(), reply.time_ns);
@@ -467,18 +483,27 @@ class OandaVenue final : public rest::RestVenue {
     if (!needs_transactions()) watching_ = false;
   }
 
+  // The tracked order a transaction is about: by OANDA's order id when the
+  // transaction names one we know, else by our venue client id; an order
+  // whose OANDA id is known takes only transactions that name that id.
+  // Another run's or program's order with the same strategy id never
+  // matches: its venue client id differs.
   rest::TrackedOrder* match(const Transaction& transaction) noexcept {
     if (transaction.type == Transaction::Type::other) return nullptr;
-    if (transaction.type == Transaction::Type::order_fill || transaction.type == Transaction::Type::order_cancel) {
+    if (transaction.order_id != 0) {
       const auto it = by_broker_id_.find(transaction.order_id);
       if (it != by_broker_id_.end()) return tracker_.find(it->second);
     }
-    if (transaction.client_order_id.empty()) return nullptr;
-    const auto it = by_client_id_.find(std::string(transaction.client_order_id.view()));
-    if (it == by_client_id_.end()) return nullptr;
-    rest::TrackedOrder* tracked = tracker_.find(it->second);
+    rest::TrackedOrder* tracked = tracker_.find_venue_client_id(transaction.client_order_id.view());
     // A create or reject for an order we did not send yet cannot be ours.
     if (tracked == nullptr || tracked->phase == rest::Phase::queued) return nullptr;
+    if (tracked->broker_id != 0 && transaction.order_id != tracked->broker_id) {
+      ++stats_.mismatched_replies;
+      log(LogLevel::warning, "transaction " + rest::id_text(transaction.id) + " names order " +
+                                 rest::OrderTracker::describe(*tracked) + " but not its OANDA id " +
+                                 rest::id_text(tracked->broker_id) + "; ignored");
+      return nullptr;
+    }
     return tracked;
   }
 
@@ -526,7 +551,6 @@ class OandaVenue final : public rest::RestVenue {
   QuoteBoard* quotes_ = nullptr;
 
   std::unordered_map<std::uint64_t, OrderId> by_broker_id_;
-  std::unordered_map<std::string, OrderId> by_client_id_;
 
   bool account_in_flight_ = false;
   bool pricing_in_flight_ = false;

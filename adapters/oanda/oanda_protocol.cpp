@@ -225,7 +225,8 @@ bool parse_time(std::string_view text, std::int64_t& wall_ns) noexcept {
          !__builtin_add_overflow(wall_ns, nanos, &wall_ns);
 }
 
-std::string_view write_order_body(const Order& order, std::string_view instrument, std::string& out) {
+std::string_view write_order_body(const Order& order, std::string_view instrument, std::string_view client_order_id,
+                                  std::string& out) {
   std::string_view type;
   std::string_view tif = time_in_force_text(order.time_in_force);
   switch (order.type) {
@@ -270,7 +271,7 @@ std::string_view write_order_body(const Order& order, std::string_view instrumen
     out.append(R"(,"gtdTime":")").append(format_time(order.expire_time_ns)).push_back('"');
   }
   out.append(R"(,"positionFill":"DEFAULT","clientExtensions":{"id":")");
-  append_json_escaped(out, order.client_order_id.view());
+  append_json_escaped(out, client_order_id);
   out.push_back('"');
   if (!order.text.empty()) {
     out.append(R"(,"comment":")");
@@ -364,6 +365,7 @@ CancelReply OandaCodec::parse_cancel_reply(int status, std::string_view body) {
     simdjson::dom::object cancel;
     if (parsed && root["orderCancelTransaction"].get(cancel) == simdjson::SUCCESS) {
       reply.kind = ReplyKind::accepted;
+      (void)id_field(cancel, "orderID", reply.order_id);
       reply.reason = code_of<ReasonCode::kCapacity>(string_field(cancel, "reason"));
       (void)parse_time(string_field(cancel, "time"), reply.time_ns);
     } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 namespace ordergate::adapters::rest {
@@ -69,6 +70,8 @@ void OrderTracker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& c
   venue_.prepare(quotes);
   sink_ = &sink;
   clock_ = &clock;
+  log(LogLevel::info,
+      "venue client ids: " + std::string(venue_client_ids_.prefix()) + "-<gateway order id in base 36>");
   client_.start(*this, clock);
   venue_.warm_up();
 }
@@ -81,6 +84,7 @@ void OrderTracker::submit(const Order& order) noexcept {
   client_.poll();
   TrackedOrder tracked;
   tracked.order = order;
+  tracked.venue_client_id = venue_client_ids_.make(order.order_id);
   tracked.queued_ns = now();
   if (!orders_.emplace(order.order_id, tracked).second) return;  // the gateway never reuses ids
   if (!venue_.maps(order.instrument_id)) {
@@ -180,6 +184,20 @@ TrackedOrder* OrderTracker::find(OrderId id) noexcept {
   return it == orders_.end() ? nullptr : &it->second;
 }
 
+TrackedOrder* OrderTracker::find_venue_client_id(std::string_view venue_id) noexcept {
+  // The id names its order: no index to keep, and none that another order
+  // with the same strategy id could overwrite or erase.
+  const std::optional<OrderId> id = venue_client_ids_.order_id_of(venue_id);
+  if (!id) return nullptr;
+  TrackedOrder* tracked = find(*id);
+  return tracked != nullptr && tracked->venue_client_id == venue_id ? tracked : nullptr;
+}
+
+std::string OrderTracker::describe(const TrackedOrder& tracked) {
+  return std::string(tracked.order.client_order_id.view()) + " (venue id " +
+         std::string(tracked.venue_client_id.view()) + ")";
+}
+
 // --- reports ----------------------------------------------------------------
 
 void OrderTracker::report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price,
@@ -238,7 +256,7 @@ void OrderTracker::mark_unknown(TrackedOrder& tracked, const std::string& why) n
   tracked.unknown_since_ns = now();
   ++stats_.unknown_fate;
   venue_.on_fate_unknown(tracked);
-  log(LogLevel::warning, "order " + std::string(tracked.order.client_order_id.view()) + ": " + why +
+  log(LogLevel::warning, "order " + describe(tracked) + ": " + why +
                              "; its fate is unknown, " + std::string(settings_.unknown_search) +
                              " (it is not resent)");
 }
@@ -251,7 +269,7 @@ bool OrderTracker::unknown_beyond_window(const TrackedOrder& tracked, std::int64
 void OrderTracker::not_placed(OrderId id, std::string_view where) noexcept {
   const TrackedOrder* tracked = find(id);
   if (tracked == nullptr) return;
-  log(LogLevel::warning, "order " + std::string(tracked->order.client_order_id.view()) + " " + std::string(where) +
+  log(LogLevel::warning, "order " + describe(*tracked) + " " + std::string(where) +
                              ": reported as not placed");
   finish(id, ExecStatus::rejected, Reason::BROKER_UNAVAILABLE, "NOT_PLACED");
 }
@@ -271,7 +289,7 @@ void OrderTracker::retry_cancel(TrackedOrder& tracked) {
 void OrderTracker::cancel_refused(TrackedOrder& tracked, std::string_view code) noexcept {
   // Usually the order filled or was cancelled first: the lookup says which.
   log(LogLevel::info,
-      "cancel of " + std::string(tracked.order.client_order_id.view()) + " refused: " + std::string(code));
+      "cancel of " + describe(tracked) + " refused: " + std::string(code));
   venue_.look_up_soon(tracked);
 }
 
@@ -429,5 +447,8 @@ bool RestBroker::poll() noexcept { return tracker_->poll(); }
 void RestBroker::stop() noexcept { tracker_->stop(); }
 bool RestBroker::ready() const noexcept { return tracker_->unavailable_reason().empty(); }
 const tls::HttpsClientStats& RestBroker::connection_stats() const noexcept { return tracker_->client().stats(); }
+VenueClientId RestBroker::venue_client_id(OrderId id) const noexcept {
+  return tracker_->venue_client_ids().make(id);
+}
 
 }  // namespace ordergate::adapters::rest

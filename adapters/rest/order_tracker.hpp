@@ -32,6 +32,7 @@
 
 #include "../tls/broker_support.hpp"
 #include "ordergate/adapters/rest/rest_broker.hpp"
+#include "ordergate/adapters/rest/venue_client_id.hpp"
 #include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/ports.hpp"
@@ -50,7 +51,8 @@ enum class Phase : std::uint8_t {
 
 /// One order the adapter tracks until a terminal report.
 struct TrackedOrder {
-  Order order;
+  Order order;  ///< as the gateway sent it: `client_order_id` is the strategy's
+  VenueClientId venue_client_id;  ///< the client id the venue knows it by (never the strategy's)
   Phase phase = Phase::queued;
   std::uint64_t broker_id = 0;  ///< the venue's order id, 0 until known
   detail::FillState fills;
@@ -182,6 +184,14 @@ class OrderTracker final : public tls::HttpHandler {
   [[nodiscard]] bool background_due(std::int64_t now_ns) const noexcept;
 
   [[nodiscard]] TrackedOrder* find(OrderId id) noexcept;
+  /// The tracked order whose venue client id is `venue_id`; null when no
+  /// order of this adapter instance has it (another run's, another
+  /// program's, or one already finished).
+  [[nodiscard]] TrackedOrder* find_venue_client_id(std::string_view venue_id) noexcept;
+  /// This instance's venue client ids.
+  [[nodiscard]] const VenueClientIds& venue_client_ids() const noexcept { return venue_client_ids_; }
+  /// "c1 (venue id og...-1)": how log lines name an order.
+  [[nodiscard]] static std::string describe(const TrackedOrder& tracked);
   [[nodiscard]] std::unordered_map<OrderId, TrackedOrder>& orders() noexcept { return orders_; }
 
   /// Sends an execution report for `order` with its fill state so far;
@@ -238,6 +248,7 @@ class OrderTracker final : public tls::HttpHandler {
   tls::LogFunction log_;
   std::string log_name_;
   std::int64_t request_timeout_ns_;
+  VenueClientIds venue_client_ids_;
   tls::HttpsClient client_;
   RestVenue& venue_;
   RestStats& stats_;

@@ -28,11 +28,13 @@ TEST_F(BinanceBrokerTest, StartMeasuresTheClockOffsetToTheServer) {
 
 TEST_F(BinanceBrokerTest, AnOrderIsSignedWithRecvWindowAndTimestampAndNeverCarriesTheSecret) {
   start(settings());
-  broker_->submit(market("fill-1"));
+  const Order order = market("fill-1");
+  broker_->submit(order);
   ASSERT_TRUE(reported(1));
   EXPECT_EQ(reports_.all[0].broker_order_id, std::string_view("100"));
   const std::string body = fake_.last_order_body();
-  EXPECT_NE(body.find("newClientOrderId=fill-1"), std::string::npos) << body;
+  EXPECT_NE(body.find("newClientOrderId=" + venue_id(order) + "&"), std::string::npos) << body;
+  EXPECT_EQ(body.find("fill-1"), std::string::npos) << "the strategy's id is not the venue's: " << body;
   EXPECT_NE(body.find("&recvWindow=5000&timestamp="), std::string::npos) << body;
   EXPECT_EQ(body.find(kSecret), std::string::npos) << "the secret signs, it is never sent";
 }

@@ -32,7 +32,7 @@ TEST(BinanceProtocol, SignatureMatchesBinancesPublishedExample) {
 TEST(BinanceProtocol, OrderParamsSignedExactlyAsTheDocumentationExample) {
   Order order = limit_order();
   std::string params;
-  ASSERT_EQ(write_order_params(order, "LTCBTC", params), "");
+  ASSERT_EQ(write_order_params(order, "LTCBTC", "c1", params), "");
   EXPECT_EQ(params,
             "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&newClientOrderId=c1"
             "&newOrderRespType=FULL");
@@ -49,28 +49,36 @@ TEST(BinanceProtocol, MarketOrdersCarryNoTimeInForceAndSellSides) {
   order.time_in_force = TimeInForce::ioc;
   order.quantity = decimal_literal("0.015");
   std::string params;
-  ASSERT_EQ(write_order_params(order, "BTCUSDT", params), "");
+  ASSERT_EQ(write_order_params(order, "BTCUSDT", "c1", params), "");
   EXPECT_EQ(params, "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.015&newClientOrderId=c1&newOrderRespType=FULL");
 }
 
 TEST(BinanceProtocol, ClientIdsArePercentEncoded) {
   Order order = limit_order();
-  order.client_order_id.assign("strat:1");
   std::string params;
-  ASSERT_EQ(write_order_params(order, "BTCUSDT", params), "");
+  ASSERT_EQ(write_order_params(order, "BTCUSDT", "strat:1", params), "");
   EXPECT_NE(params.find("newClientOrderId=strat%3A1"), std::string::npos) << params;
+}
+
+TEST(BinanceProtocol, TheVenueGetsTheAdaptersClientIdNeverTheStrategys) {
+  Order order = limit_order();
+  order.client_order_id.assign("strategy-c1");
+  std::string params;
+  ASSERT_EQ(write_order_params(order, "BTCUSDT", "ogAbCdEfGh12-7", params), "");
+  EXPECT_NE(params.find("newClientOrderId=ogAbCdEfGh12-7&"), std::string::npos) << params;
+  EXPECT_EQ(params.find("strategy-c1"), std::string::npos) << params;
 }
 
 TEST(BinanceProtocol, RefusesWhatSpotCannotExpressRatherThanDroppingIt) {
   std::string params;
   Order order = limit_order();
   order.stop_loss = decimal_literal("0.09");
-  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "PROTECTION_NOT_SUPPORTED");
+  EXPECT_EQ(write_order_params(order, "LTCBTC", "c1", params), "PROTECTION_NOT_SUPPORTED");
   order = limit_order();
   order.time_in_force = TimeInForce::gtd;
-  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "TIME_IN_FORCE_NOT_SUPPORTED");
+  EXPECT_EQ(write_order_params(order, "LTCBTC", "c1", params), "TIME_IN_FORCE_NOT_SUPPORTED");
   order.time_in_force = TimeInForce::day;
-  EXPECT_EQ(write_order_params(order, "LTCBTC", params), "TIME_IN_FORCE_NOT_SUPPORTED");
+  EXPECT_EQ(write_order_params(order, "LTCBTC", "c1", params), "TIME_IN_FORCE_NOT_SUPPORTED");
   EXPECT_TRUE(params.empty());
 }
 
@@ -79,7 +87,7 @@ TEST(BinanceProtocol, StopOrdersAreStopLossWithAStopPrice) {
   order.type = OrderType::stop;
   order.stop_price = decimal_literal("0.2");
   std::string params;
-  ASSERT_EQ(write_order_params(order, "LTCBTC", params), "");
+  ASSERT_EQ(write_order_params(order, "LTCBTC", "c1", params), "");
   EXPECT_NE(params.find("type=STOP_LOSS&quantity=1&stopPrice=0.2"), std::string::npos) << params;
 }
 
@@ -122,6 +130,12 @@ TEST(BinanceProtocol, AckRepliesHaveNoStatusAndCancelRepliesNameTheOriginalId) {
     "clientOrderId":"","price":"2.0","origQty":"1.0","executedQty":"0.0","cummulativeQuoteQty":"0.0",
     "status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"BUY"})");
   EXPECT_EQ(reply.order.status, OrderStatus::canceled);
+  EXPECT_EQ(reply.order.client_order_id, std::string_view("c1"));
+  // Binance names the cancel request itself as clientOrderId: the order is
+  // still the original one.
+  reply = codec.parse_order_reply(200, R"({"symbol":"BTCUSDT","origClientOrderId":"c1","orderId":4,
+    "clientOrderId":"cancelMyOrder1","executedQty":"0.0","cummulativeQuoteQty":"0.0","status":"CANCELED"})");
+  EXPECT_EQ(reply.order.order_id, 4u);
   EXPECT_EQ(reply.order.client_order_id, std::string_view("c1"));
 }
 

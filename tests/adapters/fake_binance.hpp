@@ -4,10 +4,12 @@
 // shared REST broker tests (rest_broker_test_support.hpp) drive the Binance
 // adapter against it.
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/rest_broker_test_support.hpp"
@@ -34,10 +36,41 @@ inline std::string param(const std::string& text, const std::string& name) {
   return {};
 }
 
-/// A scripted Binance: the fate of an order depends on its client id prefix
-/// (fill-, rest-, slow-, reject-, skew-, limit-, lost-); signatures are checked.
+/// A scripted Binance: the fate of an order depends on the prefix of its
+/// label (fill-, rest-, slow-, reject-, skew-, limit-, lost-), or on what
+/// `script_next_order` set; signatures are checked. Orders are kept by the
+/// client id the adapter sent (its venue client id); a test names an order by
+/// its label (the strategy's id, see `label`) or by that venue client id.
 class FakeBinance {
  public:
+  /// The order the adapter sends as `venue_id` is the strategy's `label`
+  /// (unknown ids are their own label).
+  void label(const std::string& venue_id, const std::string& label) {
+    std::lock_guard lock(mutex_);
+    labels_[venue_id] = label;
+  }
+  /// The next order placed behaves as `behaviour` (a label prefix, or
+  /// "unplaced": a 503 and nothing placed), whatever its label.
+  void script_next_order(const std::string& behaviour) {
+    std::lock_guard lock(mutex_);
+    next_behaviour_ = behaviour;
+  }
+  /// The next lookup of the order `venue_id` answers with another orderId
+  /// (and FILLED): a reply about some other order.
+  void misreport(const std::string& venue_id) {
+    std::lock_guard lock(mutex_);
+    misreported_ = venue_id;
+  }
+  int misreports_served() {
+    std::lock_guard lock(mutex_);
+    return misreports_served_;
+  }
+  bool resting(const std::string& venue_id) {
+    std::lock_guard lock(mutex_);
+    const auto it = orders_.find(venue_id);
+    return it != orders_.end() && it->second.status == "NEW";
+  }
+
   TestReply handle(const TestRequest& request) {
     std::lock_guard lock(mutex_);
     ++requests_;
@@ -57,24 +90,37 @@ class FakeBinance {
     std::lock_guard lock(mutex_);
     return requests_;
   }
-  int placed(const std::string& client) {
+  /// The client id of the last order placed for `label` (empty if none).
+  std::string last_placed(const std::string& label) {
     std::lock_guard lock(mutex_);
-    return static_cast<int>(orders_.count(client));
+    for (auto it = placed_.rbegin(); it != placed_.rend(); ++it) {
+      if (it->first == label) return it->second;
+    }
+    return {};
   }
-  void fill(const std::string& client) {
+  /// Orders placed for the strategy id `label`.
+  int placed(const std::string& label) {
     std::lock_guard lock(mutex_);
-    Stored& order = orders_.at(client);
-    order.status = "FILLED";
-    order.executed = "0.5";
-    order.quote = "15000.25";
+    int count = 0;
+    for (const auto& [venue_id, order] : orders_) count += label_of(venue_id) == label ? 1 : 0;
+    return count;
+  }
+  /// Fills the resting order `venue_id` (as if the market moved).
+  void fill(const std::string& venue_id) {
+    std::lock_guard lock(mutex_);
+    const auto it = orders_.find(venue_id);
+    ASSERT_TRUE(it != orders_.end() && it->second.status == "NEW") << venue_id;
+    it->second.status = "FILLED";
+    it->second.executed = "0.5";
+    it->second.quote = "15000.25";
   }
   std::string last_order_body() {
     std::lock_guard lock(mutex_);
     return last_order_body_;
   }
-  std::string order_body(const std::string& client) {
+  std::string order_body(const std::string& label) {
     std::lock_guard lock(mutex_);
-    return bodies_[client];
+    return bodies_[label];
   }
 
  private:
@@ -92,9 +138,19 @@ class FakeBinance {
     return reply;
   }
 
-  std::string order_json(const std::string& client, const Stored& order) const {
-    return R"({"symbol":"BTCUSDT","orderId":)" + std::to_string(order.id) + R"(,"clientOrderId":")" + client +
-           R"(","transactTime":1700000000000,"executedQty":")" + order.executed + R"(","cummulativeQuoteQty":")" +
+  [[nodiscard]] std::string label_of(const std::string& venue_id) const {
+    const auto it = labels_.find(venue_id);
+    return it == labels_.end() ? venue_id : it->second;
+  }
+
+  // A cancel reply names the order as origClientOrderId and the cancel
+  // request itself as clientOrderId, as Binance does.
+  static std::string order_json(const std::string& client, const Stored& order, bool cancel = false) {
+    const std::string ids = cancel ? R"(,"origClientOrderId":")" + client + R"(","clientOrderId":"cancel-)" +
+                                         std::to_string(order.id) + "\""
+                                   : R"(,"clientOrderId":")" + client + "\"";
+    return R"({"symbol":"BTCUSDT","orderId":)" + std::to_string(order.id) + ids +
+           R"(,"transactTime":1700000000000,"executedQty":")" + order.executed + R"(","cummulativeQuoteQty":")" +
            order.quote + R"(","status":")" + order.status + R"(","fills":[]})";
   }
 
@@ -126,24 +182,45 @@ class FakeBinance {
     }
     if (path != "/api/v3/order") return error(404, -1000);
     if (request.method() == verb::post) return place(total);
-    const std::string client = param(total, "origClientOrderId");
-    const auto it = orders_.find(client);
+    // By orderId (it takes precedence) or by origClientOrderId.
+    auto it = orders_.end();
+    const std::string order_id = param(total, "orderId");
+    if (!order_id.empty()) {
+      it = std::find_if(orders_.begin(), orders_.end(),
+                        [&](const auto& entry) { return std::to_string(entry.second.id) == order_id; });
+    } else {
+      it = orders_.find(param(total, "origClientOrderId"));
+    }
     if (request.method() == verb::get) {
       if (it == orders_.end()) return error(400, -2013);
-      reply.body = order_json(client, it->second);
+      if (it->first == misreported_) {
+        misreported_.clear();  // once
+        ++misreports_served_;
+        Stored other = it->second;
+        other.id += 1000;
+        other.status = "FILLED";
+        other.executed = "0.5";
+        other.quote = "15000.25";
+        reply.body = order_json(it->first, other);
+        return reply;
+      }
+      reply.body = order_json(it->first, it->second);
       return reply;
     }
     if (it == orders_.end() || it->second.status != "NEW") return error(400, -2011);
     it->second.status = "CANCELED";
-    reply.body = order_json(client, it->second);
+    reply.body = order_json(it->first, it->second, true);
     return reply;
   }
 
   TestReply place(const std::string& body) {
     last_order_body_ = body;
-    bodies_[param(body, "newClientOrderId")] = body;
     const std::string client = param(body, "newClientOrderId");
-    const std::string prefix = client.substr(0, client.find('-'));
+    const std::string label = label_of(client);
+    bodies_[label] = body;
+    std::string prefix = label.substr(0, label.find('-'));
+    if (!next_behaviour_.empty()) prefix = std::exchange(next_behaviour_, std::string{});
+    if (prefix == "unplaced") return error(503, 0);  // refused, and the reply says nothing
     if (prefix == "reject") return error(400, -2010);
     if (prefix == "skew") return error(400, -1021);
     if (prefix == "limit") {
@@ -162,6 +239,7 @@ class FakeBinance {
       order.status = "NEW";
     }
     orders_[client] = order;
+    placed_.emplace_back(label, client);
     TestReply reply;
     if (prefix == "lost") return error(503, 0);
     reply.body = order_json(client, order);
@@ -170,13 +248,18 @@ class FakeBinance {
   }
 
   std::mutex mutex_;
-  std::map<std::string, Stored> orders_;
+  std::map<std::string, Stored> orders_;  // by the client id the adapter sent
+  std::map<std::string, std::string> labels_;
+  std::vector<std::pair<std::string, std::string>> placed_;  // label, client id
+  std::string next_behaviour_;
+  std::string misreported_;
+  int misreports_served_ = 0;
   std::uint64_t next_id_ = 100;
   int requests_ = 0;
   int weight_ = 10;
   int order_count_ = 0;
   std::string last_order_body_;
-  std::map<std::string, std::string> bodies_;
+  std::map<std::string, std::string> bodies_;  // by label
 };
 
 inline InstrumentSpec binance_spec(const char* name, const char* tick, const char* lot) {
@@ -225,8 +308,16 @@ struct BinanceVenue {
   }
   static Order market(const char* client) { return order(client, OrderType::market); }
   static Order resting(const char* client) { return order(client, OrderType::limit); }
-  static void fill_resting(Fake& fake, const std::string& client) { fake.fill(client); }
-  static int placed(Fake& fake, const std::string& client) { return fake.placed(client); }
+  static void fill_resting(Fake& fake, const std::string& venue_id) { fake.fill(venue_id); }
+  static bool resting_at_venue(Fake& fake, const std::string& venue_id) { return fake.resting(venue_id); }
+  static int placed(Fake& fake, const std::string& label) { return fake.placed(label); }
+  static std::string last_placed(Fake& fake, const std::string& label) { return fake.last_placed(label); }
+  /// The next order is refused and its reply lost (Binance keeps no trace).
+  static void refuse_next_and_lose_reply(Fake& fake) { fake.script_next_order("unplaced"); }
+  static void lose_next_reply_unplaced(Fake& fake) { fake.script_next_order("unplaced"); }
+  /// The venue reports about `venue_id` with another order's id.
+  static void misreport(Fake& fake, const std::string& venue_id) { fake.misreport(venue_id); }
+  static bool misreported(Fake& fake) { return fake.misreports_served() > 0; }
 };
 
 }  // namespace ordergate::adapters::binance::testing

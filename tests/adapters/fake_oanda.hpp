@@ -4,10 +4,12 @@
 // shared REST broker tests (rest_broker_test_support.hpp) drive the OANDA
 // adapter against it.
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/rest_broker_test_support.hpp"
@@ -22,11 +24,44 @@ using ordergate::testing::TestRequest;
 inline constexpr const char* kToken = "canary-oanda-token-5f1e";
 inline constexpr const char* kAccount = "101-001-1234567-001";
 
-/// A scripted OANDA: what happens to an order depends on its client id
-/// prefix (fill-, rest-, slow-, reject-, auth-, limit-, lost-), and every order it
-/// places is kept as transactions for `transactions/sinceid`.
+/// A scripted OANDA: what happens to an order depends on the prefix of its
+/// label (fill-, rest-, slow-, reject-, auth-, limit-, lost-), or on what
+/// `script_next_order` set, and every order it places is kept as
+/// transactions for `transactions/sinceid`. Orders are kept by the client id
+/// the adapter sent (its venue client id); a test names an order by its
+/// label (the strategy's id, see `label`) or by that venue client id.
 class FakeOanda {
  public:
+  /// The order the adapter sends as `venue_id` is the strategy's `label`
+  /// (unknown ids are their own label).
+  void label(const std::string& venue_id, const std::string& label) {
+    std::lock_guard lock(mutex_);
+    labels_[venue_id] = label;
+  }
+  /// The next order placed behaves as `behaviour` (a label prefix;
+  /// "unplaced": a 500 and nothing placed; "rejectlost": rejected with a
+  /// reject transaction, and a 500 reply), whatever its label.
+  void script_next_order(const std::string& behaviour) {
+    std::lock_guard lock(mutex_);
+    next_behaviour_ = behaviour;
+  }
+  /// Adds a fill that names the order `venue_id` by its client id but
+  /// carries another order's id.
+  void misreport(const std::string& venue_id) {
+    std::lock_guard lock(mutex_);
+    misreport_id_ = add(R"("type":"ORDER_FILL","orderID":"9999","clientOrderID":")" + venue_id +
+                        R"(","units":"1000","fullVWAP":"1.08000")");
+  }
+  /// True once a transactions page has carried the `misreport` fill.
+  bool misreport_served() {
+    std::lock_guard lock(mutex_);
+    return misreport_served_;
+  }
+  bool resting(const std::string& venue_id) {
+    std::lock_guard lock(mutex_);
+    return resting_.count(venue_id) != 0;
+  }
+
   TestReply handle(const TestRequest& request) {
     std::lock_guard lock(mutex_);
     ++requests_;
@@ -54,20 +89,29 @@ class FakeOanda {
       for (std::size_t i = since; i < transactions_.size() && i < since + 1; ++i) {
         if (!list.empty()) list += ",";
         list += transactions_[i];
+        if (std::to_string(i + 1) == misreport_id_) misreport_served_ = true;
       }
       reply.body = R"({"transactions":[)" + list + R"(],"lastTransactionID":")" + last() + "\"}";
     } else if (target.find("/cancel") != std::string::npos) {
-      const std::string client = target.substr(target.find("/@") + 2, target.find("/cancel") - target.find("/@") - 2);
-      const auto it = resting_.find(client);
+      // orders/{orderID}/cancel or orders/@{clientID}/cancel
+      const std::size_t start = target.find("/orders/") + 8;
+      const std::string specifier = target.substr(start, target.find("/cancel") - start);
+      auto it = resting_.end();
+      if (!specifier.empty() && specifier[0] == '@') {
+        it = resting_.find(specifier.substr(1));
+      } else {
+        it = std::find_if(resting_.begin(), resting_.end(),
+                          [&](const auto& entry) { return entry.second == specifier; });
+      }
       if (it == resting_.end()) {
         reply.status = 404;
         reply.body = R"({"errorCode":"ORDER_DOESNT_EXIST","lastTransactionID":")" + last() + "\"}";
       } else {
         const std::string id = add(R"("type":"ORDER_CANCEL","orderID":")" + it->second +
-                                   R"(","clientOrderID":")" + client + R"(","reason":"CLIENT_REQUEST")");
+                                   R"(","clientOrderID":")" + it->first + R"(","reason":"CLIENT_REQUEST")");
+        reply.body = R"({"orderCancelTransaction":{"id":")" + id + R"(","type":"ORDER_CANCEL","orderID":")" +
+                     it->second + R"(","reason":"CLIENT_REQUEST"},"lastTransactionID":")" + last() + "\"}";
         resting_.erase(it);
-        reply.body = R"({"orderCancelTransaction":{"id":")" + id + R"(","type":"ORDER_CANCEL","reason":"CLIENT_REQUEST"},)"
-                     R"("lastTransactionID":")" + last() + "\"}";
       }
     } else {
       reply.status = 404;
@@ -76,21 +120,29 @@ class FakeOanda {
     return reply;
   }
 
-  /// Fills a resting order (as if the market moved), like the real account would.
-  void fill_resting(const std::string& client) {
+  /// Fills the resting order `venue_id` (as if the market moved), like the real account would.
+  void fill_resting(const std::string& venue_id) {
     std::lock_guard lock(mutex_);
-    const auto it = resting_.find(client);
+    const auto it = resting_.find(venue_id);
     ASSERT_NE(it, resting_.end());
-    add(R"("type":"ORDER_FILL","orderID":")" + it->second + R"(","clientOrderID":")" + client +
+    add(R"("type":"ORDER_FILL","orderID":")" + it->second + R"(","clientOrderID":")" + venue_id +
         R"(","units":"1000","fullVWAP":"1.08455")");
     resting_.erase(it);
   }
 
-  int orders_with(const std::string& client) {
+  /// Orders placed for the strategy id `label`.
+  int orders_with(const std::string& label) {
     std::lock_guard lock(mutex_);
-    int count = 0;
-    for (const auto& body : placed_) count += body.find("\"" + client + "\"") != std::string::npos ? 1 : 0;
-    return count;
+    return static_cast<int>(
+        std::count_if(placed_.begin(), placed_.end(), [&](const auto& placed) { return placed.first == label; }));
+  }
+  /// The client id of the last order placed for `label` (empty if none).
+  std::string last_placed(const std::string& label) {
+    std::lock_guard lock(mutex_);
+    for (auto it = placed_.rbegin(); it != placed_.rend(); ++it) {
+      if (it->first == label) return it->second;
+    }
+    return {};
   }
   std::string pricing_target() {
     std::lock_guard lock(mutex_);
@@ -106,7 +158,20 @@ class FakeOanda {
     TestReply reply;
     const auto start = body.find(R"("clientExtensions":{"id":")") + 26;
     const std::string client = body.substr(start, body.find('"', start) - start);
-    const std::string prefix = client.substr(0, client.find('-'));
+    const std::string label = label_of(client);
+    std::string prefix = label.substr(0, label.find('-'));
+    if (!next_behaviour_.empty()) prefix = std::exchange(next_behaviour_, std::string{});
+    if (prefix == "unplaced" || prefix == "rejectlost") {
+      // Refused (with a reject transaction, or without a trace), but the
+      // reply says nothing.
+      if (prefix == "rejectlost") {
+        add(R"("type":"MARKET_ORDER_REJECT","clientExtensions":{"id":")" + client +
+            R"("},"rejectReason":"INSUFFICIENT_MARGIN")");
+      }
+      reply.status = 500;
+      reply.body = R"({"errorMessage":"internal"})";
+      return reply;
+    }
     if (prefix == "auth") {
       reply.status = 403;
       reply.body = R"({"errorMessage":"forbidden"})";
@@ -126,7 +191,7 @@ class FakeOanda {
                    std::string("Bearer ") + kToken + R"(","lastTransactionID":")" + last() + "\"}";
       return reply;
     }
-    placed_.push_back(body);
+    placed_.emplace_back(label, client);
     const std::string create = add(R"("type":"MARKET_ORDER","clientExtensions":{"id":")" + client + "\"}");
     std::string reply_body = R"({"orderCreateTransaction":{"id":")" + create + "\"}";
     if (prefix == "fill" || prefix == "lost") {
@@ -155,11 +220,19 @@ class FakeOanda {
     return id;
   }
   [[nodiscard]] std::string last() const { return std::to_string(transactions_.size()); }
+  [[nodiscard]] std::string label_of(const std::string& venue_id) const {
+    const auto it = labels_.find(venue_id);
+    return it == labels_.end() ? venue_id : it->second;
+  }
 
   std::mutex mutex_;
   std::vector<std::string> transactions_ = {R"({"id":"1","type":"CREATE"})"};
-  std::vector<std::string> placed_;
-  std::map<std::string, std::string> resting_;  // client id -> order id
+  std::vector<std::pair<std::string, std::string>> placed_;  // label, client id
+  std::map<std::string, std::string> resting_;  // venue client id -> order id
+  std::map<std::string, std::string> labels_;
+  std::string next_behaviour_;
+  std::string misreport_id_;
+  bool misreport_served_ = false;
   std::string pricing_target_;
   int requests_ = 0;
 };
@@ -221,8 +294,17 @@ struct OandaVenue {
     o.price = decimal_literal("1.08455");
     return o;
   }
-  static void fill_resting(Fake& fake, const std::string& client) { fake.fill_resting(client); }
-  static int placed(Fake& fake, const std::string& client) { return fake.orders_with(client); }
+  static void fill_resting(Fake& fake, const std::string& venue_id) { fake.fill_resting(venue_id); }
+  static bool resting_at_venue(Fake& fake, const std::string& venue_id) { return fake.resting(venue_id); }
+  static int placed(Fake& fake, const std::string& label) { return fake.orders_with(label); }
+  static std::string last_placed(Fake& fake, const std::string& label) { return fake.last_placed(label); }
+  /// The next order is refused (a reject transaction) and its reply lost.
+  static void refuse_next_and_lose_reply(Fake& fake) { fake.script_next_order("rejectlost"); }
+  /// The next order's reply is lost and nothing was placed.
+  static void lose_next_reply_unplaced(Fake& fake) { fake.script_next_order("unplaced"); }
+  /// A transaction names `venue_id` with another order's id.
+  static void misreport(Fake& fake, const std::string& venue_id) { fake.misreport(venue_id); }
+  static bool misreported(Fake& fake) { return fake.misreport_served(); }
 };
 
 }  // namespace ordergate::adapters::oanda::testing

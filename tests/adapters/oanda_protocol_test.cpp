@@ -17,9 +17,11 @@ Order order(OrderType type, Side side, const char* quantity, TimeInForce tif) {
   o.side = side;
   o.time_in_force = tif;
   o.quantity = decimal_literal(quantity);
-  o.client_order_id.assign("strat-1:42");
+  o.client_order_id.assign("strategy-c1");  // never sent: the venue gets the adapter's id
   return o;
 }
+
+constexpr const char* kVenueId = "ogAbCdEfGh12-7";
 
 TEST(OandaProtocol, InstrumentNamesUseAnUnderscore) {
   EXPECT_EQ(default_instrument_name("EUR/USD"), "EUR_USD");
@@ -28,10 +30,13 @@ TEST(OandaProtocol, InstrumentNamesUseAnUnderscore) {
 
 TEST(OandaProtocol, MarketSellHasNegativeUnitsAndClientExtensions) {
   std::string body;
-  EXPECT_EQ(write_order_body(order(OrderType::market, Side::sell, "10000", TimeInForce::fok), "EUR_USD", body), "");
+  EXPECT_EQ(
+      write_order_body(order(OrderType::market, Side::sell, "10000", TimeInForce::fok), "EUR_USD", kVenueId, body),
+      "");
   EXPECT_EQ(body,
             R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"-10000","timeInForce":"FOK",)"
-            R"("positionFill":"DEFAULT","clientExtensions":{"id":"strat-1:42"}}})");
+            R"("positionFill":"DEFAULT","clientExtensions":{"id":"ogAbCdEfGh12-7"}}})");
+  EXPECT_EQ(body.find("strategy-c1"), std::string::npos);
 }
 
 TEST(OandaProtocol, LimitBuyCarriesPriceProtectionAndComment) {
@@ -41,10 +46,10 @@ TEST(OandaProtocol, LimitBuyCarriesPriceProtectionAndComment) {
   o.take_profit = decimal_literal("1.1");
   o.text.assign("say \"hi\"");
   std::string body;
-  EXPECT_EQ(write_order_body(o, "EUR_USD", body), "");
+  EXPECT_EQ(write_order_body(o, "EUR_USD", kVenueId, body), "");
   EXPECT_EQ(body,
             R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2500","timeInForce":"GTC","price":"1.08455",)"
-            R"("positionFill":"DEFAULT","clientExtensions":{"id":"strat-1:42","comment":"say \"hi\""},)"
+            R"("positionFill":"DEFAULT","clientExtensions":{"id":"ogAbCdEfGh12-7","comment":"say \"hi\""},)"
             R"("stopLossOnFill":{"price":"1.07"},"takeProfitOnFill":{"price":"1.1"}}})");
 }
 
@@ -53,7 +58,7 @@ TEST(OandaProtocol, GtdStopCarriesItsExpiryInRfc3339) {
   o.stop_price = decimal_literal("151.5");
   o.expire_time_ns = 1'709'294'400'123'000'000;  // 2024-03-01T12:00:00.123Z
   std::string body;
-  EXPECT_EQ(write_order_body(o, "USD_JPY", body), "");
+  EXPECT_EQ(write_order_body(o, "USD_JPY", kVenueId, body), "");
   EXPECT_NE(body.find(R"("type":"STOP")"), std::string::npos) << body;
   EXPECT_NE(body.find(R"("price":"151.5")"), std::string::npos) << body;
   EXPECT_NE(body.find(R"("timeInForce":"GTD","price":"151.5","gtdTime":"2024-03-01T12:00:00.123000000Z")"),
@@ -63,11 +68,11 @@ TEST(OandaProtocol, GtdStopCarriesItsExpiryInRfc3339) {
 
 TEST(OandaProtocol, RefusesCombinationsOandaDoesNotHave) {
   std::string body;
-  EXPECT_EQ(write_order_body(order(OrderType::market, Side::buy, "1", TimeInForce::gtc), "EUR_USD", body),
+  EXPECT_EQ(write_order_body(order(OrderType::market, Side::buy, "1", TimeInForce::gtc), "EUR_USD", kVenueId, body),
             "TIME_IN_FORCE_INVALID");
-  EXPECT_EQ(write_order_body(order(OrderType::stop, Side::buy, "1", TimeInForce::ioc), "EUR_USD", body),
+  EXPECT_EQ(write_order_body(order(OrderType::stop, Side::buy, "1", TimeInForce::ioc), "EUR_USD", kVenueId, body),
             "TIME_IN_FORCE_INVALID");
-  EXPECT_EQ(write_order_body(order(OrderType::unset, Side::buy, "1", TimeInForce::gtc), "EUR_USD", body),
+  EXPECT_EQ(write_order_body(order(OrderType::unset, Side::buy, "1", TimeInForce::gtc), "EUR_USD", kVenueId, body),
             "ORDER_TYPE_INVALID");
   EXPECT_TRUE(body.empty());
 }
@@ -179,6 +184,7 @@ TEST(OandaProtocol, CancelRepliesGiveTheReasonOrWhyNot) {
     "orderCancelTransaction":{"id":"20","type":"ORDER_CANCEL","orderID":"12","reason":"CLIENT_REQUEST",
       "time":"2024-03-01T12:00:00.000000000Z"},"lastTransactionID":"20"})");
   EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_EQ(reply.order_id, 12u);
   EXPECT_EQ(reply.reason, std::string_view("CLIENT_REQUEST"));
   EXPECT_EQ(reply.last_transaction_id, 20u);
   reply = codec.parse_cancel_reply(404, R"({

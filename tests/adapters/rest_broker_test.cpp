@@ -62,7 +62,7 @@ TYPED_TEST(RestBroker, ARestingOrderIsNewThenFilledWhenTheVenueFillsIt) {
   EXPECT_EQ(this->reports_.all[0].leaves_quantity, order.quantity);
   // Only now does the venue fill it: the fill is found by polling, whenever
   // the next poll comes.
-  TypeParam::fill_resting(this->fake_, "rest-1");
+  TypeParam::fill_resting(this->fake_, this->venue_id(order));
   ASSERT_TRUE(this->reported(2));
   EXPECT_EQ(this->reports_.all[1].status, ExecStatus::filled);
   EXPECT_EQ(this->reports_.all[1].last_quantity, order.quantity);
@@ -157,6 +157,108 @@ TYPED_TEST(RestBroker, ACancelBeforeSendingNeverReachesTheBroker) {
   }
   EXPECT_TRUE(canceled_locally);
   EXPECT_EQ(this->placed("rest-c"), 0);
+}
+
+TYPED_TEST(RestBroker, TheVenueGetsTheAdaptersOwnClientIdWhosePrefixIsLoggedAtStart) {
+  this->start(this->settings());
+  const Order order = this->market("fill-v");
+  this->broker_->submit(order);
+  ASSERT_TRUE(this->reported(1));
+  const std::string at_venue = TypeParam::last_placed(this->fake_, "fill-v");
+  EXPECT_EQ(at_venue, this->venue_id(order));
+  EXPECT_EQ(at_venue.find("fill-v"), std::string::npos);
+  EXPECT_TRUE(this->logged("venue client ids: " + at_venue.substr(0, at_venue.find('-')) + "-"));
+  EXPECT_EQ(this->reports_.all[0].client_order_id, std::string_view("fill-v")) << "reports keep the strategy's id";
+}
+
+// A restarted strategy uses `c1` again. The previous run's `c1` is still at
+// the venue (that process went away without cancelling it) and fills; this
+// run's `c1` is refused and its reply lost. Looking it up must not take the
+// previous run's order for it: a fill that never happened is never booked.
+TYPED_TEST(RestBroker, AfterARestartAReusedClientIdWhoseReplyIsLostNeverBooksThePreviousRunsFill) {
+  auto first_run = this->settings();
+  first_run.cancel_on_stop = false;  // the previous process died: its order stays at the venue
+  this->start(std::move(first_run));
+  const Order previous = this->resting("c1");
+  this->broker_->submit(previous);
+  ASSERT_TRUE(this->reported(1));
+  ASSERT_EQ(this->reports_.all[0].status, ExecStatus::new_order);
+  const std::string previous_at_venue = TypeParam::last_placed(this->fake_, "c1");
+  this->broker_->stop();
+  this->broker_.reset();
+  this->reports_.all.clear();
+
+  // A new process: a new adapter, and the gateway numbers orders from 1 again.
+  this->next_id_ = 1;
+  this->start(this->settings());
+  TypeParam::lose_next_reply_unplaced(this->fake_);
+  const Order reused = this->market("c1");
+  ASSERT_EQ(reused.order_id, previous.order_id);
+  this->broker_->submit(reused);
+  TypeParam::fill_resting(this->fake_, previous_at_venue);
+  ASSERT_TRUE(this->poll_until([&] { return this->finished(reused); }));
+  const auto reports = this->reports_of(reused);
+  ASSERT_EQ(reports.size(), 1u) << "first: " << to_string(reports[0].status);
+  EXPECT_EQ(reports[0].status, ExecStatus::rejected) << to_string(reports[0].status);
+  EXPECT_EQ(reports[0].broker_reason, std::string_view("NOT_PLACED"));
+  EXPECT_TRUE(reports[0].cumulative_quantity.is_zero());
+}
+
+// Two principals use `c1` on one account. B's order is refused with its
+// reply lost, and B gives up on it (cancels). None of that may touch A's
+// live `c1`: not cancelled, not rejected, its exposure not released.
+TYPED_TEST(RestBroker, TwoPrincipalsWithTheSameClientIdNeverCancelOrRejectEachOthersOrder) {
+  this->start(this->settings());
+  Order a = this->resting("c1");
+  a.principal_id = 1;
+  a.session_id = 1;
+  this->broker_->submit(a);
+  ASSERT_TRUE(this->poll_until([&] { return !this->reports_of(a).empty(); }));
+  ASSERT_EQ(this->reports_of(a)[0].status, ExecStatus::new_order);
+  const std::string a_at_venue = TypeParam::last_placed(this->fake_, "c1");
+
+  TypeParam::refuse_next_and_lose_reply(this->fake_);
+  Order b = this->resting("c1");
+  b.principal_id = 2;
+  b.session_id = 2;
+  this->broker_->submit(b);
+  ASSERT_TRUE(this->poll_until([&] { return !this->reports_of(b).empty(); }));
+  this->broker_->cancel(this->cancel_of(b));
+  // Whatever B's cancel sent has been answered: the venue served several
+  // requests (A's regular lookups) since.
+  const int requests = this->fake_.requests();
+  ASSERT_TRUE(this->poll_until([&] { return this->fake_.requests() >= requests + 4; }));
+  EXPECT_TRUE(this->finished(b));
+  EXPECT_TRUE(TypeParam::resting_at_venue(this->fake_, a_at_venue)) << "A's order is no longer live at the venue";
+  EXPECT_FALSE(this->finished(a)) << "A's order was reported finished: its exposure released while it works";
+  // A is still tracked as itself: its own fill is booked.
+  TypeParam::fill_resting(this->fake_, a_at_venue);
+  ASSERT_TRUE(this->poll_until([&] { return this->finished(a); }));
+  EXPECT_EQ(this->reports_of(a).back().status, ExecStatus::filled);
+  EXPECT_EQ(this->reports_of(a).back().cumulative_quantity, a.quantity);
+}
+
+// The venue answers about our order with another order's id (Binance: a
+// lookup; OANDA: a fill transaction naming our client id but not our
+// order): logged and ignored, never booked.
+TYPED_TEST(RestBroker, AReplyWhoseOrderIdDiffersFromTheTrackedOneIsIgnored) {
+  this->start(this->settings());
+  const Order order = this->resting("rest-m");
+  this->broker_->submit(order);
+  ASSERT_TRUE(this->reported(1));
+  ASSERT_EQ(this->reports_.all[0].status, ExecStatus::new_order);
+  const std::string at_venue = TypeParam::last_placed(this->fake_, "rest-m");
+  TypeParam::misreport(this->fake_, at_venue);
+  ASSERT_TRUE(this->poll_until(
+      [&] { return this->broker_->stats().mismatched_replies > 0 || this->finished(order); }));
+  EXPECT_FALSE(this->finished(order)) << "a reply about another order was booked";
+  EXPECT_EQ(this->reports_of(order).size(), 1u);
+  EXPECT_TRUE(this->logged("names another order") || this->logged("but not its OANDA id"));
+  // Its own fill still is booked.
+  TypeParam::fill_resting(this->fake_, at_venue);
+  ASSERT_TRUE(this->poll_until([&] { return this->finished(order); }));
+  EXPECT_EQ(this->reports_of(order).back().status, ExecStatus::filled);
+  EXPECT_EQ(this->reports_of(order).back().last_price, decimal_literal(TypeParam::kRestFillPrice));
 }
 
 TYPED_TEST(RestBroker, StopCancelsOrdersStillWorking) {

@@ -67,12 +67,32 @@ class RestBrokerTest : public ::testing::Test {
     broker_->start(reports_, quotes_, SystemClock::instance());
   }
 
-  /// The venue's market order (it fills at once) and resting limit order.
+  /// The venue's market order (it fills at once) and resting limit order;
+  /// the fake learns the strategy's id `client` as the order's label.
   Order market(const char* client) { return numbered(Venue::market(client)); }
   Order resting(const char* client) { return numbered(Venue::resting(client)); }
   Order numbered(Order order) {
     order.order_id = next_id_++;
+    if (broker_) fake_.label(venue_id(order), std::string(order.client_order_id.view()));
     return order;
+  }
+  /// The client id the running adapter sends the venue for `order`.
+  std::string venue_id(const Order& order) const {
+    return std::string(broker_->venue_client_id(order.order_id).view());
+  }
+  /// The reports about `order` so far.
+  std::vector<ExecutionReport> reports_of(const Order& order) const {
+    std::vector<ExecutionReport> mine;
+    for (const ExecutionReport& report : reports_.all) {
+      if (report.order_id == order.order_id) mine.push_back(report);
+    }
+    return mine;
+  }
+  bool finished(const Order& order) const {
+    for (const ExecutionReport& report : reports_of(order)) {
+      if (is_terminal(report.status)) return true;
+    }
+    return false;
   }
   static CancelOrder cancel_of(const Order& order) {
     CancelOrder cancel;

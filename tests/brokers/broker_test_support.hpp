@@ -19,6 +19,7 @@
 
 #include "ordergate/adapters/binance/binance_broker.hpp"
 #include "ordergate/adapters/oanda/oanda_broker.hpp"
+#include "ordergate/adapters/rest/venue_client_id.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "sim/sim_process.hpp"
 #include "sim/tls_client.hpp"
@@ -263,10 +264,36 @@ class BrokerSimTest : public ::testing::Test {
     return false;
   }
 
-  /// Admin: orders the simulator holds for `client_order_id`.
+  /// The client id the venue knows the strategy's `client_order_id` by, as an
+  /// operator finds it: the prefix the adapter logged at start and the
+  /// gateway order id of the order's reports. Empty when either is missing.
+  std::string venue_client_id(std::string_view client_order_id) const {
+    constexpr std::string_view kLogged = "venue client ids: ";
+    std::string prefix;
+    for (const std::string& line : logs_.lines()) {
+      const std::size_t at = line.find(kLogged);
+      if (at != std::string::npos) {
+        prefix = line.substr(at + kLogged.size(), adapters::rest::VenueClientIds::kPrefixLength);
+      }
+    }
+    for (const ExecutionReport& report : reports_) {
+      if (report.client_order_id == client_order_id && !prefix.empty()) {
+        return std::string(adapters::rest::format_venue_client_id(prefix, report.order_id).view());
+      }
+    }
+    return {};
+  }
+
+  /// Admin: orders the simulator holds for the strategy's `client_order_id`
+  /// (-1 when the order had no report yet to find its venue client id by).
   int sim_orders(const std::string& client_order_id) {
+    const std::string venue_id = venue_client_id(client_order_id);
+    if (venue_id.empty()) {
+      ADD_FAILURE() << "no venue client id known for " << client_order_id;
+      return -1;
+    }
     TlsClient admin(sim_->port(), sim_->ca_file());
-    const auto reply = admin.request("GET", "/sim/orders?client_order_id=" + client_order_id);
+    const auto reply = admin.request("GET", "/sim/orders?client_order_id=" + venue_id);
     const auto at = reply.body.find("\"count\":");
     return at == std::string::npos ? -1 : std::stoi(reply.body.substr(at + 8));
   }

@@ -28,14 +28,17 @@ namespace ordergate::adapters::binance {
 /// Binance's `signature` parameter.
 [[nodiscard]] std::string sign(std::string_view secret, std::string_view payload);
 
-/// Appends the form parameters of `POST /api/v3/order` for `order`, without
-/// `recvWindow`, `timestamp` and `signature` (added right before sending).
+/// Appends the form parameters of `POST /api/v3/order` for `order`, with
+/// `client_order_id` as `newClientOrderId` (the adapter's venue client id,
+/// never the strategy's `order.client_order_id`), without `recvWindow`,
+/// `timestamp` and `signature` (added right before sending).
 /// Returns an empty view on success, or a reason code (then `out` is left
 /// unchanged): TIME_IN_FORCE_NOT_SUPPORTED (Binance spot has no DAY/GTD),
 /// PROTECTION_NOT_SUPPORTED (stop-loss / take-profit on fill need OCO
 /// orders, which this adapter does not send; the order is refused rather
 /// than sent without its protection) or ORDER_TYPE_INVALID.
-[[nodiscard]] std::string_view write_order_params(const Order& order, std::string_view symbol, std::string& out);
+[[nodiscard]] std::string_view write_order_params(const Order& order, std::string_view symbol,
+                                                  std::string_view client_order_id, std::string& out);
 
 /// Appends `recvWindow` and `timestamp`, then signs everything in `params`
 /// and appends `&signature=<hex>`.
@@ -74,7 +77,7 @@ enum class ReplyKind : std::uint8_t {
 /// An order as Binance reports it.
 struct OrderState {
   std::uint64_t order_id = 0;
-  FixedString<36> client_order_id;
+  FixedString<36> client_order_id;  ///< the order's (a cancel reply's origClientOrderId); empty if none
   OrderStatus status = OrderStatus::unknown;
   Decimal executed_quantity;  ///< cumulative
   Decimal cumulative_quote;   ///< cumulative price * quantity

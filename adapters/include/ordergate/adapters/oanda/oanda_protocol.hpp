@@ -35,11 +35,14 @@ namespace ordergate::adapters::oanda {
 using ReasonCode = FixedString<32>;
 
 /// Appends the JSON body of `POST /v3/accounts/{id}/orders` for `order` to
-/// `out`. Returns an empty view on success, or the OANDA-style reason code
-/// why the order cannot be expressed (then `out` is left unchanged):
-/// TIME_IN_FORCE_INVALID (market orders are FOK or IOC; stops are GTC, GFD
-/// or GTD) or ORDER_TYPE_INVALID.
-[[nodiscard]] std::string_view write_order_body(const Order& order, std::string_view instrument, std::string& out);
+/// `out`, with `client_order_id` as `clientExtensions.id` (the adapter's
+/// venue client id, never the strategy's `order.client_order_id`). Returns
+/// an empty view on success, or the OANDA-style reason code why the order
+/// cannot be expressed (then `out` is left unchanged): TIME_IN_FORCE_INVALID
+/// (market orders are FOK or IOC; stops are GTC, GFD or GTD) or
+/// ORDER_TYPE_INVALID.
+[[nodiscard]] std::string_view write_order_body(const Order& order, std::string_view instrument,
+                                                std::string_view client_order_id, std::string& out);
 
 /// What a reply to an order or cancel request means for the order.
 enum class ReplyKind : std::uint8_t {
@@ -67,9 +70,10 @@ struct OrderReply {
   std::uint64_t last_transaction_id = 0;
 };
 
-/// A reply to `PUT .../orders/@{clientID}/cancel`.
+/// A reply to `PUT .../orders/{orderSpecifier}/cancel`.
 struct CancelReply {
   ReplyKind kind = ReplyKind::unknown;
+  std::uint64_t order_id = 0;  ///< accepted: the orderCancelTransaction's orderID (0 when absent)
   ReasonCode reason;  ///< the cancel's reason, or why it was refused (e.g. ORDER_DOESNT_EXIST)
   std::int64_t time_ns = 0;
   std::uint64_t last_transaction_id = 0;

@@ -20,6 +20,10 @@
 /// - An order whose reply is lost (timeout, dropped connection, 5xx) is never
 ///   resent: the venue looks it up, and reports it NOT_PLACED when it is not
 ///   found within `unknown_fate_window_ns`.
+/// - The venue knows an order by the adapter's own client id
+///   (venue_client_id.hpp), never by the strategy's `cl_ord_id`, which stays
+///   in every report; every reply applied to an order must name the venue's
+///   order id once it is known.
 /// - `stop()` refuses queued orders (SHUTDOWN) and, with `cancel_on_stop`,
 ///   cancels the orders still working, waiting up to one request timeout.
 ///
@@ -32,6 +36,7 @@
 #include <string>
 #include <utility>
 
+#include "ordergate/adapters/rest/venue_client_id.hpp"
 #include "ordergate/adapters/tls/https_client.hpp"
 #include "ordergate/core/ports.hpp"
 
@@ -45,10 +50,11 @@ class RestVenue;
 struct RestStats {
   std::uint64_t orders_sent = 0;
   std::uint64_t cancels_sent = 0;
-  std::uint64_t unknown_fate = 0;   ///< orders whose reply was lost
-  std::uint64_t recovered = 0;      ///< of those, found at the venue
-  std::uint64_t rate_limited = 0;   ///< 429 (and Binance's 418) replies
-  std::uint64_t price_updates = 0;  ///< quotes published
+  std::uint64_t unknown_fate = 0;        ///< orders whose reply was lost
+  std::uint64_t recovered = 0;           ///< of those, found at the venue
+  std::uint64_t mismatched_replies = 0;  ///< replies naming another order id or client id: ignored
+  std::uint64_t rate_limited = 0;        ///< 429 (and Binance's 418) replies
+  std::uint64_t price_updates = 0;       ///< quotes published
 };
 
 /// Connection settings for a venue's public endpoint: `base_url`, with log
@@ -80,6 +86,10 @@ class RestBroker : public BrokerPort {
   /// sent only then.
   [[nodiscard]] bool ready() const noexcept;
   [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
+
+  /// The client id this adapter instance sends its venue for gateway order
+  /// `id` (whether or not it was sent); logged once at start as its prefix.
+  [[nodiscard]] VenueClientId venue_client_id(OrderId id) const noexcept;
 
  protected:
   /// Takes the venue's wire mapping, which owns the tracker.

@@ -72,6 +72,7 @@ GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
   // thread may fall behind, and a full queue (BROKER_UNAVAILABLE) is not what
   // these runs measure.
   config.broker_queue_capacity = std::max<std::uint32_t>(GatewayConfig{}.broker_queue_capacity, order_capacity);
+  config.session_queue_budget = config.broker_queue_capacity;  // likewise SESSION_QUEUE_FULL
   config.max_sessions = 4;
   config.idle_strategy = idle;
   return config;

@@ -88,6 +88,11 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
 }
 
 void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
+  if (command.session_slot != kNotCounted) {
+    // Single writer: this broker thread.
+    std::atomic<std::uint64_t>& taken = broker.dispatched[command.session_slot].value;
+    taken.store(taken.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   switch (command.kind) {
     case CommandKind::submit: {
       OrderRecord& record = records_[command.order.order_id];

@@ -54,6 +54,12 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     throw ConfigError("max_sessions must be within 1..4096");
   }
   if (config_.broker_queue_capacity < 64) throw ConfigError("broker_queue_capacity must be >= 64");
+  session_queue_budget_ = config_.session_queue_budget != 0
+                              ? config_.session_queue_budget
+                              : std::max<std::uint32_t>(1, config_.broker_queue_capacity / config_.max_sessions);
+  if (session_queue_budget_ > config_.broker_queue_capacity) {
+    throw ConfigError("session_queue_budget must be at most broker_queue_capacity");
+  }
 
   snapshots_.push_back(build_snapshot(config_, nullptr));
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
@@ -84,10 +90,14 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
       const std::size_t pool = config_.broker_queue_capacity +
                                static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;
       broker->queue = std::make_unique<CommandQueue>(pool);
+      broker->dispatched = std::make_unique<DispatchedCount[]>(config_.max_sessions);
       brokers_.push_back(std::move(broker));
       found = brokers_.end() - 1;
     }
     broker_of_account_[account.id] = static_cast<std::uint16_t>(found - brokers_.begin());
+  }
+  if (brokers_.size() > kMaxBrokers) {
+    throw ConfigError("at most " + std::to_string(kMaxBrokers) + " distinct brokers per gateway");
   }
 
   records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);

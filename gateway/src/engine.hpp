@@ -4,6 +4,7 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <future>
@@ -36,9 +37,23 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
 
 enum class CommandKind : std::uint8_t { submit, cancel };
 
+// Distinct broker adapters one gateway drives (a session keeps a queue
+// budget count per broker in its slot).
+constexpr std::size_t kMaxBrokers = 16;
+// BrokerCommand::session_slot of a command no session's budget counts
+// (an operator's cancel-all).
+constexpr std::uint16_t kNotCounted = 0xFFFF;
+
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
+  std::uint16_t session_slot = kNotCounted;  // whose queue budget it counts against
   Order order;  // for cancel: ids and client order id only
+};
+
+// Commands of one session slot the broker thread has taken off its queue;
+// written by that broker thread only, on a line of its own.
+struct alignas(kCacheLine) DispatchedCount {
+  std::atomic<std::uint64_t> value{0};
 };
 
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
@@ -129,6 +144,12 @@ struct SessionSlot {
   // Single writer (the session's thread); relaxed loads elsewhere.
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> rejected{0};
+  // Queue budget, per broker, written by the thread that owns the session
+  // (kept in the slot so a later session in it continues the counts):
+  // commands it queued, and the broker's DispatchedCount as last read. The
+  // broker's line is read only when the budget looks spent.
+  std::array<std::uint64_t, kMaxBrokers> queued{};
+  std::array<std::uint64_t, kMaxBrokers> dispatched_seen{};
 };
 
 struct Broker {
@@ -136,6 +157,7 @@ struct Broker {
   std::unique_ptr<BrokerPort> port;
   std::unique_ptr<QuoteBoard> quotes;
   std::unique_ptr<CommandQueue> queue;
+  std::unique_ptr<DispatchedCount[]> dispatched;  // by session slot
   std::thread thread;
   std::atomic<bool> running{false};
 };
@@ -204,6 +226,9 @@ class Engine final : public ExecutionSink {
   void collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const;
   // Sorted ids of the open orders of `principal`, or of every principal.
   std::vector<std::uint32_t> open_order_ids(std::optional<PrincipalId> principal) const;
+  // True when the session in `slot_index` may queue one more command for
+  // broker `broker_index` (its budget is not spent). Hot path: no syscall.
+  bool queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept;
   // Applies what `control_` says to the principals of the current snapshot
   // (at construction, and for principals a reload adds).
   void apply_control_to_principals();
@@ -234,6 +259,7 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<OrderRecord[]> records_;
   std::unique_ptr<PublishedOrders[]> published_;  // by principal id
   std::unique_ptr<OpenOrderLists> open_lists_;
+  std::uint32_t session_queue_budget_ = 0;
   std::atomic<std::uint32_t> next_order_id_{0};
   std::unique_ptr<SessionSlot[]> sessions_;
   // Session ids are handed out once per process: a report or a cancel-all

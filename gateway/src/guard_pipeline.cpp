@@ -193,6 +193,12 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
                   latest == guards::TradingState::halted ? guards::check_trading_state(latest) : Reason::REDUCE_ONLY);
   }
 
+  if (!queue_budget_allows(handle.slot_index, broker_index)) {
+    record.open.store(false, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    return reject(handle, &order, Reason::SESSION_QUEUE_FULL);
+  }
   // The order's record has its place in the trail before the order can
   // reach a broker: no room (a full journal ring) refuses the order. The
   // place then holds either its order_accepted or its refusal.
@@ -205,6 +211,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
   BrokerCommand command;
   command.kind = CommandKind::submit;
+  command.session_slot = handle.slot_index;
   command.order = order;
   if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
     record.open.store(false, std::memory_order_release);
@@ -212,11 +219,20 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
     undo();
     return reject(handle, &order, Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
+  ++slot.queued[broker_index];
   order_index_.publish(index_slot, order_id);
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK, &reservation);
   return Verdict{Reason::OK, 0, order_id, sequence};
+}
+
+bool Engine::queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept {
+  SessionSlot& slot = sessions_[slot_index];
+  if (slot.queued[broker_index] - slot.dispatched_seen[broker_index] < session_queue_budget_) return true;
+  slot.dispatched_seen[broker_index] =
+      brokers_[broker_index]->dispatched[slot_index].value.load(std::memory_order_acquire);
+  return slot.queued[broker_index] - slot.dispatched_seen[broker_index] < session_queue_budget_;
 }
 
 Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
@@ -268,13 +284,17 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   // counted as dropped) after.
   const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
   const std::uint16_t broker_index = broker_of_account_[record.order.account_id];
+  // A cancel counts against the session's queue budget but is never
+  // refused by it: it only lowers risk, and its rate is bounded.
   BrokerCommand command;
   command.kind = CommandKind::cancel;
+  command.session_slot = handle.slot_index;
   command.order = record.order;
   if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
     rates.refund();
     return cancel_rejected(Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
+  ++handle.slot->queued[broker_index];
   const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK,
                                        reservation ? &reservation : nullptr);
   return Verdict{Reason::OK, 0, order_id, sequence};

@@ -30,6 +30,7 @@ GatewayConfig roomy_config() {
   for (auto& principal : config.principals) principal.rate_limits = {"100000000/1s"};
   config.order_capacity = 1u << 16;
   config.broker_queue_capacity = 1u << 14;
+  config.session_queue_budget = 1u << 14;  // threads flood faster than the broker takes orders
   return config;
 }
 

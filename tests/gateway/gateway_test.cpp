@@ -574,3 +574,87 @@ TEST(GatewayLifecycleTest, StoppedGatewayRejectsWithBrokerUnavailable) {
 
 }  // namespace
 }  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+// Takes orders one at a time and holds the broker thread in `submit` until
+// the test releases it, as a stalled venue connection would.
+class StallingBroker final : public BrokerPort {
+ public:
+  struct Control {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool released = false;
+    int submits = 0;
+  };
+  explicit StallingBroker(std::shared_ptr<Control> control) : control_(std::move(control)) {}
+  [[nodiscard]] std::string_view name() const noexcept override { return "stalling"; }
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override {
+    sink_ = &sink;
+    quotes.publish(0, decimal_literal("1.08460"), decimal_literal("1.08463"), clock.monotonic_ns());
+  }
+  void submit(const Order& order) noexcept override {
+    std::unique_lock lock(control_->mutex);
+    ++control_->submits;
+    control_->changed.notify_all();
+    control_->changed.wait(lock, [&] { return control_->released; });
+    lock.unlock();
+    ExecutionReport report;
+    report.order_id = order.order_id;
+    report.status = ExecStatus::new_order;
+    report.leaves_quantity = order.quantity;
+    sink_->on_execution(report);
+  }
+  void cancel(const CancelOrder&) noexcept override {}
+  bool poll() noexcept override { return false; }
+  void stop() noexcept override {}
+
+ private:
+  std::shared_ptr<Control> control_;
+  ExecutionSink* sink_ = nullptr;
+};
+
+TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOtherSessionsNeed) {
+  GatewayConfig config = testing::test_config();
+  config.session_queue_budget = 4;
+  config.principals[0].rate_limits = {"1000/1s"};  // alice: only the queue budget may refuse her
+  auto control = std::make_shared<StallingBroker::Control>();
+  config.brokers.emplace_back("paper", [control](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<StallingBroker>(control);
+  });
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  Session bob = gateway.open_session("bob");
+
+  ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
+  {
+    // The broker thread has taken q-0 and is stuck in the venue call.
+    std::unique_lock lock(control->mutex);
+    ASSERT_TRUE(control->changed.wait_for(lock, std::chrono::seconds(5), [&] { return control->submits == 1; }));
+  }
+  for (int i = 1; i <= 4; ++i) {
+    const Verdict verdict = alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000"));
+    ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
+  }
+  const Verdict over = alice.submit(limit_order("q-5", Side::buy, "1.08000", "1000"));
+  EXPECT_EQ(over.reason, Reason::SESSION_QUEUE_FULL) << "four waiting is alice's whole budget";
+  EXPECT_TRUE(alice.cancel("q-4").accepted()) << "a cancel is never refused by the budget";
+  EXPECT_TRUE(bob.submit(limit_order("b-1", Side::buy, "1.08000", "1000", "acc-b")).accepted())
+      << "bob has a budget of his own";
+
+  {
+    std::lock_guard lock(control->mutex);
+    control->released = true;
+  }
+  control->changed.notify_all();
+  // Once the broker took alice's orders, her budget is free again.
+  ASSERT_EQ(wait_for_reports(alice, 5).size(), 5u);
+  const Verdict again = alice.submit(limit_order("q-6", Side::buy, "1.08000", "1000"));
+  EXPECT_TRUE(again.accepted()) << reason_name(again.reason);
+}
+
+}  // namespace
+}  // namespace ordergate

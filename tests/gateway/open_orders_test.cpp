@@ -25,6 +25,7 @@ GatewayConfig busy_config() {
   GatewayConfig config = test_config();
   config.order_capacity = 1u << 17;
   config.broker_queue_capacity = 1u << 14;
+  config.session_queue_budget = 1u << 14;  // bursts of thousands from one session, faster than the broker takes them
   config.instruments[0].max_open_orders = 100'000;
   config.principals[0].rate_limits = {"100000/1s"};
   config.principals[0].cancel_rate_limits = {"100000/1s"};

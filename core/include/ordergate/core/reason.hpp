@@ -50,7 +50,8 @@ namespace ordergate {
   X(BROKER_REJECTED, "the broker rejected the order")                                        \
   X(BROKER_UNAVAILABLE, "the broker is unavailable")                                         \
   X(BROKER_RATE_LIMITED, "the broker's rate limit was reached; retry later")                 \
-  X(AUDIT_UNAVAILABLE, "the audit journal cannot be written; new orders are refused")
+  X(AUDIT_UNAVAILABLE, "the audit journal cannot be written; new orders are refused")          \
+  X(SESSION_QUEUE_FULL, "this session has too many orders waiting for the broker; retry later")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

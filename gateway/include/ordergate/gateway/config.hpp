@@ -78,6 +78,12 @@ struct GatewayConfig {
   std::uint32_t broker_queue_capacity = 1u << 16;
   /// Sessions open at the same time.
   std::uint32_t max_sessions = 256;
+  /// Commands (orders and cancels) one session may have waiting in one
+  /// broker's queue; past it its new orders are refused SESSION_QUEUE_FULL
+  /// (cancels still go), so one session, or a stalled broker, cannot take
+  /// the queue from the others. 0: broker_queue_capacity / max_sessions
+  /// (at least 1), which guarantees every session its budget.
+  std::uint32_t session_queue_budget = 0;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
   /// Called on a broker I/O thread each time it queued an execution report
   /// for a session, so an event loop can wake up and poll its sessions.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -42,6 +43,14 @@ std::int64_t retry_after_ns(std::string_view header) noexcept {
   return std::min(seconds, std::int64_t{3600}) * kNanosPerSecond;
 }
 
+// What kind of protective order an OANDA order type or fill reason names.
+FillSource source_of(std::string_view type) noexcept {
+  if (type == "STOP_LOSS_ORDER" || type == "GUARANTEED_STOP_LOSS_ORDER") return FillSource::stop_loss;
+  if (type == "TAKE_PROFIT_ORDER") return FillSource::take_profit;
+  if (type == "TRAILING_STOP_LOSS_ORDER") return FillSource::trailing_stop;
+  return FillSource::account;
+}
+
 }  // namespace
 
 OandaSettings OandaSettings::clone() const {
@@ -74,6 +83,7 @@ class OandaVenue final : public rest::RestVenue {
     instrument_names_ =
         rest::venue_instrument_names(table, settings_.instruments, settings_.symbol_map, "oanda",
                                      default_instrument_name, valid_instrument_name, "an OANDA instrument name");
+    open_units_.resize(instrument_names_.size());
     for (std::size_t id = 0; id < instrument_names_.size(); ++id) {
       if (instrument_names_[id].empty()) continue;
       by_instrument_name_[instrument_names_[id]] = static_cast<InstrumentId>(id);
@@ -212,12 +222,20 @@ class OandaVenue final : public rest::RestVenue {
     return false;
   }
 
+  // The transaction history is read while an order works or is looked up,
+  // and while the account holds a position or protective orders the adapter
+  // knows of: a stop loss or take profit fills only there.
   [[nodiscard]] bool needs_transactions() noexcept {
     if (!watching_) return false;
+    if (position_open() || !dependents_.empty()) return true;
     for (const auto& [id, tracked] : tracker_.orders()) {
       if (tracked.phase == rest::Phase::working || tracked.phase == rest::Phase::unknown) return true;
     }
     return false;
+  }
+
+  [[nodiscard]] bool position_open() const noexcept {
+    return std::any_of(open_units_.begin(), open_units_.end(), [](Decimal units) { return !units.is_zero(); });
   }
 
   bool request_account() noexcept {
@@ -327,8 +345,15 @@ class OandaVenue final : public rest::RestVenue {
       fill.id = reply.fill_transaction_id;
       fill.order_id = reply.order_id;
       fill.units = reply.fill_units;
+      fill.side = tracked.order.side;
       fill.price = reply.fill_price;
       fill.time_ns = reply.fill_time_ns;
+      fill.trade_id = reply.fill_trade_opened;
+      fill.moves_position = true;
+      // The protective orders OANDA attached to the new trade are in the
+      // transaction history only: read it from before this order.
+      if (fill.id != 0) reply_fills_.insert(fill.id);
+      watch_from(tracked.venue.cursor_at_send);
       if (!apply(tracked, fill)) return;
     }
     if (reply.canceled) {
@@ -374,6 +399,7 @@ class OandaVenue final : public rest::RestVenue {
                         transaction.time_ns);
         return false;
       case Transaction::Type::order_fill:
+        note_own_fill(tracked.order, transaction);
         return !tracker_.book_fill(tracked, transaction.units, transaction.price, transaction.time_ns);
       case Transaction::Type::order_cancel: {
         const bool expired = transaction.reason == std::string_view("TIME_IN_FORCE_EXPIRED");
@@ -381,9 +407,89 @@ class OandaVenue final : public rest::RestVenue {
                         transaction.reason.view(), transaction.time_ns);
         return false;
       }
-      case Transaction::Type::other: return true;
+      case Transaction::Type::other:
+      case Transaction::Type::dependent_order_create: return true;
     }
     return true;
+  }
+
+  // A fill of a gateway order: the position it moved, and the trade it
+  // opened (whose protective orders then belong to the order).
+  void note_own_fill(const Order& order, const Transaction& fill) noexcept {
+    if (order.instrument_id < open_units_.size() && fill.units.is_positive()) {
+      Decimal& units = open_units_[order.instrument_id];
+      (void)Decimal::add(units, order.side == Side::buy ? fill.units : -fill.units, units);
+    }
+    if (fill.trade_id != 0) trade_owner_[fill.trade_id] = TradeOwner{order.order_id, order.account_id};
+  }
+
+  // A transaction of no tracked order, seen for the first time: a protective
+  // order being attached or cancelled, or a fill the gateway must book.
+  void on_untracked(const Transaction& transaction) noexcept {
+    switch (transaction.type) {
+      case Transaction::Type::dependent_order_create: {
+        const auto owner = trade_owner_.find(transaction.trade_id);
+        if (owner == trade_owner_.end()) return;  // a trade the gateway did not open
+        dependents_[transaction.id] =
+            Dependent{owner->second, transaction.trade_id, source_of(transaction.dependent_type.view())};
+        return;
+      }
+      case Transaction::Type::order_cancel: dependents_.erase(transaction.order_id); return;
+      case Transaction::Type::order_fill: on_account_fill(transaction); return;
+      default: return;
+    }
+  }
+
+  void on_account_fill(const Transaction& fill) noexcept {
+    // Our own order's fill, applied from its reply and read again here.
+    if (reply_fills_.erase(fill.id) > 0) return;
+    if (!fill.moves_position || !fill.units.is_positive() || fill.side == Side::unset) return;
+    const auto instrument = by_instrument_name_.find(std::string(fill.instrument.view()));
+    if (instrument == by_instrument_name_.end()) {
+      log(LogLevel::warning, "account fill " + rest::id_text(fill.id) + " on " + std::string(fill.instrument.view()) +
+                                 ", an instrument the gateway does not trade here; not booked");
+      return;
+    }
+    ExecutionReport report;
+    report.kind = ReportKind::position_fill;
+    report.status = ExecStatus::filled;
+    report.order_id = kNoOrderId;
+    report.account_id = kNoAccountId;
+    report.instrument_id = instrument->second;
+    report.side = fill.side;
+    report.last_quantity = fill.units;
+    report.last_price = fill.price;
+    report.transact_time_ns = fill.time_ns != 0 ? fill.time_ns : tracker_.wall_ns();
+    report.broker_order_id.assign(rest::id_text(fill.order_id));
+    report.broker_reason.assign(fill.reason.view());
+    report.source = source_of(fill.reason.view());
+    const TradeOwner* owner = nullptr;
+    if (const auto dependent = dependents_.find(fill.order_id); dependent != dependents_.end()) {
+      owner = &dependent->second.owner;
+      if (report.source == FillSource::account) report.source = dependent->second.source;
+    } else if (const auto trade = trade_owner_.find(fill.closed_trade_id); trade != trade_owner_.end()) {
+      owner = &trade->second;  // a trade of ours closed some other way
+    }
+    if (owner != nullptr) {
+      report.order_id = owner->order;
+      report.account_id = owner->account;
+    }
+    Decimal& units = open_units_[instrument->second];
+    (void)Decimal::add(units, fill.side == Side::buy ? fill.units : -fill.units, units);
+    ++stats_.position_fills;
+    log(LogLevel::info, "account fill " + rest::id_text(fill.id) + " (" + std::string(fill.reason.view()) +
+                            ") of order " + rest::id_text(fill.order_id) + " reported to the gateway");
+    // The protective orders of a closed trade are cancelled with it.
+    if (fill.closes_trade) forget_trade(fill.closed_trade_id);
+    dependents_.erase(fill.order_id);
+    tracker_.report_position_fill(report);
+  }
+
+  void forget_trade(std::uint64_t trade) noexcept {
+    trade_owner_.erase(trade);
+    for (auto it = dependents_.begin(); it != dependents_.end();) {
+      it = it->second.trade == trade ? dependents_.erase(it) : std::next(it);
+    }
   }
 
   void on_cancel_reply(rest::TrackedOrder& tracked, const tls::HttpResponse& response) noexcept override {
@@ -451,13 +557,25 @@ class OandaVenue final : public rest::RestVenue {
       return;
     }
     note_transaction_id(last);
+    // A restarted account (the simulator) numbers from 1 again.
+    if (last < stream_through_) stream_through_ = 0;
     created_.clear();
     for (const Transaction& transaction : transactions_) {
       rest::TrackedOrder* tracked = match(transaction);
-      if (tracked == nullptr) continue;
-      const OrderId id = tracked->order.order_id;
-      if (apply(*tracked, transaction) && transaction.type == Transaction::Type::order_create) created_.push_back(id);
+      if (tracked == nullptr) {
+        // Each transaction once: a cursor moved back reads some again.
+        if (transaction.id > stream_through_) on_untracked(transaction);
+      } else {
+        const OrderId id = tracked->order.order_id;
+        if (apply(*tracked, transaction) && transaction.type == Transaction::Type::order_create) {
+          created_.push_back(id);
+        }
+      }
+      stream_through_ = std::max(stream_through_, transaction.id);
     }
+    // Once the history is read past a reply's fill, `stream_through_` alone
+    // keeps it from being booked twice.
+    while (!reply_fills_.empty() && *reply_fills_.begin() <= stream_through_) reply_fills_.erase(reply_fills_.begin());
     for (const OrderId id : created_) {
       if (rest::TrackedOrder* tracked = tracker_.find(id)) after_created(*tracked);
     }
@@ -551,6 +669,24 @@ class OandaVenue final : public rest::RestVenue {
   QuoteBoard* quotes_ = nullptr;
 
   std::unordered_map<std::uint64_t, OrderId> by_broker_id_;
+
+  // Protective orders: the gateway order whose fill opened a trade, by
+  // trade id, and the dependent orders (stop loss, take profit, trailing
+  // stop) OANDA attached to such a trade, by their order id.
+  struct TradeOwner {
+    OrderId order = kNoOrderId;
+    AccountId account = kNoAccountId;
+  };
+  struct Dependent {
+    TradeOwner owner;
+    std::uint64_t trade = 0;
+    FillSource source = FillSource::account;
+  };
+  std::unordered_map<std::uint64_t, TradeOwner> trade_owner_;
+  std::unordered_map<std::uint64_t, Dependent> dependents_;
+  std::vector<Decimal> open_units_;         // net units by InstrumentId, from the fills seen
+  std::set<std::uint64_t> reply_fills_;     // fill transactions applied from order replies
+  std::uint64_t stream_through_ = 0;        // transactions up to this id were read from the history
 
   bool account_in_flight_ = false;
   bool pricing_in_flight_ = false;

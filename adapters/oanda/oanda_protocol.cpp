@@ -94,6 +94,10 @@ Transaction::Type transaction_type(std::string_view type) noexcept {
       type == "MARKET_IF_TOUCHED_ORDER") {
     return Transaction::Type::order_create;
   }
+  if (type == "STOP_LOSS_ORDER" || type == "TAKE_PROFIT_ORDER" || type == "TRAILING_STOP_LOSS_ORDER" ||
+      type == "GUARANTEED_STOP_LOSS_ORDER") {
+    return Transaction::Type::dependent_order_create;
+  }
   if (type == "MARKET_ORDER_REJECT" || type == "LIMIT_ORDER_REJECT" || type == "STOP_ORDER_REJECT" ||
       type == "MARKET_IF_TOUCHED_ORDER_REJECT") {
     return Transaction::Type::order_reject;
@@ -117,9 +121,33 @@ ClientOrderId client_id_of(simdjson::dom::object transaction) noexcept {
   return id;
 }
 
+// The trades an ORDER_FILL opened, reduced or closed.
+void read_trades(simdjson::dom::object fill, Transaction& transaction) noexcept {
+  simdjson::dom::object trade;
+  if (fill["tradeOpened"].get(trade) == simdjson::SUCCESS) {
+    transaction.moves_position = true;
+    (void)id_field(trade, "tradeID", transaction.trade_id);
+  }
+  if (fill["tradeReduced"].get(trade) == simdjson::SUCCESS) {
+    transaction.moves_position = true;
+    (void)id_field(trade, "tradeID", transaction.closed_trade_id);
+  }
+  simdjson::dom::array closed;
+  if (fill["tradesClosed"].get(closed) == simdjson::SUCCESS) {
+    for (simdjson::dom::element element : closed) {
+      if (element.get(trade) != simdjson::SUCCESS) continue;
+      transaction.moves_position = true;
+      if (transaction.closed_trade_id == 0 && id_field(trade, "tradeID", transaction.closed_trade_id)) {
+        transaction.closes_trade = true;
+      }
+    }
+  }
+}
+
 Transaction read_transaction(simdjson::dom::object object) noexcept {
   Transaction transaction;
-  transaction.type = transaction_type(string_field(object, "type"));
+  const std::string_view type = string_field(object, "type");
+  transaction.type = transaction_type(type);
   (void)id_field(object, "id", transaction.id);
   (void)parse_time(string_field(object, "time"), transaction.time_ns);
   transaction.client_order_id = client_id_of(object);
@@ -130,8 +158,21 @@ Transaction read_transaction(simdjson::dom::object object) noexcept {
       break;
     case Transaction::Type::order_fill:
       (void)id_field(object, "orderID", transaction.order_id);
-      if (decimal_field(object, "units", transaction.units)) transaction.units = transaction.units.abs();
+      if (decimal_field(object, "units", transaction.units)) {
+        transaction.side = transaction.units.is_negative() ? Side::sell
+                           : transaction.units.is_positive() ? Side::buy
+                                                             : Side::unset;
+        transaction.units = transaction.units.abs();
+      }
       (void)fill_price(object, transaction.price);
+      transaction.reason = code_of<ReasonCode::kCapacity>(string_field(object, "reason"));
+      transaction.instrument = code_of<32>(string_field(object, "instrument"));
+      read_trades(object, transaction);
+      break;
+    case Transaction::Type::dependent_order_create:
+      transaction.order_id = transaction.id;
+      (void)id_field(object, "tradeID", transaction.trade_id);
+      transaction.dependent_type = code_of<ReasonCode::kCapacity>(type);
       break;
     case Transaction::Type::order_cancel:
       (void)id_field(object, "orderID", transaction.order_id);
@@ -270,7 +311,8 @@ std::string_view write_order_body(const Order& order, std::string_view instrumen
   if (order.time_in_force == TimeInForce::gtd) {
     out.append(R"(,"gtdTime":")").append(format_time(order.expire_time_ns)).push_back('"');
   }
-  out.append(R"(,"positionFill":"DEFAULT","clientExtensions":{"id":")");
+  out.append(order.reduce_only ? R"(,"positionFill":"REDUCE_ONLY")" : R"(,"positionFill":"DEFAULT")");
+  out.append(R"(,"clientExtensions":{"id":")");
   append_json_escaped(out, client_order_id);
   out.push_back('"');
   if (!order.text.empty()) {
@@ -333,6 +375,10 @@ OrderReply OandaCodec::parse_order_reply(int status, std::string_view body) {
       reply.fill_units = reply.fill_units.abs();
       (void)id_field(fill, "id", reply.fill_transaction_id);
       (void)parse_time(string_field(fill, "time"), reply.fill_time_ns);
+      simdjson::dom::object opened;
+      if (fill["tradeOpened"].get(opened) == simdjson::SUCCESS) {
+        (void)id_field(opened, "tradeID", reply.fill_trade_opened);
+      }
       if (!reply.filled) reply.kind = ReplyKind::unknown;
     }
     simdjson::dom::object cancel;

@@ -198,6 +198,11 @@ class OrderTracker final : public tls::HttpHandler {
   /// `time_ns` 0 = now (wall clock).
   void report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price, Reason reason,
               std::string_view broker_reason, std::int64_t time_ns) noexcept;
+  /// Reports a fill that belongs to no tracked order (a protective order
+  /// triggering, a fill placed outside the gateway) to the gateway.
+  void report_position_fill(const ExecutionReport& fill) noexcept {
+    if (sink_ != nullptr) sink_->on_position_fill(fill);
+  }
   /// Reports a terminal status and forgets the order.
   void finish(OrderId id, ExecStatus status, Reason reason, std::string_view broker_reason,
               std::int64_t time_ns = 0) noexcept;

@@ -116,6 +116,7 @@ bool is_order_event(AuditEventType type) noexcept {
     case AuditEventType::execution:
     case AuditEventType::sent_to_broker:
     case AuditEventType::broker_rejected:
+    case AuditEventType::position_fill:
       return true;
     default:
       return false;
@@ -193,7 +194,11 @@ security::Sha256Digest format_record_line(std::string& line, std::uint64_t seque
     append_string_field(line, "detail", detail);
   } else {
     append_string_field(line, "event", to_string(event.type));
-    if (names_principal(event.type)) append_name_field(line, "principal", names.principal, event.principal_id);
+    // A position fill names a principal only when it has a parent order.
+    if (names_principal(event.type) &&
+        (event.type != AuditEventType::position_fill || !event.client_order_id.empty())) {
+      append_name_field(line, "principal", names.principal, event.principal_id);
+    }
     if (event.peer_uid != 0xFFFFFFFFu) {
       append_key(line, "peer_uid");
       append_integer(line, event.peer_uid);
@@ -213,7 +218,7 @@ security::Sha256Digest format_record_line(std::string& line, std::uint64_t seque
         append_decimal_field(line, "price", event.price);
       }
       if (!event.client_order_id.empty()) append_string_field(line, "cl_ord_id", event.client_order_id.view());
-      if (event.type == AuditEventType::execution) {
+      if (event.type == AuditEventType::execution || event.type == AuditEventType::position_fill) {
         append_string_field(line, "status", to_string(event.exec_status));
       }
     }

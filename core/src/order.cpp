@@ -47,6 +47,17 @@ std::string_view to_string(ExecStatus status) noexcept {
   return kStatuses[index];
 }
 
+std::string_view to_string(FillSource source) noexcept {
+  switch (source) {
+    case FillSource::none: return "NONE";
+    case FillSource::stop_loss: return "STOP_LOSS";
+    case FillSource::take_profit: return "TAKE_PROFIT";
+    case FillSource::trailing_stop: return "TRAILING_STOP_LOSS";
+    case FillSource::account: return "ACCOUNT";
+  }
+  return "UNKNOWN";
+}
+
 Side parse_side(std::string_view text) noexcept { return parse_enum<Side>(text, kSides); }
 OrderType parse_order_type(std::string_view text) noexcept {
   return parse_enum<OrderType>(text, kTypes);

@@ -65,7 +65,7 @@ void Engine::stop() noexcept {
 
 void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
   try {
-    broker.port->start(*this, *broker.quotes, clock_);
+    broker.port->start(*broker.sink, *broker.quotes, clock_);
   } catch (...) {
     started.set_exception(std::current_exception());
     return;
@@ -181,6 +181,88 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
 
   if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
   if (config_.on_execution_ready) config_.on_execution_ready();
+}
+
+void BrokerSink::on_execution(const ExecutionReport& report) noexcept { engine_.on_execution(report); }
+void BrokerSink::on_position_fill(const ExecutionReport& fill) noexcept { engine_.book_position_fill(broker_, fill); }
+
+void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fill) noexcept {
+  if (!fill.last_quantity.is_positive() || (fill.side != Side::buy && fill.side != Side::sell)) return;
+  const OrderRecord* parent = nullptr;
+  if (fill.order_id < std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity)) {
+    parent = &records_[fill.order_id];
+    // A parent on another broker cannot be this fill's: the adapter is wrong.
+    if (broker_of_account_[parent->order.account_id] != broker) parent = nullptr;
+  }
+  // The account: the parent's; else the adapter's, if it is one of this
+  // broker's; else this broker's only account. Several accounts on one
+  // broker and no parent: the fill cannot be attributed, so it is audited
+  // but booked nowhere.
+  AccountId account = kNoAccountId;
+  if (parent != nullptr) {
+    account = parent->order.account_id;
+  } else if (fill.account_id < broker_of_account_.size() && broker_of_account_[fill.account_id] == broker) {
+    account = fill.account_id;
+  } else {
+    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+      if (broker_of_account_[id] != broker) continue;
+      if (account != kNoAccountId) {
+        account = kNoAccountId;
+        break;
+      }
+      account = static_cast<AccountId>(id);
+    }
+  }
+  InstrumentId instrument = fill.instrument_id;
+  if (instrument >= instruments().size() && parent != nullptr) instrument = parent->order.instrument_id;
+  const bool attributed = account != kNoAccountId && instrument < instruments().size();
+  if (attributed) exposure_.apply_position_change(account, instrument, fill.side, fill.last_quantity);
+
+  ExecutionReport report = fill;
+  report.kind = ReportKind::position_fill;
+  report.status = ExecStatus::filled;
+  report.order_id = parent != nullptr ? fill.order_id : kNoOrderId;
+  report.account_id = account;
+  report.instrument_id = instrument;
+  report.cumulative_quantity = fill.last_quantity;
+  report.leaves_quantity = Decimal{};
+  report.average_price = fill.last_price;
+  report.session_id = parent != nullptr ? parent->order.session_id : 0;
+  report.client_order_id = parent != nullptr ? parent->order.client_order_id : ClientOrderId{};
+  if (report.source == FillSource::none) report.source = FillSource::account;
+  executions_.fetch_add(1, std::memory_order_relaxed);
+
+  AuditEvent event;
+  event.type = AuditEventType::position_fill;
+  event.exec_status = ExecStatus::filled;
+  event.side = attributed ? fill.side : Side::unset;
+  event.account_id = attributed ? account : 0;
+  event.instrument_id = attributed ? instrument : 0;
+  event.quantity = fill.last_quantity;
+  event.price = fill.last_price;
+  event.broker_order_id = fill.broker_order_id;
+  event.time_ns = clock_.wall_ns();
+  if (parent != nullptr) {
+    event.principal_id = parent->order.principal_id;
+    event.session_id = parent->order.session_id;
+    event.order_id = parent->order.order_id;
+    event.client_order_id = parent->order.client_order_id;
+  }
+  char detail[64] = "source:";
+  std::size_t length = 7;
+  for (const char c : to_string(report.source)) detail[length++] = c;
+  if (!attributed) {
+    for (const char c : std::string_view(" unattributed")) detail[length++] = c;
+  }
+  event.detail.assign(std::string_view(detail, length));
+  audit_.record(event);
+
+  // Only the parent's session, and only while it is the one in the slot
+  // (poll drops a report naming an earlier session of the slot).
+  if (parent != nullptr && parent->session_slot < config_.max_sessions) {
+    sessions_[parent->session_slot].events.enqueue(report);
+    if (config_.on_execution_ready) config_.on_execution_ready();
+  }
 }
 
 }  // namespace detail

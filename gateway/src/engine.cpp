@@ -74,6 +74,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
                               [&](const auto& broker) { return broker->name == name; });
     if (found == brokers_.end()) {
       auto broker = std::make_unique<Broker>();
+      broker->sink = std::make_unique<BrokerSink>(*this, static_cast<std::uint16_t>(brokers_.size()));
       broker->name = name;
       const auto factory = std::find_if(factories.begin(), factories.end(),
                                         [&](const auto& entry) { return entry.first == name; });

@@ -152,7 +152,23 @@ struct SessionSlot {
   std::array<std::uint64_t, kMaxBrokers> dispatched_seen{};
 };
 
+class Engine;
+
+// What a broker's adapter reports to: the engine, knowing which broker
+// speaks (a position fill without a parent order is attributed by broker).
+class BrokerSink final : public ExecutionSink {
+ public:
+  BrokerSink(Engine& engine, std::uint16_t broker) noexcept : engine_(engine), broker_(broker) {}
+  void on_execution(const ExecutionReport& report) noexcept override;
+  void on_position_fill(const ExecutionReport& fill) noexcept override;
+
+ private:
+  Engine& engine_;
+  std::uint16_t broker_;
+};
+
 struct Broker {
+  std::unique_ptr<BrokerSink> sink;
   std::string name;
   std::unique_ptr<BrokerPort> port;
   std::unique_ptr<QuoteBoard> quotes;
@@ -187,6 +203,10 @@ class Engine final : public ExecutionSink {
   Reason status(const SessionHandle& handle) const noexcept { return authorize(handle, clock_.monotonic_ns()); }
 
   void on_execution(const ExecutionReport& incoming) noexcept override;
+  // A fill outside any gateway order, reported by the adapter of `broker`
+  // (broker thread): booked into the position once, audited, and sent to
+  // the session of the parent order when there is one and it is still open.
+  void book_position_fill(std::uint16_t broker, const ExecutionReport& fill) noexcept;
 
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working);
   guards::TradingState trading_state(TradingScope scope) const;

@@ -114,8 +114,11 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   const std::uint64_t key =
       guards::ClientOrderIdIndex::key(order.principal_id, order.client_order_id.view());
   if (order_index_.contains(key)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  // Reduce-only here and, where the venue has the form, at the venue too:
+  // a protective fill may close the position while the order travels.
+  order.reduce_only = state == guards::TradingState::reducing;
   if (Reason reason = exposure_.reserve(order.account_id, instrument, order.side, order.quantity,
-                                        state == guards::TradingState::reducing);
+                                        order.reduce_only);
       reason != Reason::OK) {
     return reject(handle, &order, reason);
   }

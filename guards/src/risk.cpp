@@ -151,4 +151,13 @@ void ExposureBook::apply_fill(AccountId account, InstrumentId instrument, Side s
   c->fills_finished.fetch_add(1, std::memory_order_acq_rel);
 }
 
+void ExposureBook::apply_position_change(AccountId account, InstrumentId instrument, Side side,
+                                         Decimal quantity) noexcept {
+  Cell* c = cell(account, instrument);
+  if (c == nullptr || !quantity.is_positive() || (side != Side::buy && side != Side::sell)) return;
+  c->fills_started.fetch_add(1, std::memory_order_acq_rel);
+  c->position.fetch_add(side == Side::buy ? quantity.raw() : -quantity.raw(), std::memory_order_acq_rel);
+  c->fills_finished.fetch_add(1, std::memory_order_acq_rel);
+}
+
 }  // namespace ordergate::guards

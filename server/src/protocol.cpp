@@ -378,6 +378,21 @@ void write_simple(std::string& out, const Request& request, std::string_view typ
 
 void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol) {
   JsonWriter json(out);
+  if (report.kind == ReportKind::position_fill) {
+    json.begin()
+        .string("type", "position_fill")
+        .string("account", account)
+        .string("symbol", symbol)
+        .string("side", to_string(report.side))
+        .decimal("qty", report.last_quantity)
+        .decimal("price", report.last_price)
+        .string("source", to_string(report.source))
+        .string("orig_cl_ord_id", report.client_order_id.view())
+        .string("broker_order_id", report.broker_order_id.view());
+    if (!report.broker_reason.empty()) json.string("broker_reason", report.broker_reason.view());
+    json.integer("time_ns", report.transact_time_ns).end();
+    return;
+  }
   json.begin()
       .string("type", "exec")
       .string("cl_ord_id", report.client_order_id.view())

@@ -153,8 +153,9 @@ inline void write_error(std::string& out, std::string_view id_json, ErrorCode co
 /// `{"type":<type>,"id":...}` (pong, bye).
 void write_simple(std::string& out, const Request& request, std::string_view type);
 
-/// `{"type":"exec",...}`: one execution report; `account` and `symbol` are
-/// the names of the report's ids.
+/// `{"type":"exec",...}`: one execution report, or `{"type":"position_fill",...}`
+/// for a report of kind position_fill; `account` and `symbol` are the names
+/// of the report's ids.
 void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol);
 
 }  // namespace ordergate::protocol

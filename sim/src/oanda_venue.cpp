@@ -566,8 +566,29 @@ std::optional<std::string> OandaVenue::margin_problem(const Account& account, co
   return std::nullopt;
 }
 
+// What OANDA does with a REDUCE_ONLY order that would open or grow a
+// position is not in the reference we have; the simulator fills the part
+// that reduces the position and cancels the rest (all of it when nothing
+// reduces) with this reason, like an IOC remainder.
+constexpr const char* kReduceOnlyCancel = "REDUCE_ONLY_NO_POSITION";
+
 void OandaVenue::fill_order(Account& account, Order& order, const Instrument& instrument, Decimal price,
                             Decimal units, const std::string& fill_reason, Batch& batch, bool complete) {
+  bool reduce_only_remainder = false;
+  if (order.position_fill == "REDUCE_ONLY") {
+    const auto held_at = account.positions.find(order.instrument);
+    const Decimal held = held_at == account.positions.end() ? Decimal{} : held_at->second;
+    const bool reduces = held.is_positive() ? units.is_negative() : held.is_negative() && units.is_positive();
+    if (!reduces) {
+      cancel(account, order, kReduceOnlyCancel, batch);
+      return;
+    }
+    if (units.abs() > held.abs()) {
+      units = -held;
+      complete = false;
+      reduce_only_remainder = true;
+    }
+  }
   if (auto problem = margin_problem(account, order, instrument, price, units)) {
     cancel(account, order, *problem, batch);
     return;
@@ -584,17 +605,90 @@ void OandaVenue::fill_order(Account& account, Order& order, const Instrument& in
     return;
   }
 
-  Decimal& position = account.positions[order.instrument];
-  Decimal after;
-  if (!Decimal::add(position, units, after)) {
+  std::uint64_t opened = 0;
+  const std::uint64_t id = book_fill(account, order, instrument, price, units, fill_reason, batch, opened);
+  if (id == 0) {
     cancel(account, order, "INTERNAL_SERVER_ERROR", batch);
     return;
   }
+  if (complete) {
+    account.pending.erase(order.id);
+    order.state = OrderState::filled;
+    order.filling_transaction = id;
+    order.filled_time = rfc3339(wall_ns());
+  }
+  // Dependent orders of the trade the fill opened: pending orders that
+  // trigger_dependents fills when the market reaches their level.
+  const auto dependent = [&](const char* type, const char* kind, Decimal level) -> std::uint64_t {
+    std::uint64_t dependent_id = 0;
+    JsonWriter out = begin_transaction(account, batch, type, dependent_id);
+    out.member("tradeID", std::to_string(opened))
+        .member("price", format_price(&instrument, level))
+        .member("timeInForce", "GTC")
+        .member("triggerCondition", "DEFAULT")
+        .member("reason", "ON_FILL");
+    commit_transaction(account, batch, dependent_id, out, nullptr);
+    Order protective;
+    protective.id = dependent_id;
+    protective.type = kind;
+    protective.instrument = order.instrument;
+    protective.price = level;
+    protective.time_in_force = "GTC";
+    protective.position_fill = "REDUCE_ONLY";
+    protective.trigger_condition = "DEFAULT";
+    protective.create_time = rfc3339(wall_ns());
+    protective.trade_id = opened;
+    account.orders.emplace(dependent_id, std::move(protective));
+    account.pending.insert(dependent_id);
+    return dependent_id;
+  };
+  if (opened != 0) {
+    Trade& trade = account.trades.at(opened);
+    if (order.take_profit) trade.take_profit_order = dependent("TAKE_PROFIT_ORDER", "TAKE_PROFIT", *order.take_profit);
+    if (order.stop_loss) trade.stop_loss_order = dependent("STOP_LOSS_ORDER", "STOP_LOSS", *order.stop_loss);
+  }
+  if (reduce_only_remainder && order.state == OrderState::pending) cancel(account, order, kReduceOnlyCancel, batch);
+}
+
+std::uint64_t OandaVenue::book_fill(Account& account, const Order& order, const Instrument& instrument, Decimal price,
+                                    Decimal units, const std::string& fill_reason, Batch& batch,
+                                    std::uint64_t& opened) {
+  opened = 0;
+  Decimal& position = account.positions[order.instrument];
+  Decimal after;
+  if (!Decimal::add(position, units, after)) return 0;
   position = after;
 
+  const std::uint64_t id = account.transactions.size() + 1;  // the fill's id, as begin_transaction gives it
+  // Close or reduce the opposite trades, oldest first.
+  struct Closed {
+    std::uint64_t trade;
+    Decimal units;  // signed, as the closing fill moved it
+    bool whole;
+  };
+  std::vector<Closed> closed;
+  Decimal remaining = units;
+  for (auto& [trade_id, trade] : account.trades) {
+    if (remaining.is_zero()) break;
+    if (trade.instrument != order.instrument || trade.units.is_positive() == remaining.is_positive()) continue;
+    const Decimal take = trade.units.abs() <= remaining.abs() ? -trade.units : remaining;
+    (void)Decimal::add(trade.units, take, trade.units);
+    (void)Decimal::sub(remaining, take, remaining);
+    closed.push_back({trade_id, take, trade.units.is_zero()});
+  }
+  if (!remaining.is_zero()) {
+    Trade trade;
+    trade.id = id;
+    trade.instrument = order.instrument;
+    trade.units = remaining;
+    trade.price = price;
+    account.trades.emplace(id, std::move(trade));
+    opened = id;
+  }
+
   const std::string price_text = format_price(&instrument, price);
-  std::uint64_t id = 0;
-  JsonWriter tx = begin_transaction(account, batch, "ORDER_FILL", id);
+  std::uint64_t check = 0;
+  JsonWriter tx = begin_transaction(account, batch, "ORDER_FILL", check);
   tx.member("orderID", std::to_string(order.id));
   if (!order.client_id.empty()) tx.member("clientOrderID", order.client_id);
   tx.member("instrument", order.instrument)
@@ -620,37 +714,92 @@ void OandaVenue::fill_order(Account& account, Order& order, const Instrument& in
       .member("financing", "0.0000")
       .member("commission", "0.0000")
       .member("guaranteedExecutionFee", "0.0000")
-      .member("accountBalance", format_decimal(account.balance, 4))
-      .key("tradeOpened")
-      .begin_object()
-      .member("tradeID", std::to_string(id))
-      .member("units", units.to_string())
-      .member("price", price_text)
-      .member("guaranteedExecutionFee", "0.0000")
-      .member("halfSpreadCost", "0.0000")
-      .end_object()
-      .member("halfSpreadCost", "0.0000");
-  commit_transaction(account, batch, id, tx, &batch.fill);
-
-  if (complete) {
-    account.pending.erase(order.id);
-    order.state = OrderState::filled;
-    order.filling_transaction = id;
-    order.filled_time = rfc3339(wall_ns());
+      .member("accountBalance", format_decimal(account.balance, 4));
+  if (opened != 0) {
+    tx.key("tradeOpened")
+        .begin_object()
+        .member("tradeID", std::to_string(opened))
+        .member("units", remaining.to_string())
+        .member("price", price_text)
+        .member("guaranteedExecutionFee", "0.0000")
+        .member("halfSpreadCost", "0.0000")
+        .end_object();
   }
-  // Dependent orders are recorded (as OANDA does) but never triggered here.
-  const auto dependent = [&](const char* type, Decimal level) {
-    std::uint64_t dependent_id = 0;
-    JsonWriter out = begin_transaction(account, batch, type, dependent_id);
-    out.member("tradeID", std::to_string(id))
-        .member("price", format_price(&instrument, level))
-        .member("timeInForce", "GTC")
-        .member("triggerCondition", "DEFAULT")
-        .member("reason", "ON_FILL");
-    commit_transaction(account, batch, dependent_id, out, nullptr);
-  };
-  if (order.take_profit) dependent("TAKE_PROFIT_ORDER", *order.take_profit);
-  if (order.stop_loss) dependent("STOP_LOSS_ORDER", *order.stop_loss);
+  bool any_whole = false;
+  for (const Closed& c : closed) any_whole = any_whole || c.whole;
+  if (any_whole) {
+    tx.key("tradesClosed").begin_array();
+    for (const Closed& c : closed) {
+      if (!c.whole) continue;
+      tx.begin_object()
+          .member("tradeID", std::to_string(c.trade))
+          .member("units", c.units.to_string())
+          .member("price", price_text)
+          .member("realizedPL", "0.0000")
+          .end_object();
+    }
+    tx.end_array();
+  }
+  for (const Closed& c : closed) {
+    if (c.whole) continue;
+    tx.key("tradeReduced")
+        .begin_object()
+        .member("tradeID", std::to_string(c.trade))
+        .member("units", c.units.to_string())
+        .member("price", price_text)
+        .member("realizedPL", "0.0000")
+        .end_object();
+  }
+  tx.member("halfSpreadCost", "0.0000");
+  commit_transaction(account, batch, check, tx, &batch.fill);
+  for (const Closed& c : closed) {
+    if (c.whole) close_trade(account, c.trade, batch);
+  }
+  return check;
+}
+
+void OandaVenue::close_trade(Account& account, std::uint64_t trade_id, Batch& batch) {
+  const auto found = account.trades.find(trade_id);
+  if (found == account.trades.end()) return;
+  const Trade trade = found->second;
+  account.trades.erase(found);
+  for (const std::uint64_t dependent : {trade.stop_loss_order, trade.take_profit_order}) {
+    const auto order = account.orders.find(dependent);
+    if (dependent == 0 || order == account.orders.end() || order->second.state != OrderState::pending) continue;
+    std::string saved = batch.cancel;
+    cancel(account, order->second, "LINKED_TRADE_CLOSED", batch);
+    batch.cancel = std::move(saved);  // the reply's cancel is the request's own order's
+  }
+}
+
+void OandaVenue::trigger_dependents(Account& account, const Instrument& instrument) {
+  const std::vector<std::uint64_t> ids(account.pending.begin(), account.pending.end());
+  for (const auto id : ids) {
+    const auto found = account.orders.find(id);
+    if (found == account.orders.end()) continue;
+    Order& order = found->second;
+    if (order.state != OrderState::pending || order.instrument != instrument.name || order.trade_id == 0) continue;
+    const auto trade = account.trades.find(order.trade_id);
+    if (trade == account.trades.end()) continue;
+    // A long trade closes by selling at the bid, a short one by buying at the ask.
+    const bool long_trade = trade->second.units.is_positive();
+    const Decimal touch = long_trade ? instrument.bid : instrument.ask;
+    const bool stop = order.type == "STOP_LOSS";
+    const bool triggered = stop ? (long_trade ? touch <= *order.price : touch >= *order.price)
+                                : (long_trade ? touch >= *order.price : touch <= *order.price);
+    if (!triggered) continue;
+    Batch batch = new_batch();
+    ++next_request_id_;
+    std::uint64_t opened = 0;
+    const Decimal units = -trade->second.units;
+    const std::uint64_t fill = book_fill(account, order, instrument, touch, units, order.type + "_ORDER", batch, opened);
+    if (fill == 0) continue;
+    account.pending.erase(id);
+    order.state = OrderState::filled;
+    order.filling_transaction = fill;
+    order.filled_time = rfc3339(wall_ns());
+    log_.request("oanda: " + order.type + " order " + std::to_string(id) + " on " + instrument.name + " filled");
+  }
 }
 
 void OandaVenue::cancel(Account& account, Order& order, const std::string& reason, Batch& batch) {
@@ -914,6 +1063,7 @@ void OandaVenue::on_price(const Instrument& instrument) {
       log_.request("oanda: resting order " + std::to_string(id) + " on " + instrument.name +
                    (order.state == OrderState::filled ? " filled" : " cancelled"));
     }
+    trigger_dependents(account, instrument);
   }
 }
 
@@ -972,6 +1122,7 @@ void OandaVenue::write_orders(JsonWriter& out, const std::string& client_id) con
           .member("instrument", order.instrument)
           .member("type", order.type)
           .member("units", order.units.to_string())
+          .member("position_fill", order.position_fill)
           .member("state", state)
           .end_object();
     }

@@ -80,6 +80,17 @@ class OandaVenue {
     std::uint64_t cancelling_transaction = 0;
     std::string filled_time;
     std::string cancelled_time;
+    std::uint64_t trade_id = 0;  ///< STOP_LOSS / TAKE_PROFIT: the trade it closes
+  };
+
+  /// An open trade (OANDA nets positions but keeps trades, closed FIFO).
+  struct Trade {
+    std::uint64_t id = 0;  ///< the id of the fill that opened it
+    std::string instrument;
+    Decimal units;  ///< signed, still open
+    Decimal price;
+    std::uint64_t stop_loss_order = 0;
+    std::uint64_t take_profit_order = 0;
   };
 
   struct StreamClient {
@@ -96,6 +107,7 @@ class OandaVenue {
     std::set<std::uint64_t> pending;  ///< ids of pending orders (kept small)
     std::unordered_map<std::string, std::vector<std::uint64_t>> by_client_id;
     std::map<std::string, Decimal> positions;  ///< net units per instrument
+    std::map<std::uint64_t, Trade> trades;     ///< open trades by id (FIFO order)
     Decimal balance;
     std::vector<StreamClient> streams;
   };
@@ -133,6 +145,15 @@ class OandaVenue {
   void fill_order(Account& account, Order& order, const Instrument& instrument, Decimal price, Decimal units,
                   const std::string& fill_reason, Batch& batch, bool complete);
   void cancel(Account& account, Order& order, const std::string& reason, Batch& batch);
+  /// Books `units` of `order` at `price`: closes or reduces the opposite
+  /// trades first (FIFO), opens a trade with the rest, and writes the
+  /// ORDER_FILL. Returns its id; `opened` is the trade it opened (0: none).
+  std::uint64_t book_fill(Account& account, const Order& order, const Instrument& instrument, Decimal price,
+                          Decimal units, const std::string& fill_reason, Batch& batch, std::uint64_t& opened);
+  /// A trade closed: its stop loss and take profit are cancelled.
+  void close_trade(Account& account, std::uint64_t trade_id, Batch& batch);
+  /// Stop loss and take profit orders whose level the quote crossed fill.
+  void trigger_dependents(Account& account, const Instrument& instrument);
   void on_price(const Instrument& instrument);
   void expire_orders(Account& account, std::int64_t now_ns);
 

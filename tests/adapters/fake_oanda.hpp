@@ -82,6 +82,7 @@ class FakeOanda {
     } else if (target == account + "/orders" && request.method() == boost::beast::http::verb::post) {
       reply = place(request.body());
     } else if (target.rfind(account + "/transactions/sinceid?id=", 0) == 0) {
+      ++transaction_polls_;
       const std::uint64_t since = std::stoull(target.substr(target.find("id=") + 3));
       std::string list;
       // One transaction per page (OANDA pages long histories): the adapter
@@ -130,6 +131,29 @@ class FakeOanda {
     resting_.erase(it);
   }
 
+  /// The stop loss attached to the `open-` order placed for `label`
+  /// triggers: an ORDER_FILL of the dependent order, which carries no
+  /// client id.
+  void trigger_stop_loss(const std::string& label) {
+    std::lock_guard lock(mutex_);
+    const auto it = stop_losses_.find(label);
+    ASSERT_NE(it, stop_losses_.end());
+    add(R"("type":"ORDER_FILL","orderID":")" + it->second.first +
+        R"(","instrument":"EUR_USD","units":"1000","fullVWAP":"1.08300","reason":"STOP_LOSS_ORDER",)"
+        R"("tradesClosed":[{"tradeID":")" + it->second.second + R"(","units":"1000"}])");
+    stop_losses_.erase(it);
+  }
+  /// The request body of the last order placed for `label` (empty if none).
+  std::string placed_body(const std::string& label) {
+    std::lock_guard lock(mutex_);
+    const auto it = bodies_.find(label);
+    return it == bodies_.end() ? std::string{} : it->second;
+  }
+  /// transactions/sinceid requests so far.
+  int transaction_polls() {
+    std::lock_guard lock(mutex_);
+    return transaction_polls_;
+  }
   /// Orders placed for the strategy id `label`.
   int orders_with(const std::string& label) {
     std::lock_guard lock(mutex_);
@@ -192,9 +216,23 @@ class FakeOanda {
       return reply;
     }
     placed_.emplace_back(label, client);
+    bodies_[label] = body;
     const std::string create = add(R"("type":"MARKET_ORDER","clientExtensions":{"id":")" + client + "\"}");
     std::string reply_body = R"({"orderCreateTransaction":{"id":")" + create + "\"}";
-    if (prefix == "fill" || prefix == "lost") {
+    if (prefix == "open") {
+      // Opens a trade with a stop loss attached, as stopLossOnFill does.
+      const std::string fill_id = std::to_string(transactions_.size() + 1);
+      const std::string fill = add(R"("type":"ORDER_FILL","orderID":")" + create + R"(","clientOrderID":")" + client +
+                                   R"(","instrument":"EUR_USD","units":"-1000","fullVWAP":"1.08460",)"
+                                   R"("reason":"MARKET_ORDER","tradeOpened":{"tradeID":")" + fill_id +
+                                   R"(","units":"-1000"})");
+      const std::string stop = add(R"("type":"STOP_LOSS_ORDER","tradeID":")" + fill_id +
+                                   R"(","price":"1.08600","reason":"ON_FILL")");
+      stop_losses_[label] = {stop, fill_id};
+      reply_body += R"(,"orderFillTransaction":{"id":")" + fill + R"(","orderID":")" + create +
+                    R"(","units":"-1000","fullVWAP":"1.08460","tradeOpened":{"tradeID":")" + fill_id +
+                    R"(","units":"-1000"}})";
+    } else if (prefix == "fill" || prefix == "lost") {
       const std::string fill = add(R"("type":"ORDER_FILL","orderID":")" + create + R"(","clientOrderID":")" + client +
                                    R"(","units":"-1000","fullVWAP":"1.08460")");
       reply_body += R"(,"orderFillTransaction":{"id":")" + fill +
@@ -228,6 +266,9 @@ class FakeOanda {
   std::mutex mutex_;
   std::vector<std::string> transactions_ = {R"({"id":"1","type":"CREATE"})"};
   std::vector<std::pair<std::string, std::string>> placed_;  // label, client id
+  std::map<std::string, std::string> bodies_;                 // label -> body of its last order
+  std::map<std::string, std::pair<std::string, std::string>> stop_losses_;  // label -> stop order, trade
+  int transaction_polls_ = 0;
   std::map<std::string, std::string> resting_;  // venue client id -> order id
   std::map<std::string, std::string> labels_;
   std::string next_behaviour_;

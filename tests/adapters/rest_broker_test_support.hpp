@@ -42,7 +42,9 @@ inline InstrumentSpec instrument_spec(const char* name, const char* tick, const 
 
 struct Reports final : ExecutionSink {
   void on_execution(const ExecutionReport& report) noexcept override { all.push_back(report); }
+  void on_position_fill(const ExecutionReport& fill) noexcept override { position_fills.push_back(fill); }
   std::vector<ExecutionReport> all;
+  std::vector<ExecutionReport> position_fills;
 };
 
 template <class Venue>

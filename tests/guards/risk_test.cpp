@@ -441,5 +441,62 @@ TEST(ExposureConcurrency, ReduceOnlyNeverFlipsThePositionWhileOtherOrdersFill) {
   EXPECT_EQ(s.open_orders, 0u);
 }
 
+// The same race with the position closed by a fill that belongs to no
+// working order (a stop loss triggering), after which the venue cancels the
+// reduce-only order that was waiting to close it: working returns to where a
+// slower reduce-only sell read it, and only the position moved. Each thread
+// holds the whole position reserved before it closes it, either by its own
+// fill or by such a position change; a sell booked against the stale
+// position would then fill and go short.
+TEST(ExposureConcurrency, ReduceOnlyNeverFlipsThePositionWhileProtectiveFillsCloseIt) {
+  Instrument instrument = eurusd();
+  instrument.max_open_orders = 1'000'000;
+  instrument.max_position = decimal_literal("10");
+  ExposureBook book(1, 1);
+  const Decimal whole = decimal_literal("10");
+  book.apply_position_change(0, 0, Side::buy, whole);
+  ASSERT_EQ(book.snapshot(0, 0).position, whole);
+  std::atomic<int> shorts{0};
+  std::atomic<int> closed_by_stop{0};
+  run_threads([&](int t) {
+    for (int i = 0; i < 1'000'000; ++i) {
+      if (book.reserve(0, instrument, Side::sell, whole, true) != Reason::OK) continue;
+      if ((i + t) % 2 == 0) {
+        book.apply_position_change(0, 0, Side::sell, whole);  // the stop loss closed it
+        book.release(0, 0, Side::sell, whole);                  // the venue cancelled the sell
+        closed_by_stop.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        book.apply_fill(0, 0, Side::sell, whole);
+        book.release(0, 0, Side::sell, Decimal{});
+      }
+      if (book.snapshot(0, 0).position.is_negative()) shorts.fetch_add(1, std::memory_order_relaxed);
+      bool bought = false;
+      while (!bought && book.snapshot(0, 0).position < whole) {
+        bought = book.reserve(0, instrument, Side::buy, whole, false) == Reason::OK;
+        if (!bought) std::this_thread::yield();
+      }
+      if (!bought) continue;
+      book.apply_fill(0, 0, Side::buy, whole);
+      book.release(0, 0, Side::buy, Decimal{});
+    }
+  }, 8);
+  EXPECT_GT(closed_by_stop.load(), 0);
+  EXPECT_EQ(shorts.load(), 0) << "a reduce-only sell booked against a position a protective fill had closed";
+  const ExposureBook::Snapshot s = book.snapshot(0, 0);
+  EXPECT_FALSE(s.position.is_negative());
+  EXPECT_TRUE(s.working_sell.is_zero());
+  EXPECT_EQ(s.open_orders, 0u);
+}
+
+TEST_F(Exposure, APositionChangeMovesThePositionButNoWorkingQuantity) {
+  ASSERT_EQ(reserve(Side::sell, "3"), Reason::OK);
+  book_.apply_position_change(0, instrument_.id, Side::buy, decimal_literal("5"));
+  book_.apply_position_change(0, instrument_.id, Side::sell, decimal_literal("2"));
+  book_.apply_position_change(0, instrument_.id, Side::sell, decimal_literal("-1"));  // ignored
+  EXPECT_EQ(snapshot().position, decimal_literal("3"));
+  EXPECT_EQ(snapshot().working_sell, decimal_literal("3"));
+  EXPECT_EQ(snapshot().open_orders, 1u);
+}
+
 }  // namespace
 }  // namespace ordergate::guards

@@ -16,7 +16,9 @@ from ordergate_client import (
     Accepted,
     Client,
     ConnectionClosed,
+    ExecEvent,
     GatewayError,
+    PositionFillEvent,
     ProtocolError,
     Rejected,
     RequestRejected,
@@ -273,6 +275,51 @@ class ReplyMatching(ClientTestCase):
             [("c-1", "NEW"), ("c-1", "FILLED"), ("c-2", "NEW")],
         )
         self.assertEqual(events[0].leaves_qty, Decimal("1000"))
+        self.assertIsNone(client.next_event(0.05))
+
+    def test_a_position_fill_between_replies_is_queued_as_its_own_event(self) -> None:
+        position_fill = {
+            "type": "position_fill",
+            "account": "fx",
+            "symbol": "EUR/USD",
+            "side": "sell",
+            "qty": "10000",
+            "price": "1.079",
+            "source": "STOP_LOSS",
+            "orig_cl_ord_id": "c-1",
+            "broker_order_id": "7",
+            "broker_reason": "STOP_LOSS_ORDER",
+            "time_ns": 5,
+        }
+
+        def script(connection: socket.socket, gateway: FakeGateway) -> None:
+            request = gateway.read_request(connection)
+            gateway.send(connection, EXEC, position_fill, {"type": "pong", "id": request["id"]})
+            silent(connection, gateway)
+
+        gateway = self.fake(script)
+        client = self.client(gateway)
+        client.begin_ping().result()
+        first = client.next_event(1.0)
+        second = client.next_event(1.0)
+        self.assertIsInstance(first, ExecEvent)
+        self.assertEqual(
+            second,
+            PositionFillEvent(
+                account="fx",
+                symbol="EUR/USD",
+                side="sell",
+                qty=Decimal("10000"),
+                price=Decimal("1.079"),
+                source="STOP_LOSS",
+                orig_cl_ord_id="c-1",
+                broker_order_id="7",
+                time_ns=5,
+                broker_reason="STOP_LOSS_ORDER",
+            ),
+        )
+        assert second is not None
+        self.assertFalse(second.is_terminal)
         self.assertIsNone(client.next_event(0.05))
 
     def test_rejections_are_values_for_orders_and_exceptions_for_other_ops(self) -> None:

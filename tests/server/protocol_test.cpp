@@ -466,5 +466,28 @@ TEST(Protocol, ExecutionReportsCarryEveryFieldAndTheReasonOnlyWhenThereIsOne) {
   EXPECT_EQ(member(out, "broker_reason"), "\"INSUFFICIENT_MARGIN\"");
 }
 
+TEST(Protocol, APositionFillIsItsOwnEventNamingTheParentOrder) {
+  ExecutionReport report;
+  report.kind = ReportKind::position_fill;
+  report.source = FillSource::stop_loss;
+  report.status = ExecStatus::filled;
+  report.side = Side::sell;
+  report.last_quantity = decimal_literal("10000");
+  report.last_price = decimal_literal("1.08");
+  report.transact_time_ns = 99;
+  (void)report.client_order_id.assign("parent-1");
+  (void)report.broker_order_id.assign("42");
+  (void)report.broker_reason.assign("STOP_LOSS_ORDER");
+  std::string out;
+  write_execution(out, report, "fx", "EUR/USD");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"type", "\"position_fill\""}, {"account", "\"fx\""},          {"symbol", "\"EUR/USD\""},
+      {"side", "\"sell\""},          {"qty", "\"10000\""},           {"price", "\"1.08\""},
+      {"source", "\"STOP_LOSS\""},   {"orig_cl_ord_id", "\"parent-1\""}, {"broker_order_id", "\"42\""},
+      {"broker_reason", "\"STOP_LOSS_ORDER\""}, {"time_ns", "99"},
+  };
+  EXPECT_EQ(members(out), expected);
+}
+
 }  // namespace
 }  // namespace ordergate::protocol

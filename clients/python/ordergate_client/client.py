@@ -6,7 +6,9 @@ speaks it with the standard library only:
 * every request carries an integer ``id``; replies are matched to requests by
   that id, so several requests can be sent before any reply is read
   (pipelining);
-* execution reports (``{"type":"exec"}``) may arrive between replies at any
+* execution reports (``{"type":"exec"}``) and position fills
+  (``{"type":"position_fill"}``: a stop loss or take profit of one of this
+  session's orders filled at the broker) may arrive between replies at any
   time; they are queued, never dropped, and handed out by
   :meth:`Client.next_event` / :meth:`Client.events`;
 * decimal values travel as JSON strings and are handed back as
@@ -41,6 +43,7 @@ __all__ = [
     "GatewayError",
     "OpenOrder",
     "Position",
+    "PositionFillEvent",
     "ProtocolError",
     "Pending",
     "RequestRejected",
@@ -219,6 +222,31 @@ class ExecEvent:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PositionFillEvent:
+    """A fill at the broker that belongs to no order of this session but to
+    one it placed: its stop loss, take profit or trailing stop triggered.
+    The gateway has already booked it into the position."""
+
+    account: str
+    symbol: str
+    side: str
+    qty: decimal.Decimal
+    price: decimal.Decimal
+    source: str
+    """``STOP_LOSS``, ``TAKE_PROFIT``, ``TRAILING_STOP_LOSS`` or ``ACCOUNT``."""
+    orig_cl_ord_id: str
+    """The client order id of the order the protective order was attached to."""
+    broker_order_id: str
+    time_ns: int
+    broker_reason: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Always False: a position fill ends no order of the session."""
+        return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class OpenOrder:
     """One entry of the ``orders`` reply."""
 
@@ -282,6 +310,24 @@ def _parse_exec(message: Mapping[str, Any]) -> ExecEvent:
         )
     except KeyError as missing:
         raise ProtocolError("BAD_REPLY", f"exec report without field {missing}") from None
+
+
+def _parse_position_fill(message: Mapping[str, Any]) -> PositionFillEvent:
+    try:
+        return PositionFillEvent(
+            account=message.get("account", ""),
+            symbol=message.get("symbol", ""),
+            side=message.get("side", ""),
+            qty=_decimal(message["qty"], "qty"),
+            price=_decimal(message["price"], "price"),
+            source=message.get("source", ""),
+            orig_cl_ord_id=message.get("orig_cl_ord_id", ""),
+            broker_order_id=message.get("broker_order_id", ""),
+            time_ns=int(message.get("time_ns", 0)),
+            broker_reason=message.get("broker_reason"),
+        )
+    except KeyError as missing:
+        raise ProtocolError("BAD_REPLY", f"position fill without field {missing}") from None
 
 
 def _rejection(message: Mapping[str, Any], op: str) -> Rejected:
@@ -465,7 +511,7 @@ class Client:
         self._timeout = timeout
         self._next_id = 1
         self._buffer = bytearray()
-        self._events: collections.deque[ExecEvent] = collections.deque()
+        self._events: collections.deque[ExecEvent | PositionFillEvent] = collections.deque()
         self._replies: dict[int | str, JsonObject] = {}
         self._unmatched: collections.deque[JsonObject] = collections.deque()
         self._closing_code: str | None = None
@@ -731,7 +777,7 @@ class Client:
 
     # ---- execution reports
 
-    def next_event(self, timeout: float | None = None) -> ExecEvent | None:
+    def next_event(self, timeout: float | None = None) -> ExecEvent | PositionFillEvent | None:
         """Returns the next execution report, reading from the socket if none
         is queued. Waits at most ``timeout`` seconds (``None``: the client's
         timeout; ``0``: only what is already here) and returns ``None`` if
@@ -748,7 +794,7 @@ class Client:
             return None
         return self._events.popleft()
 
-    def events(self, timeout: float | None = None) -> Iterator[ExecEvent]:
+    def events(self, timeout: float | None = None) -> Iterator[ExecEvent | PositionFillEvent]:
         """Yields execution reports as they arrive, until none arrives for
         ``timeout`` seconds (``None``: until the connection closes)."""
         while True:
@@ -760,7 +806,7 @@ class Client:
                 return
             yield event
 
-    def pending_events(self) -> list[ExecEvent]:
+    def pending_events(self) -> list[ExecEvent | PositionFillEvent]:
         """Takes every execution report already queued, without reading."""
         events = list(self._events)
         self._events.clear()
@@ -902,6 +948,9 @@ class Client:
             raise ProtocolError("BAD_REPLY", "the gateway sent a line that is not a JSON object")
         if message.get("type") == "exec":
             self._events.append(_parse_exec(message))
+            return
+        if message.get("type") == "position_fill":
+            self._events.append(_parse_position_fill(message))
             return
         request_id = message.get("id")
         if request_id is not None:

@@ -27,6 +27,36 @@ enum class ExecStatus : std::uint8_t {
          status == ExecStatus::rejected || status == ExecStatus::expired;
 }
 
+/// What an `ExecutionReport` describes.
+enum class ReportKind : std::uint8_t {
+  order = 0,          ///< an event of the gateway order `order_id`
+  position_fill = 1,  ///< a fill on the account that belongs to no gateway order (see `FillSource`)
+};
+
+/// Where a position fill came from.
+enum class FillSource : std::uint8_t {
+  none = 0,       ///< not a position fill
+  stop_loss,      ///< a stop loss attached to the gateway order `order_id` triggered
+  take_profit,    ///< its take profit triggered
+  trailing_stop,  ///< its trailing stop loss triggered
+  account,        ///< any other fill on the account (placed outside the gateway, a closeout...)
+};
+
+[[nodiscard]] std::string_view to_string(FillSource source) noexcept;  ///< "STOP_LOSS", ..., "ACCOUNT"
+
+/// `ExecutionReport::order_id` of a position fill that no gateway order caused.
+inline constexpr OrderId kNoOrderId = 0xFFFFFFFFu;
+/// `ExecutionReport::account_id` of a position fill whose adapter does not
+/// know the gateway account: the engine attributes it by broker.
+inline constexpr AccountId kNoAccountId = 0xFFFFu;
+
+/// An order's execution event, or (kind == position_fill) a fill on the
+/// account that belongs to no gateway order: a protective order attached to
+/// the order `order_id` triggering, or any fill the gateway did not place
+/// (`order_id` = kNoOrderId). A position fill carries the venue's signed
+/// change as `side` + `last_quantity` at `last_price`, the triggering venue
+/// order in `broker_order_id` and the parent's identity in `session_id` /
+/// `client_order_id`; its status is FILLED and it changes no order.
 struct ExecutionReport {
   OrderId order_id = 0;
   SessionId session_id = 0;
@@ -35,6 +65,7 @@ struct ExecutionReport {
   Side side = Side::unset;
   ExecStatus status = ExecStatus::new_order;
   Reason reason = Reason::OK;  ///< why, for rejected / canceled by the broker or gateway
+  ReportKind kind = ReportKind::order;
   Decimal last_quantity;       ///< filled by this event
   Decimal last_price;
   Decimal cumulative_quantity;
@@ -44,7 +75,9 @@ struct ExecutionReport {
   ClientOrderId client_order_id;
   BrokerOrderId broker_order_id;
   FixedString<32> broker_reason;  ///< the broker's own code, e.g. INSUFFICIENT_MARGIN
+  FillSource source = FillSource::none;  ///< position fills only
 };
 static_assert(std::is_trivially_copyable_v<ExecutionReport>);
+static_assert(sizeof(ExecutionReport) == 184, "kind and source live in what was padding");
 
 }  // namespace ordergate

@@ -78,6 +78,11 @@ struct Order {
   Side side = Side::unset;
   OrderType type = OrderType::unset;
   TimeInForce time_in_force = TimeInForce::unset;
+  /// Accepted while its account or principal was REDUCING: the adapter asks
+  /// the venue for its reduce-only form where it has one (OANDA
+  /// `positionFill: REDUCE_ONLY`). Set by the guard pipeline; sits in what
+  /// was padding, so `Order` keeps its size.
+  bool reduce_only = false;
   Decimal quantity;
   Decimal price;        ///< zero when absent
   Decimal stop_price;   ///< zero when absent
@@ -89,6 +94,7 @@ struct Order {
   OrderText text;
 };
 static_assert(std::is_trivially_copyable_v<Order>);
+static_assert(sizeof(Order) == 184, "Order crosses the broker queues by value: keep it small");
 
 /// A request to cancel a working order, addressed to the broker.
 struct CancelOrder {

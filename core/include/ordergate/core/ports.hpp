@@ -23,6 +23,13 @@ namespace ordergate {
 class ExecutionSink {
  public:
   virtual void on_execution(const ExecutionReport& report) noexcept = 0;
+  /// A fill on the account that belongs to no gateway order (`fill.kind` ==
+  /// position_fill): a protective order of the gateway order `fill.order_id`
+  /// triggered, or (order_id == kNoOrderId) a fill the gateway did not place.
+  /// The adapter reports each venue fill once (it deduplicates by the venue's
+  /// transaction id); the gateway books it into the position. The default
+  /// ignores it, for sinks that track no position.
+  virtual void on_position_fill(const ExecutionReport& fill) noexcept { (void)fill; }
 
  protected:
   ~ExecutionSink() = default;
@@ -71,6 +78,7 @@ enum class AuditEventType : std::uint8_t {
   tls_failure,            ///< a broker connection failed verification
   principal_enabled,
   journal_repaired,       ///< `ordergate audit repair` cut a torn last line (detail: what it cut)
+  position_fill,          ///< a fill on the account outside any gateway order (a stop loss...)
 };
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;

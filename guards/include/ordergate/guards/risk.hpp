@@ -78,6 +78,14 @@ class ExposureBook {
   /// a concurrent reader may briefly see too much exposure, never too little.
   void apply_fill(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
 
+  /// A fill that belongs to no working order (a stop loss or take profit
+  /// triggering, a fill placed outside the gateway): position += signed
+  /// quantity, working unchanged. Follows the same protocol as `apply_fill`
+  /// (fills begun / finished), so a `reserve` that read the position before
+  /// it is checked again: a reduce-only order is never booked against a
+  /// position this change already closed. Ignores what `apply_fill` ignores.
+  void apply_position_change(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
+
  private:
   struct alignas(kCacheLine) Cell {
     std::atomic<std::int64_t> position{0};

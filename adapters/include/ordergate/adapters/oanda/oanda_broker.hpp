@@ -81,6 +81,9 @@ struct OandaSettings {
 /// counts lost replies found in the transactions.
 struct OandaStats : rest::RestStats {
   std::uint64_t transaction_polls = 0;
+  /// Fills of no gateway order (protective orders, fills placed elsewhere)
+  /// reported to the gateway as position fills.
+  std::uint64_t position_fills = 0;
 };
 
 /// The OANDA v20 broker. `start()` opens the pool and reads the account's

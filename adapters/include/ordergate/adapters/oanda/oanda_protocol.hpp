@@ -40,7 +40,8 @@ using ReasonCode = FixedString<32>;
 /// an empty view on success, or the OANDA-style reason code why the order
 /// cannot be expressed (then `out` is left unchanged): TIME_IN_FORCE_INVALID
 /// (market orders are FOK or IOC; stops are GTC, GFD or GTD) or
-/// ORDER_TYPE_INVALID.
+/// ORDER_TYPE_INVALID. `positionFill` is REDUCE_ONLY for an order with
+/// `reduce_only` (accepted while REDUCING), else DEFAULT.
 [[nodiscard]] std::string_view write_order_body(const Order& order, std::string_view instrument,
                                                 std::string_view client_order_id, std::string& out);
 
@@ -62,6 +63,7 @@ struct OrderReply {
   Decimal fill_units;  ///< absolute
   Decimal fill_price;  ///< fullVWAP (or price)
   std::int64_t fill_time_ns = 0;
+  std::uint64_t fill_trade_opened = 0;  ///< tradeOpened.tradeID of the fill; 0 if none
   bool canceled = false;
   std::uint64_t cancel_transaction_id = 0;
   std::int64_t cancel_time_ns = 0;
@@ -89,15 +91,37 @@ struct PriceUpdate {
 
 /// The transactions the adapter acts on, from `transactions/sinceid`.
 struct Transaction {
-  enum class Type : std::uint8_t { order_create, order_reject, order_fill, order_cancel, other };
+  enum class Type : std::uint8_t {
+    order_create,
+    order_reject,
+    order_fill,
+    order_cancel,
+    other,
+    /// STOP_LOSS_ORDER, TAKE_PROFIT_ORDER, TRAILING_STOP_LOSS_ORDER or
+    /// GUARANTEED_STOP_LOSS_ORDER: an order attached to the trade `trade_id`.
+    dependent_order_create,
+  };
   Type type = Type::other;
   std::uint64_t id = 0;
   std::uint64_t order_id = 0;  ///< fill/cancel: the order; create: the transaction id itself
   ClientOrderId client_order_id;  ///< clientExtensions.id or clientOrderID; empty if none
   Decimal units;  ///< fill: absolute units filled
+  Side side = Side::unset;  ///< fill: the sign of its units (buy > 0)
   Decimal price;  ///< fill: fullVWAP (or price)
-  ReasonCode reason;  ///< cancel reason or rejectReason
+  ReasonCode reason;  ///< cancel reason, rejectReason, or the fill's reason (e.g. STOP_LOSS_ORDER)
+  FixedString<32> instrument;  ///< fill: the instrument (OANDA name)
+  /// Fill: tradeOpened.tradeID (0 if none). Dependent order create: tradeID.
+  std::uint64_t trade_id = 0;
+  /// Fill: the first of tradesClosed / tradeReduced (0 if none).
+  std::uint64_t closed_trade_id = 0;
+  /// Fill: it opened, reduced or closed a trade (so it moved the position).
+  bool moves_position = false;
+  /// Fill: `closed_trade_id` was closed (tradesClosed), not only reduced.
+  bool closes_trade = false;
   std::int64_t time_ns = 0;
+  /// Dependent order create: what kind (STOP_LOSS_ORDER, ...), as `reason`
+  /// names the fill of one.
+  ReasonCode dependent_type;
 };
 
 class OandaCodec {

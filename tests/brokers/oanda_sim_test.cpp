@@ -43,7 +43,8 @@ class OandaProtectiveSim : public OandaSim {
   }
   void TearDown() override {
     OandaSim::TearDown();
-    gateway_.reset();  // before the audit sink it writes to
+    session_ = Session{};  // a session never outlives its gateway
+    gateway_.reset();      // before the audit sink it writes to
   }
   Decimal position() { return gateway_->exposure("fx", "EUR/USD").position; }
   /// The next position fill this session receives (or none within 10 s).

@@ -112,7 +112,8 @@ TEST(Doctor, ProductionWithoutAStateFileFailsAndTheStateDefaultsBesideTheJournal
   EXPECT_NE(std::find_if(violations.begin(), violations.end(),
                          [](const std::string& v) { return v.find("[state] path") != std::string::npos; }),
             violations.end());
-  EXPECT_NE(find(run_doctor(without), "state", CheckStatus::fail), nullptr);
+  const auto checked = run_doctor(without);
+  EXPECT_NE(find(checked, "state", CheckStatus::fail), nullptr);
   std::remove(with_audit.c_str());
   std::remove(without.c_str());
 }
@@ -121,7 +122,9 @@ TEST(Doctor, StateFileIsReadBackAndADamagedOneFails) {
   const std::string state = write_temp("");
   std::remove(state.c_str());
   const std::string path = write_temp(replace(example_text(), "/tmp/ordergate-example.state", state));
-  const CheckResult* none = find(run_doctor(path), "state", CheckStatus::pass);
+  // `find` points into the results: keep each vector alive while it is read.
+  const auto first = run_doctor(path);
+  const CheckResult* none = find(first, "state", CheckStatus::pass);
   ASSERT_NE(none, nullptr);
   EXPECT_NE(none->message.find("none yet"), std::string::npos) << none->message;
 
@@ -129,13 +132,15 @@ TEST(Doctor, StateFileIsReadBackAndADamagedOneFails) {
   halted.accounts = {{"paper", guards::TradingState::halted}};
   halted.disabled_principals = {"ma-cross"};
   write_control_state(state, halted);
-  const CheckResult* read = find(run_doctor(path), "state", CheckStatus::pass);
+  const auto second = run_doctor(path);
+  const CheckResult* read = find(second, "state", CheckStatus::pass);
   ASSERT_NE(read, nullptr);
   EXPECT_NE(read->message.find("account paper HALTED"), std::string::npos) << read->message;
   EXPECT_NE(read->message.find("principal ma-cross disabled"), std::string::npos) << read->message;
 
   std::ofstream(state, std::ios::app) << "global ACTIVE\n";
-  const CheckResult* damaged = find(run_doctor(path), "state", CheckStatus::fail);
+  const auto third = run_doctor(path);
+  const CheckResult* damaged = find(third, "state", CheckStatus::fail);
   ASSERT_NE(damaged, nullptr);
   EXPECT_NE(damaged->message.find("damaged"), std::string::npos) << damaged->message;
   std::remove(state.c_str());

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/clock.hpp"
@@ -18,6 +20,45 @@
 #include "ordergate/core/reason.hpp"
 
 namespace ordergate {
+
+/// One working order a broker holds for an account, as reconciliation finds
+/// it (orders this gateway placed in an earlier run, and orders placed by
+/// anyone else: a person, another tool).
+struct HeldOrder {
+  AccountId account_id = 0;
+  InstrumentId instrument_id = 0;
+  Side side = Side::unset;
+  OrderType type = OrderType::unset;
+  TimeInForce time_in_force = TimeInForce::unset;
+  Decimal quantity;    ///< as placed
+  Decimal leaves;      ///< still working, > 0
+  Decimal price;       ///< zero when none
+  Decimal stop_price;  ///< zero when none
+  std::int64_t expire_time_ns = 0;  ///< UTC ns; GTD only
+  BrokerOrderId broker_order_id;    ///< the venue's own id
+  /// The client id the venue knows the order by (for a gateway order: an
+  /// adapter's prefix, '-', the gateway order id in base 36); empty if none.
+  FixedString<48> venue_client_id;
+};
+
+/// A broker's net position of an account in an instrument: positive long,
+/// negative short. Reconciliation reports only non-zero positions.
+struct HeldPosition {
+  AccountId account_id = 0;
+  InstrumentId instrument_id = 0;
+  Decimal net;
+};
+
+/// What a broker holds for the accounts of one adapter, in answer to
+/// `BrokerPort::request_holdings`. Instruments the gateway does not trade
+/// are left out and counted in `skipped`.
+struct Holdings {
+  bool complete = false;  ///< false: the fetch failed and `error` says why (never a secret)
+  std::string error;
+  std::vector<HeldOrder> orders;
+  std::vector<HeldPosition> positions;
+  std::uint32_t skipped = 0;
+};
 
 /// Receives execution events from a broker adapter, on the broker's I/O thread.
 class ExecutionSink {
@@ -30,6 +71,9 @@ class ExecutionSink {
   /// transaction id); the gateway books it into the position. The default
   /// ignores it, for sinks that track no position.
   virtual void on_position_fill(const ExecutionReport& fill) noexcept { (void)fill; }
+  /// The answer to `BrokerPort::request_holdings`, once per request. The
+  /// default ignores it, for sinks that reconcile nothing.
+  virtual void on_holdings(const Holdings& holdings) noexcept { (void)holdings; }
 
  protected:
   ~ExecutionSink() = default;
@@ -56,6 +100,28 @@ class BrokerPort {
   virtual bool poll() noexcept = 0;
   /// Called once on the I/O thread on shutdown, after the last order.
   virtual void stop() noexcept = 0;
+
+  /// Reconciliation: asks what the broker holds for the adapter's accounts
+  /// (every working order, every non-zero position). The adapter answers
+  /// once per call through `ExecutionSink::on_holdings`, on its I/O thread,
+  /// possibly inside this call, with `complete` false when it could not
+  /// find out. Returns false when the adapter cannot reconcile at all (then
+  /// nothing is answered; the default).
+  virtual bool request_holdings() noexcept { return false; }
+  /// Takes over an order reconciliation found, under the gateway order
+  /// `order` (its ids and client order id as the gateway restored them):
+  /// from then on its fills, cancels and expiry are reported like those of
+  /// an order `submit` sent, and `cancel` reaches it. `held` is the order as
+  /// the adapter reported it. The default does nothing.
+  virtual void adopt(const Order& order, const HeldOrder& held) noexcept {
+    (void)order;
+    (void)held;
+  }
+  /// The prefix of the client ids this adapter instance gives the venue
+  /// (see HeldOrder::venue_client_id); fresh for every instance, so it also
+  /// tells runs apart. Empty when the adapter sends none. Valid after
+  /// construction and for the adapter's lifetime.
+  [[nodiscard]] virtual std::string_view client_id_prefix() const noexcept { return {}; }
 };
 
 enum class AuditEventType : std::uint8_t {

@@ -8,6 +8,7 @@ namespace {
 
 constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
 constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
 
 constexpr std::uint64_t fnv1a(std::uint64_t hash, unsigned char byte) noexcept {
   return (hash ^ byte) * kFnvPrime;
@@ -26,13 +27,17 @@ constexpr std::uint64_t fmix64(std::uint64_t k) noexcept {
 
 }  // namespace
 
-ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity) {
+ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity, std::int64_t window_ns) {
   constexpr std::size_t kMaxCapacity = std::size_t{1} << 32;
   if (capacity > kMaxCapacity) throw std::invalid_argument("client order id index: capacity above 2^32");
+  if (window_ns <= 0 || window_ns > std::int64_t{kMaxWindowSeconds} * kNanosPerSecond) {
+    throw std::invalid_argument("client order id index: the window must be within 1 s and 30 days");
+  }
   std::size_t rounded = 16;
   while (rounded < capacity) rounded *= 2;
   slots_ = std::make_unique<Slot[]>(rounded);
   mask_ = rounded - 1;
+  window_s_ = static_cast<std::uint32_t>((window_ns + kNanosPerSecond - 1) / kNanosPerSecond);
 }
 
 std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view client_order_id) noexcept {
@@ -43,66 +48,138 @@ std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view cl
   hash = fnv1a(hash, static_cast<unsigned char>(principal >> 8));
   for (char c : client_order_id) hash = fnv1a(hash, static_cast<unsigned char>(c));
   hash = fmix64(hash);
-  return hash <= kTombstone ? hash + 2 : hash;
+  return hash == kEmpty ? 1 : hash;
 }
 
-ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::size_t& slot) noexcept {
-  if (key <= kTombstone) return Insert::full;  // not a key `key()` can produce
+std::uint32_t ClientOrderIdIndex::second(std::int64_t monotonic_ns) noexcept {
+  const std::int64_t seconds = std::max<std::int64_t>(monotonic_ns, 0) / kNanosPerSecond;
+  return static_cast<std::uint32_t>(seconds + kMaxWindowSeconds + 1);
+}
+
+bool ClientOrderIdIndex::reusable(std::uint64_t meta, std::uint32_t now_s) const noexcept {
+  const std::uint32_t order = order_of(meta);
+  if (order == kFree) return true;
+  // Whole seconds: strictly more than the window has passed, so an id is
+  // never refused for less than the window.
+  return order == kFinished && now_s - second_of(meta) > window_s_;
+}
+
+ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::int64_t now_ns,
+                                                      std::size_t& slot) noexcept {
+  if (key == kEmpty) return Insert::full;  // not a key `key()` can produce
+  const std::uint32_t now_s = second(now_ns);
   const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
-  std::size_t index = static_cast<std::size_t>(key) & mask_;
-  for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
-    std::atomic<std::uint64_t>& slot_key = slots_[index].key;
-    std::uint64_t current = slot_key.load(std::memory_order_acquire);
-    if (current == kEmpty) {
-      if (slot_key.compare_exchange_strong(current, key, std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-        slot = index;
-        return Insert::inserted;
+  const std::size_t home = static_cast<std::size_t>(key) & mask_;
+  // A claim lost to another insert restarts the search; a handful of
+  // retries only happens under a storm of inserts into one probe run.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    bool found = false;
+    std::size_t candidate = 0;
+    std::uint64_t candidate_meta = 0;
+    std::size_t index = home;
+    for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+      // Meta first: a claim writes its key before its final meta, so a meta
+      // that names an order (or a finished one) comes with that claim's key.
+      const std::uint64_t meta = slots_[index].meta.load(std::memory_order_seq_cst);
+      const std::uint64_t current = slots_[index].key.load(std::memory_order_seq_cst);
+      if (current == key && !reusable(meta, now_s)) return Insert::duplicate;
+      if (!found && reusable(meta, now_s)) {
+        found = true;
+        candidate = index;
+        candidate_meta = meta;
       }
-      // Lost the race for this slot; `current` now holds the winner.
+      // The end of the run, unless an insert is claiming this entry (its key
+      // is not written yet): the key is nowhere further.
+      if (current == kEmpty && order_of(meta) != kClaiming) break;
     }
-    if (current == key) return Insert::duplicate;
-    // Another key or a tombstone: tombstones are never reused, which keeps
-    // every insert of one key meeting at the same first empty slot.
+    if (!found) return Insert::full;
+    Slot& claimed = slots_[candidate];
+    if (!claimed.meta.compare_exchange_strong(candidate_meta, pack(kClaiming, now_s), std::memory_order_seq_cst)) {
+      continue;
+    }
+    claimed.key.store(key, std::memory_order_seq_cst);
+    claimed.meta.store(pack(kUnpublished, now_s), std::memory_order_seq_cst);
+    // Look again: an insert of the same key that raced this one has its
+    // claim in this run too. Whoever sees the other withdraws.
+    index = home;
+    for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+      if (index == candidate) continue;
+      // Meta first: a claim writes its key before its final meta, so a meta
+      // that names an order (or a finished one) comes with that claim's key.
+      const std::uint64_t meta = slots_[index].meta.load(std::memory_order_seq_cst);
+      const std::uint64_t current = slots_[index].key.load(std::memory_order_seq_cst);
+      if (current == kEmpty && order_of(meta) != kClaiming) break;
+      if (current != key) continue;
+      if (!reusable(meta, now_s)) {
+        claimed.meta.store(pack(kFree, 0), std::memory_order_seq_cst);
+        return Insert::duplicate;
+      }
+    }
+    slot = candidate;
+    return Insert::inserted;
   }
   return Insert::full;
 }
 
 void ClientOrderIdIndex::publish(std::size_t slot, OrderId order) noexcept {
-  if (slot <= mask_) slots_[slot].order.store(order, std::memory_order_release);
+  if (slot > mask_ || order >= kFirstReservedOrderId) return;
+  std::atomic<std::uint64_t>& meta = slots_[slot].meta;
+  meta.store(pack(order, second_of(meta.load(std::memory_order_relaxed))), std::memory_order_release);
 }
 
 void ClientOrderIdIndex::erase(std::size_t slot) noexcept {
-  if (slot <= mask_) slots_[slot].key.store(kTombstone, std::memory_order_release);
+  if (slot <= mask_) slots_[slot].meta.store(pack(kFree, 0), std::memory_order_seq_cst);
 }
 
-bool ClientOrderIdIndex::contains(std::uint64_t key) const noexcept {
-  if (key <= kTombstone) return false;
+void ClientOrderIdIndex::finish(std::size_t slot, OrderId order) noexcept {
+  if (slot > mask_) return;
+  std::atomic<std::uint64_t>& meta = slots_[slot].meta;
+  std::uint64_t current = meta.load(std::memory_order_acquire);
+  if (order_of(current) != order) return;
+  meta.compare_exchange_strong(current, pack(kFinished, second_of(current)), std::memory_order_release,
+                               std::memory_order_relaxed);
+}
+
+bool ClientOrderIdIndex::contains(std::uint64_t key, std::int64_t now_ns) const noexcept {
+  if (key == kEmpty) return false;
+  const std::uint32_t now_s = second(now_ns);
   const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   std::size_t index = static_cast<std::size_t>(key) & mask_;
   for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    const std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
     const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
-    if (current == key) return true;
-    if (current == kEmpty) return false;
+    if (current == kEmpty && order_of(meta) != kClaiming) return false;
+    if (current == key && !reusable(meta, now_s)) return true;
   }
   return false;
 }
 
 bool ClientOrderIdIndex::find(std::uint64_t key, OrderId& order) const noexcept {
-  if (key <= kTombstone) return false;
+  if (key == kEmpty) return false;
   const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   std::size_t index = static_cast<std::size_t>(key) & mask_;
   for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    const std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
     const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
-    if (current == key) {
-      const std::uint32_t published = slots_[index].order.load(std::memory_order_acquire);
-      if (published == kUnpublished) return false;
+    if (current == kEmpty && order_of(meta) != kClaiming) return false;
+    if (current != key) continue;
+    const std::uint32_t published = order_of(meta);
+    if (published < kFirstReservedOrderId) {
       order = published;
       return true;
     }
-    if (current == kEmpty) return false;
   }
   return false;
+}
+
+bool ClientOrderIdIndex::restore(std::uint64_t key, std::int64_t now_ns, std::int64_t age_ns) noexcept {
+  if (age_ns < 0) age_ns = 0;
+  if (age_ns / kNanosPerSecond >= window_s_) return false;
+  std::size_t slot = 0;
+  if (insert(key, now_ns, slot) != Insert::inserted) return false;
+  const std::uint32_t used_s = second(now_ns) - static_cast<std::uint32_t>(age_ns / kNanosPerSecond);
+  slots_[slot].meta.store(pack(kFinished, used_s), std::memory_order_release);
+  return true;
 }
 
 }  // namespace ordergate::guards

@@ -14,16 +14,20 @@ namespace {
 
 using Insert = ClientOrderIdIndex::Insert;
 
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kWindow = 60 * kSecond;
+constexpr std::int64_t kNow = 1000 * kSecond;
+
 std::string numbered_id(int n) {
   std::string id = "ord-";
   id += std::to_string(n);
   return id;
 }
 
-TEST(ClientOrderIdKey, IsStableAndNeverEmptyOrTombstone) {
+TEST(ClientOrderIdKey, IsStableAndNeverEmpty) {
   EXPECT_EQ(ClientOrderIdIndex::key(3, "abc"), ClientOrderIdIndex::key(3, "abc"));
-  EXPECT_GT(ClientOrderIdIndex::key(0, ""), 1u);
-  for (int n = 0; n < 10'000; ++n) EXPECT_GT(ClientOrderIdIndex::key(1, numbered_id(n)), 1u);
+  EXPECT_NE(ClientOrderIdIndex::key(0, ""), 0u);
+  for (int n = 0; n < 10'000; ++n) EXPECT_NE(ClientOrderIdIndex::key(1, numbered_id(n)), 0u);
 }
 
 TEST(ClientOrderIdKey, SeparatesPrincipalsAndIds) {
@@ -42,29 +46,29 @@ TEST(ClientOrderIdKey, SpreadsSequentialIdsAcrossTheLowBits) {
 }
 
 TEST(ClientOrderIdIndex, RoundsCapacityUpToAPowerOfTwo) {
-  EXPECT_EQ(ClientOrderIdIndex(0).capacity(), 16u);
-  EXPECT_EQ(ClientOrderIdIndex(16).capacity(), 16u);
-  EXPECT_EQ(ClientOrderIdIndex(17).capacity(), 32u);
-  EXPECT_EQ(ClientOrderIdIndex(1000).capacity(), 1024u);
+  EXPECT_EQ(ClientOrderIdIndex(0, kWindow).capacity(), 16u);
+  EXPECT_EQ(ClientOrderIdIndex(16, kWindow).capacity(), 16u);
+  EXPECT_EQ(ClientOrderIdIndex(17, kWindow).capacity(), 32u);
+  EXPECT_EQ(ClientOrderIdIndex(1000, kWindow).capacity(), 1024u);
 }
 
 TEST(ClientOrderIdIndex, DetectsADuplicateOfAnInsertedKey) {
-  ClientOrderIdIndex index(64);
+  ClientOrderIdIndex index(64, kWindow);
   const std::uint64_t key = ClientOrderIdIndex::key(1, "c-1");
   std::size_t slot = 0;
-  ASSERT_EQ(index.insert(key, slot), Insert::inserted);
-  EXPECT_TRUE(index.contains(key));
+  ASSERT_EQ(index.insert(key, kNow, slot), Insert::inserted);
+  EXPECT_TRUE(index.contains(key, kNow));
   std::size_t other = 0;
-  EXPECT_EQ(index.insert(key, other), Insert::duplicate);
-  EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(2, "c-1")));
-  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(2, "c-1"), other), Insert::inserted);
+  EXPECT_EQ(index.insert(key, kNow, other), Insert::duplicate);
+  EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(2, "c-1"), kNow));
+  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(2, "c-1"), kNow, other), Insert::inserted);
 }
 
 TEST(ClientOrderIdIndex, FindsOnlyPublishedOrders) {
-  ClientOrderIdIndex index(64);
+  ClientOrderIdIndex index(64, kWindow);
   const std::uint64_t key = ClientOrderIdIndex::key(1, "c-1");
   std::size_t slot = 0;
-  ASSERT_EQ(index.insert(key, slot), Insert::inserted);
+  ASSERT_EQ(index.insert(key, kNow, slot), Insert::inserted);
   OrderId order = 99;
   EXPECT_FALSE(index.find(key, order));
   EXPECT_EQ(order, 99u);
@@ -75,25 +79,25 @@ TEST(ClientOrderIdIndex, FindsOnlyPublishedOrders) {
 }
 
 TEST(ClientOrderIdIndex, EraseUndoesAnInsertSoTheIdCanBeUsedAgain) {
-  ClientOrderIdIndex index(64);
+  ClientOrderIdIndex index(64, kWindow);
   const std::uint64_t key = ClientOrderIdIndex::key(1, "retry-me");
   std::size_t slot = 0;
-  ASSERT_EQ(index.insert(key, slot), Insert::inserted);
+  ASSERT_EQ(index.insert(key, kNow, slot), Insert::inserted);
   index.erase(slot);
-  EXPECT_FALSE(index.contains(key));
+  EXPECT_FALSE(index.contains(key, kNow));
   std::size_t again = 0;
-  ASSERT_EQ(index.insert(key, again), Insert::inserted);
-  EXPECT_NE(again, slot);  // tombstones are never reused
+  ASSERT_EQ(index.insert(key, kNow, again), Insert::inserted);
+  EXPECT_EQ(again, slot);  // an undone entry is reusable at once
   index.publish(again, 7);
   OrderId order = 0;
   ASSERT_TRUE(index.find(key, order));
   EXPECT_EQ(order, 7u);
   std::size_t third = 0;
-  EXPECT_EQ(index.insert(key, third), Insert::duplicate);
+  EXPECT_EQ(index.insert(key, kNow, third), Insert::duplicate);
 }
 
-TEST(ClientOrderIdIndex, ProbesPastCollisionsAndTombstones) {
-  ClientOrderIdIndex index(16);
+TEST(ClientOrderIdIndex, ProbesPastCollisionsAndReusesAnUndoneEntry) {
+  ClientOrderIdIndex index(16, kWindow);
   // Keys that all hash to slot 5.
   const std::uint64_t a = (1ull << 40) | 5;
   const std::uint64_t b = (2ull << 40) | 5;
@@ -101,56 +105,54 @@ TEST(ClientOrderIdIndex, ProbesPastCollisionsAndTombstones) {
   std::size_t slot_a = 0;
   std::size_t slot_b = 0;
   std::size_t slot_c = 0;
-  ASSERT_EQ(index.insert(a, slot_a), Insert::inserted);
-  ASSERT_EQ(index.insert(b, slot_b), Insert::inserted);
+  ASSERT_EQ(index.insert(a, kNow, slot_a), Insert::inserted);
+  ASSERT_EQ(index.insert(b, kNow, slot_b), Insert::inserted);
   EXPECT_EQ(slot_a, 5u);
   EXPECT_EQ(slot_b, 6u);
   index.erase(slot_a);
-  ASSERT_EQ(index.insert(c, slot_c), Insert::inserted);
-  EXPECT_EQ(slot_c, 7u);
-  EXPECT_TRUE(index.contains(b));
-  EXPECT_TRUE(index.contains(c));
-  EXPECT_FALSE(index.contains(a));
-  EXPECT_EQ(index.insert(b, slot_a), Insert::duplicate);
+  ASSERT_EQ(index.insert(c, kNow, slot_c), Insert::inserted);
+  EXPECT_EQ(slot_c, 5u);
+  EXPECT_TRUE(index.contains(b, kNow));
+  EXPECT_TRUE(index.contains(c, kNow));
+  EXPECT_FALSE(index.contains(a, kNow));
+  EXPECT_EQ(index.insert(b, kNow, slot_a), Insert::duplicate);
 }
 
 TEST(ClientOrderIdIndex, ReportsFullWhenEverySlotIsTaken) {
-  ClientOrderIdIndex index(16);
+  ClientOrderIdIndex index(16, kWindow);
   std::size_t slot = 0;
   for (int n = 0; n < 16; ++n) {
-    ASSERT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), slot), Insert::inserted) << n;
+    ASSERT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), kNow, slot), Insert::inserted) << n;
   }
-  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, "one-more"), slot), Insert::full);
-  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(3)), slot), Insert::duplicate);
-  EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(1, "one-more")));
+  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, "one-more"), kNow, slot), Insert::full);
+  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(3)), kNow, slot), Insert::duplicate);
+  EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(1, "one-more"), kNow));
 }
 
 TEST(ClientOrderIdIndex, StopsProbingAtTheProbeLimit) {
-  ClientOrderIdIndex index(1024);
+  ClientOrderIdIndex index(1024, kWindow);
   std::size_t slot = 0;
   // Fill a run of kMaxProbe slots starting at 0 with keys that all start there.
   for (std::uint64_t n = 1; n <= ClientOrderIdIndex::kMaxProbe; ++n) {
-    ASSERT_EQ(index.insert(n << 20, slot), Insert::inserted);
+    ASSERT_EQ(index.insert(n << 20, kNow, slot), Insert::inserted);
   }
   const std::uint64_t late = (ClientOrderIdIndex::kMaxProbe + 1) << 20;
-  EXPECT_EQ(index.insert(late, slot), Insert::full);
-  EXPECT_FALSE(index.contains(late));
-  EXPECT_EQ(index.insert(late | 1, slot), Insert::inserted);  // another start slot still has room
+  EXPECT_EQ(index.insert(late, kNow, slot), Insert::full);
+  EXPECT_FALSE(index.contains(late, kNow));
+  EXPECT_EQ(index.insert(late | 1, kNow, slot), Insert::inserted);  // another start slot still has room
 }
 
 TEST(ClientOrderIdIndex, IgnoresTheReservedKeyValues) {
-  ClientOrderIdIndex index(16);
+  ClientOrderIdIndex index(16, kWindow);
   std::size_t slot = 0;
-  EXPECT_NE(index.insert(0, slot), Insert::inserted);
-  EXPECT_NE(index.insert(1, slot), Insert::inserted);
-  EXPECT_FALSE(index.contains(0));
-  EXPECT_FALSE(index.contains(1));
+  EXPECT_NE(index.insert(0, kNow, slot), Insert::inserted);
+  EXPECT_FALSE(index.contains(0, kNow));
 }
 
-TEST(ClientOrderIdIndexConcurrency, ExactlyOneOfManyConcurrentInsertsOfAKeyWins) {
+TEST(ClientOrderIdIndexConcurrency, NoKeyIsEverInsertedTwiceByConcurrentInserts) {
   constexpr int kThreads = 4;
   constexpr int kKeys = 2000;
-  ClientOrderIdIndex index(8192);
+  ClientOrderIdIndex index(8192, kWindow);
   std::atomic<int> inserted[kKeys] = {};
   std::atomic<int> duplicates{0};
   std::atomic<bool> go{false};
@@ -160,7 +162,7 @@ TEST(ClientOrderIdIndexConcurrency, ExactlyOneOfManyConcurrentInsertsOfAKeyWins)
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       for (int n = 0; n < kKeys; ++n) {
         std::size_t slot = 0;
-        switch (index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), slot)) {
+        switch (index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), kNow, slot)) {
           case Insert::inserted:
             inserted[n].fetch_add(1);
             index.publish(slot, static_cast<OrderId>(n));
@@ -176,22 +178,29 @@ TEST(ClientOrderIdIndexConcurrency, ExactlyOneOfManyConcurrentInsertsOfAKeyWins)
   }
   go.store(true, std::memory_order_release);
   for (std::thread& thread : threads) thread.join();
+  int winners = 0;
   for (int n = 0; n < kKeys; ++n) {
-    ASSERT_EQ(inserted[n].load(), 1) << n;
+    // Racing inserts of one key may all withdraw (fails closed), never both win.
+    ASSERT_LE(inserted[n].load(), 1) << n;
+    winners += inserted[n].load();
     OrderId order = 0;
-    ASSERT_TRUE(index.find(ClientOrderIdIndex::key(1, numbered_id(n)), order));
-    EXPECT_EQ(order, static_cast<OrderId>(n));
+    if (inserted[n].load() == 1) {
+      ASSERT_TRUE(index.find(ClientOrderIdIndex::key(1, numbered_id(n)), order));
+      EXPECT_EQ(order, static_cast<OrderId>(n));
+    } else {
+      EXPECT_FALSE(index.find(ClientOrderIdIndex::key(1, numbered_id(n)), order));
+    }
   }
-  EXPECT_EQ(duplicates.load(), (kThreads - 1) * kKeys);
+  EXPECT_EQ(winners + duplicates.load(), kThreads * kKeys);
 }
 
-TEST(ClientOrderIdIndexConcurrency, ConcurrentInsertsOfOneKeyNeverBothWinEvenWithTombstones) {
+TEST(ClientOrderIdIndexConcurrency, ConcurrentInsertsOfOneKeyNeverBothWinWhileEntriesAreReused) {
   constexpr int kThreads = 4;
-  constexpr int kRounds = 60;  // below kMaxProbe: every round leaves one more tombstone
-  ClientOrderIdIndex index(4096);
+  constexpr int kRounds = 300;
+  ClientOrderIdIndex index(64, kWindow);
   for (int round = 0; round < kRounds; ++round) {
-    // Every round races the same key; the winner erases it again, leaving a
-    // tombstone that the next round's inserts must probe past together.
+    // Every round races the same key; the winner's insert is undone again,
+    // so the next round's inserts compete for reusable entries.
     const std::uint64_t key = ClientOrderIdIndex::key(9, "contested");
     std::atomic<int> winners{0};
     std::atomic<std::size_t> winning_slot{0};
@@ -201,7 +210,7 @@ TEST(ClientOrderIdIndexConcurrency, ConcurrentInsertsOfOneKeyNeverBothWinEvenWit
       threads.emplace_back([&] {
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         std::size_t slot = 0;
-        if (index.insert(key, slot) == Insert::inserted) {
+        if (index.insert(key, kNow, slot) == Insert::inserted) {
           winners.fetch_add(1);
           winning_slot.store(slot);
         }
@@ -209,13 +218,97 @@ TEST(ClientOrderIdIndexConcurrency, ConcurrentInsertsOfOneKeyNeverBothWinEvenWit
     }
     go.store(true, std::memory_order_release);
     for (std::thread& thread : threads) thread.join();
-    ASSERT_EQ(winners.load(), 1) << "round " << round;
-    index.erase(winning_slot.load());
+    ASSERT_LE(winners.load(), 1) << "round " << round;
+    if (winners.load() == 1) index.erase(winning_slot.load());
+    EXPECT_FALSE(index.contains(key, kNow)) << "round " << round;
   }
 }
 
+TEST(ClientOrderIdWindow, AFinishedOrdersIdStaysRefusedForTheWindowThenMayBeUsedAgain) {
+  ClientOrderIdIndex index(64, kWindow);
+  const std::uint64_t key = ClientOrderIdIndex::key(1, "c-1");
+  std::size_t slot = 0;
+  ASSERT_EQ(index.insert(key, kNow, slot), Insert::inserted);
+  index.publish(slot, 5);
+  index.finish(slot, 5);
+  OrderId order = 0;
+  EXPECT_FALSE(index.find(key, order));  // finished: nothing to cancel
+  std::size_t again = 0;
+  // Kept in whole seconds, so refused for the window and at most one
+  // second more, never less.
+  EXPECT_TRUE(index.contains(key, kNow + kWindow + kSecond - 1));
+  EXPECT_EQ(index.insert(key, kNow + kWindow + kSecond - 1, again), Insert::duplicate);
+  EXPECT_FALSE(index.contains(key, kNow + kWindow + kSecond));
+  ASSERT_EQ(index.insert(key, kNow + kWindow + kSecond, again), Insert::inserted);
+  EXPECT_EQ(again, slot);  // the expired entry is reused, not a new one
+}
+
+TEST(ClientOrderIdWindow, ALiveOrdersIdIsNeverReusedWhateverItsAge) {
+  ClientOrderIdIndex index(64, kWindow);
+  const std::uint64_t key = ClientOrderIdIndex::key(1, "gtc-1");
+  std::size_t slot = 0;
+  ASSERT_EQ(index.insert(key, kNow, slot), Insert::inserted);
+  index.publish(slot, 9);
+  const std::int64_t much_later = kNow + 100 * kWindow;
+  EXPECT_TRUE(index.contains(key, much_later));
+  std::size_t other = 0;
+  EXPECT_EQ(index.insert(key, much_later, other), Insert::duplicate);
+  OrderId order = 0;
+  ASSERT_TRUE(index.find(key, order));
+  EXPECT_EQ(order, 9u);
+  index.finish(slot, 8);  // not the order in the entry: ignored
+  EXPECT_TRUE(index.find(key, order));
+  index.finish(slot, 9);
+  EXPECT_FALSE(index.contains(key, much_later));
+}
+
+TEST(ClientOrderIdWindow, ATableFarSmallerThanTheIdsUsedNeverFillsWhileIdsExpire) {
+  // 128 entries, a one-second window (ids kept up to two seconds), 100,000
+  // distinct ids at 40 per second: bounded memory, as long as the ids of one
+  // window fit.
+  ClientOrderIdIndex index(128, kSecond);
+  for (int n = 0; n < 100'000; ++n) {
+    const std::int64_t now = kNow + static_cast<std::int64_t>(n) * (kSecond / 40);
+    std::size_t slot = 0;
+    ASSERT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), now, slot), Insert::inserted) << n;
+    index.publish(slot, static_cast<OrderId>(n));
+    index.finish(slot, static_cast<OrderId>(n));
+    if (n > 0) {
+      // The previous id is still inside its window.
+      EXPECT_TRUE(index.contains(ClientOrderIdIndex::key(1, numbered_id(n - 1)), now)) << n;
+    }
+  }
+}
+
+TEST(ClientOrderIdWindow, AFullWindowRefusesNewIdsRatherThanForgetOne) {
+  ClientOrderIdIndex index(16, kWindow);
+  std::size_t slot = 0;
+  for (int n = 0; n < 16; ++n) {
+    ASSERT_EQ(index.insert(ClientOrderIdIndex::key(1, numbered_id(n)), kNow, slot), Insert::inserted) << n;
+    index.publish(slot, static_cast<OrderId>(n));
+    index.finish(slot, static_cast<OrderId>(n));
+  }
+  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, "one-more"), kNow + kSecond, slot), Insert::full);
+  for (int n = 0; n < 16; ++n) EXPECT_TRUE(index.contains(ClientOrderIdIndex::key(1, numbered_id(n)), kNow + kSecond));
+  EXPECT_EQ(index.insert(ClientOrderIdIndex::key(1, "one-more"), kNow + kWindow + kSecond, slot), Insert::inserted);
+}
+
+TEST(ClientOrderIdWindow, ARestoredIdIsRefusedForWhatRemainsOfItsWindow) {
+  ClientOrderIdIndex index(64, kWindow);
+  const std::uint64_t key = ClientOrderIdIndex::key(2, "before-restart");
+  ASSERT_TRUE(index.restore(key, kNow, 20 * kSecond));
+  EXPECT_TRUE(index.contains(key, kNow + 40 * kSecond));
+  EXPECT_FALSE(index.contains(key, kNow + 41 * kSecond));
+  OrderId order = 0;
+  EXPECT_FALSE(index.find(key, order));
+  EXPECT_FALSE(index.restore(ClientOrderIdIndex::key(2, "too-old"), kNow, kWindow));
+  EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(2, "too-old"), kNow));
+}
+
 TEST(ClientOrderIdIndex, RefusesAnAbsurdCapacity) {
-  EXPECT_THROW(ClientOrderIdIndex((std::size_t{1} << 32) + 1), std::invalid_argument);
+  EXPECT_THROW(ClientOrderIdIndex((std::size_t{1} << 32) + 1, kWindow), std::invalid_argument);
+  EXPECT_THROW(ClientOrderIdIndex(64, 0), std::invalid_argument);
+  EXPECT_THROW(ClientOrderIdIndex(64, 31LL * 24 * 3600 * kSecond), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,15 +1,25 @@
 #pragma once
 
 /// \file
-/// Lock-free index from (principal, client order id) to order id. It detects
-/// duplicate client order ids among open and past orders, and finds an order
+/// Lock-free index from (principal, client order id) to order id, kept for a
+/// time window in a table of fixed size. It refuses a client order id used
+/// within the window (or still naming a live order), and finds a live order
 /// to cancel.
 ///
-/// Open addressing with linear probing over 64-bit keys. A slot goes from
-/// empty to a key exactly once (compare-and-swap), so two threads inserting
-/// the same key always meet at the same slot and one of them sees the
-/// duplicate. Keys are never removed while the gateway runs, except to undo
-/// an insert that a later guard refused (the slot becomes a tombstone).
+/// Open addressing with linear probing over 64-bit keys. An entry holds its
+/// key, the order it names (or a state) and the second it was inserted. An
+/// entry becomes reusable when its order is finished and the window has
+/// passed since its insertion, or at once when its insert was undone; a
+/// live order's entry is never reused, whatever its age. So the table holds
+/// the ids of the window plus the live orders, in memory fixed at
+/// construction.
+///
+/// Concurrent inserts of one key: an insert first looks at the whole probe
+/// run for the key, then claims the first reusable entry with a
+/// compare-and-swap, writes its key, and looks again: if it sees another
+/// claim of the same key it withdraws. Of two racing inserts at least one
+/// sees the other, so a key is never inserted twice; both may withdraw
+/// (both submits are refused as duplicates), which fails closed.
 
 #include <atomic>
 #include <cstdint>
@@ -22,51 +32,89 @@ namespace ordergate::guards {
 
 class ClientOrderIdIndex {
  public:
-  /// Rounds `capacity` up to a power of two (at least 16). Throws
-  /// std::invalid_argument above 2^32 slots.
-  explicit ClientOrderIdIndex(std::size_t capacity);
+  /// Order ids at or above this value are states of an entry, not orders:
+  /// the gateway never gives them out.
+  static constexpr OrderId kFirstReservedOrderId = 0xFFFFFFFCu;
 
-  /// 64-bit key of a (principal, client order id) pair; never 0 or 1. Equal
-  /// keys of different ids are possible in theory (2^-64); callers that act
-  /// on a found order compare the stored id.
+  /// Rounds `capacity` up to a power of two (at least 16). `window_ns`
+  /// (> 0) is how long an id stays refused after it was inserted; kept in
+  /// whole seconds, rounded up, an id is refused for at least the window and
+  /// at most one second more. Throws std::invalid_argument above
+  /// 2^32 entries or for a window outside 1 s..kMaxWindowSeconds.
+  ClientOrderIdIndex(std::size_t capacity, std::int64_t window_ns);
+
+  /// 64-bit key of a (principal, client order id) pair; never 0. Equal keys
+  /// of different ids are possible in theory (2^-64); callers that act on a
+  /// found order compare the stored id.
   [[nodiscard]] static std::uint64_t key(PrincipalId principal, std::string_view client_order_id) noexcept;
 
   enum class Insert : std::uint8_t { inserted, duplicate, full };
 
-  /// Claims a slot for `key`. On `inserted`, `slot` identifies it for
-  /// `publish` or `erase`. `full` when no free slot is found within the probe
-  /// limit (the caller rejects the order). Does not allocate.
-  [[nodiscard]] Insert insert(std::uint64_t key, std::size_t& slot) noexcept;
+  /// Claims an entry for `key` at monotonic time `now_ns`. On `inserted`,
+  /// `slot` identifies it for `publish`, `erase` and `finish`. `full` when
+  /// no reusable entry is found within the probe limit (the caller refuses
+  /// the order). Does not allocate.
+  [[nodiscard]] Insert insert(std::uint64_t key, std::int64_t now_ns, std::size_t& slot) noexcept;
 
-  /// Stores the order id of an inserted key (release); `find` sees it after.
+  /// Stores the order id of an inserted key (release); `find` sees it
+  /// after. `order` must be below kFirstReservedOrderId.
   void publish(std::size_t slot, OrderId order) noexcept;
 
-  /// Undoes an insert that was never published (a later guard refused).
-  /// The slot becomes a tombstone and is never reused, so every erase uses
-  /// up one slot of its probe run for the rest of the run.
+  /// Undoes an insert that was never published (a later guard refused):
+  /// the id may be used again at once and the entry is reusable.
   void erase(std::size_t slot) noexcept;
 
-  /// True when `key` is present (published or not).
-  [[nodiscard]] bool contains(std::uint64_t key) const noexcept;
+  /// The order `order` published in `slot` is finished: its id stays
+  /// refused until the window since its insertion has passed, then the
+  /// entry may be reused. Ignored when `slot` no longer holds `order`.
+  void finish(std::size_t slot, OrderId order) noexcept;
 
-  /// The published order id of `key`; false when absent or not yet published.
+  /// True when `key` is refused at `now_ns`: inserted within the window, or
+  /// naming an order not yet finished.
+  [[nodiscard]] bool contains(std::uint64_t key, std::int64_t now_ns) const noexcept;
+
+  /// The live order `key` names; false when absent, not yet published or
+  /// finished.
   [[nodiscard]] bool find(std::uint64_t key, OrderId& order) const noexcept;
 
+  /// Inserts `key` as an id used `age_ns` ago by an order that is finished
+  /// (restored after a restart), so it stays refused for the rest of its
+  /// window. False when it is already past the window or there is no room.
+  bool restore(std::uint64_t key, std::int64_t now_ns, std::int64_t age_ns) noexcept;
+
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
+  [[nodiscard]] std::uint32_t window_seconds() const noexcept { return window_s_; }
 
   static constexpr std::size_t kMaxProbe = 128;
+  /// Longest window: 30 days.
+  static constexpr std::uint32_t kMaxWindowSeconds = 30u * 24 * 3600;
 
  private:
   static constexpr std::uint64_t kEmpty = 0;
-  static constexpr std::uint64_t kTombstone = 1;
+  // Entry states kept in the order half of `meta`.
+  static constexpr std::uint32_t kClaiming = 0xFFFFFFFCu;  // an insert is writing the key
+  static constexpr std::uint32_t kFinished = 0xFFFFFFFDu;  // the order is done; kept for the window
+  static constexpr std::uint32_t kFree = 0xFFFFFFFEu;      // reusable now (undone insert, never used)
   static constexpr std::uint32_t kUnpublished = 0xFFFFFFFFu;
+
+  static constexpr std::uint64_t pack(std::uint32_t order, std::uint32_t second) noexcept {
+    return (std::uint64_t{order} << 32) | second;
+  }
+  static constexpr std::uint32_t order_of(std::uint64_t meta) noexcept { return static_cast<std::uint32_t>(meta >> 32); }
+  static constexpr std::uint32_t second_of(std::uint64_t meta) noexcept { return static_cast<std::uint32_t>(meta); }
+
+  // Seconds on the index's own scale: monotonic seconds shifted so that a
+  // restored id of age up to the longest window is still positive.
+  [[nodiscard]] static std::uint32_t second(std::int64_t monotonic_ns) noexcept;
+  [[nodiscard]] bool reusable(std::uint64_t meta, std::uint32_t now_s) const noexcept;
 
   struct Slot {
     std::atomic<std::uint64_t> key{kEmpty};
-    std::atomic<std::uint32_t> order{kUnpublished};
+    std::atomic<std::uint64_t> meta{pack(kFree, 0)};
   };
   std::unique_ptr<Slot[]> slots_;
   std::size_t mask_;
+  std::uint32_t window_s_;
 };
 
 }  // namespace ordergate::guards

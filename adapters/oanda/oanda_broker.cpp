@@ -420,7 +420,9 @@ class OandaVenue final : public rest::RestVenue {
       Decimal& units = open_units_[order.instrument_id];
       (void)Decimal::add(units, order.side == Side::buy ? fill.units : -fill.units, units);
     }
-    if (fill.trade_id != 0) trade_owner_[fill.trade_id] = TradeOwner{order.order_id, order.account_id};
+    if (fill.trade_id != 0) {
+      trade_owner_[fill.trade_id] = TradeOwner{order.order_id, order.account_id, order.session_id, order.client_order_id};
+    }
   }
 
   // A transaction of no tracked order, seen for the first time: a protective
@@ -473,6 +475,10 @@ class OandaVenue final : public rest::RestVenue {
     if (owner != nullptr) {
       report.order_id = owner->order;
       report.account_id = owner->account;
+      // The gateway may have reused the parent's record by now: it routes
+      // the fill to the parent's session by these.
+      report.session_id = owner->session;
+      report.client_order_id = owner->client_order_id;
     }
     Decimal& units = open_units_[instrument->second];
     (void)Decimal::add(units, fill.side == Side::buy ? fill.units : -fill.units, units);
@@ -676,6 +682,8 @@ class OandaVenue final : public rest::RestVenue {
   struct TradeOwner {
     OrderId order = kNoOrderId;
     AccountId account = kNoAccountId;
+    SessionId session = 0;
+    ClientOrderId client_order_id;
   };
   struct Dependent {
     TradeOwner owner;

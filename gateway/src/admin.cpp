@@ -105,61 +105,114 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   if (!loosening) save_control(next, true);
 }
 
-void Engine::collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const {
+void Engine::link_published(PrincipalId principal) const {
   std::uint32_t& head = open_lists_->head[principal];
-  // Link what submit published since the last walk. The acquire pairs with
-  // submit's release: the records, `open` included, are visible from here.
-  std::uint32_t id = published_[principal].head.exchange(kNoOrder, std::memory_order_acquire);
-  while (id != kNoOrder) {
-    OrderRecord& record = records_[id];
+  // The acquire pairs with submit's release: the records, `open` included,
+  // are visible from here.
+  std::uint32_t index = published_[principal].head.exchange(kNoOrder, std::memory_order_acquire);
+  while (index != kNoOrder) {
+    OrderRecord& record = records_[index];
     const std::uint32_t next = record.next_published;
+    record.prev_listed = kNoOrder;
     record.next_listed = head;
-    head = id;
-    id = next;
+    if (head != kNoOrder) records_[head].prev_listed = index;
+    head = index;
+    record.listed = true;
+    index = next;
   }
-  // Walk, unlinking the orders that finished (or were refused after they
-  // were published): they never open again.
+}
+
+void Engine::collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const {
+  link_published(principal);
+  // Finished orders stay linked until reclaim unlinks them.
   std::uint64_t visited = 0;
-  std::uint32_t* link = &head;
-  while (*link != kNoOrder) {
-    OrderRecord& record = records_[*link];
+  for (std::uint32_t index = open_lists_->head[principal]; index != kNoOrder; index = records_[index].next_listed) {
     ++visited;
-    if (record.open.load(std::memory_order_acquire)) {
-      ids.push_back(*link);
-      link = &record.next_listed;
-    } else {
-      *link = record.next_listed;
-    }
+    if (records_[index].open.load(std::memory_order_acquire)) ids.push_back(index);
   }
   open_lists_->visited.fetch_add(visited, std::memory_order_relaxed);
 }
 
 std::vector<std::uint32_t> Engine::open_order_ids(std::optional<PrincipalId> principal) const {
   std::vector<std::uint32_t> ids;
-  {
-    std::lock_guard lock(open_lists_->mutex);
-    if (principal) {
-      if (*principal < kMaxPrincipals) collect_open_orders(*principal, ids);
-    } else {
-      // Principal ids only grow (removed principals keep theirs).
-      const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
-      for (std::size_t id = 0; id < principals; ++id) collect_open_orders(static_cast<PrincipalId>(id), ids);
-    }
+  if (principal) {
+    if (*principal < kMaxPrincipals) collect_open_orders(*principal, ids);
+  } else {
+    // Principal ids only grow (removed principals keep theirs).
+    const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
+    for (std::size_t id = 0; id < principals; ++id) collect_open_orders(static_cast<PrincipalId>(id), ids);
   }
-  std::sort(ids.begin(), ids.end());  // in acceptance order, as callers expect
+  // In acceptance order, as callers expect.
+  std::sort(ids.begin(), ids.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return records_[a].order.accepted_ns != records_[b].order.accepted_ns
+               ? records_[a].order.accepted_ns < records_[b].order.accepted_ns
+               : records_[a].order.order_id < records_[b].order.order_id;
+  });
   return ids;
+}
+
+void Engine::reclaim() noexcept {
+  retired_count_.store(0, std::memory_order_relaxed);
+  std::uint32_t index = retired_head_.exchange(kNoOrder, std::memory_order_acquire);
+  if (index == kNoOrder) return;
+  // Unlink every retired record and mark it empty: from here no reader can
+  // take it for its order. Its order was published before it retired, so
+  // linking what its principal published puts it in the list if it was not.
+  std::uint32_t first = index;
+  while (index != kNoOrder) {
+    OrderRecord& record = records_[index];
+    const PrincipalId principal = record.order.principal_id;
+    if (principal < kMaxPrincipals) link_published(principal);
+    if (record.listed) {
+      if (record.prev_listed != kNoOrder) {
+        records_[record.prev_listed].next_listed = record.next_listed;
+      } else {
+        open_lists_->head[principal] = record.next_listed;
+      }
+      if (record.next_listed != kNoOrder) records_[record.next_listed].prev_listed = record.prev_listed;
+      record.listed = false;
+    }
+    const std::uint64_t ident = record.ident.load(std::memory_order_relaxed);
+    if (ident != kNoIdent) order_index_.finish(record.index_slot, static_cast<OrderId>(ident));
+    record.ident.store(kNoIdent, std::memory_order_seq_cst);
+    index = record.next_retired;
+  }
+  // Records a reader announced before it saw them empty wait for the next
+  // reclaim; the rest are free.
+  hazards_.clear();
+  for (std::uint32_t slot = 0; slot < config_.max_sessions; ++slot) {
+    const std::uint32_t hazard = sessions_[slot].hazard.load(std::memory_order_seq_cst);
+    if (hazard != kNoOrder) hazards_.push_back(hazard);
+  }
+  for (const auto& broker : brokers_) {
+    const std::uint32_t hazard = broker->hazard.load(std::memory_order_seq_cst);
+    if (hazard != kNoOrder) hazards_.push_back(hazard);
+  }
+  for (index = first; index != kNoOrder;) {
+    const std::uint32_t next = records_[index].next_retired;
+    if (std::find(hazards_.begin(), hazards_.end(), index) != hazards_.end()) {
+      retire(index);
+    } else {
+      (void)free_records_.push(index);  // never full: it holds every record
+      reclaimed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    index = next;
+  }
 }
 
 std::size_t Engine::cancel_orders(const CancelFilter& filter) {
   std::size_t sent = 0;
-  for (const std::uint32_t id : open_order_ids(filter.principal)) {
-    const Order& order = records_[id].order;
+  // Held while the records are read: reclaim cannot reuse them meanwhile.
+  std::lock_guard lock(open_lists_->mutex);
+  for (const std::uint32_t index : open_order_ids(filter.principal)) {
+    OrderRecord& record = records_[index];
+    const Order& order = record.order;
     if ((filter.session && order.session_id != *filter.session) ||
         (filter.account && order.account_id != *filter.account) ||
         (filter.instrument && order.instrument_id != *filter.instrument)) {
       continue;
     }
-    if (records_[id].bulk_cancel_sent.exchange(true, std::memory_order_relaxed)) continue;
+    if (record.bulk_cancel_sent.exchange(true, std::memory_order_relaxed)) continue;
     // Recorded in the trail before the broker can act on it (see cancel()).
     const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
     BrokerCommand command;
@@ -252,8 +305,9 @@ guards::ExposureBook::Snapshot Engine::exposure(std::string_view account, std::s
 std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
   const PrincipalId pid = principal_id(principal);
   std::vector<OpenOrder> orders;
-  for (const std::uint32_t id : open_order_ids(pid)) {
-    const OrderRecord& record = records_[id];
+  std::lock_guard lock(open_lists_->mutex);
+  for (const std::uint32_t index : open_order_ids(pid)) {
+    const OrderRecord& record = records_[index];
     OpenOrder open;
     open.order = record.order;
     open.leaves_quantity = Decimal::from_raw(record.leaves_raw.load(std::memory_order_relaxed));
@@ -275,6 +329,7 @@ Gateway::Counters Engine::counters() const noexcept {
   }
   counters.executions = executions_.load(std::memory_order_relaxed);
   counters.order_records_visited = open_lists_->visited.load(std::memory_order_relaxed);
+  counters.order_records_reclaimed = reclaimed_.load(std::memory_order_relaxed);
   return counters;
 }
 

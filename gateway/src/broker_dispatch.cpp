@@ -79,6 +79,7 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
     const std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
     for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
     const bool worked = broker.port->poll() || count > 0;
+    try_reclaim(!worked);
     // Leave only once the queue is drained after the stop request.
     if (!running && count == 0) break;
     idle_rounds = worked ? 0 : idle_rounds + 1;
@@ -95,7 +96,8 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
   }
   switch (command.kind) {
     case CommandKind::submit: {
-      OrderRecord& record = records_[command.order.order_id];
+      // The order's record: live (only this thread finishes it).
+      OrderRecord& record = records_[record_of(command.order.order_id)];
       record.dispatched = true;
       if (record.cancel_pending) {
         // Cancelled before it was sent: it never reaches the broker.
@@ -112,7 +114,10 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
       break;
     }
     case CommandKind::cancel: {
-      OrderRecord& record = records_[command.order.order_id];
+      OrderRecord& record = records_[record_of(command.order.order_id)];
+      // A cancel of an order that finished (its record may already serve
+      // another order) changes nothing.
+      if (record.ident.load(std::memory_order_acquire) != command.order.order_id) break;
       if (!record.dispatched) {
         record.cancel_pending = true;
         break;
@@ -130,12 +135,13 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
 }
 
 void Engine::on_execution(const ExecutionReport& incoming) noexcept {
-  if (incoming.order_id >= std::min(next_order_id_.load(std::memory_order_acquire),
-                                    config_.order_capacity)) {
-    return;  // not an order of ours
-  }
-  OrderRecord& record = records_[incoming.order_id];
-  if (record.finished) return;
+  const std::uint32_t record_index = record_of(incoming.order_id);
+  if (record_index >= config_.order_capacity) return;  // not an order of ours
+  OrderRecord& record = records_[record_index];
+  // Only a working order's own id matches: a report for a finished order,
+  // or one naming an id its record no longer holds, is dropped. While it
+  // matches the order is this thread's, so nothing below races a reuse.
+  if (record.ident.load(std::memory_order_acquire) != incoming.order_id) return;
   const Order& order = record.order;
 
   ExecutionReport report = incoming;
@@ -157,8 +163,8 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
     exposure_.release(order.account_id, order.instrument_id, order.side, record.leaves);
     record.leaves = Decimal{};
     record.leaves_raw.store(0, std::memory_order_relaxed);
-    record.finished = true;
     record.open.store(false, std::memory_order_release);
+    record.ident.store(incoming.order_id | kFinishedBit, std::memory_order_release);
   }
   executions_.fetch_add(1, std::memory_order_relaxed);
 
@@ -180,7 +186,17 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   audit_.record(event);
 
   if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
+  // Its last report is queued and audited: the record may serve another
+  // order once reclaim has unlinked it.
+  if (is_terminal(report.status)) retire(record_index);
   if (config_.on_execution_ready) config_.on_execution_ready();
+}
+
+void Engine::try_reclaim(bool idle) noexcept {
+  const std::uint32_t waiting = retired_count_.load(std::memory_order_relaxed);
+  if (waiting == 0 || (!idle && waiting < reclaim_batch_)) return;
+  std::unique_lock lock(open_lists_->mutex, std::try_to_lock);
+  if (lock) reclaim();
 }
 
 void BrokerSink::on_execution(const ExecutionReport& report) noexcept { engine_.on_execution(report); }
@@ -189,10 +205,21 @@ void BrokerSink::on_position_fill(const ExecutionReport& fill) noexcept { engine
 void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fill) noexcept {
   if (!fill.last_quantity.is_positive() || (fill.side != Side::buy && fill.side != Side::sell)) return;
   const OrderRecord* parent = nullptr;
-  if (fill.order_id < std::min(next_order_id_.load(std::memory_order_acquire), config_.order_capacity)) {
-    parent = &records_[fill.order_id];
+  // The parent may have finished long ago (a stop loss triggers after its
+  // order filled): read its record under this broker's hazard, and only
+  // while the record still holds that order.
+  std::atomic<std::uint32_t>& hazard = brokers_[broker]->hazard;
+  struct HazardGuard {
+    std::atomic<std::uint32_t>& hazard;
+    ~HazardGuard() { hazard.store(kNoOrder, std::memory_order_release); }
+  } guard{hazard};
+  if (const std::uint32_t index = record_of(fill.order_id);
+      fill.order_id != kNoOrderId && index < config_.order_capacity) {
+    hazard.store(index, std::memory_order_seq_cst);
+    const std::uint64_t ident = records_[index].ident.load(std::memory_order_seq_cst);
+    if (ident != kNoIdent && static_cast<OrderId>(ident) == fill.order_id) parent = &records_[index];
     // A parent on another broker cannot be this fill's: the adapter is wrong.
-    if (broker_of_account_[parent->order.account_id] != broker) parent = nullptr;
+    if (parent != nullptr && broker_of_account_[parent->order.account_id] != broker) parent = nullptr;
   }
   // The account: the parent's; else the adapter's, if it is one of this
   // broker's; else this broker's only account. Several accounts on one
@@ -218,17 +245,39 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
   const bool attributed = account != kNoAccountId && instrument < instruments().size();
   if (attributed) exposure_.apply_position_change(account, instrument, fill.side, fill.last_quantity);
 
+  // The parent's session: from its record while the record holds it, else
+  // as the adapter remembers it (the record may serve another order now).
+  const bool parent_known = parent != nullptr || (fill.order_id != kNoOrderId && fill.session_id != 0);
+  const SessionId session_id = parent != nullptr ? parent->order.session_id : parent_known ? fill.session_id : 0;
+  std::uint16_t session_slot = kNotCounted;
+  PrincipalId principal = 0;
+  if (parent != nullptr) {
+    session_slot = parent->session_slot;
+    principal = parent->order.principal_id;
+  } else if (parent_known) {
+    for (std::uint32_t slot = 0; slot < config_.max_sessions; ++slot) {
+      const std::uint64_t live = sessions_[slot].live.load(std::memory_order_acquire);
+      if (live != 0 && static_cast<SessionId>(live) == session_id) {
+        session_slot = static_cast<std::uint16_t>(slot);
+        principal = static_cast<PrincipalId>(live >> 32);
+        break;
+      }
+    }
+  }
+
   ExecutionReport report = fill;
   report.kind = ReportKind::position_fill;
   report.status = ExecStatus::filled;
-  report.order_id = parent != nullptr ? fill.order_id : kNoOrderId;
+  report.order_id = parent_known ? fill.order_id : kNoOrderId;
   report.account_id = account;
   report.instrument_id = instrument;
   report.cumulative_quantity = fill.last_quantity;
   report.leaves_quantity = Decimal{};
   report.average_price = fill.last_price;
-  report.session_id = parent != nullptr ? parent->order.session_id : 0;
-  report.client_order_id = parent != nullptr ? parent->order.client_order_id : ClientOrderId{};
+  report.session_id = session_id;
+  report.client_order_id = parent != nullptr ? parent->order.client_order_id
+                           : parent_known    ? fill.client_order_id
+                                             : ClientOrderId{};
   if (report.source == FillSource::none) report.source = FillSource::account;
   executions_.fetch_add(1, std::memory_order_relaxed);
 
@@ -242,11 +291,11 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
   event.price = fill.last_price;
   event.broker_order_id = fill.broker_order_id;
   event.time_ns = clock_.wall_ns();
-  if (parent != nullptr) {
-    event.principal_id = parent->order.principal_id;
-    event.session_id = parent->order.session_id;
-    event.order_id = parent->order.order_id;
-    event.client_order_id = parent->order.client_order_id;
+  if (parent_known) {
+    event.session_id = session_id;
+    event.order_id = report.order_id;
+    event.client_order_id = report.client_order_id;
+    event.principal_id = principal;
   }
   char detail[64] = "source:";
   std::size_t length = 7;
@@ -259,8 +308,8 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
 
   // Only the parent's session, and only while it is the one in the slot
   // (poll drops a report naming an earlier session of the slot).
-  if (parent != nullptr && parent->session_slot < config_.max_sessions) {
-    sessions_[parent->session_slot].events.enqueue(report);
+  if (session_slot < config_.max_sessions) {
+    sessions_[session_slot].events.enqueue(report);
     if (config_.on_execution_ready) config_.on_execution_ready();
   }
 }

@@ -45,11 +45,25 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
       kill_switch_(std::max<std::size_t>(accounts_.size(), 1), kMaxPrincipals),
       exposure_(std::max<std::size_t>(accounts_.size(), 1),
                 std::max<std::size_t>(config_.instruments.size(), 1)),
-      order_index_(static_cast<std::size_t>(config_.order_capacity) * 2) {
+      order_index_([&] {
+        if (config_.order_capacity == 0 || config_.order_capacity > (1u << 26)) {
+          throw ConfigError("order_capacity must be within 1..67108864");
+        }
+        const std::size_t entries = config_.duplicate_capacity != 0
+                                        ? config_.duplicate_capacity
+                                        : std::max<std::size_t>(std::size_t{1} << 20,
+                                                                static_cast<std::size_t>(config_.order_capacity) * 4);
+        if (config_.duplicate_window_ns < 1'000'000'000) {
+          throw ConfigError("duplicate_window must be within 1 s and 30 days");
+        }
+        try {
+          return guards::ClientOrderIdIndex(entries, config_.duplicate_window_ns);
+        } catch (const std::invalid_argument&) {
+          throw ConfigError("duplicate_window must be within 1 s and 30 days");
+        }
+      }()),
+      free_records_(config_.order_capacity) {
   if (accounts_.size() == 0) throw ConfigError("no accounts configured");
-  if (config_.order_capacity == 0 || config_.order_capacity > (1u << 26)) {
-    throw ConfigError("order_capacity must be within 1..67108864");
-  }
   if (config_.max_sessions == 0 || config_.max_sessions > kMaxSessionSlots) {
     throw ConfigError("max_sessions must be within 1..4096");
   }
@@ -102,6 +116,10 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   }
 
   records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);
+  while ((std::uint64_t{1} << record_bits_) < config_.order_capacity) ++record_bits_;
+  record_mask_ = static_cast<std::uint32_t>((std::uint64_t{1} << record_bits_) - 1);
+  hazards_.reserve(config_.max_sessions + brokers_.size());
+  reclaim_batch_ = std::clamp<std::uint32_t>(config_.order_capacity / 8, 1, 64);
   published_ = std::make_unique<PublishedOrders[]>(kMaxPrincipals);
   open_lists_ = std::make_unique<OpenOrderLists>();
   std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);

@@ -22,6 +22,7 @@
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
+#include "slot_ring.hpp"
 
 namespace ordergate::detail {
 
@@ -61,11 +62,31 @@ using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
 // "No order": the end of an order list.
 constexpr std::uint32_t kNoOrder = 0xFFFFFFFFu;
 
-// One cache-line-aligned slot per order, so records written by the broker
+// OrderRecord::ident of a record that holds no order (never used, or
+// reclaimed); otherwise the order id, with kFinishedBit once it is done.
+constexpr std::uint64_t kNoIdent = ~std::uint64_t{0};
+constexpr std::uint64_t kFinishedBit = std::uint64_t{1} << 32;
+
+// One cache-line-aligned record per order, so records written by the broker
 // thread do not share lines with neighbours being written by strategies.
+//
+// Records are reused. An order id is (generation << slot bits) | record
+// index, so an id names one use of a record. The life of a use:
+//  1. submit takes a free record (never used, or from the free ring), writes
+//     it, stores `ident` = order id (release) and publishes it;
+//  2. the broker thread that owns the order finishes it (or submit refuses
+//     it after publishing): `ident` gets kFinishedBit and the record is
+//     retired (a lock-free stack);
+//  3. reclaim (under OpenOrderLists::mutex) unlinks it from its principal's
+//     open-order list, sets `ident` = kNoIdent, and puts it on the free ring
+//     unless a hazard (a session's cancel, a broker's position fill reading
+//     it right now) names it; then it waits for the next reclaim.
+// Readers outside the owning broker thread and the admin side check `ident`
+// under a hazard before they read anything else.
 struct alignas(kCacheLine) OrderRecord {
-  Order order;                       // written once, before the order is published
+  Order order;                       // written once per use, before the order is published
   std::uint16_t session_slot = 0;    // where its reports go; written with `order`
+  std::atomic<std::uint64_t> ident{kNoIdent};
   std::atomic<bool> open{false};     // true until a terminal report
   // Set by the first cancel_orders (cancel-all, halt with cancel) that sends
   // the order a cancel: later ones skip it, so a flood of cancel-alls costs
@@ -73,17 +94,21 @@ struct alignas(kCacheLine) OrderRecord {
   std::atomic<bool> bulk_cancel_sent{false};
   Decimal leaves;                    // broker thread only
   std::atomic<std::int64_t> leaves_raw{0};  // copy of `leaves` for readers on other threads
-  bool finished = false;             // broker thread only
   // Broker thread only. Commands from different producers (a session's
   // submit, an admin cancel-all) may be dequeued in either order; a cancel
   // that arrives before its submit is remembered and applied to it.
   bool dispatched = false;
   bool cancel_pending = false;
+  bool listed = false;                  // admin side: linked in its principal's open-order list
+  std::uint32_t generation = 0;         // of the next use; written by the thread that took the record
+  std::uint32_t index_slot = 0;         // its entry in the duplicate-id index
   // Open-order lists (see OpenOrderLists). `next_published` is written by
-  // submit before the record is pushed; `next_listed` is the admin side's,
-  // under OpenOrderLists::mutex.
+  // submit before the record is pushed; the `*_listed` links are the admin
+  // side's, under OpenOrderLists::mutex.
   std::uint32_t next_published = kNoOrder;
   std::uint32_t next_listed = kNoOrder;
+  std::uint32_t prev_listed = kNoOrder;
+  std::uint32_t next_retired = kNoOrder;  // retired stack
 };
 static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
 
@@ -96,12 +121,13 @@ struct alignas(kCacheLine) PublishedOrders {
 };
 static_assert(sizeof(PublishedOrders) == kCacheLine);
 
-// Per principal, the orders that may still be open, linked through
-// OrderRecord::next_listed: what listing and cancelling walk instead of the
-// order table. Kept by the admin side alone: each walk first takes the
-// orders submit published since, then unlinks the ones no longer open, so
-// an order is linked once and unlinked once, and a walk costs the open
-// orders of its principals plus those that finished since the last walk.
+// Per principal, the orders that may still be open, doubly linked through
+// OrderRecord::next_listed / prev_listed: what listing and cancelling walk
+// instead of the order table. Kept by the admin side alone (listing,
+// cancel-all, reclaim): each walk first takes the orders submit published
+// since; reclaim unlinks each finished order in O(1) before its record is
+// reused, so a walk costs the open orders of its principals plus those that
+// finished since the last reclaim.
 struct OpenOrderLists {
   std::mutex mutex;
   std::uint32_t head[kMaxPrincipals];
@@ -150,6 +176,12 @@ struct SessionSlot {
   // broker's line is read only when the budget looks spent.
   std::array<std::uint64_t, kMaxBrokers> queued{};
   std::array<std::uint64_t, kMaxBrokers> dispatched_seen{};
+  // Session id | principal << 32 of the open session, 0 when none: for
+  // other threads (a position fill routed by session id).
+  std::atomic<std::uint64_t> live{0};
+  // The order record a cancel of this slot's session is reading (kNoOrder:
+  // none): reclaim does not reuse it meanwhile.
+  std::atomic<std::uint32_t> hazard{kNoOrder};
 };
 
 class Engine;
@@ -176,6 +208,8 @@ struct Broker {
   std::unique_ptr<DispatchedCount[]> dispatched;  // by session slot
   std::thread thread;
   std::atomic<bool> running{false};
+  // The order record a position fill on this broker's thread is reading.
+  std::atomic<std::uint32_t> hazard{kNoOrder};
 };
 
 struct SessionHandle {
@@ -241,11 +275,28 @@ class Engine final : public ExecutionSink {
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
   std::uint64_t audit(AuditEventType type, const Order& order, Reason reason,
                       const AuditReservation* reservation = nullptr) noexcept;
-  // Appends the ids of the open orders of `principal` to `ids` (unsorted).
-  // Requires open_lists_->mutex.
+  // Links the records submit published for `principal` since the last
+  // call into its open-order list. Requires open_lists_->mutex.
+  void link_published(PrincipalId principal) const;
+  // Appends the record indexes of the open orders of `principal` to `ids`
+  // (unsorted). Requires open_lists_->mutex.
   void collect_open_orders(PrincipalId principal, std::vector<std::uint32_t>& ids) const;
-  // Sorted ids of the open orders of `principal`, or of every principal.
+  // Record indexes of the open orders of `principal`, or of every
+  // principal, in acceptance order. Requires open_lists_->mutex, which
+  // keeps the records from being reused while the caller reads them.
   std::vector<std::uint32_t> open_order_ids(std::optional<PrincipalId> principal) const;
+  // Takes a free order record: a never-used one, else one from the free
+  // ring. Hot path: no lock, no syscall.
+  bool take_record(std::uint32_t& index) noexcept;
+  // Hands a finished (or refused after publishing) record to reclaim.
+  void retire(std::uint32_t index) noexcept;
+  // Returns retired records to the free ring (see OrderRecord). Requires
+  // open_lists_->mutex.
+  void reclaim() noexcept;
+  // Reclaims if records are waiting and no one holds the admin lock; called
+  // by broker threads between batches.
+  void try_reclaim(bool idle) noexcept;
+  [[nodiscard]] std::uint32_t record_of(OrderId id) const noexcept { return id & record_mask_; }
   // True when the session in `slot_index` may queue one more command for
   // broker `broker_index` (its budget is not spent). Hot path: no syscall.
   bool queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept;
@@ -277,10 +328,18 @@ class Engine final : public ExecutionSink {
   guards::ExposureBook exposure_;
   guards::ClientOrderIdIndex order_index_;
   std::unique_ptr<OrderRecord[]> records_;
+  std::uint32_t record_bits_ = 0;   // order id = generation << record_bits_ | record index
+  std::uint32_t record_mask_ = 0;
+  std::atomic<std::uint32_t> fresh_records_{0};  // records [0, this) have been used
+  SlotRing free_records_;
+  std::atomic<std::uint32_t> retired_head_{kNoOrder};
+  std::atomic<std::uint32_t> retired_count_{0};
+  std::atomic<std::uint64_t> reclaimed_{0};
+  std::uint32_t reclaim_batch_ = 1;  // retired records that make a busy broker thread reclaim
+  std::vector<std::uint32_t> hazards_;  // reclaim's scratch, under open_lists_->mutex
   std::unique_ptr<PublishedOrders[]> published_;  // by principal id
   std::unique_ptr<OpenOrderLists> open_lists_;
   std::uint32_t session_queue_budget_ = 0;
-  std::atomic<std::uint32_t> next_order_id_{0};
   std::unique_ptr<SessionSlot[]> sessions_;
   // Session ids are handed out once per process: a report or a cancel-all
   // that names a session can never reach a later one.

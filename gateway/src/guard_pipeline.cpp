@@ -113,7 +113,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
   const std::uint64_t key =
       guards::ClientOrderIdIndex::key(order.principal_id, order.client_order_id.view());
-  if (order_index_.contains(key)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  if (order_index_.contains(key, now_ns)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
   // Reduce-only here and, where the venue has the form, at the venue too:
   // a protective fill may close the position while the order travels.
   order.reduce_only = state == guards::TradingState::reducing;
@@ -143,7 +143,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
   };
   std::size_t index_slot = 0;
-  switch (order_index_.insert(key, index_slot)) {
+  switch (order_index_.insert(key, now_ns, index_slot)) {
     case guards::ClientOrderIdIndex::Insert::inserted:
       break;
     case guards::ClientOrderIdIndex::Insert::duplicate:
@@ -153,31 +153,48 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
       undo();
       return reject(handle, &order, Reason::ORDER_CAPACITY_EXHAUSTED);
   }
-  const std::uint32_t order_id = next_order_id_.fetch_add(1, std::memory_order_relaxed);
-  if (order_id >= config_.order_capacity) {
+  std::uint32_t record_index = 0;
+  if (!take_record(record_index)) {
     order_index_.erase(index_slot);
     undo();
     return reject(handle, &order, Reason::ORDER_CAPACITY_EXHAUSTED);
   }
+  OrderRecord& record = records_[record_index];
+  // The record is this thread's alone until `ident` is published.
+  OrderId order_id = (record.generation << record_bits_) | record_index;
+  if (order_id >= guards::ClientOrderIdIndex::kFirstReservedOrderId) {
+    record.generation = 0;  // those ids name states, never orders: wrap early
+    order_id = record_index;
+  }
+  record.generation = ((order_id >> record_bits_) + 1) & (0xFFFFFFFFu >> record_bits_);
   order.order_id = order_id;
   order.accepted_ns = now_ns;
-  OrderRecord& record = records_[order_id];
   record.order = order;
   record.session_slot = handle.slot_index;
+  record.index_slot = static_cast<std::uint32_t>(index_slot);
   record.leaves = order.quantity;  // handed to the broker thread by the queue
   record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
-  record.finished = false;
   record.dispatched = false;
   record.cancel_pending = false;
   record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
-  record.open.store(true, std::memory_order_release);
+  record.open.store(true, std::memory_order_relaxed);
+  record.ident.store(order_id, std::memory_order_release);
   // Published for the open-order lists: listing and cancel-all find it there.
   std::atomic<std::uint32_t>& published = published_[order.principal_id].head;
   std::uint32_t published_head = published.load(std::memory_order_relaxed);
   do {
     record.next_published = published_head;
-  } while (!published.compare_exchange_weak(published_head, order_id, std::memory_order_release,
+  } while (!published.compare_exchange_weak(published_head, record_index, std::memory_order_release,
                                             std::memory_order_relaxed));
+  // Refused after publishing: the record goes back through reclaim, which
+  // unlinks it from the open-order list first.
+  auto withdraw = [&] {
+    record.open.store(false, std::memory_order_release);
+    record.ident.store(order_id | kFinishedBit, std::memory_order_release);
+    order_index_.erase(index_slot);
+    undo();
+    retire(record_index);
+  };
 
   // A kill switch set since step 3 wins. With the fence in set_trading_state
   // (store, fence, load on both sides), either this load sees the new state
@@ -187,9 +204,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (const guards::TradingState latest = kill_switch_.effective(order.account_id, order.principal_id);
       latest > state) {
-    record.open.store(false, std::memory_order_release);
-    order_index_.erase(index_slot);
-    undo();
+    withdraw();
     // REDUCING admits only orders that shrink the position, which this one
     // was not checked for.
     return reject(handle, &order,
@@ -197,9 +212,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
 
   if (!queue_budget_allows(handle.slot_index, broker_index)) {
-    record.open.store(false, std::memory_order_release);
-    order_index_.erase(index_slot);
-    undo();
+    withdraw();
     return reject(handle, &order, Reason::SESSION_QUEUE_FULL);
   }
   // The order's record has its place in the trail before the order can
@@ -207,27 +220,48 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   // place then holds either its order_accepted or its refusal.
   const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{true, 0};
   if (!reservation) {
-    record.open.store(false, std::memory_order_release);
-    order_index_.erase(index_slot);
-    undo();
+    withdraw();
     return reject(handle, &order, Reason::AUDIT_UNAVAILABLE);
   }
+  // Published before the broker can finish the order, so that reclaim's
+  // `finish` finds the entry naming it.
+  order_index_.publish(index_slot, order_id);
   BrokerCommand command;
   command.kind = CommandKind::submit;
   command.session_slot = handle.slot_index;
   command.order = order;
   if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
-    record.open.store(false, std::memory_order_release);
-    order_index_.erase(index_slot);
-    undo();
+    withdraw();
     return reject(handle, &order, Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
   ++slot.queued[broker_index];
-  order_index_.publish(index_slot, order_id);
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK, &reservation);
   return Verdict{Reason::OK, 0, order_id, sequence};
+}
+
+bool Engine::take_record(std::uint32_t& index) noexcept {
+  if (fresh_records_.load(std::memory_order_relaxed) < config_.order_capacity) {
+    const std::uint32_t fresh = fresh_records_.fetch_add(1, std::memory_order_relaxed);
+    if (fresh < config_.order_capacity) {
+      index = fresh;
+      return true;
+    }
+    fresh_records_.store(config_.order_capacity, std::memory_order_relaxed);  // keep it from creeping up
+  }
+  // The ring's acquire pairs with reclaim's release: the record's last use
+  // is complete and visible.
+  return free_records_.pop(index);
+}
+
+void Engine::retire(std::uint32_t index) noexcept {
+  OrderRecord& record = records_[index];
+  std::uint32_t head = retired_head_.load(std::memory_order_relaxed);
+  do {
+    record.next_retired = head;
+  } while (!retired_head_.compare_exchange_weak(head, index, std::memory_order_release, std::memory_order_relaxed));
+  retired_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool Engine::queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept {
@@ -266,8 +300,17 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   const std::uint64_t key = guards::ClientOrderIdIndex::key(handle.slot->principal, client_order_id);
   OrderId order_id = 0;
   if (!order_index_.find(key, order_id)) return cancel_rejected(Reason::UNKNOWN_ORDER);
-  const OrderRecord& record = records_[order_id];
-  if (!record.open.load(std::memory_order_acquire) ||
+  const std::uint32_t record_index = record_of(order_id);
+  if (record_index >= config_.order_capacity) return cancel_rejected(Reason::UNKNOWN_ORDER);
+  // Announce the record before checking whose it is: reclaim then either
+  // sees the hazard and keeps the record, or has already changed `ident`.
+  struct HazardGuard {
+    std::atomic<std::uint32_t>& hazard;
+    ~HazardGuard() { hazard.store(kNoOrder, std::memory_order_release); }
+  } guard{handle.slot->hazard};
+  guard.hazard.store(record_index, std::memory_order_seq_cst);
+  const OrderRecord& record = records_[record_index];
+  if (record.ident.load(std::memory_order_seq_cst) != order_id || !record.open.load(std::memory_order_acquire) ||
       record.order.principal_id != handle.slot->principal ||
       record.order.client_order_id.view() != client_order_id) {
     return cancel_rejected(Reason::UNKNOWN_ORDER);

@@ -60,6 +60,12 @@ void read_gateway(TableReader& reader, ProcessConfig& config) {
       reader.integer("max_sessions_per_principal", server.max_sessions_per_principal, 1, 4096));
 
   gateway.order_capacity = static_cast<std::uint32_t>(reader.integer("order_capacity", gateway.order_capacity, 1, 1 << 26));
+  gateway.duplicate_window_ns = reader.duration("duplicate_window", gateway.duplicate_window_ns);
+  if (gateway.duplicate_window_ns < 1'000'000'000LL || gateway.duplicate_window_ns > 30LL * 24 * 3600 * 1'000'000'000LL) {
+    reader.fail(reader.find("duplicate_window"), "duplicate_window", "must be within 1s and 30 days (720h)");
+  }
+  gateway.duplicate_capacity =
+      static_cast<std::uint32_t>(reader.integer("duplicate_capacity", gateway.duplicate_capacity, 0, std::int64_t{1} << 30));
   gateway.broker_queue_capacity =
       static_cast<std::uint32_t>(reader.integer("broker_queue_capacity", gateway.broker_queue_capacity, 64, 1 << 24));
   gateway.max_sessions = static_cast<std::uint32_t>(reader.integer("max_sessions", gateway.max_sessions, 1, 4096));

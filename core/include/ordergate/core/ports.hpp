@@ -68,8 +68,11 @@ class ExecutionSink {
   /// position_fill): a protective order of the gateway order `fill.order_id`
   /// triggered, or (order_id == kNoOrderId) a fill the gateway did not place.
   /// The adapter reports each venue fill once (it deduplicates by the venue's
-  /// transaction id); the gateway books it into the position. The default
-  /// ignores it, for sinks that track no position.
+  /// transaction id); the gateway books it into the position. With a
+  /// parent, the adapter also sets the parent's `session_id` and
+  /// `client_order_id`: the gateway reuses a finished order's record, so it
+  /// may no longer know them. The default ignores it, for sinks that track
+  /// no position.
   virtual void on_position_fill(const ExecutionReport& fill) noexcept { (void)fill; }
   /// The answer to `BrokerPort::request_holdings`, once per request. The
   /// default ignores it, for sinks that reconcile nothing.

@@ -71,9 +71,21 @@ struct GatewayConfig {
   /// {"paper", adapters::make_paper_factory(config.paper, feed)}.
   std::vector<std::pair<std::string, BrokerFactory>> brokers;
 
-  /// Orders the gateway can accept over its lifetime (ids are not reused, so
-  /// duplicate client order ids are detected across the whole run).
+  /// Order records: orders working at once, plus finished ones whose record
+  /// is not yet reused (a record is reused once the order's last report was
+  /// queued for its session and audited, in batches of at most 64). Past it
+  /// new orders are refused ORDER_CAPACITY_EXHAUSTED. At most 2^26.
   std::uint32_t order_capacity = 1u << 18;
+  /// How long a client order id stays refused after it was used (per
+  /// principal), whether or not its order is finished; a working order's id
+  /// stays refused as long as the order works. 1 s .. 30 days.
+  std::int64_t duplicate_window_ns = 24LL * 3600 * 1'000'000'000;
+  /// Entries of the duplicate-id index, which holds the ids of one window
+  /// plus the working orders' in memory fixed at start (16 bytes each). When
+  /// a window's ids do not fit, new orders are refused
+  /// ORDER_CAPACITY_EXHAUSTED until old ids expire. 0: 4 x order_capacity,
+  /// at least 1,048,576 (16 MiB).
+  std::uint32_t duplicate_capacity = 0;
   /// Commands each broker queue holds before `submit` reports BROKER_UNAVAILABLE.
   std::uint32_t broker_queue_capacity = 1u << 16;
   /// Sessions open at the same time.

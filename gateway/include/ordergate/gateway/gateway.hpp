@@ -189,15 +189,19 @@ class Gateway {
     std::uint64_t executions = 0;
     /// Order records that `open_orders` and `cancel_orders` looked at so far:
     /// what they cost. Each order is looked at by the walks of its principal
-    /// while open and once more after it finished, never by other
-    /// principals' walks, and the order table is never scanned.
+    /// while open, and after it finished only until its record is reclaimed;
+    /// never by other principals' walks, and the order table is never
+    /// scanned.
     std::uint64_t order_records_visited = 0;
+    /// Order records made free again after their order finished (each is
+    /// then reused by a later order).
+    std::uint64_t order_records_reclaimed = 0;
   };
   [[nodiscard]] Counters counters() const noexcept;
 
   /// Open orders of a principal (all its sessions), in acceptance order.
   /// Walks that principal's list of open orders: the cost is its open orders
-  /// plus those that finished since the last walk, whatever the order table
+  /// plus those that finished and are not yet reclaimed, whatever the order table
   /// holds. For operators and the socket server, not for the hot path (it
   /// takes a lock and allocates). Throws std::invalid_argument for an
   /// unknown principal.

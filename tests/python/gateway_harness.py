@@ -245,9 +245,11 @@ class GatewayProcess:
         extra_args: Sequence[str] = (),
         extra_toml: str = "",
         environment: str = "development",
+        instruments: str = INSTRUMENTS_TOML,
     ) -> None:
         self.directory = directory
         self.extra_toml = extra_toml
+        self.instruments = instruments
         self.environment = environment
         self.principals = {principal.name: principal for principal in principals}
         self.gateway_settings = dict(gateway or {})
@@ -287,7 +289,13 @@ class GatewayProcess:
         never reads half a file), keeping the environment and ``extra_toml`` it
         started with."""
         self.write_config_text(
-            config_toml(principals, gateway, environment=self.environment, extra_toml=self.extra_toml)
+            config_toml(
+                principals,
+                gateway,
+                environment=self.environment,
+                instruments=self.instruments,
+                extra_toml=self.extra_toml,
+            )
         )
 
     def write_config_text(self, text: str) -> None:
@@ -404,6 +412,7 @@ class GatewayTestCase(unittest.TestCase):
         expect_clean_exit: bool = True,
         extra_toml: str = "",
         environment: str = "development",
+        instruments: str = INSTRUMENTS_TOML,
     ) -> GatewayProcess:
         if principals is None:
             principals = [Principal("trader")]
@@ -414,6 +423,7 @@ class GatewayTestCase(unittest.TestCase):
             socket_path,
             extra_toml=extra_toml,
             environment=environment,
+            instruments=instruments,
         )
         self.addCleanup(self._stop_gateway, process, expect_clean_exit)
         return process

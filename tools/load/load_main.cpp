@@ -160,6 +160,7 @@ struct Result {
   std::vector<std::int64_t> latencies;
   long long accepted = 0;
   long long rejected = 0;
+  std::string first_rejection;  // the first refusal's reason, so a failed run says why
   long long other = 0;
   double seconds = 0;
 };
@@ -249,7 +250,13 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
         if (echo || line.find("\"type\":\"accepted\"") != std::string_view::npos) {
           ++result.accepted;
         } else {
-          ++result.rejected;
+          if (++result.rejected == 1) {
+            const std::size_t reason = line.find("\"reason\":\"");
+            if (reason != std::string_view::npos) {
+              const std::string_view rest = line.substr(reason + 10);
+              result.first_rejection = std::string(rest.substr(0, std::min<std::size_t>(rest.find('"'), 48)));
+            }
+          }
         }
         --connection.outstanding;
         ++completed;
@@ -284,7 +291,10 @@ void report(const char* label, const Result& result) {
               static_cast<double>(percentile(l, 0.50)) / 1e3, static_cast<double>(percentile(l, 0.90)) / 1e3,
               static_cast<double>(percentile(l, 0.99)) / 1e3, static_cast<double>(percentile(l, 0.999)) / 1e3,
               static_cast<double>(l.empty() ? 0 : l.back()) / 1e3);
-  if (result.rejected > 0) std::printf(" rejected=%lld", result.rejected);
+  if (result.rejected > 0) {
+    std::printf(" rejected=%lld first_reason=%s", result.rejected,
+                result.first_rejection.empty() ? "?" : result.first_rejection.c_str());
+  }
   std::printf("\n");
 }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -257,6 +259,104 @@ TEST(GatewayConcurrency, HaltWithCancelWorkingLeavesNoOrderThatWasMidSubmitWorki
     ASSERT_TRUE(testing::wait_until([&] { return gateway.open_orders("alice").empty(); }))
         << "round " << round << ": " << gateway.open_orders("alice").size() << " order(s) still working";
   }
+}
+
+// Four threads through 64 order records: resting orders, cancels (some of
+// orders already finished, whose records serve other orders by then),
+// market orders, and a cancel-all from the admin side, racing reclaim.
+// Every accepted order ends exactly once, under its own client order id.
+TEST(GatewayConcurrency, FourThreadsThroughSixtyFourRecordsNeverMixUpTwoUsesOfARecord) {
+  constexpr int kThreads = 4;
+  constexpr int kOrdersPerThread = 3000;
+  GatewayConfig config = roomy_config();
+  config.order_capacity = 64;
+  config.duplicate_capacity = 1u << 16;
+  for (auto& principal : config.principals) principal.cancel_rate_limits = {"100000000/1s"};
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  std::atomic<int> ready{0};
+  std::atomic<int> finished_submitting{0};
+  std::array<std::vector<std::string>, kThreads> accepted_ids;
+  std::array<std::vector<ExecutionReport>, kThreads> terminal;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Session session = gateway.open_session(t % 2 ? "carol" : "alice");
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      auto drain = [&] {
+        ExecutionReport report;
+        while (session.poll(report)) {
+          if (is_terminal(report.status)) terminal[static_cast<std::size_t>(t)].push_back(report);
+        }
+      };
+      for (int i = 0; i < kOrdersPerThread; ++i) {
+        const std::string id = make_id("u", t, i);
+        const OrderRequest request = i % 3 == 0 ? market_order(id, i % 2 ? Side::sell : Side::buy, "1000")
+                                                : limit_order(id, Side::buy, "1.08000", "1000", t % 2 ? "acc-b" : "acc-a");
+        // All 64 records may be taken by orders the broker has not finished
+        // yet: wait for one to come free.
+        Verdict verdict;
+        (void)testing::wait_until([&] {
+          verdict = session.submit(request);
+          if (verdict.reason != Reason::ORDER_CAPACITY_EXHAUSTED) return true;
+          drain();
+          return false;
+        });
+        ASSERT_TRUE(verdict.accepted()) << id << ": " << reason_name(verdict.reason);
+        accepted_ids[static_cast<std::size_t>(t)].push_back(id);
+        // Cancel a recent order: working, finished, or with its record
+        // already serving another order.
+        if (i >= 2) (void)session.cancel(make_id("u", t, i - 2));
+        drain();
+      }
+      finished_submitting.fetch_add(1);
+      // Every accepted order ends (the main thread cancels what rests).
+      EXPECT_TRUE(testing::wait_until([&] {
+        drain();
+        return terminal[static_cast<std::size_t>(t)].size() >= accepted_ids[static_cast<std::size_t>(t)].size();
+      })) << "thread " << t;
+      drain();
+    });
+  }
+  while (ready.load() < kThreads) std::this_thread::yield();
+  for (int round = 0; round < 50; ++round) {
+    (void)gateway.cancel_orders(CancelFilter{});
+    std::this_thread::yield();
+  }
+  // Every accepted order ends: cancel what still rests, then wait.
+  auto total_accepted = [&] {
+    std::size_t total = 0;
+    for (const auto& ids : accepted_ids) total += ids.size();
+    return total;
+  };
+  EXPECT_TRUE(testing::wait_until([&] {
+    (void)gateway.cancel_orders(CancelFilter{});
+    return finished_submitting.load() == kThreads && gateway.exposure("acc-a", "EURUSD").open_orders == 0 &&
+           gateway.exposure("acc-b", "EURUSD").open_orders == 0;
+  }));
+  for (auto& thread : threads) thread.join();
+
+  for (int t = 0; t < kThreads; ++t) {
+    std::vector<std::string> ended;
+    for (const ExecutionReport& report : terminal[static_cast<std::size_t>(t)]) {
+      ended.emplace_back(report.client_order_id.view());
+    }
+    std::vector<std::string> expected = accepted_ids[static_cast<std::size_t>(t)];
+    std::sort(ended.begin(), ended.end());
+    std::sort(expected.begin(), expected.end());
+    std::vector<std::string> missing;
+    std::vector<std::string> extra;
+    std::set_difference(expected.begin(), expected.end(), ended.begin(), ended.end(), std::back_inserter(missing));
+    std::set_difference(ended.begin(), ended.end(), expected.begin(), expected.end(), std::back_inserter(extra));
+    EXPECT_TRUE(missing.empty() && extra.empty())
+        << "thread " << t << ": one terminal report per accepted order, under its own id; missing "
+        << (missing.empty() ? "none" : missing.front()) << " (" << missing.size() << "), extra "
+        << (extra.empty() ? "none" : extra.front()) << " (" << extra.size() << ")";
+  }
+  EXPECT_EQ(total_accepted(), static_cast<std::size_t>(kThreads * kOrdersPerThread));
+  EXPECT_GT(gateway.counters().order_records_reclaimed, static_cast<std::uint64_t>(kThreads * kOrdersPerThread - 64));
 }
 
 }  // namespace

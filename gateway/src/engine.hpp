@@ -111,6 +111,7 @@ struct alignas(kCacheLine) OrderRecord {
   std::uint32_t next_retired = kNoOrder;  // retired stack
 };
 static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
+static_assert(sizeof(OrderRecord) == 256, "docs/architecture.md and configuration.md give 256 bytes per record");
 
 // Orders of one principal that submit published since the admin side last
 // looked: a lock-free stack of order ids linked through

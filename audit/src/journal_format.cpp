@@ -117,6 +117,7 @@ bool is_order_event(AuditEventType type) noexcept {
     case AuditEventType::sent_to_broker:
     case AuditEventType::broker_rejected:
     case AuditEventType::position_fill:
+    case AuditEventType::order_adopted:
       return true;
     default:
       return false;

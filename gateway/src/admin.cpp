@@ -141,6 +141,7 @@ std::vector<std::uint32_t> Engine::open_order_ids(std::optional<PrincipalId> pri
     // Principal ids only grow (removed principals keep theirs).
     const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
     for (std::size_t id = 0; id < principals; ++id) collect_open_orders(static_cast<PrincipalId>(id), ids);
+    collect_open_orders(kForeignPrincipal, ids);
   }
   // In acceptance order, as callers expect.
   std::sort(ids.begin(), ids.end(), [&](std::uint32_t a, std::uint32_t b) {

@@ -6,13 +6,21 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <cstdio>
+#include <iterator>
+#include <string>
 #include <thread>
+
+#include "ordergate/adapters/rest/venue_client_id.hpp"
+#include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
 namespace detail {
 namespace {
 
 constexpr std::size_t kDequeueBatch = 64;
+// The order owners' log is folded into its snapshot past this size.
+constexpr std::uint64_t kOwnerLogCompactBytes = 4u << 20;
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,12 +79,18 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
     return;
   }
   started.set_value();
+  begin_reconcile(broker);
 
   BrokerCommand batch[kDequeueBatch];
   std::uint32_t idle_rounds = 0;
   for (;;) {
     const bool running = broker.running.load(std::memory_order_acquire);
+    if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
+      broker.retry_at_ns = 0;
+      begin_reconcile(broker);
+    }
     const std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
+    record_owners(broker, batch, count);
     for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
     const bool worked = broker.port->poll() || count > 0;
     try_reclaim(!worked);
@@ -86,6 +100,94 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
     if (!worked) idle_wait(config_.idle_strategy, idle_rounds);
   }
   broker.port->stop();
+}
+
+void Engine::emit(std::string_view level, std::string_view event, std::string_view fields) const noexcept {
+  try {
+    if (config_.on_event) {
+      config_.on_event(level, event, fields);
+    } else {
+      std::string line = "ordergate: ";
+      line.append(level).append(": event=").append(event);
+      if (!fields.empty()) line.append(" ").append(fields);
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+  } catch (...) {
+    // A log that fails must not take the broker thread down.
+  }
+}
+
+void Engine::begin_reconcile(Broker& broker) noexcept {
+  broker.reconciling = true;
+  if (!broker.port->request_holdings()) {
+    broker.reconciling = false;
+    set_accounts_ready(broker.index, "reconciled=no (the adapter cannot say what the broker holds)");
+  }
+  // Otherwise the answer comes through on_holdings, perhaps already has.
+}
+
+void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) noexcept {
+  for (const Account& account : accounts_.all()) {
+    if (broker_of_account_[account.id] != broker) continue;
+    if (account_ready_[account.id].exchange(true, std::memory_order_acq_rel)) continue;
+    std::string text = "account=";
+    text.append(account.name.view());
+    if (!fields.empty()) text.append(" ").append(fields);
+    emit("info", "account_ready", text);
+  }
+}
+
+void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size_t count) noexcept {
+  if (!broker.order_map->enabled() || broker.client_id_prefix.empty()) return;
+  try {
+    broker.map_lines.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+      const BrokerCommand& command = batch[i];
+      if (command.kind != CommandKind::submit) continue;
+      const adapters::rest::VenueClientId venue_id =
+          adapters::rest::format_venue_client_id(broker.client_id_prefix, command.order.order_id);
+      (void)OrderMap::format_line(venue_id.view(), principal_name(command.order.principal_id),
+                                  command.order.client_order_id.view(), broker.map_lines);
+    }
+    if (!broker.order_map->append(broker.map_lines) && !broker.map_failed) {
+      broker.map_failed = true;
+      emit("error", "order_owners_not_saved",
+           "broker=" + broker.name + " (orders keep trading; after a restart they come back without their principal)");
+    }
+  } catch (...) {
+    // Allocation failure: the owners of this batch are not kept (see above).
+  }
+  if (broker.order_map->log_bytes() > kOwnerLogCompactBytes) compact_owners(broker, broker.index);
+}
+
+void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept {
+  std::unique_lock lock(open_lists_->mutex, std::try_to_lock);
+  if (!lock) return;  // the next batch tries again
+  try {
+    std::string lines;
+    const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
+    std::vector<std::uint32_t> ids;
+    for (std::size_t id = 0; id < principals; ++id) collect_open_orders(static_cast<PrincipalId>(id), ids);
+    for (const std::uint32_t index : ids) {
+      const OrderRecord& record = records_[index];
+      if (broker_of_account_[record.order.account_id] != broker_index) continue;
+      const auto adopted = broker.adopted_venue_ids.find(record.order.order_id);
+      const std::string venue_id =
+          adopted != broker.adopted_venue_ids.end()
+              ? adopted->second
+              : std::string(adapters::rest::format_venue_client_id(broker.client_id_prefix, record.order.order_id).view());
+      (void)OrderMap::format_line(venue_id, principal_name(record.order.principal_id),
+                                  record.order.client_order_id.view(), lines);
+    }
+    // Adopted orders that finished keep no line.
+    for (auto it = broker.adopted_venue_ids.begin(); it != broker.adopted_venue_ids.end();) {
+      const OrderRecord& record = records_[record_of(it->first)];
+      it = record.ident.load(std::memory_order_acquire) == it->first ? std::next(it) : broker.adopted_venue_ids.erase(it);
+    }
+    if (!broker.order_map->compact(lines)) emit("error", "order_owners_not_compacted", "broker=" + broker.name);
+  } catch (...) {
+  }
 }
 
 void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
@@ -197,6 +299,134 @@ void Engine::try_reclaim(bool idle) noexcept {
   if (waiting == 0 || (!idle && waiting < reclaim_batch_)) return;
   std::unique_lock lock(open_lists_->mutex, std::try_to_lock);
   if (lock) reclaim();
+}
+
+void BrokerSink::on_holdings(const Holdings& holdings) noexcept { engine_.adopt_holdings(broker_, holdings); }
+
+void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings) noexcept {
+  Broker& broker = *brokers_[broker_index];
+  if (!broker.reconciling) return;  // an answer nobody asked for
+  if (!holdings.complete) {
+    broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
+    std::string error = holdings.error.substr(0, 160);
+    for (char& c : error) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    emit("warning", "reconcile_failed", "broker=" + broker.name + " retry_in_ms=" +
+                                           std::to_string(config_.reconcile_retry_ns / 1'000'000) + " error=\"" + error + "\"");
+    return;
+  }
+  broker.reconciling = false;
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  std::size_t adopted = 0;
+  std::size_t foreign = 0;
+  std::size_t untracked = 0;
+  for (const HeldOrder& held : holdings.orders) {
+    if (held.account_id >= broker_of_account_.size() || broker_of_account_[held.account_id] != broker_index ||
+        held.instrument_id >= instruments().size() || (held.side != Side::buy && held.side != Side::sell) ||
+        !held.leaves.is_positive()) {
+      ++untracked;
+      continue;
+    }
+    // Its owner, if this gateway placed it and kept the owner.
+    PrincipalId principal = kForeignPrincipal;
+    ClientOrderId client_order_id;
+    if (const auto owner = broker.owners.find(std::string(held.venue_client_id.view())); owner != broker.owners.end()) {
+      if (const std::optional<PrincipalId> known = find_principal(owner->second.principal);
+          known && guards::validate_client_order_id(owner->second.client_order_id) == Reason::OK) {
+        principal = *known;
+        client_order_id.assign(owner->second.client_order_id);
+      }
+    }
+    if (principal == kForeignPrincipal) {
+      client_order_id.assign(held.broker_order_id.view().substr(0, ClientOrderId::kCapacity));
+      ++foreign;
+    }
+    // Counted towards the limits in any case.
+    exposure_.add_held_order(held.account_id, held.instrument_id, held.side, held.leaves);
+    std::uint32_t record_index = 0;
+    if (!take_record(record_index)) {
+      ++untracked;  // counted, but no record to follow it by: see the warning below
+      continue;
+    }
+    OrderRecord& record = records_[record_index];
+    OrderId order_id = (record.generation << record_bits_) | record_index;
+    if (order_id >= guards::ClientOrderIdIndex::kFirstReservedOrderId) {
+      record.generation = 0;
+      order_id = record_index;
+    }
+    record.generation = ((order_id >> record_bits_) + 1) & (0xFFFFFFFFu >> record_bits_);
+    Order order;
+    order.order_id = order_id;
+    order.principal_id = principal;
+    order.account_id = held.account_id;
+    order.instrument_id = held.instrument_id;
+    order.side = held.side;
+    order.type = held.type;
+    order.time_in_force = held.time_in_force;
+    order.quantity = held.quantity.is_positive() ? held.quantity : held.leaves;
+    order.price = held.price;
+    order.stop_price = held.stop_price;
+    order.expire_time_ns = held.expire_time_ns;
+    order.accepted_ns = now_ns;
+    order.client_order_id = client_order_id;
+    record.order = order;
+    record.session_slot = kNotCounted;  // no session: its reports are audited, `orders` lists it
+    record.index_slot = 0xFFFFFFFFu;
+    if (principal != kForeignPrincipal) {
+      std::size_t index_slot = 0;
+      if (order_index_.insert(guards::ClientOrderIdIndex::key(principal, client_order_id.view()), now_ns,
+                              index_slot) == guards::ClientOrderIdIndex::Insert::inserted) {
+        order_index_.publish(index_slot, order_id);
+        record.index_slot = static_cast<std::uint32_t>(index_slot);
+      }
+    }
+    record.leaves = held.leaves;
+    record.leaves_raw.store(held.leaves.raw(), std::memory_order_relaxed);
+    record.dispatched = true;
+    record.cancel_pending = false;
+    record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
+    record.open.store(true, std::memory_order_relaxed);
+    record.ident.store(order_id, std::memory_order_release);
+    std::atomic<std::uint32_t>& published = published_[principal].head;
+    std::uint32_t head = published.load(std::memory_order_relaxed);
+    do {
+      record.next_published = head;
+    } while (!published.compare_exchange_weak(head, record_index, std::memory_order_release, std::memory_order_relaxed));
+    try {
+      if (!held.venue_client_id.empty()) broker.adopted_venue_ids[order_id] = std::string(held.venue_client_id.view());
+    } catch (...) {
+    }
+    broker.port->adopt(order, held);
+    audit(AuditEventType::order_adopted, order, Reason::OK);
+    ++adopted;
+  }
+  for (const HeldPosition& position : holdings.positions) {
+    if (position.account_id >= broker_of_account_.size() || broker_of_account_[position.account_id] != broker_index ||
+        position.instrument_id >= instruments().size()) {
+      continue;
+    }
+    // Books the difference, so a later reconciliation corrects rather than adds.
+    Decimal difference;
+    const Decimal booked = exposure_.snapshot(position.account_id, position.instrument_id).position;
+    if (Decimal::sub(position.net, booked, difference) && !difference.is_zero()) {
+      exposure_.apply_position_change(position.account_id, position.instrument_id,
+                                      difference.is_positive() ? Side::buy : Side::sell,
+                                      difference.is_positive() ? difference : -difference);
+    }
+  }
+  if (untracked > 0) {
+    emit("warning", "reconcile_untracked",
+         "broker=" + broker.name + " orders=" + std::to_string(untracked) +
+             " (not followed: unknown account or instrument, or no free order record)");
+  }
+  try {
+    broker.owners.clear();  // what was adopted is in adopted_venue_ids now
+  } catch (...) {
+  }
+  compact_owners(broker, broker_index);
+  set_accounts_ready(broker_index, "held_orders=" + std::to_string(adopted) + " foreign_orders=" +
+                                       std::to_string(foreign) + " positions=" + std::to_string(holdings.positions.size()));
 }
 
 void BrokerSink::on_execution(const ExecutionReport& report) noexcept { engine_.on_execution(report); }

@@ -88,7 +88,8 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
                               [&](const auto& broker) { return broker->name == name; });
     if (found == brokers_.end()) {
       auto broker = std::make_unique<Broker>();
-      broker->sink = std::make_unique<BrokerSink>(*this, static_cast<std::uint16_t>(brokers_.size()));
+      broker->index = static_cast<std::uint16_t>(brokers_.size());
+      broker->sink = std::make_unique<BrokerSink>(*this, broker->index);
       broker->name = name;
       const auto factory = std::find_if(factories.begin(), factories.end(),
                                         [&](const auto& entry) { return entry.first == name; });
@@ -124,6 +125,25 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   open_lists_ = std::make_unique<OpenOrderLists>();
   std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
+  // Closed until reconciled with its broker (see begin_reconcile).
+  account_ready_ = std::make_unique<std::atomic<bool>[]>(accounts_.size());
+  for (const auto& broker : brokers_) {
+    broker->client_id_prefix = std::string(broker->port->client_id_prefix());
+    const std::filesystem::path map_path =
+        config_.state_path.empty() ? std::filesystem::path{}
+                                   : std::filesystem::path(config_.state_path.string() + ".orders-" + broker->name);
+    broker->order_map = std::make_unique<OrderMap>(map_path);
+    std::size_t skipped = 0;
+    try {
+      broker->owners = broker->order_map->load(skipped);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(std::string("state: ") + e.what());
+    }
+    if (skipped > 0) {
+      emit("warning", "order_owners_skipped",
+           "broker=" + broker->name + " lines=" + std::to_string(skipped) + " (a torn line after a crash)");
+    }
+  }
 
   // The operator's decisions before anything can trade: a restart never
   // loosens a guard.
@@ -170,7 +190,10 @@ std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, co
   for (const PrincipalConfig& principal : config.principals) {
     if (std::find(by_id.begin(), by_id.end(), &principal) == by_id.end()) by_id.push_back(&principal);
   }
-  if (by_id.size() >= kMaxPrincipals) throw ConfigError("too many principals");
+  // The last id is kForeignPrincipal's.
+  if (by_id.size() >= kMaxPrincipals - 1) {
+    throw ConfigError("too many principals (at most " + std::to_string(kMaxPrincipals - 2) + ")");
+  }
 
   for (std::size_t id = 0; id < by_id.size(); ++id) {
     const PrincipalConfig* principal = by_id[id];

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
@@ -22,6 +23,7 @@
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
+#include "order_map.hpp"
 #include "slot_ring.hpp"
 
 namespace ordergate::detail {
@@ -44,6 +46,10 @@ constexpr std::size_t kMaxBrokers = 16;
 // BrokerCommand::session_slot of a command no session's budget counts
 // (an operator's cancel-all).
 constexpr std::uint16_t kNotCounted = 0xFFFF;
+// The principal of orders reconciliation found at a broker that no principal
+// of this gateway placed (a person, another tool, or an owner not kept):
+// they count towards the limits and an operator's cancel-all reaches them.
+constexpr PrincipalId kForeignPrincipal = kMaxPrincipals - 1;
 
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
@@ -194,6 +200,7 @@ class BrokerSink final : public ExecutionSink {
   BrokerSink(Engine& engine, std::uint16_t broker) noexcept : engine_(engine), broker_(broker) {}
   void on_execution(const ExecutionReport& report) noexcept override;
   void on_position_fill(const ExecutionReport& fill) noexcept override;
+  void on_holdings(const Holdings& holdings) noexcept override;
 
  private:
   Engine& engine_;
@@ -201,6 +208,7 @@ class BrokerSink final : public ExecutionSink {
 };
 
 struct Broker {
+  std::uint16_t index = 0;  // in Engine::brokers_
   std::unique_ptr<BrokerSink> sink;
   std::string name;
   std::unique_ptr<BrokerPort> port;
@@ -211,6 +219,16 @@ struct Broker {
   std::atomic<bool> running{false};
   // The order record a position fill on this broker's thread is reading.
   std::atomic<std::uint32_t> hazard{kNoOrder};
+
+  // Reconciliation, broker thread only (owners: loaded at construction).
+  std::string client_id_prefix;  // of this run's adapter
+  std::unique_ptr<OrderMap> order_map;
+  std::unordered_map<std::string, OrderOwner> owners;  // venue client id -> owner, from earlier runs
+  std::unordered_map<OrderId, std::string> adopted_venue_ids;  // adopted orders keep their venue id
+  std::string map_lines;           // scratch for one batch
+  bool reconciling = false;
+  bool map_failed = false;         // reported once
+  std::int64_t retry_at_ns = 0;    // 0: no retry pending
 };
 
 struct SessionHandle {
@@ -238,6 +256,9 @@ class Engine final : public ExecutionSink {
   Reason status(const SessionHandle& handle) const noexcept { return authorize(handle, clock_.monotonic_ns()); }
 
   void on_execution(const ExecutionReport& incoming) noexcept override;
+  // Reconciliation's answer from the adapter of `broker` (broker thread):
+  // adopts the held orders, books the positions, opens the accounts.
+  void adopt_holdings(std::uint16_t broker, const Holdings& holdings) noexcept;
   // A fill outside any gateway order, reported by the adapter of `broker`
   // (broker thread): booked into the position once, audited, and sent to
   // the session of the parent order when there is one and it is still open.
@@ -298,6 +319,15 @@ class Engine final : public ExecutionSink {
   // by broker threads between batches.
   void try_reclaim(bool idle) noexcept;
   [[nodiscard]] std::uint32_t record_of(OrderId id) const noexcept { return id & record_mask_; }
+  // Asks the broker what it holds, or opens its accounts at once when the
+  // adapter cannot say (broker thread).
+  void begin_reconcile(Broker& broker) noexcept;
+  void set_accounts_ready(std::uint16_t broker, std::string_view fields) noexcept;
+  // Writes the owners of the orders in `batch` to the broker's order map
+  // before the adapter sees them; compacts the map when its log is long.
+  void record_owners(Broker& broker, const BrokerCommand* batch, std::size_t count) noexcept;
+  void compact_owners(Broker& broker, std::uint16_t broker_index) noexcept;
+  void emit(std::string_view level, std::string_view event, std::string_view fields) const noexcept;
   // True when the session in `slot_index` may queue one more command for
   // broker `broker_index` (its budget is not spent). Hot path: no syscall.
   bool queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept;
@@ -320,6 +350,9 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<PrincipalControl[]> controls_;
   std::vector<std::unique_ptr<Broker>> brokers_;
   std::vector<std::uint16_t> broker_of_account_;
+  // Per account: reconciled with its broker, so it may trade. One relaxed
+  // load per submit; written once per reconciliation.
+  std::unique_ptr<std::atomic<bool>[]> account_ready_;
 
   // The operator's decisions by name, as in the state file. Admin changes
   // are serialised by control_mutex_, so the file always holds the latest.

@@ -97,6 +97,10 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   if (!accepting_.load(std::memory_order_acquire)) {
     return reject(handle, &order, Reason::BROKER_UNAVAILABLE);
   }
+  // Until reconciled, the limits cannot count what the broker holds.
+  if (!account_ready_[order.account_id].load(std::memory_order_acquire)) {
+    return reject(handle, &order, Reason::ACCOUNT_NOT_READY);
+  }
   // 3. trading state
   const guards::TradingState state = kill_switch_.effective(order.account_id, order.principal_id);
   if (Reason reason = guards::check_trading_state(state); reason != Reason::OK) {

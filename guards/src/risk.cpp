@@ -140,6 +140,15 @@ void ExposureBook::release(AccountId account, InstrumentId instrument, Side side
   }
 }
 
+void ExposureBook::add_held_order(AccountId account, InstrumentId instrument, Side side, Decimal leaves) noexcept {
+  Cell* c = cell(account, instrument);
+  if (c == nullptr || (side != Side::buy && side != Side::sell)) return;
+  if (leaves.is_positive()) {
+    (side == Side::buy ? c->working_buy : c->working_sell).fetch_add(leaves.raw(), std::memory_order_acq_rel);
+  }
+  c->open_orders.fetch_add(1, std::memory_order_acq_rel);
+}
+
 void ExposureBook::apply_fill(AccountId account, InstrumentId instrument, Side side,
                               Decimal quantity) noexcept {
   Cell* c = cell(account, instrument);

@@ -64,6 +64,9 @@ class Process final : public ConnectionOwner {
         drain_timer_(io_),
         hold_timer_(io_) {
     config_.gateway.on_execution_ready = [this] { wake(); };
+    config_.gateway.on_event = [this](std::string_view level, std::string_view event, std::string_view fields) {
+      log_.line(level, event, fields);
+    };
     add_brokers();
     gateway_ = std::make_unique<Gateway>(config_.gateway, clock_, audit_);
     socket_path_ = config_.server.socket_path.empty() ? default_socket_path() : config_.server.socket_path;

@@ -51,7 +51,8 @@ namespace ordergate {
   X(BROKER_UNAVAILABLE, "the broker is unavailable")                                         \
   X(BROKER_RATE_LIMITED, "the broker's rate limit was reached; retry later")                 \
   X(AUDIT_UNAVAILABLE, "the audit journal cannot be written; new orders are refused")          \
-  X(SESSION_QUEUE_FULL, "this session has too many orders waiting for the broker; retry later")
+  X(SESSION_QUEUE_FULL, "this session has too many orders waiting for the broker; retry later") \
+  X(ACCOUNT_NOT_READY, "the account is not reconciled with its broker yet; retry shortly")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

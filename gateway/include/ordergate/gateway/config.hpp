@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ordergate/adapters/paper/paper_broker.hpp"
@@ -101,6 +102,16 @@ struct GatewayConfig {
   /// for a session, so an event loop can wake up and poll its sessions.
   /// Must be cheap and must not call back into the gateway.
   std::function<void()> on_execution_ready;
+  /// Receives the gateway's own events, one call each, on the thread where
+  /// they happen (reconciliation: a broker thread): a level ("info",
+  /// "warning", "error"), an event name (e.g. "account_ready") and
+  /// key=value fields (e.g. "account=paper held_orders=2"). Fields hold
+  /// names and numbers, never client input or secrets. Empty: one line
+  /// "ordergate: LEVEL: event=EVENT FIELDS" on stderr.
+  std::function<void(std::string_view level, std::string_view event, std::string_view fields)> on_event;
+  /// After a failed reconciliation (the broker could not say what it
+  /// holds), how long the account waits before asking again.
+  std::int64_t reconcile_retry_ns = 1'000'000'000;
 };
 
 /// The brokers a gateway built from `config` can use, in lookup order:

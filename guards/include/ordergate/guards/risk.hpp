@@ -86,6 +86,13 @@ class ExposureBook {
   /// position this change already closed. Ignores what `apply_fill` ignores.
   void apply_position_change(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
 
+  /// An order the broker already holds (found by reconciliation): books an
+  /// open-order slot and `leaves` on `side` whatever the limits say, so the
+  /// limits count it and refuse what would pass only without it. Released
+  /// like any order (`release`, `apply_fill`). Ignores what `release`
+  /// ignores.
+  void add_held_order(AccountId account, InstrumentId instrument, Side side, Decimal leaves) noexcept;
+
  private:
   struct alignas(kCacheLine) Cell {
     std::atomic<std::int64_t> position{0};

@@ -290,5 +290,86 @@ TYPED_TEST(HoldingsSim, AnUnreachableVenueAnswersFromTheNextPollNeverInsideTheRe
   EXPECT_FALSE(this->b_sink_.holdings.back().error.empty());
 }
 
+TYPED_TEST(HoldingsSim, CallsDuringAFetchJoinItAndEachGetsAnAnswer) {
+  this->start_sim({"--venues", TypeParam::kName});
+  this->b_ = this->start_adapter(this->b_sink_);
+  BrokerPort& b = *this->b_;
+  ASSERT_TRUE(b.request_holdings());
+  ASSERT_TRUE(b.request_holdings());
+  ASSERT_TRUE(this->poll_until(b, [&] { return this->b_sink_.holdings.size() >= 2; })) << this->logs_.dump();
+  EXPECT_TRUE(this->b_sink_.holdings[0].complete);
+  EXPECT_TRUE(this->b_sink_.holdings[1].complete);
+  int fetches = 0;
+  for (const std::string& line : this->logs_.lines()) {
+    if (line.find("holdings: ") != std::string::npos) ++fetches;
+  }
+  EXPECT_EQ(fetches, 1) << "one fetch answered both calls";
+}
+
+TYPED_TEST(HoldingsSim, AnAdoptionThatDoesNotMatchItsHeldOrderIsRefusedAndReportsNothing) {
+  this->start_sim({"--venues", TypeParam::kName});
+  this->b_ = this->start_adapter(this->b_sink_);
+  BrokerPort& b = *this->b_;
+  HeldOrder held;
+  held.instrument_id = this->traded();
+  held.side = Side::buy;
+  held.type = OrderType::limit;
+  held.quantity = decimal_literal(TypeParam::kRestQuantity);
+  held.leaves = held.quantity;
+  held.broker_order_id.assign("4711");
+  const Order wrong_side = this->order(7, "wrong-side", Side::sell, OrderType::limit, TypeParam::kRestQuantity,
+                                       TypeParam::kRestPrice);
+  b.adopt(wrong_side, held);
+  HeldOrder not_an_id = held;
+  not_an_id.broker_order_id.assign("ab12");
+  const Order other = this->order(8, "not-an-id", Side::buy, OrderType::limit, TypeParam::kRestQuantity,
+                                  TypeParam::kRestPrice);
+  b.adopt(other, not_an_id);
+  b.cancel(this->cancel_of(wrong_side));
+  b.cancel(this->cancel_of(other));
+  for (int i = 0; i < 100; ++i) b.poll();
+  EXPECT_TRUE(this->b_sink_.executions.empty());
+  EXPECT_TRUE(this->logs_.contains("cannot adopt venue order 4711")) << this->logs_.dump();
+  EXPECT_TRUE(this->logs_.contains("cannot adopt venue order ab12")) << this->logs_.dump();
+}
+
+using BinanceHoldingsSim = HoldingsSim<BinanceSimVenue>;
+
+// A Binance order can be part filled and rest: adopted, only the rest is
+// reported, at its exact price, and the cumulative quantity counts the part
+// filled before.
+TEST_F(BinanceHoldingsSim, APartFilledOrderIsAdoptedWithWhatWasExecutedAsItsBaseline) {
+  start_sim({"--venues", "binance"});
+  a_ = start_adapter(a_sink_);
+  // The book holds 2 BTC at the ask: 3 at the ask fills 2 and rests 1.
+  const Order part = order(1, "a-part", Side::buy, OrderType::limit, "3", "64000.01");
+  a_->submit(part);
+  ASSERT_TRUE(reported(*a_, a_sink_, 1, ExecStatus::partially_filled)) << logs_.dump();
+  a_->stop();
+  a_.reset();
+
+  b_ = start_adapter(b_sink_);
+  const std::optional<Holdings> held = holdings(*b_, b_sink_);
+  ASSERT_TRUE(held && held->complete) << logs_.dump();
+  ASSERT_EQ(held->orders.size(), 1u);
+  const HeldOrder& found = held->orders[0];
+  EXPECT_EQ(found.quantity, decimal_literal("3"));
+  EXPECT_EQ(found.leaves, decimal_literal("1"));
+  b_->adopt(order(42, "restored-part", Side::buy, OrderType::limit, "3", "64000.01"), found);
+  for (int i = 0; i < 50; ++i) b_->poll();
+  EXPECT_TRUE(b_sink_.executions.empty()) << "the 2 filled before adoption are not reported again";
+
+  set_price("binance", "BTCUSDT", "63990.00", "63999.00");
+  ASSERT_TRUE(reported(*b_, b_sink_, 42, ExecStatus::filled)) << logs_.dump();
+  ASSERT_EQ(b_sink_.executions.size(), 1u);
+  const ExecutionReport& filled = b_sink_.executions[0];
+  EXPECT_EQ(filled.client_order_id, std::string_view("restored-part"));
+  EXPECT_EQ(filled.last_quantity, decimal_literal("1"));
+  EXPECT_EQ(filled.last_price, decimal_literal("64000.01")) << "a resting order fills at its own price";
+  EXPECT_EQ(filled.cumulative_quantity, decimal_literal("3"));
+  EXPECT_TRUE(filled.leaves_quantity.is_zero());
+  EXPECT_EQ(filled.average_price, decimal_literal("64000.01")) << "of the fills since adoption";
+}
+
 }  // namespace
 }  // namespace ordergate::brokers::testing

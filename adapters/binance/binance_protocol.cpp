@@ -83,7 +83,8 @@ bool read_open_order(simdjson::dom::object object, OpenOrder& order) noexcept {
   }
   if (type == "LIMIT" || type == "LIMIT_MAKER") {
     order.type = OrderType::limit;
-    order.time_in_force = type == "LIMIT_MAKER" ? TimeInForce::gtc : time_in_force_of(string_field(object, "timeInForce"));
+    order.time_in_force =
+        type == "LIMIT_MAKER" ? TimeInForce::gtc : time_in_force_of(string_field(object, "timeInForce"));
     return order.time_in_force != TimeInForce::unset && decimal_field(object, "price", order.price) &&
            order.price.is_positive();
   }

@@ -415,13 +415,13 @@ bool OrderTracker::request_holdings() noexcept {
   ++holdings_waiters_;
   if (holdings_pending_) return true;
   holdings_pending_ = true;
+  ++holdings_generation_;  // a late reply of an earlier fetch is not taken for this one's
   // Answered from the next poll(), never inside this call, so a sink that
   // asks again from on_holdings cannot recurse.
   if (const std::string_view why = unavailable_reason(); !why.empty()) {
     holdings_refusal_ = why;
     return true;
   }
-  ++holdings_generation_;
   // Room for each request to time out once, plus waiting for a connection.
   holdings_deadline_ns_ = now() + 3 * request_timeout_ns_;
   venue_.begin_holdings();

@@ -265,13 +265,13 @@ class OrderTracker final : public tls::HttpHandler {
   bool request_holdings() noexcept;
   /// The tag of the current fetch's request `part` (the venue's numbering).
   [[nodiscard]] std::uint64_t holdings_tag(std::uint8_t part) const noexcept {
-    return detail::make_tag(RequestKind::holdings, static_cast<OrderId>(((holdings_generation_ & 0xFF'FFFFu) << 8) | part));
+    const auto generation = static_cast<OrderId>(holdings_generation_ & 0xFF'FFFFu);
+    return detail::make_tag(RequestKind::holdings, (generation << 8) | part);
   }
   /// Answers every caller waiting for the current fetch.
   void answer_holdings(const Holdings& holdings) noexcept;
   /// Answers complete = false with `error` (a short code, never venue text).
   void fail_holdings(std::string error) noexcept;
-  [[nodiscard]] bool holdings_pending() const noexcept { return holdings_pending_; }
   /// Tracks `held` under gateway order `order` (see BrokerPort::adopt).
   void adopt(const Order& order, const HeldOrder& held) noexcept;
 

@@ -195,7 +195,9 @@ TYPED_TEST(HoldingsSim, ANewAdapterFindsAnEarlierRunsOrdersAndPositionAdoptsThem
   EXPECT_EQ(held->skipped, TypeParam::kIsOanda ? 1u : 2u)
       << "the order on an instrument B does not trade (and, at Binance, the ETH balance)";
 
-  const auto a_id = [&](OrderId id) { return std::string(adapters::rest::format_venue_client_id(a_prefix, id).view()); };
+  const auto a_id = [&](OrderId id) {
+    return std::string(adapters::rest::format_venue_client_id(a_prefix, id).view());
+  };
   const HeldOrder* fill_held = this->find(*held, a_id(2));
   const HeldOrder* cancel_held = this->find(*held, a_id(3));
   const HeldOrder* foreign_held = this->find(*held, "manual-1");

@@ -277,9 +277,7 @@ class OandaVenue final : public rest::RestVenue {
   static constexpr std::uint8_t kPendingOrdersPart = 1;
   static constexpr std::uint8_t kOpenPositionsPart = 2;
 
-  void begin_holdings() noexcept override {
-    fetch_ = HoldingsFetch{};
-  }
+  void begin_holdings() noexcept override { fetch_ = HoldingsFetch{}; }
 
   [[nodiscard]] bool holdings_step(std::int64_t t) noexcept override {
     if (!pacer_.allow(t)) return false;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -29,6 +30,7 @@ constexpr std::int64_t kWeightPing = 1;
 constexpr std::int64_t kWeightAccount = 20;
 constexpr std::int64_t kWeightTickerOne = 2;
 constexpr std::int64_t kWeightTickerMany = 4;
+constexpr std::int64_t kWeightOpenOrdersAll = 80;  // without a symbol: every symbol, one snapshot
 
 bool valid_symbol(std::string_view symbol) {
   if (symbol.empty() || symbol.size() > 20) return false;
@@ -93,6 +95,10 @@ class BinanceVenue final : public rest::RestVenue {
       if (symbols_[id].empty()) continue;
       by_symbol_[symbols_[id]] = static_cast<InstrumentId>(id);
       priced.push_back(symbols_[id]);
+      // A base asset's balance is the position of the first instrument on it.
+      const Instrument& instrument = table.all()[id];
+      by_base_asset_.emplace(std::string(instrument.base.view()), static_cast<InstrumentId>(id));
+      quote_assets_.emplace(std::string(instrument.quote.view()));
     }
     if (priced.size() == 1) {
       ticker_target_ = "/api/v3/ticker/bookTicker?symbol=" + priced[0];
@@ -126,6 +132,11 @@ class BinanceVenue final : public rest::RestVenue {
   // appended to `params` here, immediately before the write.
   bool send(RequestKind kind, OrderId order_id, std::string_view method, std::string_view path, std::string& fields,
             bool signed_request, bool in_body, std::int64_t weight) {
+    return send_tagged(make_tag(kind, order_id), method, path, fields, signed_request, in_body, weight);
+  }
+
+  bool send_tagged(std::uint64_t tag, std::string_view method, std::string_view path, std::string& fields,
+                   bool signed_request, bool in_body, std::int64_t weight) {
     if (tracker_.client().idle_connections() == 0) return false;
     if (signed_request) append_signature(fields, settings_.recv_window_ms, wall_ms(), settings_.secret_key.reveal());
     tls::HttpRequest request;
@@ -140,7 +151,7 @@ class BinanceVenue final : public rest::RestVenue {
       if (!fields.empty()) target_.append("?").append(fields);
       request.target = target_;
     }
-    if (!tracker_.client().send(request, make_tag(kind, order_id))) return false;
+    if (!tracker_.client().send(request, tag)) return false;
     weight_since_header_ += weight;
     return true;
   }
@@ -253,6 +264,125 @@ class BinanceVenue final : public rest::RestVenue {
   }
 
   void on_forget(const rest::TrackedOrder&) noexcept override {}
+
+  // --- RestVenue: reconciliation ------------------------------------------
+
+  // openOrders without a symbol (weight 80: every symbol in one snapshot, so
+  // orders on symbols the gateway does not trade are counted as skipped),
+  // then the account (weight 20) for the balances.
+  static constexpr std::uint8_t kOpenOrdersPart = 1;
+  static constexpr std::uint8_t kAccountPart = 2;
+
+  void begin_holdings() noexcept override { fetch_ = HoldingsFetch{}; }
+
+  [[nodiscard]] bool holdings_step(std::int64_t) noexcept override {
+    if (!fetch_.orders_sent) {
+      if (weight_in_window() + kWeightOpenOrdersAll > settings_.weight_limit_1m) return false;
+      params_.clear();
+      if (!send_tagged(tracker_.holdings_tag(kOpenOrdersPart), "GET", "/api/v3/openOrders", params_, true, false,
+                       kWeightOpenOrdersAll)) {
+        return false;
+      }
+      fetch_.orders_sent = true;
+      return true;
+    }
+    if (!fetch_.account_sent) {
+      if (weight_in_window() + kWeightAccount > settings_.weight_limit_1m) return false;
+      params_.clear();
+      if (!send_tagged(tracker_.holdings_tag(kAccountPart), "GET", "/api/v3/account", params_, true, false,
+                       kWeightAccount)) {
+        return false;
+      }
+      fetch_.account_sent = true;
+      return true;
+    }
+    return false;
+  }
+
+  void on_holdings_reply(std::uint8_t part, const tls::HttpResult& result) noexcept override {
+    const bool orders = part == kOpenOrdersPart;
+    const std::string what = orders ? "openOrders" : "account";
+    if (result.response == nullptr) {
+      tracker_.fail_holdings(what + ": " + std::string(tls::to_string(result.error)));
+      return;
+    }
+    const int status = result.response->status();
+    if (status != 200) {
+      const OrderReply reply = codec_.parse_order_reply(status, result.response->body());
+      if (reply.kind == ReplyKind::unauthorized) on_unauthorized(status, reply.code);
+      if (reply.kind == ReplyKind::clock_skew) on_clock_skew();
+      tracker_.fail_holdings(what + ": " + detail::status_text(status) +
+                             (reply.code != 0 ? " code " + std::to_string(reply.code) : std::string{}));
+      return;
+    }
+    const bool parsed = orders ? codec_.parse_open_orders(result.response->body(), open_orders_)
+                               : codec_.parse_balances(result.response->body(), balances_);
+    if (!parsed) {
+      tracker_.fail_holdings(what + ": unreadable reply");
+      return;
+    }
+    (orders ? fetch_.orders_done : fetch_.account_done) = true;
+    if (fetch_.orders_done && fetch_.account_done) answer_holdings();
+  }
+
+  void answer_holdings() noexcept {
+    Holdings holdings;
+    holdings.complete = true;
+    held_state_.clear();
+    for (const OpenOrder& open : open_orders_) {
+      const auto instrument = by_symbol_.find(open.symbol);
+      if (instrument == by_symbol_.end() || open.type == OrderType::unset) {
+        ++holdings.skipped;
+        continue;
+      }
+      HeldOrder held;
+      held.account_id = kNoAccountId;
+      held.instrument_id = instrument->second;
+      held.side = open.side;
+      held.type = open.type;
+      held.time_in_force = open.time_in_force;
+      held.quantity = open.orig_quantity;
+      (void)Decimal::sub(open.orig_quantity, open.executed_quantity, held.leaves);
+      held.price = open.price;
+      held.stop_price = open.stop_price;
+      held.broker_order_id.assign(rest::id_text(open.order_id));
+      held.venue_client_id.assign(open.client_order_id.view());
+      if (!held.leaves.is_positive()) continue;  // filled as it was read
+      holdings.orders.push_back(held);
+      held_state_[open.order_id] = HeldState{open.executed_quantity, open.cumulative_quote};
+    }
+    // Spot has no short: a base asset's whole balance (free + locked by
+    // resting sells) is the long position of its instrument.
+    for (const AssetBalance& balance : balances_) {
+      Decimal total;
+      if (!Decimal::add(balance.free, balance.locked, total) || total.is_zero()) continue;
+      const auto instrument = by_base_asset_.find(balance.asset);
+      if (instrument != by_base_asset_.end()) {
+        holdings.positions.push_back(HeldPosition{kNoAccountId, instrument->second, total});
+      } else if (quote_assets_.count(balance.asset) == 0) {
+        ++holdings.skipped;  // an asset no traded instrument buys or sells
+      }
+    }
+    tracker_.answer_holdings(holdings);
+  }
+
+  // An adopted order reports only what Binance executes after the holdings
+  // it was read from; it is looked up at once.
+  void on_adopt(rest::TrackedOrder& tracked, const HeldOrder& held) noexcept override {
+    const auto state = held_state_.find(tracked.broker_id);
+    if (state != held_state_.end()) {
+      tracked.venue.executed_base = state->second.executed;
+      tracked.venue.quote = state->second.quote;
+    } else {
+      // Not from the latest holdings: what was executed is what the gateway
+      // was told is missing from the quantity, at the order's price.
+      (void)Decimal::sub(held.quantity, held.leaves, tracked.venue.executed_base);
+      if (tracked.venue.executed_base.is_negative()) tracked.venue.executed_base = Decimal{};
+      tracked.venue.quote = Decimal::from_raw(
+          static_cast<std::int64_t>(Decimal::product_raw(held.price, tracked.venue.executed_base) / Decimal::kScale));
+    }
+    tracked.venue.next_query_ns = 0;
+  }
 
   [[nodiscard]] bool background_allowed(std::int64_t weight) const noexcept {
     return static_cast<double>(weight_in_window() + weight) <=
@@ -452,7 +582,9 @@ class BinanceVenue final : public rest::RestVenue {
     tracker_.mark_working(tracked);
     Decimal delta;
     Decimal quote_delta;
-    if (Decimal::sub(state.executed_quantity, tracked.fills.filled, delta) && delta.is_positive() &&
+    Decimal executed;  // since the gateway has known the order (adoption: since its holdings)
+    if (Decimal::sub(state.executed_quantity, tracked.venue.executed_base, executed) &&
+        Decimal::sub(executed, tracked.fills.filled, delta) && delta.is_positive() &&
         Decimal::sub(state.cumulative_quote, tracked.venue.quote, quote_delta)) {
       tracked.venue.quote = state.cumulative_quote;
       if (tracker_.book_fill(tracked, delta, divide(quote_delta, delta), time_ns,
@@ -589,6 +721,8 @@ class BinanceVenue final : public rest::RestVenue {
   security::Secret key_header_;
   std::vector<std::string> symbols_;  // by InstrumentId; empty = not traded here
   std::unordered_map<std::string, InstrumentId> by_symbol_;
+  std::unordered_map<std::string, InstrumentId> by_base_asset_;
+  std::set<std::string> quote_assets_;
   std::string ticker_target_;
   std::int64_t ticker_weight_ = 0;
 
@@ -608,6 +742,23 @@ class BinanceVenue final : public rest::RestVenue {
   std::int64_t order_count_ = 0;
   std::int64_t order_count_at_ns_ = 0;
   std::int64_t orders_since_header_ = 0;
+
+  // Reconciliation: the fetch under way, and what the latest holdings read
+  // of each open order (the baseline of an adoption).
+  struct HoldingsFetch {
+    bool orders_sent = false;
+    bool account_sent = false;
+    bool orders_done = false;
+    bool account_done = false;
+  };
+  struct HeldState {
+    Decimal executed;
+    Decimal quote;
+  };
+  HoldingsFetch fetch_;
+  std::vector<OpenOrder> open_orders_;
+  std::vector<AssetBalance> balances_;
+  std::unordered_map<std::uint64_t, HeldState> held_state_;
 
   std::string params_;  // scratch
   std::string target_;  // scratch

@@ -52,6 +52,50 @@ ReplyKind kind_of_error(int status, int code) noexcept {
   return ReplyKind::unknown;
 }
 
+TimeInForce time_in_force_of(std::string_view text) noexcept {
+  if (text == "GTC") return TimeInForce::gtc;
+  if (text == "IOC") return TimeInForce::ioc;
+  if (text == "FOK") return TimeInForce::fok;
+  return TimeInForce::unset;
+}
+
+// One element of openOrders; false when it is not readable as an order.
+bool read_open_order(simdjson::dom::object object, OpenOrder& order) noexcept {
+  order.symbol = std::string(detail::code_of<20>(string_field(object, "symbol")).view());
+  if (order.symbol.empty() || !id_field(object, "orderId", order.order_id)) return false;
+  order.client_order_id.assign(string_field(object, "clientOrderId").substr(0, 36));
+  const std::string_view type = string_field(object, "type");
+  const std::string_view side = string_field(object, "side");
+  if (side == "BUY") {
+    order.side = Side::buy;
+  } else if (side == "SELL") {
+    order.side = Side::sell;
+  } else {
+    return false;
+  }
+  if (!decimal_field(object, "origQty", order.orig_quantity) ||
+      !decimal_field(object, "executedQty", order.executed_quantity) || !order.orig_quantity.is_positive() ||
+      order.executed_quantity.is_negative() || order.executed_quantity > order.orig_quantity) {
+    return false;
+  }
+  if (!decimal_field(object, "cummulativeQuoteQty", order.cumulative_quote) || order.cumulative_quote.is_negative()) {
+    return false;
+  }
+  if (type == "LIMIT" || type == "LIMIT_MAKER") {
+    order.type = OrderType::limit;
+    order.time_in_force =
+        type == "LIMIT_MAKER" ? TimeInForce::gtc : time_in_force_of(string_field(object, "timeInForce"));
+    return order.time_in_force != TimeInForce::unset && decimal_field(object, "price", order.price) &&
+           order.price.is_positive();
+  }
+  if (type == "STOP_LOSS") {
+    order.type = OrderType::stop;
+    order.time_in_force = TimeInForce::gtc;
+    return decimal_field(object, "stopPrice", order.stop_price) && order.stop_price.is_positive();
+  }
+  return true;  // a type reconciliation skips
+}
+
 }  // namespace
 
 std::string default_symbol(std::string_view canonical) {
@@ -232,6 +276,51 @@ bool BinanceCodec::parse_book_tickers(std::string_view body, std::vector<BookTic
   if (root.get(array) != simdjson::SUCCESS) return false;
   for (simdjson::dom::element element : array) {
     if (element.get(object) != simdjson::SUCCESS || !read(object)) return false;
+  }
+  return true;
+}
+
+bool BinanceCodec::parse_open_orders(std::string_view body, std::vector<OpenOrder>& out) {
+  out.clear();
+  simdjson::dom::element root;
+  simdjson::dom::array array;
+  if (!impl_->parse(body, root) || root.get(array) != simdjson::SUCCESS) return false;
+  for (simdjson::dom::element element : array) {
+    simdjson::dom::object object;
+    OpenOrder order;
+    if (element.get(object) != simdjson::SUCCESS || !read_open_order(object, order)) {
+      out.clear();
+      return false;
+    }
+    out.push_back(std::move(order));
+  }
+  return true;
+}
+
+bool BinanceCodec::parse_balances(std::string_view body, std::vector<AssetBalance>& out) {
+  out.clear();
+  simdjson::dom::element root;
+  simdjson::dom::object object;
+  simdjson::dom::array balances;
+  if (!impl_->parse(body, root) || root.get(object) != simdjson::SUCCESS ||
+      object["balances"].get(balances) != simdjson::SUCCESS) {
+    return false;
+  }
+  for (simdjson::dom::element element : balances) {
+    simdjson::dom::object entry;
+    AssetBalance balance;
+    if (element.get(entry) != simdjson::SUCCESS || !decimal_field(entry, "free", balance.free) ||
+        !decimal_field(entry, "locked", balance.locked) || balance.free.is_negative() ||
+        balance.locked.is_negative()) {
+      out.clear();
+      return false;
+    }
+    balance.asset = std::string(detail::code_of<16>(string_field(entry, "asset")).view());
+    if (balance.asset.empty()) {
+      out.clear();
+      return false;
+    }
+    out.push_back(std::move(balance));
   }
   return true;
 }

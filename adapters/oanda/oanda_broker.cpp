@@ -108,13 +108,17 @@ class OandaVenue final : public rest::RestVenue {
 
   bool send(RequestKind kind, OrderId order_id, std::string_view method, std::string_view path,
             std::string_view payload = {}) {
+    return send_tagged(make_tag(kind, order_id), method, path, payload);
+  }
+
+  bool send_tagged(std::uint64_t tag, std::string_view method, std::string_view path, std::string_view payload = {}) {
     tls::HttpRequest request;
     request.method = method;
     request.target = path;
     request.headers = auth_headers_.reveal();
     if (!payload.empty()) request.content_type = "application/json";
     request.body = payload;
-    if (!tracker_.client().send(request, make_tag(kind, order_id))) return false;
+    if (!tracker_.client().send(request, tag)) return false;
     pacer_.consume(now());
     return true;
   }
@@ -263,6 +267,115 @@ class OandaVenue final : public rest::RestVenue {
     cursor_at_request_ = cursor_;
     ++stats_.transaction_polls;
     return true;
+  }
+
+  // --- RestVenue: reconciliation ------------------------------------------
+
+  // pendingOrders and openPositions are two reads: the fetch is repeated
+  // until both name the same last transaction, so orders and positions are
+  // one state of the account.
+  static constexpr std::uint8_t kPendingOrdersPart = 1;
+  static constexpr std::uint8_t kOpenPositionsPart = 2;
+
+  void begin_holdings() noexcept override { fetch_ = HoldingsFetch{}; }
+
+  [[nodiscard]] bool holdings_step(std::int64_t t) noexcept override {
+    if (!pacer_.allow(t)) return false;
+    if (!fetch_.orders_sent) {
+      if (!send_tagged(tracker_.holdings_tag(kPendingOrdersPart), "GET", account_path_ + "/pendingOrders")) {
+        return false;
+      }
+      fetch_.orders_sent = true;
+      return true;
+    }
+    if (!fetch_.positions_sent) {
+      if (!send_tagged(tracker_.holdings_tag(kOpenPositionsPart), "GET", account_path_ + "/openPositions")) {
+        return false;
+      }
+      fetch_.positions_sent = true;
+      return true;
+    }
+    return false;
+  }
+
+  void on_holdings_reply(std::uint8_t part, const tls::HttpResult& result) noexcept override {
+    const bool orders = part == kPendingOrdersPart;
+    const std::string what = orders ? "pendingOrders" : "openPositions";
+    if (result.response == nullptr) {
+      tracker_.fail_holdings(what + ": " + std::string(tls::to_string(result.error)));
+      return;
+    }
+    const int status = result.response->status();
+    if (status != 200) {
+      if (status == 401 || status == 403) on_unauthorized(status, codec_.error_code(result.response->body()));
+      tracker_.fail_holdings(what + ": " + detail::status_text(status));
+      return;
+    }
+    std::uint64_t last = 0;
+    const bool parsed = orders ? codec_.parse_pending_orders(result.response->body(), pending_orders_, last)
+                               : codec_.parse_open_positions(result.response->body(), open_positions_, last);
+    if (!parsed) {
+      tracker_.fail_holdings(what + ": unreadable reply");
+      return;
+    }
+    note_transaction_id(last);
+    (orders ? fetch_.orders_last : fetch_.positions_last) = last;
+    (orders ? fetch_.orders_done : fetch_.positions_done) = true;
+    if (!fetch_.orders_done || !fetch_.positions_done) return;
+    if (fetch_.orders_last != fetch_.positions_last) {
+      // The account changed between the two reads: read both again.
+      fetch_ = HoldingsFetch{};
+      return;
+    }
+    answer_holdings(fetch_.orders_last);
+  }
+
+  void answer_holdings(std::uint64_t as_of) noexcept {
+    Holdings holdings;
+    holdings.complete = true;
+    for (const PendingOrder& pending : pending_orders_) {
+      if (pending.attached) continue;  // a trade's protection, not a working order
+      const auto instrument = by_instrument_name_.find(pending.instrument);
+      if (instrument == by_instrument_name_.end() || pending.type == OrderType::unset) {
+        ++holdings.skipped;
+        continue;
+      }
+      HeldOrder held;
+      held.account_id = kNoAccountId;
+      held.instrument_id = instrument->second;
+      held.side = pending.side;
+      held.type = pending.type;
+      held.time_in_force = pending.time_in_force;
+      held.quantity = pending.units;
+      held.leaves = pending.units;  // OANDA fills a pending order whole
+      held.price = pending.price;
+      held.stop_price = pending.stop_price;
+      held.expire_time_ns = pending.gtd_ns;
+      held.broker_order_id.assign(rest::id_text(pending.id));
+      held.venue_client_id = pending.client_id;
+      holdings.orders.push_back(held);
+    }
+    for (const OpenPosition& open : open_positions_) {
+      const auto instrument = by_instrument_name_.find(open.instrument);
+      if (instrument == by_instrument_name_.end()) {
+        ++holdings.skipped;
+        continue;
+      }
+      holdings.positions.push_back(HeldPosition{kNoAccountId, instrument->second, open.net});
+    }
+    holdings_as_of_ = as_of;
+    tracker_.answer_holdings(holdings);
+  }
+
+  // An adopted order applies the account's transactions after the
+  // holdings it was read from: its earlier fills are in its leaves.
+  void on_adopt(rest::TrackedOrder& tracked, const HeldOrder&) noexcept override {
+    by_broker_id_[tracked.broker_id] = tracked.order.order_id;
+    const std::uint64_t as_of = holdings_as_of_ != 0 ? holdings_as_of_ : last_transaction_id_;
+    tracked.venue.last_applied = as_of;
+    tracked.venue.cursor_at_send = as_of;
+    watch_from(as_of);
+    next_transactions_ns_ = std::min(next_transactions_ns_, now());
   }
 
   // --- RestVenue: replies ---------------------------------------------------
@@ -709,6 +822,21 @@ class OandaVenue final : public rest::RestVenue {
   std::uint64_t cursor_ = 0;               // transactions/sinceid position
   std::uint64_t cursor_at_request_ = 0;    // the position the poll in flight asked from
   bool watching_ = false;                  // some order needs the transaction history
+
+  // Reconciliation: the fetch under way and the last transaction id of the
+  // holdings last answered.
+  struct HoldingsFetch {
+    bool orders_sent = false;
+    bool positions_sent = false;
+    bool orders_done = false;
+    bool positions_done = false;
+    std::uint64_t orders_last = 0;
+    std::uint64_t positions_last = 0;
+  };
+  HoldingsFetch fetch_;
+  std::vector<PendingOrder> pending_orders_;
+  std::vector<OpenPosition> open_positions_;
+  std::uint64_t holdings_as_of_ = 0;
 
   std::string body_;     // scratch
   std::string target_;   // scratch

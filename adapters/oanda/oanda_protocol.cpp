@@ -183,6 +183,60 @@ Transaction read_transaction(simdjson::dom::object object) noexcept {
   return transaction;
 }
 
+TimeInForce time_in_force_of(std::string_view text) noexcept {
+  if (text == "GTC") return TimeInForce::gtc;
+  if (text == "GFD") return TimeInForce::day;
+  if (text == "GTD") return TimeInForce::gtd;
+  if (text == "FOK") return TimeInForce::fok;
+  if (text == "IOC") return TimeInForce::ioc;
+  return TimeInForce::unset;
+}
+
+bool attached_type(std::string_view type) noexcept {
+  return type == "TAKE_PROFIT" || type == "STOP_LOSS" || type == "GUARANTEED_STOP_LOSS" ||
+         type == "TRAILING_STOP_LOSS";
+}
+
+// One element of pendingOrders; false when an order the gateway could map
+// is not readable (then the whole reply is refused).
+bool read_pending_order(simdjson::dom::object object, PendingOrder& order) noexcept {
+  if (!id_field(object, "id", order.id) || order.id == 0) return false;
+  const std::string_view type = string_field(object, "type");
+  if (attached_type(type)) {
+    order.attached = true;
+    return true;
+  }
+  order.instrument = std::string(code_of<32>(string_field(object, "instrument")).view());
+  if (type == "LIMIT") {
+    order.type = OrderType::limit;
+  } else if (type == "STOP") {
+    order.type = OrderType::stop;
+  } else {
+    return true;  // a type reconciliation skips
+  }
+  simdjson::dom::object extensions;
+  if (object["clientExtensions"].get(extensions) == simdjson::SUCCESS) {
+    // Another program's id may be free text: kept only up to its first
+    // character outside [A-Za-z0-9_.:-] (the gateway's own ids are whole).
+    order.client_id = code_of<48>(string_field(extensions, "id"));
+  }
+  Decimal units;
+  Decimal price;
+  if (order.instrument.empty() || !decimal_field(object, "units", units) || units.is_zero() ||
+      !decimal_field(object, "price", price) || !price.is_positive()) {
+    return false;
+  }
+  order.side = units.is_negative() ? Side::sell : Side::buy;
+  order.units = units.abs();
+  (order.type == OrderType::limit ? order.price : order.stop_price) = price;
+  order.time_in_force = time_in_force_of(string_field(object, "timeInForce"));
+  if (order.time_in_force == TimeInForce::unset) return false;
+  if (order.time_in_force == TimeInForce::gtd && !parse_time(string_field(object, "gtdTime"), order.gtd_ns)) {
+    return false;
+  }
+  return true;
+}
+
 std::string_view time_in_force_text(TimeInForce tif) noexcept {
   switch (tif) {
     case TimeInForce::gtc: return "GTC";
@@ -476,6 +530,58 @@ bool OandaCodec::parse_transactions(std::string_view body, std::vector<Transacti
     simdjson::dom::object transaction;
     if (element.get(transaction) != simdjson::SUCCESS) return false;
     out.push_back(read_transaction(transaction));
+  }
+  return true;
+}
+
+bool OandaCodec::parse_pending_orders(std::string_view body, std::vector<PendingOrder>& out,
+                                      std::uint64_t& last_transaction_id) {
+  out.clear();
+  simdjson::dom::object root;
+  if (!impl_->parse(body, root)) return false;
+  simdjson::dom::array orders;
+  if (root["orders"].get(orders) != simdjson::SUCCESS) return false;
+  if (!id_field(root, "lastTransactionID", last_transaction_id)) return false;
+  for (simdjson::dom::element element : orders) {
+    simdjson::dom::object object;
+    PendingOrder order;
+    if (element.get(object) != simdjson::SUCCESS || !read_pending_order(object, order)) {
+      out.clear();
+      return false;
+    }
+    out.push_back(std::move(order));
+  }
+  return true;
+}
+
+bool OandaCodec::parse_open_positions(std::string_view body, std::vector<OpenPosition>& out,
+                                      std::uint64_t& last_transaction_id) {
+  out.clear();
+  simdjson::dom::object root;
+  if (!impl_->parse(body, root)) return false;
+  simdjson::dom::array positions;
+  if (root["positions"].get(positions) != simdjson::SUCCESS) return false;
+  if (!id_field(root, "lastTransactionID", last_transaction_id)) return false;
+  for (simdjson::dom::element element : positions) {
+    simdjson::dom::object position;
+    simdjson::dom::object long_side;
+    simdjson::dom::object short_side;
+    Decimal long_units;
+    Decimal short_units;
+    OpenPosition open;
+    if (element.get(position) != simdjson::SUCCESS || position["long"].get(long_side) != simdjson::SUCCESS ||
+        position["short"].get(short_side) != simdjson::SUCCESS || !decimal_field(long_side, "units", long_units) ||
+        !decimal_field(short_side, "units", short_units) || long_units.is_negative() ||
+        short_units.is_positive() || !Decimal::add(long_units, short_units, open.net)) {
+      out.clear();
+      return false;
+    }
+    open.instrument = std::string(code_of<32>(string_field(position, "instrument")).view());
+    if (open.instrument.empty()) {
+      out.clear();
+      return false;
+    }
+    if (!open.net.is_zero()) out.push_back(std::move(open));
   }
   return true;
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 namespace ordergate::adapters::rest {
 
@@ -129,6 +130,18 @@ bool OrderTracker::poll() noexcept {
   bool did = client_.poll();
   if (expire_queue()) did = true;
   if (pump()) did = true;
+  if (holdings_pending_) {
+    const std::int64_t t = now();
+    if (!holdings_refusal_.empty()) {
+      fail_holdings(std::exchange(holdings_refusal_, {}));
+      did = true;
+    } else if (t >= holdings_deadline_ns_) {
+      fail_holdings("TIMEOUT");
+      did = true;
+    } else if (client_.idle_connections() > 0 && !paused(t) && venue_.holdings_step(t)) {
+      did = true;
+    }
+  }
   if (background_due(now()) && venue_.background(now())) did = true;
   return did;
 }
@@ -152,6 +165,8 @@ void OrderTracker::stop() noexcept {
       pump();
     }
   }
+  holdings_refusal_.clear();
+  if (holdings_pending_) fail_holdings("SHUTDOWN");
   client_.stop();
   sink_ = nullptr;
 }
@@ -203,9 +218,12 @@ std::string OrderTracker::describe(const TrackedOrder& tracked) {
 void OrderTracker::report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price,
                           Reason reason, std::string_view broker_reason, std::int64_t time_ns) noexcept {
   const std::string broker_id = tracked.broker_id != 0 ? id_text(tracked.broker_id) : std::string{};
-  const ExecutionReport report =
+  ExecutionReport report =
       detail::make_report(tracked.order, tracked.fills, status, last_quantity, last_price, reason, broker_reason,
                           broker_id, time_ns != 0 ? time_ns : clock_->wall_ns());
+  if (tracked.adopted_filled.is_positive()) {
+    (void)Decimal::add(report.cumulative_quantity, tracked.adopted_filled, report.cumulative_quantity);
+  }
   if (status == ExecStatus::new_order) tracked.new_reported = true;
   sink_->on_execution(report);
 }
@@ -390,6 +408,87 @@ bool OrderTracker::expire_queue() noexcept {
   return did;
 }
 
+// --- reconciliation ---------------------------------------------------------
+
+bool OrderTracker::request_holdings() noexcept {
+  if (sink_ == nullptr) return false;
+  ++holdings_waiters_;
+  if (holdings_pending_) return true;
+  holdings_pending_ = true;
+  ++holdings_generation_;  // a late reply of an earlier fetch is not taken for this one's
+  // Answered from the next poll(), never inside this call, so a sink that
+  // asks again from on_holdings cannot recurse.
+  if (const std::string_view why = unavailable_reason(); !why.empty()) {
+    holdings_refusal_ = why;
+    return true;
+  }
+  // Room for each request to time out once, plus waiting for a connection.
+  holdings_deadline_ns_ = now() + 3 * request_timeout_ns_;
+  venue_.begin_holdings();
+  const std::int64_t t = now();
+  if (client_.idle_connections() > 0 && !paused(t)) (void)venue_.holdings_step(t);
+  return true;
+}
+
+void OrderTracker::answer_holdings(const Holdings& holdings) noexcept {
+  if (!holdings_pending_ && holdings_waiters_ == 0) return;
+  holdings_pending_ = false;
+  const std::uint32_t waiters = holdings_waiters_;
+  holdings_waiters_ = 0;
+  if (holdings.complete) {
+    log(LogLevel::info, "holdings: " + std::to_string(holdings.orders.size()) + " working orders, " +
+                            std::to_string(holdings.positions.size()) + " positions, " +
+                            std::to_string(holdings.skipped) + " skipped");
+  } else {
+    log(LogLevel::warning, "holdings could not be read: " + holdings.error);
+  }
+  // A sink may ask again from inside on_holdings: that call waits for a new fetch.
+  for (std::uint32_t i = 0; i < waiters && sink_ != nullptr; ++i) sink_->on_holdings(holdings);
+}
+
+void OrderTracker::fail_holdings(std::string error) noexcept {
+  Holdings holdings;
+  holdings.complete = false;
+  holdings.error = std::move(error);
+  answer_holdings(holdings);
+}
+
+void OrderTracker::adopt(const Order& order, const HeldOrder& held) noexcept {
+  if (sink_ == nullptr) return;
+  const std::string what = "venue order " + std::string(held.broker_order_id.view()) + " as gateway order " +
+                           std::to_string(order.order_id) + " (" + std::string(order.client_order_id.view()) + ")";
+  std::uint64_t broker_id = 0;
+  const std::string_view text = held.broker_order_id.view();
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), broker_id);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || broker_id == 0) {
+    log(LogLevel::warning, "cannot adopt " + what + ": not a venue order id of this adapter");
+    return;
+  }
+  if (!held.leaves.is_positive() || order.instrument_id != held.instrument_id || !venue_.maps(order.instrument_id) ||
+      order.side != held.side) {
+    log(LogLevel::warning, "cannot adopt " + what + ": no leaves, or its instrument or side differs");
+    return;
+  }
+  TrackedOrder tracked;
+  tracked.order = order;
+  tracked.order.quantity = held.leaves;
+  if (!Decimal::sub(order.quantity, held.leaves, tracked.adopted_filled) || tracked.adopted_filled.is_negative()) {
+    tracked.adopted_filled = Decimal{};
+  }
+  tracked.venue_client_id.assign(held.venue_client_id.view().substr(0, VenueClientId::kCapacity));
+  tracked.phase = Phase::working;
+  tracked.broker_id = broker_id;
+  tracked.new_reported = true;  // working already: the gateway restored it
+  tracked.queued_ns = now();
+  const auto [it, inserted] = orders_.emplace(order.order_id, tracked);
+  if (!inserted) {
+    log(LogLevel::warning, "cannot adopt " + what + ": the gateway order id is in use");
+    return;
+  }
+  venue_.on_adopt(it->second, held);
+  log(LogLevel::info, "adopted " + what);
+}
+
 // --- replies ----------------------------------------------------------------
 
 void OrderTracker::on_http_result(std::uint64_t tag, const tls::HttpResult& result) noexcept {
@@ -405,6 +504,12 @@ void OrderTracker::on_http_result(std::uint64_t tag, const tls::HttpResult& resu
     case RequestKind::account:
     case RequestKind::server_time:
     case RequestKind::keepalive: venue_.on_other_reply(kind, order_id, result); return;
+    case RequestKind::holdings:
+      // A reply of a fetch that was answered already (timed out) is dropped.
+      if (holdings_pending_ && (order_id >> 8) == (holdings_generation_ & 0xFF'FFFFu)) {
+        venue_.on_holdings_reply(static_cast<std::uint8_t>(order_id & 0xFFu), result);
+      }
+      return;
   }
 }
 
@@ -445,6 +550,9 @@ void RestBroker::submit(const Order& order) noexcept { tracker_->submit(order); 
 void RestBroker::cancel(const CancelOrder& cancel) noexcept { tracker_->cancel(cancel); }
 bool RestBroker::poll() noexcept { return tracker_->poll(); }
 void RestBroker::stop() noexcept { tracker_->stop(); }
+bool RestBroker::request_holdings() noexcept { return tracker_->request_holdings(); }
+void RestBroker::adopt(const Order& order, const HeldOrder& held) noexcept { tracker_->adopt(order, held); }
+std::string_view RestBroker::client_id_prefix() const noexcept { return tracker_->venue_client_ids().prefix(); }
 bool RestBroker::ready() const noexcept { return tracker_->unavailable_reason().empty(); }
 const tls::HttpsClientStats& RestBroker::connection_stats() const noexcept { return tracker_->client().stats(); }
 VenueClientId RestBroker::venue_client_id(OrderId id) const noexcept {

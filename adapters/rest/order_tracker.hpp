@@ -63,12 +63,18 @@ struct TrackedOrder {
   std::uint8_t cancel_attempts = 0;
   std::int64_t queued_ns = 0;
   std::int64_t unknown_since_ns = 0;
+  /// Adopted orders: what the venue had filled before adoption (the
+  /// gateway's quantity less the leaves adopted). `order.quantity` is then
+  /// the leaves adopted, so fills are booked against them; reports add this
+  /// to their cumulative quantity.
+  Decimal adopted_filled;
 
   /// State only the venue's mapping reads; the tracker never touches it.
   struct VenueState {
     std::uint64_t cursor_at_send = 0;  ///< OANDA: a transaction id known before the order was sent
     std::uint64_t last_applied = 0;    ///< OANDA: transactions up to this id are applied
     Decimal quote;                     ///< Binance: cumulative quote quantity reported so far
+    Decimal executed_base;             ///< Binance: executedQty before adoption (not ours to report)
     bool query_in_flight = false;      ///< Binance: a lookup of this order is in flight
     std::int64_t next_query_ns = 0;    ///< Binance: when it is looked up next
   } venue;
@@ -118,6 +124,22 @@ class RestVenue {
   virtual void look_up_soon(TrackedOrder& order) noexcept = 0;
   /// The order is about to be forgotten: drop any index the venue keeps.
   virtual void on_forget(const TrackedOrder& order) noexcept = 0;
+  /// Reconciliation: a new holdings fetch starts (drop what a previous one
+  /// gathered).
+  virtual void begin_holdings() noexcept = 0;
+  /// Sends the next request of the fetch, if any is left to send and the
+  /// venue's budget allows; called while a connection is idle and no pause
+  /// is on. True if a request was sent. Tag the requests with
+  /// `OrderTracker::holdings_tag(part)`.
+  [[nodiscard]] virtual bool holdings_step(std::int64_t now_ns) noexcept = 0;
+  /// A reply (or a lost one) to the current fetch's request `part`. The
+  /// venue answers through `OrderTracker::answer_holdings` or
+  /// `fail_holdings` once it has all replies or the first failure.
+  virtual void on_holdings_reply(std::uint8_t part, const tls::HttpResult& result) noexcept = 0;
+  /// The tracker adopted `tracked` (phase working, `broker_id` set): set
+  /// the venue's state so that only what happens after `held` was read is
+  /// reported, and index it.
+  virtual void on_adopt(TrackedOrder& tracked, const HeldOrder& held) noexcept = 0;
   /// Background requests (account, lookups, prices, keep-alive), called when
   /// a connection is idle, nothing is queued and no pause is on; true if any
   /// request was sent.
@@ -233,6 +255,26 @@ class OrderTracker final : public tls::HttpHandler {
   /// The venue refused a cancel (`code`): logged, and the order looked up.
   void cancel_refused(TrackedOrder& tracked, std::string_view code) noexcept;
 
+  // --- reconciliation -----------------------------------------------------
+
+  /// Starts a holdings fetch, or joins the one under way; each call gets
+  /// one `ExecutionSink::on_holdings`, always from `poll()` (complete =
+  /// false at the next one when the venue is unavailable: NO_CONNECTION,
+  /// UNAUTHORIZED, NOT_READY).
+  /// False before `start` and after `stop` (nothing is answered).
+  bool request_holdings() noexcept;
+  /// The tag of the current fetch's request `part` (the venue's numbering).
+  [[nodiscard]] std::uint64_t holdings_tag(std::uint8_t part) const noexcept {
+    const auto generation = static_cast<OrderId>(holdings_generation_ & 0xFF'FFFFu);
+    return detail::make_tag(RequestKind::holdings, (generation << 8) | part);
+  }
+  /// Answers every caller waiting for the current fetch.
+  void answer_holdings(const Holdings& holdings) noexcept;
+  /// Answers complete = false with `error` (a short code, never venue text).
+  void fail_holdings(std::string error) noexcept;
+  /// Tracks `held` under gateway order `order` (see BrokerPort::adopt).
+  void adopt(const Order& order, const HeldOrder& held) noexcept;
+
   void on_http_result(std::uint64_t tag, const tls::HttpResult& result) noexcept override;
 
  private:
@@ -266,6 +308,12 @@ class OrderTracker final : public tls::HttpHandler {
   std::int64_t paused_until_ns_ = 0;
   bool account_ready_ = false;
   bool unauthorized_ = false;
+
+  bool holdings_pending_ = false;
+  std::uint32_t holdings_waiters_ = 0;
+  std::uint32_t holdings_generation_ = 0;  // 24 bits in a tag; replies of an abandoned fetch are dropped
+  std::int64_t holdings_deadline_ns_ = 0;
+  std::string holdings_refusal_;  // answered at the next poll: the venue was unavailable
 };
 
 /// The venue's name of every instrument (by InstrumentId; empty = not traded

@@ -33,6 +33,7 @@ enum class RequestKind : std::uint8_t {
   account,       ///< account summary / signed account check: readiness
   server_time,
   keepalive,     ///< a cheap request on an idle connection
+  holdings,      ///< reconciliation: open orders, positions (the tag's low half: generation and part)
 };
 
 constexpr std::uint64_t make_tag(RequestKind kind, OrderId order_id) noexcept {

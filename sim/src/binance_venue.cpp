@@ -262,6 +262,9 @@ HttpResponse BinanceVenue::dispatch(const HttpRequest& request, const Params& pa
   if (path == "/api/v3/time") return json(200, "{\"serverTime\":" + std::to_string(now_ms()) + "}");
   if (path == "/api/v3/exchangeInfo") return exchange_info(params);
   if (path == "/api/v3/ticker/bookTicker") return book_ticker(params);
+  if ((path == "/api/v3/openOrders" || path == "/api/v3/account") && faults_.fail_holdings_read(stats_)) {
+    return error(503, -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.");
+  }
   if (path == "/api/v3/openOrders") return open_orders(params);
   if (path == "/api/v3/account") return account();
   if (method == "POST") return new_order(params);

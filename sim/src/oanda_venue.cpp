@@ -174,7 +174,11 @@ HttpResponse OandaVenue::route(const HttpRequest& request, Account& account, con
     if (method == "GET") return list_pending(account);
     return method_not_allowed();
   }
+  if ((is({"pendingOrders"}) || is({"openPositions"})) && method == "GET" && faults_.fail_holdings_read(stats_)) {
+    return error(503, "Service unavailable (ordergate-sim injected fault)");
+  }
   if (is({"pendingOrders"})) return method == "GET" ? list_pending(account) : method_not_allowed();
+  if (is({"openPositions"})) return method == "GET" ? open_positions(account) : method_not_allowed();
   if (is({"orders", "*"})) return method == "GET" ? get_order(account, rest[1]) : method_not_allowed();
   if (is({"orders", "*", "cancel"})) return method == "PUT" ? cancel_order(account, rest[1]) : method_not_allowed();
   if (is({"pricing"})) return method == "GET" ? pricing(request) : method_not_allowed();
@@ -897,6 +901,58 @@ HttpResponse OandaVenue::list_pending(Account& account) {
   JsonWriter out;
   out.begin_object().key("orders").begin_array();
   for (auto it = account.pending.rbegin(); it != account.pending.rend(); ++it) write_order(out, account.orders.at(*it));
+  out.end_array().member("lastTransactionID", last_id(account)).end_object();
+  return reply(200, out.take());
+}
+
+// Netting account: a position is long or short, never both; its side's
+// averagePrice is the units-weighted price of the open trades.
+HttpResponse OandaVenue::open_positions(Account& account) {
+  const auto side = [&](JsonWriter& out, const std::string& name, const Instrument* instrument, Decimal units) {
+    out.begin_object().member("units", units.to_string());
+    int128 notional = 0;
+    std::vector<std::string> trade_ids;
+    for (const auto& [id, trade] : account.trades) {
+      if (trade.instrument != name || trade.units.is_zero() || trade.units.is_positive() != units.is_positive() ||
+          units.is_zero()) {
+        continue;
+      }
+      notional += Decimal::product_raw(trade.price, trade.units.abs());
+      trade_ids.push_back(std::to_string(id));
+    }
+    if (!units.is_zero()) {
+      const auto average = Decimal::from_raw(static_cast<std::int64_t>(notional / units.abs().raw()));
+      out.member("averagePrice", format_price(instrument, average));
+    }
+    out.key("tradeIDs").begin_array();
+    for (const std::string& id : trade_ids) out.string(id);
+    out.end_array()
+        .member("pl", "0.0000")
+        .member("unrealizedPL", "0.0000")
+        .member("resettablePL", "0.0000")
+        .member("financing", "0.0000")
+        .member("guaranteedExecutionFees", "0.0000")
+        .end_object();
+  };
+  JsonWriter out;
+  out.begin_object().key("positions").begin_array();
+  for (const auto& [name, position] : account.positions) {
+    if (position.is_zero()) continue;
+    const Instrument* instrument = board_.find(Venue::oanda, name);
+    out.begin_object().member("instrument", name);
+    out.key("long");
+    side(out, name, instrument, position.is_positive() ? position : Decimal{});
+    out.key("short");
+    side(out, name, instrument, position.is_negative() ? position : Decimal{});
+    out.member("pl", "0.0000")
+        .member("unrealizedPL", "0.0000")
+        .member("marginUsed", "0.0000")
+        .member("resettablePL", "0.0000")
+        .member("financing", "0.0000")
+        .member("commission", "0.0000")
+        .member("guaranteedExecutionFees", "0.0000")
+        .end_object();
+  }
   out.end_array().member("lastTransactionID", last_id(account)).end_object();
   return reply(200, out.take());
 }

@@ -2,8 +2,8 @@
 
 /// \file
 /// The OANDA v20 REST subset the gateway's adapter uses: orders (create,
-/// cancel, query, pending list), pricing, the transaction stream, transaction
-/// polling and the account summary. Accounts keep monotonic transaction ids,
+/// cancel, query, pending list), open positions, pricing, the transaction
+/// stream, transaction polling and the account summary. Accounts keep monotonic transaction ids,
 /// pending orders, netted positions and a balance used for a margin check.
 /// See docs/simulator.md for what is simplified.
 
@@ -132,6 +132,7 @@ class OandaVenue {
   HttpResponse cancel_order(Account& account, const std::string& specifier);
   HttpResponse get_order(Account& account, const std::string& specifier);
   HttpResponse list_pending(Account& account);
+  HttpResponse open_positions(Account& account);
   HttpResponse pricing(const HttpRequest& request);
   HttpResponse transactions_since(const HttpRequest& request, Account& account);
   HttpResponse transaction_by_id(Account& account, const std::string& id_text);

@@ -133,17 +133,33 @@ HttpResponse Admin::faults(const HttpRequest& request) {
   if (parser_.parse(body).get_object().get(spec) != simdjson::SUCCESS) {
     return admin_error(400, "body must be a JSON object");
   }
+  const bool has_orders = spec["fail_next_orders"].error() != simdjson::NO_SUCH_FIELD;
+  const bool has_holdings = spec["fail_next_holdings"].error() != simdjson::NO_SUCH_FIELD;
+  if (!has_orders && !has_holdings) return admin_error(400, "give 'fail_next_orders' or 'fail_next_holdings'");
   std::int64_t count = 0;
-  if (spec["fail_next_orders"].get_int64().get(count) != simdjson::SUCCESS || count < 0) {
+  if (has_orders && (spec["fail_next_orders"].get_int64().get(count) != simdjson::SUCCESS || count < 0)) {
     return admin_error(400, "'fail_next_orders' must be a non-negative integer");
+  }
+  std::int64_t holdings = 0;
+  if (has_holdings && (spec["fail_next_holdings"].get_int64().get(holdings) != simdjson::SUCCESS || holdings < 0)) {
+    return admin_error(400, "'fail_next_holdings' must be a non-negative integer");
   }
   bool after_place = false;
   if (spec["after_place"].get_bool().get(after_place) != simdjson::SUCCESS) after_place = false;
-  faults_.arm(static_cast<std::uint64_t>(count), after_place);
-  log_.request("admin: next " + std::to_string(count) + " order requests fail" +
-               (after_place ? " after being applied" : " before being applied"));
   JsonWriter out;
-  out.begin_object().member_int("fail_next_orders", count).member_bool("after_place", after_place).end_object();
+  out.begin_object();
+  if (has_orders) {
+    faults_.arm(static_cast<std::uint64_t>(count), after_place);
+    log_.request("admin: next " + std::to_string(count) + " order requests fail" +
+                 (after_place ? " after being applied" : " before being applied"));
+    out.member_int("fail_next_orders", count).member_bool("after_place", after_place);
+  }
+  if (has_holdings) {
+    faults_.arm_holdings(static_cast<std::uint64_t>(holdings));
+    log_.request("admin: next " + std::to_string(holdings) + " holdings reads fail");
+    out.member_int("fail_next_holdings", holdings);
+  }
+  out.end_object();
   return json_reply(200, out.take());
 }
 

@@ -62,6 +62,17 @@ class FaultInjector {
     armed_after_place_ = after_place;
   }
 
+  /// Fails the next `count` reads of what an account holds (OANDA
+  /// pendingOrders and openPositions, Binance openOrders and account).
+  void arm_holdings(std::uint64_t count) { armed_holdings_ = count; }
+  /// True when this holdings read must answer 503 (admin-armed only).
+  [[nodiscard]] bool fail_holdings_read(Stats& stats) {
+    if (armed_holdings_ == 0) return false;
+    --armed_holdings_;
+    ++stats.faults_injected;
+    return true;
+  }
+
  private:
   std::mt19937_64 random_;
   double error_rate_;
@@ -70,6 +81,7 @@ class FaultInjector {
   std::uint64_t seen_ = 0;
   std::uint64_t armed_count_ = 0;
   bool armed_after_place_ = false;
+  std::uint64_t armed_holdings_ = 0;
 };
 
 /// Lines to stderr, prefixed with the program name and a UTC time. Callers

@@ -193,5 +193,111 @@ TEST(BinanceProtocol, ServerTime) {
   EXPECT_EQ(time, 1499827319559);
 }
 
+// --- reconciliation ----------------------------------------------------------
+
+TEST(BinanceProtocol, OpenOrdersMapLimitsLimitMakersAndStopLossesAndMarkOtherTypes) {
+  BinanceCodec codec;
+  std::vector<OpenOrder> orders;
+  ASSERT_TRUE(codec.parse_open_orders(
+      R"([{"symbol":"BTCUSDT","orderId":12,"orderListId":-1,"clientOrderId":"ogAbCdEfGh12-3","price":"63900.00000000",
+           "origQty":"0.01000000","executedQty":"0.00400000","cummulativeQuoteQty":"255.60000000",
+           "status":"PARTIALLY_FILLED","timeInForce":"GTC","type":"LIMIT","side":"BUY","stopPrice":"0.00000000",
+           "icebergQty":"0.00000000","time":1709294400000,"updateTime":1709294400500,"isWorking":true},
+          {"symbol":"BTCUSDT","orderId":13,"clientOrderId":"web_a1","price":"65000","origQty":"0.5",
+           "executedQty":"0","cummulativeQuoteQty":"0","status":"NEW","timeInForce":"GTC","type":"LIMIT_MAKER",
+           "side":"SELL"},
+          {"symbol":"ETHUSDT","orderId":4,"clientOrderId":"x","price":"0","origQty":"1","executedQty":"0",
+           "cummulativeQuoteQty":"0","status":"NEW","timeInForce":"GTC","type":"STOP_LOSS","side":"SELL",
+           "stopPrice":"3000.5"},
+          {"symbol":"ETHUSDT","orderId":5,"clientOrderId":"y","price":"4100","origQty":"1","executedQty":"0",
+           "cummulativeQuoteQty":"0","status":"NEW","timeInForce":"GTC","type":"TAKE_PROFIT_LIMIT","side":"SELL",
+           "stopPrice":"4000"}])",
+      orders));
+  ASSERT_EQ(orders.size(), 4u);
+  const OpenOrder& limit = orders[0];
+  EXPECT_EQ(limit.symbol, "BTCUSDT");
+  EXPECT_EQ(limit.order_id, 12u);
+  EXPECT_EQ(limit.client_order_id.view(), "ogAbCdEfGh12-3");
+  EXPECT_EQ(limit.type, OrderType::limit);
+  EXPECT_EQ(limit.side, Side::buy);
+  EXPECT_EQ(limit.time_in_force, TimeInForce::gtc);
+  EXPECT_EQ(limit.price, decimal_literal("63900"));
+  EXPECT_EQ(limit.orig_quantity, decimal_literal("0.01"));
+  EXPECT_EQ(limit.executed_quantity, decimal_literal("0.004"));
+  EXPECT_EQ(limit.cumulative_quote, decimal_literal("255.6"));
+  EXPECT_EQ(orders[1].type, OrderType::limit);
+  EXPECT_EQ(orders[1].time_in_force, TimeInForce::gtc) << "LIMIT_MAKER rests like a GTC limit";
+  EXPECT_EQ(orders[1].side, Side::sell);
+  EXPECT_EQ(orders[2].type, OrderType::stop);
+  EXPECT_EQ(orders[2].stop_price, decimal_literal("3000.5"));
+  EXPECT_EQ(orders[3].type, OrderType::unset) << "no gateway equivalent: skipped by the adapter";
+  ASSERT_TRUE(codec.parse_open_orders("[]", orders));
+  EXPECT_TRUE(orders.empty());
+}
+
+TEST(BinanceProtocol, MalformedOpenOrdersAreRefusedWhole) {
+  BinanceCodec codec;
+  std::vector<OpenOrder> orders;
+  const char* bodies[] = {
+      "",
+      R"({"code":-1121,"msg":"Invalid symbol."})",
+      "[1]",
+      R"([{"orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"0","cummulativeQuoteQty":"0",
+          "price":"1","timeInForce":"GTC"}])",  // no symbol
+      R"([{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","origQty":"1","executedQty":"0","cummulativeQuoteQty":"0",
+          "price":"1","timeInForce":"GTC"}])",  // no orderId
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"HOLD","type":"LIMIT","origQty":"1","executedQty":"0",
+          "cummulativeQuoteQty":"0","price":"1","timeInForce":"GTC"}])",
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"2",
+          "cummulativeQuoteQty":"0","price":"1","timeInForce":"GTC"}])",  // executed beyond the quantity
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"-0.1",
+          "cummulativeQuoteQty":"0","price":"1","timeInForce":"GTC"}])",
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"0",
+          "cummulativeQuoteQty":"-1","price":"1","timeInForce":"GTC"}])",
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"0","executedQty":"0",
+          "cummulativeQuoteQty":"0","price":"1","timeInForce":"GTC"}])",
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"0",
+          "cummulativeQuoteQty":"0","price":"1","timeInForce":"GTD"}])",
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"BUY","type":"LIMIT","origQty":"1","executedQty":"0",
+          "cummulativeQuoteQty":"0","price":1.5,"timeInForce":"GTC"}])",  // a JSON float is never read
+      R"([{"symbol":"BTCUSDT","orderId":1,"side":"SELL","type":"STOP_LOSS","origQty":"1","executedQty":"0",
+          "cummulativeQuoteQty":"0","stopPrice":"0","timeInForce":"GTC"}])",
+  };
+  for (const char* body : bodies) {
+    orders.push_back(OpenOrder{});
+    EXPECT_FALSE(codec.parse_open_orders(body, orders)) << body;
+    EXPECT_TRUE(orders.empty()) << body;
+  }
+}
+
+TEST(BinanceProtocol, AccountBalancesAreReadExactly) {
+  BinanceCodec codec;
+  std::vector<AssetBalance> balances;
+  ASSERT_TRUE(codec.parse_balances(
+      R"({"makerCommission":0,"canTrade":true,"accountType":"SPOT",
+          "balances":[{"asset":"BTC","free":"9.99000000","locked":"0.01000000"},
+                      {"asset":"USDT","free":"1000000.00000000","locked":"0.00000000"}],
+          "permissions":["SPOT"],"uid":1})",
+      balances));
+  ASSERT_EQ(balances.size(), 2u);
+  EXPECT_EQ(balances[0].asset, "BTC");
+  EXPECT_EQ(balances[0].free, decimal_literal("9.99"));
+  EXPECT_EQ(balances[0].locked, decimal_literal("0.01"));
+  EXPECT_EQ(balances[1].asset, "USDT");
+  const char* bodies[] = {
+      "[]",
+      R"({"canTrade":true})",
+      R"({"balances":[{"asset":"BTC","free":"1"}]})",
+      R"({"balances":[{"asset":"BTC","free":"-1","locked":"0"}]})",
+      R"({"balances":[{"free":"1","locked":"0"}]})",
+      R"({"balances":[{"asset":"BTC","free":1.5,"locked":"0"}]})",
+  };
+  for (const char* body : bodies) {
+    balances.push_back(AssetBalance{});
+    EXPECT_FALSE(codec.parse_balances(body, balances)) << body;
+    EXPECT_TRUE(balances.empty()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace ordergate::adapters::binance

@@ -254,5 +254,142 @@ TEST(OandaProtocol, LastTransactionIdFromTheAccountSummary) {
   EXPECT_EQ(last, 5u);
 }
 
+// --- reconciliation ----------------------------------------------------------
+
+TEST(OandaProtocol, PendingOrdersMapLimitsAndStopsAndMarkAttachedAndOtherTypes) {
+  OandaCodec codec;
+  std::vector<PendingOrder> orders;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_pending_orders(
+      R"({"orders":[
+        {"id":"21","createTime":"2024-03-01T12:00:00.000000000Z","type":"LIMIT","instrument":"EUR_USD",
+         "units":"-5000","price":"1.08500","timeInForce":"GTD","gtdTime":"2024-03-02T12:00:00.000000000Z",
+         "positionFill":"DEFAULT","triggerCondition":"DEFAULT","state":"PENDING",
+         "clientExtensions":{"id":"ogAbCdEfGh12-k","tag":"t"}},
+        {"id":"19","type":"STOP","instrument":"USD_JPY","units":"100","price":"151.200","timeInForce":"GTC",
+         "state":"PENDING"},
+        {"id":"17","type":"TAKE_PROFIT","tradeID":"16","price":"1.09000","timeInForce":"GTC","state":"PENDING"},
+        {"id":"18","type":"TRAILING_STOP_LOSS","tradeID":"16","distance":"0.00500","timeInForce":"GTC"},
+        {"id":"15","type":"MARKET_IF_TOUCHED","instrument":"EUR_USD","units":"10","price":"1.07",
+         "timeInForce":"GTC"}],
+       "lastTransactionID":"22"})",
+      orders, last));
+  EXPECT_EQ(last, 22u);
+  ASSERT_EQ(orders.size(), 5u);
+  const PendingOrder& limit = orders[0];
+  EXPECT_EQ(limit.id, 21u);
+  EXPECT_EQ(limit.instrument, "EUR_USD");
+  EXPECT_EQ(limit.type, OrderType::limit);
+  EXPECT_FALSE(limit.attached);
+  EXPECT_EQ(limit.side, Side::sell);
+  EXPECT_EQ(limit.units, decimal_literal("5000"));
+  EXPECT_EQ(limit.price, decimal_literal("1.085"));
+  EXPECT_TRUE(limit.stop_price.is_zero());
+  EXPECT_EQ(limit.time_in_force, TimeInForce::gtd);
+  std::int64_t gtd = 0;
+  ASSERT_TRUE(parse_time("2024-03-02T12:00:00Z", gtd));
+  EXPECT_EQ(limit.gtd_ns, gtd);
+  EXPECT_EQ(limit.client_id.view(), "ogAbCdEfGh12-k");
+  const PendingOrder& stop = orders[1];
+  EXPECT_EQ(stop.type, OrderType::stop);
+  EXPECT_EQ(stop.side, Side::buy);
+  EXPECT_EQ(stop.stop_price, decimal_literal("151.2"));
+  EXPECT_TRUE(stop.price.is_zero());
+  EXPECT_EQ(stop.time_in_force, TimeInForce::gtc);
+  EXPECT_TRUE(stop.client_id.empty());
+  EXPECT_TRUE(orders[2].attached);
+  EXPECT_TRUE(orders[3].attached);
+  EXPECT_FALSE(orders[4].attached);
+  EXPECT_EQ(orders[4].type, OrderType::unset) << "no gateway equivalent: skipped by the adapter";
+}
+
+TEST(OandaProtocol, APendingOrderWithAFreeTextClientIdKeepsOnlyItsCodeCharacters) {
+  OandaCodec codec;
+  std::vector<PendingOrder> orders;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_pending_orders(
+      R"({"orders":[{"id":"3","type":"LIMIT","instrument":"EUR_USD","units":"1","price":"1.1","timeInForce":"GTC",
+          "clientExtensions":{"id":"manual\nline two"}}],"lastTransactionID":"3"})",
+      orders, last));
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].client_id.view(), "manual");
+}
+
+TEST(OandaProtocol, MalformedPendingOrdersAreRefusedWhole) {
+  OandaCodec codec;
+  std::vector<PendingOrder> orders;
+  std::uint64_t last = 0;
+  const char* bodies[] = {
+      "",
+      "[]",
+      R"({"orders":[]})",                           // no lastTransactionID
+      R"({"orders":{},"lastTransactionID":"1"})",  // not an array
+      R"({"orders":[7],"lastTransactionID":"1"})",
+      R"({"orders":[{"type":"LIMIT","instrument":"EUR_USD","units":"1","price":"1.1","timeInForce":"GTC"}],
+          "lastTransactionID":"1"})",  // no id
+      R"({"orders":[{"id":"2","type":"LIMIT","instrument":"EUR_USD","units":"0","price":"1.1","timeInForce":"GTC"}],
+          "lastTransactionID":"2"})",
+      R"({"orders":[{"id":"2","type":"LIMIT","instrument":"EUR_USD","units":1.5,"price":"1.1","timeInForce":"GTC"}],
+          "lastTransactionID":"2"})",  // a JSON float is never read
+      R"({"orders":[{"id":"2","type":"LIMIT","instrument":"EUR_USD","units":"1","timeInForce":"GTC"}],
+          "lastTransactionID":"2"})",  // no price
+      R"({"orders":[{"id":"2","type":"STOP","instrument":"EUR_USD","units":"1","price":"1.1","timeInForce":"XYZ"}],
+          "lastTransactionID":"2"})",
+      R"({"orders":[{"id":"2","type":"LIMIT","instrument":"EUR_USD","units":"1","price":"1.1","timeInForce":"GTD",
+          "gtdTime":"tomorrow"}],"lastTransactionID":"2"})",
+      R"({"orders":[{"id":"2","type":"LIMIT","units":"1","price":"1.1","timeInForce":"GTC"}],
+          "lastTransactionID":"2"})",  // no instrument
+  };
+  for (const char* body : bodies) {
+    orders.push_back(PendingOrder{});
+    EXPECT_FALSE(codec.parse_pending_orders(body, orders, last)) << body;
+    EXPECT_TRUE(orders.empty()) << body;
+  }
+}
+
+TEST(OandaProtocol, OpenPositionsAreLongPlusShortUnitsAndZeroNetsAreLeftOut) {
+  OandaCodec codec;
+  std::vector<OpenPosition> positions;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_open_positions(
+      R"({"positions":[
+        {"instrument":"EUR_USD","long":{"units":"10000","averagePrice":"1.08460","tradeIDs":["6"],"pl":"0.0000"},
+         "short":{"units":"0","pl":"0.0000"},"pl":"0.0000","unrealizedPL":"0.0000"},
+        {"instrument":"USD_JPY","long":{"units":"0"},"short":{"units":"-250","averagePrice":"151.100"}},
+        {"instrument":"GBP_USD","long":{"units":"300"},"short":{"units":"-100"}},
+        {"instrument":"AUD_USD","long":{"units":"100"},"short":{"units":"-100"}}],
+       "lastTransactionID":"9"})",
+      positions, last));
+  EXPECT_EQ(last, 9u);
+  ASSERT_EQ(positions.size(), 3u);
+  EXPECT_EQ(positions[0].instrument, "EUR_USD");
+  EXPECT_EQ(positions[0].net, decimal_literal("10000"));
+  EXPECT_EQ(positions[1].instrument, "USD_JPY");
+  EXPECT_EQ(positions[1].net, decimal_literal("-250"));
+  EXPECT_EQ(positions[2].net, decimal_literal("200")) << "a hedged account: the net";
+}
+
+TEST(OandaProtocol, MalformedOpenPositionsAreRefusedWhole) {
+  OandaCodec codec;
+  std::vector<OpenPosition> positions;
+  std::uint64_t last = 0;
+  const char* bodies[] = {
+      "{",
+      R"({"positions":[]})",
+      R"({"positions":[{"instrument":"EUR_USD","long":{"units":"1"}}],"lastTransactionID":"1"})",  // no short
+      R"({"positions":[{"instrument":"EUR_USD","long":{"units":"x"},"short":{"units":"0"}}],"lastTransactionID":"1"})",
+      R"({"positions":[{"instrument":"EUR_USD","long":{"units":"-1"},"short":{"units":"0"}}],"lastTransactionID":"1"})",
+      R"({"positions":[{"instrument":"EUR_USD","long":{"units":"0"},"short":{"units":"5"}}],"lastTransactionID":"1"})",
+      R"({"positions":[{"long":{"units":"1"},"short":{"units":"0"}}],"lastTransactionID":"1"})",
+      R"({"positions":[{"instrument":"EUR_USD","long":{"units":"92233720368"},"short":{"units":"-0.000000001"}}],
+          "lastTransactionID":"1"})",
+  };
+  for (const char* body : bodies) {
+    positions.push_back(OpenPosition{"X", decimal_literal("1")});
+    EXPECT_FALSE(codec.parse_open_positions(body, positions, last)) << body;
+    EXPECT_TRUE(positions.empty()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace ordergate::adapters::oanda

@@ -1,8 +1,10 @@
 // The Binance spot reply parsers (order replies of new order, query and
-// cancel; book tickers; server time) on any body: a parsed value or
-// "malformed", never a crash. The first byte picks the parser and the HTTP
-// status; the rest is the body. Cumulative quantities the gateway books are
-// never negative.
+// cancel; book tickers; server time; reconciliation's open orders and
+// account balances) on any body: a parsed value or "malformed", never a
+// crash. The first byte picks the parser and the HTTP status (its top bit: a
+// reconciliation parser, so older seeds keep their parser); the rest is the
+// body. Cumulative quantities the gateway books are never negative, and an
+// open order never executed more than its quantity.
 #include "ordergate/adapters/binance/binance_protocol.hpp"
 
 #include <vector>
@@ -16,6 +18,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const int kStatuses[] = {200, 400, 403, 418, 429, 503};
   const int status = kStatuses[(data[0] >> 2) % 6];
   const std::string_view body = ordergate::fuzz::as_text(data + 1, size - 1);
+  if ((data[0] & 0x80) != 0) {
+    if ((data[0] & 0x40) != 0) {
+      std::vector<AssetBalance> balances;
+      if (codec.parse_balances(body, balances)) {
+        for (const AssetBalance& balance : balances) {
+          ORDERGATE_FUZZ_CHECK(!balance.free.is_negative() && !balance.locked.is_negative());
+        }
+      }
+      return 0;
+    }
+    std::vector<OpenOrder> orders;
+    if (codec.parse_open_orders(body, orders)) {
+      for (const OpenOrder& order : orders) {
+        ORDERGATE_FUZZ_CHECK(!order.executed_quantity.is_negative());
+        ORDERGATE_FUZZ_CHECK(order.executed_quantity <= order.orig_quantity);
+        ORDERGATE_FUZZ_CHECK(!order.cumulative_quote.is_negative());
+      }
+    }
+    return 0;
+  }
   switch (data[0] % 3) {
     case 0: {
       const OrderReply reply = codec.parse_order_reply(status, body);

@@ -1,8 +1,10 @@
 // The OANDA v20 reply parsers (order and cancel replies, prices,
-// transactions, lastTransactionID, error codes) on any body: a parsed value
-// or "malformed", never a crash. The first byte picks the parser and the
-// HTTP status; the rest is the body. Fill amounts the gateway books are
-// never negative (the parser reports absolute units).
+// transactions, lastTransactionID, error codes, and reconciliation's pending
+// orders and open positions) on any body: a parsed value or "malformed",
+// never a crash. The first byte picks the parser and the HTTP status (its
+// top bit: a reconciliation parser, so older seeds keep their parser); the
+// rest is the body. Fill amounts the gateway books are never negative (the
+// parser reports absolute units), nor are the units of a held order.
 #include "ordergate/adapters/oanda/oanda_protocol.hpp"
 
 #include <vector>
@@ -16,6 +18,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const int kStatuses[] = {200, 201, 400, 404, 429, 500};
   const int status = kStatuses[(data[0] >> 3) % 6];
   const std::string_view body = ordergate::fuzz::as_text(data + 1, size - 1);
+  if ((data[0] & 0x80) != 0) {
+    std::uint64_t last = 0;
+    if ((data[0] & 0x40) != 0) {
+      std::vector<OpenPosition> positions;
+      if (codec.parse_open_positions(body, positions, last)) {
+        for (const OpenPosition& position : positions) ORDERGATE_FUZZ_CHECK(!position.net.is_zero());
+      }
+      return 0;
+    }
+    std::vector<PendingOrder> orders;
+    if (codec.parse_pending_orders(body, orders, last)) {
+      for (const PendingOrder& order : orders) {
+        if (order.attached || order.type == ordergate::OrderType::unset) continue;
+        ORDERGATE_FUZZ_CHECK(order.units.is_positive());
+        ORDERGATE_FUZZ_CHECK(order.side != ordergate::Side::unset);
+        ORDERGATE_FUZZ_CHECK(order.time_in_force != ordergate::TimeInForce::unset);
+      }
+    }
+    return 0;
+  }
   switch (data[0] % 6) {
     case 0: {
       const OrderReply reply = codec.parse_order_reply(status, body);

@@ -149,6 +149,38 @@ TEST_F(BinanceSim, RestingLimitFillsAfterTheSimPriceCrossesIt) {
   EXPECT_EQ(text(body, "/cummulativeQuoteQty"), "4950.00000000") << "a resting order fills at its own price";
 }
 
+TEST_F(BinanceSim, OpenOrdersOfEverySymbolCost80AndTheAccountListsBalancesWithWhatOrdersLock) {
+  ASSERT_EQ(send("POST", "/api/v3/order",
+                 "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.5&price=70000.00&newClientOrderId=h-1")
+                .status,
+            200);
+  ASSERT_EQ(send("POST", "/api/v3/order",
+                 "symbol=ETHUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=2000.00&newClientOrderId=h-2")
+                .status,
+            200);
+  const auto before = send("GET", "/api/v3/ping", "");
+  const auto all = send("GET", "/api/v3/openOrders", "");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(std::stoll(all.header("x-mbx-used-weight-1m")) - std::stoll(before.header("x-mbx-used-weight-1m")), 80);
+  const auto orders = parse(all.body);
+  EXPECT_EQ(text(orders, "/0/clientOrderId"), "h-1");
+  EXPECT_EQ(text(orders, "/0/origQty"), "0.50000000");
+  EXPECT_EQ(text(orders, "/0/executedQty"), "0.00000000");
+  EXPECT_EQ(text(orders, "/1/symbol"), "ETHUSDT");
+  const auto account = parse(send("GET", "/api/v3/account", "").body);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string at = "/balances/" + std::to_string(i);
+    if (text(account, at + "/asset") != "BTC") continue;
+    EXPECT_EQ(text(account, at + "/free"), "9.50000000");
+    EXPECT_EQ(text(account, at + "/locked"), "0.50000000");
+  }
+  ASSERT_EQ(client_.request("POST", "/sim/faults", R"({"fail_next_holdings":1})").status, 200);
+  const auto failed = send("GET", "/api/v3/openOrders", "");
+  EXPECT_EQ(failed.status, 503);
+  EXPECT_EQ(number(parse(failed.body), "/code"), -1008);
+  EXPECT_EQ(send("GET", "/api/v3/openOrders", "").status, 200);
+}
+
 TEST_F(BinanceSim, CancelByOrigClientOrderIdThenUnknownOrderErrors) {
   ASSERT_EQ(send("POST", "/api/v3/order",
                  "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.5&price=50000.00&newClientOrderId=cx-1")

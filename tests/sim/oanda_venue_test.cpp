@@ -226,6 +226,44 @@ class OandaSimFailingAfterPlace : public OandaSim {
   OandaSimFailingAfterPlace() : OandaSim({"--error-first", "1", "--error-after-place"}) {}
 };
 
+TEST_F(OandaSim, PendingOrdersAndOpenPositionsAreWhatReconciliationReads) {
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"-3000","timeInForce":"FOK"}})")
+                .status,
+            201);
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2000","price":"1.08000",)"
+                 R"("timeInForce":"GTC","clientExtensions":{"id":"p-1"}}})")
+                .status,
+            201);
+  const auto pending = parse(call("GET", "/pendingOrders").body);
+  EXPECT_EQ(text(pending, "/orders/0/type"), "LIMIT");
+  EXPECT_EQ(text(pending, "/orders/0/units"), "2000");
+  EXPECT_EQ(text(pending, "/orders/0/price"), "1.08000");
+  EXPECT_EQ(text(pending, "/orders/0/state"), "PENDING");
+  EXPECT_EQ(text(pending, "/orders/0/clientExtensions/id"), "p-1");
+  EXPECT_FALSE(has(pending, "/orders/1"));
+  const auto response = call("GET", "/openPositions");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto positions = parse(response.body);
+  EXPECT_EQ(text(positions, "/positions/0/instrument"), "EUR_USD");
+  EXPECT_EQ(text(positions, "/positions/0/long/units"), "0");
+  EXPECT_EQ(text(positions, "/positions/0/short/units"), "-3000") << "short units are negative, as OANDA writes them";
+  EXPECT_EQ(text(positions, "/positions/0/short/averagePrice"), "1.08450") << "sold at the bid";
+  EXPECT_EQ(text(positions, "/positions/0/short/tradeIDs/0"), "3") << "the fill that opened it";
+  EXPECT_FALSE(has(positions, "/positions/1"));
+  EXPECT_EQ(text(positions, "/lastTransactionID"), text(pending, "/lastTransactionID"));
+}
+
+TEST_F(OandaSim, ArmedHoldingsFaultsFailTheNextReadsWith503) {
+  const auto armed = client_.request("POST", "/sim/faults", R"({"fail_next_holdings":2})");
+  ASSERT_EQ(armed.status, 200) << armed.body;
+  EXPECT_EQ(call("GET", "/pendingOrders").status, 503);
+  EXPECT_EQ(call("GET", "/openPositions").status, 503);
+  EXPECT_EQ(call("GET", "/pendingOrders").status, 200);
+  EXPECT_EQ(client_.request("POST", "/sim/faults", R"({"after_place":true})").status, 400);
+}
+
 TEST_F(OandaSimFailingAfterPlace, A503OnAnOrderStillLeavesExactlyOneOrderAtTheBroker) {
   const auto response =
       call("POST", "/orders", R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"100","clientExtensions":{"id":"u-1"}}})");

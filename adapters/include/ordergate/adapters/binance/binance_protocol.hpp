@@ -96,6 +96,31 @@ struct BookTicker {
   Decimal ask;
 };
 
+/// One order of `GET /api/v3/openOrders`, as reconciliation maps it.
+struct OpenOrder {
+  std::string symbol;
+  std::uint64_t order_id = 0;
+  FixedString<36> client_order_id;
+  /// LIMIT (and LIMIT_MAKER, as a GTC limit) or STOP_LOSS (a stop); unset
+  /// for a type the gateway has no equivalent of (STOP_LOSS_LIMIT,
+  /// TAKE_PROFIT, TAKE_PROFIT_LIMIT, ...), which reconciliation skips.
+  OrderType type = OrderType::unset;
+  Side side = Side::unset;
+  TimeInForce time_in_force = TimeInForce::unset;
+  Decimal price;       ///< LIMIT
+  Decimal stop_price;  ///< STOP_LOSS
+  Decimal orig_quantity;
+  Decimal executed_quantity;  ///< cumulative, <= orig_quantity
+  Decimal cumulative_quote;
+};
+
+/// One asset of `GET /api/v3/account`'s `balances`.
+struct AssetBalance {
+  std::string asset;
+  Decimal free;
+  Decimal locked;
+};
+
 class BinanceCodec {
  public:
   BinanceCodec();
@@ -107,6 +132,14 @@ class BinanceCodec {
   [[nodiscard]] OrderReply parse_order_reply(int status, std::string_view body);
   /// One ticker object or an array of them. False if malformed.
   [[nodiscard]] bool parse_book_tickers(std::string_view body, std::vector<BookTicker>& out);
+  /// The array of `GET /api/v3/openOrders` into `out` (cleared first).
+  /// False when the reply, or an order of a mapped type, is malformed
+  /// (missing ids or quantities, executed beyond the original quantity,
+  /// negative amounts).
+  [[nodiscard]] bool parse_open_orders(std::string_view body, std::vector<OpenOrder>& out);
+  /// `balances` of `GET /api/v3/account` into `out` (cleared first). False
+  /// if malformed or negative.
+  [[nodiscard]] bool parse_balances(std::string_view body, std::vector<AssetBalance>& out);
   /// `serverTime` of `GET /api/v3/time`.
   [[nodiscard]] bool parse_server_time(std::string_view body, std::int64_t& server_time_ms);
 

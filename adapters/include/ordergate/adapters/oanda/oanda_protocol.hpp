@@ -124,6 +124,34 @@ struct Transaction {
   ReasonCode dependent_type;
 };
 
+/// One order of `GET /v3/accounts/{id}/pendingOrders`, as reconciliation
+/// maps it.
+struct PendingOrder {
+  std::uint64_t id = 0;
+  std::string instrument;  ///< OANDA name; empty for an attached order
+  /// LIMIT or STOP; unset for a type the gateway has no equivalent of
+  /// (MARKET_IF_TOUCHED, ...), which reconciliation skips.
+  OrderType type = OrderType::unset;
+  /// A TAKE_PROFIT, STOP_LOSS, GUARANTEED_STOP_LOSS or TRAILING_STOP_LOSS
+  /// order attached to a trade: a trade's protection, not a working order of
+  /// the gateway.
+  bool attached = false;
+  Side side = Side::unset;  ///< the sign of `units`
+  Decimal units;            ///< absolute, > 0 for a mapped type
+  Decimal price;            ///< LIMIT: the limit price
+  Decimal stop_price;       ///< STOP: its trigger (OANDA's `price`)
+  TimeInForce time_in_force = TimeInForce::unset;
+  std::int64_t gtd_ns = 0;       ///< GTD: gtdTime
+  FixedString<48> client_id;     ///< clientExtensions.id (code characters only, see code_of), empty if none
+};
+
+/// One instrument's net position from `GET .../openPositions`: long.units +
+/// short.units (short units are negative).
+struct OpenPosition {
+  std::string instrument;
+  Decimal net;
+};
+
 class OandaCodec {
  public:
   OandaCodec();
@@ -138,6 +166,16 @@ class OandaCodec {
   /// Parses `{"transactions":[...],"lastTransactionID":"N"}`. False if malformed.
   [[nodiscard]] bool parse_transactions(std::string_view body, std::vector<Transaction>& out,
                                         std::uint64_t& last_transaction_id);
+  /// Parses `{"orders":[...],"lastTransactionID":"N"}` of pendingOrders into
+  /// `out` (cleared first). False when the reply or any order of a mapped
+  /// type is malformed (missing or unreadable units, price, time in force).
+  [[nodiscard]] bool parse_pending_orders(std::string_view body, std::vector<PendingOrder>& out,
+                                          std::uint64_t& last_transaction_id);
+  /// Parses `{"positions":[...],"lastTransactionID":"N"}` of openPositions
+  /// into `out` (cleared first; positions whose net is zero are left out).
+  /// False if malformed.
+  [[nodiscard]] bool parse_open_positions(std::string_view body, std::vector<OpenPosition>& out,
+                                          std::uint64_t& last_transaction_id);
   /// Reads `lastTransactionID` from any reply (e.g. the account summary).
   [[nodiscard]] bool parse_last_transaction_id(std::string_view body, std::uint64_t& last_transaction_id);
   /// `errorCode` (or `errorMessage` when it is a short code) of an error reply; empty if none.

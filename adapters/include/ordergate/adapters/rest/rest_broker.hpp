@@ -81,6 +81,30 @@ class RestBroker : public BrokerPort {
   void cancel(const CancelOrder& cancel) noexcept final;
   bool poll() noexcept final;
   void stop() noexcept final;
+  /// Reconciliation (see docs/brokers.md for each venue's requests): the
+  /// fetch goes out like any request, and `on_holdings` always comes from a
+  /// later `poll()`, never inside this call (from the next one, complete =
+  /// false, when the venue is unreachable, refused the credentials or is not
+  /// ready: NO_CONNECTION, UNAUTHORIZED, NOT_READY). Calls while a
+  /// fetch is under way join it. Any failure (transport, HTTP error,
+  /// unreadable reply, TIMEOUT after three request timeouts, SHUTDOWN)
+  /// answers complete = false with a short error naming the request.
+  /// False before `start()` and after `stop()`.
+  bool request_holdings() noexcept final;
+  /// Tracks a held order under `order` (same instrument and side, leaves
+  /// > 0, `held.broker_order_id` the venue's decimal order id; otherwise
+  /// logged and ignored). Nothing is reported for the adoption itself; from
+  /// then on the order is matched by its venue order id (whatever
+  /// instance's client id it carries), its fills since `held` was read are
+  /// reported as PARTIALLY_FILLED / FILLED of `order.order_id` with
+  /// `order.client_order_id`, cancels and expiry likewise, and `cancel()`
+  /// cancels it at the venue by its venue order id. Reports count leaves
+  /// from `held.leaves`; their cumulative quantity includes what was filled
+  /// before (`order.quantity - held.leaves`), their average price only the
+  /// fills since adoption. Adopt from the latest `on_holdings` answer.
+  void adopt(const Order& order, const HeldOrder& held) noexcept final;
+  /// This instance's `VenueClientIds::prefix()`.
+  [[nodiscard]] std::string_view client_id_prefix() const noexcept final;
 
   /// True once connected and the venue accepted the credentials; orders are
   /// sent only then.

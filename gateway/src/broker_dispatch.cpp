@@ -78,8 +78,10 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
     started.set_exception(std::current_exception());
     return;
   }
-  started.set_value();
+  // Before start() returns: an adapter that answers at once leaves its
+  // accounts ready by then.
   begin_reconcile(broker);
+  started.set_value();
 
   BrokerCommand batch[kDequeueBatch];
   std::uint32_t idle_rounds = 0;
@@ -321,10 +323,23 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
   std::size_t adopted = 0;
   std::size_t foreign = 0;
   std::size_t untracked = 0;
-  for (const HeldOrder& held : holdings.orders) {
-    if (held.account_id >= broker_of_account_.size() || broker_of_account_[held.account_id] != broker_index ||
-        held.instrument_id >= instruments().size() || (held.side != Side::buy && held.side != Side::sell) ||
-        !held.leaves.is_positive()) {
+  // REST adapters do not know the gateway's account ids: a broker with
+  // one account gets everything it reports.
+  auto account_of = [&](AccountId given) {
+    if (given < broker_of_account_.size() && broker_of_account_[given] == broker_index) return given;
+    AccountId only = kNoAccountId;
+    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+      if (broker_of_account_[id] != broker_index) continue;
+      if (only != kNoAccountId) return kNoAccountId;
+      only = static_cast<AccountId>(id);
+    }
+    return only;
+  };
+  for (const HeldOrder& reported : holdings.orders) {
+    HeldOrder held = reported;
+    held.account_id = account_of(reported.account_id);
+    if (held.account_id == kNoAccountId || held.instrument_id >= instruments().size() ||
+        (held.side != Side::buy && held.side != Side::sell) || !held.leaves.is_positive()) {
       ++untracked;
       continue;
     }
@@ -397,15 +412,14 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
       if (!held.venue_client_id.empty()) broker.adopted_venue_ids[order_id] = std::string(held.venue_client_id.view());
     } catch (...) {
     }
-    broker.port->adopt(order, held);
+    broker.port->adopt(order, reported);
     audit(AuditEventType::order_adopted, order, Reason::OK);
     ++adopted;
   }
-  for (const HeldPosition& position : holdings.positions) {
-    if (position.account_id >= broker_of_account_.size() || broker_of_account_[position.account_id] != broker_index ||
-        position.instrument_id >= instruments().size()) {
-      continue;
-    }
+  for (const HeldPosition& reported : holdings.positions) {
+    HeldPosition position = reported;
+    position.account_id = account_of(reported.account_id);
+    if (position.account_id == kNoAccountId || position.instrument_id >= instruments().size()) continue;
     // Books the difference, so a later reconciliation corrects rather than adds.
     Decimal difference;
     const Decimal booked = exposure_.snapshot(position.account_id, position.instrument_id).position;

@@ -246,6 +246,12 @@ class Engine final : public ExecutionSink {
 
   void start();
   void stop() noexcept;
+  bool ready() const noexcept {
+    for (std::size_t id = 0; id < accounts_.size(); ++id) {
+      if (!account_ready_[id].load(std::memory_order_acquire)) return false;
+    }
+    return true;
+  }
 
   Session open_session(std::string_view principal);
   void close_session(SessionHandle& handle) noexcept;

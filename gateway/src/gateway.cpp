@@ -2,6 +2,8 @@
 
 #include "ordergate/gateway/gateway.hpp"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "engine.hpp"
@@ -17,6 +19,15 @@ Gateway::~Gateway() = default;
 void Gateway::start() { engine_->start(); }
 void Gateway::reload(const GatewayConfig& config) { engine_->reload(config); }
 void Gateway::stop() noexcept { engine_->stop(); }
+bool Gateway::ready() const noexcept { return engine_->ready(); }
+bool Gateway::wait_ready(std::chrono::nanoseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 Session Gateway::open_session(std::string_view principal) { return engine_->open_session(principal); }
 void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
   engine_->set_trading_state(scope, state, cancel_working);

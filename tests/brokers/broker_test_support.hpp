@@ -185,9 +185,14 @@ class BrokerSimTest : public ::testing::Test {
     return config;
   }
 
-  void start_gateway(GatewayConfig config) {
+  /// `expect_ready`: wait until the accounts are reconciled (a request or
+  /// two to the simulator); tests of a broker that cannot be reached or
+  /// refuses the credentials pass false (the accounts then stay
+  /// ACCOUNT_NOT_READY).
+  void start_gateway(GatewayConfig config, bool expect_ready = true) {
     gateway_ = std::make_unique<Gateway>(std::move(config));
     gateway_->start();
+    if (expect_ready) ASSERT_TRUE(gateway_->wait_ready(std::chrono::seconds(10))) << logs_.dump();
     session_ = gateway_->open_session("bot");
   }
 
@@ -429,15 +434,16 @@ class RestSimTest : public BrokerSimTest {
  protected:
   using Settings = typename Venue::Settings;
 
-  void start(std::vector<std::string> sim_args = {}, const std::function<void(Settings&)>& adjust = {}) {
+  void start(std::vector<std::string> sim_args = {}, const std::function<void(Settings&)>& adjust = {},
+             bool expect_ready = true) {
     sim_args.insert(sim_args.begin(), {"--venues", Venue::kName});
     start_sim(std::move(sim_args));
     Settings settings = venue_settings();
     if (adjust) adjust(settings);
     if constexpr (Venue::kIsOanda) {
-      start_gateway(gateway_config(Venue::factory(std::move(settings)), nullptr));
+      start_gateway(gateway_config(Venue::factory(std::move(settings)), nullptr), expect_ready);
     } else {
-      start_gateway(gateway_config(nullptr, Venue::factory(std::move(settings))));
+      start_gateway(gateway_config(nullptr, Venue::factory(std::move(settings))), expect_ready);
     }
   }
   Settings venue_settings() {

@@ -39,6 +39,7 @@ class OandaProtectiveSim : public OandaSim {
     gateway_ = std::make_unique<Gateway>(gateway_config(OandaSimVenue::factory(oanda_settings()), nullptr),
                                          SystemClock::instance(), &audit_);
     gateway_->start();
+    ASSERT_TRUE(gateway_->wait_ready(std::chrono::seconds(10)));
     session_ = gateway_->open_session("bot");
   }
   void TearDown() override {

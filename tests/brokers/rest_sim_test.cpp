@@ -21,6 +21,9 @@ TYPED_TEST_SUITE(RestSim, Venues, VenueNames);
 
 TYPED_TEST(RestSim, AMarketOrderIsFilledAtTheExactPrice) {
   this->start();
+  // Reconciliation booked what the account holds already (Binance: the
+  // base asset's balance).
+  const Decimal before = this->gateway_->exposure(TypeParam::kAccount, TypeParam::kSymbol).position;
   const std::string id = this->id("fill-1");
   this->submit(this->market_order(id, TypeParam::kQuantity));
   const auto reports = this->until_terminal(id);
@@ -30,8 +33,9 @@ TYPED_TEST(RestSim, AMarketOrderIsFilledAtTheExactPrice) {
   EXPECT_EQ(reports.back().last_price, decimal_literal(TypeParam::kFillPrice));
   EXPECT_EQ(reports.back().average_price, decimal_literal(TypeParam::kFillPrice));
   EXPECT_FALSE(reports.back().broker_order_id.empty());
-  EXPECT_EQ(this->gateway_->exposure(TypeParam::kAccount, TypeParam::kSymbol).position,
-            decimal_literal(TypeParam::kQuantity));
+  Decimal expected;
+  ASSERT_TRUE(Decimal::add(before, decimal_literal(TypeParam::kQuantity), expected));
+  EXPECT_EQ(this->gateway_->exposure(TypeParam::kAccount, TypeParam::kSymbol).position, expected);
   EXPECT_EQ(this->sim_orders(id), 1);
 }
 
@@ -112,13 +116,13 @@ TYPED_TEST(RestSim, A429PausesWithoutABanAndOrdersGoThroughAfterwards) {
 }
 
 TYPED_TEST(RestSim, WrongCredentialsAreAnAlertAndNothingTrades) {
-  this->start({}, TypeParam::break_credentials);
+  this->start({}, TypeParam::break_credentials, /*expect_ready=*/false);
   EXPECT_TRUE(this->logs_.contains(TypeParam::kAlert)) << this->logs_.dump();
-  // The adapter never became ready, so it publishes no prices (the pricing
-  // request is refused too): the guards refuse (fail closed) before the
-  // adapter would answer BROKER_UNAVAILABLE.
+  // The adapter never became ready, so the account is never reconciled:
+  // the guards refuse (fail closed) before the adapter would answer
+  // BROKER_UNAVAILABLE.
   const Verdict verdict = this->session_.submit(this->market_order(this->id("auth-1")));
-  EXPECT_EQ(verdict.reason, Reason::NO_REFERENCE_PRICE);
+  EXPECT_EQ(verdict.reason, Reason::ACCOUNT_NOT_READY);
   for (const auto& line : this->logs_.lines()) {
     EXPECT_EQ(line.find(TypeParam::kWrongCredential), std::string::npos) << line;
   }

@@ -25,11 +25,11 @@ class TlsRefusal : public BrokerSimTest, public ::testing::WithParamInterface<Ve
     if (GetParam() == Venue::oanda) {
       auto settings = oanda_settings();
       if (adjust) adjust(settings.connection);
-      start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr));
+      start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr), /*expect_ready=*/false);
     } else {
       auto settings = binance_settings();
       if (adjust) adjust(settings.connection);
-      start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))));
+      start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))), /*expect_ready=*/false);
     }
   }
 
@@ -43,11 +43,11 @@ class TlsRefusal : public BrokerSimTest, public ::testing::WithParamInterface<Ve
     EXPECT_TRUE(logs_.contains("TLS verification failed")) << logs_.dump();
     EXPECT_TRUE(logs_.contains(reason)) << logs_.dump();
     EXPECT_TRUE(logs_.contains("no fallback")) << logs_.dump();
-    // Without a connection there are no reference prices either, so the
-    // guards already refuse (fail closed); the adapter's own refusal is
-    // tested below with the adapter driven directly.
+    // Without a connection the account cannot be reconciled, so the guards
+    // already refuse (fail closed); the adapter's own refusal is tested
+    // below with the adapter driven directly.
     const Verdict verdict = session_.submit(market(account(), symbol(), Side::buy, quantity(), "tls-1"));
-    EXPECT_EQ(verdict.reason, Reason::NO_REFERENCE_PRICE);
+    EXPECT_EQ(verdict.reason, Reason::ACCOUNT_NOT_READY);
     stop_gateway();
     EXPECT_EQ(sim_requests_logged(), 0) << sim_->stderr_text();
     if (by_the_handshake) {
@@ -103,11 +103,11 @@ TEST_P(TlsRefusal, ButTheRightPinConnects) {
   if (GetParam() == Venue::oanda) {
     auto settings = oanda_settings();
     settings.connection.pin = pin;
-    start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr));
+    start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr), /*expect_ready=*/false);
   } else {
     auto settings = binance_settings();
     settings.connection.pin = pin;
-    start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))));
+    start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))), /*expect_ready=*/false);
   }
   EXPECT_TRUE(logs_.contains("pin matched")) << logs_.dump();
   const std::string id = "pinned-1";

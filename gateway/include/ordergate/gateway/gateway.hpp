@@ -18,6 +18,7 @@
 /// they never allocate, lock, throw or make a system call. Accepted orders
 /// cross a lock-free queue to the broker's I/O thread.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -141,8 +142,20 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   /// Starts one I/O thread per broker and starts the adapters (they publish
-  /// their first quotes). Throws if an adapter cannot start.
+  /// their first quotes), then reconciles each account with its broker:
+  /// until the broker said what it holds (orders, positions), the
+  /// account's orders are refused ACCOUNT_NOT_READY (cancels pass). An
+  /// adapter that answers at once (the paper broker) or cannot reconcile
+  /// leaves its accounts ready when `start` returns; a REST venue answers
+  /// after its requests, see `wait_ready`. Throws if an adapter cannot
+  /// start.
   void start();
+  /// True when every account is reconciled and may trade.
+  [[nodiscard]] bool ready() const noexcept;
+  /// Waits (sleeping in 1 ms steps) until `ready()` or `timeout` passed;
+  /// returns `ready()`. For callers that want to trade right after
+  /// `start`. Not for a hot path.
+  bool wait_ready(std::chrono::nanoseconds timeout) const;
   /// Stops accepting orders, lets each broker thread finish the commands
   /// already queued, stops the adapters and joins the threads. Idempotent.
   void stop() noexcept;

@@ -24,7 +24,7 @@ namespace {
 
 constexpr std::string_view kMagic = "ordergate-paper-state ";
 constexpr std::string_view kVersion = "1";
-constexpr std::string_view kCheckMark = " #";
+constexpr std::string_view kEnd = "end ";  // closes a batch: "end <check of its records>"
 constexpr std::size_t kCheckDigits = 8;
 constexpr std::string_view kEmptyText = "~";
 constexpr std::size_t kMaxFileBytes = std::size_t{1} << 30;
@@ -116,20 +116,29 @@ std::optional<Integer> parse_integer(std::string_view field) noexcept {
   return value;
 }
 
-void append_check(std::string& out, std::string_view record) {
+// The check of a batch: the first 8 hex digits of the SHA-256 of its record
+// lines, newlines included.
+std::array<char, kCheckDigits> check_of(std::string_view batch) noexcept {
   static constexpr char kHex[] = "0123456789abcdef";
-  const security::Sha256Digest digest = security::sha256(record);
-  out += kCheckMark;
+  const security::Sha256Digest digest = security::sha256(batch);
+  std::array<char, kCheckDigits> check{};
   for (std::size_t i = 0; i < kCheckDigits / 2; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0x0F];
+    check[2 * i] = kHex[digest[i] >> 4];
+    check[2 * i + 1] = kHex[digest[i] & 0x0F];
   }
+  return check;
 }
 
-// One line: the record, its check, a newline.
+// Closes the batch `batch` (which may be a view into `out`) with its end line.
+void append_end(std::string& out, std::string_view batch) {
+  const std::array<char, kCheckDigits> check = check_of(batch);
+  out += kEnd;
+  out.append(check.data(), check.size());
+  out += '\n';
+}
+
 void append_line(std::string& out, std::string_view record) {
   out += record;
-  append_check(out, record);
   out += '\n';
 }
 
@@ -221,12 +230,12 @@ class StateParser {
       : where_(std::move(where)), instruments_(instruments), log_(log) {}
 
   PaperState parse(std::string_view text) {
-    PaperState state;
     if (text.empty()) {
       // Only a start that stopped between creating the file and its first
       // (synced) rewrite leaves it empty.
-      log(tls::LogLevel::warning, "paper state file " + where_ + " is empty; starting with no positions and no resting orders");
-      return state;
+      log(tls::LogLevel::warning,
+          "paper state file " + where_ + " is empty; starting with no positions and no resting orders");
+      return PaperState{};
     }
     const std::size_t header_end = text.find('\n');
     const std::string_view header = text.substr(0, header_end);
@@ -234,28 +243,50 @@ class StateParser {
       throw std::runtime_error("paper state file " + where_ + ": not a paper state file (it must begin with '" +
                                std::string(kMagic) + std::string(kVersion) + "')");
     }
-    if (header.substr(kMagic.size()) != kVersion || header_end == std::string_view::npos) {
+    if (header_end == std::string_view::npos) {
+      throw std::runtime_error("paper state file " + where_ + ": its first line is incomplete" + std::string(kRemedy));
+    }
+    if (header.substr(kMagic.size()) != kVersion) {
       throw std::runtime_error("paper state file " + where_ + ": format '" + std::string(header.substr(0, 40)) +
                                "' is not the one this build reads ('" + std::string(kMagic) + std::string(kVersion) +
                                "')");
     }
+    // Batches of records, each closed by its end line. Every batch but the
+    // last was synced before the next was written, so damage there is
+    // corruption; the last one may be torn by a crash (unsynced pages reach
+    // the disk in any order), and nothing it recorded was reported.
     std::size_t at = header_end + 1;
     std::size_t line_number = 1;
+    std::size_t batch_at = at;
+    std::size_t batch_line = 2;
     while (at < text.size()) {
-      ++line_number;
       const std::size_t newline = text.find('\n', at);
-      if (newline == std::string_view::npos) {
-        log(tls::LogLevel::warning, "paper state file " + where_ + ": ignored line " + std::to_string(line_number) +
-                                        " (" + std::to_string(text.size() - at) + " bytes at offset " +
-                                        std::to_string(at) +
-                                        "): incomplete, the last write before a crash; what it recorded was never reported");
-        break;
-      }
-      line_ = line_number;
-      offset_ = at;
-      apply(text.substr(at, newline - at));
+      if (newline == std::string_view::npos) break;
+      ++line_number;
+      const std::string_view line = text.substr(at, newline - at);
       at = newline + 1;
+      if (line.substr(0, kEnd.size()) != kEnd) continue;
+      const std::string_view batch = text.substr(batch_at, at - line.size() - 1 - batch_at);
+      const std::array<char, kCheckDigits> check = check_of(batch);
+      if (batch.empty() || line.substr(kEnd.size()) != std::string_view(check.data(), check.size())) {
+        if (at == text.size()) break;  // the last batch: torn
+        line_ = batch_line;
+        offset_ = batch_at;
+        damaged("the check of the batch on lines " + std::to_string(batch_line) + "-" + std::to_string(line_number) +
+                " does not match");
+      }
+      apply_batch(batch, batch_line, batch_at);
+      batch_at = at;
+      batch_line = line_number + 1;
     }
+    if (batch_at < text.size()) {
+      log(tls::LogLevel::warning,
+          "paper state file " + where_ + ": ignored its last " + std::to_string(text.size() - batch_at) +
+              " bytes (from line " + std::to_string(batch_line) + ", offset " + std::to_string(batch_at) +
+              "): a batch of changes a crash interrupted before it was synced; none of it was ever reported");
+    }
+
+    PaperState state;
     state.next_broker_sequence = next_;
     for (auto& [sequence, resting] : orders_) {
       if (sequence >= next_) {
@@ -272,6 +303,19 @@ class StateParser {
   }
 
  private:
+  void apply_batch(std::string_view batch, std::size_t first_line, std::size_t offset) {
+    line_ = first_line;
+    offset_ = offset;
+    while (!batch.empty()) {
+      const std::size_t newline = batch.find('\n');
+      const std::string_view record = batch.substr(0, newline);
+      apply(record);
+      batch.remove_prefix(newline + 1);
+      ++line_;
+      offset_ += newline + 1;
+    }
+  }
+
   [[noreturn]] void damaged(const std::string& what) const {
     throw std::runtime_error("paper state file " + where_ + ": line " + std::to_string(line_) + " (offset " +
                              std::to_string(offset_) + "): " + what + std::string(kRemedy));
@@ -285,15 +329,7 @@ class StateParser {
     }
   }
 
-  void apply(std::string_view line) {
-    const std::size_t mark = line.rfind(kCheckMark);
-    if (mark == std::string_view::npos || line.size() - mark - kCheckMark.size() != kCheckDigits) {
-      damaged("no check at the end of the line");
-    }
-    const std::string_view record = line.substr(0, mark);
-    std::string expected;
-    append_check(expected, record);
-    if (expected != line.substr(mark)) damaged("the check does not match the record");
+  void apply(std::string_view record) {
     const std::vector<std::string_view> fields = fields_of(record);
     const std::string_view kind = fields[0];
     if (kind == "next") {
@@ -492,11 +528,13 @@ PaperStateLog::~PaperStateLog() {
 
 void PaperStateLog::open_and_load() {
   for (int attempt = 0; attempt < kOpenAttempts; ++attempt) {
+    bool created = false;
     int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT) {
       fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (fd < 0 && errno == EEXIST) continue;  // created by someone else meanwhile
       if (fd < 0) file_error(path_, "cannot create it (does its directory exist?)", errno);
+      created = true;
     } else if (fd < 0) {
       file_error(path_, "cannot open", errno);
     }
@@ -520,7 +558,7 @@ void PaperStateLog::open_and_load() {
       continue;
     }
     try {
-      loaded_ = StateParser(path_, instruments_, log_).parse(read_all(fd, path_));
+      if (!created) loaded_ = StateParser(path_, instruments_, log_).parse(read_all(fd, path_));
     } catch (...) {
       ::close(fd);
       throw;
@@ -597,8 +635,12 @@ bool PaperStateLog::commit() noexcept {
   bool written = false;
   int error = ENOMEM;
   if (!staging_failed_) {
-    written = write_all(fd_, staged_) && ::fdatasync(fd_) == 0;
-    if (!written) error = errno;
+    try {
+      append_end(staged_, staged_);
+      written = write_all(fd_, staged_) && ::fdatasync(fd_) == 0;
+      if (!written) error = errno;
+    } catch (...) {
+    }
   }
   records_since_compaction_ += staged_records_;
   staged_.clear();
@@ -640,6 +682,7 @@ PaperStateLog::CompactResult PaperStateLog::compact(const PaperState& state) {
     append_line(text, record_);
     ++records;
   }
+  append_end(text, std::string_view(text).substr(kMagic.size() + kVersion.size() + 1));
 
   const std::string staging = path_ + ".tmp";
   const auto failed = [&](const std::string& what, int error) {

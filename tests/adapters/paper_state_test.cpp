@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ordergate/adapters/paper/paper_broker.hpp"
+#include "ordergate/security/crypto.hpp"
 
 namespace ordergate::adapters {
 namespace {
@@ -312,20 +313,41 @@ TEST_F(PaperStateFile, ATornLastLineIsIgnoredAndLogged) {
   }
   const std::string intact = read_text(state_path());
   // A crash in the middle of appending a batch: no newline at the end.
-  write_text(state_path(), intact + "position 2 EUR/USD 99999 #0123");
+  write_text(state_path(), intact + "position 2 EUR/USD 999");
 
   auto run = start();
   EXPECT_EQ(run->broker.position(kAccount, kEurUsd), dec("10000"));
   EXPECT_EQ(run->broker.next_broker_sequence(), 2u);
-  ASSERT_FALSE(log_lines.empty());
   bool logged = false;
   for (const std::string& line : log_lines) {
     logged = logged || (line.find("warning: ") == 0 && line.find(state_path().string()) != std::string::npos &&
-                        line.find("incomplete") != std::string::npos);
+                        line.find("ignored its last 22 bytes") != std::string::npos);
   }
   EXPECT_TRUE(logged) << ::testing::PrintToString(log_lines);
   // The start rewrote the file without it.
-  EXPECT_EQ(read_text(state_path()).find("99999"), std::string::npos);
+  EXPECT_EQ(read_text(state_path()).find("999"), std::string::npos);
+}
+
+TEST_F(PaperStateFile, ALastBatchWithoutItsEndLineOrWithAFailedCheckIsIgnoredAsTorn) {
+  {
+    auto run = start();
+    run->broker.submit(order(OrderType::market, Side::buy, "10000"));
+  }
+  const std::string intact = read_text(state_path());
+  // Whole lines of a batch whose end never reached the disk.
+  write_text(state_path(), intact + "next 7\nposition 2 EUR/USD 5\n");
+  EXPECT_EQ(start()->broker.position(kAccount, kEurUsd), dec("10000"));
+
+  // The end line reached the disk, but a page of the batch did not (pages
+  // of an unsynced write land in any order).
+  write_text(state_path(), intact + "next 7\nposition 2 EUR/USD 5\nend 00000000\n");
+  auto run = start();
+  EXPECT_EQ(run->broker.position(kAccount, kEurUsd), dec("10000"));
+  EXPECT_EQ(run->broker.next_broker_sequence(), 2u);
+  EXPECT_EQ(std::count_if(log_lines.begin(), log_lines.end(),
+                          [](const std::string& line) { return line.find("warning: ") == 0 && line.find("ignored its last") != std::string::npos; }),
+            2)
+      << ::testing::PrintToString(log_lines);
 }
 
 TEST_F(PaperStateFile, ACorruptedMiddleLineRefusesToStartNamingTheFileAndLine) {
@@ -335,13 +357,13 @@ TEST_F(PaperStateFile, ACorruptedMiddleLineRefusesToStartNamingTheFileAndLine) {
     run->broker.submit(limit(Side::buy, "100", "1.08000"));
   }
   std::string text = read_text(state_path());
-  // A digit of the position changes; the order follows it.
-  const std::size_t at = text.find("position 2 EUR/USD 10000 ");
+  // A digit of the position changes; another batch follows it.
+  const std::size_t at = text.find("position 2 EUR/USD 10000\n");
   ASSERT_NE(at, std::string::npos) << text;
   ASSERT_NE(text.find("order ", at), std::string::npos) << text;
   text.replace(at, std::string_view("position 2 EUR/USD 10000").size(), "position 2 EUR/USD 90000");
   write_text(state_path(), text);
-  const std::string line = "line " + std::to_string(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1);
+  const std::size_t line = static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n')) + 1;
 
   try {
     (void)start();
@@ -349,24 +371,31 @@ TEST_F(PaperStateFile, ACorruptedMiddleLineRefusesToStartNamingTheFileAndLine) {
   } catch (const std::runtime_error& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find(state_path().string()), std::string::npos) << message;
-    EXPECT_NE(message.find(line + " "), std::string::npos) << line << ": " << message;
-    EXPECT_NE(message.find("check"), std::string::npos) << message;
+    // The batch: the next id, the position, its end line.
+    EXPECT_NE(message.find("lines " + std::to_string(line - 1) + "-" + std::to_string(line + 1) + " does not match"),
+              std::string::npos)
+        << line << ": " << message;
   }
   EXPECT_THROW((void)on_disk(), std::runtime_error);
 }
 
-TEST_F(PaperStateFile, ADamagedCompleteLastLineIsRefusedNotTakenForATornOne) {
+TEST_F(PaperStateFile, AMalformedRecordInABatchThatPassesItsCheckIsRefusedNamingItsLine) {
   {
     auto run = start();
   }
-  // A line that ends in a newline was written whole: damage in it is not a
-  // crash's torn tail.
-  write_text(state_path(), read_text(state_path()) + "bogus 1 #00000000\n" + "next 5 #00000000\n");
+  // Written by something else than the broker: the check is right, the
+  // record is not one the broker writes.
+  const std::string batch = "next 3\nposition 2 EUR/USD 1.0.0\n";
+  const security::Sha256Digest digest = security::sha256(batch);
+  const std::string end = "end " + security::to_hex(digest).substr(0, 8) + "\n";
+  write_text(state_path(), read_text(state_path()) + batch + end + batch + end);
   try {
     (void)start();
-    FAIL() << "a damaged state file was accepted";
+    FAIL() << "a malformed record was accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("line 3"), std::string::npos) << e.what();
+    const std::string message = e.what();
+    EXPECT_NE(message.find(state_path().string() + ": line 5 (offset "), std::string::npos) << message;
+    EXPECT_NE(message.find("malformed position"), std::string::npos) << message;
   }
 }
 

@@ -5,22 +5,28 @@
 /// holds across restarts, and a reader for tools and tests. The broker
 /// itself writes the file; see docs/paper-broker.md for the format.
 ///
-/// The file is text, one record per line, each line ending in a check (the
-/// first 8 hex digits of the SHA-256 of the record):
+/// The file is text, one record per line, in batches: each batch of
+/// records the broker syncs at once ends with a line `end <check>`, the first
+/// 8 hex digits of the SHA-256 of the batch's lines.
 ///
 ///     ordergate-paper-state 1
-///     next 43 #1f0c2a9b
-///     position 2 EUR/USD 10000 #...
-///     order 42 og7Hk2pQx9aZ-1z 17 7 3 2 EUR/USD buy limit gtc 0 10000 1.0845 0 0 0 0 12 cl-17 ~ #...
-///     gone 42 #...
+///     next 43
+///     position 2 EUR/USD 10000
+///     order 42 og7Hk2pQx9aZ-1z 17 7 3 2 EUR/USD buy limit gtc 0 10000 1.0845 0 0 0 0 12 cl-17 ~
+///     end 1f0c2a9b
+///     gone 42
+///     position 2 EUR/USD 20000
+///     end 3e4d5c6b
 ///
 /// Records are applied in order: `next` sets the next broker sequence,
 /// `position` sets a net position (account id, instrument name), `order`
 /// adds or replaces the resting order with that broker sequence, `gone`
-/// takes it off the book. The broker appends a batch of records and syncs it
-/// before it reports what they record, and rewrites the file compacted
-/// (snapshot to `<file>.tmp`, sync, rename, sync the directory) when it
-/// starts and when the appended records outgrow the snapshot.
+/// takes it off the book. The broker appends a batch and syncs it before it
+/// reports what it records, and rewrites the file compacted (snapshot to
+/// `<file>.tmp`, sync, rename, sync the directory) when it starts and when
+/// the appended records outgrow the snapshot. A last batch without its end
+/// line, or whose check fails, is a write a crash cut short: it is ignored
+/// (nothing in it was reported). Anything else is damage.
 
 #include <cstdint>
 #include <optional>
@@ -59,11 +65,12 @@ struct PaperState {
 /// Reads the state file at `path` as a paper broker would at start, without
 /// locking or changing it (a broker may be writing it): std::nullopt when
 /// there is no file. Instruments are stored by name and mapped through
-/// `instruments`. An incomplete last line (a write a crash cut short) is
+/// `instruments`. An unfinished last batch (a write a crash cut short) is
 /// ignored and reported to `log` as a warning (stderr when empty). Throws
 /// std::runtime_error naming the file and the line for anything else: an
-/// unreadable file, another format or version, a failed check, a malformed
-/// record, an instrument `instruments` does not have.
+/// unreadable file, another format or version, a batch that fails its check
+/// with more after it, a malformed record, an instrument `instruments` does
+/// not have.
 [[nodiscard]] std::optional<PaperState> read_paper_state(const std::string& path,
                                                          const InstrumentTable& instruments,
                                                          const tls::LogFunction& log = {});

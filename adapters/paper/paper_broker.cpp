@@ -245,6 +245,9 @@ void PaperBroker::submit(const Order& order) noexcept {
     }
     if (!commit_state()) return;
   }
+  // On the book before its NEW leaves, as in the file: a compaction or a
+  // cancel from inside the sink finds it.
+  if (arrival == Arrival::rests) resting_.push_back(resting);
 
   report(resting, ExecStatus::new_order, Decimal{}, Decimal{}, Reason::OK, {});
   switch (arrival) {
@@ -261,7 +264,7 @@ void PaperBroker::submit(const Order& order) noexcept {
     case Arrival::not_marketable:
       report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, "NOT_MARKETABLE");
       return;
-    case Arrival::rests: resting_.push_back(resting); return;
+    case Arrival::rests: return;
   }
 }
 

@@ -241,7 +241,7 @@ class PaperBroker final : public BrokerPort {
   void report_foreign_fill(const Resting& resting, Decimal price) noexcept;
 
   PaperConfig config_;
-  InstrumentTable instruments_;  // immutable copy, for symbol lookups by the feed
+  InstrumentTable instruments_;  // immutable copy: symbol lookups by the feed, names in the state file
   std::shared_ptr<PaperQuoteFeed> feed_;
   std::mutex queued_mutex_;
   std::vector<QueuedQuote> queued_;    // guarded by queued_mutex_

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "latency.hpp"
+#include "temporary_directory.hpp"
 #include "ordergate/core/clock.hpp"
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/gateway/config.hpp"
@@ -28,6 +29,8 @@ constexpr std::string_view kAccount = "bench";
 constexpr std::string_view kPrincipal = "bench-strategy";
 constexpr std::string_view kSymbol = "EUR/USD";
 constexpr benchmark::IterationCount kAcceptedOrders = 200'000;
+// Each one waits for a sync of the paper broker's state file.
+constexpr benchmark::IterationCount kDurableOrders = 2'000;
 
 // The default order capacity, or enough for the accepting runs if that is less.
 std::uint32_t order_capacity() {
@@ -198,9 +201,13 @@ BENCHMARK(BM_GuardPipeline_Reject);
 
 // submit() of a market order until its FILLED report is polled on the
 // session: guards, the broker queue, the paper broker on its own busy-spinning
-// thread, the execution sink and the session's event queue.
-void BM_Submit_To_PaperFill(benchmark::State& state) {
-  Gateway gateway(bench_config(order_capacity(), IdleStrategy::busy_spin));
+// thread, the execution sink and the session's event queue. With a
+// `state_file`, the paper broker syncs each order's changes to it before it
+// reports them.
+void submit_to_paper_fill(benchmark::State& state, const std::string& state_file) {
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::busy_spin);
+  config.paper.state_file = state_file;
+  Gateway gateway(config);
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);
@@ -237,7 +244,17 @@ void BM_Submit_To_PaperFill(benchmark::State& state) {
   publish(state, recorder);
   publish_thread_round_trip(state);
 }
+
+void BM_Submit_To_PaperFill(benchmark::State& state) { submit_to_paper_fill(state, {}); }
 BENCHMARK(BM_Submit_To_PaperFill)->Iterations(kAcceptedOrders);
+
+// The same with `[paper] state_file` in a fresh directory under TMPDIR (the
+// disk the file is on is what this measures: on tmpfs a sync costs nothing).
+void BM_Submit_To_PaperFill_StateFile(benchmark::State& state) {
+  const TemporaryDirectory directory;
+  submit_to_paper_fill(state, (directory.path() / "paper.state").string());
+}
+BENCHMARK(BM_Submit_To_PaperFill_StateFile)->Iterations(kDurableOrders);
 
 }  // namespace
 }  // namespace ordergate::bench

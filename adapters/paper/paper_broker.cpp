@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "paper_state_log.hpp"
+
 namespace ordergate::adapters {
 namespace {
 
@@ -105,6 +107,18 @@ BrokerOrderId format_broker_order_id(std::uint64_t sequence) noexcept {
   return id;
 }
 
+// The sequence of a broker order id "P-N"; 0 when it is not one.
+std::uint64_t broker_sequence_of(std::string_view id) noexcept {
+  if (id.size() <= 2 || id[0] != 'P' || id[1] != '-') return 0;
+  std::uint64_t sequence = 0;
+  const auto [end, error] = std::from_chars(id.data() + 2, id.data() + id.size(), sequence);
+  if (error != std::errc{} || end != id.data() + id.size()) return 0;
+  return sequence;
+}
+
+// What happens to an order when it arrives.
+enum class Arrival : std::uint8_t { invalid, no_quote, expired, fills, not_marketable, rests };
+
 }  // namespace
 
 PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config,
@@ -141,6 +155,23 @@ PaperBroker::PaperBroker(const InstrumentTable& instruments, PaperConfig config,
   }
   resting_.reserve(kInitialRestingCapacity);
   outcomes_.reserve(kInitialRestingCapacity);
+  if (!config_.state_file.empty()) {
+    state_ = std::make_unique<paper_detail::PaperStateLog>(config_.state_file, instruments_, config_.log);
+    PaperState loaded = state_->take_loaded();
+    next_broker_sequence_ = loaded.next_broker_sequence;
+    for (const PaperPosition& position : loaded.positions) {
+      positions_[position.account_id * instrument_count_ + position.instrument_id] = position.net;
+    }
+    for (const PaperRestingOrder& order : loaded.resting) {
+      resting_.push_back(Resting{order.order, order.broker_sequence, order.venue_client_id, Origin::restored});
+    }
+    if (!loaded.resting.empty() || !loaded.positions.empty()) {
+      log(tls::LogLevel::info, "paper state file " + config_.state_file + ": restored " +
+                                   std::to_string(loaded.resting.size()) + " resting orders and " +
+                                   std::to_string(loaded.positions.size()) + " positions; next order P-" +
+                                   std::to_string(next_broker_sequence_));
+    }
+  }
   if (feed) {
     feed->attach(*this);
     feed_ = std::move(feed);
@@ -168,51 +199,101 @@ void PaperBroker::start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& cl
 void PaperBroker::submit(const Order& order) noexcept {
   if (!started()) return;
   if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
-  const Resting resting{order, next_broker_sequence_++};
-  report(resting, ExecStatus::new_order, Decimal{}, Decimal{}, Reason::OK, {});
+  if (state_failed_) {
+    // Never acknowledged, so nothing needs recording: a plain refusal.
+    ExecutionReport refused;
+    refused.order_id = order.order_id;
+    refused.session_id = order.session_id;
+    refused.account_id = order.account_id;
+    refused.instrument_id = order.instrument_id;
+    refused.side = order.side;
+    refused.status = ExecStatus::rejected;
+    refused.reason = Reason::BROKER_UNAVAILABLE;
+    refused.transact_time_ns = clock_->wall_ns();
+    refused.client_order_id = order.client_order_id;
+    refused.broker_reason.assign("STATE_FILE_FAILED");
+    sink_->on_execution(refused);
+    return;
+  }
+  const Resting resting{order, next_broker_sequence_, venue_ids_.make(order.order_id), Origin::submitted};
 
-  if (order.instrument_id >= instrument_count_ || order.account_id >= kMaxAccounts ||
-      !is_well_formed(order)) {
-    report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED,
-           "INVALID_ORDER");
-    return;
+  // Decide first: what the reports will say is recorded before any leaves.
+  Arrival arrival = Arrival::rests;
+  Decimal fill_price;
+  if (order.instrument_id >= instrument_count_ || order.account_id >= kMaxAccounts || !is_well_formed(order)) {
+    arrival = Arrival::invalid;
+  } else if (const Touch& touch = touches_[order.instrument_id]; !touch.quoted) {
+    arrival = Arrival::no_quote;
+  } else if (is_expired(order, clock_->wall_ns())) {
+    arrival = Arrival::expired;
+  } else if (const std::optional<Decimal> price = arrival_fill_price(order, touch.bid, touch.ask)) {
+    arrival = Arrival::fills;
+    fill_price = *price;
+  } else if (is_immediate(order.time_in_force)) {
+    // Without partial fills, FOK and IOC behave alike: all now, or nothing.
+    arrival = Arrival::not_marketable;
   }
-  const Touch& touch = touches_[order.instrument_id];
-  if (!touch.quoted) {
-    report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED, "NO_QUOTE");
-    return;
+
+  ++next_broker_sequence_;
+  Decimal net;
+  if (arrival == Arrival::fills) net = book_fill(order);
+  if (state_) {
+    state_->stage_next(next_broker_sequence_);
+    if (arrival == Arrival::fills) state_->stage_position(order.account_id, order.instrument_id, net);
+    if (arrival == Arrival::rests) {
+      state_->stage_order(PaperRestingOrder{resting.order, resting.broker_sequence, resting.venue_client_id});
+    }
+    if (!commit_state()) return;
   }
-  if (is_expired(order, clock_->wall_ns())) {
-    report(resting, ExecStatus::expired, Decimal{}, Decimal{}, Reason::OK, {});
-    return;
+  // On the book before its NEW leaves, as in the file: a compaction or a
+  // cancel from inside the sink finds it.
+  if (arrival == Arrival::rests) resting_.push_back(resting);
+
+  report(resting, ExecStatus::new_order, Decimal{}, Decimal{}, Reason::OK, {});
+  switch (arrival) {
+    case Arrival::invalid:
+      report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED, "INVALID_ORDER");
+      return;
+    case Arrival::no_quote:
+      report(resting, ExecStatus::rejected, Decimal{}, Decimal{}, Reason::BROKER_REJECTED, "NO_QUOTE");
+      return;
+    case Arrival::expired: report(resting, ExecStatus::expired, Decimal{}, Decimal{}, Reason::OK, {}); return;
+    case Arrival::fills:
+      report(resting, ExecStatus::filled, order.quantity, fill_price, Reason::OK, {});
+      return;
+    case Arrival::not_marketable:
+      report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, "NOT_MARKETABLE");
+      return;
+    case Arrival::rests: return;
   }
-  if (const std::optional<Decimal> price = arrival_fill_price(order, touch.bid, touch.ask)) {
-    fill(resting, *price);
-    return;
-  }
-  // Without partial fills, FOK and IOC behave alike: all now, or nothing.
-  if (is_immediate(order.time_in_force)) {
-    report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, "NOT_MARKETABLE");
-    return;
-  }
-  resting_.push_back(resting);
 }
 
 void PaperBroker::cancel(const CancelOrder& request) noexcept {
   if (!started()) return;
   if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
+  if (state_failed_) return;
+  // A restored order keeps the order id of an earlier run, which may be
+  // another order's now: only adoption makes it cancelable.
   const auto it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
-    return resting.order.order_id == request.order_id;
+    return resting.origin != Origin::restored && resting.order.order_id == request.order_id;
   });
   if (it == resting_.end()) return;
   const Resting canceled = *it;
   resting_.erase(it);  // keeps arrival order; books are small
+  if (state_) {
+    state_->stage_gone(canceled.broker_sequence);
+    if (!commit_state()) return;
+  }
   report(canceled, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, {});
 }
 
 bool PaperBroker::poll() noexcept {
   if (!started()) return false;
   bool did_work = has_queued_.load(std::memory_order_acquire) && apply_queued_quotes();
+  if (state_ && !state_failed_ && state_->wants_compaction()) {
+    compact_state();
+    did_work = true;
+  }
   const std::int64_t now_ns = clock_->monotonic_ns();
   if (now_ns - last_tick_ns_ < config_.tick_interval_ns) return did_work;
   // Restart the interval from now rather than catching up missed ticks.
@@ -231,15 +312,92 @@ bool PaperBroker::poll() noexcept {
 
 void PaperBroker::stop() noexcept {
   if (!started()) return;
-  std::vector<Resting> closing;
-  closing.swap(resting_);
-  for (const Resting& resting : closing) {
-    report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::BROKER_UNAVAILABLE,
-           "SHUTDOWN");
+  if (!state_) {
+    std::vector<Resting> closing;
+    closing.swap(resting_);
+    for (const Resting& resting : closing) {
+      if (resting.origin == Origin::restored) continue;
+      report(resting, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::BROKER_UNAVAILABLE, "SHUTDOWN");
+    }
   }
   sink_ = nullptr;
   quotes_ = nullptr;
   clock_ = nullptr;
+}
+
+bool PaperBroker::request_holdings() noexcept {
+  if (!started()) return false;
+  Holdings holdings;
+  try {
+    holdings.orders.reserve(resting_.size());
+    for (const Resting& resting : resting_) {
+      const Order& order = resting.order;
+      HeldOrder held;
+      held.account_id = order.account_id;
+      held.instrument_id = order.instrument_id;
+      held.side = order.side;
+      held.type = order.type;
+      held.time_in_force = order.time_in_force;
+      held.quantity = order.quantity;
+      held.leaves = order.quantity;  // no partial fills
+      held.price = order.price;
+      held.stop_price = order.stop_price;
+      held.expire_time_ns = order.expire_time_ns;
+      held.broker_order_id = format_broker_order_id(resting.broker_sequence);
+      held.venue_client_id.assign(resting.venue_client_id.view());
+      holdings.orders.push_back(held);
+    }
+    for (std::size_t account = 0; account < kMaxAccounts; ++account) {
+      for (std::size_t instrument = 0; instrument < instrument_count_; ++instrument) {
+        const Decimal net = positions_[account * instrument_count_ + instrument];
+        if (net.is_zero()) continue;
+        holdings.positions.push_back(
+            HeldPosition{static_cast<AccountId>(account), static_cast<InstrumentId>(instrument), net});
+      }
+    }
+    holdings.complete = !state_failed_;
+    if (state_failed_) holdings.error = "the paper broker's state file could not be written";
+  } catch (...) {
+    holdings = Holdings{};
+    holdings.error = "out of memory";
+  }
+  // The holdings are a copy: the gateway may adopt and cancel from inside.
+  sink_->on_holdings(holdings);
+  holdings_answered_ = true;
+  return true;
+}
+
+void PaperBroker::adopt(const Order& order, const HeldOrder& held) noexcept {
+  if (!started()) return;
+  const std::uint64_t sequence = broker_sequence_of(held.broker_order_id.view());
+  auto it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
+    return resting.origin == Origin::restored && sequence != 0 && resting.broker_sequence == sequence;
+  });
+  if (it == resting_.end() && !held.venue_client_id.empty()) {
+    it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
+      return resting.origin == Origin::restored && resting.venue_client_id.view() == held.venue_client_id.view();
+    });
+  }
+  if (it == resting_.end()) return;
+  const Order& kept = it->order;
+  if (order.account_id != kept.account_id || order.instrument_id != kept.instrument_id || order.side != kept.side) {
+    log(tls::LogLevel::warning, "paper broker: adoption of P-" + std::to_string(it->broker_sequence) +
+                                    " ignored: the gateway order names another account, instrument or side");
+    return;
+  }
+  Order adopted = order;
+  adopted.type = kept.type;
+  adopted.time_in_force = kept.time_in_force;
+  adopted.quantity = kept.quantity;
+  adopted.price = kept.price;
+  adopted.stop_price = kept.stop_price;
+  adopted.expire_time_ns = kept.expire_time_ns;
+  it->order = adopted;
+  it->origin = Origin::adopted;
+  if (state_ && !state_failed_) {
+    state_->stage_order(PaperRestingOrder{it->order, it->broker_sequence, it->venue_client_id});
+    (void)commit_state();
+  }
 }
 
 void PaperBroker::set_quote(InstrumentId instrument, Decimal bid, Decimal ask) noexcept {
@@ -325,6 +483,7 @@ void PaperBroker::walk(Touch& touch) noexcept {
 }
 
 bool PaperBroker::match(InstrumentId instrument) noexcept {
+  if (state_failed_) return false;
   const std::int64_t wall_ns = clock_->wall_ns();
   // Work on a local vector so that a sink callback re-entering the broker
   // cannot clobber the list being reported; the capacity goes back afterwards.
@@ -336,7 +495,8 @@ bool PaperBroker::match(InstrumentId instrument) noexcept {
   for (std::size_t i = 0; i < resting_.size(); ++i) {
     const Resting& resting = resting_[i];
     const Order& order = resting.order;
-    if (instrument == kAllInstruments || order.instrument_id == instrument) {
+    const bool held = resting.origin == Origin::restored && !holdings_answered_;
+    if (!held && (instrument == kAllInstruments || order.instrument_id == instrument)) {
       // Expiry wins over a fill at the same instant.
       if (is_expired(order, wall_ns)) {
         outcomes.push_back({resting, ExecStatus::expired, Decimal{}});
@@ -353,11 +513,31 @@ bool PaperBroker::match(InstrumentId instrument) noexcept {
   }
   resting_.erase(resting_.begin() + static_cast<std::ptrdiff_t>(kept), resting_.end());
 
+  // One sync for the whole pass, before its first report.
+  bool recorded = true;
   for (const Outcome& outcome : outcomes) {
-    if (outcome.status == ExecStatus::filled) {
-      fill(outcome.resting, outcome.fill_price);
-    } else {
-      report(outcome.resting, outcome.status, Decimal{}, Decimal{}, Reason::OK, {});
+    const Order& order = outcome.resting.order;
+    if (state_) state_->stage_gone(outcome.resting.broker_sequence);
+    if (outcome.status != ExecStatus::filled) continue;
+    const Decimal net = book_fill(order);
+    if (state_) state_->stage_position(order.account_id, order.instrument_id, net);
+  }
+  if (state_ && !outcomes.empty()) recorded = commit_state();
+
+  if (recorded) {
+    for (const Outcome& outcome : outcomes) {
+      const bool foreign = outcome.resting.origin == Origin::restored;
+      if (outcome.status == ExecStatus::filled) {
+        if (foreign) {
+          report_foreign_fill(outcome.resting, outcome.fill_price);
+        } else {
+          report(outcome.resting, ExecStatus::filled, outcome.resting.order.quantity, outcome.fill_price,
+                 Reason::OK, {});
+        }
+      } else if (!foreign) {
+        // A foreign order's expiry changes no position: there is nothing to report it to.
+        report(outcome.resting, outcome.status, Decimal{}, Decimal{}, Reason::OK, {});
+      }
     }
   }
   const bool any = !outcomes.empty();
@@ -366,8 +546,7 @@ bool PaperBroker::match(InstrumentId instrument) noexcept {
   return any;
 }
 
-void PaperBroker::fill(const Resting& resting, Decimal price) noexcept {
-  const Order& order = resting.order;
+Decimal PaperBroker::book_fill(const Order& order) noexcept {
   Decimal& net = positions_[order.account_id * instrument_count_ + order.instrument_id];
   // A position beyond +-9.2e9 units cannot occur behind the risk guards;
   // if it ever did, the position stops moving rather than wrapping.
@@ -377,7 +556,52 @@ void PaperBroker::fill(const Resting& resting, Decimal price) noexcept {
           : Decimal::sub(net, order.quantity, updated)) {
     net = updated;
   }
-  report(resting, ExecStatus::filled, order.quantity, price, Reason::OK, {});
+  return net;
+}
+
+bool PaperBroker::commit_state() noexcept {
+  if (!state_) return true;
+  if (state_->commit()) return true;
+  state_failed_ = true;
+  return false;
+}
+
+PaperState PaperBroker::snapshot() const {
+  PaperState state;
+  state.next_broker_sequence = next_broker_sequence_;
+  state.resting.reserve(resting_.size());
+  for (const Resting& resting : resting_) {
+    state.resting.push_back(PaperRestingOrder{resting.order, resting.broker_sequence, resting.venue_client_id});
+  }
+  for (std::size_t account = 0; account < kMaxAccounts; ++account) {
+    for (std::size_t instrument = 0; instrument < instrument_count_; ++instrument) {
+      const Decimal net = positions_[account * instrument_count_ + instrument];
+      if (!net.is_zero()) {
+        state.positions.push_back(
+            PaperPosition{static_cast<AccountId>(account), static_cast<InstrumentId>(instrument), net});
+      }
+    }
+  }
+  return state;
+}
+
+void PaperBroker::compact_state() noexcept {
+  try {
+    if (state_->compact(snapshot()) == paper_detail::PaperStateLog::CompactResult::failed) state_failed_ = true;
+  } catch (...) {
+    // Out of memory building the snapshot: the file is as it was.
+  }
+}
+
+void PaperBroker::log(tls::LogLevel level, std::string_view line) const noexcept {
+  try {
+    if (config_.log) {
+      config_.log(level, line);
+    } else {
+      tls::log_to_stderr(level, line);
+    }
+  } catch (...) {
+  }
 }
 
 void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last_quantity,
@@ -406,6 +630,24 @@ void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last
   event.broker_order_id = format_broker_order_id(resting.broker_sequence);
   event.broker_reason.assign(broker_reason);
   sink_->on_execution(event);
+}
+
+void PaperBroker::report_foreign_fill(const Resting& resting, Decimal price) noexcept {
+  const Order& order = resting.order;
+  ExecutionReport fill;
+  fill.kind = ReportKind::position_fill;
+  fill.source = FillSource::account;
+  fill.status = ExecStatus::filled;
+  fill.order_id = kNoOrderId;
+  fill.account_id = order.account_id;
+  fill.instrument_id = order.instrument_id;
+  fill.side = order.side;
+  fill.last_quantity = order.quantity;
+  fill.last_price = price;
+  fill.transact_time_ns = clock_->wall_ns();
+  fill.broker_order_id = format_broker_order_id(resting.broker_sequence);
+  fill.broker_reason.assign("NOT_ADOPTED");
+  sink_->on_position_fill(fill);
 }
 
 // ---- PaperQuoteFeed ----------------------------------------------------------

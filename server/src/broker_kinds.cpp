@@ -144,6 +144,8 @@ void read_embedded_paper(TableReader& reader, adapters::PaperConfig& paper, cons
   paper.seed = static_cast<std::uint64_t>(reader.integer("seed", 1, 0, INT64_MAX));
   paper.walk_max_ticks = static_cast<std::uint32_t>(reader.integer("walk_max_ticks", 2, 0, 1000));
   paper.tick_interval_ns = reader.duration("tick_interval", paper.tick_interval_ns);
+  // Relative to the working directory, like [audit] path and [state] path.
+  paper.state_file = reader.string("state_file", "");
   if (const toml::array* quotes = reader.array_of_tables("quotes")) {
     std::size_t index = 0;
     for (const toml::node& node : *quotes) {

@@ -85,6 +85,15 @@ TEST(ConfigFile, ReadsEverySectionOfAValidFile) {
   EXPECT_TRUE(config.auth[0].has_token);
   EXPECT_TRUE(config.auth[0].cancel_on_disconnect);
   EXPECT_EQ(config.gateway.paper.quotes[0].ask, decimal_literal("1.08463"));
+  EXPECT_TRUE(config.gateway.paper.state_file.empty());
+}
+
+TEST(ConfigFile, ReadsThePaperStateFileAsWritten) {
+  const ProcessConfig config =
+      parse_config_text(replace(kValid, "[paper]\n", "[paper]\nstate_file = \"var/paper.state\"\n"), "test.toml");
+  EXPECT_EQ(config.gateway.paper.state_file, "var/paper.state");
+  EXPECT_NE(error_of(replace(kValid, "[paper]\n", "[paper]\nstate_file = 1\n")).find("paper.state_file"),
+            std::string::npos);
 }
 
 TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {

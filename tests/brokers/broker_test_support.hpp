@@ -192,7 +192,9 @@ class BrokerSimTest : public ::testing::Test {
   void start_gateway(GatewayConfig config, bool expect_ready = true) {
     gateway_ = std::make_unique<Gateway>(std::move(config));
     gateway_->start();
-    if (expect_ready) ASSERT_TRUE(gateway_->wait_ready(std::chrono::seconds(10))) << logs_.dump();
+    if (expect_ready) {
+      ASSERT_TRUE(gateway_->wait_ready(std::chrono::seconds(10))) << logs_.dump();
+    }
     session_ = gateway_->open_session("bot");
   }
 

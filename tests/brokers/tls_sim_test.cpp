@@ -103,11 +103,11 @@ TEST_P(TlsRefusal, ButTheRightPinConnects) {
   if (GetParam() == Venue::oanda) {
     auto settings = oanda_settings();
     settings.connection.pin = pin;
-    start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr), /*expect_ready=*/false);
+    start_gateway(gateway_config(make_oanda_factory(std::move(settings)), nullptr));
   } else {
     auto settings = binance_settings();
     settings.connection.pin = pin;
-    start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))), /*expect_ready=*/false);
+    start_gateway(gateway_config(nullptr, make_binance_factory(std::move(settings))));
   }
   EXPECT_TRUE(logs_.contains("pin matched")) << logs_.dump();
   const std::string id = "pinned-1";

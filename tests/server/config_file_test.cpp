@@ -96,6 +96,20 @@ TEST(ConfigFile, ReadsThePaperStateFileAsWritten) {
             std::string::npos);
 }
 
+TEST(ConfigFile, TheDuplicateWindowIsADurationWithinOneSecondAndThirtyDays) {
+  const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
+  EXPECT_EQ(defaults.gateway.duplicate_window_ns, 24LL * 3600 * kNanosPerSecond);
+  EXPECT_EQ(defaults.gateway.duplicate_capacity, 0u);
+  const ProcessConfig set = parse_config_text(
+      replace(kValid, "[gateway]\n", "[gateway]\nduplicate_window = \"36h\"\nduplicate_capacity = 4000000\n"), "test.toml");
+  EXPECT_EQ(set.gateway.duplicate_window_ns, 36LL * 3600 * kNanosPerSecond);
+  EXPECT_EQ(set.gateway.duplicate_capacity, 4'000'000u);
+  for (const char* bad : {"duplicate_window = \"500ms\"", "duplicate_window = \"721h\"", "duplicate_window = 5"}) {
+    const std::string message = error_of(replace(kValid, "[gateway]\n", std::string("[gateway]\n") + bad + "\n"));
+    EXPECT_NE(message.find("gateway.duplicate_window"), std::string::npos) << bad << ": " << message;
+  }
+}
+
 TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {
   const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
   EXPECT_EQ(defaults.server.read_rate_limit, "20/1s");

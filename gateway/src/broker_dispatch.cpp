@@ -19,8 +19,7 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kDequeueBatch = 64;
-// The order owners' log is folded into its snapshot past this size.
-constexpr std::uint64_t kOwnerLogCompactBytes = 4u << 20;
+
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -142,6 +141,7 @@ void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) n
 
 void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size_t count) noexcept {
   if (!broker.order_map->enabled() || broker.client_id_prefix.empty()) return;
+  const std::int64_t wall_s = clock_.wall_ns() / 1'000'000'000;
   try {
     broker.map_lines.clear();
     for (std::size_t i = 0; i < count; ++i) {
@@ -150,9 +150,9 @@ void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size
       const adapters::rest::VenueClientId venue_id =
           adapters::rest::format_venue_client_id(broker.client_id_prefix, command.order.order_id);
       (void)OrderMap::format_line(venue_id.view(), principal_name(command.order.principal_id),
-                                  command.order.client_order_id.view(), broker.map_lines);
+                                  command.order.client_order_id.view(), wall_s, broker.map_lines);
     }
-    if (!broker.order_map->append(broker.map_lines) && !broker.map_failed) {
+    if (!broker.order_map->append(broker.map_lines, wall_s) && !broker.map_failed) {
       broker.map_failed = true;
       emit("error", "order_owners_not_saved",
            "broker=" + broker.name + " (orders keep trading; after a restart they come back without their principal)");
@@ -160,12 +160,16 @@ void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size
   } catch (...) {
     // Allocation failure: the owners of this batch are not kept (see above).
   }
-  if (broker.order_map->log_bytes() > kOwnerLogCompactBytes) compact_owners(broker, broker.index);
+  // Once an hour: the working orders into the snapshot, hour files past
+  // the window deleted.
+  if (wall_s / 3600 != broker.compacted_hour) compact_owners(broker, broker.index);
 }
 
 void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept {
+  if (!broker.order_map->enabled()) return;
   std::unique_lock lock(open_lists_->mutex, std::try_to_lock);
   if (!lock) return;  // the next batch tries again
+  const std::int64_t wall_s = clock_.wall_ns() / 1'000'000'000;
   try {
     std::string lines;
     const std::size_t principals = std::min(current().principals.size(), kMaxPrincipals);
@@ -180,14 +184,19 @@ void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept
               ? adopted->second
               : std::string(adapters::rest::format_venue_client_id(broker.client_id_prefix, record.order.order_id).view());
       (void)OrderMap::format_line(venue_id, principal_name(record.order.principal_id),
-                                  record.order.client_order_id.view(), lines);
+                                  record.order.client_order_id.view(), wall_s, lines);
     }
     // Adopted orders that finished keep no line.
     for (auto it = broker.adopted_venue_ids.begin(); it != broker.adopted_venue_ids.end();) {
       const OrderRecord& record = records_[record_of(it->first)];
       it = record.ident.load(std::memory_order_acquire) == it->first ? std::next(it) : broker.adopted_venue_ids.erase(it);
     }
-    if (!broker.order_map->compact(lines)) emit("error", "order_owners_not_compacted", "broker=" + broker.name);
+    const std::int64_t keep_s = (config_.duplicate_window_ns + 999'999'999) / 1'000'000'000;
+    if (broker.order_map->compact(lines, wall_s, keep_s)) {
+      broker.compacted_hour = wall_s / 3600;
+    } else {
+      emit("error", "order_owners_not_compacted", "broker=" + broker.name);
+    }
   } catch (...) {
   }
 }
@@ -390,8 +399,12 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     record.index_slot = 0xFFFFFFFFu;
     if (principal != kForeignPrincipal) {
       std::size_t index_slot = 0;
-      if (order_index_.insert(guards::ClientOrderIdIndex::key(principal, client_order_id.view()), now_ns,
-                              index_slot) == guards::ClientOrderIdIndex::Insert::inserted) {
+      const std::uint64_t key = guards::ClientOrderIdIndex::key(principal, client_order_id.view());
+      // Its id was restored as used (finished) at start: it names this
+      // working order again.
+      if (order_index_.revive(key, order_id, index_slot)) {
+        record.index_slot = static_cast<std::uint32_t>(index_slot);
+      } else if (order_index_.insert(key, now_ns, index_slot) == guards::ClientOrderIdIndex::Insert::inserted) {
         order_index_.publish(index_slot, order_id);
         record.index_slot = static_cast<std::uint32_t>(index_slot);
       }

@@ -3,6 +3,8 @@
 
 #include "engine.hpp"
 
+#include "ordergate/guards/validate.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -133,15 +135,32 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
         config_.state_path.empty() ? std::filesystem::path{}
                                    : std::filesystem::path(config_.state_path.string() + ".orders-" + broker->name);
     broker->order_map = std::make_unique<OrderMap>(map_path);
-    std::size_t skipped = 0;
+    OrderMap::Loaded loaded;
     try {
-      broker->owners = broker->order_map->load(skipped);
+      loaded = broker->order_map->load();
     } catch (const std::runtime_error& e) {
       throw ConfigError(std::string("state: ") + e.what());
     }
-    if (skipped > 0) {
+    if (loaded.skipped > 0) {
       emit("warning", "order_owners_skipped",
-           "broker=" + broker->name + " lines=" + std::to_string(skipped) + " (a torn line after a crash)");
+           "broker=" + broker->name + " lines=" + std::to_string(loaded.skipped) + " (a torn line after a crash)");
+    }
+    broker->owners = std::move(loaded.owners);
+    // Client order ids used before the restart stay refused for the rest
+    // of their window.
+    const std::int64_t now_ns = clock_.monotonic_ns();
+    const std::int64_t wall_ns = clock_.wall_ns();
+    std::size_t restored = 0;
+    for (const UsedClientOrderId& used : loaded.used) {
+      const std::optional<PrincipalId> principal = find_principal(used.principal);
+      if (!principal || guards::validate_client_order_id(used.client_order_id) != Reason::OK) continue;
+      const std::int64_t age_ns = wall_ns - used.wall_s * 1'000'000'000;
+      if (order_index_.restore(guards::ClientOrderIdIndex::key(*principal, used.client_order_id), now_ns, age_ns)) {
+        ++restored;
+      }
+    }
+    if (restored > 0) {
+      emit("info", "client_order_ids_restored", "broker=" + broker->name + " ids=" + std::to_string(restored));
     }
   }
 

@@ -228,6 +228,7 @@ struct Broker {
   std::string map_lines;           // scratch for one batch
   bool reconciling = false;
   bool map_failed = false;         // reported once
+  std::int64_t compacted_hour = -1;  // UTC hour of the last snapshot
   std::int64_t retry_at_ns = 0;    // 0: no retry pending
 };
 

@@ -172,6 +172,23 @@ bool ClientOrderIdIndex::find(std::uint64_t key, OrderId& order) const noexcept 
   return false;
 }
 
+bool ClientOrderIdIndex::revive(std::uint64_t key, OrderId order, std::size_t& slot) noexcept {
+  if (key == kEmpty || order >= kFirstReservedOrderId) return false;
+  const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
+  std::size_t index = static_cast<std::size_t>(key) & mask_;
+  for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
+    const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
+    if (current == kEmpty && order_of(meta) != kClaiming) return false;
+    if (current != key || order_of(meta) != kFinished) continue;
+    if (slots_[index].meta.compare_exchange_strong(meta, pack(order, second_of(meta)), std::memory_order_acq_rel)) {
+      slot = index;
+      return true;
+    }
+  }
+  return false;
+}
+
 bool ClientOrderIdIndex::restore(std::uint64_t key, std::int64_t now_ns, std::int64_t age_ns) noexcept {
   if (age_ns < 0) age_ns = 0;
   if (age_ns / kNanosPerSecond >= window_s_) return false;

@@ -19,27 +19,7 @@ namespace {
 using guards::TradingState;
 using testing::limit_order;
 using testing::test_config;
-
-class StateDirectory {
- public:
-  StateDirectory() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("ordergate-state-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~StateDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  StateDirectory(const StateDirectory&) = delete;
-  StateDirectory& operator=(const StateDirectory&) = delete;
-  [[nodiscard]] std::filesystem::path file() const { return path_ / "ordergate.state"; }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::StateDirectory;
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

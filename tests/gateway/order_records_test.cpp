@@ -151,6 +151,46 @@ TEST(GatewayOrderRecords, AnIndexTooSmallForTheWindowRefusesRatherThanForget) {
       << "ids in the window are never dropped to make room";
 }
 
+TEST(GatewayOrderRecords, AClientOrderIdUsedBeforeARestartStaysRefusedForTheRestOfItsWindow) {
+  StateDirectory state;
+  ManualClock clock;
+  GatewayConfig config = small_table(4);
+  config.state_path = state.file();
+  config.duplicate_window_ns = 2 * 3600 * kNanosPerSecond;
+  {
+    Gateway gateway(config, clock);
+    gateway.start();
+    Session session = gateway.open_session("alice");
+    trade_and_reclaim(gateway, session, "before", Side::buy);
+    ASSERT_TRUE(session.submit(limit_order("resting", Side::buy, "1.08000")).accepted());
+    wait_for_reports(session, 1);
+    session.close();
+    gateway.stop();
+  }
+  clock.advance(3600 * kNanosPerSecond);  // an hour later: inside the window
+  {
+    Gateway gateway(config, clock);
+    gateway.start();
+    Session session = gateway.open_session("alice");
+    EXPECT_EQ(session.submit(market_order("before", Side::sell, "1000")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+    EXPECT_EQ(session.submit(limit_order("resting", Side::buy, "1.08000")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+    EXPECT_TRUE(session.submit(market_order("after", Side::sell, "1000")).accepted());
+    session.close();
+    gateway.stop();
+  }
+  clock.advance(110 * 60 * kNanosPerSecond);  // 2 h 50 min after the first: past its window
+  {
+    Gateway gateway(config, clock);
+    gateway.start();
+    Session session = gateway.open_session("alice");
+    EXPECT_TRUE(session.submit(market_order("before", Side::sell, "1000")).accepted());
+    EXPECT_EQ(session.submit(market_order("after", Side::buy, "1000")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID)
+        << "used 1 h 50 min ago, in its window still";
+    session.close();
+    gateway.stop();
+  }
+}
+
 TEST(GatewayOrderRecords, ADuplicateWindowOutsideOneSecondToThirtyDaysIsRefused) {
   GatewayConfig config = small_table(4);
   config.duplicate_window_ns = kNanosPerSecond / 2;

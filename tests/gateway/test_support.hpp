@@ -3,8 +3,11 @@
 // Shared fixtures for the in-process gateway tests.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -77,6 +80,29 @@ inline GatewayConfig test_config() {
   config.broker_queue_capacity = 1024;
   return config;
 }
+
+/// A fresh directory for a state file (and the files beside it), removed
+/// with everything in it at the end of the test.
+class StateDirectory {
+ public:
+  StateDirectory() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("ordergate-state-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~StateDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  StateDirectory(const StateDirectory&) = delete;
+  StateDirectory& operator=(const StateDirectory&) = delete;
+  [[nodiscard]] std::filesystem::path file() const { return path_ / "ordergate.state"; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 /// `config` with its paper broker registered explicitly, taking the quotes
 /// the test sets on `feed`.

@@ -7,7 +7,7 @@ a second (default 20,000). Every order is accepted (none is
 refused for capacity: finished orders' records are reused), resident memory
 at the end is within 5% of its value after the first 100,000 orders, and a
 client order id used before all that reuse is still refused inside
-``duplicate_window``.
+``duplicate_window``, after a SIGKILL and a restart too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import unittest
 from pathlib import Path
 
-from gateway_harness import INSTRUMENTS_TOML, GatewayTestCase, Principal
+from gateway_harness import INSTRUMENTS_TOML, GatewayProcess, GatewayTestCase, Principal
 
 FIRST_PHASE = 100_000
 
@@ -67,16 +67,18 @@ class OrderRecordReuse(GatewayTestCase):
         total = int(os.environ.get("ORDERGATE_SOAK_ORDERS", "200000"))
         self.assertGreater(total, FIRST_PHASE)
         soak = Principal("soak", rate_limits=("10000000/1s",))
-        gateway = self.start_gateway(
-            [soak],
-            gateway={
+        directory = self.make_directory()
+        settings = {
                 "order_capacity": 4096,
                 # Every id of the run stays in the window (24 h by default).
                 "duplicate_capacity": max(1 << 19, 2 * total),
                 "session_queue_budget": 4096,
-            },
-            # Only the order table may bound the orders in flight here.
-            instruments=INSTRUMENTS_TOML.replace("max_open_orders = 100", "max_open_orders = 100000"),
+            }
+        # Only the order table may bound the orders in flight here.
+        instruments = INSTRUMENTS_TOML.replace("max_open_orders = 100", "max_open_orders = 100000")
+        state = f'[state]\npath = "{directory / "ordergate.state"}"\n'
+        gateway = self.start_gateway(
+            [soak], gateway=settings, directory=directory, extra_toml=state, instruments=instruments
         )
         client = self.connect(gateway, "soak")
         first = client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "soak-first")
@@ -97,6 +99,18 @@ class OrderRecordReuse(GatewayTestCase):
         self.assertEqual(again.reason, "DUPLICATE_CLIENT_ORDER_ID")
         fresh = client.submit("paper", "EURUSD", "sell", "market", "1000", "ioc", "soak-last")
         self.assertTrue(fresh.accepted, fresh)
+        client.close()
+
+        # And after a SIGKILL and a restart: the ids come back from the
+        # order-owner files beside the state file.
+        gateway.kill()
+        restarted = GatewayProcess(directory, [soak], settings, extra_toml=state, instruments=instruments)
+        self.addCleanup(restarted.kill)
+        with restarted.connect("soak") as client:
+            for cl_ord_id in ("soak-first", "soak-last"):
+                again = client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", cl_ord_id)
+                self.assertEqual(again.reason, "DUPLICATE_CLIENT_ORDER_ID", cl_ord_id)
+            self.assertTrue(client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "soak-new").accepted)
 
 
 if __name__ == "__main__":

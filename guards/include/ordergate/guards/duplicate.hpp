@@ -82,6 +82,11 @@ class ClientOrderIdIndex {
   /// window. False when it is already past the window or there is no room.
   bool restore(std::uint64_t key, std::int64_t now_ns, std::int64_t age_ns) noexcept;
 
+  /// Makes the finished entry of `key` (one `restore` made) name the live
+  /// order `order` again: after a restart, reconciliation found the order
+  /// still working. False when `key` has no finished entry.
+  bool revive(std::uint64_t key, OrderId order, std::size_t& slot) noexcept;
+
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   [[nodiscard]] std::uint32_t window_seconds() const noexcept { return window_s_; }
 

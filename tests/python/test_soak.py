@@ -99,6 +99,13 @@ class OrderRecordReuse(GatewayTestCase):
         self.assertEqual(again.reason, "DUPLICATE_CLIENT_ORDER_ID")
         fresh = client.submit("paper", "EURUSD", "sell", "market", "1000", "ioc", "soak-last")
         self.assertTrue(fresh.accepted, fresh)
+        # Its fill says the order reached the broker thread, which kept its
+        # owner line (an order killed while still queued never left).
+        while True:
+            event = client.next_event(timeout=10.0)
+            self.assertIsNotNone(event, "no fill for soak-last")
+            if event.cl_ord_id == "soak-last" and event.status == "FILLED":
+                break
         client.close()
 
         # And after a SIGKILL and a restart: the ids come back from the

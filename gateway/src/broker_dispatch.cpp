@@ -90,6 +90,15 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
       broker.retry_at_ns = 0;
       begin_reconcile(broker);
     }
+    if (broker.check_interval_ns > 0 && !broker.reconciling && !broker.checking) {
+      const std::int64_t now_ns = clock_.monotonic_ns();
+      if (broker.next_check_ns == 0) broker.next_check_ns = now_ns + broker.check_interval_ns;
+      if (now_ns >= broker.next_check_ns) {
+        broker.next_check_ns = now_ns + broker.check_interval_ns;
+        broker.checking = true;
+        if (!broker.port->request_holdings()) broker.checking = false;
+      }
+    }
     const std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
     record_owners(broker, batch, count);
     for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
@@ -316,7 +325,10 @@ void BrokerSink::on_holdings(const Holdings& holdings) noexcept { engine_.adopt_
 
 void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings) noexcept {
   Broker& broker = *brokers_[broker_index];
-  if (!broker.reconciling) return;  // an answer nobody asked for
+  if (!broker.reconciling) {
+    if (broker.checking) compare_positions(broker, holdings);
+    return;  // otherwise an answer nobody asked for
+  }
   if (!holdings.complete) {
     broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
     std::string error = holdings.error.substr(0, 160);
@@ -454,6 +466,87 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
   compact_owners(broker, broker_index);
   set_accounts_ready(broker_index, "held_orders=" + std::to_string(adopted) + " foreign_orders=" +
                                        std::to_string(foreign) + " positions=" + std::to_string(holdings.positions.size()));
+}
+
+void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcept {
+  broker.checking = false;
+  if (!holdings.complete) {
+    emit("warning", "position_check_failed", "broker=" + broker.name);
+    return;
+  }
+  try {
+    const std::size_t instrument_count = instruments().size();
+    std::unordered_map<std::uint32_t, std::int64_t> at_broker;
+    AccountId only = kNoAccountId;
+    std::size_t accounts_of_broker = 0;
+    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+      if (broker_of_account_[id] != broker.index) continue;
+      ++accounts_of_broker;
+      only = static_cast<AccountId>(id);
+    }
+    for (const HeldPosition& position : holdings.positions) {
+      AccountId account = position.account_id;
+      if (account >= broker_of_account_.size() || broker_of_account_[account] != broker.index) {
+        if (accounts_of_broker != 1) continue;
+        account = only;
+      }
+      if (position.instrument_id >= instrument_count) continue;
+      at_broker[static_cast<std::uint32_t>(account * instrument_count + position.instrument_id)] += position.net.raw();
+    }
+    std::unordered_map<std::uint32_t, std::int64_t> differences;
+    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+      if (broker_of_account_[id] != broker.index) continue;
+      const auto account = static_cast<AccountId>(id);
+      for (std::size_t instrument = 0; instrument < instrument_count; ++instrument) {
+        const auto key = static_cast<std::uint32_t>(id * instrument_count + instrument);
+        const auto found = at_broker.find(key);
+        const std::int64_t broker_raw = found != at_broker.end() ? found->second : 0;
+        const std::int64_t gateway_raw =
+            exposure_.snapshot(account, static_cast<InstrumentId>(instrument)).position.raw();
+        if (broker_raw == gateway_raw) {
+          broker.reported_difference.erase(key);
+          continue;
+        }
+        const std::int64_t difference = broker_raw - gateway_raw;
+        differences[key] = difference;
+        // A fill on its way shows as a difference once; one that stays
+        // for two checks in a row is real.
+        const auto last = broker.last_difference.find(key);
+        if (last == broker.last_difference.end() || last->second != difference) continue;
+        const auto reported = broker.reported_difference.find(key);
+        if (reported != broker.reported_difference.end() && reported->second == difference) continue;
+        broker.reported_difference[key] = difference;
+        const std::string account_name(accounts_[account].name.view());
+        const std::string symbol(instruments()[static_cast<InstrumentId>(instrument)].name.view());
+        const std::string gateway_text = Decimal::from_raw(gateway_raw).to_string();
+        const std::string broker_text = Decimal::from_raw(broker_raw).to_string();
+        AuditEvent event;
+        event.type = AuditEventType::position_mismatch;
+        event.account_id = account;
+        event.instrument_id = static_cast<InstrumentId>(instrument);
+        event.quantity = Decimal::from_raw(broker_raw);
+        event.price = Decimal::from_raw(gateway_raw);
+        event.time_ns = clock_.wall_ns();
+        event.detail.assign(("gateway:" + gateway_text + " broker:" + broker_text).substr(0, 64));
+        audit_.record(event);
+        emit("warning", "position_mismatch",
+             "account=" + account_name + " symbol=" + symbol + " gateway=" + gateway_text + " broker=" + broker_text +
+                 (broker.reduce_on_mismatch ? " action=reducing" : " action=alert"));
+        if (broker.reduce_on_mismatch &&
+            kill_switch_.account(account) == guards::TradingState::active) {
+          try {
+            set_trading_state(TradingScope::account(account_name), guards::TradingState::reducing, false);
+          } catch (const std::exception&) {
+            // In effect even when the state file could not be written (see
+            // set_trading_state); the event above says why.
+          }
+        }
+      }
+    }
+    broker.last_difference = std::move(differences);
+  } catch (...) {
+    // Allocation failure: this check is skipped, the next one runs.
+  }
 }
 
 void BrokerSink::on_execution(const ExecutionReport& report) noexcept { engine_.on_execution(report); }

@@ -146,6 +146,12 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
            "broker=" + broker->name + " lines=" + std::to_string(loaded.skipped) + " (a torn line after a crash)");
     }
     broker->owners = std::move(loaded.owners);
+    for (const GatewayConfig::ReconcilePolicy& policy : config_.reconcile) {
+      if (policy.broker != broker->name) continue;
+      if (policy.interval_ns < 0) throw ConfigError("broker '" + broker->name + "': reconcile_interval must be positive");
+      broker->check_interval_ns = policy.interval_ns;
+      broker->reduce_on_mismatch = policy.reduce_on_mismatch;
+    }
     // Client order ids used before the restart stay refused for the rest
     // of their window.
     const std::int64_t now_ns = clock_.monotonic_ns();

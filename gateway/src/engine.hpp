@@ -229,6 +229,15 @@ struct Broker {
   bool reconciling = false;
   bool map_failed = false;         // reported once
   std::int64_t compacted_hour = -1;  // UTC hour of the last snapshot
+  // Periodic position checks (GatewayConfig::reconcile).
+  std::int64_t check_interval_ns = 0;
+  bool reduce_on_mismatch = false;
+  bool checking = false;             // a periodic request is out
+  std::int64_t next_check_ns = 0;
+  // Differences seen by the last check, and those already reported, by
+  // account * instrument count + instrument.
+  std::unordered_map<std::uint32_t, std::int64_t> last_difference;
+  std::unordered_map<std::uint32_t, std::int64_t> reported_difference;
   std::int64_t retry_at_ns = 0;    // 0: no retry pending
 };
 
@@ -266,6 +275,8 @@ class Engine final : public ExecutionSink {
   // Reconciliation's answer from the adapter of `broker` (broker thread):
   // adopts the held orders, books the positions, opens the accounts.
   void adopt_holdings(std::uint16_t broker, const Holdings& holdings) noexcept;
+  // A periodic check's answer: positions compared (broker thread).
+  void compare_positions(Broker& broker, const Holdings& holdings) noexcept;
   // A fill outside any gateway order, reported by the adapter of `broker`
   // (broker thread): booked into the position once, audited, and sent to
   // the session of the parent order when there is one and it is still open.

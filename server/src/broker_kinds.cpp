@@ -135,6 +135,14 @@ BrokerEntry read_broker(TableReader& reader, std::string name) {
   const BrokerKind* kind = find_broker_kind(entry.kind);
   if (kind == nullptr) reader.fail(reader.find("kind"), "kind", "must be " + kind_list());
   kind->read(reader, entry);
+  if (reader.find("reconcile_interval") != nullptr) {
+    entry.reconcile_interval_ns = reader.duration("reconcile_interval", 0);
+  }
+  const std::string on_mismatch = reader.string("on_position_mismatch", "alert");
+  if (on_mismatch != "alert" && on_mismatch != "reduce") {
+    reader.fail(reader.find("on_position_mismatch"), "on_position_mismatch", "must be \"alert\" or \"reduce\"");
+  }
+  entry.reduce_on_mismatch = on_mismatch == "reduce";
   reader.reject_unknown();
   return entry;
 }

@@ -5,6 +5,8 @@
 // the limits count what the broker holds, a cancel-all reaches the adopted
 // orders, and no order is ever placed twice.
 
+#include <algorithm>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -139,6 +141,70 @@ TYPED_TEST(RestartSim, AnOrderTheGatewayDidNotPlaceCountsAndAnOperatorCancelsIt)
   EXPECT_EQ(gateway.cancel_orders(account), 1u);
   EXPECT_TRUE(eventually([&] { return gateway.exposure(TypeParam::kAccount, TypeParam::kSymbol).open_orders == 0; }))
       << this->logs_.dump();
+}
+
+}  // namespace
+}  // namespace ordergate::brokers::testing
+
+namespace ordergate::brokers::testing {
+namespace {
+
+// Binance: a trade made at the venue by someone else moves the balance the
+// gateway counts as its position, and the adapter never hears of it. The
+// periodic check sees the difference twice, audits it, logs it, and (with
+// on_position_mismatch = reduce) switches the account to REDUCING.
+class PositionCheckSim : public RestSimTest<BinanceSimVenue> {};
+
+TEST_F(PositionCheckSim, AForeignTradeAtTheVenueIsFoundAndTheAccountGoesReducing) {
+  start_sim({"--venues", "binance"});
+  std::vector<std::string> events;
+  std::mutex events_mutex;
+  GatewayConfig config = gateway_config(nullptr, BinanceSimVenue::factory(binance_settings()));
+  config.reconcile.push_back({"binance", 100 * kNanosPerMilli, /*reduce_on_mismatch=*/true});
+  config.on_event = [&](std::string_view level, std::string_view event, std::string_view fields) {
+    std::lock_guard lock(events_mutex);
+    events.push_back(std::string(level) + " " + std::string(event) + " " + std::string(fields));
+  };
+  start_gateway(std::move(config));
+  auto mismatches = [&] {
+    std::lock_guard lock(events_mutex);
+    return std::count_if(events.begin(), events.end(),
+                         [](const std::string& line) { return line.find("position_mismatch") != std::string::npos; });
+  };
+  // The gateway's own trades never look like a difference.
+  const std::string own = id("own");
+  submit(market_order(own, BinanceSimVenue::kQuantity));
+  ASSERT_FALSE(until_terminal(own).empty());
+  const Decimal before = gateway_->exposure("crypto", "BTC/USDT").position;
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(events_mutex);
+    return std::count_if(events.begin(), events.end(), [](const std::string& line) {
+             return line.find("account_ready") != std::string::npos;
+           }) == 1;
+  }));
+
+  TlsClient client(sim_->port(), sim_->ca_file());
+  const auto reply = client.request(
+      "POST", "/api/v3/order",
+      sim::testing::signed_query("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.5", kBinanceSecret,
+                                 sim::testing::now_ms()),
+      {{"X-MBX-APIKEY", kBinanceKey}, {"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+
+  ASSERT_TRUE(eventually([&] { return mismatches() >= 1; })) << logs_.dump();
+  {
+    std::lock_guard lock(events_mutex);
+    const auto line = std::find_if(events.begin(), events.end(),
+                                   [](const std::string& l) { return l.find("position_mismatch") != std::string::npos; });
+    EXPECT_NE(line->find("account=crypto symbol=BTC/USDT"), std::string::npos) << *line;
+    EXPECT_NE(line->find("action=reducing"), std::string::npos) << *line;
+  }
+  EXPECT_TRUE(eventually([&] { return gateway_->trading_state(TradingScope::account("crypto")) ==
+                                      guards::TradingState::reducing; }));
+  EXPECT_EQ(session_.submit(market_order(id("more"), BinanceSimVenue::kQuantity)).reason, Reason::REDUCE_ONLY);
+  // The gateway's own figure is not rewritten behind the operator's back.
+  EXPECT_EQ(gateway_->exposure("crypto", "BTC/USDT").position, before);
+  EXPECT_EQ(mismatches(), 1) << "reported once while the difference stays";
 }
 
 }  // namespace

@@ -149,6 +149,7 @@ enum class AuditEventType : std::uint8_t {
   journal_repaired,       ///< `ordergate audit repair` cut a torn last line (detail: what it cut)
   position_fill,          ///< a fill on the account outside any gateway order (a stop loss...)
   order_adopted,          ///< reconciliation found the order at the broker and follows it (detail: its owner)
+  position_mismatch,      ///< a periodic check found the broker's position differs (detail: both figures)
 };
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;

@@ -112,6 +112,17 @@ struct GatewayConfig {
   /// After a failed reconciliation (the broker could not say what it
   /// holds), how long the account waits before asking again.
   std::int64_t reconcile_retry_ns = 1'000'000'000;
+  /// Periodic position checks, per broker name: every `interval_ns` the
+  /// gateway asks the broker what it holds and compares each position of
+  /// its accounts with its own. A difference seen by two checks in a row is
+  /// audited (`position_mismatch`) and logged, and with
+  /// `reduce_on_mismatch` switches the account to REDUCING.
+  struct ReconcilePolicy {
+    std::string broker;
+    std::int64_t interval_ns = 0;  ///< 0: no periodic check
+    bool reduce_on_mismatch = false;
+  };
+  std::vector<ReconcilePolicy> reconcile;
 };
 
 /// The brokers a gateway built from `config` can use, in lookup order:

@@ -89,6 +89,10 @@ struct BrokerEntry {
   std::string kind;  ///< a registered broker kind: "oanda" or "binance"
   std::vector<BrokerCredential> credentials;  ///< in the order the kind reads them
   std::shared_ptr<const BrokerSettings> settings;
+  /// `reconcile_interval` (0: no periodic position check) and
+  /// `on_position_mismatch = "reduce"` (default "alert"); any kind.
+  std::int64_t reconcile_interval_ns = 0;
+  bool reduce_on_mismatch = false;
 
   [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept { return settings->connection(); }
   /// The kind's settings, or nullptr when the entry is of another kind.

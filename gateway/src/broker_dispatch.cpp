@@ -527,11 +527,14 @@ void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcep
         event.quantity = Decimal::from_raw(broker_raw);
         event.price = Decimal::from_raw(gateway_raw);
         event.time_ns = clock_.wall_ns();
-        event.detail.assign(("gateway:" + gateway_text + " broker:" + broker_text).substr(0, 64));
+        std::string detail = "gateway:";
+        detail.append(gateway_text).append(" broker:").append(broker_text);
+        event.detail.assign(std::string_view(detail).substr(0, 64));
         audit_.record(event);
-        emit("warning", "position_mismatch",
-             "account=" + account_name + " symbol=" + symbol + " gateway=" + gateway_text + " broker=" + broker_text +
-                 (broker.reduce_on_mismatch ? " action=reducing" : " action=alert"));
+        std::string fields = "account=";
+        fields.append(account_name).append(" symbol=").append(symbol).append(" gateway=").append(gateway_text);
+        fields.append(" broker=").append(broker_text).append(broker.reduce_on_mismatch ? " action=reducing" : " action=alert");
+        emit("warning", "position_mismatch", fields);
         if (broker.reduce_on_mismatch &&
             kill_switch_.account(account) == guards::TradingState::active) {
           try {

@@ -141,10 +141,14 @@ void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) n
   for (const Account& account : accounts_.all()) {
     if (broker_of_account_[account.id] != broker) continue;
     if (account_ready_[account.id].exchange(true, std::memory_order_acq_rel)) continue;
-    std::string text = "account=";
-    text.append(account.name.view());
-    if (!fields.empty()) text.append(" ").append(fields);
-    emit("info", "account_ready", text);
+    try {
+      std::string text = "account=";
+      text.append(account.name.view());
+      if (!fields.empty()) text.append(" ").append(fields);
+      emit("info", "account_ready", text);
+    } catch (...) {
+      // The account is ready; only its log line is lost.
+    }
   }
 }
 
@@ -331,12 +335,17 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
   }
   if (!holdings.complete) {
     broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
-    std::string error = holdings.error.substr(0, 160);
-    for (char& c : error) {
-      if (c == '\n' || c == '\r') c = ' ';
+    try {
+      std::string error = holdings.error.substr(0, 160);
+      for (char& c : error) {
+        if (c == '\n' || c == '\r' || c == '"') c = ' ';
+      }
+      std::string fields = "broker=";
+      fields.append(broker.name).append(" retry_in_ms=").append(std::to_string(config_.reconcile_retry_ns / 1'000'000));
+      fields.append(" error=\"").append(error).append("\"");
+      emit("warning", "reconcile_failed", fields);
+    } catch (...) {
     }
-    emit("warning", "reconcile_failed", "broker=" + broker.name + " retry_in_ms=" +
-                                           std::to_string(config_.reconcile_retry_ns / 1'000'000) + " error=\"" + error + "\"");
     return;
   }
   broker.reconciling = false;
@@ -367,12 +376,17 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     // Its owner, if this gateway placed it and kept the owner.
     PrincipalId principal = kForeignPrincipal;
     ClientOrderId client_order_id;
-    if (const auto owner = broker.owners.find(std::string(held.venue_client_id.view())); owner != broker.owners.end()) {
-      if (const std::optional<PrincipalId> known = find_principal(owner->second.principal);
-          known && guards::validate_client_order_id(owner->second.client_order_id) == Reason::OK) {
-        principal = *known;
-        client_order_id.assign(owner->second.client_order_id);
+    try {
+      if (const auto owner = broker.owners.find(std::string(held.venue_client_id.view()));
+          owner != broker.owners.end()) {
+        if (const std::optional<PrincipalId> known = find_principal(owner->second.principal);
+            known && guards::validate_client_order_id(owner->second.client_order_id) == Reason::OK) {
+          principal = *known;
+          client_order_id.assign(owner->second.client_order_id);
+        }
       }
+    } catch (...) {
+      // Allocation failure: the order is kept as a foreign one.
     }
     if (principal == kForeignPrincipal) {
       client_order_id.assign(held.broker_order_id.view().substr(0, ClientOrderId::kCapacity));
@@ -454,18 +468,21 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
                                       difference.is_positive() ? difference : -difference);
     }
   }
-  if (untracked > 0) {
-    emit("warning", "reconcile_untracked",
-         "broker=" + broker.name + " orders=" + std::to_string(untracked) +
-             " (not followed: unknown account or instrument, or no free order record)");
-  }
+  std::string fields;
   try {
-    broker.owners.clear();  // what was adopted is in adopted_venue_ids now
+    if (untracked > 0) {
+      emit("warning", "reconcile_untracked",
+           "broker=" + broker.name + " orders=" + std::to_string(untracked) +
+               " (not followed: no account of this broker to give it to, an unknown instrument, or no free order "
+               "record)");
+    }
+    fields = "held_orders=" + std::to_string(adopted) + " foreign_orders=" + std::to_string(foreign) +
+             " positions=" + std::to_string(holdings.positions.size());
   } catch (...) {
   }
+  broker.owners.clear();  // what was adopted is in adopted_venue_ids now
   compact_owners(broker, broker_index);
-  set_accounts_ready(broker_index, "held_orders=" + std::to_string(adopted) + " foreign_orders=" +
-                                       std::to_string(foreign) + " positions=" + std::to_string(holdings.positions.size()));
+  set_accounts_ready(broker_index, fields);
 }
 
 void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcept {

@@ -92,7 +92,13 @@ class OrderRecordReuse(GatewayTestCase):
             f"\nsoak: {total} orders, order_capacity 4096; resident {after_first} KiB after "
             f"{FIRST_PHASE}, {at_end} KiB at the end ({at_end / after_first - 1:+.2%}); {summary}"
         )
-        self.assertLessEqual(at_end, after_first * 1.05, "resident memory grew by more than 5%")
+        if os.environ.get("ORDERGATE_SANITIZE"):
+            # AddressSanitizer keeps freed memory in quarantine (up to 256 MiB)
+            # and adds shadow memory: resident size says nothing about leaks
+            # there (LeakSanitizer checks those at exit).
+            print("soak: resident memory not compared in a sanitizer build")
+        else:
+            self.assertLessEqual(at_end, after_first * 1.05, "resident memory grew by more than 5%")
 
         again = client.submit("paper", "EURUSD", "sell", "market", "1000", "ioc", "soak-first")
         self.assertFalse(again.accepted)

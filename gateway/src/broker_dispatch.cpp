@@ -400,12 +400,7 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
       continue;
     }
     OrderRecord& record = records_[record_index];
-    OrderId order_id = (record.generation << record_bits_) | record_index;
-    if (order_id >= guards::ClientOrderIdIndex::kFirstReservedOrderId) {
-      record.generation = 0;
-      order_id = record_index;
-    }
-    record.generation = ((order_id >> record_bits_) + 1) & (0xFFFFFFFFu >> record_bits_);
+    const OrderId order_id = next_order_id(record_index);
     Order order;
     order.order_id = order_id;
     order.principal_id = principal;

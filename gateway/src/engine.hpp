@@ -328,6 +328,8 @@ class Engine final : public ExecutionSink {
   // Takes a free order record: a never-used one, else one from the free
   // ring. Hot path: no lock, no syscall.
   bool take_record(std::uint32_t& index) noexcept;
+  // The id of the next use of record `index` (one the caller just took).
+  OrderId next_order_id(std::uint32_t index) noexcept;
   // Hands a finished (or refused after publishing) record to reclaim.
   void retire(std::uint32_t index) noexcept;
   // Returns retired records to the free ring (see OrderRecord). Requires

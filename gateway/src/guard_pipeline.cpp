@@ -165,12 +165,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   }
   OrderRecord& record = records_[record_index];
   // The record is this thread's alone until `ident` is published.
-  OrderId order_id = (record.generation << record_bits_) | record_index;
-  if (order_id >= guards::ClientOrderIdIndex::kFirstReservedOrderId) {
-    record.generation = 0;  // those ids name states, never orders: wrap early
-    order_id = record_index;
-  }
-  record.generation = ((order_id >> record_bits_) + 1) & (0xFFFFFFFFu >> record_bits_);
+  const OrderId order_id = next_order_id(record_index);
   order.order_id = order_id;
   order.accepted_ns = now_ns;
   record.order = order;
@@ -243,6 +238,17 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK, &reservation);
   return Verdict{Reason::OK, 0, order_id, sequence};
+}
+
+OrderId Engine::next_order_id(std::uint32_t index) noexcept {
+  OrderRecord& record = records_[index];
+  OrderId order_id = (record.generation << record_bits_) | index;
+  if (order_id >= guards::ClientOrderIdIndex::kFirstReservedOrderId) {
+    record.generation = 0;  // those ids name states, never orders: wrap early
+    order_id = index;
+  }
+  record.generation = ((order_id >> record_bits_) + 1) & (0xFFFFFFFFu >> record_bits_);
+  return order_id;
 }
 
 bool Engine::take_record(std::uint32_t& index) noexcept {

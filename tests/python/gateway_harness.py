@@ -56,6 +56,35 @@ def ordergate_binary() -> str:
     return path
 
 
+def sim_binary() -> str:
+    """The simulator executable under test (``ORDERGATE_SIM_BIN``, set by CTest)."""
+    path = os.environ.get("ORDERGATE_SIM_BIN", "")
+    if not path:
+        raise AssertionError("ORDERGATE_SIM_BIN must name the ordergate-sim binary (CTest sets it)")
+    return path
+
+
+def read_ready_line(process: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 30.0) -> str:
+    """The first line ``process`` prints on stdout (its ready line), waited
+    for with a deadline; the log's tail is shown when it does not come."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    data = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{what} not ready; log:\n{log.read_text(errors='replace')[-4000:]}")
+            if not selector.select(remaining):
+                continue
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                raise AssertionError(f"{what} exited early; log:\n{log.read_text(errors='replace')[-4000:]}")
+            data += chunk
+    return data.split(b"\n", 1)[0].decode()
+
+
 def new_token() -> str:
     """A client token as the gateway makes them: 32 random bytes, base64url."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")

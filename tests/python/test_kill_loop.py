@@ -23,38 +23,24 @@ import secrets
 import ssl
 import subprocess
 import threading
-import time
 import unittest
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from gateway_harness import EXIT_TIMEOUT, new_token, ordergate_binary, short_temporary_directory, token_sha256, wait_until
+from gateway_harness import (
+    EXIT_TIMEOUT,
+    new_token,
+    ordergate_binary,
+    read_ready_line,
+    short_temporary_directory,
+    sim_binary,
+    token_sha256,
+    wait_until,
+)
 from ordergate_client import Client, RequestRejected
 
-READY_TIMEOUT = 30.0
 ACCOUNT = "101-001-0000000-001"
-
-
-def sim_binary() -> str:
-    path = os.environ.get("ORDERGATE_SIM_BIN", "")
-    if not path:
-        raise AssertionError("ORDERGATE_SIM_BIN must name the ordergate-sim binary (CTest sets it)")
-    return path
-
-
-def first_line(process: subprocess.Popen[bytes], log: Path, what: str) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + READY_TIMEOUT
-    data = b""
-    while b"\n" not in data:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not ready; log:\n{log.read_text(errors='replace')[-4000:]}")
-        chunk = os.read(process.stdout.fileno(), 4096)
-        if not chunk:
-            raise AssertionError(f"{what} exited; log:\n{log.read_text(errors='replace')[-4000:]}")
-        data += chunk
-    return data.split(b"\n", 1)[0].decode()
 
 
 class KillLoop(unittest.TestCase):
@@ -81,7 +67,7 @@ class KillLoop(unittest.TestCase):
                 [sim_binary(), "--port", "0", "--venues", "oanda", "--write-ca", str(self.ca), "--quiet"],
                 stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
         self.addCleanup(self.stop, self.sim)
-        self.port = int(re.search(r"port=(\d+)", first_line(self.sim, log, "ordergate-sim")).group(1))  # type: ignore[union-attr]
+        self.port = int(re.search(r"port=(\d+)", read_ready_line(self.sim, log, "ordergate-sim")).group(1))  # type: ignore[union-attr]
 
     @staticmethod
     def stop(process: subprocess.Popen[bytes]) -> None:
@@ -167,7 +153,7 @@ rate_limits = ["10/1s"]
                     stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory, env=env)
             self.addCleanup(self.stop, process)
             try:
-                first_line(process, log, "gateway")
+                read_ready_line(process, log, "gateway")
                 break
             except AssertionError:
                 text = log.read_text(errors="replace")
@@ -268,7 +254,11 @@ rate_limits = ["10/1s"]
             stop = threading.Event()
             worker = threading.Thread(target=self.load, args=(socket_path, stop, submitted))
             worker.start()
-            time.sleep(self.random.uniform(0.2, 1.2))  # the random moment of the kill
+            # The random moment of the kill: after a random number of the
+            # load's requests (counted as they are sent).
+            target = submitted[0] + self.random.randint(50, 600)
+            wait_until(lambda: submitted[0] >= target or not worker.is_alive(), timeout=30.0, interval=0.001,
+                       what="the load to reach the kill moment")
             process.kill()
             process.wait()
             stop.set()

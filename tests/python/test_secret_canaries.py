@@ -14,47 +14,27 @@ import json
 import os
 import re
 import secrets
-import selectors
 import socket
 import subprocess
-import time
 import unittest
 from pathlib import Path
 
-from gateway_harness import EXIT_TIMEOUT, new_token, ordergate_binary, short_temporary_directory, token_sha256, wait_until
+from gateway_harness import (
+    EXIT_TIMEOUT,
+    new_token,
+    ordergate_binary,
+    read_ready_line,
+    short_temporary_directory,
+    sim_binary,
+    token_sha256,
+    wait_until,
+)
 from ordergate_client import Client
 
-READY_TIMEOUT = 30.0
-
-
-def sim_binary() -> str:
-    path = os.environ.get("ORDERGATE_SIM_BIN", "")
-    if not path:
-        raise AssertionError("ORDERGATE_SIM_BIN must name the ordergate-sim binary (CTest sets it)")
-    return path
 
 
 def canary(name: str) -> str:
     return f"canary{name}{secrets.token_hex(12)}"
-
-
-def read_ready_line(process: subprocess.Popen[bytes], log: Path, what: str) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + READY_TIMEOUT
-    data = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in data:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{what} not ready; log:\n{log.read_text(errors='replace')}")
-            if not selector.select(remaining):
-                continue
-            chunk = os.read(process.stdout.fileno(), 4096)
-            if not chunk:
-                raise AssertionError(f"{what} exited early; log:\n{log.read_text(errors='replace')}")
-            data += chunk
-    return data.split(b"\n", 1)[0].decode()
 
 
 class SecretCanaries(unittest.TestCase):

@@ -19,6 +19,9 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kDequeueBatch = 64;
+// Answers a reconciliation after an outage asks for at most: the last one
+// books whatever difference it finds.
+constexpr std::uint32_t kResyncRounds = 5;
 
 
 void cpu_relax() noexcept {
@@ -86,6 +89,7 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
   std::uint32_t idle_rounds = 0;
   for (;;) {
     const bool running = broker.running.load(std::memory_order_acquire);
+    watch_connection(broker);
     if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
       broker.retry_at_ns = 0;
       begin_reconcile(broker);
@@ -132,6 +136,7 @@ void Engine::begin_reconcile(Broker& broker) noexcept {
   broker.reconciling = true;
   if (!broker.port->request_holdings()) {
     broker.reconciling = false;
+    broker.resync = false;
     set_accounts_ready(broker.index, "reconciled=no (the adapter cannot say what the broker holds)");
   }
   // Otherwise the answer comes through on_holdings, perhaps already has.
@@ -149,6 +154,76 @@ void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) n
     } catch (...) {
       // The account is ready; only its log line is lost.
     }
+  }
+}
+
+void Engine::watch_connection(Broker& broker) noexcept {
+  const bool up = broker.port->connected();
+  if (up && broker.down_since_ns == 0) return;
+  // A reconciliation under way keeps the accounts closed until it has an
+  // answer, and retries on its own while the venue cannot give one.
+  if (broker.reconciling) {
+    broker.down_since_ns = 0;
+    return;
+  }
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  if (!up) {
+    if (broker.down_since_ns == 0) broker.down_since_ns = now_ns;
+    if (broker.closed_by_outage || now_ns - broker.down_since_ns < broker.after_disconnect_ns) return;
+    // Fills, cancels and other people's trades may be happening unseen:
+    // the limits can no longer count what the broker holds.
+    broker.closed_by_outage = true;
+    for (const Account& account : accounts_.all()) {
+      if (broker_of_account_[account.id] != broker.index) continue;
+      account_ready_[account.id].store(false, std::memory_order_release);
+      try {
+        std::string fields = "account=";
+        fields.append(account.name.view()).append(" broker=").append(broker.name);
+        fields.append(" reason=broker_disconnected down_ms=")
+            .append(std::to_string((now_ns - broker.down_since_ns) / 1'000'000));
+        emit("warning", "account_not_ready", fields);
+      } catch (...) {
+      }
+    }
+    return;
+  }
+  const bool closed = broker.closed_by_outage;
+  const std::int64_t down_ms = (now_ns - broker.down_since_ns) / 1'000'000;
+  broker.down_since_ns = 0;
+  broker.closed_by_outage = false;
+  if (!closed) return;  // a short outage: the adapter catches up on its own
+  try {
+    emit("info", "broker_reconnected", "broker=" + broker.name + " down_ms=" + std::to_string(down_ms));
+  } catch (...) {
+  }
+  broker.resync = true;
+  broker.resync_round = 0;
+  broker.resync_difference.clear();
+  begin_reconcile(broker);
+}
+
+void Engine::tracked_at_broker(Broker& broker, std::unordered_set<std::string>& venue_client_ids,
+                               std::unordered_set<std::string>& broker_order_ids) {
+  // Orders of this broker finish only on this thread, and the lock keeps
+  // every other record from being reused while it is read.
+  std::lock_guard lock(open_lists_->mutex);
+  for (const std::uint32_t index : open_order_ids(std::nullopt)) {
+    const Order& order = records_[index].order;
+    if (broker_of_account_[order.account_id] != broker.index) continue;
+    const auto adopted = broker.adopted_venue_ids.find(order.order_id);
+    if (adopted != broker.adopted_venue_ids.end()) {
+      venue_client_ids.insert(adopted->second);
+    } else if (!broker.client_id_prefix.empty()) {
+      venue_client_ids.emplace(adapters::rest::format_venue_client_id(broker.client_id_prefix, order.order_id).view());
+    }
+  }
+  for (auto it = broker.adopted_broker_ids.begin(); it != broker.adopted_broker_ids.end();) {
+    if (records_[record_of(it->first)].ident.load(std::memory_order_acquire) != it->first) {
+      it = broker.adopted_broker_ids.erase(it);
+      continue;
+    }
+    broker_order_ids.insert(it->second);
+    ++it;
   }
 }
 
@@ -203,6 +278,10 @@ void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept
     for (auto it = broker.adopted_venue_ids.begin(); it != broker.adopted_venue_ids.end();) {
       const OrderRecord& record = records_[record_of(it->first)];
       it = record.ident.load(std::memory_order_acquire) == it->first ? std::next(it) : broker.adopted_venue_ids.erase(it);
+    }
+    for (auto it = broker.adopted_broker_ids.begin(); it != broker.adopted_broker_ids.end();) {
+      const OrderRecord& record = records_[record_of(it->first)];
+      it = record.ident.load(std::memory_order_acquire) == it->first ? std::next(it) : broker.adopted_broker_ids.erase(it);
     }
     const std::int64_t keep_s = (config_.duplicate_window_ns + 999'999'999) / 1'000'000'000;
     if (broker.order_map->compact(lines, wall_s, keep_s)) {
@@ -333,6 +412,7 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     if (broker.checking) compare_positions(broker, holdings);
     return;  // otherwise an answer nobody asked for
   }
+  broker.checking = false;  // a periodic check's request, if one was out, had this answer
   if (!holdings.complete) {
     broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
     try {
@@ -348,11 +428,21 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     }
     return;
   }
-  broker.reconciling = false;
   const std::int64_t now_ns = clock_.monotonic_ns();
   std::size_t adopted = 0;
   std::size_t foreign = 0;
   std::size_t untracked = 0;
+  std::size_t followed = 0;
+  // Orders the gateway already follows there (after an outage: those it
+  // placed or adopted before) are neither counted nor adopted again.
+  std::unordered_set<std::string> tracked_venue_ids;
+  std::unordered_set<std::string> tracked_broker_ids;
+  try {
+    tracked_at_broker(broker, tracked_venue_ids, tracked_broker_ids);
+  } catch (...) {
+    broker.retry_at_ns = now_ns + config_.reconcile_retry_ns;  // allocation failure: ask again
+    return;
+  }
   // REST adapters do not know the gateway's account ids: a broker with
   // one account gets everything it reports.
   auto account_of = [&](AccountId given) {
@@ -371,6 +461,11 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     if (held.account_id == kNoAccountId || held.instrument_id >= instruments().size() ||
         (held.side != Side::buy && held.side != Side::sell) || !held.leaves.is_positive()) {
       ++untracked;
+      continue;
+    }
+    if ((!held.venue_client_id.empty() && tracked_venue_ids.contains(std::string(held.venue_client_id.view()))) ||
+        tracked_broker_ids.contains(std::string(held.broker_order_id.view()))) {
+      ++followed;
       continue;
     }
     // Its owner, if this gateway placed it and kept the owner.
@@ -444,25 +539,16 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     } while (!published.compare_exchange_weak(head, record_index, std::memory_order_release, std::memory_order_relaxed));
     try {
       if (!held.venue_client_id.empty()) broker.adopted_venue_ids[order_id] = std::string(held.venue_client_id.view());
+      broker.adopted_broker_ids[order_id] = std::string(held.broker_order_id.view());
     } catch (...) {
     }
     broker.port->adopt(order, reported);
     audit(AuditEventType::order_adopted, order, Reason::OK);
     ++adopted;
   }
-  for (const HeldPosition& reported : holdings.positions) {
-    HeldPosition position = reported;
-    position.account_id = account_of(reported.account_id);
-    if (position.account_id == kNoAccountId || position.instrument_id >= instruments().size()) continue;
-    // Books the difference, so a later reconciliation corrects rather than adds.
-    Decimal difference;
-    const Decimal booked = exposure_.snapshot(position.account_id, position.instrument_id).position;
-    if (Decimal::sub(position.net, booked, difference) && !difference.is_zero()) {
-      exposure_.apply_position_change(position.account_id, position.instrument_id,
-                                      difference.is_positive() ? Side::buy : Side::sell,
-                                      difference.is_positive() ? difference : -difference);
-    }
-  }
+  if (!book_held_positions(broker, holdings)) return;  // settling: asked again
+  broker.reconciling = false;
+  broker.resync = false;
   std::string fields;
   try {
     if (untracked > 0) {
@@ -473,11 +559,87 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     }
     fields = "held_orders=" + std::to_string(adopted) + " foreign_orders=" + std::to_string(foreign) +
              " positions=" + std::to_string(holdings.positions.size());
+    if (followed > 0) fields += " followed_orders=" + std::to_string(followed);
   } catch (...) {
   }
   broker.owners.clear();  // what was adopted is in adopted_venue_ids now
   compact_owners(broker, broker_index);
   set_accounts_ready(broker_index, fields);
+}
+
+std::unordered_map<std::uint32_t, std::int64_t> Engine::positions_at_broker(const Broker& broker,
+                                                                             const Holdings& holdings) const {
+  // REST adapters do not know the gateway's account ids: a broker with one
+  // account gets everything it reports.
+  const std::size_t instrument_count = instruments().size();
+  AccountId only = kNoAccountId;
+  std::size_t accounts_of_broker = 0;
+  for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+    if (broker_of_account_[id] != broker.index) continue;
+    ++accounts_of_broker;
+    only = static_cast<AccountId>(id);
+  }
+  std::unordered_map<std::uint32_t, std::int64_t> at_broker;
+  for (const HeldPosition& position : holdings.positions) {
+    AccountId account = position.account_id;
+    if (account >= broker_of_account_.size() || broker_of_account_[account] != broker.index) {
+      if (accounts_of_broker != 1) continue;
+      account = only;
+    }
+    if (position.instrument_id >= instrument_count) continue;
+    at_broker[static_cast<std::uint32_t>(account * instrument_count + position.instrument_id)] += position.net.raw();
+  }
+  return at_broker;
+}
+
+bool Engine::book_held_positions(Broker& broker, const Holdings& holdings) noexcept {
+  const std::size_t instrument_count = instruments().size();
+  std::unordered_map<std::uint32_t, std::int64_t> pending;
+  try {
+    const std::unordered_map<std::uint32_t, std::int64_t> at_broker = positions_at_broker(broker, holdings);
+    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
+      if (broker_of_account_[id] != broker.index) continue;
+      const auto account = static_cast<AccountId>(id);
+      for (std::size_t instrument = 0; instrument < instrument_count; ++instrument) {
+        const auto key = static_cast<std::uint32_t>(id * instrument_count + instrument);
+        const auto found = at_broker.find(key);
+        const Decimal held = Decimal::from_raw(found != at_broker.end() ? found->second : 0);
+        const Decimal booked = exposure_.snapshot(account, static_cast<InstrumentId>(instrument)).position;
+        Decimal difference;
+        if (!Decimal::sub(held, booked, difference) || difference.is_zero()) continue;
+        if (broker.resync) {
+          // After an outage: only a difference two answers agree on.
+          const auto last = broker.resync_difference.find(key);
+          const bool settled = last != broker.resync_difference.end() && last->second == difference.raw();
+          if (!settled && broker.resync_round + 1 < kResyncRounds) {
+            pending[key] = difference.raw();
+            continue;
+          }
+        }
+        // Books the difference, so a later reconciliation corrects rather than adds.
+        exposure_.apply_position_change(account, static_cast<InstrumentId>(instrument),
+                                        difference.is_positive() ? Side::buy : Side::sell,
+                                        difference.is_positive() ? difference : -difference);
+      }
+    }
+  } catch (...) {
+    // Allocation failure: nothing half-booked matters, the next answer
+    // books the differences again.
+    broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
+    return false;
+  }
+  if (!broker.resync) return true;
+  ++broker.resync_round;
+  if (pending.empty()) return true;
+  broker.resync_difference = std::move(pending);
+  broker.retry_at_ns = clock_.monotonic_ns() + config_.reconcile_retry_ns;
+  try {
+    emit("info", "reconcile_settling",
+         "broker=" + broker.name + " positions=" + std::to_string(broker.resync_difference.size()) +
+             " round=" + std::to_string(broker.resync_round) + " (a difference is booked once two answers agree)");
+  } catch (...) {
+  }
+  return false;
 }
 
 void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcept {
@@ -488,23 +650,7 @@ void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcep
   }
   try {
     const std::size_t instrument_count = instruments().size();
-    std::unordered_map<std::uint32_t, std::int64_t> at_broker;
-    AccountId only = kNoAccountId;
-    std::size_t accounts_of_broker = 0;
-    for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
-      if (broker_of_account_[id] != broker.index) continue;
-      ++accounts_of_broker;
-      only = static_cast<AccountId>(id);
-    }
-    for (const HeldPosition& position : holdings.positions) {
-      AccountId account = position.account_id;
-      if (account >= broker_of_account_.size() || broker_of_account_[account] != broker.index) {
-        if (accounts_of_broker != 1) continue;
-        account = only;
-      }
-      if (position.instrument_id >= instrument_count) continue;
-      at_broker[static_cast<std::uint32_t>(account * instrument_count + position.instrument_id)] += position.net.raw();
-    }
+    const std::unordered_map<std::uint32_t, std::int64_t> at_broker = positions_at_broker(broker, holdings);
     std::unordered_map<std::uint32_t, std::int64_t> differences;
     for (std::size_t id = 0; id < broker_of_account_.size(); ++id) {
       if (broker_of_account_[id] != broker.index) continue;

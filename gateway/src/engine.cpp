@@ -146,11 +146,19 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
            "broker=" + broker->name + " lines=" + std::to_string(loaded.skipped) + " (a torn line after a crash)");
     }
     broker->owners = std::move(loaded.owners);
+    if (config_.reconcile_after_disconnect_ns <= 0) {
+      throw ConfigError("reconcile_after_disconnect must be positive");
+    }
+    broker->after_disconnect_ns = config_.reconcile_after_disconnect_ns;
     for (const GatewayConfig::ReconcilePolicy& policy : config_.reconcile) {
       if (policy.broker != broker->name) continue;
       if (policy.interval_ns < 0) throw ConfigError("broker '" + broker->name + "': reconcile_interval must be positive");
+      if (policy.after_disconnect_ns < 0) {
+        throw ConfigError("broker '" + broker->name + "': reconcile_after_disconnect must be positive");
+      }
       broker->check_interval_ns = policy.interval_ns;
       broker->reduce_on_mismatch = policy.reduce_on_mismatch;
+      if (policy.after_disconnect_ns > 0) broker->after_disconnect_ns = policy.after_disconnect_ns;
     }
     // Client order ids used before the restart stay refused for the rest
     // of their window.

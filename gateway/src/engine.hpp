@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
@@ -225,6 +226,7 @@ struct Broker {
   std::unique_ptr<OrderMap> order_map;
   std::unordered_map<std::string, OrderOwner> owners;  // venue client id -> owner, from earlier runs
   std::unordered_map<OrderId, std::string> adopted_venue_ids;  // adopted orders keep their venue id
+  std::unordered_map<OrderId, std::string> adopted_broker_ids;  // and their venue order id
   std::string map_lines;           // scratch for one batch
   bool reconciling = false;
   bool map_failed = false;         // reported once
@@ -239,6 +241,18 @@ struct Broker {
   std::unordered_map<std::uint32_t, std::int64_t> last_difference;
   std::unordered_map<std::uint32_t, std::int64_t> reported_difference;
   std::int64_t retry_at_ns = 0;    // 0: no retry pending
+  // Outages (BrokerPort::connected): since when the adapter has had no
+  // connection (0: it has one), and whether that closed its accounts.
+  std::int64_t after_disconnect_ns = 0;
+  std::int64_t down_since_ns = 0;
+  bool closed_by_outage = false;
+  // A reconciliation after an outage books a position difference only once
+  // two answers in a row agree on it: between them the adapter reports
+  // what it missed (fills of the orders it follows), which moves the
+  // difference, so a stable one is what no report will bring.
+  bool resync = false;
+  std::uint32_t resync_round = 0;
+  std::unordered_map<std::uint32_t, std::int64_t> resync_difference;  // by account * instruments + instrument
 };
 
 struct SessionHandle {
@@ -277,6 +291,14 @@ class Engine final : public ExecutionSink {
   void adopt_holdings(std::uint16_t broker, const Holdings& holdings) noexcept;
   // A periodic check's answer: positions compared (broker thread).
   void compare_positions(Broker& broker, const Holdings& holdings) noexcept;
+  // What `holdings` says each account of `broker` holds, by account *
+  // instrument count + instrument, in raw units.
+  std::unordered_map<std::uint32_t, std::int64_t> positions_at_broker(const Broker& broker,
+                                                                      const Holdings& holdings) const;
+  // Books the difference between the broker's positions and the book
+  // (reconciliation). After an outage, returns false and asks again while
+  // a difference is not yet confirmed by two answers in a row.
+  bool book_held_positions(Broker& broker, const Holdings& holdings) noexcept;
   // A fill outside any gateway order, reported by the adapter of `broker`
   // (broker thread): booked into the position once, audited, and sent to
   // the session of the parent order when there is one and it is still open.
@@ -343,6 +365,15 @@ class Engine final : public ExecutionSink {
   // adapter cannot say (broker thread).
   void begin_reconcile(Broker& broker) noexcept;
   void set_accounts_ready(std::uint16_t broker, std::string_view fields) noexcept;
+  // Follows the adapter's connection: closes the broker's accounts after an
+  // outage longer than its `after_disconnect_ns`, reconciles them again
+  // when it is back (broker thread).
+  void watch_connection(Broker& broker) noexcept;
+  // The venue client ids and venue order ids of the orders the gateway
+  // follows at `broker` (working), so a reconciliation never adopts one
+  // twice (broker thread; takes open_lists_->mutex).
+  void tracked_at_broker(Broker& broker, std::unordered_set<std::string>& venue_client_ids,
+                         std::unordered_set<std::string>& broker_order_ids);
   // Writes the owners of the orders in `batch` to the broker's order map
   // before the adapter sees them; compacts the map when its log is long.
   void record_owners(Broker& broker, const BrokerCommand* batch, std::size_t count) noexcept;

@@ -138,6 +138,7 @@ BrokerEntry read_broker(TableReader& reader, std::string name) {
   if (reader.find("reconcile_interval") != nullptr) {
     entry.reconcile_interval_ns = reader.duration("reconcile_interval", 0);
   }
+  entry.reconcile_after_disconnect_ns = reader.duration("reconcile_after_disconnect", 0);
   const std::string on_mismatch = reader.string("on_position_mismatch", "alert");
   if (on_mismatch != "alert" && on_mismatch != "reduce") {
     reader.fail(reader.find("on_position_mismatch"), "on_position_mismatch", "must be \"alert\" or \"reduce\"");

@@ -130,8 +130,9 @@ class Process final : public ConnectionOwner {
                   "broker", "broker=" + name + " " + std::string(line));
       };
       config_.gateway.brokers.emplace_back(entry.name, kind->build(entry, resolve, log));
-      if (entry.reconcile_interval_ns > 0) {
-        config_.gateway.reconcile.push_back({entry.name, entry.reconcile_interval_ns, entry.reduce_on_mismatch});
+      if (entry.reconcile_interval_ns > 0 || entry.reconcile_after_disconnect_ns > 0) {
+        config_.gateway.reconcile.push_back({entry.name, entry.reconcile_interval_ns, entry.reduce_on_mismatch,
+                                             entry.reconcile_after_disconnect_ns});
       }
     }
   }

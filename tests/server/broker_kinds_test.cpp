@@ -96,6 +96,28 @@ TEST(BrokerKinds, UnknownKindsKeysOfAnotherKindAndMissingCredentialsAreRefusedWi
       << error_of(no_secret, "binance-test");
 }
 
+TEST(BrokerKinds, ReconciliationKeysAreReadForEveryKindAndBadValuesAreRefusedWithTheKey) {
+  const BrokerEntry plain = read(kOanda, "oanda-practice");
+  EXPECT_EQ(plain.reconcile_interval_ns, 0);
+  EXPECT_EQ(plain.reconcile_after_disconnect_ns, 0) << "0: the gateway's default";
+  EXPECT_FALSE(plain.reduce_on_mismatch);
+
+  const BrokerEntry set = read(std::string(kBinance) +
+                                   "reconcile_interval = \"1m\"\n"
+                                   "reconcile_after_disconnect = \"30s\"\n"
+                                   "on_position_mismatch = \"reduce\"\n",
+                               "binance-test");
+  EXPECT_EQ(set.reconcile_interval_ns, 60 * kNanosPerSecond);
+  EXPECT_EQ(set.reconcile_after_disconnect_ns, 30 * kNanosPerSecond);
+  EXPECT_TRUE(set.reduce_on_mismatch);
+
+  for (const char* bad : {"reconcile_after_disconnect = \"0s\"\n", "reconcile_after_disconnect = 30\n",
+                          "reconcile_after_disconnect = \"soon\"\n"}) {
+    const std::string error = error_of(std::string(kOanda) + bad, "oanda-practice");
+    EXPECT_NE(error.find("brokers.oanda-practice.reconcile_after_disconnect'"), std::string::npos) << error;
+  }
+}
+
 TEST(BrokerKinds, BuildAsksForEachCredentialByKeyAndStopsOnTheFirstItCannotResolve) {
   for (const auto& [text, name] : {std::pair{kOanda, std::string("oanda-practice")},
                                    std::pair{kBinance, std::string("binance-test")}}) {

@@ -125,6 +125,14 @@ class BrokerPort {
   /// tells runs apart. Empty when the adapter sends none. Valid after
   /// construction and for the adapter's lifetime.
   [[nodiscard]] virtual std::string_view client_id_prefix() const noexcept { return {}; }
+  /// True while the adapter can trade with its venue: a live, verified
+  /// connection that accepted the credentials. After it was false for
+  /// longer than the broker's `reconcile_after_disconnect`, the gateway
+  /// closes the adapter's accounts (ACCOUNT_NOT_READY) and reconciles them
+  /// again once it is true. Called on the I/O thread between polls; must be
+  /// cheap. The default (an embedded broker that cannot lose its venue):
+  /// always true.
+  [[nodiscard]] virtual bool connected() const noexcept { return true; }
 };
 
 enum class AuditEventType : std::uint8_t {

@@ -112,6 +112,11 @@ struct GatewayConfig {
   /// After a failed reconciliation (the broker could not say what it
   /// holds), how long the account waits before asking again.
   std::int64_t reconcile_retry_ns = 1'000'000'000;
+  /// A broker whose adapter reports no connection (`BrokerPort::connected`)
+  /// for longer than this has its accounts closed (ACCOUNT_NOT_READY) and
+  /// reconciled again when it comes back. Per broker:
+  /// `ReconcilePolicy::after_disconnect_ns`.
+  std::int64_t reconcile_after_disconnect_ns = 10'000'000'000;
   /// Periodic position checks, per broker name: every `interval_ns` the
   /// gateway asks the broker what it holds and compares each position of
   /// its accounts with its own. A difference seen by two checks in a row is
@@ -121,6 +126,7 @@ struct GatewayConfig {
     std::string broker;
     std::int64_t interval_ns = 0;  ///< 0: no periodic check
     bool reduce_on_mismatch = false;
+    std::int64_t after_disconnect_ns = 0;  ///< 0: `reconcile_after_disconnect_ns`
   };
   std::vector<ReconcilePolicy> reconcile;
 };

@@ -93,6 +93,7 @@ struct BrokerEntry {
   /// `on_position_mismatch = "reduce"` (default "alert"); any kind.
   std::int64_t reconcile_interval_ns = 0;
   bool reduce_on_mismatch = false;
+  std::int64_t reconcile_after_disconnect_ns = 0;  ///< 0: the gateway's default (10 s)
 
   [[nodiscard]] const adapters::tls::TlsSettings& connection() const noexcept { return settings->connection(); }
   /// The kind's settings, or nullptr when the entry is of another kind.

@@ -109,6 +109,8 @@ class RestBroker : public BrokerPort {
   /// True once connected and the venue accepted the credentials; orders are
   /// sent only then.
   [[nodiscard]] bool ready() const noexcept;
+  /// `ready()`: the gateway re-reconciles after a long outage.
+  [[nodiscard]] bool connected() const noexcept final { return ready(); }
   [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
 
   /// The client id this adapter instance sends its venue for gateway order

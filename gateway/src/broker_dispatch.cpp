@@ -391,6 +391,7 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   audit_.record(event);
 
   if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
+  if (drop_copy_) drop_copy(report, order.principal_id, true);
   // Its last report is queued and audited: the record may serve another
   // order once reclaim has unlinked it.
   if (is_terminal(report.status)) retire(record_index);
@@ -701,6 +702,7 @@ void Engine::compare_positions(Broker& broker, const Holdings& holdings) noexcep
             // In effect even when the state file could not be written (see
             // set_trading_state); the event above says why.
           }
+          emit("warning", "trading_state_changed", "scope=account:" + account_name + " state=REDUCING by=position_check");
         }
       }
     }
@@ -817,12 +819,36 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
   event.detail.assign(std::string_view(detail, length));
   audit_.record(event);
 
+  const bool has_principal = parent != nullptr || session_slot < config_.max_sessions;
+  if (drop_copy_) drop_copy(report, principal, has_principal);
   // Only the parent's session, and only while it is the one in the slot
   // (poll drops a report naming an earlier session of the slot).
   if (session_slot < config_.max_sessions) {
     sessions_[session_slot].events.enqueue(report);
     if (config_.on_execution_ready) config_.on_execution_ready();
+  } else if (drop_copy_ && config_.on_execution_ready) {
+    config_.on_execution_ready();
   }
+}
+
+void Engine::drop_copy(const ExecutionReport& report, PrincipalId principal, bool has_principal) noexcept {
+  // Bounded: a reader that falls behind loses reports (counted), the
+  // broker thread never waits for it.
+  if (drop_copy_->size_approx() >= config_.drop_copy_capacity ||
+      !drop_copy_->enqueue(DropCopyEntry{report, principal, has_principal})) {
+    drop_copy_lost_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool Engine::poll_drop_copy(Gateway::DropCopyReport& out) noexcept {
+  if (!drop_copy_) return false;
+  DropCopyEntry entry;
+  if (!drop_copy_->try_dequeue(entry)) return false;
+  out.report = entry.report;
+  out.principal = !entry.has_principal                  ? std::string_view{}
+                  : entry.principal == kForeignPrincipal ? std::string_view("*foreign*")
+                                                         : principal_name(entry.principal);
+  return true;
 }
 
 }  // namespace detail

@@ -124,6 +124,9 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   hazards_.reserve(config_.max_sessions + brokers_.size());
   reclaim_batch_ = std::clamp<std::uint32_t>(config_.order_capacity / 8, 1, 64);
   published_ = std::make_unique<PublishedOrders[]>(kMaxPrincipals);
+  if (config_.drop_copy_capacity > 0) {
+    drop_copy_ = std::make_unique<moodycamel::ConcurrentQueue<DropCopyEntry>>(config_.drop_copy_capacity);
+  }
   open_lists_ = std::make_unique<OpenOrderLists>();
   std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);

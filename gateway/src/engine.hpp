@@ -310,6 +310,8 @@ class Engine final : public ExecutionSink {
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
   Gateway::Counters counters() const noexcept;
+  bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
+  std::uint64_t drop_copy_lost() const noexcept { return drop_copy_lost_.load(std::memory_order_relaxed); }
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);
   bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
@@ -420,6 +422,15 @@ class Engine final : public ExecutionSink {
   std::atomic<std::uint32_t> retired_head_{kNoOrder};
   std::atomic<std::uint32_t> retired_count_{0};
   std::atomic<std::uint64_t> reclaimed_{0};
+  // Drop copy (config_.drop_copy_capacity > 0): written by broker threads.
+  struct DropCopyEntry {
+    ExecutionReport report;
+    PrincipalId principal = 0;
+    bool has_principal = false;
+  };
+  void drop_copy(const ExecutionReport& report, PrincipalId principal, bool has_principal) noexcept;
+  std::unique_ptr<moodycamel::ConcurrentQueue<DropCopyEntry>> drop_copy_;
+  std::atomic<std::uint64_t> drop_copy_lost_{0};
   std::uint32_t reclaim_batch_ = 1;  // retired records that make a busy broker thread reclaim
   std::vector<std::uint32_t> hazards_;  // reclaim's scratch, under open_lists_->mutex
   std::unique_ptr<PublishedOrders[]> published_;  // by principal id

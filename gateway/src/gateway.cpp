@@ -20,6 +20,8 @@ void Gateway::start() { engine_->start(); }
 void Gateway::reload(const GatewayConfig& config) { engine_->reload(config); }
 void Gateway::stop() noexcept { engine_->stop(); }
 bool Gateway::ready() const noexcept { return engine_->ready(); }
+bool Gateway::poll_drop_copy(DropCopyReport& out) noexcept { return engine_->poll_drop_copy(out); }
+std::uint64_t Gateway::drop_copy_lost() const noexcept { return engine_->drop_copy_lost(); }
 bool Gateway::wait_ready(std::chrono::nanoseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!ready()) {

@@ -26,6 +26,7 @@ std::optional<Permission> parse_permission(std::string_view text) noexcept {
   if (equals_ignore_case(text, "cancel")) return Permission::cancel;
   if (equals_ignore_case(text, "read")) return Permission::read;
   if (equals_ignore_case(text, "admin")) return Permission::admin;
+  if (equals_ignore_case(text, "monitor")) return Permission::monitor;
   return std::nullopt;
 }
 

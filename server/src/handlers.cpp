@@ -139,6 +139,8 @@ void handle_line(HandlerContext& context, Connection& connection, std::string_vi
     case Op::revoke_sessions:
     case Op::reload:
       return handle_admin(context, connection, request);
+    case Op::subscribe:
+      return handle_subscribe(context, connection, request);
   }
 }
 
@@ -196,6 +198,7 @@ void handle_submit(HandlerContext& context, Connection& connection, const Reques
   hold(context, connection, verdict.audit_sequence);
   if (!verdict.accepted()) {
     reject(connection, request, verdict.reason, verdict.retry_after_ns);
+    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
     return;
   }
   connection.session_traded = true;
@@ -210,6 +213,7 @@ void handle_cancel(HandlerContext& context, Connection& connection, const Reques
   hold(context, connection, verdict.audit_sequence);
   if (!verdict.accepted()) {
     reject(connection, request, verdict.reason, verdict.retry_after_ns);
+    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
     return;
   }
   JsonWriter json(connection.output());
@@ -318,6 +322,9 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
         gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
         context.log.line("warn", "trading_state",
                          "op=" + std::string(protocol::op_name(request.op)) + " by=" + connection.principal);
+        if (context.drop_copy != nullptr) {
+          context.drop_copy->trading_state(request.scope, protocol::to_trading_state(request.op), connection.principal);
+        }
         break;
       }
       case Op::disable_principal:
@@ -364,6 +371,29 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
   json.begin().string("type", "ok").string("op", protocol::op_name(request.op));
   if (!request.id_json.empty()) json.raw("id", request.id_json);
   json.end();
+}
+
+void handle_subscribe(HandlerContext& context, Connection& connection, const Request& request) {
+  const bool monitor = context.gateway.has_permission(connection.principal_id, guards::Permission::monitor);
+  if (!monitor && !require(context, connection, request, guards::Permission::read)) return;
+  if (context.drop_copy == nullptr) {
+    protocol::write_error(connection.output(), request.id_json, protocol::ErrorCode::not_permitted_now,
+                          "this gateway keeps no drop copy");
+    return;
+  }
+  context.drop_copy->subscribe(connection, request.streams, monitor);
+  std::string list = "[";
+  for (const protocol::Stream stream :
+       {protocol::kStreamExecutions, protocol::kStreamRejections, protocol::kStreamTradingState}) {
+    if ((request.streams & stream) == 0) continue;
+    if (list.size() > 1) list += ',';
+    list.append("\"").append(protocol::stream_name(stream)).append("\"");
+  }
+  list += ']';
+  JsonWriter json(connection.output());
+  json.begin().string("type", "subscribed");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.raw("streams", list).string("scope", monitor ? "every_account" : "own_accounts").end();
 }
 
 std::vector<SessionId> sessions_with_open_orders(const Gateway& gateway, const std::string& principal) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "drop_copy.hpp"
 #include "log.hpp"
 #include "ordergate/audit/journal.hpp"
 #include "ordergate/core/ports.hpp"
@@ -54,6 +55,7 @@ struct HandlerContext {
   std::function<std::size_t(PrincipalId)> sessions_of;  // sessions the principal holds on every connection
   protocol::Decoder& decoder;
   std::function<bool(std::string& problem)> reload;  // the `reload` op; false + problem when refused
+  DropCopy* drop_copy = nullptr;                     // `subscribe`; null: no drop copy
 };
 
 /// Decodes one line and answers it: a decode error, a rejection by the
@@ -70,6 +72,7 @@ void handle_ping(HandlerContext& context, Connection& connection, const protocol
 void handle_bye(HandlerContext& context, Connection& connection, const protocol::Request& request);
 /// halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload.
 void handle_admin(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_subscribe(HandlerContext& context, Connection& connection, const protocol::Request& request);
 
 /// The sessions through which the principal placed its open orders. Scans
 /// the order table once (`Gateway::open_orders`).

@@ -22,7 +22,7 @@ constexpr std::uint32_t kCommon = kOp | kId;
 constexpr std::uint32_t kSubmitFields = kAccount | kSymbol | kSide | kType | kQty | kPrice | kStopPrice | kTif |
                                         kClOrdId | kTag | kStopLoss | kTakeProfit | kExpireTime;
 
-constexpr std::array<OpSpec, 15> kOps = {{
+constexpr std::array<OpSpec, 16> kOps = {{
     {"hello", Op::hello, kToken, kCommon | kToken},
     {"submit", Op::submit, kAccount | kSymbol | kSide | kType | kQty | kTif | kClOrdId, kCommon | kSubmitFields},
     {"cancel", Op::cancel, kClOrdId, kCommon | kClOrdId},
@@ -38,6 +38,7 @@ constexpr std::array<OpSpec, 15> kOps = {{
     {"enable_principal", Op::enable_principal, kPrincipal, kCommon | kPrincipal},
     {"revoke_sessions", Op::revoke_sessions, kPrincipal, kCommon | kPrincipal},
     {"reload", Op::reload, 0, kCommon},
+    {"subscribe", Op::subscribe, kStreams, kCommon | kStreams},
 }};
 
 struct FieldSpec {
@@ -45,13 +46,15 @@ struct FieldSpec {
   Field field;
 };
 
-constexpr std::array<FieldSpec, 19> kFields = {{
+constexpr std::array<FieldSpec, 20> kFields = {{
     {"op", kOp}, {"id", kId}, {"token", kToken}, {"account", kAccount}, {"symbol", kSymbol},
     {"side", kSide}, {"type", kType}, {"qty", kQty}, {"price", kPrice}, {"stop_price", kStopPrice},
     {"tif", kTif}, {"cl_ord_id", kClOrdId}, {"tag", kTag}, {"stop_loss", kStopLoss},
     {"take_profit", kTakeProfit}, {"expire_time_ns", kExpireTime}, {"scope", kScope},
-    {"principal", kPrincipal}, {"cancel_orders", kCancelOrders},
+    {"principal", kPrincipal}, {"cancel_orders", kCancelOrders}, {"streams", kStreams},
 }};
+
+constexpr std::array<Stream, 3> kStreamList = {kStreamExecutions, kStreamRejections, kStreamTradingState};
 
 std::string_view field_name(std::uint32_t field) noexcept {
   for (const FieldSpec& spec : kFields) {
@@ -304,8 +307,37 @@ bool Decoder::decode_member(simdjson::simdjson_result<simdjson::ondemand::field>
         return fail(error, ErrorCode::invalid_field, "field 'cancel_orders' must be true or false");
       }
       return true;
+    case kStreams: {
+      constexpr std::string_view kExpected =
+          "field 'streams' must be a non-empty array of \"executions\", \"rejections\", \"trading_state\"";
+      simdjson::ondemand::array array;
+      if (type != json_type::array || value.get_array().get(array)) {
+        return fail(error, ErrorCode::invalid_field, std::string(kExpected));
+      }
+      for (auto element : array) {
+        std::string_view name;
+        if (element.get_string().get(name)) return fail(error, ErrorCode::invalid_field, std::string(kExpected));
+        std::uint8_t bit = 0;
+        for (const Stream stream : kStreamList) {
+          if (stream_name(stream) == name) bit = stream;
+        }
+        if (bit == 0 || (request.streams & bit) != 0) return fail(error, ErrorCode::invalid_field, std::string(kExpected));
+        request.streams |= bit;
+      }
+      if (request.streams == 0) return fail(error, ErrorCode::invalid_field, std::string(kExpected));
+      return true;
+    }
   }
   return true;
+}
+
+std::string_view stream_name(Stream stream) noexcept {
+  switch (stream) {
+    case kStreamExecutions: return "executions";
+    case kStreamRejections: return "rejections";
+    case kStreamTradingState: return "trading_state";
+  }
+  return "?";
 }
 
 OrderRequest to_order_request(const Request& request) noexcept {
@@ -376,12 +408,14 @@ void write_simple(std::string& out, const Request& request, std::string_view typ
   json.end();
 }
 
-void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol) {
-  JsonWriter json(out);
+namespace {
+
+// The fields of a report after its type (shared by the session's line and
+// the drop copy's event).
+void execution_fields(JsonWriter& json, const ExecutionReport& report, std::string_view account,
+                      std::string_view symbol) {
   if (report.kind == ReportKind::position_fill) {
-    json.begin()
-        .string("type", "position_fill")
-        .string("account", account)
+    json.string("account", account)
         .string("symbol", symbol)
         .string("side", to_string(report.side))
         .decimal("qty", report.last_quantity)
@@ -393,9 +427,7 @@ void write_execution(std::string& out, const ExecutionReport& report, std::strin
     json.integer("time_ns", report.transact_time_ns).end();
     return;
   }
-  json.begin()
-      .string("type", "exec")
-      .string("cl_ord_id", report.client_order_id.view())
+  json.string("cl_ord_id", report.client_order_id.view())
       .string("status", to_string(report.status))
       .string("account", account)
       .string("symbol", symbol)
@@ -409,6 +441,34 @@ void write_execution(std::string& out, const ExecutionReport& report, std::strin
   if (report.reason != Reason::OK) json.string("reason", reason_name(report.reason));
   if (!report.broker_reason.empty()) json.string("broker_reason", report.broker_reason.view());
   json.integer("time_ns", report.transact_time_ns).end();
+}
+
+}  // namespace
+
+void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol) {
+  JsonWriter json(out);
+  json.begin().string("type", report.kind == ReportKind::position_fill ? "position_fill" : "exec");
+  execution_fields(json, report, account, symbol);
+}
+
+JsonWriter begin_event(std::string& out, const EventHeader& header) {
+  JsonWriter json(out);
+  json.begin().string("type", "event").string("stream", stream_name(header.stream));
+  json.integer("seq", static_cast<std::int64_t>(header.seq));
+  return json;
+}
+
+void write_execution_event(std::string& out, const EventHeader& header, const ExecutionReport& report,
+                           std::string_view principal, std::string_view account, std::string_view symbol) {
+  JsonWriter json = begin_event(out, header);
+  json.string("event", report.kind == ReportKind::position_fill ? "position_fill" : "exec");
+  json.string("principal", principal);
+  execution_fields(json, report, account, symbol);
+}
+
+void write_notice(std::string& out, std::string_view code, std::string_view message) {
+  JsonWriter json(out);
+  json.begin().string("type", "notice").string("code", code).string("message", message).end();
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {

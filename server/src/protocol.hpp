@@ -22,8 +22,15 @@ namespace ordergate::protocol {
 
 enum class Op : std::uint8_t {
   hello, submit, cancel, cancel_all, orders, positions, ping, bye,
-  halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload,
+  halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload, subscribe,
 };
+
+/// Drop-copy streams (`subscribe`), as bits of `Request::streams`.
+enum Stream : std::uint8_t {
+  kStreamExecutions = 1u << 0, kStreamRejections = 1u << 1, kStreamTradingState = 1u << 2,
+};
+/// "executions", "rejections", "trading_state".
+[[nodiscard]] std::string_view stream_name(Stream stream) noexcept;
 
 /// Field names a request may carry; each op allows a subset.
 enum Field : std::uint32_t {
@@ -31,7 +38,7 @@ enum Field : std::uint32_t {
   kSide = 1u << 5, kType = 1u << 6, kQty = 1u << 7, kPrice = 1u << 8, kStopPrice = 1u << 9,
   kTif = 1u << 10, kClOrdId = 1u << 11, kTag = 1u << 12, kStopLoss = 1u << 13,
   kTakeProfit = 1u << 14, kExpireTime = 1u << 15, kScope = 1u << 16, kPrincipal = 1u << 17,
-  kCancelOrders = 1u << 18,
+  kCancelOrders = 1u << 18, kStreams = 1u << 19,
 };
 
 /// A decoded request. String views point into the decoder's buffers and are
@@ -54,6 +61,7 @@ struct Request {
   std::optional<Decimal> price, stop_price, stop_loss, take_profit;
   std::int64_t expire_time_ns = 0;
   bool cancel_orders = false;
+  std::uint8_t streams = 0;  // Stream bits
 };
 
 /// Stable error codes of `{"type":"error"}` replies.
@@ -157,5 +165,22 @@ void write_simple(std::string& out, const Request& request, std::string_view typ
 /// for a report of kind position_fill; `account` and `symbol` are the names
 /// of the report's ids.
 void write_execution(std::string& out, const ExecutionReport& report, std::string_view account, std::string_view symbol);
+
+/// What a drop-copy event line starts with: `{"type":"event","stream":...,"seq":N`.
+struct EventHeader {
+  Stream stream = kStreamExecutions;
+  std::uint64_t seq = 0;
+};
+/// The same report as a drop-copy event of the executions stream:
+/// `{"type":"event","stream":"executions","seq":N,"event":"exec"|"position_fill","principal":...,<the fields>}`.
+/// `account` is empty for a fill no account could be given.
+void write_execution_event(std::string& out, const EventHeader& header, const ExecutionReport& report,
+                           std::string_view principal, std::string_view account, std::string_view symbol);
+/// `{"type":"event","stream":<header.stream>,"seq":N,` then the caller's
+/// fields, closed with `JsonWriter::end()`.
+JsonWriter begin_event(std::string& out, const EventHeader& header);
+/// `{"type":"notice","code":<code>,"message":<message>}`: sent to a
+/// subscriber whose subscription ended.
+void write_notice(std::string& out, std::string_view code, std::string_view message);
 
 }  // namespace ordergate::protocol

@@ -66,7 +66,9 @@ class Process final : public ConnectionOwner {
     config_.gateway.on_execution_ready = [this] { wake(); };
     config_.gateway.on_event = [this](std::string_view level, std::string_view event, std::string_view fields) {
       log_.line(level, event, fields);
+      if (event == "trading_state_changed") forward_state_change(fields);
     };
+    config_.gateway.drop_copy_capacity = kDropCopyCapacity;
     add_brokers();
     gateway_ = std::make_unique<Gateway>(config_.gateway, clock_, audit_);
     socket_path_ = config_.server.socket_path.empty() ? default_socket_path() : config_.server.socket_path;
@@ -84,10 +86,12 @@ class Process final : public ConnectionOwner {
     limits_.max_line_bytes = config_.server.max_line_bytes;
     limits_.max_output_bytes = config_.server.max_output_bytes;
     limits_.max_errors = config_.server.max_errors;
+    // A subscriber is dropped well before its connection would be.
+    drop_copy_ = std::make_unique<DropCopy>(*gateway_, limits_.max_output_bytes / 2);
     handlers_ = std::make_unique<HandlerContext>(HandlerContext{
         *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, read_budget_,
         config_.server.max_sessions_per_principal, [this](PrincipalId id) { return sessions_of(id); }, decoder_,
-        [this](std::string& problem) { return reload(problem); }});
+        [this](std::string& problem) { return reload(problem); }, drop_copy_.get()});
   }
 
   ~Process() {
@@ -396,8 +400,29 @@ class Process final : public ConnectionOwner {
     }
   }
 
+  // The gateway's own trading-state changes (a broker thread): to the
+  // drop copy, on the I/O thread. `fields`: scope=.. state=.. by=..
+  void forward_state_change(std::string_view fields) {
+    auto value = [&](std::string_view key) {
+      const std::size_t at = fields.find(key);
+      if (at == std::string_view::npos) return std::string();
+      const std::string_view rest = fields.substr(at + key.size());
+      return std::string(rest.substr(0, rest.find(' ')));
+    };
+    std::string scope = value("scope=");
+    std::string by = value("by=");
+    const std::string state = value("state=");
+    const guards::TradingState parsed = state == "HALTED"     ? guards::TradingState::halted
+                                        : state == "REDUCING" ? guards::TradingState::reducing
+                                                              : guards::TradingState::active;
+    asio::post(io_, [this, scope = std::move(scope), by = std::move(by), parsed] {
+      if (drop_copy_) drop_copy_->trading_state(scope, parsed, by);
+    });
+  }
+
   void deliver_reports() {
     wake_pending_.store(false, std::memory_order_release);
+    if (drop_copy_) drop_copy_->deliver_executions();
     ExecutionReport report;
     for (auto& [number, connection] : connections_) {
       if (connection->closed()) continue;
@@ -618,6 +643,10 @@ class Process final : public ConnectionOwner {
   guards::GcraParams read_budget_;
   ConnectionLimits limits_;
   std::unique_ptr<HandlerContext> handlers_;
+  std::unique_ptr<DropCopy> drop_copy_;
+  // Reports the drop copy holds while the I/O thread is busy: a reader
+  // that falls further behind than this loses its subscription.
+  static constexpr std::uint32_t kDropCopyCapacity = 16384;
 };
 
 }  // namespace server_detail

@@ -82,6 +82,7 @@ TEST(Protocol, EveryOpDecodesWithItsRequiredFieldsAndNamesItselfBack) {
       {R"({"op":"enable_principal","principal":"p"})", Op::enable_principal},
       {R"({"op":"revoke_sessions","principal":"p"})", Op::revoke_sessions},
       {R"({"op":"reload"})", Op::reload},
+      {R"({"op":"subscribe","streams":["executions"]})", Op::subscribe},
   };
   Wire wire;
   for (const auto& [line, op] : ops) {
@@ -487,6 +488,57 @@ TEST(Protocol, APositionFillIsItsOwnEventNamingTheParentOrder) {
       {"broker_reason", "\"STOP_LOSS_ORDER\""}, {"time_ns", "99"},
   };
   EXPECT_EQ(members(out), expected);
+}
+
+TEST(Protocol, SubscribeNamesKnownStreamsEachOnceAndNothingElse) {
+  Wire wire;
+  ASSERT_TRUE(wire.decode(R"({"op":"subscribe","id":3,"streams":["trading_state","executions","rejections"]})"))
+      << wire.error.message;
+  EXPECT_EQ(wire.request.streams, kStreamExecutions | kStreamRejections | kStreamTradingState);
+  ASSERT_TRUE(wire.decode(R"({"op":"subscribe","streams":["rejections"]})"));
+  EXPECT_EQ(wire.request.streams, kStreamRejections);
+  for (const char* bad : {R"({"op":"subscribe","streams":[]})", R"({"op":"subscribe","streams":["fills"]})",
+                          R"({"op":"subscribe","streams":"executions"})", R"({"op":"subscribe","streams":[1]})",
+                          R"({"op":"subscribe","streams":["executions","executions"]})",
+                          R"({"op":"subscribe","streams":[["executions"]],"id":9})"}) {
+    wire.request = Request{};
+    wire.error = DecodeError{};
+    EXPECT_FALSE(wire.decode(bad)) << bad;
+    EXPECT_EQ(wire.error.code, ErrorCode::invalid_field) << bad;
+    EXPECT_NE(wire.error.message.find("field 'streams'"), std::string::npos) << wire.error.message;
+  }
+  wire.request = Request{};
+  EXPECT_FALSE(wire.decode(R"({"op":"subscribe"})"));
+  EXPECT_EQ(wire.error.code, ErrorCode::missing_field);
+  wire.request = Request{};
+  EXPECT_FALSE(wire.decode(R"({"op":"ping","streams":["executions"]})"));
+  EXPECT_EQ(wire.error.code, ErrorCode::unknown_field);
+}
+
+TEST(Protocol, ADropCopyEventIsTheReportWithItsStreamSequenceAndPrincipal) {
+  ExecutionReport report;
+  report.status = ExecStatus::filled;
+  report.side = Side::sell;
+  report.last_quantity = decimal_literal("5");
+  report.last_price = decimal_literal("1.1");
+  report.cumulative_quantity = decimal_literal("5");
+  report.average_price = decimal_literal("1.1");
+  report.transact_time_ns = 7;
+  (void)report.client_order_id.assign("c-9");
+  std::string out;
+  write_execution_event(out, {kStreamExecutions, 12}, report, "alice", "paper", "EUR/USD");
+  const auto fields = members(out);
+  ASSERT_GE(fields.size(), 6u);
+  const std::vector<std::pair<std::string, std::string>> head(fields.begin(), fields.begin() + 6);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"type", "\"event\""},     {"stream", "\"executions\""}, {"seq", "12"},
+      {"event", "\"exec\""},     {"principal", "\"alice\""},   {"cl_ord_id", "\"c-9\""},
+  };
+  EXPECT_EQ(head, expected);
+  EXPECT_EQ(member(out, "status"), "\"FILLED\"");
+  out.clear();
+  write_notice(out, "SUBSCRIPTION_DROPPED", "the reader \"fell\" behind");
+  EXPECT_EQ(out, "{\"type\":\"notice\",\"code\":\"SUBSCRIPTION_DROPPED\",\"message\":\"the reader \\\"fell\\\" behind\"}\n");
 }
 
 }  // namespace

@@ -11,6 +11,9 @@ speaks it with the standard library only:
   session's orders filled at the broker) may arrive between replies at any
   time; they are queued, never dropped, and handed out by
   :meth:`Client.next_event` / :meth:`Client.events`;
+* after :meth:`Client.subscribe`, drop-copy events (:class:`DropCopyEvent`)
+  and the notice that ends a subscription (:class:`SubscriptionEnded`) are
+  queued with them;
 * decimal values travel as JSON strings and are handed back as
   :class:`decimal.Decimal`; binary floats are refused with :class:`TypeError`.
 
@@ -39,6 +42,7 @@ __all__ = [
     "Client",
     "ConnectionClosed",
     "DecimalInput",
+    "DropCopyEvent",
     "ExecEvent",
     "GatewayError",
     "OpenOrder",
@@ -48,6 +52,7 @@ __all__ = [
     "Pending",
     "RequestRejected",
     "Rejected",
+    "SubscriptionEnded",
     "Timeout",
     "Welcome",
     "decimal_text",
@@ -247,6 +252,49 @@ class PositionFillEvent:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DropCopyEvent:
+    """One event of a drop-copy subscription (:meth:`Client.subscribe`).
+
+    ``seq`` numbers the events of the subscription 1, 2, 3...: none is ever
+    skipped silently (a subscription that cannot keep up ends with a
+    :class:`SubscriptionEnded` instead)."""
+
+    stream: str
+    """``executions``, ``rejections`` or ``trading_state``."""
+    seq: int
+    principal: str | None
+    """Whose order (executions, rejections); ``None`` for a trading state."""
+    execution: ExecEvent | PositionFillEvent | None
+    """The report, for the executions stream."""
+    fields: JsonObject
+    """The event as sent (e.g. ``reason``, ``scope``, ``state``, ``by``)."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """False: a drop-copy event ends no order of this session."""
+        return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubscriptionEnded:
+    """The gateway ended this connection's drop-copy subscription:
+    ``SUBSCRIPTION_DROPPED`` (the reader fell behind), ``DROP_COPY_LOST``
+    (reports were lost before they could be sent) or ``SUBSCRIPTION_ENDED``
+    (the session that subscribed ended). Reconcile with :meth:`Client.orders`
+    and :meth:`Client.positions`, then subscribe again."""
+
+    code: str
+    message: str
+
+    @property
+    def is_terminal(self) -> bool:
+        return False
+
+
+Event = ExecEvent | PositionFillEvent | DropCopyEvent | SubscriptionEnded
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class OpenOrder:
     """One entry of the ``orders`` reply."""
 
@@ -328,6 +376,35 @@ def _parse_position_fill(message: Mapping[str, Any]) -> PositionFillEvent:
         )
     except KeyError as missing:
         raise ProtocolError("BAD_REPLY", f"position fill without field {missing}") from None
+
+
+def _parse_drop_copy(message: JsonObject) -> DropCopyEvent:
+    try:
+        stream = str(message["stream"])
+        seq = int(message["seq"])
+    except (KeyError, TypeError, ValueError):
+        raise ProtocolError("BAD_REPLY", "drop-copy event without stream or seq") from None
+    execution: ExecEvent | PositionFillEvent | None = None
+    if stream == "executions":
+        execution = (
+            _parse_position_fill(message)
+            if message.get("event") == "position_fill"
+            else _parse_exec(message)
+        )
+    principal = message.get("principal")
+    return DropCopyEvent(
+        stream=stream,
+        seq=seq,
+        principal=str(principal) if principal is not None else None,
+        execution=execution,
+        fields=message,
+    )
+
+
+def _parse_subscribed(message: JsonObject) -> list[str]:
+    _raise_if_error(message)
+    _expect_type(message, "subscribe", "subscribed")
+    return [str(stream) for stream in message.get("streams", [])]
 
 
 def _rejection(message: Mapping[str, Any], op: str) -> Rejected:
@@ -511,7 +588,7 @@ class Client:
         self._timeout = timeout
         self._next_id = 1
         self._buffer = bytearray()
-        self._events: collections.deque[ExecEvent | PositionFillEvent] = collections.deque()
+        self._events: collections.deque[Event] = collections.deque()
         self._replies: dict[int | str, JsonObject] = {}
         self._unmatched: collections.deque[JsonObject] = collections.deque()
         self._closing_code: str | None = None
@@ -728,6 +805,22 @@ class Client:
         """Positions and working quantities per account and symbol (needs ``read``)."""
         return self._begin("positions", {}, _parse_positions).result(timeout)
 
+    def subscribe(
+        self,
+        streams: tuple[str, ...] = ("executions", "rejections", "trading_state"),
+        timeout: float | None = None,
+    ) -> list[str]:
+        """Subscribes this connection to the drop copy: each event of
+        ``streams`` (``executions``, ``rejections``, ``trading_state``) of
+        the accounts this principal may use (``read``) or of every account
+        (``monitor``) arrives as a :class:`DropCopyEvent` through
+        :meth:`next_event` / :meth:`events`. Returns the streams subscribed;
+        a second call replaces them."""
+        if isinstance(streams, str) or not streams:
+            raise TypeError("streams must be a non-empty tuple of stream names")
+        names = [_text(stream, "streams") for stream in streams]
+        return self._begin("subscribe", {"streams": names}, _parse_subscribed).result(timeout)
+
     # ---- admin (principals with the `admin` permission)
 
     def halt(self, scope: str, cancel_orders: bool = False, timeout: float | None = None) -> None:
@@ -777,7 +870,7 @@ class Client:
 
     # ---- execution reports
 
-    def next_event(self, timeout: float | None = None) -> ExecEvent | PositionFillEvent | None:
+    def next_event(self, timeout: float | None = None) -> Event | None:
         """Returns the next execution report, reading from the socket if none
         is queued. Waits at most ``timeout`` seconds (``None``: the client's
         timeout; ``0``: only what is already here) and returns ``None`` if
@@ -794,7 +887,7 @@ class Client:
             return None
         return self._events.popleft()
 
-    def events(self, timeout: float | None = None) -> Iterator[ExecEvent | PositionFillEvent]:
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Yields execution reports as they arrive, until none arrives for
         ``timeout`` seconds (``None``: until the connection closes)."""
         while True:
@@ -806,7 +899,7 @@ class Client:
                 return
             yield event
 
-    def pending_events(self) -> list[ExecEvent | PositionFillEvent]:
+    def pending_events(self) -> list[Event]:
         """Takes every execution report already queued, without reading."""
         events = list(self._events)
         self._events.clear()
@@ -951,6 +1044,14 @@ class Client:
             return
         if message.get("type") == "position_fill":
             self._events.append(_parse_position_fill(message))
+            return
+        if message.get("type") == "event":
+            self._events.append(_parse_drop_copy(message))
+            return
+        if message.get("type") == "notice":
+            self._events.append(
+                SubscriptionEnded(str(message.get("code", "")), str(message.get("message", "")))
+            )
             return
         request_id = message.get("id")
         if request_id is not None:

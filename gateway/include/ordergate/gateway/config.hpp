@@ -77,6 +77,8 @@ struct GatewayConfig {
   /// queued for its session and audited, in batches of at most 64). Past it
   /// new orders are refused ORDER_CAPACITY_EXHAUSTED. At most 2^26.
   std::uint32_t order_capacity = 1u << 18;
+  /// Execution reports kept for `Gateway::poll_drop_copy` (0: no drop copy).
+  std::uint32_t drop_copy_capacity = 0;
   /// How long a client order id stays refused after it was used (per
   /// principal), whether or not its order is finished; a working order's id
   /// stays refused as long as the order works. 1 s .. 30 days.

@@ -212,6 +212,22 @@ class Gateway {
   };
   [[nodiscard]] Counters counters() const noexcept;
 
+  /// Drop copy: every execution report of every order (adopted ones and
+  /// those whose session ended included) and every position fill, each
+  /// once, in the order its broker reported it, for a risk or back-office
+  /// reader. Off unless `GatewayConfig::drop_copy_capacity` > 0; then up to
+  /// that many wait for `poll_drop_copy`, and past it new ones are lost and
+  /// counted (`drop_copy_lost`), never slowing a broker thread.
+  struct DropCopyReport {
+    ExecutionReport report;
+    /// The order's principal; empty for a position fill without a parent
+    /// and "*foreign*" for an order adopted without a known owner.
+    std::string_view principal;
+  };
+  /// One waiting report, if any. One reader thread at a time.
+  bool poll_drop_copy(DropCopyReport& out) noexcept;
+  [[nodiscard]] std::uint64_t drop_copy_lost() const noexcept;
+
   /// Open orders of a principal (all its sessions), in acceptance order.
   /// Walks that principal's list of open orders: the cost is its open orders
   /// plus those that finished and are not yet reclaimed, whatever the order table

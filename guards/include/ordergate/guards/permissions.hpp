@@ -17,9 +17,11 @@
 
 namespace ordergate::guards {
 
-enum class Permission : std::uint8_t { trade = 1, cancel = 2, read = 4, admin = 8 };
+/// `monitor`: the drop copy of every account (risk staff), where `read`
+/// gives the accounts the principal may use.
+enum class Permission : std::uint8_t { trade = 1, cancel = 2, read = 4, admin = 8, monitor = 16 };
 
-/// "trade", "cancel", "read", "admin"; nullopt otherwise.
+/// "trade", "cancel", "read", "admin", "monitor"; nullopt otherwise.
 [[nodiscard]] std::optional<Permission> parse_permission(std::string_view text) noexcept;
 
 /// Matches `text` against a pattern where `*` stands for any run of
@@ -28,7 +30,7 @@ enum class Permission : std::uint8_t { trade = 1, cancel = 2, read = 4, admin = 
 
 struct PrincipalSpec {
   std::string name;                      ///< [A-Za-z0-9._-]{1,32}
-  std::vector<std::string> permissions;  ///< "trade", "cancel", "read", "admin"
+  std::vector<std::string> permissions;  ///< "trade", "cancel", "read", "admin", "monitor"
   std::vector<std::string> accounts;     ///< account names or `*` patterns
   std::vector<std::string> symbols;      ///< canonical ("EUR/USD") or compact ("EURUSD") names, or patterns
   std::vector<std::string> order_types;  ///< "market", "limit", "stop"; empty = all

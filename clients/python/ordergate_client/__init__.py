@@ -1,7 +1,8 @@
 """Python client for the ordergate gateway process (docs/python-client.md).
 
 Standard library only. Connect to the gateway's Unix socket, authenticate
-with a token, submit and cancel orders, read execution reports::
+with a token, submit and cancel orders, read execution reports (blocking
+:class:`Client`, or :class:`AsyncClient` for asyncio code)::
 
     from decimal import Decimal
     from ordergate_client import Client
@@ -36,9 +37,12 @@ from ordergate_client.client import (
     decimal_text,
 )
 
+from ordergate_client.aio import AsyncClient
+
 __all__ = [
     "CLOSING_ERROR_CODES",
     "Accepted",
+    "AsyncClient",
     "Client",
     "ConnectionClosed",
     "DecimalInput",

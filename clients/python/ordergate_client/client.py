@@ -743,29 +743,10 @@ class Client:
     ) -> Pending[Accepted | Rejected]:
         """Sends a ``submit`` without waiting for its reply (pipelining); see
         :meth:`submit` for the arguments."""
-        fields: JsonObject = {
-            "account": _text(account, "account"),
-            "symbol": _text(symbol, "symbol"),
-            "side": _text(side, "side"),
-            "type": _text(type, "type"),
-            "qty": decimal_text(qty, "qty"),
-            "tif": _text(tif, "tif"),
-            "cl_ord_id": _text(cl_ord_id, "cl_ord_id"),
-        }
-        for name, value in (
-            ("price", price),
-            ("stop_price", stop_price),
-            ("stop_loss", stop_loss),
-            ("take_profit", take_profit),
-        ):
-            if value is not None:
-                fields[name] = decimal_text(value, name)
-        if tag is not None:
-            fields["tag"] = _text(tag, "tag")
-        if expire_time_ns is not None:
-            if isinstance(expire_time_ns, bool) or not isinstance(expire_time_ns, int):
-                raise TypeError("expire_time_ns must be an int (UTC nanoseconds)")
-            fields["expire_time_ns"] = expire_time_ns
+        fields = _submit_fields(
+            account, symbol, side, type, qty, tif, cl_ord_id, price, stop_price, tag, stop_loss,
+            take_profit, expire_time_ns,
+        )
         return self._begin("submit", fields, _accepted_or_rejected("submit"))
 
     def cancel(self, cl_ord_id: str, timeout: float | None = None) -> Accepted | Rejected:
@@ -790,12 +771,7 @@ class Client:
         self, account: str | None = None, symbol: str | None = None
     ) -> Pending[Accepted | Rejected]:
         """Sends a ``cancel_all`` without waiting (pipelining)."""
-        fields: JsonObject = {}
-        if account is not None:
-            fields["account"] = _text(account, "account")
-        if symbol is not None:
-            fields["symbol"] = _text(symbol, "symbol")
-        return self._begin("cancel_all", fields, _accepted_or_rejected("cancel_all"))
+        return self._begin("cancel_all", _scope_fields(account, symbol), _accepted_or_rejected("cancel_all"))
 
     def orders(self, timeout: float | None = None) -> list[OpenOrder]:
         """Open orders of this principal (needs ``read``)."""
@@ -816,10 +792,9 @@ class Client:
         (``monitor``) arrives as a :class:`DropCopyEvent` through
         :meth:`next_event` / :meth:`events`. Returns the streams subscribed;
         a second call replaces them."""
-        if isinstance(streams, str) or not streams:
-            raise TypeError("streams must be a non-empty tuple of stream names")
-        names = [_text(stream, "streams") for stream in streams]
-        return self._begin("subscribe", {"streams": names}, _parse_subscribed).result(timeout)
+        return self._begin("subscribe", {"streams": _stream_names(streams)}, _parse_subscribed).result(
+            timeout
+        )
 
     # ---- admin (principals with the `admin` permission)
 
@@ -1033,25 +1008,10 @@ class Client:
             raise ProtocolError("BAD_REPLY", "reply line too long")
 
     def _route(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ProtocolError("BAD_REPLY", "the gateway sent a line that is not JSON") from None
-        if not isinstance(message, dict):
-            raise ProtocolError("BAD_REPLY", "the gateway sent a line that is not a JSON object")
-        if message.get("type") == "exec":
-            self._events.append(_parse_exec(message))
-            return
-        if message.get("type") == "position_fill":
-            self._events.append(_parse_position_fill(message))
-            return
-        if message.get("type") == "event":
-            self._events.append(_parse_drop_copy(message))
-            return
-        if message.get("type") == "notice":
-            self._events.append(
-                SubscriptionEnded(str(message.get("code", "")), str(message.get("message", "")))
-            )
+        message = _decode_line(line)
+        event = _pushed_event(message)
+        if event is not None:
+            self._events.append(event)
             return
         request_id = message.get("id")
         if request_id is not None:
@@ -1060,6 +1020,89 @@ class Client:
         if message.get("type") == "error" and message.get("code") in CLOSING_ERROR_CODES:
             self._closing_code = str(message["code"])
         self._unmatched.append(message)
+
+
+def _submit_fields(
+    account: str,
+    symbol: str,
+    side: str,
+    type: str,  # noqa: A002 - the protocol's field name
+    qty: DecimalInput,
+    tif: str,
+    cl_ord_id: str,
+    price: DecimalInput | None,
+    stop_price: DecimalInput | None,
+    tag: str | None,
+    stop_loss: DecimalInput | None,
+    take_profit: DecimalInput | None,
+    expire_time_ns: int | None,
+) -> JsonObject:
+    """The fields of a ``submit``, checked and encoded (shared by both clients)."""
+    fields: JsonObject = {
+        "account": _text(account, "account"),
+        "symbol": _text(symbol, "symbol"),
+        "side": _text(side, "side"),
+        "type": _text(type, "type"),
+        "qty": decimal_text(qty, "qty"),
+        "tif": _text(tif, "tif"),
+        "cl_ord_id": _text(cl_ord_id, "cl_ord_id"),
+    }
+    for name, value in (
+        ("price", price),
+        ("stop_price", stop_price),
+        ("stop_loss", stop_loss),
+        ("take_profit", take_profit),
+    ):
+        if value is not None:
+            fields[name] = decimal_text(value, name)
+    if tag is not None:
+        fields["tag"] = _text(tag, "tag")
+    if expire_time_ns is not None:
+        if isinstance(expire_time_ns, bool) or not isinstance(expire_time_ns, int):
+            raise TypeError("expire_time_ns must be an int (UTC nanoseconds)")
+        fields["expire_time_ns"] = expire_time_ns
+    return fields
+
+
+def _scope_fields(account: str | None, symbol: str | None) -> JsonObject:
+    """The optional filters of a ``cancel_all``."""
+    fields: JsonObject = {}
+    if account is not None:
+        fields["account"] = _text(account, "account")
+    if symbol is not None:
+        fields["symbol"] = _text(symbol, "symbol")
+    return fields
+
+
+def _stream_names(streams: tuple[str, ...]) -> list[str]:
+    if isinstance(streams, str) or not streams:
+        raise TypeError("streams must be a non-empty tuple of stream names")
+    return [_text(stream, "streams") for stream in streams]
+
+
+def _pushed_event(message: JsonObject) -> Event | None:
+    """The event a pushed line carries (an execution report, a drop-copy
+    event or notice), or None for a reply."""
+    kind = message.get("type")
+    if kind == "exec":
+        return _parse_exec(message)
+    if kind == "position_fill":
+        return _parse_position_fill(message)
+    if kind == "event":
+        return _parse_drop_copy(message)
+    if kind == "notice":
+        return SubscriptionEnded(str(message.get("code", "")), str(message.get("message", "")))
+    return None
+
+
+def _decode_line(line: bytes) -> JsonObject:
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ProtocolError("BAD_REPLY", "the gateway sent a line that is not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("BAD_REPLY", "the gateway sent a line that is not a JSON object")
+    return message
 
 
 # A sentinel timeout meaning "wait without limit" (``None`` means "the

@@ -322,6 +322,19 @@ std::string_view Engine::principal_name(PrincipalId id) const noexcept {
   return id < snapshot.principals.size() ? snapshot.principals[id]->policy.name() : std::string_view{};
 }
 
+std::vector<Gateway::BrokerStatus> Engine::broker_status() const {
+  std::vector<Gateway::BrokerStatus> status;
+  status.reserve(brokers_.size());
+  for (const auto& broker : brokers_) {
+    bool ready = true;
+    for (std::size_t id = 0; id < accounts_.size(); ++id) {
+      if (broker_of_account_[id] == broker->index && !account_ready_[id].load(std::memory_order_acquire)) ready = false;
+    }
+    status.push_back({broker->name, broker->connected.load(std::memory_order_relaxed), ready});
+  }
+  return status;
+}
+
 Gateway::Counters Engine::counters() const noexcept {
   Gateway::Counters counters;
   for (std::uint32_t i = 0; i < config_.max_sessions; ++i) {

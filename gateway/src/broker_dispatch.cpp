@@ -159,6 +159,7 @@ void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) n
 
 void Engine::watch_connection(Broker& broker) noexcept {
   const bool up = broker.port->connected();
+  if (up != broker.connected.load(std::memory_order_relaxed)) broker.connected.store(up, std::memory_order_relaxed);
   if (up && broker.down_since_ns == 0) return;
   // A reconciliation under way keeps the accounts closed until it has an
   // answer, and retries on its own while the venue cannot give one.

@@ -245,6 +245,7 @@ struct Broker {
   // connection (0: it has one), and whether that closed its accounts.
   std::int64_t after_disconnect_ns = 0;
   std::int64_t down_since_ns = 0;
+  std::atomic<bool> connected{true};  // as watch_connection last saw it; for health checks
   bool closed_by_outage = false;
   // A reconciliation after an outage books a position difference only once
   // two answers in a row agree on it: between them the adapter reports
@@ -311,6 +312,7 @@ class Engine final : public ExecutionSink {
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
   Gateway::Counters counters() const noexcept;
   bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
+  std::vector<Gateway::BrokerStatus> broker_status() const;
   std::uint64_t drop_copy_lost() const noexcept { return drop_copy_lost_.load(std::memory_order_relaxed); }
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);

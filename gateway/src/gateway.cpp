@@ -45,6 +45,7 @@ guards::ExposureBook::Snapshot Gateway::exposure(std::string_view account, std::
 const InstrumentTable& Gateway::instruments() const noexcept { return engine_->instruments(); }
 const AccountTable& Gateway::accounts() const noexcept { return engine_->accounts(); }
 Gateway::Counters Gateway::counters() const noexcept { return engine_->counters(); }
+std::vector<Gateway::BrokerStatus> Gateway::brokers() const { return engine_->broker_status(); }
 std::vector<OpenOrder> Gateway::open_orders(std::string_view principal) const {
   return engine_->open_orders(principal);
 }

@@ -121,6 +121,10 @@ TYPED_TEST(OutageSim, ALongOutageClosesTheAccountAndItIsReconciledAgainBeforeItT
   ASSERT_TRUE(eventually([&] { return this->events("account_not_ready") == 1; }))
       << this->event_dump() << this->logs_.dump();
   EXPECT_FALSE(gateway.ready());
+  ASSERT_EQ(gateway.brokers().size(), 1u);
+  EXPECT_EQ(gateway.brokers()[0].name, TypeParam::kName);
+  EXPECT_FALSE(gateway.brokers()[0].connected);
+  EXPECT_FALSE(gateway.brokers()[0].accounts_ready);
   EXPECT_EQ(this->session_.submit(this->limit_order(this->id("in-outage"), TypeParam::kRestingSide,
                                                     TypeParam::kFarPrice))
                 .reason,
@@ -136,6 +140,8 @@ TYPED_TEST(OutageSim, ALongOutageClosesTheAccountAndItIsReconciledAgainBeforeItT
       << this->event_dump() << this->logs_.dump();
   EXPECT_EQ(this->events("broker_reconnected"), 1) << this->event_dump();
   EXPECT_TRUE(gateway.ready());
+  EXPECT_TRUE(gateway.brokers()[0].connected);
+  EXPECT_TRUE(gateway.brokers()[0].accounts_ready);
 
   // The fill the adapter reports for its own order, once.
   ASSERT_TRUE(this->wait_status(fills, ExecStatus::filled)) << this->logs_.dump();

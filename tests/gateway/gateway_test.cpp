@@ -112,6 +112,80 @@ TEST(GatewayBrokersTest, PaperIsRegisteredByDefaultAndAnExplicitEntryReplacesIt)
   EXPECT_EQ(feed->brokers(), 1u);
 }
 
+TEST(GatewayDropCopyTest, EveryReportOfEveryOrderIsCopiedOnceInOrderWithItsPrincipalEvenAfterItsSessionEnded) {
+  ManualClock clock;
+  GatewayConfig config = test_config();
+  config.drop_copy_capacity = 64;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Gateway::DropCopyReport copied;
+  EXPECT_FALSE(gateway.poll_drop_copy(copied)) << "nothing before any order";
+
+  Session alice = gateway.open_session("alice");
+  Session bob = gateway.open_session("bob");
+  ASSERT_TRUE(alice.submit(market_order("a-1")).accepted());
+  const auto alice_reports = wait_for_reports(alice, 2);
+  ASSERT_TRUE(bob.submit(limit_order("b-1", Side::buy, "1.08000", "10000", "acc-b")).accepted());
+  ASSERT_EQ(wait_for_reports(bob, 1).size(), 1u);
+  // Bob's session ends with his order resting; the cancel-all's report has
+  // no session to go to, but the drop copy has it.
+  bob.close();
+  ASSERT_EQ(gateway.cancel_orders(CancelFilter{}), 1u);
+
+  std::vector<std::pair<std::string, std::string>> seen;  // principal, cl_ord_id:status
+  ASSERT_TRUE(wait_until([&] {
+    while (gateway.poll_drop_copy(copied)) {
+      seen.emplace_back(std::string(copied.principal), std::string(copied.report.client_order_id.view()) + ":" +
+                                                           std::string(to_string(copied.report.status)));
+    }
+    return seen.size() >= 4;
+  }));
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"alice", "a-1:NEW"}, {"alice", "a-1:FILLED"}, {"bob", "b-1:NEW"}, {"bob", "b-1:CANCELED"}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_FALSE(gateway.poll_drop_copy(copied)) << "each report once";
+  EXPECT_EQ(gateway.drop_copy_lost(), 0u);
+  EXPECT_EQ(alice_reports.size(), 2u) << "the session still gets its own";
+}
+
+TEST(GatewayDropCopyTest, AReaderThatDoesNotReadLosesReportsPastTheCapacityCountedNeverTheBrokerThread) {
+  ManualClock clock;
+  GatewayConfig config = test_config();
+  config.drop_copy_capacity = 4;
+  config.principals[0].rate_limits = {"100/1s"};
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(alice.submit(market_order("m-" + std::to_string(i))).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 10).size(), 10u) << "the session's reports are never the ones lost";
+  EXPECT_GE(gateway.drop_copy_lost(), 5u);
+  Gateway::DropCopyReport copied;
+  std::size_t kept = 0;
+  while (gateway.poll_drop_copy(copied)) ++kept;
+  EXPECT_EQ(kept + gateway.drop_copy_lost(), 10u);
+  EXPECT_LE(kept, 5u);
+}
+
+TEST(GatewayDropCopyTest, OffByDefault) {
+  ManualClock clock;
+  Gateway gateway(test_config(), clock);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+  ASSERT_TRUE(alice.submit(market_order("m-1")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+  Gateway::DropCopyReport copied;
+  EXPECT_FALSE(gateway.poll_drop_copy(copied));
+  EXPECT_EQ(gateway.drop_copy_lost(), 0u);
+}
+
+TEST_F(GatewayTest, BrokerStatusNamesEachBrokerItsConnectionAndWhetherItsAccountsAreReady) {
+  const std::vector<Gateway::BrokerStatus> brokers = gateway_.brokers();
+  ASSERT_EQ(brokers.size(), 1u);
+  EXPECT_EQ(brokers[0].name, "paper");
+  EXPECT_TRUE(brokers[0].connected) << "an embedded broker cannot lose its venue";
+  EXPECT_TRUE(brokers[0].accounts_ready);
+}
+
 TEST_F(GatewayTest, CancelOfARestingOrderIsConfirmedAndFreesItsExposure) {
   Session session = gateway_.open_session("alice");
   ASSERT_TRUE(session.submit(limit_order("l-2", Side::sell, "1.09000")).accepted());

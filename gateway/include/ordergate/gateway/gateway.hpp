@@ -212,6 +212,17 @@ class Gateway {
   };
   [[nodiscard]] Counters counters() const noexcept;
 
+  /// A broker as health checks see it, in configuration order.
+  struct BrokerStatus {
+    std::string_view name;
+    /// The adapter's `BrokerPort::connected()` as its I/O thread last saw it
+    /// (true before `start`).
+    bool connected = true;
+    /// Its accounts are reconciled and may trade.
+    bool accounts_ready = false;
+  };
+  [[nodiscard]] std::vector<BrokerStatus> brokers() const;
+
   /// Drop copy: every execution report of every order (adopted ones and
   /// those whose session ended included) and every position fill, each
   /// once, in the order its broker reported it, for a risk or back-office

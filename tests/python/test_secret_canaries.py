@@ -48,6 +48,7 @@ class SecretCanaries(unittest.TestCase):
         self.audit_key = canary("audit")
         self.trader_token = new_token()
         self.wrong_token = new_token()
+        self.risk_token = new_token()
         self.received: list[str] = []  # every reply and exec event, as JSON text
 
     # ---- processes
@@ -149,6 +150,13 @@ permissions = ["trade", "cancel", "read"]
 accounts = ["fx", "crypto"]
 symbols = ["EUR/USD", "BTC/USDT"]
 rate_limits = ["100/1s"]
+[[principals]]
+name = "risk"
+token_sha256 = "{token_sha256(self.risk_token)}"
+permissions = ["monitor"]
+accounts = []
+symbols = []
+rate_limits = ["1/1s"]
 """
 
     def start_gateway(self, config_text: str, name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
@@ -198,6 +206,11 @@ rate_limits = ["100/1s"]
                     self.received.append(repr(intruder.hello(self.wrong_token)))
                 except Exception as error:  # refused: the exception text is what a client sees
                     self.received.append(str(error))
+        # A drop-copy subscriber (every account) follows the whole story.
+        watcher = Client(socket_path)
+        self.addCleanup(watcher.close)
+        watcher.hello(self.risk_token)
+        self.received.append(repr(watcher.subscribe()))
         with Client(socket_path) as client:
             self.received.append(repr(client.hello(self.trader_token)))
             fx_id = self.submit_until_accepted(client, "fx", "EURUSD", "1000", "fx")
@@ -215,6 +228,11 @@ rate_limits = ["100/1s"]
             wait_until(both_filled, 15.0, interval=0.0, what="fills from both simulated brokers")
             self.received.append(repr(client.positions()))
             self.received.append(repr(client.orders()))
+            # Credentials pasted into an order's fields: refused, and never
+            # repeated by the reply or the drop copy's rejection.
+            pasted = client.submit(self.binance_key, self.oanda_token, "buy", "market", "1", "ioc", "pasted-1")
+            self.assertFalse(pasted.accepted)
+            self.received.append(repr(pasted))
         # Garbage, including a credential pasted into a field, on a raw socket.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
             raw.settimeout(5.0)
@@ -232,6 +250,10 @@ rate_limits = ["100/1s"]
                 data += chunk
             self.received.append(data.decode(errors="replace"))
             self.assertIn(b'"type":"pong"', data)
+        copied = [repr(event) for event in watcher.events(timeout=1.0)]
+        self.assertTrue(any("'FILLED'" in e for e in copied), copied)
+        self.assertTrue(any("pasted-1" in e and "'INVALID_ACCOUNT'" in e for e in copied), copied)
+        self.received += copied
         self.assertEqual(self.stop_gateway(gateway), 0)
 
         # Broken starts: a credential that is not there, and a loose secrets file.
@@ -260,6 +282,7 @@ rate_limits = ["100/1s"]
             "Binance secret": self.binance_secret,
             "audit HMAC key": self.audit_key,
             "client token": self.trader_token,
+            "monitor token": self.risk_token,
             "wrong client token": self.wrong_token,
             "client token hash": token_sha256(self.trader_token),
         }

@@ -90,6 +90,7 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
   for (;;) {
     const bool running = broker.running.load(std::memory_order_acquire);
     watch_connection(broker);
+    if (broker.index == 0) roll_trading_day();
     if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
       broker.retry_at_ns = 0;
       begin_reconcile(broker);
@@ -154,6 +155,19 @@ void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) n
     } catch (...) {
       // The account is ready; only its log line is lost.
     }
+  }
+}
+
+void Engine::roll_trading_day() noexcept {
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  if (now_ns < next_day_check_ns_) return;
+  next_day_check_ns_ = now_ns + 1'000'000'000;
+  const auto day = static_cast<std::uint64_t>(trading_day_->day_of(clock_.wall_ns()));
+  if (day <= today_.load(std::memory_order_relaxed)) return;  // never backwards (a clock step, a repeated hour)
+  today_.store(day, std::memory_order_relaxed);
+  try {
+    emit("info", "trading_day", "day=" + std::to_string(day) + " start=\"" + config_.day_start + "\"");
+  } catch (...) {
   }
 }
 

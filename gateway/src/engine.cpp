@@ -132,6 +132,8 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
   // Closed until reconciled with its broker (see begin_reconcile).
   account_ready_ = std::make_unique<std::atomic<bool>[]>(accounts_.size());
+  trading_day_ = std::make_unique<TradingDay>(config_.day_start);
+  today_.store(static_cast<std::uint64_t>(trading_day_->day_of(clock_.wall_ns())), std::memory_order_relaxed);
   for (const auto& broker : brokers_) {
     broker->client_id_prefix = std::string(broker->port->client_id_prefix());
     const std::filesystem::path map_path =
@@ -264,6 +266,8 @@ std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, co
     state->cancel_limits = guards::GcraLimiter(parse_windows(principal->cancel_rate_limits, where), 1);
     if (principal->session_ttl_ns <= 0) throw ConfigError(where + ": session_ttl must be > 0");
     state->session_ttl_ns = principal->session_ttl_ns;
+    state->max_orders_per_day = principal->max_orders_per_day;
+    state->max_cancels_per_day = principal->max_cancels_per_day;
     if (previous != nullptr && id < previous->principals.size()) {
       state->order_limits.inherit(previous->principals[id]->order_limits);
       state->cancel_limits.inherit(previous->principals[id]->cancel_limits);

@@ -26,6 +26,7 @@
 #include "ordergate/guards/trading_state.hpp"
 #include "order_map.hpp"
 #include "slot_ring.hpp"
+#include "trading_day.hpp"
 
 namespace ordergate::detail {
 
@@ -149,6 +150,8 @@ struct PrincipalState {
   guards::GcraLimiter order_limits;
   guards::GcraLimiter cancel_limits;
   std::int64_t session_ttl_ns = 0;
+  std::uint32_t max_orders_per_day = 0;  // 0: none
+  std::uint32_t max_cancels_per_day = 0;
   bool removed = false;  // dropped from the configuration by a reload
 };
 
@@ -156,6 +159,10 @@ struct PrincipalState {
 struct PrincipalControl {
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<bool> enabled{true};
+  // Orders accepted and cancels asked for today: the trading day's low 16
+  // bits << 48 | count. A count of another day is zero.
+  std::atomic<std::uint64_t> orders_today{0};
+  std::atomic<std::uint64_t> cancels_today{0};
 };
 
 // Everything a reload may replace. Published through an atomic pointer and
@@ -369,6 +376,13 @@ class Engine final : public ExecutionSink {
   // adapter cannot say (broker thread).
   void begin_reconcile(Broker& broker) noexcept;
   void set_accounts_ready(std::uint16_t broker, std::string_view fields) noexcept;
+  // Broker 0's thread, once a second: moves `today_` on when the trading
+  // day rolled.
+  void roll_trading_day() noexcept;
+  // Takes one of `limit` from a daily count (false: used up today); gives
+  // one back when the order is refused after all. Hot path: one CAS.
+  bool take_daily(std::atomic<std::uint64_t>& count, std::uint32_t limit) noexcept;
+  void give_back_daily(std::atomic<std::uint64_t>& count) noexcept;
   // Follows the adapter's connection: closes the broker's accounts after an
   // outage longer than its `after_disconnect_ns`, reconciles them again
   // when it is back (broker thread).
@@ -408,6 +422,10 @@ class Engine final : public ExecutionSink {
   // Per account: reconciled with its broker, so it may trade. One relaxed
   // load per submit; written once per reconciliation.
   std::unique_ptr<std::atomic<bool>[]> account_ready_;
+  // The trading day of the daily limits; broker 0's thread rolls `today_`.
+  std::unique_ptr<TradingDay> trading_day_;
+  std::atomic<std::uint64_t> today_{0};
+  std::int64_t next_day_check_ns_ = 0;
 
   // The operator's decisions by name, as in the state file. Admin changes
   // are serialised by control_mutex_, so the file always holds the latest.

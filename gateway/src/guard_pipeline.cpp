@@ -140,10 +140,18 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, reason, retry_after_ns);
   }
+  std::atomic<std::uint64_t>& orders_today = controls_[slot.principal].orders_today;
+  const bool daily = principal.max_orders_per_day != 0;
+  if (daily && !take_daily(orders_today, principal.max_orders_per_day)) {
+    rates.refund();
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    return reject(handle, &order, Reason::DAILY_ORDER_LIMIT);
+  }
 
   // Claim the client order id; a concurrent submit of the same id loses here.
   auto undo = [&] {
     rates.refund();
+    if (daily) give_back_daily(orders_today);
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
   };
   std::size_t index_slot = 0;
@@ -240,6 +248,29 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   return Verdict{Reason::OK, 0, order_id, sequence};
 }
 
+namespace {
+constexpr std::uint64_t kDailyCountMask = (std::uint64_t{1} << 48) - 1;
+}  // namespace
+
+bool Engine::take_daily(std::atomic<std::uint64_t>& count, std::uint32_t limit) noexcept {
+  const std::uint64_t day = today_.load(std::memory_order_relaxed) & 0xFFFF;
+  std::uint64_t word = count.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t used = (word >> 48) == day ? (word & kDailyCountMask) : 0;
+    if (used >= limit) return false;
+    if (count.compare_exchange_weak(word, (day << 48) | (used + 1), std::memory_order_relaxed)) return true;
+  }
+}
+
+void Engine::give_back_daily(std::atomic<std::uint64_t>& count) noexcept {
+  std::uint64_t word = count.load(std::memory_order_relaxed);
+  // Only today's count, and never below zero: a day that rolled meanwhile
+  // starts from zero anyway.
+  while ((word >> 48) == (today_.load(std::memory_order_relaxed) & 0xFFFF) && (word & kDailyCountMask) > 0) {
+    if (count.compare_exchange_weak(word, word - 1, std::memory_order_relaxed)) return;
+  }
+}
+
 OrderId Engine::next_order_id(std::uint32_t index) noexcept {
   OrderRecord& record = records_[index];
   OrderId order_id = (record.generation << record_bits_) | index;
@@ -333,6 +364,12 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
     return cancel_rejected(reason, retry_after_ns);
   }
+  std::atomic<std::uint64_t>& cancels_today = controls_[handle.slot->principal].cancels_today;
+  const bool daily = principal.max_cancels_per_day != 0;
+  if (daily && !take_daily(cancels_today, principal.max_cancels_per_day)) {
+    rates.refund();
+    return cancel_rejected(Reason::DAILY_CANCEL_LIMIT);
+  }
   // The cancel's record takes its place in the trail before the broker can
   // see the cancel, so the trail never shows the order CANCELED before the
   // cancel was accepted. A cancel only lowers risk: when the ring has no
@@ -348,6 +385,7 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
   command.order = record.order;
   if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
     rates.refund();
+    if (daily) give_back_daily(cancels_today);
     return cancel_rejected(Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
   ++handle.slot->queued[broker_index];

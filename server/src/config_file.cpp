@@ -71,6 +71,7 @@ void read_gateway(TableReader& reader, ProcessConfig& config) {
   gateway.max_sessions = static_cast<std::uint32_t>(reader.integer("max_sessions", gateway.max_sessions, 1, 4096));
   gateway.session_queue_budget =
       static_cast<std::uint32_t>(reader.integer("session_queue_budget", gateway.session_queue_budget, 0, 1 << 24));
+  gateway.day_start = reader.string("day_start", gateway.day_start);
   const std::string idle = reader.string("idle_strategy", "backoff");
   if (idle == "backoff") {
     gateway.idle_strategy = IdleStrategy::backoff;
@@ -166,6 +167,8 @@ void read_principal(TableReader& reader, PrincipalConfig& principal, PrincipalAu
   principal.cancel_rate_limits = reader.strings("cancel_rate_limits", principal.cancel_rate_limits);
   check_rate_windows(reader, "cancel_rate_limits", principal.cancel_rate_limits);
   principal.session_ttl_ns = reader.duration("session_ttl", principal.session_ttl_ns);
+  principal.max_orders_per_day = static_cast<std::uint32_t>(reader.integer("max_orders_per_day", 0, 0, 1'000'000'000));
+  principal.max_cancels_per_day = static_cast<std::uint32_t>(reader.integer("max_cancels_per_day", 0, 0, 1'000'000'000));
   auth.cancel_on_disconnect = reader.boolean("cancel_on_disconnect", false);
   reader.reject_unknown();
 }

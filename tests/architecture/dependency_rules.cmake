@@ -27,9 +27,10 @@ set(ordergate_rule_ordergate_adapters
   ordergate_core ordergate_security Boost::headers OpenSSL::SSL OpenSSL::Crypto
   simdjson::simdjson Threads::Threads)
 # The in-process library: never the audit journal (only core's AuditSink
-# port), never the server, never a parser of its own.
+# port), never the server, never a parser of its own. ICU: the time zone of
+# the trading day (day_start).
 set(ordergate_rule_ordergate_gateway
-  ordergate_core ordergate_security ordergate_guards ordergate_adapters Threads::Threads)
+  ordergate_core ordergate_security ordergate_guards ordergate_adapters Threads::Threads ICU::uc ICU::i18n)
 # The process: the library plus the journal, Asio, simdjson, toml++.
 set(ordergate_rule_ordergate_server
   ordergate_gateway ordergate_audit ordergate_core ordergate_security

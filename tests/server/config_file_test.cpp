@@ -110,6 +110,27 @@ TEST(ConfigFile, TheDuplicateWindowIsADurationWithinOneSecondAndThirtyDays) {
   }
 }
 
+TEST(ConfigFile, TheTradingDayAndThePrincipalsDailyCountsAreRead) {
+  const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
+  EXPECT_EQ(defaults.gateway.day_start, "17:00 America/New_York");
+  EXPECT_EQ(defaults.gateway.principals[0].max_orders_per_day, 0u) << "none unless set";
+  EXPECT_EQ(defaults.gateway.principals[0].max_cancels_per_day, 0u);
+  const ProcessConfig set = parse_config_text(
+      replace(replace(kValid, "[gateway]\n", "[gateway]\nday_start = \"00:00 UTC\"\n"), "session_ttl = \"30m\"\n",
+              "session_ttl = \"30m\"\nmax_orders_per_day = 5000\nmax_cancels_per_day = 20000\n"),
+      "test.toml");
+  EXPECT_EQ(set.gateway.day_start, "00:00 UTC");
+  EXPECT_EQ(set.gateway.principals[0].max_orders_per_day, 5000u);
+  EXPECT_EQ(set.gateway.principals[0].max_cancels_per_day, 20000u);
+  for (const char* bad : {"max_orders_per_day = -1", "max_orders_per_day = \"5\"", "max_cancels_per_day = 1.5"}) {
+    const std::string message =
+        error_of(replace(kValid, "session_ttl = \"30m\"\n", std::string("session_ttl = \"30m\"\n") + bad + "\n"));
+    EXPECT_NE(message.find("_per_day"), std::string::npos) << bad << ": " << message;
+  }
+  EXPECT_NE(error_of(replace(kValid, "[gateway]\n", "[gateway]\nday_start = 17\n")).find("gateway.day_start"),
+            std::string::npos);
+}
+
 TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {
   const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
   EXPECT_EQ(defaults.server.read_rate_limit, "20/1s");

@@ -52,7 +52,9 @@ namespace ordergate {
   X(BROKER_RATE_LIMITED, "the broker's rate limit was reached; retry later")                 \
   X(AUDIT_UNAVAILABLE, "the audit journal cannot be written; new orders are refused")          \
   X(SESSION_QUEUE_FULL, "this session has too many orders waiting for the broker; retry later") \
-  X(ACCOUNT_NOT_READY, "the account is not reconciled with its broker yet; retry shortly")
+  X(ACCOUNT_NOT_READY, "the account is not reconciled with its broker yet; retry shortly")   \
+  X(DAILY_ORDER_LIMIT, "this principal's orders for the trading day are used up")              \
+  X(DAILY_CANCEL_LIMIT, "this principal's cancels for the trading day are used up")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

@@ -38,6 +38,11 @@ struct PrincipalConfig {
   std::vector<std::string> cancel_rate_limits = {"100/1s"};
   /// Sessions of this principal expire after this long (default 1 hour).
   std::int64_t session_ttl_ns = 3'600'000'000'000;
+  /// Orders accepted (and cancels asked for by its sessions) per trading
+  /// day (`GatewayConfig::day_start`); past it DAILY_ORDER_LIMIT /
+  /// DAILY_CANCEL_LIMIT until the day rolls. 0: no daily limit.
+  std::uint32_t max_orders_per_day = 0;
+  std::uint32_t max_cancels_per_day = 0;
 };
 
 /// How a broker I/O thread waits when it has nothing to do.
@@ -77,6 +82,10 @@ struct GatewayConfig {
   /// queued for its session and audited, in batches of at most 64). Past it
   /// new orders are refused ORDER_CAPACITY_EXHAUSTED. At most 2^26.
   std::uint32_t order_capacity = 1u << 18;
+  /// When the trading day of the daily limits starts: "HH:MM Zone" (an IANA
+  /// zone; daylight saving time is followed). The day rolls within a second
+  /// of it.
+  std::string day_start = "17:00 America/New_York";
   /// Execution reports kept for `Gateway::poll_drop_copy` (0: no drop copy).
   std::uint32_t drop_copy_capacity = 0;
   /// How long a client order id stays refused after it was used (per

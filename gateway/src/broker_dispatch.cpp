@@ -387,6 +387,7 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
     record.ident.store(incoming.order_id | kFinishedBit, std::memory_order_release);
   }
   executions_.fetch_add(1, std::memory_order_relaxed);
+  metric_cells_.count_execution(order.account_id, report.status);
 
   AuditEvent event;
   event.type = AuditEventType::execution;
@@ -808,6 +809,7 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
                                              : ClientOrderId{};
   if (report.source == FillSource::none) report.source = FillSource::account;
   executions_.fetch_add(1, std::memory_order_relaxed);
+  metric_cells_.count_execution(report.account_id, report.status);
 
   AuditEvent event;
   event.type = AuditEventType::position_fill;

@@ -24,6 +24,7 @@
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
+#include "metric_cells.hpp"
 #include "order_map.hpp"
 #include "slot_ring.hpp"
 #include "trading_day.hpp"
@@ -321,6 +322,7 @@ class Engine final : public ExecutionSink {
   bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
   std::vector<Gateway::BrokerStatus> broker_status() const;
   std::uint64_t drop_copy_lost() const noexcept { return drop_copy_lost_.load(std::memory_order_relaxed); }
+  GatewayMetrics metrics() const;
   std::vector<OpenOrder> open_orders(std::string_view principal) const;
   std::size_t cancel_orders(const CancelFilter& filter);
   bool has_permission(PrincipalId principal, guards::Permission permission) const noexcept;
@@ -336,6 +338,11 @@ class Engine final : public ExecutionSink {
 
  private:
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
+  // submit and cancel behind the metrics: `now_ns` is the submit's one
+  // clock read; `account` is set once the request's account is known.
+  Verdict run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns,
+                     std::uint32_t& account) noexcept;
+  Verdict run_cancel(SessionHandle& handle, std::string_view client_order_id, std::uint32_t& account) noexcept;
   // Records the refusal in `reservation` when given (it must then be one
   // that succeeded), else as a new record.
   Verdict reject(SessionHandle& handle, const Order* order, Reason reason, std::int64_t retry_after_ns = 0,
@@ -461,6 +468,7 @@ class Engine final : public ExecutionSink {
   // that names a session can never reach a later one.
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<std::uint64_t> executions_{0};
+  MetricCells metric_cells_;  // GatewayConfig::metrics
   std::atomic<bool> accepting_{false};
   bool started_ = false;
 };

@@ -68,6 +68,19 @@ std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reas
 
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
   const std::int64_t now_ns = clock_.monotonic_ns();
+  std::uint32_t account = metric_cells_.no_account();
+  const Verdict verdict = run_submit(handle, request, now_ns, account);
+  // The guard latency reuses the clock read the guards needed: one more
+  // read, at the end.
+  if (metric_cells_.enabled() && handle.slot != nullptr) {
+    metric_cells_.count_order(handle.slot_index, account, verdict.reason);
+    metric_cells_.observe_latency(handle.slot_index, clock_.monotonic_ns() - now_ns);
+  }
+  return verdict;
+}
+
+Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns,
+                           std::uint32_t& account) noexcept {
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
@@ -90,6 +103,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
       reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
+  account = order.account_id;
   // 2. permissions
   if (Reason reason = guards::check_submit_permissions(principal.policy, order); reason != Reason::OK) {
     return reject(handle, &order, reason);
@@ -314,6 +328,15 @@ bool Engine::queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_
 }
 
 Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
+  std::uint32_t account = metric_cells_.no_account();
+  const Verdict verdict = run_cancel(handle, client_order_id, account);
+  if (metric_cells_.enabled() && handle.slot != nullptr) {
+    metric_cells_.count_cancel(handle.slot_index, account, verdict.reason);
+  }
+  return verdict;
+}
+
+Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_id, std::uint32_t& account) noexcept {
   const std::int64_t now_ns = clock_.monotonic_ns();
   auto cancel_rejected = [&](Reason reason, std::int64_t retry_after_ns = 0,
                              const AuditReservation* reservation = nullptr) {
@@ -356,6 +379,7 @@ Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) 
       record.order.client_order_id.view() != client_order_id) {
     return cancel_rejected(Reason::UNKNOWN_ORDER);
   }
+  account = record.order.account_id;
   if (!accepting_.load(std::memory_order_acquire)) return cancel_rejected(Reason::BROKER_UNAVAILABLE);
 
   guards::RateCheck rates;

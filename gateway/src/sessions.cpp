@@ -62,6 +62,7 @@ void Engine::close_session(SessionHandle& handle) noexcept {
   event.session_id = handle.id;
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
+  metric_cells_.retire_slot(handle.slot_index, handle.slot->principal);
   handle.slot->live.store(0, std::memory_order_release);
   handle.slot->in_use.store(false, std::memory_order_release);
   handle.slot = nullptr;

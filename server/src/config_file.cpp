@@ -1,5 +1,6 @@
 #include "ordergate/server/config_file.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -124,6 +125,25 @@ void read_audit(TableReader& reader, AuditConfig& audit) {
   reader.reject_unknown();
 }
 
+void read_http(TableReader& reader, HttpConfig& http) {
+  const std::string listen = reader.string("listen", "");
+  for (const char* key : {"tls_cert", "tls_key"}) {
+    if (const toml::node* node = reader.find(key)) {
+      reader.fail(node, key,
+                  "HTTPS for the HTTP listener is not available yet: listen on a loopback address (and put a TLS "
+                  "reverse proxy in front if it must be reached from elsewhere)");
+    }
+  }
+  if (!listen.empty()) {
+    try {
+      http = parse_http_listen(listen);
+    } catch (const ConfigError& error) {
+      reader.fail(reader.find("listen"), "listen", error.what());
+    }
+  }
+  reader.reject_unknown();
+}
+
 void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
   credentials.use_process_environment = reader.boolean("use_environment", true);
   const std::string dotenv = reader.string("dotenv", "");
@@ -233,6 +253,10 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
     TableReader section(*audit, "audit", source);
     read_audit(section, config.audit);
   }
+  if (const toml::table* http = reader.table("http")) {
+    TableReader section(*http, "http", source);
+    read_http(section, config.http);
+  }
   bool state_configured = false;
   if (const toml::table* state = reader.table("state")) {
     TableReader section(*state, "state", source);
@@ -277,6 +301,35 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
 }
 
 }  // namespace
+
+HttpConfig parse_http_listen(std::string_view listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == listen.size()) {
+    throw ConfigError("expected \"HOST:PORT\", e.g. \"127.0.0.1:9464\"");
+  }
+  std::string_view host = listen.substr(0, colon);
+  const std::string_view port_text = listen.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') throw ConfigError("expected \"[IPV6]:PORT\", e.g. \"[::1]:9464\"");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    throw ConfigError("an IPv6 address goes in brackets: \"[::1]:9464\"");
+  }
+  unsigned port = 0;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) {
+    throw ConfigError("the port must be a number from 0 to 65535 (0: any free port)");
+  }
+  HttpConfig http;
+  http.enabled = true;
+  http.address = host == "localhost" ? std::string("127.0.0.1") : std::string(host);
+  http.port = static_cast<std::uint16_t>(port);
+  boost::system::error_code parse_error;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(http.address, parse_error);
+  if (parse_error) throw ConfigError("'" + http.address + "' is not an IP address (host names are not looked up)");
+  http.loopback = address.is_loopback();
+  return http;
+}
 
 bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept {
   std::int64_t count = 0;

@@ -21,7 +21,9 @@
 #include "broker_kinds.hpp"
 #include "connection.hpp"
 #include "handlers.hpp"
+#include "http_listener.hpp"
 #include "log.hpp"
+#include "metrics_page.hpp"
 #include "ordergate/audit/journal.hpp"
 #include "ordergate/core/error_text.hpp"
 #include "ordergate/gateway/gateway.hpp"
@@ -95,6 +97,7 @@ class Process final : public ConnectionOwner {
   }
 
   ~Process() {
+    if (http_) http_->stop();  // it reads the gateway and the journal
     if (bound_) ::unlink(socket_path_.c_str());
     // Brokers first (their reports are audited), then the journal, while
     // the gateway it takes names from is still alive.
@@ -183,6 +186,7 @@ class Process final : public ConnectionOwner {
     (void)credentials();  // unsafe or unreadable secrets files stop the start here
     gateway_->start();
     bind_socket();
+    start_http();
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     signals_.add(SIGHUP);
@@ -201,8 +205,56 @@ class Process final : public ConnectionOwner {
   }
 
   const std::string& socket_path() const noexcept { return socket_path_; }
+  std::string http_url() const { return http_ ? http_->url() : std::string(); }
 
  private:
+  // ---- the HTTP listener (metrics, health) ------------------------------------
+
+  void start_http() {
+    const HttpConfig& settings = config_.http;
+    if (!settings.enabled) return;
+    if (!settings.loopback) {
+      log_.line("warn", "http_not_loopback",
+                "address=" + settings.address + " why=\"plain HTTP, no TLS yet: anyone who can reach it reads the metrics\"");
+    }
+    start_time_seconds_ = static_cast<double>(clock_.wall_ns()) / 1e9;
+    http_ = std::make_unique<HttpListener>(
+        settings.address, settings.port, settings.fall_back_to_free_port, HttpLimits{},
+        [this](std::string_view path) { return http_page(path); },
+        [this](std::string_view level, std::string_view event, std::string_view fields) {
+          log_.line(level, event, fields);
+        });
+    http_->start();
+  }
+
+  // Runs on the listener's thread: reads only atomics of the gateway, the
+  // journal and this process.
+  HttpResponse http_page(std::string_view path) const {
+    const JournalState journal = journal_ == nullptr                            ? JournalState::disabled
+                                 : journal_->failed() || !journal_->healthy() ? JournalState::unhealthy
+                                                                              : JournalState::healthy;
+    if (path == "/healthz") return HttpResponse{200, "application/json", health_json()};
+    if (path == "/readyz") {
+      Readiness readiness = check_readiness(*gateway_, gateway_->metrics(), journal);
+      return HttpResponse{readiness.ready ? 200U : 503U, "application/json", std::move(readiness.json)};
+    }
+    if (path == "/metrics") {
+      ProcessMetrics process;
+      process.version = ORDERGATE_VERSION;
+      process.start_time_seconds = start_time_seconds_;
+      process.connections_open = connections_open_.load(std::memory_order_relaxed);
+      process.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
+      process.journal = journal;
+      if (journal_) {
+        process.audit_records_written = journal_->written_sequence();
+        process.audit_records_dropped = journal_->dropped_records();
+      }
+      return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                          render_metrics(*gateway_, gateway_->metrics(), process)};
+    }
+    return HttpResponse{404, "text/plain; charset=utf-8", "not found\n"};
+  }
+
   // ---- socket setup --------------------------------------------------------
 
   void bind_socket() {
@@ -272,6 +324,8 @@ class Process final : public ConnectionOwner {
   void on_accept(const std::shared_ptr<Connection>& connection) {
     connection->accepted(++connection_counter_);
     connections_.emplace(connection->number(), connection);
+    connections_accepted_.fetch_add(1, std::memory_order_relaxed);
+    connections_open_.store(connections_.size(), std::memory_order_relaxed);
     const auto& server = config_.server;
     const bool uid_ok = server.allowed_uids.empty() ||
                         std::find(server.allowed_uids.begin(), server.allowed_uids.end(), connection->peer_uid) !=
@@ -325,6 +379,7 @@ class Process final : public ConnectionOwner {
     // Erase later: we may be inside a handler holding a reference.
     asio::post(io_, [this, number] {
       connections_.erase(number);
+      connections_open_.store(connections_.size(), std::memory_order_relaxed);
       if (shutting_down_ && connections_.empty()) finish_shutdown();
     });
   }
@@ -603,6 +658,7 @@ class Process final : public ConnectionOwner {
 
   void finish_shutdown() {
     drain_timer_.cancel();
+    if (http_) http_->stop();
     if (journal_) {
       journal_->stop();
       log_.line("info", "audit_closed", "last_sequence=" + std::to_string(journal_->last_sequence()));
@@ -647,6 +703,11 @@ class Process final : public ConnectionOwner {
   // Reports the drop copy holds while the I/O thread is busy: a reader
   // that falls further behind than this loses its subscription.
   static constexpr std::uint32_t kDropCopyCapacity = 16384;
+  // Written by the I/O thread, read by the HTTP listener's.
+  std::atomic<std::uint64_t> connections_open_{0};
+  std::atomic<std::uint64_t> connections_accepted_{0};
+  double start_time_seconds_ = 0;
+  std::unique_ptr<HttpListener> http_;  // last: stopped before anything it reads goes
 };
 
 }  // namespace server_detail
@@ -658,5 +719,6 @@ void Server::start() { impl_->start(); }
 int Server::run() { return impl_->run(); }
 void Server::request_stop() { impl_->request_stop(); }
 const std::string& Server::socket_path() const noexcept { return impl_->socket_path(); }
+std::string Server::http_url() const { return impl_->http_url(); }
 
 }  // namespace ordergate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import selectors
@@ -13,6 +14,7 @@ import subprocess
 import termios
 import time
 import unittest
+import urllib.request
 
 from gateway_harness import (
     EXIT_TIMEOUT,
@@ -85,12 +87,19 @@ class EmbeddedDefault(GatewayTestCase):
             self.assertTrue(selector.select(READY_TIMEOUT), "no ready line")
             line = process.stdout.readline().decode()
         match = re.fullmatch(
-            r"ordergate ready socket=(\S+) environment=development principal=dev token=(\S+)\n",
+            r"ordergate ready socket=(\S+) environment=development principal=dev token=(\S+)"
+            r" console=http://127\.0\.0\.1:(\d+)/\n",
             line,
         )
         self.assertIsNotNone(match, line)
         self.assertEqual(match[1], str(path))
         self.assertRegex(match[2], r"^[A-Za-z0-9_-]{43}$")
+        # The embedded default serves metrics and health on loopback (9464,
+        # or a free port when that is taken); the paper account is ready.
+        readyz = f"http://127.0.0.1:{match[3]}/readyz"
+        with urllib.request.urlopen(readyz, timeout=5.0) as response:
+            self.assertEqual(response.status, 200)
+            self.assertEqual(json.loads(response.read())["journal"], "disabled")
         with Client(path) as client:
             self.assertEqual(client.hello(match[2]).principal, "dev")
             reply = client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "demo-1")

@@ -37,6 +37,9 @@ ProcessConfig embedded_default(std::string& token_text) {
   auth.token_sha256 = security::token_digest(token.reveal());
   auth.has_token = true;
   config.auth.push_back(auth);
+  // Metrics and health on loopback; another free port when 9464 is taken.
+  config.http = parse_http_listen("127.0.0.1:9464");
+  config.http.fall_back_to_free_port = true;
   return config;
 }
 
@@ -75,12 +78,14 @@ int run_command(const Args& args) {
   // The one line tools and tests wait for. The development token of the
   // embedded default is printed here, once; configured tokens never are.
   if (!token.empty()) {
-    std::printf("ordergate ready socket=%s environment=%s principal=%s token=%s\n", server.socket_path().c_str(),
+    std::printf("ordergate ready socket=%s environment=%s principal=%s token=%s", server.socket_path().c_str(),
                 environment.c_str(), kDefaultPrincipal, token.c_str());
     security::wipe(token.data(), token.size());
   } else {
-    std::printf("ordergate ready socket=%s environment=%s\n", server.socket_path().c_str(), environment.c_str());
+    std::printf("ordergate ready socket=%s environment=%s", server.socket_path().c_str(), environment.c_str());
   }
+  if (const std::string console = server.http_url(); !console.empty()) std::printf(" console=%s", console.c_str());
+  std::printf("\n");
   std::fflush(stdout);
   return server.run();
 }

@@ -109,6 +109,10 @@ struct GatewayConfig {
   /// (at least 1), which guarantees every session its budget.
   std::uint32_t session_queue_budget = 0;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
+  /// Count every decision by principal, account and reason, and time each
+  /// `submit` (one more monotonic clock read), for `Gateway::metrics()`.
+  /// Memory: max_sessions x (accounts + 1) x about 640 bytes.
+  bool metrics = true;
   /// Called on a broker I/O thread each time it queued an execution report
   /// for a session, so an event loop can wake up and poll its sessions.
   /// Must be cheap and must not call back into the gateway.

@@ -32,6 +32,7 @@
 #include "ordergate/core/ports.hpp"
 #include "ordergate/core/reason.hpp"
 #include "ordergate/gateway/config.hpp"
+#include "ordergate/gateway/metrics.hpp"
 #include "ordergate/guards/permissions.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
@@ -238,6 +239,13 @@ class Gateway {
   /// One waiting report, if any. One reader thread at a time.
   bool poll_drop_copy(DropCopyReport& out) noexcept;
   [[nodiscard]] std::uint64_t drop_copy_lost() const noexcept;
+
+  /// A snapshot of the counters operators watch (see metrics.hpp): decisions
+  /// by principal, account and reason, executions, guard latency, sessions,
+  /// trading states, readiness. Thread-safe; for a scrape, not the hot path
+  /// (it takes the metrics lock, which closing a session also takes, and
+  /// allocates).
+  [[nodiscard]] GatewayMetrics metrics() const;
 
   /// Open orders of a principal (all its sessions), in acceptance order.
   /// Walks that principal's list of open orders: the cost is its open orders

@@ -83,6 +83,19 @@ struct BrokerCredential {
   std::string name;  ///< e.g. "OANDA_TOKEN"
 };
 
+/// The operators' HTTP listener (`[http]` section): /metrics, /healthz,
+/// /readyz (docs/operations.md). Off unless `listen` is set.
+struct HttpConfig {
+  bool enabled = false;
+  std::string address;     ///< an IP literal ("localhost" is read as 127.0.0.1)
+  std::uint16_t port = 0;  ///< 0: any free port (the ready line names it)
+  /// When `port` is taken, listen on a free one instead of refusing to
+  /// start (the embedded default only).
+  bool fall_back_to_free_port = false;
+  /// True when `address` is a loopback address.
+  bool loopback = true;
+};
+
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).
 struct BrokerEntry {
   std::string name;  ///< what `[[accounts]] broker = "..."` refers to
@@ -125,6 +138,7 @@ struct ProcessConfig {
   GatewayConfig gateway;
   ServerConfig server;
   AuditConfig audit;
+  HttpConfig http;
   std::vector<BrokerEntry> brokers;
   /// Where credential names resolve (`[secrets]`; docs/secrets.md). Its
   /// environment is `environment` above.
@@ -139,6 +153,10 @@ struct ProcessConfig {
 
 /// Same, from text (tests, reload). `source_name` is used in messages.
 [[nodiscard]] ProcessConfig parse_config_text(std::string_view text, std::string_view source_name);
+
+/// Parses `[http] listen`: "HOST:PORT" or "[IPV6]:PORT", HOST an IP literal
+/// or "localhost". Throws ConfigError naming what is wrong.
+[[nodiscard]] HttpConfig parse_http_listen(std::string_view listen);
 
 /// Parses "250us", "100ms", "5s", "1m", "1h" into nanoseconds; false on error.
 [[nodiscard]] bool parse_duration(std::string_view text, std::int64_t& nanoseconds) noexcept;

@@ -32,7 +32,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Starts the gateway and binds the socket (mode 0600 or 0660, a stale
+  /// Starts the gateway, binds the socket and, with [http] listen, starts
+  /// the HTTP listener (/metrics, /healthz, /readyz) on its own thread. Binds the socket (mode 0600 or 0660, a stale
   /// socket file is replaced, a live one is refused). Throws std::runtime_error
   /// with a clear message on failure.
   void start();
@@ -47,6 +48,9 @@ class Server {
   void request_stop();
 
   [[nodiscard]] const std::string& socket_path() const noexcept;
+  /// "http://127.0.0.1:PORT/" of the HTTP listener ([http] listen) once
+  /// started; empty when it is off.
+  [[nodiscard]] std::string http_url() const;
 
  private:
   std::unique_ptr<server_detail::Process> impl_;

@@ -1,0 +1,180 @@
+#include "metrics_page.hpp"
+
+#include <array>
+#include <cstdio>
+#include <vector>
+
+#include "prometheus_text.hpp"
+
+namespace ordergate::server_detail {
+namespace {
+
+std::string_view account_name(const Gateway& gateway, bool has_account, AccountId account) {
+  if (!has_account || account >= gateway.accounts().size()) return {};
+  return gateway.accounts()[account].name.view();
+}
+
+void decisions(PrometheusText& out, const Gateway& gateway, std::string_view name,
+               const std::vector<GatewayMetrics::Decision>& counts) {
+  for (const GatewayMetrics::Decision& decision : counts) {
+    out.sample(name,
+               {{"principal", gateway.principal_name(decision.principal)},
+                {"account", account_name(gateway, decision.has_account, decision.account)},
+                {"result", decision.reason == Reason::OK ? "accepted" : "rejected"},
+                {"reason", reason_name(decision.reason)}},
+               decision.count);
+  }
+}
+
+std::uint64_t state_value(guards::TradingState state) {
+  switch (state) {
+    case guards::TradingState::active: return 0;
+    case guards::TradingState::reducing: return 1;
+    case guards::TradingState::halted: return 2;
+  }
+  return 2;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      std::array<char, 8> escaped{};
+      (void)std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
+      out += escaped.data();
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+std::string_view journal_text(JournalState journal) {
+  switch (journal) {
+    case JournalState::disabled: return "disabled";
+    case JournalState::healthy: return "healthy";
+    case JournalState::unhealthy: return "unhealthy";
+  }
+  return "unhealthy";
+}
+
+}  // namespace
+
+std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics, const ProcessMetrics& process) {
+  PrometheusText out;
+  out.family("ordergate_build_info", "gauge", "Always 1; the version of the running gateway in its label.");
+  out.sample("ordergate_build_info", {{"version", process.version}}, 1);
+  out.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.");
+  out.sample_double("process_start_time_seconds", {}, process.start_time_seconds);
+
+  out.family("ordergate_orders_total", "counter",
+             "Orders decided by submit, by principal, account, result and reason code (OK when accepted).");
+  decisions(out, gateway, "ordergate_orders_total", metrics.orders);
+  out.family("ordergate_cancels_total", "counter",
+             "Cancels decided by the gateway, by principal, account, result and reason code (OK when accepted).");
+  decisions(out, gateway, "ordergate_cancels_total", metrics.cancels);
+  out.family("ordergate_executions_total", "counter", "Execution reports from the brokers, by account and status.");
+  for (const GatewayMetrics::Executions& executions : metrics.executions) {
+    out.sample("ordergate_executions_total",
+               {{"account", account_name(gateway, true, executions.account)}, {"status", to_string(executions.status)}},
+               executions.count);
+  }
+
+  out.family("ordergate_guard_latency_seconds", "histogram",
+             "Time submit spent on the caller's thread, from its first clock read to the verdict.");
+  std::array<double, kGuardLatencyBoundsNs.size()> bounds{};
+  for (std::size_t i = 0; i < bounds.size(); ++i) bounds[i] = static_cast<double>(kGuardLatencyBoundsNs[i]) / 1e9;
+  out.histogram("ordergate_guard_latency_seconds", bounds, metrics.guard_latency_buckets,
+                static_cast<double>(metrics.guard_latency_sum_ns) / 1e9);
+
+  out.family("ordergate_trading_state", "gauge",
+             "Trading state set for a scope (global, account:NAME, principal:NAME): 0 active, 1 reducing, 2 halted.");
+  out.sample("ordergate_trading_state", {{"scope", "global"}}, state_value(metrics.global_state));
+  for (std::size_t id = 0; id < metrics.account_states.size(); ++id) {
+    const std::string scope = "account:" + std::string(account_name(gateway, true, static_cast<AccountId>(id)));
+    out.sample("ordergate_trading_state", {{"scope", scope}}, state_value(metrics.account_states[id]));
+  }
+  for (std::size_t id = 0; id < metrics.principal_states.size(); ++id) {
+    if (id < metrics.principal_removed.size() && metrics.principal_removed[id]) continue;
+    const std::string scope = "principal:" + std::string(gateway.principal_name(static_cast<PrincipalId>(id)));
+    out.sample("ordergate_trading_state", {{"scope", scope}}, state_value(metrics.principal_states[id]));
+  }
+
+  out.family("ordergate_sessions", "gauge", "Open gateway sessions, by principal.");
+  for (std::size_t id = 0; id < metrics.sessions_by_principal.size(); ++id) {
+    if (id < metrics.principal_removed.size() && metrics.principal_removed[id]) continue;
+    out.sample("ordergate_sessions", {{"principal", gateway.principal_name(static_cast<PrincipalId>(id))}},
+               metrics.sessions_by_principal[id]);
+  }
+  out.family("ordergate_connections", "gauge", "Open client connections on the Unix socket.");
+  out.sample("ordergate_connections", {}, process.connections_open);
+  out.family("ordergate_connections_accepted_total", "counter", "Client connections accepted on the Unix socket.");
+  out.sample("ordergate_connections_accepted_total", {}, process.connections_accepted);
+
+  out.family("ordergate_account_ready", "gauge", "1 when the account is reconciled with its broker and may trade.");
+  for (std::size_t id = 0; id < metrics.account_ready.size(); ++id) {
+    out.sample("ordergate_account_ready", {{"account", account_name(gateway, true, static_cast<AccountId>(id))}},
+               metrics.account_ready[id] ? 1 : 0);
+  }
+  const Readiness readiness = check_readiness(gateway, metrics, process.journal);
+  out.family("ordergate_ready", "gauge", "1 when /readyz answers 200.");
+  out.sample("ordergate_ready", {}, readiness.ready ? 1 : 0);
+
+  out.family("ordergate_audit_enabled", "gauge", "1 when an audit journal is configured.");
+  out.sample("ordergate_audit_enabled", {}, process.journal == JournalState::disabled ? 0 : 1);
+  out.family("ordergate_audit_healthy", "gauge",
+             "1 while the audit journal keeps a complete trail (0: new orders are refused AUDIT_UNAVAILABLE).");
+  out.sample("ordergate_audit_healthy", {}, process.journal == JournalState::unhealthy ? 0 : 1);
+  out.family("ordergate_audit_records_written_total", "counter", "Audit records the journal wrote.");
+  out.sample("ordergate_audit_records_written_total", {}, process.audit_records_written);
+  out.family("ordergate_audit_records_dropped_total", "counter",
+             "Audit records refused because the journal's ring was full.");
+  out.sample("ordergate_audit_records_dropped_total", {}, process.audit_records_dropped);
+
+  const Gateway::Counters counters = gateway.counters();
+  out.family("ordergate_order_records_reclaimed_total", "counter",
+             "Order records made free again after their order finished.");
+  out.sample("ordergate_order_records_reclaimed_total", {}, counters.order_records_reclaimed);
+  out.family("ordergate_order_records_visited_total", "counter",
+             "Order records that listing and cancel-all walks looked at.");
+  out.sample("ordergate_order_records_visited_total", {}, counters.order_records_visited);
+  out.family("ordergate_metrics_recording", "gauge",
+             "1 when the gateway records decisions and guard latency (GatewayConfig::metrics).");
+  out.sample("ordergate_metrics_recording", {}, metrics.recording ? 1 : 0);
+  return out.take();
+}
+
+Readiness check_readiness(const Gateway& gateway, const GatewayMetrics& metrics, JournalState journal) {
+  Readiness result;
+  bool ready = true;
+  std::string accounts;
+  std::vector<bool> broker_ready(metrics.broker_names.size(), true);
+  for (std::size_t id = 0; id < metrics.account_ready.size(); ++id) {
+    const bool account_ready = metrics.account_ready[id];
+    ready = ready && account_ready;
+    if (!accounts.empty()) accounts += ',';
+    append_json_string(accounts, account_name(gateway, true, static_cast<AccountId>(id)));
+    accounts += account_ready ? ":\"ready\"" : ":\"reconciling\"";
+    if (id < metrics.account_broker.size() && metrics.account_broker[id] < broker_ready.size() && !account_ready) {
+      broker_ready[metrics.account_broker[id]] = false;
+    }
+  }
+  std::string brokers;
+  for (std::size_t index = 0; index < metrics.broker_names.size(); ++index) {
+    if (!brokers.empty()) brokers += ',';
+    append_json_string(brokers, metrics.broker_names[index]);
+    brokers += broker_ready[index] ? ":\"reconciled\"" : ":\"reconciling\"";
+  }
+  if (journal == JournalState::unhealthy) ready = false;
+  result.ready = ready;
+  result.json = std::string("{\"status\":\"") + (ready ? "ready" : "not_ready") + "\",\"accounts\":{" + accounts +
+                "},\"brokers\":{" + brokers + "},\"journal\":\"" + std::string(journal_text(journal)) + "\"}\n";
+  return result;
+}
+
+std::string health_json() { return "{\"status\":\"serving\"}\n"; }
+
+}  // namespace ordergate::server_detail

@@ -251,12 +251,11 @@ void HttpListener::stop() noexcept {
   Impl& impl = *impl_;
   if (!impl.started) return;
   impl.started = false;
-  asio::post(impl.io, [&impl] {
-    beast::error_code ignored;
-    impl.acceptor.close(ignored);
-  });
   impl.io.stop();
   if (impl.thread.joinable()) impl.thread.join();
+  // The thread is gone: nothing else touches the acceptor now.
+  beast::error_code ignored;
+  impl.acceptor.close(ignored);
 }
 
 std::uint16_t HttpListener::port() const noexcept { return impl_->port; }

@@ -147,6 +147,35 @@ TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {
             std::string::npos);
 }
 
+TEST(ConfigFile, TheHttpListenerIsOffUnlessListenIsSetAndReadsHostAndPort) {
+  EXPECT_FALSE(parse_config_text(kValid, "test.toml").http.enabled);
+  const ProcessConfig set = parse_config_text(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\n", "test.toml");
+  EXPECT_TRUE(set.http.enabled);
+  EXPECT_EQ(set.http.address, "127.0.0.1");
+  EXPECT_EQ(set.http.port, 9464);
+  EXPECT_TRUE(set.http.loopback);
+  EXPECT_FALSE(set.http.fall_back_to_free_port);
+  const HttpConfig v6 = parse_http_listen("[::1]:0");
+  EXPECT_EQ(v6.address, "::1");
+  EXPECT_EQ(v6.port, 0);
+  EXPECT_TRUE(v6.loopback);
+  EXPECT_EQ(parse_http_listen("localhost:9464").address, "127.0.0.1");
+  EXPECT_FALSE(parse_http_listen("0.0.0.0:9464").loopback);
+  EXPECT_FALSE(parse_http_listen("[::]:9464").loopback);
+}
+
+TEST(ConfigFile, RefusesABadHttpListenAndHttpsSettingsWithTheKey) {
+  for (const char* bad : {"\"9464\"", "\"127.0.0.1\"", "\"127.0.0.1:70000\"", "\"127.0.0.1:x\"", "\"::1:9464\"",
+                          "\"metrics.example:9464\"", "9464"}) {
+    const std::string message = error_of(kValid + "[http]\nlisten = " + bad + "\n");
+    EXPECT_NE(message.find("http.listen"), std::string::npos) << bad << ": " << message;
+  }
+  const std::string https = error_of(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\ntls_cert = \"/etc/c.pem\"\n");
+  EXPECT_NE(https.find("http.tls_cert"), std::string::npos) << https;
+  EXPECT_NE(https.find("not available yet"), std::string::npos) << https;
+  EXPECT_NE(error_of(kValid + "[http]\nport = 9464\n").find("http.port"), std::string::npos);
+}
+
 TEST(ConfigFile, TheShippedExampleIsValid) {
   EXPECT_NO_THROW((void)load_config_file(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml"));
 }

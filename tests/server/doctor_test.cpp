@@ -97,6 +97,18 @@ TEST(Doctor, ProductionWithoutAuditAndWithWildcardsFailsAndRunRefusesIt) {
   std::remove(path.c_str());
 }
 
+TEST(Doctor, ProductionRefusesAnHttpListenerOnANonLoopbackAddress) {
+  const std::string text = replace(example_text(), "environment = \"development\"", "environment = \"production\"");
+  const std::string loopback = write_temp(text + "\n[http]\nlisten = \"127.0.0.1:9464\"\n");
+  EXPECT_TRUE(production_violations(load_config_file(loopback)).empty());
+  const std::string everywhere = write_temp(text + "\n[http]\nlisten = \"0.0.0.0:9464\"\n");
+  const auto violations = production_violations(load_config_file(everywhere));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_NE(violations[0].find("http.listen 0.0.0.0 is not a loopback address"), std::string::npos) << violations[0];
+  std::remove(loopback.c_str());
+  std::remove(everywhere.c_str());
+}
+
 TEST(Doctor, ProductionWithoutAStateFileFailsAndTheStateDefaultsBesideTheJournal) {
   std::string text = replace(example_text(), "environment = \"development\"", "environment = \"production\"");
   text = replace(text, "[state]\npath = \"/tmp/ordergate-example.state\"\n", "");

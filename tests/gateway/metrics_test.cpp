@@ -1,0 +1,181 @@
+#include "ordergate/gateway/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <string>
+
+#include "gateway/test_support.hpp"
+#include "ordergate/gateway/gateway.hpp"
+
+namespace ordergate {
+namespace {
+
+using testing::limit_order;
+using testing::market_order;
+using testing::test_config;
+using testing::wait_for_reports;
+
+constexpr AccountId kAccountA = 0;
+constexpr AccountId kAccountB = 1;
+
+// The count of one label set; 0 when the snapshot has none.
+std::uint64_t count_of(const std::vector<GatewayMetrics::Decision>& decisions, const Gateway& gateway,
+                       std::string_view principal, std::optional<AccountId> account, Reason reason) {
+  std::uint64_t total = 0;
+  for (const GatewayMetrics::Decision& decision : decisions) {
+    if (gateway.principal_name(decision.principal) != principal || decision.reason != reason) continue;
+    if (decision.has_account != account.has_value()) continue;
+    if (account && decision.account != *account) continue;
+    total += decision.count;
+  }
+  return total;
+}
+
+std::uint64_t latency_count(const GatewayMetrics& metrics) {
+  return std::accumulate(metrics.guard_latency_buckets.begin(), metrics.guard_latency_buckets.end(), std::uint64_t{0});
+}
+
+class GatewayMetricsTest : public ::testing::Test {
+ protected:
+  explicit GatewayMetricsTest(bool recording = true) : gateway_(make_config(recording), clock_) { gateway_.start(); }
+
+  GatewayConfig make_config(bool recording) {
+    GatewayConfig config = testing::with_quote_feed(test_config(), quotes_);
+    config.metrics = recording;
+    return config;
+  }
+
+  ManualClock clock_;
+  std::shared_ptr<adapters::PaperQuoteFeed> quotes_ = std::make_shared<adapters::PaperQuoteFeed>();
+  Gateway gateway_;
+};
+
+TEST_F(GatewayMetricsTest, CountsEveryOrderDecisionByPrincipalAccountAndReason) {
+  Session alice = gateway_.open_session("alice");
+  Session bob = gateway_.open_session("bob");
+  ASSERT_TRUE(alice.submit(market_order("m-1")).accepted());
+  ASSERT_TRUE(alice.submit(market_order("m-2", Side::buy, "10000", "acc-b")).accepted());
+  EXPECT_EQ(alice.submit(market_order("m-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  EXPECT_EQ(alice.submit(market_order("m-3", Side::buy, "10000", "acc-a", "XAUUSD")).reason,
+            Reason::UNKNOWN_INSTRUMENT);
+  EXPECT_EQ(bob.submit(market_order("b-1", Side::buy, "10000", "acc-b")).reason, Reason::ORDER_TYPE_NOT_PERMITTED);
+
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_TRUE(metrics.recording);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "alice", kAccountA, Reason::OK), 1u);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "alice", kAccountB, Reason::OK), 1u);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "alice", kAccountA, Reason::DUPLICATE_CLIENT_ORDER_ID), 1u);
+  // Refused by validation: the account is not trusted yet.
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "alice", std::nullopt, Reason::UNKNOWN_INSTRUMENT), 1u);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "bob", kAccountB, Reason::ORDER_TYPE_NOT_PERMITTED), 1u);
+  std::uint64_t total = 0;
+  for (const auto& decision : metrics.orders) total += decision.count;
+  EXPECT_EQ(total, 5u);
+  EXPECT_EQ(latency_count(metrics), 5u);
+  EXPECT_EQ(metrics.sessions_by_principal.at(*gateway_.find_principal("alice")), 1u);
+  EXPECT_EQ(metrics.sessions_by_principal.at(*gateway_.find_principal("ops")), 0u);
+}
+
+TEST_F(GatewayMetricsTest, AClosedSessionsCountsStayWithItsPrincipalAndTheNextSessionInTheSlotStartsAtZero) {
+  {
+    Session alice = gateway_.open_session("alice");
+    ASSERT_TRUE(alice.submit(market_order("a-1")).accepted());
+    ASSERT_TRUE(alice.submit(market_order("a-2")).accepted());
+  }
+  Session bob = gateway_.open_session("bob");  // takes the slot alice left
+  ASSERT_TRUE(bob.submit(limit_order("b-1", Side::buy, "1.08000", "10000", "acc-b")).accepted());
+
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "alice", kAccountA, Reason::OK), 2u);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "bob", kAccountB, Reason::OK), 1u);
+  EXPECT_EQ(count_of(metrics.orders, gateway_, "bob", kAccountA, Reason::OK), 0u);
+  EXPECT_EQ(latency_count(metrics), 3u);
+  EXPECT_EQ(metrics.sessions_by_principal.at(*gateway_.find_principal("alice")), 0u);
+  EXPECT_EQ(metrics.sessions_by_principal.at(*gateway_.find_principal("bob")), 1u);
+}
+
+TEST_F(GatewayMetricsTest, CountsCancelsWithTheAccountOfTheOrderTheyName) {
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(limit_order("l-1", Side::buy, "1.08000")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 1).size(), 1u);  // NEW: the order rests
+  EXPECT_TRUE(alice.cancel("l-1").accepted());
+  EXPECT_EQ(alice.cancel("no-such").reason, Reason::UNKNOWN_ORDER);
+
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_EQ(count_of(metrics.cancels, gateway_, "alice", kAccountA, Reason::OK), 1u);
+  EXPECT_EQ(count_of(metrics.cancels, gateway_, "alice", std::nullopt, Reason::UNKNOWN_ORDER), 1u);
+  // Cancels are not in the guard latency histogram (it times submit).
+  EXPECT_EQ(latency_count(metrics), 1u);
+}
+
+TEST_F(GatewayMetricsTest, CountsExecutionReportsByAccountAndStatus) {
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(market_order("m-1")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+
+  auto executions = [&](ExecStatus status) {
+    for (const auto& entry : gateway_.metrics().executions) {
+      if (entry.account == kAccountA && entry.status == status) return entry.count;
+    }
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(executions(ExecStatus::new_order), 1u);
+  EXPECT_EQ(executions(ExecStatus::filled), 1u);
+}
+
+TEST_F(GatewayMetricsTest, GuardLatencyUsesTheInjectedClock) {
+  // The manual clock does not move while submit runs: every submit takes
+  // 0 ns by it, which is the first bucket (at most 50 ns).
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(market_order("m-1")).accepted());
+  EXPECT_EQ(alice.submit(market_order("m-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_EQ(metrics.guard_latency_buckets.front(), 2u);
+  EXPECT_EQ(latency_count(metrics), 2u);
+  EXPECT_EQ(metrics.guard_latency_sum_ns, 0u);
+}
+
+TEST_F(GatewayMetricsTest, ShowsTradingStatesAndReadiness) {
+  gateway_.set_trading_state(TradingScope::account("acc-b"), guards::TradingState::halted);
+  gateway_.set_trading_state(TradingScope::principal("bob"), guards::TradingState::reducing);
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_EQ(metrics.global_state, guards::TradingState::active);
+  ASSERT_EQ(metrics.account_states.size(), 2u);
+  EXPECT_EQ(metrics.account_states[kAccountA], guards::TradingState::active);
+  EXPECT_EQ(metrics.account_states[kAccountB], guards::TradingState::halted);
+  EXPECT_EQ(metrics.principal_states.at(*gateway_.find_principal("bob")), guards::TradingState::reducing);
+  ASSERT_EQ(metrics.account_ready.size(), 2u);
+  EXPECT_TRUE(metrics.account_ready[kAccountA]);
+  ASSERT_EQ(metrics.broker_names.size(), 1u);
+  EXPECT_EQ(metrics.broker_names[0], "paper");
+  EXPECT_EQ(metrics.account_broker.at(kAccountB), 0u);
+}
+
+class GatewayMetricsOffTest : public GatewayMetricsTest {
+ protected:
+  GatewayMetricsOffTest() : GatewayMetricsTest(false) {}
+};
+
+TEST_F(GatewayMetricsOffTest, RecordsNothingOnTheOrderPathWhenTurnedOff) {
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(market_order("m-1")).accepted());
+  EXPECT_EQ(alice.cancel("no-such").reason, Reason::UNKNOWN_ORDER);
+  ASSERT_EQ(wait_for_reports(alice, 2).size(), 2u);
+  const GatewayMetrics metrics = gateway_.metrics();
+  EXPECT_FALSE(metrics.recording);
+  EXPECT_TRUE(metrics.orders.empty());
+  EXPECT_TRUE(metrics.cancels.empty());
+  EXPECT_TRUE(metrics.executions.empty());
+  EXPECT_EQ(latency_count(metrics), 0u);
+  // What does not cost the order path is still there.
+  EXPECT_EQ(gateway_.counters().accepted, 1u);
+  EXPECT_EQ(metrics.sessions_by_principal.at(*gateway_.find_principal("alice")), 1u);
+}
+
+}  // namespace
+}  // namespace ordergate

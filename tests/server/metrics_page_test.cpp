@@ -1,0 +1,170 @@
+#include "metrics_page.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+#include "ordergate/gateway/default_config.hpp"
+#include "ordergate/server/config_file.hpp"
+#include "ordergate/server/server.hpp"
+#include "server/http_test_support.hpp"
+
+namespace ordergate::server_detail {
+namespace {
+
+using testing::body_of;
+using testing::http_exchange;
+using testing::http_get;
+using testing::status_of;
+
+OrderRequest market(std::string_view id, std::string_view symbol = "EURUSD") {
+  OrderRequest request;
+  request.account = "paper";
+  request.symbol = symbol;
+  request.side = Side::buy;
+  request.type = OrderType::market;
+  request.time_in_force = TimeInForce::ioc;
+  request.quantity = decimal_literal("1000");
+  request.client_order_id = id;
+  return request;
+}
+
+bool contains(const std::string& text, const std::string& line) { return text.find(line) != std::string::npos; }
+
+class MetricsPageTest : public ::testing::Test {
+ protected:
+  MetricsPageTest() : gateway_(make_default_config()) { gateway_.start(); }
+  Gateway gateway_;
+};
+
+TEST_F(MetricsPageTest, CountsAcceptedAndRejectedOrdersByPrincipalAccountResultAndReason) {
+  Session session = gateway_.open_session(kDefaultPrincipal);
+  ASSERT_TRUE(session.submit(market("ok-1")).accepted());
+  ASSERT_TRUE(session.submit(market("ok-2")).accepted());
+  EXPECT_EQ(session.submit(market("ok-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  EXPECT_EQ(session.submit(market("bad-1", "XAUUSD")).reason, Reason::UNKNOWN_INSTRUMENT);
+  EXPECT_EQ(session.cancel("none").reason, Reason::UNKNOWN_ORDER);
+
+  ProcessMetrics process;
+  process.version = "9.8.7";
+  process.start_time_seconds = 1700000000.5;
+  const std::string text = render_metrics(gateway_, gateway_.metrics(), process);
+  EXPECT_TRUE(contains(text, "ordergate_orders_total{principal=\"dev\",account=\"paper\",result=\"accepted\",reason=\"OK\"} 2\n"));
+  EXPECT_TRUE(contains(text, "ordergate_orders_total{principal=\"dev\",account=\"paper\",result=\"rejected\","
+                             "reason=\"DUPLICATE_CLIENT_ORDER_ID\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_orders_total{principal=\"dev\",account=\"\",result=\"rejected\","
+                             "reason=\"UNKNOWN_INSTRUMENT\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_cancels_total{principal=\"dev\",account=\"\",result=\"rejected\","
+                             "reason=\"UNKNOWN_ORDER\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_count 4\n"));
+  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_guard_latency_seconds histogram\n"));
+  EXPECT_TRUE(contains(text, "ordergate_build_info{version=\"9.8.7\"} 1\n"));
+  EXPECT_TRUE(contains(text, "process_start_time_seconds 1700000000.5\n"));
+  EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"global\"} 0\n"));
+  EXPECT_TRUE(contains(text, "ordergate_sessions{principal=\"dev\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_ready 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_audit_enabled 0\n"));
+}
+
+TEST_F(MetricsPageTest, ShowsTradingStatesAsNumbers) {
+  gateway_.set_trading_state(TradingScope::account("paper"), guards::TradingState::reducing);
+  gateway_.set_trading_state(TradingScope::global(), guards::TradingState::halted);
+  const std::string text = render_metrics(gateway_, gateway_.metrics(), ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"global\"} 2\n"));
+  EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"account:paper\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"principal:dev\"} 0\n"));
+}
+
+TEST_F(MetricsPageTest, ReadinessNamesEachComponentAndAnUnhealthyJournalBlocksIt) {
+  const Readiness disabled = check_readiness(gateway_, gateway_.metrics(), JournalState::disabled);
+  EXPECT_TRUE(disabled.ready);
+  EXPECT_EQ(disabled.json,
+            "{\"status\":\"ready\",\"accounts\":{\"paper\":\"ready\"},\"brokers\":{\"paper\":\"reconciled\"},"
+            "\"journal\":\"disabled\"}\n");
+  const Readiness unhealthy = check_readiness(gateway_, gateway_.metrics(), JournalState::unhealthy);
+  EXPECT_FALSE(unhealthy.ready);
+  EXPECT_TRUE(contains(unhealthy.json, "\"status\":\"not_ready\""));
+  EXPECT_TRUE(contains(unhealthy.json, "\"journal\":\"unhealthy\""));
+}
+
+// The whole process: the Unix-socket server with [http] listen on a free
+// loopback port, asked over real TCP connections.
+TEST(MetricsEndpoints, TheProcessServesHealthReadinessAndMetricsOnLoopback) {
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / ("og-http-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  ProcessConfig config = parse_config_text(R"(
+[gateway]
+order_capacity = 1024
+[http]
+listen = "127.0.0.1:0"
+[[instruments]]
+name = "EUR/USD"
+tick_size = "0.00001"
+lot_step = "1"
+min_quantity = "1"
+max_quantity = "50000000"
+max_order_quantity = "1000000"
+max_notional = "1000000"
+max_position = "5000000"
+price_band_bps = 100
+max_open_orders = 100
+max_quote_age = "5s"
+[[accounts]]
+name = "paper"
+broker = "paper"
+[paper]
+quotes = [ { symbol = "EUR/USD", bid = "1.08460", ask = "1.08463" } ]
+[[principals]]
+name = "bot"
+token_sha256 = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea"
+permissions = ["trade"]
+accounts = ["paper"]
+symbols = ["*"]
+rate_limits = ["20/1s"]
+)",
+                                           "http.toml");
+  config.server.socket_path = (directory / "og.sock").string();
+  std::ostringstream log;
+  {
+    Server server(std::move(config), log);
+    server.start();
+    const std::string url = server.http_url();
+    ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;
+    const auto port = static_cast<std::uint16_t>(std::stoi(url.substr(17)));
+    std::thread runner([&server] { (void)server.run(); });
+
+    const std::string health = http_get(port, "/healthz");
+    EXPECT_EQ(status_of(health), 200) << health;
+    EXPECT_EQ(body_of(health), "{\"status\":\"serving\"}\n");
+    EXPECT_NE(health.find("Content-Type: application/json"), std::string::npos);
+    const std::string ready = http_get(port, "/readyz");
+    EXPECT_EQ(status_of(ready), 200) << ready;
+    EXPECT_EQ(body_of(ready),
+              "{\"status\":\"ready\",\"accounts\":{\"paper\":\"ready\"},\"brokers\":{\"paper\":\"reconciled\"},"
+              "\"journal\":\"disabled\"}\n");
+    const std::string metrics = http_get(port, "/metrics");
+    EXPECT_EQ(status_of(metrics), 200);
+    EXPECT_NE(metrics.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+    EXPECT_NE(metrics.find("\nordergate_build_info{version=\""), std::string::npos);
+    EXPECT_NE(metrics.find("\nordergate_connections 0\n"), std::string::npos);
+    EXPECT_EQ(status_of(http_get(port, "/nope")), 404);
+    EXPECT_EQ(status_of(http_exchange(port, "DELETE /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")),
+              405);
+    EXPECT_EQ(status_of(http_exchange(port, "\x01\x02 garbage\r\n\r\n")), 400);
+    EXPECT_EQ(status_of(http_get(port, "/healthz")), 200);  // still serving
+
+    server.request_stop();
+    runner.join();
+    EXPECT_EQ(http_get(port, "/healthz"), "connect failed");  // the listener stops with the process
+  }
+  std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace ordergate::server_detail

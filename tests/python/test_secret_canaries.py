@@ -5,7 +5,8 @@ canary value for every credential: the OANDA token, the Binance key and
 secret, the audit HMAC key, the clients' tokens and their hashes. The test
 trades through both brokers, fails logins, sends garbage, then starts the
 gateway with broken configurations, and finally searches every log line,
-the audit journal, every reply and every execution report for the canaries.
+the audit journal, every reply, every execution report and the HTTP
+listener's /metrics, /healthz and /readyz pages for the canaries.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import socket
 import subprocess
 import unittest
+import urllib.request
 from pathlib import Path
 
 from gateway_harness import (
@@ -93,6 +95,8 @@ order_capacity = 4096
 [secrets]
 use_environment = false
 files = ["{secrets_file}"]
+[http]
+listen = "127.0.0.1:0"
 [audit]
 path = "{self.directory / 'audit.jsonl'}"
 fsync = "always"
@@ -198,7 +202,10 @@ rate_limits = ["1/1s"]
         port, ca = self.start_sim()
         secrets_file = self.write_secrets()
         gateway, gateway_log, socket_path = self.start_gateway(self.config(port, ca, secrets_file), "gateway")
-        read_ready_line(gateway, gateway_log, "gateway")
+        ready_line = read_ready_line(gateway, gateway_log, "gateway")
+        console = re.search(r" console=(http://127\.0\.0\.1:\d+/)", ready_line)
+        self.assertIsNotNone(console, ready_line)
+        assert console is not None
 
         with Client(socket_path) as intruder:
             for _ in range(3):
@@ -254,6 +261,13 @@ rate_limits = ["1/1s"]
         self.assertTrue(any("'FILLED'" in e for e in copied), copied)
         self.assertTrue(any("pasted-1" in e and "'INVALID_ACCOUNT'" in e for e in copied), copied)
         self.received += copied
+        # What the HTTP listener shows operators, after all of the above.
+        pages = {}
+        for page in ("metrics", "healthz", "readyz"):
+            with urllib.request.urlopen(console[1] + page, timeout=5.0) as response:
+                pages[page] = response.read().decode(errors="replace")
+        self.assertIn('ordergate_orders_total{principal="trader"', pages["metrics"])
+        self.assertIn('ordergate_executions_total{account="fx",status="FILLED"}', pages["metrics"])
         self.assertEqual(self.stop_gateway(gateway), 0)
 
         # Broken starts: a credential that is not there, and a loose secrets file.
@@ -275,6 +289,9 @@ rate_limits = ["1/1s"]
             "simulator log": (self.directory / "sim.log").read_text(errors="replace"),
             "audit journal": audit,
             "replies and events": "\n".join(self.received),
+            "/metrics page": pages["metrics"],
+            "/healthz page": pages["healthz"],
+            "/readyz page": pages["readyz"],
         }
         canaries = {
             "OANDA token": self.oanda_token,

@@ -130,8 +130,14 @@ std::uint64_t drain(Session& session) noexcept {
 // Accepted market orders, alternating buy and sell. Execution reports are
 // drained every 64 orders inside the loop: that cost is in the throughput,
 // not in the per-order samples, which time `submit` alone.
+//
+// Argument `metrics`: 1 records every decision and the guard latency
+// (GatewayConfig::metrics, the default), 0 records nothing; both run in
+// the same process so their difference is the cost of the metrics.
 void BM_GuardPipeline_Accept(benchmark::State& state) {
-  Gateway gateway(bench_config(order_capacity(), IdleStrategy::backoff));
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
+  config.metrics = state.range(0) != 0;
+  Gateway gateway(config);
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
@@ -161,14 +167,17 @@ void BM_GuardPipeline_Accept(benchmark::State& state) {
   publish(state, recorder);
   publish_thread_round_trip(state);
 }
-BENCHMARK(BM_GuardPipeline_Accept)->Iterations(kAcceptedOrders);
+BENCHMARK(BM_GuardPipeline_Accept)->ArgName("metrics")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
 
 // A limit order ~10% away from the quote with a 1% band: validation,
 // permissions, the kill switch, the quote read and every per-order risk check
 // run, and the last of them (PRICE_OUT_OF_BAND) refuses it. Rejections change
 // no state and produce no execution report, so the same request is reused.
+// Argument `metrics` as for BM_GuardPipeline_Accept.
 void BM_GuardPipeline_Reject(benchmark::State& state) {
-  Gateway gateway(bench_config(order_capacity(), IdleStrategy::backoff));
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
+  config.metrics = state.range(0) != 0;
+  Gateway gateway(config);
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);
@@ -197,7 +206,7 @@ void BM_GuardPipeline_Reject(benchmark::State& state) {
   session.close();
   gateway.stop();
 }
-BENCHMARK(BM_GuardPipeline_Reject);
+BENCHMARK(BM_GuardPipeline_Reject)->ArgName("metrics")->Arg(0)->Arg(1);
 
 // submit() of a market order until its FILLED report is polled on the
 // session: guards, the broker queue, the paper broker on its own busy-spinning

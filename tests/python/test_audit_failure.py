@@ -1,10 +1,15 @@
 """With ``fsync = "always"`` a reply waits until its audit record is on disk.
 When the journal fails, that never happens: the held replies must still go
-out, and new orders are refused AUDIT_UNAVAILABLE."""
+out, new orders are refused AUDIT_UNAVAILABLE, and the HTTP listener says
+the gateway is not ready."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import urllib.error
+import urllib.request
 
 from gateway_harness import GatewayTestCase, Principal
 from ordergate_client import Timeout
@@ -25,8 +30,12 @@ class AuditFailure(GatewayTestCase):
             extra_toml=(
                 f'[audit]\npath = "{journal_directory / "audit.jsonl"}"\n'
                 f'fsync = "always"\nmax_bytes = {MAX_BYTES}\n'
+                '[http]\nlisten = "127.0.0.1:0"\n'
             ),
         )
+        console = re.search(r" console=(http://127\.0\.0\.1:\d+/)", gateway.ready_line)
+        assert console is not None, gateway.ready_line
+        self.assertEqual(self.readyz(console[1]), (200, "healthy"))
         client = self.connect(gateway, "trader")
         self.assertTrue(client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "before").accepted)
 
@@ -46,6 +55,21 @@ class AuditFailure(GatewayTestCase):
         self.assertEqual(set(reasons[:-1]), {None}, "every order before the failure was accepted")
         client.ping()
         gateway.wait_for_log("audit_failed")
+        self.assertEqual(self.readyz(console[1]), (503, "unhealthy"))
+        with urllib.request.urlopen(console[1] + "metrics", timeout=5.0) as response:
+            metrics = response.read().decode()
+        self.assertIn("\nordergate_audit_healthy 0\n", metrics)
+        self.assertIn("\nordergate_ready 0\n", metrics)
+        self.assertIn('reason="AUDIT_UNAVAILABLE"} 1\n', metrics)
+
+    @staticmethod
+    def readyz(console: str) -> tuple[int, str]:
+        """The status of /readyz and the journal's state in its body."""
+        try:
+            with urllib.request.urlopen(console + "readyz", timeout=5.0) as response:
+                return response.status, json.loads(response.read())["journal"]
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())["journal"]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ docs/prometheus-rules.yml. The test sends good and bad orders over the
 socket, waits (condition and deadline) until Prometheus's query API returns
 ``ordergate_orders_total`` with the right counts by result and reason, checks
 that Prometheus loaded the rules, and runs ``promtool check metrics`` on a
-scrape and ``promtool check rules`` on the rules file.
+scrape, ``promtool check rules`` on the rules file and ``promtool test rules``
+on its unit tests.
 """
 
 from __future__ import annotations
@@ -205,6 +206,15 @@ class MetricsThroughPrometheus(GatewayTestCase):
         )
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("SUCCESS", check.stdout)
+        # The alerts fire when and as documented (docs/prometheus-rules.test.yml).
+        unit = subprocess.run(
+            [tool("promtool"), "test", "rules", str(RULES.with_name("prometheus-rules.test.yml"))],
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+        self.assertEqual(unit.returncode, 0, unit.stdout + unit.stderr)
+        self.assertIn("SUCCESS", unit.stdout)
 
     def test_a_not_loopback_http_listener_is_refused_in_production(self) -> None:
         directory = self.make_directory()

@@ -22,7 +22,7 @@ struct HttpResponse {
 };
 
 struct HttpLimits {
-  std::size_t max_header_bytes = 8 * 1024;  ///< request line and headers; past it 431
+  std::size_t max_header_bytes = std::size_t{8} * 1024;  ///< request line and headers; past it 431
   std::size_t max_body_bytes = 1024;        ///< a GET carries none; past it 413
   std::size_t max_connections = 32;         ///< more are closed at once
   std::chrono::milliseconds timeout{10'000};  ///< per read or write

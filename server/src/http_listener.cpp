@@ -19,7 +19,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 struct HttpListener::Impl {
-  Impl(std::string address_text, std::uint16_t wanted_port, bool fall_back, HttpLimits http_limits, Handler on_get,
+  Impl(std::string address_text, std::uint16_t wanted_port, bool fall_back, const HttpLimits& http_limits, Handler on_get,
        Log on_log)
       : address(std::move(address_text)),
         port(wanted_port),
@@ -209,7 +209,7 @@ bool HttpListener::Impl::host_allowed(std::string_view host, unsigned version) c
   return name == "localhost" || name == "127.0.0.1" || name == "::1" || name == address;
 }
 
-HttpListener::HttpListener(std::string address, std::uint16_t port, bool fall_back_to_free_port, HttpLimits limits,
+HttpListener::HttpListener(std::string address, std::uint16_t port, bool fall_back_to_free_port, const HttpLimits& limits,
                            Handler handler, Log log)
     : impl_(std::make_shared<Impl>(std::move(address), port, fall_back_to_free_port, limits, std::move(handler),
                                    std::move(log))) {}

@@ -38,7 +38,7 @@ class HttpListener {
 
   /// `address`: an IP literal; `port` 0 = any free port. With
   /// `fall_back_to_free_port`, a taken port is replaced by a free one.
-  HttpListener(std::string address, std::uint16_t port, bool fall_back_to_free_port, HttpLimits limits,
+  HttpListener(std::string address, std::uint16_t port, bool fall_back_to_free_port, const HttpLimits& limits,
                Handler handler, Log log);
   ~HttpListener();
   HttpListener(const HttpListener&) = delete;

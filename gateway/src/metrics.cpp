@@ -107,7 +107,10 @@ GatewayMetrics Engine::metrics() const {
     out.account_ready.push_back(account_ready_[id].load(std::memory_order_acquire));
   }
   out.account_broker.assign(broker_of_account_.begin(), broker_of_account_.end());
-  for (const auto& broker : brokers_) out.broker_names.emplace_back(broker->name);
+  for (const auto& broker : brokers_) {
+    out.broker_names.emplace_back(broker->name);
+    out.broker_connected.push_back(broker->connected.load(std::memory_order_relaxed));
+  }
   out.principal_states.reserve(snapshot.principals.size());
   for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
     out.principal_states.push_back(kill_switch_.principal(static_cast<PrincipalId>(id)));

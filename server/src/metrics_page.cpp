@@ -119,6 +119,12 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     out.sample("ordergate_account_ready", {{"account", account_name(gateway, true, static_cast<AccountId>(id))}},
                metrics.account_ready[id] ? 1 : 0);
   }
+  out.family("ordergate_broker_connected", "gauge",
+             "1 while the broker's adapter reports a live, verified connection that accepted its credentials.");
+  for (std::size_t index = 0; index < metrics.broker_names.size(); ++index) {
+    out.sample("ordergate_broker_connected", {{"broker", metrics.broker_names[index]}},
+               index < metrics.broker_connected.size() && metrics.broker_connected[index] ? 1 : 0);
+  }
   const Readiness readiness = check_readiness(gateway, metrics, process.journal);
   out.family("ordergate_ready", "gauge", "1 when /readyz answers 200.");
   out.sample("ordergate_ready", {}, readiness.ready ? 1 : 0);
@@ -164,9 +170,11 @@ Readiness check_readiness(const Gateway& gateway, const GatewayMetrics& metrics,
   }
   std::string brokers;
   for (std::size_t index = 0; index < metrics.broker_names.size(); ++index) {
+    const bool connected = index >= metrics.broker_connected.size() || metrics.broker_connected[index];
+    ready = ready && connected;
     if (!brokers.empty()) brokers += ',';
     append_json_string(brokers, metrics.broker_names[index]);
-    brokers += broker_ready[index] ? ":\"reconciled\"" : ":\"reconciling\"";
+    brokers += !connected ? ":\"disconnected\"" : broker_ready[index] ? ":\"reconciled\"" : ":\"reconciling\"";
   }
   if (journal == JournalState::unhealthy) ready = false;
   result.ready = ready;

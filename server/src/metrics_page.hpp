@@ -35,8 +35,9 @@ struct Readiness {
   std::string json;  ///< {"status":"ready"|"not_ready","accounts":{...},"brokers":{...},"journal":"..."}
 };
 
-/// `/readyz`: ready when every account is reconciled with its broker and the
-/// journal (when configured) is healthy.
+/// `/readyz`: ready when every account is reconciled with its broker, every
+/// broker reports a live connection and the journal (when configured) is
+/// healthy.
 [[nodiscard]] Readiness check_readiness(const Gateway& gateway, const GatewayMetrics& metrics, JournalState journal);
 
 /// `/healthz`: {"status":"serving"}.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <numeric>
@@ -154,6 +155,44 @@ TEST_F(GatewayMetricsTest, ShowsTradingStatesAndReadiness) {
   ASSERT_EQ(metrics.broker_names.size(), 1u);
   EXPECT_EQ(metrics.broker_names[0], "paper");
   EXPECT_EQ(metrics.account_broker.at(kAccountB), 0u);
+}
+
+// The paper broker behind a connection the test cuts and restores: what a
+// network adapter reports through BrokerPort::connected.
+class SwitchedBroker final : public BrokerPort {
+ public:
+  SwitchedBroker(std::unique_ptr<BrokerPort> inner, std::shared_ptr<std::atomic<bool>> up)
+      : inner_(std::move(inner)), up_(std::move(up)) {}
+  [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override { inner_->start(sink, quotes, clock); }
+  void submit(const Order& order) noexcept override { inner_->submit(order); }
+  void cancel(const CancelOrder& cancel) noexcept override { inner_->cancel(cancel); }
+  bool poll() noexcept override { return inner_->poll(); }
+  void stop() noexcept override { inner_->stop(); }
+  bool request_holdings() noexcept override { return inner_->request_holdings(); }
+  [[nodiscard]] bool connected() const noexcept override { return up_->load(); }
+
+ private:
+  std::unique_ptr<BrokerPort> inner_;
+  std::shared_ptr<std::atomic<bool>> up_;
+};
+
+TEST(GatewayMetricsBrokers, ShowTheBrokerConnectionAsItsThreadLastSawIt) {
+  auto up = std::make_shared<std::atomic<bool>>(true);
+  GatewayConfig config = test_config();
+  config.brokers.emplace_back("paper", [paper = adapters::make_paper_factory(config.paper), up](
+                                           const InstrumentTable& instruments) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<SwitchedBroker>(paper(instruments), up);
+  });
+  Gateway gateway(config);
+  gateway.start();
+  auto connected = [&] { return gateway.metrics().broker_connected.at(0); };
+  EXPECT_TRUE(connected());
+  up->store(false);
+  EXPECT_TRUE(testing::wait_until([&] { return !connected(); }));
+  up->store(true);
+  EXPECT_TRUE(testing::wait_until(connected));
+  gateway.stop();
 }
 
 class GatewayMetricsOffTest : public GatewayMetricsTest {

@@ -92,6 +92,18 @@ TEST_F(MetricsPageTest, ReadinessNamesEachComponentAndAnUnhealthyJournalBlocksIt
   EXPECT_TRUE(contains(unhealthy.json, "\"journal\":\"unhealthy\""));
 }
 
+TEST_F(MetricsPageTest, ABrokerWithoutAConnectionBlocksReadinessAndIsShownAsDisconnected) {
+  GatewayMetrics metrics = gateway_.metrics();
+  ASSERT_EQ(metrics.broker_connected.size(), 1u);
+  metrics.broker_connected[0] = false;  // as a network adapter reports a lost venue
+  const Readiness readiness = check_readiness(gateway_, metrics, JournalState::healthy);
+  EXPECT_FALSE(readiness.ready);
+  EXPECT_TRUE(contains(readiness.json, "\"brokers\":{\"paper\":\"disconnected\"}"));
+  const std::string text = render_metrics(gateway_, metrics, ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "ordergate_broker_connected{broker=\"paper\"} 0\n"));
+  EXPECT_TRUE(contains(text, "ordergate_ready 0\n"));
+}
+
 // The whole process: the Unix-socket server with [http] listen on a free
 // loopback port, asked over real TCP connections.
 TEST(MetricsEndpoints, TheProcessServesHealthReadinessAndMetricsOnLoopback) {

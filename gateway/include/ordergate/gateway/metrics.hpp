@@ -77,6 +77,9 @@ struct GatewayMetrics {
   /// Per account id: the index of its broker in `broker_names`.
   std::vector<std::uint16_t> account_broker;
   std::vector<std::string_view> broker_names;
+  /// Per broker (as `broker_names`): its adapter reports a live connection
+  /// (`BrokerPort::connected`, as its I/O thread last saw it).
+  std::vector<bool> broker_connected;
 
   /// False when recording is off (`GatewayConfig::metrics`): the decision
   /// counts and the histogram stay empty.

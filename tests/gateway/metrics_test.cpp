@@ -186,7 +186,7 @@ TEST(GatewayMetricsBrokers, ShowTheBrokerConnectionAsItsThreadLastSawIt) {
   });
   Gateway gateway(config);
   gateway.start();
-  auto connected = [&] { return gateway.metrics().broker_connected.at(0); };
+  auto connected = [&]() -> bool { return gateway.metrics().broker_connected.at(0); };
   EXPECT_TRUE(connected());
   up->store(false);
   EXPECT_TRUE(testing::wait_until([&] { return !connected(); }));

@@ -130,7 +130,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   open_lists_ = std::make_unique<OpenOrderLists>();
   std::fill(std::begin(open_lists_->head), std::end(open_lists_->head), kNoOrder);
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
-  metric_cells_.init(config_.metrics, config_.max_sessions, accounts_.size());
+  metric_cells_.init(config_.metrics, config_.metrics_latency_sample, config_.max_sessions, accounts_.size());
   // Closed until reconciled with its broker (see begin_reconcile).
   account_ready_ = std::make_unique<std::atomic<bool>[]>(accounts_.size());
   trading_day_ = std::make_unique<TradingDay>(config_.day_start);

@@ -31,8 +31,9 @@ class MetricCells {
   static constexpr std::size_t kBuckets = kGuardLatencyBoundsNs.size() + 1;  // + the +Inf bucket
   static constexpr std::size_t kExecStatuses = static_cast<std::size_t>(ExecStatus::expired) + 1;
 
-  // Allocates the cells (setup only; throws std::bad_alloc).
-  void init(bool enabled, std::uint32_t slots, std::size_t accounts);
+  // Allocates the cells (setup only; throws std::bad_alloc, or ConfigError
+  // when `latency_sample` is not a power of two).
+  void init(bool enabled, std::uint32_t latency_sample, std::uint32_t slots, std::size_t accounts);
 
   [[nodiscard]] bool enabled() const noexcept { return enabled_; }
   // The account index for a request whose account is not known.
@@ -44,6 +45,14 @@ class MetricCells {
   }
   void count_cancel(std::uint32_t slot, std::uint32_t account, Reason reason) noexcept {
     bump(slot, cancel_offset(account, reason));
+  }
+  // True for the submits whose latency is timed: the session's first and
+  // then one in `latency_sample`.
+  [[nodiscard]] bool sample_latency(std::uint32_t slot) noexcept {
+    std::atomic<std::uint64_t>& submits = cell(slot, sample_offset_);
+    const std::uint64_t count = submits.load(std::memory_order_relaxed);
+    submits.store(count + 1, std::memory_order_relaxed);
+    return (count & sample_mask_) == 0;
   }
   void observe_latency(std::uint32_t slot, std::int64_t elapsed_ns) noexcept {
     std::size_t bucket = 0;
@@ -97,6 +106,8 @@ class MetricCells {
   std::size_t accounts_ = 0;        // configured; index accounts_ = unknown account
   std::size_t decisions_ = 0;       // (accounts_ + 1) * kReasonCount: one table of orders or cancels
   std::size_t latency_offset_ = 0;  // 2 * decisions_; then kBuckets buckets and the sum
+  std::size_t sample_offset_ = 0;   // the session's submits, for sampling
+  std::uint64_t sample_mask_ = 0;   // latency_sample - 1
   std::size_t cells_per_slot_ = 0;
   std::size_t lines_per_slot_ = 0;
   std::uint32_t slots_ = 0;

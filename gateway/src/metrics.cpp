@@ -9,13 +9,18 @@
 namespace ordergate {
 namespace detail {
 
-void MetricCells::init(bool enabled, std::uint32_t slots, std::size_t accounts) {
+void MetricCells::init(bool enabled, std::uint32_t latency_sample, std::uint32_t slots, std::size_t accounts) {
   enabled_ = enabled;
   accounts_ = accounts;
   if (!enabled) return;
+  if (latency_sample == 0 || (latency_sample & (latency_sample - 1)) != 0) {
+    throw ConfigError("metrics_latency_sample must be a power of two (1: time every submit)");
+  }
+  sample_mask_ = latency_sample - 1;
   decisions_ = (accounts + 1) * kReasonCount;
   latency_offset_ = 2 * decisions_;
-  cells_per_slot_ = latency_offset_ + kBuckets + 1;
+  sample_offset_ = latency_offset_ + kBuckets + 1;
+  cells_per_slot_ = sample_offset_ + 1;
   lines_per_slot_ = (cells_per_slot_ + kPerLine - 1) / kPerLine;
   slots_ = slots;
   lines_ = std::make_unique<Line[]>(static_cast<std::size_t>(slots) * lines_per_slot_);
@@ -38,6 +43,7 @@ void MetricCells::retire_slot(std::uint32_t slot, PrincipalId principal) {
 void MetricCells::collect_locked(const std::vector<std::int32_t>& slot_principal, GatewayMetrics& out) const {
   out.recording = enabled_;
   if (!enabled_) return;
+  out.latency_sample = static_cast<std::uint32_t>(sample_mask_ + 1);
   std::vector<std::vector<std::uint64_t>> totals = retired_;
   for (std::uint32_t slot = 0; slot < slots_ && slot < slot_principal.size(); ++slot) {
     if (slot_principal[slot] < 0) continue;

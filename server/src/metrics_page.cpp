@@ -84,11 +84,16 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
   }
 
   out.family("ordergate_guard_latency_seconds", "histogram",
-             "Time submit spent on the caller's thread, from its first clock read to the verdict.");
+             "Time submit spent on the caller's thread, from its first clock read to the verdict; sampled: each "
+             "session's first submit and one in ordergate_guard_latency_sample after.");
   std::array<double, kGuardLatencyBoundsNs.size()> bounds{};
   for (std::size_t i = 0; i < bounds.size(); ++i) bounds[i] = static_cast<double>(kGuardLatencyBoundsNs[i]) / 1e9;
   out.histogram("ordergate_guard_latency_seconds", bounds, metrics.guard_latency_buckets,
                 static_cast<double>(metrics.guard_latency_sum_ns) / 1e9);
+
+  out.family("ordergate_guard_latency_sample", "gauge",
+             "The guard latency histogram times one submit in this many per session (1: every submit).");
+  out.sample("ordergate_guard_latency_sample", {}, metrics.latency_sample);
 
   out.family("ordergate_trading_state", "gauge",
              "Trading state set for a scope (global, account:NAME, principal:NAME): 0 active, 1 reducing, 2 halted.");

@@ -48,6 +48,7 @@ class GatewayMetricsTest : public ::testing::Test {
   GatewayConfig make_config(bool recording) {
     GatewayConfig config = testing::with_quote_feed(test_config(), quotes_);
     config.metrics = recording;
+    config.metrics_latency_sample = 1;  // every submit timed: the counts below are exact
     return config;
   }
 
@@ -193,6 +194,38 @@ TEST(GatewayMetricsBrokers, ShowTheBrokerConnectionAsItsThreadLastSawIt) {
   up->store(true);
   EXPECT_TRUE(testing::wait_until(connected));
   gateway.stop();
+}
+
+TEST(GatewayMetricsSampling, TimesEachSessionsFirstSubmitAndThenOneInTheSample) {
+  GatewayConfig config = test_config();
+  config.metrics_latency_sample = 16;
+  config.principals[0].rate_limits = {"1000/1s"};
+  Gateway gateway(config);
+  gateway.start();
+  {
+    Session alice = gateway.open_session("alice");
+    for (int i = 0; i < 20; ++i) {
+      (void)alice.submit(limit_order("s-" + std::to_string(i), Side::buy, "1.08000", "1"));  // some refused: counted too
+    }
+  }
+  Session again = gateway.open_session("alice");
+  (void)again.submit(limit_order("t-1", Side::buy, "1.08000", "1"));
+  const GatewayMetrics metrics = gateway.metrics();
+  EXPECT_EQ(metrics.latency_sample, 16u);
+  // Submits 1 and 17 of the first session, and the first of the next one.
+  EXPECT_EQ(latency_count(metrics), 3u);
+  std::uint64_t decided = 0;
+  for (const auto& decision : metrics.orders) decided += decision.count;
+  EXPECT_EQ(decided, 21u);  // every decision is counted
+  gateway.stop();
+}
+
+TEST(GatewayMetricsSampling, RefusesASampleThatIsNotAPowerOfTwo) {
+  GatewayConfig config = test_config();
+  config.metrics_latency_sample = 10;
+  EXPECT_THROW(Gateway{config}, ConfigError);
+  config.metrics_latency_sample = 0;
+  EXPECT_THROW(Gateway{config}, ConfigError);
 }
 
 class GatewayMetricsOffTest : public GatewayMetricsTest {

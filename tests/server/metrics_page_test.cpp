@@ -60,8 +60,10 @@ TEST_F(MetricsPageTest, CountsAcceptedAndRejectedOrdersByPrincipalAccountResultA
                              "reason=\"UNKNOWN_INSTRUMENT\"} 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_cancels_total{principal=\"dev\",account=\"\",result=\"rejected\","
                              "reason=\"UNKNOWN_ORDER\"} 1\n"));
-  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_count 4\n"));
-  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
+  // Sampled (one submit in 16 per session, the first included).
+  EXPECT_TRUE(contains(text, "ordergate_guard_latency_sample 16\n"));
+  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_count 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_bucket{le=\"+Inf\"} 1\n"));
   EXPECT_TRUE(contains(text, "# TYPE ordergate_guard_latency_seconds histogram\n"));
   EXPECT_TRUE(contains(text, "ordergate_build_info{version=\"9.8.7\"} 1\n"));
   EXPECT_TRUE(contains(text, "process_start_time_seconds 1700000000.5\n"));

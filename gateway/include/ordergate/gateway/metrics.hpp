@@ -7,10 +7,11 @@
 /// and readiness. `Gateway::metrics()` takes a snapshot; the process renders
 /// it as Prometheus text (docs/operations.md).
 ///
-/// Recording cost on the order path (with `GatewayConfig::metrics`): one
-/// more monotonic clock read per `submit`, and three relaxed stores to
-/// counters in the session's own cache lines (single writer: the session's
-/// thread). No lock, no allocation, no system call.
+/// Recording cost on the order path (with `GatewayConfig::metrics`): two
+/// relaxed stores to counters in the session's own cache lines (single
+/// writer: the session's thread), and for the submits whose latency is
+/// sampled one more monotonic clock read and two stores. No lock, no
+/// allocation, no system call.
 
 #include <array>
 #include <cstdint>
@@ -58,8 +59,11 @@ struct GatewayMetrics {
   /// read to its verdict. Per bucket, not cumulative: index i counts the
   /// submits that took at most kGuardLatencyBoundsNs[i] and more than the
   /// bound before; the last index counts those above 1 ms.
+  /// Sampled: each session times its first submit and then one in
+  /// `latency_sample` (GatewayConfig::metrics_latency_sample).
   std::array<std::uint64_t, kGuardLatencyBoundsNs.size() + 1> guard_latency_buckets{};
   std::uint64_t guard_latency_sum_ns = 0;
+  std::uint32_t latency_sample = 1;
 
   /// Open sessions, by principal id (index).
   std::vector<std::uint32_t> sessions_by_principal;

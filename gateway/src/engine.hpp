@@ -252,9 +252,6 @@ struct Broker {
   // Outages (BrokerPort::connected): since when the adapter has had no
   // connection (0: it has one), and whether that closed its accounts.
   std::int64_t after_disconnect_ns = 0;
-  // BrokerPort::connected() as the broker thread last saw it, for metrics
-  // and /readyz (written on change only).
-  std::atomic<bool> connected{true};
   std::int64_t down_since_ns = 0;
   std::atomic<bool> connected{true};  // as watch_connection last saw it; for health checks
   bool closed_by_outage = false;

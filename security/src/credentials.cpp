@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "ordergate/security/fernet.hpp"
+#include "ordergate/security/systemd_credentials.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, not declared by <cstdlib>
 
@@ -103,6 +104,15 @@ std::string_view environment_prefix(Environment environment) noexcept {
 
 CredentialSources::CredentialSources(const CredentialConfig& config) : environment_(config.environment) {
   const std::string_view prefix = environment_prefix(environment_);
+  if (config.systemd_credentials) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): only while CredentialSources is built at start-up (see credentials.hpp)
+    const char* directory = std::getenv(kCredentialsDirectoryVariable.data());
+    if (directory == nullptr || *directory == '\0') {
+      throw CredentialError("systemd_credentials = true but $CREDENTIALS_DIRECTORY is not set: run ordergate from "
+                            "its unit with LoadCredential= or LoadCredentialEncrypted= lines (docs/secrets.md)");
+    }
+    sources_.push_back({"systemd credentials " + std::string(directory), load_systemd_credentials(directory, prefix)});
+  }
   if (config.use_process_environment) {
     sources_.push_back({"environment variables", read_process_environment(prefix)});
   }

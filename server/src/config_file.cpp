@@ -146,6 +146,7 @@ void read_http(TableReader& reader, HttpConfig& http) {
 
 void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
   credentials.use_process_environment = reader.boolean("use_environment", true);
+  credentials.systemd_credentials = reader.boolean("systemd_credentials", false);
   const std::string dotenv = reader.string("dotenv", "");
   if (!dotenv.empty()) credentials.dotenv_file = dotenv;
   for (const std::string& file : reader.strings("files", {})) credentials.secrets_files.emplace_back(file);

@@ -32,6 +32,7 @@
 #include "ordergate/security/crypto.hpp"
 #include "ordergate/server/doctor.hpp"
 #include "protocol.hpp"
+#include "service_notify.hpp"
 
 namespace ordergate {
 
@@ -57,14 +58,16 @@ class Process final : public ConnectionOwner {
   Process(ProcessConfig config, std::ostream& log, const Clock& clock, AuditSink* audit)
       : config_(std::move(config)),
         clock_(clock),
-        log_(log, clock),
+        log_(log, clock, config_.server.log_format),
         audit_(audit != nullptr ? audit : open_journal()),
         decoder_(config_.server.max_line_bytes),
         acceptor_(io_),
         signals_(io_),
         sweep_timer_(io_),
         drain_timer_(io_),
-        hold_timer_(io_) {
+        hold_timer_(io_),
+        ready_timer_(io_),
+        watchdog_timer_(io_) {
     config_.gateway.on_execution_ready = [this] { wake(); };
     config_.gateway.on_event = [this](std::string_view level, std::string_view event, std::string_view fields) {
       log_.line(level, event, fields);
@@ -193,6 +196,8 @@ class Process final : public ConnectionOwner {
     wait_for_signal();
     accept_next();
     schedule_sweep();
+    schedule_watchdog();
+    notify_when_ready();
   }
 
   int run() {
@@ -552,6 +557,40 @@ class Process final : public ConnectionOwner {
     });
   }
 
+  // ---- the service manager (systemd Type=notify) -------------------------------
+
+  // READY=1 only once every account is reconciled: the socket is open and
+  // the journal resumed before start() returns, reconciliation runs on the
+  // broker threads. Polled from the loop until then.
+  void notify_when_ready() {
+    if (shutting_down_) return;
+    if (gateway_->ready()) {
+      log_.line("info", "service_ready", "socket=" + socket_path_);
+      notifier_.ready("serving " + socket_path_);
+      return;
+    }
+    if (!reconciling_announced_) {
+      reconciling_announced_ = true;
+      notifier_.status("reconciling accounts with their brokers");
+    }
+    ready_timer_.expires_after(std::chrono::milliseconds(20));
+    ready_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) notify_when_ready();
+    });
+  }
+
+  // WATCHDOG=1 from the I/O loop itself, at half of WatchdogSec=: a loop
+  // that is stuck stops the pings and systemd restarts the process.
+  void schedule_watchdog() {
+    const auto period = notifier_.watchdog_period();
+    if (period.count() == 0) return;
+    notifier_.watchdog();
+    watchdog_timer_.expires_after(period / 2);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) schedule_watchdog();
+    });
+  }
+
   // ---- signals, reload and shutdown ------------------------------------------
 
   void wait_for_signal() {
@@ -559,7 +598,9 @@ class Process final : public ConnectionOwner {
       if (error) return;
       if (number == SIGHUP) {
         std::string problem;
+        notifier_.reloading();
         reload(problem);
+        notifier_.ready(problem.empty() ? "serving " + socket_path_ : "reload refused, previous configuration kept");
         wait_for_signal();
         return;
       }
@@ -624,12 +665,14 @@ class Process final : public ConnectionOwner {
   void begin_shutdown(std::string_view why) {
     if (shutting_down_) return;
     shutting_down_ = true;
+    notifier_.stopping();
     log_.line("info", "shutdown", "why=" + std::string(why));
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     signals_.cancel(ignored);
     sweep_timer_.cancel();
     hold_timer_.cancel();
+    ready_timer_.cancel();
     summarize_throttled_hellos(*handlers_, true);
     // Cancel-on-disconnect orders go out before the brokers stop, then the
     // brokers finish everything queued; reports still reach the clients.
@@ -687,6 +730,10 @@ class Process final : public ConnectionOwner {
   asio::steady_timer sweep_timer_;
   asio::steady_timer drain_timer_;
   asio::steady_timer hold_timer_;
+  asio::steady_timer ready_timer_;
+  asio::steady_timer watchdog_timer_;
+  ServiceNotifier notifier_;
+  bool reconciling_announced_ = false;
   bool hold_watch_armed_ = false;
   bool journal_failure_logged_ = false;
   std::string socket_path_;

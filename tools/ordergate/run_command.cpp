@@ -15,7 +15,7 @@ namespace ordergate::cli {
 namespace {
 
 constexpr const char* kRunHelp =
-    "usage: ordergate run [--config FILE] [--socket PATH]\n"
+    "usage: ordergate run [--config FILE] [--socket PATH] [--log-format text|json]\n"
     "\n"
     "Runs the gateway on a Unix socket until SIGTERM or SIGINT; SIGHUP reloads FILE.\n"
     "Without --config it runs the embedded default: the paper broker as account\n"
@@ -23,7 +23,12 @@ constexpr const char* kRunHelp =
     "token is generated now and printed once on the ready line.\n"
     "\n"
     "  --config FILE   TOML configuration (docs/configuration.md)\n"
-    "  --socket PATH   socket path (overrides the configuration)\n";
+    "  --socket PATH   socket path (overrides the configuration)\n"
+    "  --log-format F  text (key=value, the default) or json (one object per line\n"
+    "                  with ts, level, event and the fields, for log shippers)\n"
+    "\n"
+    "Under systemd (Type=notify) it sends READY=1 once every account is\n"
+    "reconciled, WATCHDOG=1 at half of WatchdogSec= and STOPPING=1 on drain.\n";
 
 ProcessConfig embedded_default(std::string& token_text) {
   ProcessConfig config;
@@ -48,11 +53,21 @@ ProcessConfig embedded_default(std::string& token_text) {
 int run_command(const Args& args) {
   std::string config_path;
   std::string socket_path;
+  LogFormat log_format = LogFormat::text;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
       std::fputs(kRunHelp, stdout);
       return 0;
+    }
+    if (arg == "--log-format" && i + 1 < args.size()) {
+      const std::string& format = args[++i];
+      if (format != "text" && format != "json") {
+        std::fprintf(stderr, "ordergate run: --log-format is 'text' or 'json'\n\n%s", kRunHelp);
+        return 2;
+      }
+      log_format = format == "json" ? LogFormat::json : LogFormat::text;
+      continue;
     }
     if ((arg == "--config" || arg == "--socket") && i + 1 < args.size()) {
       (arg == "--config" ? config_path : socket_path) = args[++i];
@@ -65,6 +80,7 @@ int run_command(const Args& args) {
   std::string token;
   ProcessConfig config = config_path.empty() ? embedded_default(token) : load_config_file(config_path);
   if (!socket_path.empty()) config.server.socket_path = socket_path;
+  config.server.log_format = log_format;
   if (const auto violations = production_violations(config); !violations.empty()) {
     std::string message = "refusing to start in production:";
     for (const std::string& violation : violations) message += "\n  - " + violation;

@@ -16,10 +16,12 @@
 /// by a bug in its caller.
 ///
 /// Precedence, first match wins:
-///   1. the process environment (read once, when the sources are built),
-///   2. plain secrets files, in the order configured,
-///   3. Fernet-encrypted secrets files, in the order configured,
-///   4. the `.env` file.
+///   1. systemd credentials (`$CREDENTIALS_DIRECTORY`, when configured;
+///      systemd_credentials.hpp), the production choice under a unit,
+///   2. the process environment (read once, when the sources are built),
+///   3. plain secrets files, in the order configured,
+///   4. Fernet-encrypted secrets files, in the order configured,
+///   5. the `.env` file.
 /// Every configured file must exist and pass the secrets-file rules of
 /// secret_file.hpp (the `.env` file included: it holds credentials too), or
 /// construction throws.
@@ -75,6 +77,10 @@ struct CredentialConfig {
   /// Whether process environment variables are a source (on in production
   /// use; tests may switch it off).
   bool use_process_environment = true;
+  /// Whether the credentials systemd passes to the service are a source:
+  /// the files of `$CREDENTIALS_DIRECTORY` (LoadCredential= /
+  /// LoadCredentialEncrypted=). When on, the variable must be set.
+  bool systemd_credentials = false;
   std::optional<std::filesystem::path> dotenv_file;
   /// Plain secrets files (TOML or `.env` format by file name).
   std::vector<std::filesystem::path> secrets_files;

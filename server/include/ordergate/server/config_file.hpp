@@ -21,6 +21,10 @@
 namespace ordergate {
 
 /// The Unix-socket server's settings (`[gateway]` section).
+/// How the process writes its log: key=value text, or one JSON object per
+/// line for log shippers (`ordergate run --log-format json`).
+enum class LogFormat { text, json };
+
 struct ServerConfig {
   /// Empty: `$XDG_RUNTIME_DIR/ordergate.sock`, else `./ordergate.sock`.
   std::string socket_path;
@@ -33,6 +37,7 @@ struct ServerConfig {
   std::int64_t idle_timeout_ns = 300'000'000'000;  ///< 5 minutes
   std::size_t max_output_bytes = 1u << 20;          ///< per connection, then the slow reader is dropped
   std::uint32_t max_errors = 20;                    ///< protocol errors before a connection is closed
+  LogFormat log_format = LogFormat::text;           ///< from the command line, not the file
   std::string hello_rate_limit = "10/1m";           ///< failed hellos per peer uid
   std::string read_rate_limit = "20/1s";            ///< `orders` and `positions` per connection
   /// Sessions one principal holds at once (each connection's current one,

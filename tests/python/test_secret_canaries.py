@@ -7,10 +7,14 @@ trades through both brokers, fails logins, sends garbage, then starts the
 gateway with broken configurations, and finally searches every log line,
 the audit journal, every reply, every execution report and the HTTP
 listener's /metrics, /healthz and /readyz pages for the canaries.
+The story runs twice: key=value logs with the credentials in a secrets file,
+and JSON logs (--log-format json, every line an object) with the credentials
+as systemd credentials in a $CREDENTIALS_DIRECTORY the test lays out.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -87,14 +91,26 @@ class SecretCanaries(unittest.TestCase):
         path.chmod(0o600)
         return path
 
-    def config(self, port: int, ca: Path, secrets_file: Path, token_env: str = "OANDA_TOKEN") -> str:
+    def write_systemd_credentials(self) -> Path:
+        """One file per credential, as systemd lays them out (0400 in a 0700 directory)."""
+        directory = self.directory / "credentials"
+        directory.mkdir(mode=0o700)
+        for name, value in (("DEV_OANDA_TOKEN", self.oanda_token), ("DEV_BINANCE_KEY", self.binance_key),
+                            ("DEV_BINANCE_SECRET", self.binance_secret), ("DEV_AUDIT_KEY", self.audit_key)):
+            path = directory / name
+            path.write_text(value + "\n")
+            path.chmod(0o400)
+        return directory
+
+    def config(self, port: int, ca: Path, secrets_file: Path | None, token_env: str = "OANDA_TOKEN") -> str:
+        source = f'files = ["{secrets_file}"]' if secrets_file is not None else "systemd_credentials = true"
         return f"""
 environment = "development"
 [gateway]
 order_capacity = 4096
 [secrets]
 use_environment = false
-files = ["{secrets_file}"]
+{source}
 [http]
 listen = "127.0.0.1:0"
 [audit]
@@ -163,14 +179,21 @@ symbols = []
 rate_limits = ["1/1s"]
 """
 
-    def start_gateway(self, config_text: str, name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    def start_gateway(self, config_text: str, name: str, log_format: str = "text",
+                      credentials: Path | None = None) -> tuple[subprocess.Popen[bytes], Path, Path]:
         config = self.directory / f"{name}.toml"
         config.write_text(config_text)
         log = self.directory / f"{name}.log"
         socket_path = self.directory / f"{name}.sock"
+        env = dict(os.environ)
+        env.pop("CREDENTIALS_DIRECTORY", None)
+        if credentials is not None:
+            env["CREDENTIALS_DIRECTORY"] = str(credentials)
         with open(log, "wb") as stderr:
-            process = subprocess.Popen([ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path)],
-                                       stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory)
+            process = subprocess.Popen([ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path),
+                                        "--log-format", log_format],
+                                       stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory,
+                                       env=env)
         self.addCleanup(self.stop, process)
         return process, log, socket_path
 
@@ -199,9 +222,17 @@ rate_limits = ["1/1s"]
             raise AssertionError(f"{error}; logs: {logs}") from None
 
     def test_no_credential_appears_in_logs_audit_replies_or_events(self) -> None:
+        self.run_story("text", systemd_credentials=False)
+
+    def test_no_credential_appears_in_json_logs_with_systemd_credentials(self) -> None:
+        self.run_story("json", systemd_credentials=True)
+
+    def run_story(self, log_format: str, systemd_credentials: bool) -> None:
         port, ca = self.start_sim()
-        secrets_file = self.write_secrets()
-        gateway, gateway_log, socket_path = self.start_gateway(self.config(port, ca, secrets_file), "gateway")
+        credentials = self.write_systemd_credentials() if systemd_credentials else None
+        secrets_file = None if systemd_credentials else self.write_secrets()
+        start = functools.partial(self.start_gateway, log_format=log_format, credentials=credentials)
+        gateway, gateway_log, socket_path = start(self.config(port, ca, secrets_file), "gateway")
         ready_line = read_ready_line(gateway, gateway_log, "gateway")
         console = re.search(r" console=(http://127\.0\.0\.1:\d+/)", ready_line)
         self.assertIsNotNone(console, ready_line)
@@ -271,13 +302,21 @@ rate_limits = ["1/1s"]
         self.assertEqual(self.stop_gateway(gateway), 0)
 
         # Broken starts: a credential that is not there, and a loose secrets file.
-        broken, broken_log, _ = self.start_gateway(self.config(port, ca, secrets_file, token_env="NO_SUCH_TOKEN"), "missing")
+        broken, broken_log, _ = start(self.config(port, ca, secrets_file, token_env="NO_SUCH_TOKEN"), "missing")
         self.assertNotEqual(broken.wait(timeout=EXIT_TIMEOUT), 0)
         self.assertIn("DEV_NO_SUCH_TOKEN", broken_log.read_text())
-        secrets_file.chmod(0o644)
-        loose, loose_log, _ = self.start_gateway(self.config(port, ca, secrets_file), "loose")
+        if credentials is not None:
+            (credentials / "DEV_OANDA_TOKEN").chmod(0o444)
+        else:
+            secrets_file.chmod(0o644)  # type: ignore[union-attr]
+        loose, loose_log, _ = start(self.config(port, ca, secrets_file), "loose")
         self.assertNotEqual(loose.wait(timeout=EXIT_TIMEOUT), 0)
-        self.assertIn("chmod 600", loose_log.read_text())
+        self.assertIn("accessible to others" if credentials is not None else "chmod 600", loose_log.read_text())
+        if log_format == "json":
+            events = [json.loads(line) for line in gateway_log.read_text().splitlines()]
+            self.assertTrue(all({"ts", "level", "event"} <= event.keys() for event in events), events[:3])
+            self.assertIn("account_ready", {event["event"] for event in events})
+            self.assertIn("service_ready", {event["event"] for event in events})
 
         audit = (self.directory / "audit.jsonl").read_text()
         self.assertIn('"event":"hello_refused"', audit)

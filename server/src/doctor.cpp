@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -133,7 +134,20 @@ std::vector<std::string> production_violations(const ProcessConfig& config) {
   return violations;
 }
 
-std::vector<CheckResult> run_doctor(const std::string& config_path) {
+std::vector<std::pair<std::string, std::string>> doctor_credential_names(const ProcessConfig& config) {
+  std::vector<std::pair<std::string, std::string>> names;
+  if (!config.audit.hmac_key_env.empty()) names.emplace_back("audit.hmac_key_env", config.audit.hmac_key_env);
+  for (const BrokerEntry& broker : config.brokers) {
+    const std::string prefix = "brokers." + broker.name + ".";
+    for (const BrokerCredential& credential : broker.credentials) {
+      if (!credential.name.empty()) names.emplace_back(prefix + credential.key, credential.name);
+    }
+  }
+  return names;
+}
+
+std::vector<CheckResult> run_doctor(const std::string& config_path, const DoctorOptions& options) {
+  const bool system = options.system || config_path.starts_with("/etc/ordergate/");
   std::vector<CheckResult> results;
   std::string text;
   {
@@ -167,6 +181,10 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
   } catch (const ConfigError& error) {
     results.push_back({"config", CheckStatus::fail, error.what()});
     results.insert(results.end(), findings.begin(), findings.end());
+    if (system) {
+      const auto installed = check_installed_system(nullptr, options);
+      results.insert(results.end(), installed.begin(), installed.end());
+    }
     return results;
   }
   if (findings.empty()) {
@@ -268,22 +286,30 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
       }
     }
     if (files.empty()) {
-      results.push_back({"secret_files", CheckStatus::pass, "no secrets files configured (credentials from the environment)"});
+      results.push_back({"secret_files", CheckStatus::pass,
+                         config.credentials.systemd_credentials
+                             ? "no secrets files configured (credentials from systemd credentials)"
+                             : "no secrets files configured (credentials from the environment)"});
     }
-    std::vector<std::pair<std::string, std::string>> names;
-    if (!config.audit.hmac_key_env.empty()) names.emplace_back("audit.hmac_key_env", config.audit.hmac_key_env);
-    for (const BrokerEntry& broker : config.brokers) {
-      const std::string prefix = "brokers." + broker.name + ".";
-      for (const BrokerCredential& credential : broker.credentials) {
-        if (!credential.name.empty()) names.emplace_back(prefix + credential.key, credential.name);
-      }
-    }
+    const std::vector<std::pair<std::string, std::string>> names = doctor_credential_names(config);
     if (!names.empty()) {
       try {
-        const security::CredentialSources sources(config.credentials);
+        // Outside the unit there is no $CREDENTIALS_DIRECTORY: the other
+        // sources are checked here, the unit's credentials by --system.
+        security::CredentialConfig credential_config = config.credentials;
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): the doctor is single-threaded
+        const bool outside_unit = credential_config.systemd_credentials && std::getenv("CREDENTIALS_DIRECTORY") == nullptr;
+        if (outside_unit) credential_config.systemd_credentials = false;
+        const security::CredentialSources sources(credential_config);
         for (const auto& [key, name] : names) {
           if (const auto where = sources.source_of(name)) {
             results.push_back({"credentials", CheckStatus::pass, key + ": " + sources.variable_name(name) + " found in " + *where});
+          } else if (outside_unit) {
+            results.push_back({"credentials", system ? CheckStatus::warn : CheckStatus::fail,
+                               key + ": " + sources.variable_name(name) +
+                                   " is expected from systemd credentials; $CREDENTIALS_DIRECTORY is not set here, so " +
+                                   (system ? "only the unit's LoadCredential= lines are checked (systemd_credentials)"
+                                           : "run 'ordergate doctor --system' to check the unit passes it")});
           } else {
             results.push_back({"credentials", CheckStatus::fail,
                                key + ": " + sources.variable_name(name) + " is not set in any source of the " +
@@ -338,6 +364,10 @@ std::vector<CheckResult> run_doctor(const std::string& config_path) {
   }
   if (config.environment == "production" && production_violations(config).empty()) {
     results.push_back({"production", CheckStatus::pass, "every production rule holds"});
+  }
+  if (system) {
+    const auto installed = check_installed_system(&config, options);
+    results.insert(results.end(), installed.begin(), installed.end());
   }
   return results;
 }

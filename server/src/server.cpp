@@ -72,6 +72,7 @@ class Process final : public ConnectionOwner {
     config_.gateway.on_event = [this](std::string_view level, std::string_view event, std::string_view fields) {
       log_.line(level, event, fields);
       if (event == "trading_state_changed") forward_state_change(fields);
+      if (event == "account_ready") asio::post(io_, [this] { notify_when_ready(); });
     };
     config_.gateway.drop_copy_capacity = kDropCopyCapacity;
     add_brokers();
@@ -563,8 +564,10 @@ class Process final : public ConnectionOwner {
   // the journal resumed before start() returns, reconciliation runs on the
   // broker threads. Polled from the loop until then.
   void notify_when_ready() {
-    if (shutting_down_) return;
+    if (shutting_down_ || service_ready_) return;
     if (gateway_->ready()) {
+      service_ready_ = true;
+      ready_timer_.cancel();
       log_.line("info", "service_ready", "socket=" + socket_path_);
       notifier_.ready("serving " + socket_path_);
       return;
@@ -573,7 +576,8 @@ class Process final : public ConnectionOwner {
       reconciling_announced_ = true;
       notifier_.status("reconciling accounts with their brokers");
     }
-    ready_timer_.expires_after(std::chrono::milliseconds(20));
+    // account_ready events call this too; the poll is a safety net.
+    ready_timer_.expires_after(std::chrono::milliseconds(100));
     ready_timer_.async_wait([this](const boost::system::error_code& error) {
       if (!error) notify_when_ready();
     });
@@ -734,6 +738,7 @@ class Process final : public ConnectionOwner {
   asio::steady_timer watchdog_timer_;
   ServiceNotifier notifier_;
   bool reconciling_announced_ = false;
+  bool service_ready_ = false;
   bool hold_watch_armed_ = false;
   bool journal_failure_logged_ = false;
   std::string socket_path_;

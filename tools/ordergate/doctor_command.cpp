@@ -12,12 +12,18 @@ namespace ordergate::cli {
 namespace {
 
 constexpr const char* kDoctorHelp =
-    "usage: ordergate doctor --config FILE [--json]\n"
+    "usage: ordergate doctor --config FILE [--json] [--system [--root DIR]]\n"
     "\n"
     "Checks a configuration before deployment and prints one line per check:\n"
     "PASS, WARN or FAIL, with what to do. Exit status 0 when nothing FAILs,\n"
     "1 otherwise, so it can gate a CI pipeline. --json prints the results as\n"
-    "a JSON array instead.\n";
+    "a JSON array instead.\n"
+    "\n"
+    "--system also checks the installed service (on by itself for a file under\n"
+    "/etc/ordergate/): the hardening of ordergate.service and its drop-ins,\n"
+    "owners and modes of /etc/ordergate and /var/lib/ordergate, the paths the\n"
+    "sandbox lets it write, and the systemd credentials the configuration\n"
+    "needs. --root DIR checks a system unpacked under DIR instead of /.\n";
 
 std::string json_escape(std::string_view text) {
   std::string out;
@@ -41,6 +47,7 @@ std::string json_escape(std::string_view text) {
 int doctor_command(const Args& args) {
   std::string config_path;
   bool json = false;
+  DoctorOptions options;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::fputs(kDoctorHelp, stdout);
@@ -50,6 +57,10 @@ int doctor_command(const Args& args) {
       config_path = args[++i];
     } else if (args[i] == "--json") {
       json = true;
+    } else if (args[i] == "--system") {
+      options.system = true;
+    } else if (args[i] == "--root" && i + 1 < args.size()) {
+      options.root = args[++i];
     } else {
       std::fputs(kDoctorHelp, stderr);
       return 2;
@@ -59,7 +70,7 @@ int doctor_command(const Args& args) {
     std::fputs(kDoctorHelp, stderr);
     return 2;
   }
-  const std::vector<CheckResult> results = run_doctor(config_path);
+  const std::vector<CheckResult> results = run_doctor(config_path, options);
   bool failed = false;
   if (json) std::fputs("[", stdout);
   for (std::size_t i = 0; i < results.size(); ++i) {

@@ -4,7 +4,9 @@
 /// The pre-deployment checklist behind `ordergate doctor`, and the
 /// production rules `ordergate run` enforces before it starts.
 
+#include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ordergate/server/config_file.hpp"
@@ -21,9 +23,34 @@ struct CheckResult {
   std::string message;  ///< what was found and what to do; never a secret value
 };
 
+/// What `ordergate doctor` checks besides the configuration file.
+struct DoctorOptions {
+  /// Also check the installed system (check_installed_system). On by
+  /// itself for a configuration under /etc/ordergate/.
+  bool system = false;
+  /// Prefix of every system path: "/" on a server, an unpacked package in
+  /// a test.
+  std::filesystem::path root = "/";
+};
+
 /// Runs every check on a configuration file. A file that does not load is
 /// one FAIL ("config") and the checks that need it are skipped.
-[[nodiscard]] std::vector<CheckResult> run_doctor(const std::string& config_path);
+[[nodiscard]] std::vector<CheckResult> run_doctor(const std::string& config_path, const DoctorOptions& options = {});
+
+/// The checks of a server where the package is installed (paths under
+/// `options.root`): the hardening of ordergate.service and its drop-ins
+/// (when the unit is installed), owners and modes of /etc/ordergate,
+/// /etc/ordergate/ordergate.toml and /var/lib/ordergate, the user and group
+/// `ordergate`, and, given a configuration, that its journal, state and
+/// socket lie where the sandbox lets the service write and that every
+/// credential it needs is passed by the unit (LoadCredential= /
+/// LoadCredentialEncrypted=) when [secrets] systemd_credentials is on.
+[[nodiscard]] std::vector<CheckResult> check_installed_system(const ProcessConfig* config,
+                                                              const DoctorOptions& options);
+
+/// The credentials a configuration needs, as (where it is named, credential
+/// name without prefix): {"brokers.oanda.token_env", "OANDA_TOKEN"}, ...
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> doctor_credential_names(const ProcessConfig& config);
 
 /// What makes a configuration unfit for production: audit disabled, a
 /// principal with wildcard allow-lists, no peer allow-list on a group-readable

@@ -247,6 +247,14 @@ CheckResult check_path(const fs::path& root, const Expected& expected) {
           path.string() + ": " + expected.owner + ":" + expected.group + " " + octal(mode)};
 }
 
+// Appends the parts: messages built in loops without temporaries.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += parts), ...);
+  return out;
+}
+
 bool inside(std::string_view path, std::string_view directory) {
   return path.size() > directory.size() && path.starts_with(directory) && path[directory.size()] == '/';
 }
@@ -306,23 +314,23 @@ void check_credentials(const fs::path& root, const ProcessConfig& config, const 
     const auto found = passed.find(variable);
     if (found == passed.end()) {
       results.push_back({"systemd_credentials", CheckStatus::fail,
-                         key + ": " + variable + " is not passed by the unit: add LoadCredentialEncrypted=" + variable +
-                             ":/etc/credstore.encrypted/" + variable + " in a drop-in (docs/secrets.md)"});
+                         concat(key, ": ", variable, " is not passed by the unit: add LoadCredentialEncrypted=", variable,
+                                ":/etc/credstore.encrypted/", variable, " in a drop-in (docs/secrets.md)")});
       continue;
     }
     if (found->second.empty() || found->second[0] != '/') {
-      results.push_back({"systemd_credentials", CheckStatus::pass, key + ": " + variable + " is passed by the unit"});
+      results.push_back({"systemd_credentials", CheckStatus::pass, concat(key, ": ", variable, " is passed by the unit")});
       continue;
     }
     std::error_code error;
     if (!fs::is_regular_file(under(root, found->second), error)) {
       results.push_back({"systemd_credentials", CheckStatus::fail,
-                         key + ": " + variable + " is loaded from " + found->second +
-                             ", which does not exist: create it with systemd-creds encrypt (docs/secrets.md)"});
+                         concat(key, ": ", variable, " is loaded from ", found->second,
+                                ", which does not exist: create it with systemd-creds encrypt (docs/secrets.md)")});
       continue;
     }
     results.push_back({"systemd_credentials", CheckStatus::pass,
-                       key + ": " + variable + " is passed by the unit from " + found->second});
+                       concat(key, ": ", variable, " is passed by the unit from ", found->second)});
   }
 }
 

@@ -604,7 +604,12 @@ class Process final : public ConnectionOwner {
         std::string problem;
         notifier_.reloading();
         reload(problem);
-        notifier_.ready(problem.empty() ? "serving " + socket_path_ : "reload refused, previous configuration kept");
+        // Not ready before reconciliation, reload or not.
+        if (service_ready_) {
+          notifier_.ready(problem.empty() ? "serving " + socket_path_ : "reload refused, previous configuration kept");
+        } else {
+          notifier_.status("reconciling accounts with their brokers");
+        }
         wait_for_signal();
         return;
       }

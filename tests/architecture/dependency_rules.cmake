@@ -31,10 +31,11 @@ set(ordergate_rule_ordergate_adapters
 # the trading day (day_start).
 set(ordergate_rule_ordergate_gateway
   ordergate_core ordergate_security ordergate_guards ordergate_adapters Threads::Threads ICU::uc ICU::i18n)
-# The process: the library plus the journal, Asio, simdjson, toml++.
+# The process: the library plus the journal, Asio, simdjson, toml++, and
+# libsystemd for sd_notify when it is found (optional).
 set(ordergate_rule_ordergate_server
   ordergate_gateway ordergate_audit ordergate_core ordergate_security
-  Boost::headers simdjson::simdjson tomlplusplus::tomlplusplus Threads::Threads)
+  Boost::headers simdjson::simdjson tomlplusplus::tomlplusplus PkgConfig::LIBSYSTEMD Threads::Threads)
 # The HTTPS broker simulator (sim/): no gateway, no guards.
 set(ordergate_rule_ordergate_sim_lib
   ordergate_core ordergate_security Boost::headers Boost::program_options

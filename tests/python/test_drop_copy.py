@@ -206,7 +206,8 @@ class SlowSubscriber(GatewayTestCase):
         # are far more than the socket buffer and the 512 KiB a subscriber
         # may fall behind (half of max_output_bytes).
         received: list[DropCopyEvent | SubscriptionEnded] = []
-        reader = threading.Thread(target=lambda: received.extend(drain(fast, None, timeout=3.0)))
+        # It stops once nothing came for 10 s: long after the last order.
+        reader = threading.Thread(target=lambda: received.extend(drain(fast, None, timeout=10.0)))
         reader.start()
         alice_reports: list[ExecEvent] = []
         for batch in range(orders // 50):  # max_open_orders is 100

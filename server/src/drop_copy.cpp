@@ -20,7 +20,7 @@ void DropCopy::subscribe(Connection& connection, std::uint8_t streams, bool ever
   subscribers_.push_back(Subscriber{connection.weak_from_this(), connection.principal_id, streams, every_account});
 }
 
-Connection* DropCopy::reach(Subscriber& subscriber, protocol::Stream stream) {
+Connection* DropCopy::reach(Subscriber& subscriber, protocol::Stream stream, AccountId account) {
   if (subscriber.ended || (subscriber.streams & stream) == 0) return nullptr;
   std::shared_ptr<Connection> connection = subscriber.connection.lock();
   if (!connection || connection->closed()) {
@@ -28,11 +28,18 @@ Connection* DropCopy::reach(Subscriber& subscriber, protocol::Stream stream) {
     return nullptr;
   }
   // The subscription is its principal's: it ends with the session that
-  // made it (another hello, a revocation, an expiry, a disable).
+  // made it (a hello as another principal, a revocation, an expiry, a
+  // disable), and with the permission that allowed it (a reload).
   if (connection->principal_id != subscriber.principal || connection->session.status() != Reason::OK) {
     end(subscriber, *connection, "SUBSCRIPTION_ENDED", "the session that subscribed has ended; hello and subscribe again");
     return nullptr;
   }
+  subscriber.every_account = gateway_.has_permission(subscriber.principal, guards::Permission::monitor);
+  if (!subscriber.every_account && !gateway_.has_permission(subscriber.principal, guards::Permission::read)) {
+    end(subscriber, *connection, "SUBSCRIPTION_ENDED", "the principal no longer has read or monitor");
+    return nullptr;
+  }
+  if (!sees(subscriber, account)) return nullptr;
   if (connection->output().size() > max_backlog_bytes_) {
     end(subscriber, *connection, "SUBSCRIPTION_DROPPED",
         "the reader fell behind; reconcile with orders and positions, then subscribe again");
@@ -44,7 +51,7 @@ Connection* DropCopy::reach(Subscriber& subscriber, protocol::Stream stream) {
 }
 
 bool DropCopy::sees(const Subscriber& subscriber, AccountId account) const noexcept {
-  if (subscriber.every_account) return true;
+  if (subscriber.every_account || account == kAnyAccount) return true;
   return account != kNoAccountId && gateway_.allows_account(subscriber.principal, account);
 }
 
@@ -79,8 +86,8 @@ void DropCopy::deliver_executions() {
     const std::string_view symbol =
         report.instrument_id < instruments.size() ? instruments[report.instrument_id].name.view() : std::string_view{};
     for (Subscriber& subscriber : subscribers_) {
-      if (!sees(subscriber, has_account ? report.account_id : kNoAccountId)) continue;
-      Connection* connection = reach(subscriber, protocol::kStreamExecutions);
+      Connection* connection =
+          reach(subscriber, protocol::kStreamExecutions, has_account ? report.account_id : kNoAccountId);
       if (connection == nullptr) continue;
       protocol::write_execution_event(connection->output(), {protocol::kStreamExecutions, ++subscriber.seq}, report,
                                       entry.principal, account, symbol);
@@ -97,8 +104,8 @@ void DropCopy::rejection(const Connection& connection, const protocol::Request& 
       guards::canonical_symbol_key(request.symbol, key) == Reason::OK ? gateway_.instruments().find(key) : nullptr;
   const bool valid_id = guards::validate_client_order_id(request.cl_ord_id) == Reason::OK;
   for (Subscriber& subscriber : subscribers_) {
-    if (!sees(subscriber, account != nullptr ? account->id : kNoAccountId)) continue;
-    Connection* target = reach(subscriber, protocol::kStreamRejections);
+    Connection* target =
+        reach(subscriber, protocol::kStreamRejections, account != nullptr ? account->id : kNoAccountId);
     if (target == nullptr) continue;
     protocol::JsonWriter json = protocol::begin_event(target->output(), {protocol::kStreamRejections, ++subscriber.seq});
     json.string("op", protocol::op_name(request.op)).string("principal", connection.principal);
@@ -121,13 +128,15 @@ void DropCopy::trading_state(std::string_view scope, guards::TradingState state,
   for (Subscriber& subscriber : subscribers_) {
     // Global: every subscriber; an account: those who may see it; a
     // principal: `monitor` and that principal itself.
-    const bool visible =
-        account_scope     ? (account != nullptr ? sees(subscriber, account->id) : subscriber.every_account)
-        : principal_scope ? subscriber.every_account ||
-                                gateway_.find_principal(scope.substr(kPrincipalScope.size())) == subscriber.principal
-                           : true;
-    if (!visible) continue;
-    Connection* target = reach(subscriber, protocol::kStreamTradingState);
+    Connection* target = nullptr;
+    if (account_scope) {
+      target = reach(subscriber, protocol::kStreamTradingState, account != nullptr ? account->id : kNoAccountId);
+    } else if (principal_scope &&
+               gateway_.find_principal(scope.substr(kPrincipalScope.size())) != subscriber.principal) {
+      target = reach(subscriber, protocol::kStreamTradingState, kNoAccountId);  // monitor only
+    } else {
+      target = reach(subscriber, protocol::kStreamTradingState, kAnyAccount);
+    }
     if (target == nullptr) continue;
     protocol::JsonWriter json =
         protocol::begin_event(target->output(), {protocol::kStreamTradingState, ++subscriber.seq});

@@ -20,6 +20,8 @@ namespace ordergate::server_detail {
 
 class DropCopy {
  public:
+  /// `reach`'s account of an event every subscriber sees (a global state).
+  static constexpr AccountId kAnyAccount = 0xFFFEu;
   /// `max_backlog_bytes`: unsent output past which a subscriber is dropped.
   DropCopy(Gateway& gateway, std::size_t max_backlog_bytes) noexcept
       : gateway_(gateway), max_backlog_bytes_(max_backlog_bytes) {}
@@ -48,10 +50,12 @@ class DropCopy {
     std::uint64_t seq = 0;
     bool ended = false;
   };
-  // The subscriber's connection when it takes events of `stream`, else
-  // nullptr; ends the subscription of a closed, re-authenticated, revoked
-  // or slow one.
-  Connection* reach(Subscriber& subscriber, protocol::Stream stream);
+  // The subscriber's connection when it takes events of `stream` about
+  // `account` (kNoAccountId: an event no account could be given, for
+  // `monitor` only; kAnyAccount: one every subscriber sees), else nullptr;
+  // ends the subscription of a closed, re-authenticated, revoked or slow
+  // one, or of a principal a reload took `read` and `monitor` from.
+  Connection* reach(Subscriber& subscriber, protocol::Stream stream, AccountId account);
   // `read` sees the accounts its principal may use; `monitor` every one,
   // and events no account could be given (kNoAccountId).
   [[nodiscard]] bool sees(const Subscriber& subscriber, AccountId account) const noexcept;

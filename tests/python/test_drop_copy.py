@@ -3,6 +3,7 @@ trading states, against a real gateway process and its paper broker."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -47,16 +48,15 @@ def own_reports(client: Client, orders: int, timeout: float = 10.0) -> list[Exec
 
 class DropCopy(GatewayTestCase):
     def setUp(self) -> None:
-        self.gateway = self.start_gateway(
-            [
-                Principal("risk", permissions=("monitor",)),
-                Principal("desk", permissions=("read",), accounts=("paper",)),
-                Principal("ops", permissions=("admin",)),
-                Principal("alice", accounts=("paper",), rate_limits=FAST),
-                Principal("bob", accounts=("paper2",), rate_limits=FAST),
-                Principal("nobody", permissions=("trade",)),
-            ]
-        )
+        self.principals = [
+            Principal("risk", permissions=("monitor",)),
+            Principal("desk", permissions=("read",), accounts=("paper",)),
+            Principal("ops", permissions=("admin",)),
+            Principal("alice", accounts=("paper",), rate_limits=FAST),
+            Principal("bob", accounts=("paper2",), rate_limits=FAST),
+            Principal("nobody", permissions=("trade",)),
+        ]
+        self.gateway = self.start_gateway(self.principals)
         self.alice = self.connect(self.gateway, "alice")
         self.bob = self.connect(self.gateway, "bob")
 
@@ -136,6 +136,20 @@ class DropCopy(GatewayTestCase):
                 ("trading_state", "account:paper", "ACTIVE", "ops"),
             ],
         )
+
+    def test_a_reload_that_takes_monitor_away_ends_the_subscription(self) -> None:
+        risk = self.connect(self.gateway, "risk")
+        risk.subscribe(("executions",))
+        self.trade(self.alice, "paper", "a", 1)
+        self.assertEqual(len(drain(risk, 2)), 2)
+        demoted = [dataclasses.replace(p, permissions=("trade",)) if p.name == "risk" else p for p in self.principals]
+        self.gateway.write_config(demoted)
+        self.connect(self.gateway, "ops").reload()
+        self.trade(self.alice, "paper", "b", 1)
+        ended = risk.next_event(5.0)
+        self.assertIsInstance(ended, SubscriptionEnded)
+        self.assertEqual(ended.code, "SUBSCRIPTION_ENDED")  # type: ignore[union-attr]
+        self.assertIsNone(risk.next_event(0.3), "nothing after the notice")
 
     def test_subscribing_needs_read_or_monitor_and_known_streams(self) -> None:
         nobody = self.connect(self.gateway, "nobody")

@@ -11,7 +11,7 @@ import shutil
 import urllib.error
 import urllib.request
 
-from gateway_harness import GatewayTestCase, Principal
+from gateway_harness import GatewayTestCase, Principal, wait_until
 from ordergate_client import Timeout
 
 # A small max_bytes makes the journal rotate after a few records; rotation
@@ -39,7 +39,14 @@ class AuditFailure(GatewayTestCase):
         client = self.connect(gateway, "trader")
         self.assertTrue(client.submit("paper", "EURUSD", "buy", "market", "1000", "ioc", "before").accepted)
 
-        shutil.rmtree(journal_directory)
+        # The journal's writer may still be writing the first order's records
+        # (and replacing its end mark beside them), so a file can appear
+        # while the directory is being removed: remove until it is gone.
+        def removed() -> bool:
+            shutil.rmtree(journal_directory, ignore_errors=True)
+            return not journal_directory.exists()
+
+        wait_until(removed, 5.0, what="the journal's directory to be removed")
         reasons = []
         # Each record is a few hundred bytes: the journal must rotate, and
         # fail, well within this many orders.

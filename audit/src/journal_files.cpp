@@ -129,8 +129,8 @@ std::optional<std::string> read_last_line(const std::filesystem::path& path) {
     throw AuditJournalError(
         "audit journal " + path.string() +
         " is damaged: its last line is incomplete (a crash during a write, or bytes appended). "
-        "Run 'ordergate audit verify' on it, then move the file aside or cut the incomplete "
-        "line before starting again");
+        "Run 'ordergate audit repair " + path.string() +
+        "' to cut the torn line (it refuses when the line was written whole), then start again");
   }
   tail.pop_back();
   const std::size_t newline = tail.rfind('\n');

@@ -443,6 +443,7 @@ TEST(AuditJournal, RefusesToResumeADamagedTail) {
     }
   };
   expect_refused(good.substr(0, good.size() - 10), "incomplete");
+  expect_refused(good.substr(0, good.size() - 10), "ordergate audit repair");  // names the fix
   expect_refused(good + "not json\n", "not a journal record");
   std::string edited = good;
   edited[edited.rfind("10000")] = '9';

@@ -1,6 +1,7 @@
 #include "ordergate/core/instrument.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace ordergate {
 namespace {
@@ -129,6 +130,48 @@ bool is_valid_account_name(std::string_view name) noexcept {
   return true;
 }
 
+namespace {
+
+bool is_currency_code(std::string_view code) noexcept {
+  if (code.size() < 2 || code.size() > 8) return false;
+  for (const char c : code) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+void read_account_limits(const AccountSpec& spec, Account& account) {
+  const auto fail = [&](const std::string& what) {
+    throw std::invalid_argument("account '" + spec.name + "': " + what);
+  };
+  const std::pair<const char*, Decimal> limits[] = {{"max_gross_notional", spec.max_gross_notional},
+                                                    {"max_net_notional", spec.max_net_notional},
+                                                    {"max_daily_loss", spec.max_daily_loss},
+                                                    {"halt_daily_loss", spec.halt_daily_loss}};
+  bool any = false;
+  for (const auto& [name, value] : limits) {
+    if (value.is_negative()) fail(std::string(name) + " must be positive");
+    any = any || value.is_positive();
+  }
+  if (!spec.currency.empty() && !is_currency_code(spec.currency)) {
+    fail("currency must be 2-8 characters of [A-Z0-9], e.g. \"USD\"");
+  }
+  if (any && spec.currency.empty()) {
+    fail("account limits are counted in the account's currency: set currency (e.g. \"USD\")");
+  }
+  if (spec.max_daily_loss.is_positive() && spec.halt_daily_loss.is_positive() &&
+      spec.halt_daily_loss < spec.max_daily_loss) {
+    fail("halt_daily_loss must be at least max_daily_loss (the account reduces before it halts)");
+  }
+  account.currency.assign(spec.currency);
+  account.max_gross_notional = spec.max_gross_notional;
+  account.max_net_notional = spec.max_net_notional;
+  account.max_daily_loss = spec.max_daily_loss;
+  account.halt_daily_loss = spec.halt_daily_loss;
+}
+
+}  // namespace
+
 AccountTable::AccountTable(const std::vector<AccountSpec>& specs) {
   if (specs.size() >= kMaxAccounts) throw std::invalid_argument("too many accounts");
   for (const AccountSpec& spec : specs) {
@@ -143,6 +186,7 @@ AccountTable::AccountTable(const std::vector<AccountSpec>& specs) {
     if (spec.broker.empty() || !account.broker.assign(spec.broker)) {
       throw std::invalid_argument("account '" + spec.name + "': broker must be 1-16 characters");
     }
+    read_account_limits(spec, account);
     accounts_.push_back(account);
   }
 }

@@ -91,6 +91,7 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
     const bool running = broker.running.load(std::memory_order_acquire);
     watch_connection(broker);
     if (broker.index == 0) roll_trading_day();
+    check_daily_loss(broker);
     if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
       broker.retry_at_ns = 0;
       begin_reconcile(broker);
@@ -376,6 +377,7 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   if (filled.is_positive()) {
     if (filled > record.leaves) filled = record.leaves;  // never book more than was ordered
     exposure_.apply_fill(order.account_id, order.instrument_id, order.side, filled);
+    daily_loss_->on_fill(order.account_id, order.instrument_id, order.side, filled, report.last_price);
     (void)Decimal::sub(record.leaves, filled, record.leaves);
     record.leaves_raw.store(record.leaves.raw(), std::memory_order_relaxed);
   }
@@ -634,9 +636,10 @@ bool Engine::book_held_positions(Broker& broker, const Holdings& holdings) noexc
           }
         }
         // Books the difference, so a later reconciliation corrects rather than adds.
-        exposure_.apply_position_change(account, static_cast<InstrumentId>(instrument),
-                                        difference.is_positive() ? Side::buy : Side::sell,
-                                        difference.is_positive() ? difference : -difference);
+        const Side side = difference.is_positive() ? Side::buy : Side::sell;
+        const Decimal quantity = difference.is_positive() ? difference : -difference;
+        exposure_.apply_position_change(account, static_cast<InstrumentId>(instrument), side, quantity);
+        daily_loss_->on_unpriced_change(account, static_cast<InstrumentId>(instrument), side, quantity);
       }
     }
   } catch (...) {
@@ -772,7 +775,10 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
   InstrumentId instrument = fill.instrument_id;
   if (instrument >= instruments().size() && parent != nullptr) instrument = parent->order.instrument_id;
   const bool attributed = account != kNoAccountId && instrument < instruments().size();
-  if (attributed) exposure_.apply_position_change(account, instrument, fill.side, fill.last_quantity);
+  if (attributed) {
+    exposure_.apply_position_change(account, instrument, fill.side, fill.last_quantity);
+    daily_loss_->on_fill(account, instrument, fill.side, fill.last_quantity, fill.last_price);
+  }
 
   // The parent's session: from its record while the record holds it, else
   // as the adapter remembers it (the record may serve another order now).

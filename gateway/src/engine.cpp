@@ -70,6 +70,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     throw ConfigError("max_sessions must be within 1..4096");
   }
   if (config_.broker_queue_capacity < 64) throw ConfigError("broker_queue_capacity must be >= 64");
+  if (config_.loss_check_interval_ns < 0) throw ConfigError("loss_check_interval must not be negative");
   session_queue_budget_ = config_.session_queue_budget != 0
                               ? config_.session_queue_budget
                               : std::max<std::uint32_t>(1, config_.broker_queue_capacity / config_.max_sessions);
@@ -80,6 +81,12 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   snapshots_.push_back(build_snapshot(config_, nullptr));
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
   const InstrumentTable& instruments = current().instruments;
+  try {
+    valuation_ = guards::AccountValuation(accounts_, instruments);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  daily_loss_ = std::make_unique<DailyLoss>(accounts_, instruments.size());
 
   // One broker per distinct adapter name, in order of first use.
   const std::vector<std::pair<std::string, BrokerFactory>> factories = broker_factories(config_);
@@ -304,9 +311,15 @@ void Engine::reload(const GatewayConfig& config) {
   }
   for (std::size_t i = 0; i < config.accounts.size(); ++i) {
     const Account& account = accounts_[static_cast<AccountId>(i)];
-    if (account.name.view() != config.accounts[i].name || account.broker.view() != config.accounts[i].broker) {
-      throw ConfigError("account '" + config.accounts[i].name +
-                        "': accounts cannot change by a reload; restart the gateway");
+    const AccountSpec& spec = config.accounts[i];
+    if (account.name.view() != spec.name || account.broker.view() != spec.broker) {
+      throw ConfigError("account '" + spec.name + "': accounts cannot change by a reload; restart the gateway");
+    }
+    if (account.currency.view() != spec.currency || account.max_gross_notional != spec.max_gross_notional ||
+        account.max_net_notional != spec.max_net_notional || account.max_daily_loss != spec.max_daily_loss ||
+        account.halt_daily_loss != spec.halt_daily_loss) {
+      throw ConfigError("account '" + spec.name +
+                        "': currency and account limits cannot change by a reload; restart the gateway");
     }
   }
   if (config.order_capacity != config_.order_capacity || config.max_sessions != config_.max_sessions ||

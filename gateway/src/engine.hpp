@@ -19,11 +19,13 @@
 #include "ordergate/core/cache_line.hpp"
 #include "ordergate/gateway/control_state.hpp"
 #include "ordergate/gateway/gateway.hpp"
+#include "ordergate/guards/account_risk.hpp"
 #include "ordergate/guards/duplicate.hpp"
 #include "ordergate/guards/permissions.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
+#include "daily_loss.hpp"
 #include "metric_cells.hpp"
 #include "order_map.hpp"
 #include "slot_ring.hpp"
@@ -262,6 +264,9 @@ struct Broker {
   bool resync = false;
   std::uint32_t resync_round = 0;
   std::unordered_map<std::uint32_t, std::int64_t> resync_difference;  // by account * instruments + instrument
+  // The loss limits of this broker's accounts (account_limits.cpp).
+  std::int64_t next_loss_check_ns = 0;
+  std::uint64_t loss_day = 0;  // the trading day its accounts' P&L counts
 };
 
 struct SessionHandle {
@@ -318,6 +323,7 @@ class Engine final : public ExecutionSink {
   void revoke_sessions(std::string_view principal);
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
+  Gateway::AccountRisk account_risk(std::string_view account) const;
   Gateway::Counters counters() const noexcept;
   bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
   std::vector<Gateway::BrokerStatus> broker_status() const;
@@ -386,6 +392,16 @@ class Engine final : public ExecutionSink {
   // Broker 0's thread, once a second: moves `today_` on when the trading
   // day rolled.
   void roll_trading_day() noexcept;
+  // Account limits (account_limits.cpp): the day's P&L of the broker's
+  // accounts and the switches of their loss limits; broker thread.
+  void check_daily_loss(Broker& broker) noexcept;
+  void switch_for_loss(const Account& account, guards::TradingState target, int128 loss, int128 forgiven) noexcept;
+  // The reason a refusal by the trading state gives: DAILY_LOSS_LIMIT when
+  // the account's own state is the one its loss limits set.
+  [[nodiscard]] Reason state_refusal(AccountId account, guards::TradingState state, Reason reason) const noexcept;
+  // The account-wide part of step 4: notional limits, then the reservation.
+  [[nodiscard]] Reason reserve_exposure(const Order& order, const Instrument& instrument, const QuoteBoard& quotes,
+                                        std::int64_t now_ns) noexcept;
   // Takes one of `limit` from a daily count (false: used up today); gives
   // one back when the order is refused after all. Hot path: one CAS.
   bool take_daily(std::atomic<std::uint64_t>& count, std::uint32_t limit) noexcept;
@@ -440,6 +456,8 @@ class Engine final : public ExecutionSink {
   ControlState control_;
   guards::KillSwitch kill_switch_;
   guards::ExposureBook exposure_;
+  guards::AccountValuation valuation_;
+  std::unique_ptr<DailyLoss> daily_loss_;
   guards::ClientOrderIdIndex order_index_;
   std::unique_ptr<OrderRecord[]> records_;
   std::uint32_t record_bits_ = 0;   // order id = generation << record_bits_ | record index

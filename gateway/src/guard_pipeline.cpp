@@ -121,7 +121,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // 3. trading state
   const guards::TradingState state = kill_switch_.effective(order.account_id, order.principal_id);
   if (Reason reason = guards::check_trading_state(state); reason != Reason::OK) {
-    return reject(handle, &order, reason);
+    return reject(handle, &order, state_refusal(order.account_id, state, reason));
   }
   // 4. risk: per-order limits against the reference quote, duplicates,
   //    then the exposure reservation (exact under concurrency)
@@ -138,10 +138,9 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Reduce-only here and, where the venue has the form, at the venue too:
   // a protective fill may close the position while the order travels.
   order.reduce_only = state == guards::TradingState::reducing;
-  if (Reason reason = exposure_.reserve(order.account_id, instrument, order.side, order.quantity,
-                                        order.reduce_only);
-      reason != Reason::OK) {
-    return reject(handle, &order, reason);
+  if (Reason reason = reserve_exposure(order, instrument, *broker.quotes, now_ns); reason != Reason::OK) {
+    return reject(handle, &order, reason == Reason::REDUCE_ONLY ? state_refusal(order.account_id, state, reason)
+                                                                : reason);
   }
   // 5. rate limits, consumed only by orders that passed everything above
   guards::RateCheck rates;
@@ -232,7 +231,9 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     // REDUCING admits only orders that shrink the position, which this one
     // was not checked for.
     return reject(handle, &order,
-                  latest == guards::TradingState::halted ? guards::check_trading_state(latest) : Reason::REDUCE_ONLY);
+                  state_refusal(order.account_id, latest,
+                                latest == guards::TradingState::halted ? guards::check_trading_state(latest)
+                                                                       : Reason::REDUCE_ONLY));
   }
 
   if (!queue_budget_allows(handle.slot_index, broker_index)) {

@@ -8,16 +8,6 @@ namespace {
 
 constexpr int128 kBasisPoints = 10'000;
 
-bool usable_quote(const Quote& quote, const Instrument& instrument, std::int64_t now_ns) noexcept {
-  if (quote.empty()) return false;
-  std::int64_t age_ns = 0;
-  if (__builtin_sub_overflow(now_ns, quote.time_ns, &age_ns) || age_ns > instrument.max_quote_age_ns) {
-    return false;
-  }
-  // A locked (bid == ask) or crossed book is not a price anyone can trade at.
-  return quote.bid.is_positive() && quote.ask.is_positive() && quote.bid < quote.ask;
-}
-
 bool outside_band(Decimal price, Decimal reference, std::uint32_t band_bps) noexcept {
   int128 distance = static_cast<int128>(price.raw()) - reference.raw();
   if (distance < 0) distance = -distance;
@@ -30,6 +20,16 @@ constexpr bool fits_int64(int128 value) noexcept {
 }
 
 }  // namespace
+
+bool usable_quote(const Quote& quote, const Instrument& instrument, std::int64_t now_ns) noexcept {
+  if (quote.empty()) return false;
+  std::int64_t age_ns = 0;
+  if (__builtin_sub_overflow(now_ns, quote.time_ns, &age_ns) || age_ns > instrument.max_quote_age_ns) {
+    return false;
+  }
+  // A locked (bid == ask) or crossed book is not a price anyone can trade at.
+  return quote.bid.is_positive() && quote.ask.is_positive() && quote.bid < quote.ask;
+}
 
 Reason check_order_risk(const Order& order, const Instrument& instrument, const Quote& quote,
                         std::int64_t now_ns) noexcept {
@@ -55,6 +55,19 @@ ExposureBook::ExposureBook(std::size_t accounts, std::size_t instruments)
     throw std::invalid_argument("exposure book: more accounts or instruments than supported");
   }
   cells_ = std::make_unique<Cell[]>(accounts * instruments);
+  versions_ = std::make_unique<Version[]>(accounts);
+}
+
+std::uint64_t ExposureBook::account_version(AccountId account) const noexcept {
+  return account < accounts_ ? versions_[account].value.load(std::memory_order_acquire) : 0;
+}
+
+bool ExposureBook::advance_account_version(AccountId account, std::uint64_t seen) noexcept {
+  if (account >= accounts_) return false;
+  // The release pairs with account_version's acquire: an order that reads
+  // the advanced version sees this order's reservation.
+  return versions_[account].value.compare_exchange_strong(seen, seen + 1, std::memory_order_acq_rel,
+                                                          std::memory_order_acquire);
 }
 
 ExposureBook::Cell* ExposureBook::cell(AccountId account, InstrumentId instrument) const noexcept {

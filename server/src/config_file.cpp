@@ -242,6 +242,16 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
         section.fail(section.find("broker"), "broker",
                      "unknown broker '" + account.broker + "': use \"paper\" or define [brokers." + account.broker + "]");
       }
+      account.currency = section.string("currency", "");
+      const auto positive = [&](const char* key) {
+        const std::optional<Decimal> value = section.optional_decimal(key);
+        if (value && !value->is_positive()) section.fail(section.find(key), key, "must be positive (omit it for no limit)");
+        return value.value_or(Decimal{});
+      };
+      account.max_gross_notional = positive("max_gross_notional");
+      account.max_net_notional = positive("max_net_notional");
+      account.max_daily_loss = positive("max_daily_loss");
+      account.halt_daily_loss = positive("halt_daily_loss");
       section.reject_unknown();
       config.gateway.accounts.push_back(account);
     }

@@ -293,6 +293,24 @@ void handle_positions(HandlerContext& context, Connection& connection, const Req
           .element_end();
     }
   }
+  json.array_end();
+  // Account-wide figures, for accounts with a currency (account limits).
+  json.array_begin("accounts");
+  for (const Account& account : gateway.accounts().all()) {
+    if (account.currency.empty() || !gateway.allows_account(connection.principal_id, account.id)) continue;
+    const Gateway::AccountRisk risk = gateway.account_risk(account.name.view());
+    json.element_begin().string("account", account.name.view()).string("currency", risk.currency);
+    if (risk.valued) json.decimal("gross_notional", risk.gross_notional).decimal("net_notional", risk.net_notional);
+    if (risk.pnl_known) json.decimal("daily_pnl", risk.daily_pnl);
+    const auto limit = [&](std::string_view name, Decimal value) {
+      if (value.is_positive()) json.decimal(name, value);
+    };
+    limit("max_gross_notional", risk.max_gross_notional);
+    limit("max_net_notional", risk.max_net_notional);
+    limit("max_daily_loss", risk.max_daily_loss);
+    limit("halt_daily_loss", risk.halt_daily_loss);
+    json.string("loss_switch", guards::to_string(risk.loss_switch)).element_end();
+  }
   json.array_end().end();
 }
 

@@ -126,8 +126,9 @@ inline OrderRequest market_order(std::string_view client_order_id, Side side = S
 }
 
 inline OrderRequest limit_order(std::string_view client_order_id, Side side, const char* price,
-                                const char* quantity = "10000", std::string_view account = "acc-a") {
-  OrderRequest request = market_order(client_order_id, side, quantity, account);
+                                const char* quantity = "10000", std::string_view account = "acc-a",
+                                std::string_view symbol = "EURUSD") {
+  OrderRequest request = market_order(client_order_id, side, quantity, account, symbol);
   request.type = OrderType::limit;
   request.time_in_force = TimeInForce::gtc;
   request.price = decimal_literal(price);

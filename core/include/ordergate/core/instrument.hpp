@@ -78,15 +78,37 @@ class InstrumentTable {
 
 using AccountName = FixedString<32>;
 
+/// An account and its account-wide limits. Every limit is optional (zero:
+/// not checked); any of them needs `currency`, the currency the limits are
+/// counted in. Notional limits count positions plus working orders, worst
+/// case, across every instrument, valued at mid and converted into
+/// `currency` (docs/guards.md, account limits).
 struct AccountSpec {
   std::string name;    ///< [A-Za-z0-9._-]{1,32}
   std::string broker;  ///< adapter name, e.g. "paper"
+  std::string currency{};      ///< e.g. "USD": 2-8 of [A-Z0-9]; empty: no account limits
+  Decimal max_gross_notional{};  ///< sum over instruments of the larger worst-case side
+  Decimal max_net_notional{};    ///< |longs - shorts| in the worst case of the working orders
+  Decimal max_daily_loss{};      ///< loss of the trading day that switches the account to REDUCING
+  Decimal halt_daily_loss{};     ///< loss of the trading day that halts it and cancels its orders
 };
 
 struct Account {
   AccountId id = 0;
   AccountName name;
   FixedString<16> broker;
+  FixedString<8> currency;
+  Decimal max_gross_notional;
+  Decimal max_net_notional;
+  Decimal max_daily_loss;
+  Decimal halt_daily_loss;
+
+  [[nodiscard]] bool has_notional_limits() const noexcept {
+    return max_gross_notional.is_positive() || max_net_notional.is_positive();
+  }
+  [[nodiscard]] bool has_loss_limits() const noexcept {
+    return max_daily_loss.is_positive() || halt_daily_loss.is_positive();
+  }
 };
 
 class AccountTable {

@@ -54,7 +54,10 @@ namespace ordergate {
   X(SESSION_QUEUE_FULL, "this session has too many orders waiting for the broker; retry later") \
   X(ACCOUNT_NOT_READY, "the account is not reconciled with its broker yet; retry shortly")   \
   X(DAILY_ORDER_LIMIT, "this principal's orders for the trading day are used up")              \
-  X(DAILY_CANCEL_LIMIT, "this principal's cancels for the trading day are used up")
+  X(DAILY_CANCEL_LIMIT, "this principal's cancels for the trading day are used up")          \
+  X(MAX_GROSS_NOTIONAL_EXCEEDED, "the account's gross notional would exceed its limit")     \
+  X(MAX_NET_NOTIONAL_EXCEEDED, "the account's net notional would exceed its limit")         \
+  X(DAILY_LOSS_LIMIT, "the account's loss for the trading day reached its limit; only orders that reduce the position are accepted")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

@@ -86,6 +86,9 @@ struct GatewayConfig {
   /// zone; daylight saving time is followed). The day rolls within a second
   /// of it.
   std::string day_start = "17:00 America/New_York";
+  /// How often each broker thread values its accounts' P&L for the loss
+  /// limits (`AccountSpec::max_daily_loss`); 0: on every pass of its loop.
+  std::int64_t loss_check_interval_ns = 100'000'000;
   /// Execution reports kept for `Gateway::poll_drop_copy` (0: no drop copy).
   std::uint32_t drop_copy_capacity = 0;
   /// How long a client order id stays refused after it was used (per

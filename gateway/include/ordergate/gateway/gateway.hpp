@@ -188,6 +188,30 @@ class Gateway {
   /// Refuses new sessions and orders of `principal` until enabled again.
   void set_principal_enabled(std::string_view principal, bool enabled);
 
+  /// An account's limits and figures across instruments, in its currency.
+  struct AccountRisk {
+    std::string currency;  ///< empty: the account has no currency, so no account limits
+    /// Worst-case notional now (see guards/account_risk.hpp), rounded up;
+    /// `valued` is false when a quote it needs is not usable.
+    bool valued = false;
+    Decimal gross_notional;
+    Decimal net_notional;
+    /// The trading day's realized plus unrealized P&L at mid, as the
+    /// account's broker thread last valued it (every 100 ms).
+    bool pnl_known = false;
+    Decimal daily_pnl;
+    /// The state the loss limits set and still own (ACTIVE: none); it ends
+    /// with the trading day unless an operator changed the account since.
+    guards::TradingState loss_switch = guards::TradingState::active;
+    Decimal max_gross_notional;  ///< zero: not limited
+    Decimal max_net_notional;
+    Decimal max_daily_loss;
+    Decimal halt_daily_loss;
+  };
+  /// Throws std::invalid_argument for an unknown account. Values every
+  /// instrument of the account: not for a hot path.
+  [[nodiscard]] AccountRisk account_risk(std::string_view account) const;
+
   /// Position, working quantities and open orders of an account in a symbol,
   /// as the gateway tracks them from execution reports.
   [[nodiscard]] guards::ExposureBook::Snapshot exposure(std::string_view account,

@@ -28,6 +28,10 @@ namespace ordergate::guards {
   return side == Side::buy ? quote.ask : quote.bid;
 }
 
+/// True when `quote` may price `instrument` at `now_ns` (monotonic): quoted,
+/// no older than max_quote_age, both sides positive and not crossed or locked.
+[[nodiscard]] bool usable_quote(const Quote& quote, const Instrument& instrument, std::int64_t now_ns) noexcept;
+
 /// Checks, in order:
 ///  - NO_REFERENCE_PRICE: the quote is empty, older than the instrument's
 ///    max_quote_age at `now_ns` (monotonic), non-positive or crossed
@@ -93,6 +97,15 @@ class ExposureBook {
   /// ignores.
   void add_held_order(AccountId account, InstrumentId instrument, Side side, Decimal leaves) noexcept;
 
+  /// Account-wide checks (account_risk.hpp) read every instrument of an
+  /// account, then `reserve` one: to stay exact under concurrent orders they
+  /// read this version first and, after their reservation, advance it from
+  /// the value they read. A failed advance means another order of the account
+  /// was reserved meanwhile: release and check again. Fills need no version:
+  /// they never raise an account's worst case.
+  [[nodiscard]] std::uint64_t account_version(AccountId account) const noexcept;
+  [[nodiscard]] bool advance_account_version(AccountId account, std::uint64_t seen) noexcept;
+
  private:
   struct alignas(kCacheLine) Cell {
     std::atomic<std::int64_t> position{0};
@@ -108,7 +121,12 @@ class ExposureBook {
   static_assert(sizeof(Cell) == kCacheLine, "one exposure cell is one cache line");
   Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
 
+  struct alignas(kCacheLine) Version {
+    std::atomic<std::uint64_t> value{0};
+  };
+
   std::unique_ptr<Cell[]> cells_;
+  std::unique_ptr<Version[]> versions_;
   std::size_t accounts_;
   std::size_t instruments_;
 };

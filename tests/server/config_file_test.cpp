@@ -208,6 +208,29 @@ TEST(ConfigFile, WrongTypesAndOutOfRangeValuesAreNamed) {
             std::string::npos);
 }
 
+TEST(ConfigFile, AccountLimitsAreReadAsExactDecimalsAndBadOnesAreNamed) {
+  const std::string limits = "broker = \"paper\"\ncurrency = \"USD\"\nmax_gross_notional = \"2000000\"\n"
+                             "max_net_notional = \"1000000\"\nmax_daily_loss = \"5000\"\nhalt_daily_loss = \"8000\"\n";
+  const ProcessConfig config = parse_config_text(replace(kValid, "broker = \"paper\"\n", limits), "test.toml");
+  const AccountSpec& account = config.gateway.accounts.at(0);
+  EXPECT_EQ(account.currency, "USD");
+  EXPECT_EQ(account.max_gross_notional, decimal_literal("2000000"));
+  EXPECT_EQ(account.max_net_notional, decimal_literal("1000000"));
+  EXPECT_EQ(account.max_daily_loss, decimal_literal("5000"));
+  EXPECT_EQ(account.halt_daily_loss, decimal_literal("8000"));
+  // Omitted: not limited.
+  EXPECT_TRUE(parse_config_text(kValid, "test.toml").gateway.accounts.at(0).currency.empty());
+
+  const std::string zero = error_of(replace(kValid, "broker = \"paper\"\n", "broker = \"paper\"\nmax_daily_loss = \"0\"\n"));
+  EXPECT_NE(zero.find("accounts[0].max_daily_loss"), std::string::npos) << zero;
+  EXPECT_NE(zero.find("must be positive"), std::string::npos) << zero;
+  const std::string inexact =
+      error_of(replace(kValid, "broker = \"paper\"\n", "broker = \"paper\"\nmax_gross_notional = 1e6\n"));
+  EXPECT_NE(inexact.find("accounts[0].max_gross_notional"), std::string::npos) << inexact;
+  const std::string typo = error_of(replace(kValid, "broker = \"paper\"\n", "broker = \"paper\"\nmax_daly_loss = \"1\"\n"));
+  EXPECT_NE(typo.find("max_daly_loss"), std::string::npos) << typo;
+}
+
 TEST(ConfigFile, PrincipalWithoutTokenHashIsRefusedWithTheFix) {
   const std::string error =
       error_of(replace(kValid, "token_sha256 = \"3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea\"\n", ""));

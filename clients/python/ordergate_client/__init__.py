@@ -18,6 +18,7 @@ with a token, submit and cancel orders, read execution reports (blocking
 from ordergate_client.client import (
     CLOSING_ERROR_CODES,
     Accepted,
+    AccountFigures,
     Client,
     ConnectionClosed,
     DecimalInput,
@@ -41,6 +42,7 @@ from ordergate_client.aio import AsyncClient
 
 __all__ = [
     "CLOSING_ERROR_CODES",
+    "AccountFigures",
     "Accepted",
     "AsyncClient",
     "Client",

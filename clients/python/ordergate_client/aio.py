@@ -29,6 +29,7 @@ from ordergate_client.client import (
     _MAX_REPLY_LINE,
     CLOSING_ERROR_CODES,
     Accepted,
+    AccountFigures,
     ConnectionClosed,
     DecimalInput,
     Event,
@@ -41,6 +42,7 @@ from ordergate_client.client import (
     Welcome,
     _accepted_or_rejected,
     _decode_line,
+    _parse_account_figures,
     _parse_orders,
     _parse_positions,
     _parse_subscribed,
@@ -198,6 +200,9 @@ class AsyncClient:
 
     async def positions(self, timeout: float | None = None) -> list[Position]:
         return await self._call("positions", {}, _parse_positions, timeout)
+
+    async def account_figures(self, timeout: float | None = None) -> list[AccountFigures]:
+        return await self._call("positions", {}, _parse_account_figures, timeout)
 
     async def subscribe(
         self,

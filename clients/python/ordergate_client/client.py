@@ -322,6 +322,26 @@ class Position:
     open_orders: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class AccountFigures:
+    """Account-wide figures of the ``positions`` reply, in the account's
+    ``currency`` (only accounts with one are listed). A figure is ``None``
+    while a quote it needs is not usable, a limit is ``None`` when not set;
+    ``loss_switch`` is the state the daily loss limits set (``"ACTIVE"``:
+    none)."""
+
+    account: str
+    currency: str
+    gross_notional: decimal.Decimal | None
+    net_notional: decimal.Decimal | None
+    daily_pnl: decimal.Decimal | None
+    max_gross_notional: decimal.Decimal | None
+    max_net_notional: decimal.Decimal | None
+    max_daily_loss: decimal.Decimal | None
+    halt_daily_loss: decimal.Decimal | None
+    loss_switch: str
+
+
 # ---------------------------------------------------------------- decoding
 
 
@@ -494,6 +514,29 @@ def _parse_positions(message: JsonObject) -> list[Position]:
             open_orders=int(entry["open_orders"]),
         )
         for entry in message.get("positions", [])
+    ]
+
+
+def _parse_account_figures(message: JsonObject) -> list[AccountFigures]:
+    _expect_type(message, "positions", "positions")
+
+    def optional(entry: JsonObject, field: str) -> decimal.Decimal | None:
+        return _decimal(entry[field], field) if field in entry else None
+
+    return [
+        AccountFigures(
+            account=entry["account"],
+            currency=entry["currency"],
+            gross_notional=optional(entry, "gross_notional"),
+            net_notional=optional(entry, "net_notional"),
+            daily_pnl=optional(entry, "daily_pnl"),
+            max_gross_notional=optional(entry, "max_gross_notional"),
+            max_net_notional=optional(entry, "max_net_notional"),
+            max_daily_loss=optional(entry, "max_daily_loss"),
+            halt_daily_loss=optional(entry, "halt_daily_loss"),
+            loss_switch=entry["loss_switch"],
+        )
+        for entry in message.get("accounts", [])
     ]
 
 
@@ -780,6 +823,12 @@ class Client:
     def positions(self, timeout: float | None = None) -> list[Position]:
         """Positions and working quantities per account and symbol (needs ``read``)."""
         return self._begin("positions", {}, _parse_positions).result(timeout)
+
+    def account_figures(self, timeout: float | None = None) -> list[AccountFigures]:
+        """Account-wide notional, the trading day's P&L and the account limits,
+        for the accounts with a currency this principal may use (needs
+        ``read``; the ``positions`` op, so the same read budget)."""
+        return self._begin("positions", {}, _parse_account_figures).result(timeout)
 
     def subscribe(
         self,

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -135,10 +136,7 @@ std::uint64_t drain(Session& session) noexcept {
 // one submit in 16 per session for the latency histogram (the default);
 // 2 times every submit. They run in the same process, so their differences
 // are the cost of the metrics.
-void BM_GuardPipeline_Accept(benchmark::State& state) {
-  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
-  config.metrics = state.range(0) != 0;
-  config.metrics_latency_sample = state.range(0) == 2 ? 1 : 16;
+void run_accept(benchmark::State& state, const GatewayConfig& config) {
   Gateway gateway(config);
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
@@ -169,7 +167,50 @@ void BM_GuardPipeline_Accept(benchmark::State& state) {
   publish(state, recorder);
   publish_thread_round_trip(state);
 }
+
+void BM_GuardPipeline_Accept(benchmark::State& state) {
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
+  config.metrics = state.range(0) != 0;
+  config.metrics_latency_sample = state.range(0) == 2 ? 1 : 16;
+  run_accept(state, config);
+}
 BENCHMARK(BM_GuardPipeline_Accept)->ArgName("metrics")->Arg(0)->Arg(1)->Arg(2)->Iterations(kAcceptedOrders);
+
+// The accept path with the limits that are off by default: `account` is
+// the number of instruments (all quoted in USD) of an account with gross,
+// net and daily loss limits, 0 for none; `daily` sets the principal's
+// max_orders_per_day. Metrics as by default. Compare with
+// BM_GuardPipeline_Accept/metrics:1 of the same run.
+void BM_GuardPipeline_Accept_Limits(benchmark::State& state) {
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
+  const auto instruments = static_cast<int>(state.range(0));
+  if (instruments > 0) {
+    AccountSpec& account = config.accounts.front();
+    account.currency = "USD";
+    account.max_gross_notional = decimal_literal("1000000000");
+    account.max_net_notional = decimal_literal("1000000000");
+    account.max_daily_loss = decimal_literal("1000000000");
+    // More instruments the account could hold, each valued on every check.
+    for (int i = 1; i < instruments; ++i) {
+      InstrumentSpec other = config.instruments.front();
+      char name[16];
+      std::snprintf(name, sizeof name, "X%d/USD", 10 + i);
+      other.name = name;
+      config.instruments.push_back(other);
+      config.paper.quotes.push_back(
+          adapters::PaperQuoteSpec{other.name, decimal_literal("1.00000"), decimal_literal("1.00002")});
+    }
+  }
+  if (state.range(1) != 0) config.principals.front().max_orders_per_day = 4'000'000'000u;
+  run_accept(state, config);
+}
+BENCHMARK(BM_GuardPipeline_Accept_Limits)
+    ->ArgNames({"account", "daily"})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({8, 0})
+    ->Args({8, 1})
+    ->Iterations(kAcceptedOrders);
 
 // A limit order ~10% away from the quote with a 1% band: validation,
 // permissions, the kill switch, the quote read and every per-order risk check

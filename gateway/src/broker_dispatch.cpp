@@ -63,6 +63,10 @@ void Engine::start() {
     }
   }
   accepting_.store(true, std::memory_order_release);
+  if (!daily_path_.empty()) {
+    checkpoint_stop_ = false;
+    checkpoint_thread_ = std::thread([this] { run_checkpoints(); });
+  }
 }
 
 void Engine::stop() noexcept {
@@ -70,6 +74,16 @@ void Engine::stop() noexcept {
   for (auto& broker : brokers_) {
     broker->running.store(false, std::memory_order_release);
     if (broker->thread.joinable()) broker->thread.join();
+  }
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    checkpoint_thread_.join();
+    // Nothing is accepted any more: these counts are exact.
+    checkpoint_daily_counts(true);
   }
 }
 

@@ -75,6 +75,102 @@ std::optional<std::string> decode_name(std::string_view text) {
   return name;
 }
 
+
+// The whole text of a small state file; nullopt when it does not exist.
+// `what` names the kind of file in errors ("control state").
+std::optional<std::string> read_state_text(const std::filesystem::path& path, const std::string& what) {
+  const std::string where = what + " " + path.string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw ControlStateError(where + ": cannot open: " + error_text(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw ControlStateError(where + ": not a regular file");
+  }
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes) {
+    ::close(fd);
+    throw ControlStateError(where + ": larger than any state file the gateway writes");
+  }
+  std::string text(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw ControlStateError(where + ": cannot read: " + error_text(error));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return text;
+}
+
+// Replaces `path` with `text`: a temporary file beside it, fdatasync'd,
+// renamed over it, the directory fsync'd.
+void replace_state_text(const std::filesystem::path& path, std::string_view text, const std::string& what) {
+  const std::string where = what + " " + path.string();
+  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const std::filesystem::path staging = path.string() + ".tmp";
+  const auto fail = [&](const std::string& step, int error) {
+    throw ControlStateError(where + ": " + step + ": " + error_text(error));
+  };
+  const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) fail("cannot create " + staging.string(), errno);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EIO;
+      ::close(fd);
+      fail("cannot write " + staging.string(), error);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail("cannot sync " + staging.string(), error);
+  }
+  ::close(fd);
+  if (::rename(staging.c_str(), path.c_str()) != 0) fail("cannot replace it", errno);
+  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd < 0) fail("cannot open its directory", errno);
+  if (::fsync(directory_fd) != 0) {
+    const int error = errno;
+    ::close(directory_fd);
+    fail("cannot sync its directory", error);
+  }
+  ::close(directory_fd);
+}
+
+void append_check(std::string& text) {
+  const security::Sha256Digest check = security::sha256(text);
+  text += kCheck;
+  text += security::to_hex(check);
+  text += '\n';
+}
+
+// The body of `text` (everything before its check line) when the check line
+// covers it exactly; nullopt otherwise.
+std::optional<std::string_view> checked_body(std::string_view text) {
+  if (text.empty() || text.back() != '\n') return std::nullopt;
+  const std::size_t last = text.rfind('\n', text.size() - 2);
+  const std::size_t begin = last == std::string_view::npos ? 0 : last + 1;
+  const std::string_view line = text.substr(begin, text.size() - 1 - begin);
+  if (line.substr(0, kCheck.size()) != kCheck) return std::nullopt;
+  const std::string_view body = text.substr(0, begin);
+  if (line.substr(kCheck.size()) != security::to_hex(security::sha256(body))) return std::nullopt;
+  return body;
+}
+
+constexpr std::string_view kDailyHeader = "ordergate-daily-counts 1\n";
+
 }  // namespace
 
 std::string format_control_state(const ControlState& state) {
@@ -101,10 +197,7 @@ std::string format_control_state(const ControlState& state) {
     append_name(text, name);
     text += '\n';
   }
-  const security::Sha256Digest check = security::sha256(text);
-  text += kCheck;
-  text += security::to_hex(check);
-  text += '\n';
+  append_check(text);
   return text;
 }
 
@@ -187,74 +280,97 @@ ControlState parse_control_state(std::string_view text, const std::string& where
   return state;
 }
 
+
 std::optional<ControlState> read_control_state(const std::filesystem::path& path) {
-  const std::string where = path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    throw ControlStateError("control state " + where + ": cannot open: " + error_text(errno));
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw ControlStateError("control state " + where + ": not a regular file");
-  }
-  if (static_cast<std::uint64_t>(info.st_size) > kMaxFileBytes) {
-    ::close(fd);
-    throw ControlStateError("control state " + where + ": larger than any state file the gateway writes");
-  }
-  std::string text(static_cast<std::size_t>(info.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EIO;
-      ::close(fd);
-      throw ControlStateError("control state " + where + ": cannot read: " + error_text(error));
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return parse_control_state(text, where);
+  const std::optional<std::string> text = read_state_text(path, "control state");
+  if (!text) return std::nullopt;
+  return parse_control_state(*text, path.string());
 }
 
 void write_control_state(const std::filesystem::path& path, const ControlState& state) {
-  const std::string text = format_control_state(state);
-  const std::string where = path.string();
-  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path staging = path.string() + ".tmp";
-  const auto fail = [&](const std::string& what, int error) {
-    throw ControlStateError("control state " + where + ": " + what + ": " + error_text(error));
+  replace_state_text(path, format_control_state(state), "control state");
+}
+
+std::filesystem::path daily_counts_path(const std::filesystem::path& state_path) {
+  return std::filesystem::path(state_path.string() + ".daily");
+}
+
+std::string format_daily_counts(const DailyCounts& counts) {
+  std::string text(kDailyHeader);
+  text += "day ";
+  text += std::to_string(counts.day);
+  text += '\n';
+  text += counts.clean ? "clean 1\n" : "clean 0\n";
+  for (const auto& [name, used] : counts.principals) {
+    text += "principal ";
+    append_name(text, name);
+    text += ' ';
+    text += std::to_string(used.orders);
+    text += ' ';
+    text += std::to_string(used.cancels);
+    text += '\n';
+  }
+  append_check(text);
+  return text;
+}
+
+DailyCounts parse_daily_counts(std::string_view text, const std::string& where) {
+  const auto damaged = [&](const std::string& what) {
+    return ControlStateError("daily counts " + where + " are damaged (" + what +
+                             "): the file is written only by the gateway. Remove it to start the day's "
+                             "counts from zero (a restart then forgets today's orders), or restore it");
   };
-  const int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) fail("cannot create " + staging.string(), errno);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EIO;
-      ::close(fd);
-      fail("cannot write " + staging.string(), error);
+  const std::optional<std::string_view> body = checked_body(text);
+  if (!body) throw damaged("its check line does not match: cut short or edited");
+  if (body->substr(0, kDailyHeader.size()) != kDailyHeader) throw damaged("not a daily counts file of this version");
+  DailyCounts counts;
+  bool day_seen = false;
+  bool clean_seen = false;
+  const auto number = [&](std::string_view field, std::uint64_t& out) {
+    if (field.empty() || field.size() > 19) return false;
+    out = 0;
+    for (const char c : field) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    done += static_cast<std::size_t>(n);
+    return true;
+  };
+  std::string_view rest = body->substr(kDailyHeader.size());
+  while (!rest.empty()) {
+    const std::size_t newline = rest.find('\n');
+    const std::string_view line = rest.substr(0, newline);
+    rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
+    const std::vector<std::string_view> fields = fields_of(line);
+    std::uint64_t value = 0;
+    if (fields.size() == 2 && fields[0] == "day" && number(fields[1], value)) {
+      counts.day = static_cast<std::int64_t>(value);
+      day_seen = true;
+    } else if (fields.size() == 2 && fields[0] == "clean" && (fields[1] == "0" || fields[1] == "1")) {
+      counts.clean = fields[1] == "1";
+      clean_seen = true;
+    } else if (fields.size() == 4 && fields[0] == "principal") {
+      const std::optional<std::string> name = decode_name(fields[1]);
+      DailyCounts::Used used;
+      if (!name || !number(fields[2], used.orders) || !number(fields[3], used.cancels)) {
+        throw damaged("a malformed principal line");
+      }
+      counts.principals[*name] = used;
+    } else {
+      throw damaged("an unknown line");
+    }
   }
-  if (::fdatasync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    fail("cannot sync " + staging.string(), error);
-  }
-  ::close(fd);
-  if (::rename(staging.c_str(), path.c_str()) != 0) fail("cannot replace it", errno);
-  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (directory_fd < 0) fail("cannot open its directory", errno);
-  if (::fsync(directory_fd) != 0) {
-    const int error = errno;
-    ::close(directory_fd);
-    fail("cannot sync its directory", error);
-  }
-  ::close(directory_fd);
+  if (!day_seen || !clean_seen) throw damaged("no day or no clean line");
+  return counts;
+}
+
+std::optional<DailyCounts> read_daily_counts(const std::filesystem::path& path) {
+  const std::optional<std::string> text = read_state_text(path, "daily counts");
+  if (!text) return std::nullopt;
+  return parse_daily_counts(*text, path.string());
+}
+
+void write_daily_counts(const std::filesystem::path& path, const DailyCounts& counts) {
+  replace_state_text(path, format_daily_counts(counts), "daily counts");
 }
 
 }  // namespace ordergate

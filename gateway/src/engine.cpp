@@ -200,6 +200,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
       if (const Account* account = accounts_.find(name)) kill_switch_.set_account(account->id, state);
     }
     apply_control_to_principals();
+    restore_daily_counts();
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -324,6 +325,9 @@ class Engine final : public ExecutionSink {
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
   Gateway::AccountRisk account_risk(std::string_view account) const;
+  [[nodiscard]] std::int64_t trading_day() const noexcept {
+    return static_cast<std::int64_t>(today_.load(std::memory_order_relaxed));
+  }
   Gateway::Counters counters() const noexcept;
   bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
   std::vector<Gateway::BrokerStatus> broker_status() const;
@@ -392,6 +396,11 @@ class Engine final : public ExecutionSink {
   // Broker 0's thread, once a second: moves `today_` on when the trading
   // day rolled.
   void roll_trading_day() noexcept;
+  // The daily limits' counts across restarts (daily_counts.cpp): restored at
+  // construction, checkpointed by their own thread while the engine runs.
+  void restore_daily_counts();
+  void run_checkpoints() noexcept;
+  void checkpoint_daily_counts(bool clean) noexcept;
   // Account limits (account_limits.cpp): the day's P&L of the broker's
   // accounts and the switches of their loss limits; broker thread.
   void check_daily_loss(Broker& broker) noexcept;
@@ -489,6 +498,14 @@ class Engine final : public ExecutionSink {
   MetricCells metric_cells_;  // GatewayConfig::metrics
   std::atomic<bool> accepting_{false};
   bool started_ = false;
+  // Daily counts checkpoints (empty path: no state file, none kept).
+  std::filesystem::path daily_path_;
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_stop_ = false;
+  DailyCounts last_checkpoint_;       // checkpoint thread only (then stop)
+  bool checkpoint_failing_ = false;   // reported once per run of failures
 };
 
 }  // namespace ordergate::detail

@@ -42,6 +42,7 @@ void Gateway::set_principal_enabled(std::string_view principal, bool enabled) {
 guards::ExposureBook::Snapshot Gateway::exposure(std::string_view account, std::string_view symbol) const {
   return engine_->exposure(account, symbol);
 }
+std::int64_t Gateway::trading_day() const noexcept { return engine_->trading_day(); }
 Gateway::AccountRisk Gateway::account_risk(std::string_view account) const { return engine_->account_risk(account); }
 const InstrumentTable& Gateway::instruments() const noexcept { return engine_->instruments(); }
 const AccountTable& Gateway::accounts() const noexcept { return engine_->accounts(); }

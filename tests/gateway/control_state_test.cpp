@@ -189,3 +189,123 @@ TEST(ControlStateRestart, NamesTheConfigurationNoLongerHasAreKeptForWhenTheyCome
 
 }  // namespace
 }  // namespace ordergate
+
+namespace ordergate {
+namespace {
+
+using testing::market_order;
+
+// alice's window "5/1s" admits 5 x (1 + 2) = 15 orders in two seconds: the
+// slack an unclean stop adds.
+GatewayConfig daily_config(const std::filesystem::path& state, const char* window = "5/1s") {
+  GatewayConfig config = test_config();
+  config.state_path = state;
+  config.principals[0].max_orders_per_day = 20;
+  config.principals[0].max_cancels_per_day = 20;
+  config.principals[0].rate_limits = {window};
+  return config;
+}
+
+TEST(DailyCountsFile, KeepsEveryCountAndRefusesADamagedFile) {
+  DailyCounts counts;
+  counts.day = 20468;
+  counts.clean = true;
+  counts.principals["alice"] = {12, 3};
+  counts.principals["odd name\n"] = {1, 0};
+  EXPECT_EQ(parse_daily_counts(format_daily_counts(counts), "x"), counts);
+
+  std::string edited = format_daily_counts(counts);
+  edited[edited.find(" 12 ") + 2] = '1';  // 11 orders: the check line no longer matches
+  EXPECT_THROW((void)parse_daily_counts(edited, "x"), ControlStateError);
+  EXPECT_THROW((void)parse_daily_counts(format_daily_counts(counts).substr(0, 40), "x"), ControlStateError);
+  try {
+    (void)parse_daily_counts("garbage\n", "/var/lib/ordergate/ordergate.state.daily");
+    FAIL();
+  } catch (const ControlStateError& e) {
+    EXPECT_NE(std::string(e.what()).find("/var/lib/ordergate/ordergate.state.daily"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("Remove it"), std::string::npos) << "says what to do";
+  }
+}
+
+TEST(DailyCountsRestart, ACleanStopKeepsTheExactCountsOfTheDay) {
+  StateDirectory dir;
+  ManualClock clock;
+  {
+    Gateway gateway(daily_config(dir.file(), "100/1s"), clock);
+    gateway.start();
+    Session alice = gateway.open_session("alice");
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(alice.submit(market_order(("c-" + std::to_string(i)).c_str(), Side::buy, "1000")).accepted());
+    }
+  }  // a clean stop writes the counts, marked exact
+  const std::optional<DailyCounts> saved = read_daily_counts(daily_counts_path(dir.file()));
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->clean);
+  EXPECT_EQ(saved->principals.at("alice").orders, 4u);
+
+  Gateway restarted(daily_config(dir.file(), "100/1s"), clock);
+  restarted.start();
+  Session alice = restarted.open_session("alice");
+  int accepted = 0;
+  for (int i = 0; i < 30; ++i) {
+    const Verdict verdict = alice.submit(market_order(("r-" + std::to_string(i)).c_str(), Side::buy, "1000"));
+    if (verdict.accepted()) {
+      ++accepted;
+      ASSERT_EQ(testing::wait_for_reports(alice, 2).size(), 2u);  // filled: no open-order limit in the way
+    } else {
+      EXPECT_EQ(verdict.reason, Reason::DAILY_ORDER_LIMIT) << reason_name(verdict.reason);
+    }
+  }
+  EXPECT_EQ(accepted, 16) << "20 a day, 4 used before the restart";
+}
+
+TEST(DailyCountsRestart, AfterAnUncleanStopTheRateWindowsSlackIsAddedSoARestartOnlyTightens) {
+  StateDirectory dir;
+  ManualClock clock;
+  {
+    // What a checkpoint a second before a crash looks like.
+    Gateway probe(daily_config(dir.file()), clock);
+    DailyCounts counts;
+    counts.day = probe.trading_day();
+    counts.clean = false;
+    counts.principals["alice"] = {2, 0};
+    write_daily_counts(daily_counts_path(dir.file()), counts);
+  }
+  Gateway restarted(daily_config(dir.file()), clock);
+  restarted.start();
+  Session alice = restarted.open_session("alice");
+  int accepted = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (alice.submit(market_order(("u-" + std::to_string(i)).c_str(), Side::buy, "1000")).accepted()) ++accepted;
+  }
+  EXPECT_EQ(accepted, 3) << "20 - (2 checkpointed + 15 the windows could have admitted since)";
+}
+
+TEST(DailyCountsRestart, CountsOfAnotherTradingDayAreNotRestored) {
+  StateDirectory dir;
+  ManualClock clock;
+  std::int64_t day = 0;
+  {
+    Gateway probe(daily_config(dir.file()), clock);
+    day = probe.trading_day();
+  }
+  DailyCounts yesterday;
+  yesterday.day = day - 1;
+  yesterday.clean = true;
+  yesterday.principals["alice"] = {20, 20};
+  write_daily_counts(daily_counts_path(dir.file()), yesterday);
+  Gateway restarted(daily_config(dir.file()), clock);
+  restarted.start();
+  Session alice = restarted.open_session("alice");
+  EXPECT_TRUE(alice.submit(market_order("n-1", Side::buy, "1000")).accepted());
+}
+
+TEST(DailyCountsRestart, ADamagedCountsFileRefusesToStartTheGateway) {
+  StateDirectory dir;
+  write_text(daily_counts_path(dir.file()), "ordergate-daily-counts 1\nday 5\n");
+  ManualClock clock;
+  EXPECT_THROW(Gateway(daily_config(dir.file()), clock), ControlStateError);
+}
+
+}  // namespace
+}  // namespace ordergate

@@ -138,6 +138,7 @@ class Principal:
     max_quantity: str | None = None
     session_ttl: str | None = None
     cancel_on_disconnect: bool = False
+    max_orders_per_day: int | None = None
     token: str = dataclasses.field(default_factory=new_token, repr=False)
 
     def toml(self) -> str:
@@ -158,6 +159,8 @@ class Principal:
             lines.append(f"max_quantity = {_q(self.max_quantity)}")
         if self.session_ttl is not None:
             lines.append(f"session_ttl = {_q(self.session_ttl)}")
+        if self.max_orders_per_day is not None:
+            lines.append(f"max_orders_per_day = {self.max_orders_per_day}")
         if self.cancel_on_disconnect:
             lines.append("cancel_on_disconnect = true")
         return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@
 /// fsync'd, before an admin change returns, and restores it before it opens
 /// its first session. Edge code: allocates, does I/O, throws.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -65,5 +66,36 @@ struct ControlState {
 /// point leaves either the old state or the new one, never a mix. Mode 0600,
 /// never through a symlink. Throws ControlStateError.
 void write_control_state(const std::filesystem::path& path, const ControlState& state);
+
+/// The day's counts of the per-principal daily limits (`max_orders_per_day`,
+/// `max_cancels_per_day`), which a restart must not reset. The gateway
+/// checkpoints them beside the state file once a second while they change
+/// and at a clean stop (`clean`), and restores them at start when they are of
+/// the same trading day; after an unclean stop it adds what each principal's
+/// rate windows admit in two seconds, so the restored count is never lower
+/// than the true one.
+struct DailyCounts {
+  struct Used {
+    std::uint64_t orders = 0;
+    std::uint64_t cancels = 0;
+    friend bool operator==(const Used&, const Used&) = default;
+  };
+  std::int64_t day = 0;  ///< the trading day (TradingDay::day_of)
+  bool clean = false;    ///< written by a clean stop: exact
+  std::map<std::string, Used> principals;
+
+  friend bool operator==(const DailyCounts&, const DailyCounts&) = default;
+};
+
+/// Where the daily counts of a state file live: `STATE_PATH.daily`.
+[[nodiscard]] std::filesystem::path daily_counts_path(const std::filesystem::path& state_path);
+[[nodiscard]] std::string format_daily_counts(const DailyCounts& counts);
+/// Throws ControlStateError unless `text` is exactly what
+/// `format_daily_counts` writes.
+[[nodiscard]] DailyCounts parse_daily_counts(std::string_view text, const std::string& where);
+/// nullopt when the file does not exist. Throws ControlStateError.
+[[nodiscard]] std::optional<DailyCounts> read_daily_counts(const std::filesystem::path& path);
+/// Atomic and durable like `write_control_state`. Throws ControlStateError.
+void write_daily_counts(const std::filesystem::path& path, const DailyCounts& counts);
 
 }  // namespace ordergate

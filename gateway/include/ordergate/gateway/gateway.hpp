@@ -188,6 +188,10 @@ class Gateway {
   /// Refuses new sessions and orders of `principal` until enabled again.
   void set_principal_enabled(std::string_view principal, bool enabled);
 
+  /// The current trading day of the daily limits (`GatewayConfig::day_start`):
+  /// days since 1970-01-01 of the day the trading day started on.
+  [[nodiscard]] std::int64_t trading_day() const noexcept;
+
   /// An account's limits and figures across instruments, in its currency.
   struct AccountRisk {
     std::string currency;  ///< empty: the account has no currency, so no account limits

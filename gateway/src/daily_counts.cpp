@@ -1,0 +1,115 @@
+// The per-principal daily counts (max_orders_per_day, max_cancels_per_day)
+// across restarts: checkpointed beside the state file, restored at start.
+// A restart may only tighten them: after an unclean stop the restored count
+// adds what the principal's rate windows admit in kCheckpointSlack.
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <string>
+
+#include "engine.hpp"
+
+namespace ordergate {
+namespace detail {
+namespace {
+
+constexpr auto kCheckpointInterval = std::chrono::seconds(1);
+// Orders a principal may have had accepted after the last checkpoint that
+// reached the disk: one interval, plus one more for a slow write.
+constexpr std::int64_t kCheckpointSlackNs = 2 * 1'000'000'000LL;
+constexpr std::uint64_t kCountMask = (std::uint64_t{1} << 48) - 1;
+
+// The most requests `windows` admit in `span_ns`: each window admits its
+// burst at once and then one per period / count, so at most count x (1 +
+// ceil(span / period)); the tightest window bounds them all. No window:
+// unbounded, so the day's count is treated as used up.
+std::uint64_t most_admitted(const guards::GcraLimiter& limiter, std::int64_t span_ns) {
+  std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  for (const guards::RateWindow& window : limiter.windows()) {
+    if (window.period_ns <= 0) continue;
+    const auto periods = static_cast<std::uint64_t>((span_ns + window.period_ns - 1) / window.period_ns);
+    most = std::min(most, static_cast<std::uint64_t>(window.count) * (1 + periods));
+  }
+  return most;
+}
+
+std::uint64_t count_of(const std::atomic<std::uint64_t>& word, std::uint64_t day) noexcept {
+  const std::uint64_t value = word.load(std::memory_order_relaxed);
+  return (value >> 48) == (day & 0xFFFF) ? (value & kCountMask) : 0;
+}
+
+}  // namespace
+
+void Engine::restore_daily_counts() {
+  daily_path_ = daily_counts_path(config_.state_path);
+  const std::optional<DailyCounts> saved = read_daily_counts(daily_path_);
+  const std::uint64_t today = today_.load(std::memory_order_relaxed);
+  if (!saved || saved->day != static_cast<std::int64_t>(today)) return;  // another day's counts are zero
+  const Snapshot& snapshot = current();
+  std::size_t restored = 0;
+  for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
+    const PrincipalState& principal = *snapshot.principals[id];
+    const auto found = saved->principals.find(std::string(principal.policy.name()));
+    if (found == saved->principals.end()) continue;
+    std::uint64_t orders = found->second.orders;
+    std::uint64_t cancels = found->second.cancels;
+    if (!saved->clean) {
+      orders += std::min<std::uint64_t>(most_admitted(principal.order_limits, kCheckpointSlackNs), kCountMask);
+      cancels += std::min<std::uint64_t>(most_admitted(principal.cancel_limits, kCheckpointSlackNs), kCountMask);
+    }
+    const std::uint64_t day = (today & 0xFFFF) << 48;
+    controls_[id].orders_today.store(day | std::min(orders, kCountMask), std::memory_order_relaxed);
+    controls_[id].cancels_today.store(day | std::min(cancels, kCountMask), std::memory_order_relaxed);
+    ++restored;
+  }
+  last_checkpoint_ = *saved;
+  emit("info", "daily_counts_restored",
+       "principals=" + std::to_string(restored) + " exact=" + (saved->clean ? "yes" : "no (rate window slack added)"));
+}
+
+void Engine::run_checkpoints() noexcept {
+  std::unique_lock lock(checkpoint_mutex_);
+  while (!checkpoint_stop_) {
+    checkpoint_wake_.wait_for(lock, kCheckpointInterval, [this] { return checkpoint_stop_; });
+    if (checkpoint_stop_) break;
+    lock.unlock();
+    checkpoint_daily_counts(false);
+    lock.lock();
+  }
+}
+
+void Engine::checkpoint_daily_counts(bool clean) noexcept {
+  try {
+    const std::uint64_t today = today_.load(std::memory_order_relaxed);
+    DailyCounts counts;
+    counts.day = static_cast<std::int64_t>(today);
+    counts.clean = clean;
+    const Snapshot& snapshot = current();
+    for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
+      DailyCounts::Used used;
+      used.orders = count_of(controls_[id].orders_today, today);
+      used.cancels = count_of(controls_[id].cancels_today, today);
+      if (used.orders == 0 && used.cancels == 0) continue;
+      counts.principals[std::string(snapshot.principals[id]->policy.name())] = used;
+    }
+    // Unchanged since the last write: nothing to make durable. A clean stop
+    // always writes, so the next start knows the counts are exact.
+    if (!clean && counts == last_checkpoint_) return;
+    if (!clean && counts.principals.empty() && last_checkpoint_.principals.empty()) return;
+    write_daily_counts(daily_path_, counts);
+    last_checkpoint_ = std::move(counts);
+    if (checkpoint_failing_) emit("info", "daily_counts_saved", "recovered=yes");
+    checkpoint_failing_ = false;
+  } catch (const std::exception& e) {
+    if (!checkpoint_failing_) {
+      // Counts not saved: a restart would add the slack to an older
+      // checkpoint. Said once, until a write succeeds again.
+      emit("warning", "daily_counts_not_saved", std::string("error=\"") + e.what() + "\"");
+    }
+    checkpoint_failing_ = true;
+  }
+}
+
+}  // namespace detail
+}  // namespace ordergate

@@ -324,7 +324,7 @@ class Engine final : public ExecutionSink {
   void revoke_sessions(std::string_view principal);
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
-  Gateway::AccountRisk account_risk(std::string_view account) const;
+  Gateway::AccountRisk account_risk(std::string_view name) const;
   [[nodiscard]] std::int64_t trading_day() const noexcept {
     return static_cast<std::int64_t>(today_.load(std::memory_order_relaxed));
   }

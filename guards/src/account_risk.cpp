@@ -54,11 +54,12 @@ AccountValuation::AccountValuation(const AccountTable& accounts, const Instrumen
       } else if (const Instrument* via_inverse = instruments.find_name(inverse)) {
         conversion = {Conversion::Kind::divide, via_inverse->id};
       } else if (needed) {
-        throw std::invalid_argument("account '" + std::string(account.name.view()) + "': its limits are in " +
-                                    std::string(account.currency.view()) + ", but instrument " +
-                                    std::string(instrument.name.view()) + " is quoted in " +
-                                    std::string(instrument.quote.view()) + " and no instrument " + direct + " or " +
-                                    inverse + " is configured to convert it");
+        std::string message = "account '";
+        message.append(account.name.view()).append("': its limits are in ").append(account.currency.view());
+        message.append(", but instrument ").append(instrument.name.view()).append(" is quoted in ");
+        message.append(instrument.quote.view()).append(" and no instrument ").append(direct).append(" or ");
+        message.append(inverse).append(" is configured to convert it");
+        throw std::invalid_argument(message);
       }
     }
   }

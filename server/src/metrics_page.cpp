@@ -124,6 +124,46 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     out.sample("ordergate_account_ready", {{"account", account_name(gateway, true, static_cast<AccountId>(id))}},
                metrics.account_ready[id] ? 1 : 0);
   }
+  // Account limits: figures in each account's currency, for accounts with one.
+  std::vector<std::pair<std::string, Gateway::AccountRisk>> risks;
+  for (const Account& account : gateway.accounts().all()) {
+    if (!account.currency.empty()) risks.emplace_back(std::string(account.name.view()), gateway.account_risk(account.name.view()));
+  }
+  if (!risks.empty()) {
+    const auto decimal_value = [](Decimal value) {
+      return static_cast<double>(value.raw()) / static_cast<double>(Decimal::kScale);
+    };
+    out.family("ordergate_account_daily_pnl", "gauge",
+               "The trading day's realized plus unrealized P&L at mid, in the account's currency "
+               "(absent while a quote it needs is not usable).");
+    for (const auto& [name, risk] : risks) {
+      if (risk.pnl_known) {
+        out.sample_double("ordergate_account_daily_pnl", {{"account", name}, {"currency", risk.currency}},
+                          decimal_value(risk.daily_pnl));
+      }
+    }
+    out.family("ordergate_account_gross_notional", "gauge",
+               "Worst-case gross notional across instruments, in the account's currency.");
+    for (const auto& [name, risk] : risks) {
+      if (risk.valued) {
+        out.sample_double("ordergate_account_gross_notional", {{"account", name}, {"currency", risk.currency}},
+                          decimal_value(risk.gross_notional));
+      }
+    }
+    out.family("ordergate_account_net_notional", "gauge",
+               "Worst-case net notional across instruments, in the account's currency.");
+    for (const auto& [name, risk] : risks) {
+      if (risk.valued) {
+        out.sample_double("ordergate_account_net_notional", {{"account", name}, {"currency", risk.currency}},
+                          decimal_value(risk.net_notional));
+      }
+    }
+    out.family("ordergate_account_loss_switch", "gauge",
+               "The trading state the daily loss limits set and still own: 0 none, 1 reducing, 2 halted.");
+    for (const auto& [name, risk] : risks) {
+      out.sample("ordergate_account_loss_switch", {{"account", name}}, state_value(risk.loss_switch));
+    }
+  }
   out.family("ordergate_broker_connected", "gauge",
              "1 while the broker's adapter reports a live, verified connection that accepted its credentials.");
   for (std::size_t index = 0; index < metrics.broker_names.size(); ++index) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -80,6 +81,34 @@ TEST_F(MetricsPageTest, ShowsTradingStatesAsNumbers) {
   EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"global\"} 2\n"));
   EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"account:paper\"} 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_trading_state{scope=\"principal:dev\"} 0\n"));
+}
+
+TEST(MetricsPage, AccountLimitFiguresAreShownForAccountsWithACurrency) {
+  GatewayConfig config = make_default_config();
+  config.accounts.front().currency = "USD";
+  config.accounts.front().max_gross_notional = decimal_literal("10000000");
+  Gateway gateway(config);
+  gateway.start();
+  Session session = gateway.open_session(kDefaultPrincipal);
+  ASSERT_TRUE(session.submit(market("pnl-1")).accepted());
+  // Bought at the ask, valued at the mid: a small loss once the fill is booked.
+  const auto priced = [&] {
+    const Gateway::AccountRisk risk = gateway.account_risk("paper");
+    return risk.pnl_known && risk.daily_pnl.is_negative();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!priced() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(priced());
+  const std::string text = render_metrics(gateway, gateway.metrics(), ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_account_daily_pnl gauge\n"));
+  EXPECT_TRUE(contains(text, "ordergate_account_daily_pnl{account=\"paper\",currency=\"USD\"} -"));
+  EXPECT_TRUE(contains(text, "ordergate_account_gross_notional{account=\"paper\",currency=\"USD\"} "));
+  EXPECT_TRUE(contains(text, "ordergate_account_loss_switch{account=\"paper\"} 0\n"));
+  // The default account has no currency: none of these families.
+  Gateway plain(make_default_config());
+  const std::string plain_text = render_metrics(plain, plain.metrics(), ProcessMetrics{});
+  EXPECT_FALSE(contains(plain_text, "ordergate_account_daily_pnl"));
+  EXPECT_FALSE(contains(plain_text, "ordergate_account_loss_switch"));
 }
 
 TEST_F(MetricsPageTest, ReadinessNamesEachComponentAndAnUnhealthyJournalBlocksIt) {

@@ -75,7 +75,7 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
       // the day; one an operator made stays.
       const guards::TradingState tripped = daily_loss_->tripped(account.id);
       daily_loss_->set_tripped(account.id, guards::TradingState::active);
-      daily_loss_->reported(account.id) = guards::TradingState::active;
+      daily_loss_->set_reported(account.id, guards::TradingState::active);
       if (tripped != guards::TradingState::active && state == tripped) {
         try {
           set_trading_state(TradingScope::account(account.name.view()), guards::TradingState::active, false);
@@ -88,6 +88,8 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
       }
       daily_loss_->start_day(account.id, exposure_);
     }
+    // Until reconciled, the position is not what the broker holds.
+    if (!account_ready_[account.id].load(std::memory_order_acquire)) continue;
     int128 pnl = 0;
     const bool known =
         daily_loss_->evaluate(account.id, exposure_, valuation_, instruments, *broker.quotes, now_ns, pnl);
@@ -95,13 +97,13 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
     if (!account.has_loss_limits() || !known) continue;
 
     const int128 loss = pnl < 0 ? -pnl : 0;
-    guards::TradingState& reported = daily_loss_->reported(account.id);
+    const guards::TradingState reported = daily_loss_->reported(account.id);
     if (reported != guards::TradingState::active && state < reported) {
       // An operator loosened the account after a limit was reached: the
       // loss so far is forgiven, and the limits count what follows.
-      daily_loss_->forgiven(account.id) = loss;
+      daily_loss_->set_forgiven(account.id, loss);
       daily_loss_->set_tripped(account.id, guards::TradingState::active);
-      reported = guards::TradingState::active;
+      daily_loss_->set_reported(account.id, guards::TradingState::active);
       emit("info", "daily_loss_forgiven",
            "account=" + std::string(account.name.view()) + " loss=" + to_decimal(loss).to_string() +
                " currency=" + std::string(account.currency.view()));
@@ -110,13 +112,38 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
     const auto reached = [&](Decimal limit) {
       return limit.is_positive() && counted >= static_cast<int128>(limit.raw()) * kScale;
     };
-    if (reached(account.halt_daily_loss) && reported < guards::TradingState::halted) {
-      reported = guards::TradingState::halted;
+    const guards::TradingState now_reported = daily_loss_->reported(account.id);
+    if (reached(account.halt_daily_loss) && now_reported < guards::TradingState::halted) {
+      daily_loss_->set_reported(account.id, guards::TradingState::halted);
       switch_for_loss(account, guards::TradingState::halted, loss, daily_loss_->forgiven(account.id));
-    } else if (reached(account.max_daily_loss) && reported < guards::TradingState::reducing) {
-      reported = guards::TradingState::reducing;
+    } else if (reached(account.max_daily_loss) && now_reported < guards::TradingState::reducing) {
+      daily_loss_->set_reported(account.id, guards::TradingState::reducing);
       switch_for_loss(account, guards::TradingState::reducing, loss, daily_loss_->forgiven(account.id));
     }
+  }
+  export_daily_loss(broker);
+}
+
+void Engine::export_daily_loss(Broker& broker) noexcept {
+  if (daily_path_.empty()) return;
+  std::uint64_t changes = 0;
+  for (const Account& account : accounts_.all()) {
+    if (broker_of_account_[account.id] == broker.index) changes += daily_loss_->changes(account.id);
+  }
+  if (changes == broker.loss_changes_exported) return;
+  try {
+    DailyCounts part;
+    const InstrumentTable& instruments = current().instruments;
+    for (const Account& account : accounts_.all()) {
+      if (broker_of_account_[account.id] != broker.index || account.currency.empty()) continue;
+      daily_loss_->export_account(account, instruments, exposure_, part);
+    }
+    // The checkpoint thread holds this lock only to copy the parts.
+    std::lock_guard lock(loss_export_mutex_);
+    loss_exports_[broker.index] = std::move(part);
+    broker.loss_changes_exported = changes;
+  } catch (...) {
+    // Allocation failure: the next check exports again.
   }
 }
 

@@ -82,7 +82,8 @@ void Engine::stop() noexcept {
     }
     checkpoint_wake_.notify_all();
     checkpoint_thread_.join();
-    // Nothing is accepted any more: these counts are exact.
+    // The broker threads have stopped: their last figures are read here.
+    for (auto& broker : brokers_) export_daily_loss(*broker);
     checkpoint_daily_counts(true);
   }
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -169,6 +170,39 @@ std::optional<std::string_view> checked_body(std::string_view text) {
   return body;
 }
 
+std::string int128_text(int128 value) {
+  if (value == 0) return "0";
+  const bool negative = value < 0;
+  // Magnitudes here are far below 2^127, so negating is safe.
+  int128 magnitude = negative ? -value : value;
+  std::string digits;
+  while (magnitude > 0) {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  }
+  if (negative) digits.push_back('-');
+  return {digits.rbegin(), digits.rend()};
+}
+
+bool parse_int128(std::string_view text, int128& out) {
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  if (text.empty() || text.size() > 38 || (text.size() > 1 && text.front() == '0')) return false;
+  int128 value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  out = negative ? -value : value;
+  return !(negative && value == 0);
+}
+
+bool parse_state(std::string_view text, guards::TradingState& out) {
+  const std::optional<guards::TradingState> parsed = guards::parse_trading_state(text);
+  if (parsed) out = *parsed;
+  return parsed.has_value();
+}
+
 constexpr std::string_view kDailyHeader = "ordergate-daily-counts 1\n";
 
 }  // namespace
@@ -310,6 +344,28 @@ std::string format_daily_counts(const DailyCounts& counts) {
     text += std::to_string(used.cancels);
     text += '\n';
   }
+  for (const auto& [name, loss] : counts.accounts) {
+    text += "account ";
+    append_name(text, name);
+    text += ' ';
+    text += guards::to_string(loss.switched);
+    text += ' ';
+    text += guards::to_string(loss.reached);
+    text += ' ';
+    text += int128_text(loss.forgiven);
+    text += '\n';
+  }
+  for (const auto& [key, line] : counts.lines) {
+    text += "line ";
+    append_name(text, key.first);
+    text += ' ';
+    append_name(text, key.second);
+    text += ' ';
+    text += int128_text(line.cash2);
+    text += ' ';
+    text += std::to_string(line.position);
+    text += '\n';
+  }
   append_check(text);
   return text;
 }
@@ -355,6 +411,25 @@ DailyCounts parse_daily_counts(std::string_view text, const std::string& where) 
         throw damaged("a malformed principal line");
       }
       counts.principals[*name] = used;
+    } else if (fields.size() == 5 && fields[0] == "account") {
+      const std::optional<std::string> name = decode_name(fields[1]);
+      DailyCounts::Loss loss;
+      if (!name || !parse_state(fields[2], loss.switched) || !parse_state(fields[3], loss.reached) ||
+          !parse_int128(fields[4], loss.forgiven)) {
+        throw damaged("a malformed account line");
+      }
+      counts.accounts[*name] = loss;
+    } else if (fields.size() == 5 && fields[0] == "line") {
+      const std::optional<std::string> account = decode_name(fields[1]);
+      const std::optional<std::string> instrument = decode_name(fields[2]);
+      DailyCounts::Line cash;
+      int128 position = 0;
+      if (!account || !instrument || !parse_int128(fields[3], cash.cash2) || !parse_int128(fields[4], position) ||
+          position < std::numeric_limits<std::int64_t>::min() || position > std::numeric_limits<std::int64_t>::max()) {
+        throw damaged("a malformed line line");
+      }
+      cash.position = static_cast<std::int64_t>(position);
+      counts.lines[{*account, *instrument}] = cash;
     } else {
       throw damaged("an unknown line");
     }

@@ -43,6 +43,7 @@ std::uint64_t count_of(const std::atomic<std::uint64_t>& word, std::uint64_t day
 
 void Engine::restore_daily_counts() {
   daily_path_ = daily_counts_path(config_.state_path);
+  loss_exports_.resize(brokers_.size());
   const std::optional<DailyCounts> saved = read_daily_counts(daily_path_);
   const std::uint64_t today = today_.load(std::memory_order_relaxed);
   if (!saved || saved->day != static_cast<std::int64_t>(today)) return;  // another day's counts are zero
@@ -62,6 +63,13 @@ void Engine::restore_daily_counts() {
     controls_[id].orders_today.store(day | std::min(orders, kCountMask), std::memory_order_relaxed);
     controls_[id].cancels_today.store(day | std::min(cancels, kCountMask), std::memory_order_relaxed);
     ++restored;
+  }
+  const InstrumentTable& instruments = snapshot.instruments;
+  for (const Account& account : accounts_.all()) {
+    if (account.currency.empty()) continue;
+    daily_loss_->import_account(account, instruments, *saved);
+    // Until its broker thread exports again, a checkpoint keeps what was restored.
+    daily_loss_->export_account(account, instruments, exposure_, loss_exports_[broker_of_account_[account.id]]);
   }
   last_checkpoint_ = *saved;
   emit("info", "daily_counts_restored",
@@ -93,10 +101,20 @@ void Engine::checkpoint_daily_counts(bool clean) noexcept {
       if (used.orders == 0 && used.cancels == 0) continue;
       counts.principals[std::string(snapshot.principals[id]->policy.name())] = used;
     }
+    {
+      std::lock_guard lock(loss_export_mutex_);
+      for (const DailyCounts& part : loss_exports_) {
+        counts.accounts.insert(part.accounts.begin(), part.accounts.end());
+        counts.lines.insert(part.lines.begin(), part.lines.end());
+      }
+    }
     // Unchanged since the last write: nothing to make durable. A clean stop
     // always writes, so the next start knows the counts are exact.
     if (!clean && counts == last_checkpoint_) return;
-    if (!clean && counts.principals.empty() && last_checkpoint_.principals.empty()) return;
+    if (!clean && counts.principals.empty() && counts.accounts.empty() && last_checkpoint_.principals.empty() &&
+        last_checkpoint_.accounts.empty()) {
+      return;
+    }
     write_daily_counts(daily_path_, counts);
     last_checkpoint_ = std::move(counts);
     if (checkpoint_failing_) emit("info", "daily_counts_saved", "recovered=yes");

@@ -28,6 +28,7 @@ void DailyLoss::on_fill(AccountId account, InstrumentId instrument, Side side, D
     on_unpriced_change(account, instrument, side, quantity);
     return;
   }
+  ++accounts_[account].changes;
   Line& line = accounts_[account].lines[instrument];
   int128 paid2 = 0;
   if (!multiply(signed_quantity(side, quantity), 2 * static_cast<int128>(price.raw()), paid2) ||
@@ -39,6 +40,7 @@ void DailyLoss::on_fill(AccountId account, InstrumentId instrument, Side side, D
 
 void DailyLoss::on_unpriced_change(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept {
   if (account >= account_count_ || instrument >= accounts_[account].lines.size()) return;
+  ++accounts_[account].changes;
   Line& line = accounts_[account].lines[instrument];
   line.unvalued += signed_quantity(side, quantity);
 }
@@ -52,6 +54,7 @@ void DailyLoss::start_day(AccountId account, const guards::ExposureBook& book) n
     line.unvalued = book.snapshot(account, static_cast<InstrumentId>(instrument)).position.raw();
   }
   figures.forgiven = 0;
+  ++figures.changes;
 }
 
 bool DailyLoss::evaluate(AccountId account, const guards::ExposureBook& book,
@@ -75,6 +78,7 @@ bool DailyLoss::evaluate(AccountId account, const guards::ExposureBook& book,
         continue;
       }
       line.unvalued = 0;
+      ++figures.changes;
     }
     int128 value2 = line.cash2;
     if (position != 0) {
@@ -95,6 +99,45 @@ bool DailyLoss::evaluate(AccountId account, const guards::ExposureBook& book,
   }
   pnl = total;
   return known;
+}
+
+void DailyLoss::export_account(const Account& account, const InstrumentTable& instruments,
+                               const guards::ExposureBook& book, DailyCounts& out) const {
+  if (account.id >= account_count_) return;
+  const Figures& figures = accounts_[account.id];
+  const std::string name(account.name.view());
+  DailyCounts::Loss& loss = out.accounts[name];
+  loss.switched = static_cast<guards::TradingState>(figures.tripped.load(std::memory_order_relaxed));
+  loss.reached = figures.reported;
+  loss.forgiven = figures.forgiven;
+  for (const Instrument& instrument : instruments.all()) {
+    const Line& line = figures.lines[instrument.id];
+    const int128 counted = book.snapshot(account.id, instrument.id).position.raw() - line.unvalued;
+    if (line.cash2 == 0 && counted == 0) continue;
+    if (counted < std::numeric_limits<std::int64_t>::min() || counted > std::numeric_limits<std::int64_t>::max()) {
+      continue;
+    }
+    out.lines[{name, std::string(instrument.name.view())}] =
+        DailyCounts::Line{line.cash2, static_cast<std::int64_t>(counted)};
+  }
+}
+
+void DailyLoss::import_account(const Account& account, const InstrumentTable& instruments,
+                               const DailyCounts& in) noexcept {
+  if (account.id >= account_count_) return;
+  Figures& figures = accounts_[account.id];
+  const std::string name(account.name.view());
+  if (const auto loss = in.accounts.find(name); loss != in.accounts.end()) {
+    figures.tripped.store(static_cast<std::uint8_t>(loss->second.switched), std::memory_order_relaxed);
+    figures.reported = loss->second.reached;
+    figures.forgiven = loss->second.forgiven;
+  }
+  for (const Instrument& instrument : instruments.all()) {
+    const auto line = in.lines.find({name, std::string(instrument.name.view())});
+    if (line == in.lines.end()) continue;
+    figures.lines[instrument.id].cash2 = line->second.cash2;
+    figures.lines[instrument.id].unvalued = -static_cast<int128>(line->second.position);
+  }
 }
 
 void DailyLoss::publish(AccountId account, bool known, int128 pnl) noexcept {

@@ -23,6 +23,7 @@
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/core/quote.hpp"
+#include "ordergate/gateway/control_state.hpp"
 #include "ordergate/guards/account_risk.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
@@ -62,14 +63,36 @@ class DailyLoss {
   }
   void set_tripped(AccountId account, guards::TradingState state) noexcept {
     accounts_[account].tripped.store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+    ++accounts_[account].changes;
   }
   /// Loss already forgiven today by an admin's resume (1e-18 units): the
   /// limits count loss beyond it. Broker thread only.
-  int128& forgiven(AccountId account) noexcept { return accounts_[account].forgiven; }
+  [[nodiscard]] int128 forgiven(AccountId account) const noexcept { return accounts_[account].forgiven; }
+  void set_forgiven(AccountId account, int128 loss) noexcept {
+    accounts_[account].forgiven = loss;
+    ++accounts_[account].changes;
+  }
   /// The strictest limit reached today and not forgiven, whether or not it
   /// switched the account (an operator's stricter state stays). Broker
   /// thread only.
-  guards::TradingState& reported(AccountId account) noexcept { return accounts_[account].reported; }
+  [[nodiscard]] guards::TradingState reported(AccountId account) const noexcept { return accounts_[account].reported; }
+  void set_reported(AccountId account, guards::TradingState state) noexcept {
+    accounts_[account].reported = state;
+    ++accounts_[account].changes;
+  }
+
+  /// Counts every change a checkpoint keeps (fills, day starts, switches);
+  /// broker thread only.
+  [[nodiscard]] std::uint64_t changes(AccountId account) const noexcept { return accounts_[account].changes; }
+  /// The account's part of a checkpoint (DailyCounts::accounts and lines):
+  /// its switches and, per instrument, the cash with the position it was
+  /// counted with. Broker thread only (or with the broker thread stopped).
+  void export_account(const Account& account, const InstrumentTable& instruments, const guards::ExposureBook& book,
+                      DailyCounts& out) const;
+  /// Restores a checkpoint of today before the account is reconciled: the
+  /// position the cash was counted with is credited back, so the position
+  /// reconciliation books costs only the difference, at the mid.
+  void import_account(const Account& account, const InstrumentTable& instruments, const DailyCounts& in) noexcept;
 
  private:
   struct Line {
@@ -80,6 +103,7 @@ class DailyLoss {
     std::vector<Line> lines;  // by instrument
     int128 forgiven = 0;
     guards::TradingState reported = guards::TradingState::active;
+    std::uint64_t changes = 0;
     std::atomic<std::int64_t> pnl{0};
     std::atomic<bool> known{false};
     std::atomic<std::uint8_t> tripped{0};

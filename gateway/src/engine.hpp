@@ -268,6 +268,7 @@ struct Broker {
   // The loss limits of this broker's accounts (account_limits.cpp).
   std::int64_t next_loss_check_ns = 0;
   std::uint64_t loss_day = 0;  // the trading day its accounts' P&L counts
+  std::uint64_t loss_changes_exported = ~std::uint64_t{0};  // DailyLoss::changes summed at the last export
 };
 
 struct SessionHandle {
@@ -404,6 +405,9 @@ class Engine final : public ExecutionSink {
   // Account limits (account_limits.cpp): the day's P&L of the broker's
   // accounts and the switches of their loss limits; broker thread.
   void check_daily_loss(Broker& broker) noexcept;
+  // Hands the broker's accounts' loss figures to the checkpoint thread when
+  // they changed (loss_exports_).
+  void export_daily_loss(Broker& broker) noexcept;
   void switch_for_loss(const Account& account, guards::TradingState target, int128 loss, int128 forgiven) noexcept;
   // The reason a refusal by the trading state gives: DAILY_LOSS_LIMIT when
   // the account's own state is the one its loss limits set.
@@ -505,6 +509,10 @@ class Engine final : public ExecutionSink {
   std::condition_variable checkpoint_wake_;
   bool checkpoint_stop_ = false;
   DailyCounts last_checkpoint_;       // checkpoint thread only (then stop)
+  // Each broker thread's latest DailyCounts::accounts and lines of its
+  // accounts, by broker index.
+  std::mutex loss_export_mutex_;
+  std::vector<DailyCounts> loss_exports_;
   bool checkpoint_failing_ = false;   // reported once per run of failures
 };
 

@@ -212,6 +212,9 @@ TEST(DailyCountsFile, KeepsEveryCountAndRefusesADamagedFile) {
   counts.clean = true;
   counts.principals["alice"] = {12, 3};
   counts.principals["odd name\n"] = {1, 0};
+  counts.accounts["acc-a"] = {TradingState::reducing, TradingState::halted, int128{1'001'500'000'000} * 1'000'000'000};
+  counts.lines[{"acc-a", "EUR/USD"}] = {-(int128{216'926'000'000'000} * 1'000'000'000), 100'000'000'000'000};
+  counts.lines[{"acc-a", "USD/JPY"}] = {0, -5};
   EXPECT_EQ(parse_daily_counts(format_daily_counts(counts), "x"), counts);
 
   std::string edited = format_daily_counts(counts);
@@ -305,6 +308,46 @@ TEST(DailyCountsRestart, ADamagedCountsFileRefusesToStartTheGateway) {
   write_text(daily_counts_path(dir.file()), "ordergate-daily-counts 1\nday 5\n");
   ManualClock clock;
   EXPECT_THROW(Gateway(daily_config(dir.file()), clock), ControlStateError);
+}
+
+TEST(DailyCountsRestart, TheDaysLossAndItsSwitchSurviveARestart) {
+  StateDirectory dir;
+  ManualClock clock;
+  GatewayConfig config = daily_config(dir.file(), "100/1s");
+  config.accounts[0].currency = "USD";
+  config.accounts[0].max_daily_loss = decimal_literal("1000");
+  config.loss_check_interval_ns = 0;
+  const auto risk_of = [](const Gateway& gateway) { return gateway.account_risk("acc-a"); };
+  {
+    auto feed = std::make_shared<adapters::PaperQuoteFeed>();
+    Gateway gateway(testing::with_quote_feed(config, feed), clock);
+    gateway.start();
+    Session alice = gateway.open_session("alice");
+    ASSERT_TRUE(alice.submit(market_order("l-1", Side::buy, "100000")).accepted());  // at 1.08463
+    ASSERT_EQ(testing::wait_for_reports(alice, 2).size(), 2u);
+    feed->set_quote("EUR/USD", decimal_literal("1.07460"), decimal_literal("1.07463"));
+    ASSERT_TRUE(testing::wait_until([&] { return gateway.trading_state(TradingScope::account("acc-a")) == TradingState::reducing; }));
+    ASSERT_TRUE(alice.submit(market_order("l-2", Side::sell, "100000")).accepted());  // at 1.07460
+    ASSERT_EQ(testing::wait_for_reports(alice, 2).size(), 2u);
+    ASSERT_TRUE(testing::wait_until([&] {
+      const Gateway::AccountRisk risk = risk_of(gateway);
+      return risk.pnl_known && risk.daily_pnl == decimal_literal("-1003");
+    }));
+    // The checkpoint thread writes it while the gateway runs, not only at a stop.
+    ASSERT_TRUE(testing::wait_until([&] {
+      const std::string text = read_text(daily_counts_path(dir.file()));
+      return text.find("account acc-a REDUCING REDUCING 0\n") != std::string::npos &&
+             text.find("line acc-a EUR/USD ") != std::string::npos;
+    }));
+  }
+  Gateway restarted(config, clock);
+  restarted.start();
+  // Flat now, so no quote is needed: the realized loss is still the day's.
+  ASSERT_TRUE(testing::wait_until([&] { return risk_of(restarted).pnl_known; }));
+  EXPECT_EQ(risk_of(restarted).daily_pnl, decimal_literal("-1003"));
+  EXPECT_EQ(risk_of(restarted).loss_switch, TradingState::reducing);
+  Session alice = restarted.open_session("alice");
+  EXPECT_EQ(alice.submit(market_order("l-3", Side::buy, "1000")).reason, Reason::DAILY_LOSS_LIMIT);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "ordergate/core/decimal.hpp"
 #include "ordergate/guards/trading_state.hpp"
 
 namespace ordergate {
@@ -80,9 +81,26 @@ struct DailyCounts {
     std::uint64_t cancels = 0;
     friend bool operator==(const Used&, const Used&) = default;
   };
+  /// The daily loss limits of an account with a currency
+  /// (`AccountSpec::max_daily_loss`): what its limits did today.
+  struct Loss {
+    guards::TradingState switched = guards::TradingState::active;  ///< the state they set and still own
+    guards::TradingState reached = guards::TradingState::active;   ///< the strictest limit reached, not forgiven
+    int128 forgiven = 0;  ///< loss forgiven by an operator's resume, 1e-18 units of the currency
+    friend bool operator==(const Loss&, const Loss&) = default;
+  };
+  /// The day's cash of an account in an instrument (twice the cash, 1e-18
+  /// units of the quote currency) and the position it was counted with.
+  struct Line {
+    int128 cash2 = 0;
+    std::int64_t position = 0;  ///< nano-units
+    friend bool operator==(const Line&, const Line&) = default;
+  };
   std::int64_t day = 0;  ///< the trading day (TradingDay::day_of)
   bool clean = false;    ///< written by a clean stop: exact
   std::map<std::string, Used> principals;
+  std::map<std::string, Loss> accounts;                        ///< by account name
+  std::map<std::pair<std::string, std::string>, Line> lines;  ///< by account and instrument name
 
   friend bool operator==(const DailyCounts&, const DailyCounts&) = default;
 };

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ordergate/core/error_text.hpp"
+#include "file_guards.hpp"
 #include "text_checks.hpp"
 
 namespace ordergate::security {
@@ -87,33 +88,6 @@ struct stat lstat_checked(const fs::path& path) {
   check_status(path, status);
   return status;
 }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-class WipedBuffer {
- public:
-  explicit WipedBuffer(std::size_t size) : data_(std::make_unique<char[]>(size)), size_(size) {}
-  ~WipedBuffer() { wipe(data_.get(), size_); }
-  WipedBuffer(const WipedBuffer&) = delete;
-  WipedBuffer& operator=(const WipedBuffer&) = delete;
-  [[nodiscard]] char* data() noexcept { return data_.get(); }
-
- private:
-  std::unique_ptr<char[]> data_;
-  std::size_t size_;
-};
 
 std::string code_point_name(char32_t code_point) {
   char text[16];
@@ -201,7 +175,7 @@ void check_secret_file(const fs::path& path) { (void)lstat_checked(path); }
 Secret read_secret_file(const fs::path& path) {
   const struct stat before = lstat_checked(path);
   // O_NONBLOCK: a FIFO swapped in after the lstat must not block the open.
-  const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const detail::FileDescriptor file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (file.get() < 0) throw_system_error(path, "open", errno);
   struct stat status {};
   if (::fstat(file.get(), &status) != 0) throw_system_error(path, "inspect", errno);
@@ -212,19 +186,12 @@ Secret read_secret_file(const fs::path& path) {
 
   // One byte more than the size: reading it means the file grew meanwhile.
   const std::size_t expected = static_cast<std::size_t>(status.st_size);
-  WipedBuffer buffer(expected + 1);
-  std::size_t length = 0;
-  while (length <= expected) {
-    const ssize_t count = ::read(file.get(), buffer.data() + length, expected + 1 - length);
-    if (count < 0) {
-      if (errno == EINTR) continue;
-      throw_system_error(path, "read", errno);
-    }
-    if (count == 0) break;
-    length += static_cast<std::size_t>(count);
-  }
-  if (length != expected) throw SecretFileError(describe_path(path) + " changed while it was being read; try again");
-  return Secret(std::string_view(buffer.data(), length));
+  detail::WipedBuffer buffer(expected + 1);
+  int error = 0;
+  const std::ptrdiff_t length = detail::read_into(file.get(), buffer, error);
+  if (length < 0) throw_system_error(path, "read", error);
+  if (static_cast<std::size_t>(length) != expected) throw SecretFileError(describe_path(path) + " changed while it was being read; try again");
+  return Secret(std::string_view(buffer.data(), static_cast<std::size_t>(length)));
 }
 
 SecretMap parse_secrets_toml(std::string_view text) {
@@ -277,7 +244,7 @@ SecretMap load_secret_file(const fs::path& path, SecretFileFormat format) {
 
 std::string read_encrypted_secret_file(const fs::path& path) {
   const std::string name = "encrypted secrets file " + path.string();
-  const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const detail::FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (file.get() < 0) {
     const int error = errno;
     if (error == ENOENT) throw SecretFileError(name + " does not exist: fix the path in the configuration");

@@ -11,43 +11,16 @@
 #include "ordergate/core/error_text.hpp"
 #include "ordergate/security/secret.hpp"
 #include "ordergate/security/secret_file.hpp"
+#include "file_guards.hpp"
 
 namespace ordergate::security {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Wipes a read buffer whatever way the function leaves.
-class WipedBuffer {
- public:
-  explicit WipedBuffer(std::size_t size) : bytes_(size, '\0') {}
-  ~WipedBuffer() { wipe(bytes_.data(), bytes_.size()); }
-  WipedBuffer(const WipedBuffer&) = delete;
-  WipedBuffer& operator=(const WipedBuffer&) = delete;
-  [[nodiscard]] char* data() noexcept { return bytes_.data(); }
-  [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
-
- private:
-  std::string bytes_;
-};
-
 Secret read_credential(int directory_fd, const fs::path& directory, const std::string& name) {
   const std::string where = "systemd credential " + name + " in " + directory.string();
-  const FileDescriptor file(::openat(directory_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  const detail::FileDescriptor file(::openat(directory_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (file.get() < 0) {
     const int error = errno;
     if (error == ELOOP) {
@@ -70,17 +43,11 @@ Secret read_credential(int directory_fd, const fs::path& directory, const std::s
     throw SecretFileError(where + " is larger than " + std::to_string(kMaxSystemdCredentialBytes) + " bytes");
   }
   // One byte more than the limit tells a file that grew after fstat.
-  WipedBuffer buffer(kMaxSystemdCredentialBytes + 1);
-  std::size_t length = 0;
-  while (length < buffer.size()) {
-    const ssize_t count = ::read(file.get(), buffer.data() + length, buffer.size() - length);
-    if (count < 0) {
-      if (errno == EINTR) continue;
-      throw SecretFileError("cannot read " + where + ": " + error_text(errno));
-    }
-    if (count == 0) break;
-    length += static_cast<std::size_t>(count);
-  }
+  detail::WipedBuffer buffer(kMaxSystemdCredentialBytes + 1);
+  int error = 0;
+  const std::ptrdiff_t got = detail::read_into(file.get(), buffer, error);
+  if (got < 0) throw SecretFileError("cannot read " + where + ": " + error_text(error));
+  std::size_t length = static_cast<std::size_t>(got);
   if (length > kMaxSystemdCredentialBytes) {
     throw SecretFileError(where + " is larger than " + std::to_string(kMaxSystemdCredentialBytes) + " bytes");
   }
@@ -95,7 +62,7 @@ SecretMap load_systemd_credentials(const fs::path& directory, std::string_view p
     throw SecretFileError("$" + std::string(kCredentialsDirectoryVariable) + " (" + directory.string() +
                           ") is not an absolute path");
   }
-  const FileDescriptor directory_fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  const detail::FileDescriptor directory_fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (directory_fd.get() < 0) {
     throw SecretFileError("cannot open the systemd credentials directory " + directory.string() + ": " +
                           error_text(errno));

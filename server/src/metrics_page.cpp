@@ -133,31 +133,34 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     const auto decimal_value = [](Decimal value) {
       return static_cast<double>(value.raw()) / static_cast<double>(Decimal::kScale);
     };
-    out.family("ordergate_account_daily_pnl", "gauge",
-               "The trading day's realized plus unrealized P&L at mid, in the account's currency "
-               "(absent while a quote it needs is not usable).");
-    for (const auto& [name, risk] : risks) {
-      if (risk.pnl_known) {
-        out.sample_double("ordergate_account_daily_pnl", {{"account", name}, {"currency", risk.currency}},
-                          decimal_value(risk.daily_pnl));
+    // One gauge family in the account's currency; `value` says whether the
+    // figure is known and what it is.
+    const auto currency_family = [&](const char* name, const char* help, auto value) {
+      out.family(name, "gauge", help);
+      for (const auto& [account, risk] : risks) {
+        Decimal figure;
+        if (value(risk, figure)) out.sample_double(name, {{"account", account}, {"currency", risk.currency}}, decimal_value(figure));
       }
-    }
-    out.family("ordergate_account_gross_notional", "gauge",
-               "Worst-case gross notional across instruments, in the account's currency.");
-    for (const auto& [name, risk] : risks) {
-      if (risk.valued) {
-        out.sample_double("ordergate_account_gross_notional", {{"account", name}, {"currency", risk.currency}},
-                          decimal_value(risk.gross_notional));
-      }
-    }
-    out.family("ordergate_account_net_notional", "gauge",
-               "Worst-case net notional across instruments, in the account's currency.");
-    for (const auto& [name, risk] : risks) {
-      if (risk.valued) {
-        out.sample_double("ordergate_account_net_notional", {{"account", name}, {"currency", risk.currency}},
-                          decimal_value(risk.net_notional));
-      }
-    }
+    };
+    currency_family("ordergate_account_daily_pnl",
+                    "The trading day's realized plus unrealized P&L at mid, in the account's currency "
+                    "(absent while a quote it needs is not usable).",
+                    [](const Gateway::AccountRisk& risk, Decimal& figure) {
+                      figure = risk.daily_pnl;
+                      return risk.pnl_known;
+                    });
+    currency_family("ordergate_account_gross_notional",
+                    "Worst-case gross notional across instruments, in the account's currency.",
+                    [](const Gateway::AccountRisk& risk, Decimal& figure) {
+                      figure = risk.gross_notional;
+                      return risk.valued;
+                    });
+    currency_family("ordergate_account_net_notional",
+                    "Worst-case net notional across instruments, in the account's currency.",
+                    [](const Gateway::AccountRisk& risk, Decimal& figure) {
+                      figure = risk.net_notional;
+                      return risk.valued;
+                    });
     out.family("ordergate_account_loss_switch", "gauge",
                "The trading state the daily loss limits set and still own: 0 none, 1 reducing, 2 halted.");
     for (const auto& [name, risk] : risks) {

@@ -122,6 +122,18 @@ GatewayMetrics Engine::metrics() const {
     out.principal_states.push_back(kill_switch_.principal(static_cast<PrincipalId>(id)));
     out.principal_removed.push_back(snapshot.principals[id]->removed);
   }
+  const std::int64_t now_ns = clock_.monotonic_ns();
+  for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
+    const PrincipalState& principal = *snapshot.principals[id];
+    if (principal.removed) continue;
+    for (const bool cancels : {false, true}) {
+      const guards::GcraLimiter& limiter = cancels ? principal.cancel_limits : principal.order_limits;
+      for (std::size_t w = 0; w < limiter.windows().size(); ++w) {
+        out.rate_remaining.push_back(GatewayMetrics::RateRemaining{static_cast<PrincipalId>(id), cancels,
+                                                                   limiter.windows()[w], limiter.remaining(0, w, now_ns)});
+      }
+    }
+  }
   return out;
 }
 

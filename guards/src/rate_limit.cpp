@@ -112,6 +112,13 @@ std::int64_t gcra_consume(GcraCell& cell, const GcraParams& params, std::int64_t
   }
 }
 
+std::int64_t gcra_remaining(const GcraCell& cell, const GcraParams& params, std::int64_t now_ns) noexcept {
+  if (!valid(params)) return 0;
+  const std::int64_t tat = std::max(cell.tat.load(std::memory_order_acquire), now_ns);
+  const std::int64_t slack = params.tolerance_ns - (tat - now_ns);
+  return slack < 0 ? 0 : slack / params.emission_ns + 1;
+}
+
 void gcra_refund(GcraCell& cell, const GcraParams& params) noexcept {
   if (valid(params)) cell.tat.fetch_sub(params.emission_ns, std::memory_order_acq_rel);
 }
@@ -182,6 +189,11 @@ bool GcraLimiter::collect(std::size_t key, RateCheck& check) noexcept {
 }  // namespace ordergate::guards
 
 namespace ordergate::guards {
+
+std::int64_t GcraLimiter::remaining(std::size_t key, std::size_t window, std::int64_t now_ns) const noexcept {
+  if (key >= keys_ || window >= params_.size() || !cells_) return 0;
+  return gcra_remaining(cells_[key * params_.size() + window], params_[window], now_ns);
+}
 
 void GcraLimiter::inherit(const GcraLimiter& previous) noexcept {
   if (previous.windows_ != windows_ || previous.keys_ != keys_ || !cells_ || !previous.cells_) return;

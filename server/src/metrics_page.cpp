@@ -26,6 +26,26 @@ void decisions(PrometheusText& out, const Gateway& gateway, std::string_view nam
   }
 }
 
+// "50/1s", as the configuration writes windows.
+std::string window_text(const guards::RateWindow& window) {
+  struct Unit {
+    std::int64_t ns;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{3'600'000'000'000, "h"}, {60'000'000'000, "m"}, {1'000'000'000, "s"},
+                                    {1'000'000, "ms"}, {1'000, "us"}, {1, "ns"}};
+  std::string text = std::to_string(window.count);
+  text += '/';
+  for (const Unit& unit : kUnits) {
+    if (window.period_ns % unit.ns == 0) {
+      text += std::to_string(window.period_ns / unit.ns);
+      text += unit.name;
+      break;
+    }
+  }
+  return text;
+}
+
 std::uint64_t state_value(guards::TradingState state) {
   switch (state) {
     case guards::TradingState::active: return 0;
@@ -106,6 +126,16 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     if (id < metrics.principal_removed.size() && metrics.principal_removed[id]) continue;
     const std::string scope = "principal:" + std::string(gateway.principal_name(static_cast<PrincipalId>(id)));
     out.sample("ordergate_trading_state", {{"scope", scope}}, state_value(metrics.principal_states[id]));
+  }
+
+  out.family("ordergate_rate_limit_remaining", "gauge",
+             "Requests a principal's rate window would admit now, one after another (kind: orders or cancels).");
+  for (const GatewayMetrics::RateRemaining& rate : metrics.rate_remaining) {
+    out.sample("ordergate_rate_limit_remaining",
+               {{"principal", gateway.principal_name(rate.principal)},
+                {"kind", rate.cancels ? "cancels" : "orders"},
+                {"window", window_text(rate.window)}},
+               static_cast<std::uint64_t>(rate.remaining < 0 ? 0 : rate.remaining));
   }
 
   out.family("ordergate_sessions", "gauge", "Open gateway sessions, by principal.");

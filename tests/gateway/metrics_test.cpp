@@ -142,6 +142,31 @@ TEST_F(GatewayMetricsTest, GuardLatencyUsesTheInjectedClock) {
   EXPECT_EQ(metrics.guard_latency_sum_ns, 0u);
 }
 
+TEST_F(GatewayMetricsTest, ShowsWhatEachPrincipalsRateWindowsWouldAdmitNow) {
+  const auto remaining = [&](const char* principal, bool cancels) {
+    const GatewayMetrics metrics = gateway_.metrics();
+    for (const GatewayMetrics::RateRemaining& rate : metrics.rate_remaining) {
+      if (gateway_.principal_name(rate.principal) == principal && rate.cancels == cancels) return rate.remaining;
+    }
+    return std::int64_t{-1};
+  };
+  EXPECT_EQ(remaining("alice", false), 5);  // "5/1s"
+  EXPECT_EQ(remaining("alice", true), 3);   // "3/1s"
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(market_order("w-1")).accepted());
+  ASSERT_TRUE(alice.submit(market_order("w-2")).accepted());
+  EXPECT_EQ(alice.submit(market_order("w-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);  // charges nothing
+  EXPECT_EQ(remaining("alice", false), 3);
+  clock_.advance(kNanosPerSecond);
+  EXPECT_EQ(remaining("alice", false), 5) << "refilled";
+  const GatewayMetrics metrics = gateway_.metrics();
+  const auto found = std::find_if(metrics.rate_remaining.begin(), metrics.rate_remaining.end(),
+                                  [&](const auto& rate) { return gateway_.principal_name(rate.principal) == "alice"; });
+  ASSERT_NE(found, metrics.rate_remaining.end());
+  EXPECT_EQ(found->window.count, 5u);
+  EXPECT_EQ(found->window.period_ns, kNanosPerSecond);
+}
+
 TEST_F(GatewayMetricsTest, ShowsTradingStatesAndReadiness) {
   gateway_.set_trading_state(TradingScope::account("acc-b"), guards::TradingState::halted);
   gateway_.set_trading_state(TradingScope::principal("bob"), guards::TradingState::reducing);

@@ -68,6 +68,22 @@ TEST(GcraParams, SplitsTheWindowIntoEmissionIntervalAndTolerance) {
   EXPECT_EQ(p.tolerance_ns, 950 * kMs);
 }
 
+TEST(GcraRemaining, CountsWhatTheWindowAdmitsNowAndRefillsWithTime) {
+  const GcraParams five_per_second = params("5/1s");  // T = 200 ms, tau = 800 ms
+  GcraCell cell;
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 0), 5) << "a fresh cell admits a full burst";
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(gcra_consume(cell, five_per_second, 0), 0);
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 0), 2);
+  ASSERT_EQ(gcra_consume(cell, five_per_second, 0), 0);
+  ASSERT_EQ(gcra_consume(cell, five_per_second, 0), 0);
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 0), 0);
+  EXPECT_GT(gcra_consume(cell, five_per_second, 0), 0) << "the count agrees with consume";
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 199'999'999), 0);
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 200'000'000), 1) << "one emission interval later";
+  EXPECT_EQ(gcra_remaining(cell, five_per_second, 10'000'000'000), 5) << "never more than the burst";
+  EXPECT_EQ(gcra_remaining(cell, GcraParams{}, 0), 0) << "an invalid window admits nothing";
+}
+
 TEST(GcraParams, RoundsTheEmissionIntervalUpSoTheLimitIsNeverLooser) {
   const GcraParams p = params("3/1s");
   EXPECT_EQ(p.emission_ns, 333'333'334);

@@ -72,6 +72,10 @@ TEST_F(MetricsPageTest, CountsAcceptedAndRejectedOrdersByPrincipalAccountResultA
   EXPECT_TRUE(contains(text, "ordergate_sessions{principal=\"dev\"} 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_ready 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_audit_enabled 0\n"));
+  // Two orders and a refused one (a duplicate, refused before the windows)
+  // of the default principal's window.
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_rate_limit_remaining gauge\n"));
+  EXPECT_TRUE(contains(text, "ordergate_rate_limit_remaining{principal=\"dev\",kind=\"orders\",window=\""));
 }
 
 TEST_F(MetricsPageTest, ShowsTradingStatesAsNumbers) {

@@ -20,6 +20,7 @@
 #include "ordergate/core/execution.hpp"
 #include "ordergate/core/order.hpp"
 #include "ordergate/core/reason.hpp"
+#include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/trading_state.hpp"
 
 namespace ordergate {
@@ -73,6 +74,15 @@ struct GatewayMetrics {
   guards::TradingState global_state = guards::TradingState::active;
   std::vector<guards::TradingState> account_states;
   std::vector<guards::TradingState> principal_states;
+  /// What each principal's rate windows would admit right now, one request
+  /// after another (orders: `rate_limits`, cancels: `cancel_rate_limits`).
+  struct RateRemaining {
+    PrincipalId principal = 0;
+    bool cancels = false;
+    guards::RateWindow window;
+    std::int64_t remaining = 0;
+  };
+  std::vector<RateRemaining> rate_remaining;
   /// Principal ids a reload removed (their counts stay; states are not shown).
   std::vector<bool> principal_removed;
 

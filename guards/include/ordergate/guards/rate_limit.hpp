@@ -62,6 +62,11 @@ struct alignas(kCacheLine) GcraCell {
 [[nodiscard]] std::int64_t gcra_consume(GcraCell& cell, const GcraParams& params,
                                         std::int64_t now_ns) noexcept;
 
+/// How many requests `cell` would admit at `now_ns` one after another:
+/// floor((tau - (max(TAT, now) - now)) / T) + 1, at least 0. Read-only.
+[[nodiscard]] std::int64_t gcra_remaining(const GcraCell& cell, const GcraParams& params,
+                                          std::int64_t now_ns) noexcept;
+
 /// Gives back one request consumed earlier (exact: TAT -= T).
 void gcra_refund(GcraCell& cell, const GcraParams& params) noexcept;
 
@@ -108,6 +113,9 @@ class GcraLimiter {
   /// starts fresh. Requests `previous` admits while this runs may be missed.
   void inherit(const GcraLimiter& previous) noexcept;
   [[nodiscard]] const std::vector<RateWindow>& windows() const noexcept { return windows_; }
+  /// `gcra_remaining` of `key`'s cell for window `window` (an index into
+  /// `windows()`); 0 for an unknown key or window.
+  [[nodiscard]] std::int64_t remaining(std::size_t key, std::size_t window, std::int64_t now_ns) const noexcept;
 
  private:
   std::vector<RateWindow> windows_;

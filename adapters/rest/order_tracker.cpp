@@ -128,6 +128,7 @@ void OrderTracker::cancel(const CancelOrder& request) noexcept {
 bool OrderTracker::poll() noexcept {
   if (sink_ == nullptr) return false;
   bool did = client_.poll();
+  transport_.mirror(client_.stats());
   if (expire_queue()) did = true;
   if (pump()) did = true;
   if (holdings_pending_) {
@@ -489,11 +490,83 @@ void OrderTracker::adopt(const Order& order, const HeldOrder& held) noexcept {
   log(LogLevel::info, "adopted " + what);
 }
 
+// --- transport metrics ------------------------------------------------------
+
+namespace {
+
+std::string_view kind_name(std::size_t kind) noexcept {
+  switch (static_cast<RequestKind>(kind)) {
+    case RequestKind::order: return "order";
+    case RequestKind::cancel: return "cancel";
+    case RequestKind::query: return "query";
+    case RequestKind::pricing: return "pricing";
+    case RequestKind::transactions: return "transactions";
+    case RequestKind::account: return "account";
+    case RequestKind::server_time: return "server_time";
+    case RequestKind::keepalive: return "keepalive";
+    case RequestKind::holdings: return "holdings";
+  }
+  return {};
+}
+
+void add(std::atomic<std::uint64_t>& counter, std::uint64_t value) noexcept {
+  // One writer (the broker thread): a load and a store, no read-modify-write.
+  counter.store(counter.load(std::memory_order_relaxed) + value, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void TransportMetrics::observe(RequestKind kind, const tls::HttpResult& result) noexcept {
+  const auto index = static_cast<std::size_t>(kind);
+  if (index >= kKinds || result.error == tls::TransportError::not_sent) return;
+  Kind& counters = kinds_[index];
+  add(counters.count, 1);
+  if (result.error != tls::TransportError::none) {
+    add(counters.failures, 1);
+    return;
+  }
+  const std::int64_t elapsed = std::max<std::int64_t>(result.elapsed_ns, 0);
+  std::size_t bucket = 0;
+  while (bucket < kBrokerLatencyBoundsNs.size() && elapsed > kBrokerLatencyBoundsNs[bucket]) ++bucket;
+  add(counters.buckets[bucket], 1);
+  add(counters.sum_ns, static_cast<std::uint64_t>(elapsed));
+}
+
+void TransportMetrics::mirror(const tls::HttpsClientStats& stats) noexcept {
+  connect_attempts_.store(stats.connect_attempts, std::memory_order_relaxed);
+  connections_established_.store(stats.connections_established, std::memory_order_relaxed);
+  verification_failures_.store(stats.verification_failures, std::memory_order_relaxed);
+  connect_failures_.store(stats.connect_failures, std::memory_order_relaxed);
+  connections_lost_.store(stats.connections_lost, std::memory_order_relaxed);
+}
+
+void TransportMetrics::read(BrokerTransportStats& out) const {
+  out.connect_attempts = connect_attempts_.load(std::memory_order_relaxed);
+  out.connections_established = connections_established_.load(std::memory_order_relaxed);
+  out.verification_failures = verification_failures_.load(std::memory_order_relaxed);
+  out.connect_failures = connect_failures_.load(std::memory_order_relaxed);
+  out.connections_lost = connections_lost_.load(std::memory_order_relaxed);
+  out.requests.clear();
+  for (std::size_t index = 1; index < kKinds; ++index) {
+    const Kind& counters = kinds_[index];
+    if (counters.count.load(std::memory_order_relaxed) == 0) continue;
+    BrokerTransportStats::Requests requests;
+    requests.kind = kind_name(index);
+    for (std::size_t bucket = 0; bucket < requests.buckets.size(); ++bucket) {
+      requests.buckets[bucket] = counters.buckets[bucket].load(std::memory_order_relaxed);
+    }
+    requests.sum_ns = counters.sum_ns.load(std::memory_order_relaxed);
+    requests.failures = counters.failures.load(std::memory_order_relaxed);
+    out.requests.push_back(requests);
+  }
+}
+
 // --- replies ----------------------------------------------------------------
 
 void OrderTracker::on_http_result(std::uint64_t tag, const tls::HttpResult& result) noexcept {
   const RequestKind kind = detail::tag_kind(tag);
   const OrderId order_id = detail::tag_order(tag);
+  transport_.observe(kind, result);
   if (result.response != nullptr) venue_.on_response(*result.response);
   switch (kind) {
     case RequestKind::order: on_order_reply(order_id, result); return;
@@ -554,6 +627,10 @@ bool RestBroker::request_holdings() noexcept { return tracker_->request_holdings
 void RestBroker::adopt(const Order& order, const HeldOrder& held) noexcept { tracker_->adopt(order, held); }
 std::string_view RestBroker::client_id_prefix() const noexcept { return tracker_->venue_client_ids().prefix(); }
 bool RestBroker::ready() const noexcept { return tracker_->unavailable_reason().empty(); }
+bool RestBroker::transport_stats(BrokerTransportStats& out) const {
+  tracker_->transport().read(out);
+  return true;
+}
 const tls::HttpsClientStats& RestBroker::connection_stats() const noexcept { return tracker_->client().stats(); }
 VenueClientId RestBroker::venue_client_id(OrderId id) const noexcept {
   return tracker_->venue_client_ids().make(id);

@@ -19,6 +19,8 @@
 // order or a cancel request, checks its own budgets, parses replies and looks
 // orders up. Broker-thread only, like every BrokerPort; not installed.
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -157,6 +159,33 @@ struct TrackerSettings {
   bool cancel_on_stop = true;
 };
 
+/// Connection and request counters the broker thread publishes for a
+/// scrape on another thread (BrokerPort::transport_stats): relaxed atomics,
+/// each with one writer.
+class TransportMetrics {
+ public:
+  /// A request's outcome, by the kind its tag names.
+  void observe(RequestKind kind, const tls::HttpResult& result) noexcept;
+  /// Copies the client's counters (broker thread, after its poll).
+  void mirror(const tls::HttpsClientStats& stats) noexcept;
+  void read(BrokerTransportStats& out) const;
+
+ private:
+  static constexpr std::size_t kKinds = 10;  // RequestKind values 1..9
+  struct Kind {
+    std::array<std::atomic<std::uint64_t>, kBrokerLatencyBoundsNs.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_ns{0};
+    std::atomic<std::uint64_t> failures{0};
+    std::atomic<std::uint64_t> count{0};
+  };
+  std::array<Kind, kKinds> kinds_{};
+  std::atomic<std::uint64_t> connect_attempts_{0};
+  std::atomic<std::uint64_t> connections_established_{0};
+  std::atomic<std::uint64_t> verification_failures_{0};
+  std::atomic<std::uint64_t> connect_failures_{0};
+  std::atomic<std::uint64_t> connections_lost_{0};
+};
+
 /// The shared REST order tracker; owns the connection pool and receives its
 /// results. Not thread-safe: broker thread only. Costs: one hash-map lookup
 /// per event; `stop()` and `cancels_outstanding()` walk the table.
@@ -185,6 +214,7 @@ class OrderTracker final : public tls::HttpHandler {
 
   [[nodiscard]] tls::HttpsClient& client() noexcept { return client_; }
   [[nodiscard]] const tls::HttpsClient& client() const noexcept { return client_; }
+  [[nodiscard]] const TransportMetrics& transport() const noexcept { return transport_; }
   [[nodiscard]] std::int64_t now() const noexcept { return clock_->monotonic_ns(); }
   [[nodiscard]] std::int64_t wall_ns() const noexcept { return clock_->wall_ns(); }
   void log(tls::LogLevel level, const std::string& line) const noexcept;
@@ -297,6 +327,7 @@ class OrderTracker final : public tls::HttpHandler {
   std::int64_t request_timeout_ns_;
   VenueClientIds venue_client_ids_;
   tls::HttpsClient client_;
+  TransportMetrics transport_;
   RestVenue& venue_;
   RestStats& stats_;
 

@@ -266,6 +266,7 @@ struct Connection {
   explicit Connection(asio::io_context& io) : timer(io) {}
 
   std::size_t index = 0;
+  std::int64_t sent_ns = 0;  // when the request in flight began to be written
   ConnectionState state = ConnectionState::down;
   std::unique_ptr<ssl::stream<tcp::socket>> stream;
   asio::steady_timer timer;
@@ -607,6 +608,7 @@ struct HttpsClient::Impl {
     const HttpResponse response(&message);
     HttpResult result;
     result.response = &response;
+    result.elapsed_ns = now_ns() - c.sent_ns;
     deliver(c.tag, result);
     if (c.state == ConnectionState::closing) return finish_close_if_drained(c);
     finish_exchange(c);
@@ -689,6 +691,7 @@ struct HttpsClient::Impl {
     c.awaiting_response = true;
     c.close_after_exchange = false;
     arm_deadline(c, settings_.request_timeout_ns);
+    c.sent_ns = now_ns();
     ++stats_.requests_sent;
     ++c.outstanding;
     asio::async_write(*c.stream, asio::buffer(c.write_buffer), [this, &c](const boost::system::error_code& ec,
@@ -731,6 +734,7 @@ struct HttpsClient::Impl {
       c.awaiting_response = false;
       HttpResult result;
       result.error = stopping_ ? TransportError::stopped : error;
+      result.elapsed_ns = now_ns() - c.sent_ns;
       deliver(c.tag, result);
     } else if (c.pending_request) {
       c.pending_request = false;

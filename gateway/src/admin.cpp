@@ -322,6 +322,16 @@ std::string_view Engine::principal_name(PrincipalId id) const noexcept {
   return id < snapshot.principals.size() ? snapshot.principals[id]->policy.name() : std::string_view{};
 }
 
+std::vector<Gateway::BrokerTransport> Engine::broker_transports() const {
+  std::vector<Gateway::BrokerTransport> transports;
+  for (const auto& broker : brokers_) {
+    Gateway::BrokerTransport transport;
+    transport.name = broker->name;
+    if (broker->port->transport_stats(transport.stats)) transports.push_back(std::move(transport));
+  }
+  return transports;
+}
+
 std::vector<Gateway::BrokerStatus> Engine::broker_status() const {
   std::vector<Gateway::BrokerStatus> status;
   status.reserve(brokers_.size());

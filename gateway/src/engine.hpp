@@ -332,6 +332,7 @@ class Engine final : public ExecutionSink {
   Gateway::Counters counters() const noexcept;
   bool poll_drop_copy(Gateway::DropCopyReport& out) noexcept;
   std::vector<Gateway::BrokerStatus> broker_status() const;
+  std::vector<Gateway::BrokerTransport> broker_transports() const;
   std::uint64_t drop_copy_lost() const noexcept { return drop_copy_lost_.load(std::memory_order_relaxed); }
   GatewayMetrics metrics() const;
   std::vector<OpenOrder> open_orders(std::string_view principal) const;

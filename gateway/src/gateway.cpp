@@ -48,6 +48,7 @@ const InstrumentTable& Gateway::instruments() const noexcept { return engine_->i
 const AccountTable& Gateway::accounts() const noexcept { return engine_->accounts(); }
 Gateway::Counters Gateway::counters() const noexcept { return engine_->counters(); }
 std::vector<Gateway::BrokerStatus> Gateway::brokers() const { return engine_->broker_status(); }
+std::vector<Gateway::BrokerTransport> Gateway::broker_transports() const { return engine_->broker_transports(); }
 std::vector<OpenOrder> Gateway::open_orders(std::string_view principal) const {
   return engine_->open_orders(principal);
 }

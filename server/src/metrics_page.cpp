@@ -203,6 +203,52 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     out.sample("ordergate_broker_connected", {{"broker", metrics.broker_names[index]}},
                index < metrics.broker_connected.size() && metrics.broker_connected[index] ? 1 : 0);
   }
+  const std::vector<Gateway::BrokerTransport> transports = gateway.broker_transports();
+  if (!transports.empty()) {
+    out.family("ordergate_broker_connects_total", "counter",
+               "TLS connection attempts to the broker, by result: established (verified), verification_failed "
+               "(certificate, host name or pin), failed (TCP or TLS), attempts (all).");
+    for (const Gateway::BrokerTransport& transport : transports) {
+      const BrokerTransportStats& stats = transport.stats;
+      out.sample("ordergate_broker_connects_total", {{"broker", transport.name}, {"result", "attempts"}},
+                 stats.connect_attempts);
+      out.sample("ordergate_broker_connects_total", {{"broker", transport.name}, {"result", "established"}},
+                 stats.connections_established);
+      out.sample("ordergate_broker_connects_total", {{"broker", transport.name}, {"result", "verification_failed"}},
+                 stats.verification_failures);
+      out.sample("ordergate_broker_connects_total", {{"broker", transport.name}, {"result", "failed"}},
+                 stats.connect_failures);
+    }
+    out.family("ordergate_broker_connections_lost_total", "counter",
+               "Broker connections dropped, timed out or closed by the server.");
+    for (const Gateway::BrokerTransport& transport : transports) {
+      out.sample("ordergate_broker_connections_lost_total", {{"broker", transport.name}},
+                 transport.stats.connections_lost);
+    }
+    out.family("ordergate_broker_request_failures_total", "counter",
+               "Broker requests that got no response (timeout, connection lost), by kind.");
+    for (const Gateway::BrokerTransport& transport : transports) {
+      for (const BrokerTransportStats::Requests& requests : transport.stats.requests) {
+        out.sample("ordergate_broker_request_failures_total", {{"broker", transport.name}, {"kind", requests.kind}},
+                   requests.failures);
+      }
+    }
+    out.family("ordergate_broker_request_seconds", "histogram",
+               "Time from writing a request to the broker to its complete response, by kind (order, cancel, "
+               "query, pricing, transactions, account, server_time, keepalive, holdings).");
+    std::array<double, kBrokerLatencyBoundsNs.size()> broker_bounds{};
+    for (std::size_t i = 0; i < broker_bounds.size(); ++i) {
+      broker_bounds[i] = static_cast<double>(kBrokerLatencyBoundsNs[i]) / 1e9;
+    }
+    for (const Gateway::BrokerTransport& transport : transports) {
+      for (const BrokerTransportStats::Requests& requests : transport.stats.requests) {
+        const std::vector<MetricLabel> labels = {{"broker", transport.name}, {"kind", requests.kind}};
+        out.histogram("ordergate_broker_request_seconds", labels, broker_bounds, requests.buckets,
+                      static_cast<double>(requests.sum_ns) / 1e9);
+      }
+    }
+  }
+
   const Readiness readiness = check_readiness(gateway, metrics, process.journal);
   out.family("ordergate_ready", "gauge", "1 when /readyz answers 200.");
   out.sample("ordergate_ready", {}, readiness.ready ? 1 : 0);

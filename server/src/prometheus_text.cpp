@@ -99,8 +99,20 @@ void PrometheusText::sample_double(std::string_view name, std::initializer_list<
 
 void PrometheusText::histogram(std::string_view name, std::span<const double> upper_bounds,
                                std::span<const std::uint64_t> counts, double sum) {
+  histogram(name, {}, upper_bounds, counts, sum);
+}
+
+void PrometheusText::histogram(std::string_view name, const std::vector<MetricLabel>& labels,
+                               std::span<const double> upper_bounds, std::span<const std::uint64_t> counts,
+                               double sum) {
   std::uint64_t cumulative = 0;
   const std::string bucket = std::string(name) + "_bucket";
+  std::vector<MetricLabel> with_bound = labels;
+  with_bound.emplace_back("le", "");
+  const auto bucket_line = [&](const std::string& bound, std::uint64_t count) {
+    with_bound.back().second = bound;
+    sample(bucket, with_bound, count);
+  };
   for (std::size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];
     std::string bound;
@@ -109,14 +121,16 @@ void PrometheusText::histogram(std::string_view name, std::span<const double> up
     } else {
       bound = "+Inf";
     }
-    sample(bucket, {{"le", bound}}, cumulative);
+    bucket_line(bound, cumulative);
   }
-  if (counts.size() <= upper_bounds.size()) sample(bucket, {{"le", "+Inf"}}, cumulative);
+  if (counts.size() <= upper_bounds.size()) bucket_line("+Inf", cumulative);
   text_ += name;
-  text_ += "_sum ";
+  text_ += "_sum";
+  this->labels(labels);
+  text_ += ' ';
   append_double(text_, sum);
   text_ += '\n';
-  sample(std::string(name) + "_count", {}, cumulative);
+  sample(std::string(name) + "_count", labels, cumulative);
 }
 
 }  // namespace ordergate::server_detail

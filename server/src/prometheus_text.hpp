@@ -29,6 +29,9 @@ class PrometheusText {
   /// than there are bounds) those above every bound. Written cumulative.
   void histogram(std::string_view name, std::span<const double> upper_bounds, std::span<const std::uint64_t> counts,
                  double sum);
+  /// The same with `labels` on every line (`le` added to each bucket's).
+  void histogram(std::string_view name, const std::vector<MetricLabel>& labels, std::span<const double> upper_bounds,
+                 std::span<const std::uint64_t> counts, double sum);
 
   [[nodiscard]] const std::string& text() const noexcept { return text_; }
   [[nodiscard]] std::string take() noexcept { return std::move(text_); }

@@ -53,6 +53,31 @@ TYPED_TEST(RestBroker, AMarketOrderThatFillsIsFilledAtTheExactPrice) {
   EXPECT_FALSE(report.broker_order_id.empty());
 }
 
+TYPED_TEST(RestBroker, PublishesItsConnectionsAndEachRequestsLatencyForMetrics) {
+  this->start(this->settings());
+  this->broker_->submit(this->market("stats-1"));
+  ASSERT_TRUE(this->reported(1));
+  BrokerTransportStats stats;
+  ASSERT_TRUE(static_cast<const BrokerPort&>(*this->broker_).transport_stats(stats));
+  EXPECT_EQ(stats.connections_established, 2u) << "the warm pool";
+  EXPECT_EQ(stats.verification_failures, 0u);
+  const auto kind = [&](std::string_view name) -> const BrokerTransportStats::Requests* {
+    for (const auto& requests : stats.requests) {
+      if (requests.kind == name) return &requests;
+    }
+    return nullptr;
+  };
+  const BrokerTransportStats::Requests* orders = kind("order");
+  ASSERT_NE(orders, nullptr);
+  std::uint64_t timed = 0;
+  for (const std::uint64_t count : orders->buckets) timed += count;
+  EXPECT_EQ(timed, 1u) << "one order, answered";
+  EXPECT_EQ(orders->failures, 0u);
+  EXPECT_GT(orders->sum_ns, 0u);
+  EXPECT_NE(kind("account"), nullptr) << "the account check at start";
+  EXPECT_EQ(kind("cancel"), nullptr) << "no cancel was sent";
+}
+
 TYPED_TEST(RestBroker, ARestingOrderIsNewThenFilledWhenTheVenueFillsIt) {
   this->start(this->settings());
   const Order order = this->resting("rest-1");

@@ -1,6 +1,9 @@
 // The stories every REST broker tells the same way, with the gateway trading
 // through the OANDA and the Binance adapter against a real ordergate-sim.
 
+#include <algorithm>
+#include <numeric>
+
 #include "brokers/broker_test_support.hpp"
 
 namespace ordergate::brokers::testing {
@@ -37,6 +40,15 @@ TYPED_TEST(RestSim, AMarketOrderIsFilledAtTheExactPrice) {
   ASSERT_TRUE(Decimal::add(before, decimal_literal(TypeParam::kQuantity), expected));
   EXPECT_EQ(this->gateway_->exposure(TypeParam::kAccount, TypeParam::kSymbol).position, expected);
   EXPECT_EQ(this->sim_orders(id), 1);
+  // The metrics see the request through the gateway: the broker's order
+  // latency, timed from the write to the simulator's answer.
+  const std::vector<Gateway::BrokerTransport> transports = this->gateway_->broker_transports();
+  ASSERT_EQ(transports.size(), 1u);
+  EXPECT_GE(transports[0].stats.connections_established, 1u);
+  const auto orders = std::find_if(transports[0].stats.requests.begin(), transports[0].stats.requests.end(),
+                                   [](const auto& requests) { return requests.kind == "order"; });
+  ASSERT_NE(orders, transports[0].stats.requests.end());
+  EXPECT_EQ(std::accumulate(orders->buckets.begin(), orders->buckets.end(), std::uint64_t{0}), 1u);
 }
 
 TYPED_TEST(RestSim, ARestingLimitOrderIsNewThenFilledWhenThePriceComesToIt) {

@@ -60,6 +60,18 @@ TEST(PrometheusText, HistogramBucketsAreCumulativeAndEndWithInfSumAndCount) {
             "h_seconds_count 6\n");
 }
 
+TEST(PrometheusText, ALabelledHistogramCarriesItsLabelsOnEveryLine) {
+  PrometheusText out;
+  const std::array<double, 1> bounds = {0.5};
+  const std::array<std::uint64_t, 2> counts = {1, 2};
+  out.histogram("r_seconds", {{"broker", "oanda"}, {"kind", "order"}}, bounds, counts, 2.25);
+  EXPECT_EQ(out.text(),
+            "r_seconds_bucket{broker=\"oanda\",kind=\"order\",le=\"0.5\"} 1\n"
+            "r_seconds_bucket{broker=\"oanda\",kind=\"order\",le=\"+Inf\"} 3\n"
+            "r_seconds_sum{broker=\"oanda\",kind=\"order\"} 2.25\n"
+            "r_seconds_count{broker=\"oanda\",kind=\"order\"} 3\n");
+}
+
 TEST(PrometheusText, AnEmptyHistogramStillHasItsInfBucketSumAndCount) {
   PrometheusText out;
   const std::array<double, 1> bounds = {1.0};

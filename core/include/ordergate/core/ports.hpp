@@ -5,6 +5,7 @@
 /// to, a sink for execution events, and a sink for audit records. Adapters
 /// implement `BrokerPort`; the gateway implements `ExecutionSink`.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -82,6 +83,31 @@ class ExecutionSink {
   ~ExecutionSink() = default;
 };
 
+/// Upper bounds of the broker request latency histogram's buckets, in
+/// nanoseconds (0.5 ms to 10 s); a last bucket (+Inf) holds the rest.
+inline constexpr std::array<std::int64_t, 14> kBrokerLatencyBoundsNs = {
+    500'000,     1'000'000,   2'500'000,     5'000'000,     10'000'000,    25'000'000,    50'000'000,
+    100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+
+/// A broker adapter's connections and requests, for metrics.
+struct BrokerTransportStats {
+  std::uint64_t connect_attempts = 0;
+  std::uint64_t connections_established = 0;  ///< verified handshakes
+  std::uint64_t verification_failures = 0;    ///< certificate, host name or pin
+  std::uint64_t connect_failures = 0;         ///< TCP or TLS errors other than verification
+  std::uint64_t connections_lost = 0;
+  /// Requests of one kind ("order", "cancel", "pricing"...): time from the
+  /// write to the complete response, per bucket as kBrokerLatencyBoundsNs
+  /// (not cumulative), and those that got no response (timeout, lost).
+  struct Requests {
+    std::string_view kind;
+    std::array<std::uint64_t, kBrokerLatencyBoundsNs.size() + 1> buckets{};
+    std::uint64_t sum_ns = 0;
+    std::uint64_t failures = 0;
+  };
+  std::vector<Requests> requests;  ///< kinds with at least one request
+};
+
 /// A broker as the gateway sees it. Every member is called on the broker's
 /// own I/O thread, owned by the gateway, so an adapter needs no locking.
 class BrokerPort {
@@ -133,6 +159,13 @@ class BrokerPort {
   /// cheap. The default (an embedded broker that cannot lose its venue):
   /// always true.
   [[nodiscard]] virtual bool connected() const noexcept { return true; }
+  /// For metrics: the adapter's connections and requests. Unlike the other
+  /// members, called from any thread (a scrape), so it reads only what the
+  /// I/O thread publishes in atomics. False (the default): no transport.
+  [[nodiscard]] virtual bool transport_stats(BrokerTransportStats& out) const {
+    (void)out;
+    return false;
+  }
 };
 
 enum class AuditEventType : std::uint8_t {

@@ -251,6 +251,15 @@ class Gateway {
     bool accounts_ready = false;
   };
   [[nodiscard]] std::vector<BrokerStatus> brokers() const;
+  /// A broker with a network transport (its adapter's
+  /// `BrokerPort::transport_stats`), in configuration order: connections and
+  /// request latency by kind. Any thread; reads what the broker threads
+  /// publish.
+  struct BrokerTransport {
+    std::string name;
+    BrokerTransportStats stats;
+  };
+  [[nodiscard]] std::vector<BrokerTransport> broker_transports() const;
 
   /// Drop copy: every execution report of every order (adopted ones and
   /// those whose session ended included) and every position fill, each

@@ -112,6 +112,9 @@ class RestBroker : public BrokerPort {
   /// `ready()`: the gateway re-reconciles after a long outage.
   [[nodiscard]] bool connected() const noexcept final { return ready(); }
   [[nodiscard]] const tls::HttpsClientStats& connection_stats() const noexcept;
+  /// Any thread: counters the broker thread publishes after each poll, and
+  /// the latency of every request by kind.
+  [[nodiscard]] bool transport_stats(BrokerTransportStats& out) const final;
 
   /// The client id this adapter instance sends its venue for gateway order
   /// `id` (whether or not it was sent); logged once at start as its prefix.

@@ -140,6 +140,9 @@ enum class TransportError : std::uint8_t {
 struct HttpResult {
   TransportError error = TransportError::none;
   const HttpResponse* response = nullptr;  ///< set when error == none
+  /// From the start of the request's write to its response (or failure);
+  /// 0 when nothing was written (`not_sent`).
+  std::int64_t elapsed_ns = 0;
 };
 
 /// Receives the outcome of every request sent, on the thread that calls

@@ -153,7 +153,14 @@ class BinanceVenue final : public rest::RestVenue {
     }
     if (!tracker_.client().send(request, tag)) return false;
     weight_since_header_ += weight;
+    publish_limits();
     return true;
+  }
+
+  // For metrics: the windows as this adapter counts them.
+  void publish_limits() noexcept {
+    tracker_.transport().set_limit(0, "weight_1m", weight_in_window(), settings_.weight_limit_1m);
+    tracker_.transport().set_limit(1, "orders_10s", orders_in_window(), settings_.order_limit_10s);
   }
 
   // Order count and weight as Binance last reported them, plus what was sent
@@ -220,6 +227,7 @@ class BinanceVenue final : public rest::RestVenue {
       return false;
     }
     ++orders_since_header_;
+    publish_limits();
     return true;
   }
 
@@ -486,6 +494,7 @@ class BinanceVenue final : public rest::RestVenue {
       orders_since_header_ = 0;
       stats_.order_count = count;
     }
+    publish_limits();
     const int status = response.status();
     if (status == 429 || status == 418) {
       ++stats_.rate_limited;

@@ -540,6 +540,18 @@ void TransportMetrics::mirror(const tls::HttpsClientStats& stats) noexcept {
   connections_lost_.store(stats.connections_lost, std::memory_order_relaxed);
 }
 
+void TransportMetrics::set_limit(std::size_t slot, std::string_view name, std::int64_t used,
+                                 std::int64_t limit) noexcept {
+  if (slot >= kLimitSlots) return;
+  Limit& entry = limits_[slot];
+  entry.used.store(used, std::memory_order_relaxed);
+  entry.limit.store(limit, std::memory_order_relaxed);
+  if (entry.name.load(std::memory_order_relaxed) == nullptr) {
+    entry.name_size = name.size();
+    entry.name.store(name.data(), std::memory_order_release);
+  }
+}
+
 void TransportMetrics::read(BrokerTransportStats& out) const {
   out.connect_attempts = connect_attempts_.load(std::memory_order_relaxed);
   out.connections_established = connections_established_.load(std::memory_order_relaxed);
@@ -558,6 +570,13 @@ void TransportMetrics::read(BrokerTransportStats& out) const {
     requests.sum_ns = counters.sum_ns.load(std::memory_order_relaxed);
     requests.failures = counters.failures.load(std::memory_order_relaxed);
     out.requests.push_back(requests);
+  }
+  out.venue_limits.clear();
+  for (const Limit& entry : limits_) {
+    const char* name = entry.name.load(std::memory_order_acquire);
+    if (name == nullptr) continue;
+    out.venue_limits.push_back({std::string_view(name, entry.name_size), entry.used.load(std::memory_order_relaxed),
+                                entry.limit.load(std::memory_order_relaxed)});
   }
 }
 

@@ -169,8 +169,19 @@ class TransportMetrics {
   /// Copies the client's counters (broker thread, after its poll).
   void mirror(const tls::HttpsClientStats& stats) noexcept;
   void read(BrokerTransportStats& out) const;
+  /// A venue rate limit as the adapter counts it; `slot` < kLimitSlots,
+  /// `name` a string literal. Broker thread.
+  void set_limit(std::size_t slot, std::string_view name, std::int64_t used, std::int64_t limit) noexcept;
+  static constexpr std::size_t kLimitSlots = 4;
 
  private:
+  struct Limit {
+    std::atomic<const char*> name{nullptr};
+    std::size_t name_size = 0;  // written before `name` is published
+    std::atomic<std::int64_t> used{0};
+    std::atomic<std::int64_t> limit{0};
+  };
+  std::array<Limit, kLimitSlots> limits_{};
   static constexpr std::size_t kKinds = 10;  // RequestKind values 1..9
   struct Kind {
     std::array<std::atomic<std::uint64_t>, kBrokerLatencyBoundsNs.size() + 1> buckets{};
@@ -215,6 +226,7 @@ class OrderTracker final : public tls::HttpHandler {
   [[nodiscard]] tls::HttpsClient& client() noexcept { return client_; }
   [[nodiscard]] const tls::HttpsClient& client() const noexcept { return client_; }
   [[nodiscard]] const TransportMetrics& transport() const noexcept { return transport_; }
+  [[nodiscard]] TransportMetrics& transport() noexcept { return transport_; }
   [[nodiscard]] std::int64_t now() const noexcept { return clock_->monotonic_ns(); }
   [[nodiscard]] std::int64_t wall_ns() const noexcept { return clock_->wall_ns(); }
   void log(tls::LogLevel level, const std::string& line) const noexcept;

@@ -1,5 +1,6 @@
 #include "metrics_page.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <vector>
@@ -231,6 +232,22 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
       for (const BrokerTransportStats::Requests& requests : transport.stats.requests) {
         out.sample("ordergate_broker_request_failures_total", {{"broker", transport.name}, {"kind", requests.kind}},
                    requests.failures);
+      }
+    }
+    out.family("ordergate_broker_rate_limit_used", "gauge",
+               "A venue rate limit as the adapter counts it (Binance: weight_1m, orders_10s): used in the window now.");
+    for (const Gateway::BrokerTransport& transport : transports) {
+      for (const BrokerTransportStats::VenueLimit& limit : transport.stats.venue_limits) {
+        out.sample("ordergate_broker_rate_limit_used", {{"broker", transport.name}, {"limit", limit.name}},
+                   static_cast<std::uint64_t>(std::max<std::int64_t>(limit.used, 0)));
+      }
+    }
+    out.family("ordergate_broker_rate_limit_headroom", "gauge",
+               "What is left of a venue rate limit the adapter allows itself (limit minus used).");
+    for (const Gateway::BrokerTransport& transport : transports) {
+      for (const BrokerTransportStats::VenueLimit& limit : transport.stats.venue_limits) {
+        out.sample("ordergate_broker_rate_limit_headroom", {{"broker", transport.name}, {"limit", limit.name}},
+                   static_cast<std::uint64_t>(std::max<std::int64_t>(limit.limit - limit.used, 0)));
       }
     }
     out.family("ordergate_broker_request_seconds", "histogram",

@@ -76,6 +76,16 @@ TYPED_TEST(RestBroker, PublishesItsConnectionsAndEachRequestsLatencyForMetrics) 
   EXPECT_GT(orders->sum_ns, 0u);
   EXPECT_NE(kind("account"), nullptr) << "the account check at start";
   EXPECT_EQ(kind("cancel"), nullptr) << "no cancel was sent";
+  if (std::string_view(TypeParam::kName) == "binance") {
+    ASSERT_EQ(stats.venue_limits.size(), 2u);
+    EXPECT_EQ(stats.venue_limits[0].name, "weight_1m");
+    EXPECT_GT(stats.venue_limits[0].used, 0) << "the account check and the order weigh something";
+    EXPECT_GT(stats.venue_limits[0].limit, stats.venue_limits[0].used);
+    EXPECT_EQ(stats.venue_limits[1].name, "orders_10s");
+    EXPECT_GE(stats.venue_limits[1].used, 1);
+  } else {
+    EXPECT_TRUE(stats.venue_limits.empty()) << "OANDA publishes no counted limit";
+  }
 }
 
 TYPED_TEST(RestBroker, ARestingOrderIsNewThenFilledWhenTheVenueFillsIt) {

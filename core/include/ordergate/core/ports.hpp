@@ -106,6 +106,15 @@ struct BrokerTransportStats {
     std::uint64_t failures = 0;
   };
   std::vector<Requests> requests;  ///< kinds with at least one request
+  /// The venue's own rate limits as the adapter counts them (e.g. Binance's
+  /// request weight per minute and orders per 10 s): used now, and the most
+  /// the adapter lets itself use.
+  struct VenueLimit {
+    std::string_view name;  ///< e.g. "weight_1m", "orders_10s"
+    std::int64_t used = 0;
+    std::int64_t limit = 0;
+  };
+  std::vector<VenueLimit> venue_limits;
 };
 
 /// A broker as the gateway sees it. Every member is called on the broker's

@@ -62,6 +62,8 @@ void Engine::start() {
       throw;
     }
   }
+  // Before the first order: a crash from here on finds an unclean checkpoint.
+  if (!daily_path_.empty()) checkpoint_daily_counts(false, true);
   accepting_.store(true, std::memory_order_release);
   if (!daily_path_.empty()) {
     checkpoint_stop_ = false;

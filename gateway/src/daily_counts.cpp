@@ -45,35 +45,46 @@ void Engine::restore_daily_counts() {
   daily_path_ = daily_counts_path(config_.state_path);
   loss_exports_.resize(brokers_.size());
   const std::optional<DailyCounts> saved = read_daily_counts(daily_path_);
+  if (!saved) return;  // a first start: nothing was counted yet
   const std::uint64_t today = today_.load(std::memory_order_relaxed);
-  if (!saved || saved->day != static_cast<std::int64_t>(today)) return;  // another day's counts are zero
+  // Another day's counts are zero, and so are its loss figures; but after
+  // an unclean stop, orders of today may have come after the checkpoint
+  // (even after the day rolled), so the slack applies whatever its day.
+  const bool same_day = saved->day == static_cast<std::int64_t>(today);
   const Snapshot& snapshot = current();
   std::size_t restored = 0;
   for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
     const PrincipalState& principal = *snapshot.principals[id];
-    const auto found = saved->principals.find(std::string(principal.policy.name()));
-    if (found == saved->principals.end()) continue;
-    std::uint64_t orders = found->second.orders;
-    std::uint64_t cancels = found->second.cancels;
+    if (principal.max_orders_per_day == 0 && principal.max_cancels_per_day == 0) continue;
+    std::uint64_t orders = 0;
+    std::uint64_t cancels = 0;
+    if (const auto found = saved->principals.find(std::string(principal.policy.name()));
+        same_day && found != saved->principals.end()) {
+      orders = found->second.orders;
+      cancels = found->second.cancels;
+    }
     if (!saved->clean) {
       orders += std::min<std::uint64_t>(most_admitted(principal.order_limits, kCheckpointSlackNs), kCountMask);
       cancels += std::min<std::uint64_t>(most_admitted(principal.cancel_limits, kCheckpointSlackNs), kCountMask);
     }
+    if (orders == 0 && cancels == 0) continue;
     const std::uint64_t day = (today & 0xFFFF) << 48;
     controls_[id].orders_today.store(day | std::min(orders, kCountMask), std::memory_order_relaxed);
     controls_[id].cancels_today.store(day | std::min(cancels, kCountMask), std::memory_order_relaxed);
     ++restored;
   }
-  const InstrumentTable& instruments = snapshot.instruments;
-  for (const Account& account : accounts_.all()) {
-    if (account.currency.empty()) continue;
-    daily_loss_->import_account(account, instruments, *saved);
-    // Until its broker thread exports again, a checkpoint keeps what was restored.
-    daily_loss_->export_account(account, instruments, exposure_, loss_exports_[broker_of_account_[account.id]]);
+  if (same_day) {
+    const InstrumentTable& instruments = snapshot.instruments;
+    for (const Account& account : accounts_.all()) {
+      if (account.currency.empty()) continue;
+      daily_loss_->import_account(account, instruments, *saved);
+      // Until its broker thread exports again, a checkpoint keeps what was restored.
+      daily_loss_->export_account(account, instruments, exposure_, loss_exports_[broker_of_account_[account.id]]);
+    }
   }
-  last_checkpoint_ = *saved;
   emit("info", "daily_counts_restored",
-       "principals=" + std::to_string(restored) + " exact=" + (saved->clean ? "yes" : "no (rate window slack added)"));
+       "principals=" + std::to_string(restored) + " same_day=" + (same_day ? "yes" : "no") +
+           " exact=" + (saved->clean ? "yes" : "no (rate window slack added)"));
 }
 
 void Engine::run_checkpoints() noexcept {
@@ -87,7 +98,7 @@ void Engine::run_checkpoints() noexcept {
   }
 }
 
-void Engine::checkpoint_daily_counts(bool clean) noexcept {
+void Engine::checkpoint_daily_counts(bool clean, bool force) noexcept {
   try {
     const std::uint64_t today = today_.load(std::memory_order_relaxed);
     DailyCounts counts;
@@ -110,11 +121,7 @@ void Engine::checkpoint_daily_counts(bool clean) noexcept {
     }
     // Unchanged since the last write: nothing to make durable. A clean stop
     // always writes, so the next start knows the counts are exact.
-    if (!clean && counts == last_checkpoint_) return;
-    if (!clean && counts.principals.empty() && counts.accounts.empty() && last_checkpoint_.principals.empty() &&
-        last_checkpoint_.accounts.empty()) {
-      return;
-    }
+    if (!clean && !force && counts == last_checkpoint_) return;
     write_daily_counts(daily_path_, counts);
     last_checkpoint_ = std::move(counts);
     if (checkpoint_failing_) emit("info", "daily_counts_saved", "recovered=yes");

@@ -402,7 +402,9 @@ class Engine final : public ExecutionSink {
   // construction, checkpointed by their own thread while the engine runs.
   void restore_daily_counts();
   void run_checkpoints() noexcept;
-  void checkpoint_daily_counts(bool clean) noexcept;
+  // `force`: written even when unchanged (the first, unclean one at start,
+  // so a crash before the next is known as one).
+  void checkpoint_daily_counts(bool clean, bool force = false) noexcept;
   // Account limits (account_limits.cpp): the day's P&L of the broker's
   // accounts and the switches of their loss limits; broker thread.
   void check_daily_loss(Broker& broker) noexcept;

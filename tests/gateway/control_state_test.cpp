@@ -303,6 +303,41 @@ TEST(DailyCountsRestart, CountsOfAnotherTradingDayAreNotRestored) {
   EXPECT_TRUE(alice.submit(market_order("n-1", Side::buy, "1000")).accepted());
 }
 
+TEST(DailyCountsRestart, AnUncleanStopAddsTheSlackToEveryLimitedPrincipalWhateverTheCheckpointNamedOrItsDay) {
+  StateDirectory dir;
+  ManualClock clock;
+  std::int64_t day = 0;
+  {
+    Gateway first(daily_config(dir.file()), clock);
+    first.start();
+    // Started and not stopped cleanly yet: the file already says so.
+    const std::optional<DailyCounts> at_start = read_daily_counts(daily_counts_path(dir.file()));
+    ASSERT_TRUE(at_start.has_value());
+    EXPECT_FALSE(at_start->clean) << "written before the first order, so a crash is known as one";
+    day = first.trading_day();
+  }
+  for (const std::int64_t checkpoint_day : {day, day - 1}) {
+    // alice sent orders after the last checkpoint, which does not name her
+    // (and, the second time, is of the day before the roll).
+    DailyCounts counts;
+    counts.day = checkpoint_day;
+    counts.clean = false;
+    write_daily_counts(daily_counts_path(dir.file()), counts);
+    Gateway restarted(daily_config(dir.file()), clock);
+    restarted.start();
+    Session alice = restarted.open_session("alice");
+    int accepted = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (alice.submit(market_order(("s-" + std::to_string(checkpoint_day) + "-" + std::to_string(i)).c_str(),
+                                    Side::buy, "1000"))
+              .accepted()) {
+        ++accepted;
+      }
+    }
+    EXPECT_EQ(accepted, 5) << "20 - 15 of slack, checkpoint of day " << checkpoint_day;
+  }
+}
+
 TEST(DailyCountsRestart, ADamagedCountsFileRefusesToStartTheGateway) {
   StateDirectory dir;
   write_text(daily_counts_path(dir.file()), "ordergate-daily-counts 1\nday 5\n");

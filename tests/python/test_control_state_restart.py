@@ -81,7 +81,7 @@ class ControlStateRestart(GatewayTestCase):
         gateway.kill()
 
         gateway = self.start(extra)
-        self.assertIn("event=daily_counts_restored principals=1 exact=no", gateway.log_text())
+        self.assertIn("event=daily_counts_restored principals=1 same_day=yes exact=no", gateway.log_text())
         # 12 - (4 + 6): two more today, never the eight a reset would allow.
         self.assertEqual(self.buy_paced(gateway, [f"e-{n}" for n in range(3)]), ["OK", "OK", "DAILY_ORDER_LIMIT"])
         gateway.kill()
@@ -96,7 +96,7 @@ class ControlStateRestart(GatewayTestCase):
         self.assertEqual(gateway.terminate(), 0)
 
         gateway = self.start(extra)
-        self.assertIn("event=daily_counts_restored principals=1 exact=yes", gateway.log_text())
+        self.assertIn("event=daily_counts_restored principals=1 same_day=yes exact=yes", gateway.log_text())
         self.assertEqual([self.buy(gateway, "trader", f"r-{n}") for n in range(3)],
                          ["OK", "OK", "DAILY_ORDER_LIMIT"])
         gateway.kill()

@@ -140,6 +140,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   metric_cells_.init(config_.metrics, config_.metrics_latency_sample, config_.max_sessions, accounts_.size());
   // Closed until reconciled with its broker (see begin_reconcile).
   account_ready_ = std::make_unique<std::atomic<bool>[]>(accounts_.size());
+  bulk_cancels_ = std::make_unique<std::atomic<std::uint64_t>[]>(accounts_.size());
   trading_day_ = std::make_unique<TradingDay>(config_.day_start);
   today_.store(static_cast<std::uint64_t>(trading_day_->day_of(clock_.wall_ns())), std::memory_order_relaxed);
   for (const auto& broker : brokers_) {

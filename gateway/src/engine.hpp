@@ -461,6 +461,9 @@ class Engine final : public ExecutionSink {
   // Per account: reconciled with its broker, so it may trade. One relaxed
   // load per submit; written once per reconciliation.
   std::unique_ptr<std::atomic<bool>[]> account_ready_;
+  // Per account: cancels sent by cancel_orders (cancel-all, a halt with
+  // cancel_orders, a session's cancel on disconnect), for the metrics.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> bulk_cancels_;
   // The trading day of the daily limits; broker 0's thread rolls `today_`.
   std::unique_ptr<TradingDay> trading_day_;
   std::atomic<std::uint64_t> today_{0};

@@ -104,6 +104,14 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
                executions.count);
   }
 
+  out.family("ordergate_bulk_cancels_total", "counter",
+             "Cancels the gateway sent for many orders at once (cancel_all, a halt with cancel_orders, cancel on "
+             "disconnect), by account; the sessions' own cancels are in ordergate_cancels_total.");
+  for (std::size_t id = 0; id < metrics.bulk_cancels.size(); ++id) {
+    out.sample("ordergate_bulk_cancels_total", {{"account", account_name(gateway, true, static_cast<AccountId>(id))}},
+               metrics.bulk_cancels[id]);
+  }
+
   out.family("ordergate_guard_latency_seconds", "histogram",
              "Time submit spent on the caller's thread, from its first clock read to the verdict; sampled: each "
              "session's first submit and one in ordergate_guard_latency_sample after.");

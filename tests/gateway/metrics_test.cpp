@@ -167,6 +167,22 @@ TEST_F(GatewayMetricsTest, ShowsWhatEachPrincipalsRateWindowsWouldAdmitNow) {
   EXPECT_EQ(found->window.period_ns, kNanosPerSecond);
 }
 
+TEST_F(GatewayMetricsTest, CountsTheCancelsAHaltAndACancelAllSentByAccount) {
+  Session alice = gateway_.open_session("alice");
+  ASSERT_TRUE(alice.submit(limit_order("k-1", Side::buy, "1.08000")).accepted());
+  ASSERT_TRUE(alice.submit(limit_order("k-2", Side::buy, "1.08000")).accepted());
+  ASSERT_TRUE(alice.submit(limit_order("k-3", Side::buy, "1.08000", "10000", "acc-b")).accepted());
+  ASSERT_EQ(wait_for_reports(alice, 3).size(), 3u);  // all resting
+  gateway_.set_trading_state(TradingScope::account("acc-a"), guards::TradingState::halted, true);
+  CancelFilter everything;
+  EXPECT_EQ(gateway_.cancel_orders(everything), 1u) << "acc-b's; acc-a's were sent already";
+  const GatewayMetrics metrics = gateway_.metrics();
+  ASSERT_EQ(metrics.bulk_cancels.size(), 2u);
+  EXPECT_EQ(metrics.bulk_cancels[0], 2u);
+  EXPECT_EQ(metrics.bulk_cancels[1], 1u);
+  EXPECT_TRUE(metrics.cancels.empty()) << "no session asked for a cancel";
+}
+
 TEST_F(GatewayMetricsTest, ShowsTradingStatesAndReadiness) {
   gateway_.set_trading_state(TradingScope::account("acc-b"), guards::TradingState::halted);
   gateway_.set_trading_state(TradingScope::principal("bob"), guards::TradingState::reducing);

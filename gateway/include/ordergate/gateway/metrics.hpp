@@ -86,6 +86,10 @@ struct GatewayMetrics {
   /// Principal ids a reload removed (their counts stay; states are not shown).
   std::vector<bool> principal_removed;
 
+  /// Per account id: cancels the gateway sent on its own for many orders at
+  /// once (cancel-all, a halt with cancel_orders, cancel on disconnect);
+  /// not in `cancels`, which counts the sessions' cancel requests.
+  std::vector<std::uint64_t> bulk_cancels;
   /// Per account id: reconciled with its broker, so it may trade.
   std::vector<bool> account_ready;
   /// Per account id: the index of its broker in `broker_names`.

@@ -134,6 +134,16 @@ void read_http(TableReader& reader, HttpConfig& http) {
                   "reverse proxy in front if it must be reached from elsewhere)");
     }
   }
+  std::vector<std::string> host_names = reader.strings("host_names", {});
+  for (const std::string& name : host_names) {
+    const bool valid = !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+    });
+    if (!valid) {
+      reader.fail(reader.find("host_names"), "host_names",
+                  "each entry must be a host name or IP address without port or scheme (letters, digits, '-', '.', ':')");
+    }
+  }
   if (!listen.empty()) {
     try {
       http = parse_http_listen(listen);
@@ -141,6 +151,7 @@ void read_http(TableReader& reader, HttpConfig& http) {
       reader.fail(reader.find("listen"), "listen", error.what());
     }
   }
+  http.host_names = std::move(host_names);
   reader.reject_unknown();
 }
 

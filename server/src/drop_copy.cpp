@@ -81,6 +81,7 @@ void DropCopy::deliver_executions() {
   const InstrumentTable& instruments = gateway_.instruments();
   while (gateway_.poll_drop_copy(entry)) {
     const ExecutionReport& report = entry.report;
+    if (observer_) observer_(entry);
     const bool has_account = report.account_id < accounts.size();
     const std::string_view account = has_account ? accounts[report.account_id].name.view() : std::string_view{};
     const std::string_view symbol =

@@ -7,6 +7,7 @@
 // never misses an event silently: a reader that falls behind, or events the
 // gateway could not keep, end it with a notice saying why. I/O thread only.
 
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -32,6 +33,9 @@ class DropCopy {
 
   /// Sends what the gateway's drop copy holds to the subscribers.
   void deliver_executions();
+  /// Called with every report `deliver_executions` takes (the console's
+  /// recent executions); set before the first delivery.
+  void observe(std::function<void(const Gateway::DropCopyReport&)> observer) { observer_ = std::move(observer); }
   /// A refused `submit` or `cancel`: only fields that passed validation
   /// are sent, never raw client input.
   void rejection(const Connection& connection, const protocol::Request& request, Reason reason);
@@ -63,6 +67,7 @@ class DropCopy {
   void flush_and_prune();
 
   Gateway& gateway_;
+  std::function<void(const Gateway::DropCopyReport&)> observer_;
   std::size_t max_backlog_bytes_;
   std::vector<Subscriber> subscribers_;
   std::vector<std::shared_ptr<Connection>> touched_;  // written to: flushed once per batch

@@ -4,8 +4,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <sstream>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -40,6 +42,25 @@ struct HttpListener::Impl {
   tcp::acceptor acceptor{io};
   std::thread thread;
   bool started = false;
+  struct Periodic {
+    std::chrono::milliseconds interval;
+    std::function<void()> task;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::vector<Periodic> periodic;
+
+  void schedule(Periodic& entry) {
+    entry.timer->expires_after(entry.interval);
+    entry.timer->async_wait([this, &entry](const beast::error_code& error) {
+      if (error) return;
+      try {
+        entry.task();
+      } catch (const std::exception&) {
+        log("error", "http_periodic_task_failed", "");
+      }
+      schedule(entry);
+    });
+  }
 
   void accept_next();
   // True when the request's Host names this listener (or is absent in HTTP/1.0).
@@ -91,11 +112,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const auto host = request.find(http::field::host);
     if (!owner_.host_allowed(host == request.end() ? std::string_view{} : std::string_view(host->value()),
                              version)) {
-      respond(400, "text/plain; charset=utf-8", "unexpected Host header\n", false, {}, version);
+      respond(403, "application/json", R"({"error":"BAD_HOST","message":"the Host header names no name this listener serves"})" "\n", false, {}, version);
       return;
     }
-    if (request.method() != http::verb::get) {
-      respond(405, "text/plain; charset=utf-8", "method not allowed\n", keep_alive, "GET", version);
+    if (request.method() != http::verb::get && request.method() != http::verb::post) {
+      respond(405, "text/plain; charset=utf-8", "method not allowed\n", keep_alive, "GET, POST", version);
       return;
     }
     std::string_view target(request.target().data(), request.target().size());
@@ -103,24 +124,112 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       respond(400, "text/plain; charset=utf-8", "bad request target\n", false, {}, version);
       return;
     }
-    if (const auto query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
+    HttpRequest view;
+    view.method = request.method() == http::verb::post ? HttpRequest::Method::post : HttpRequest::Method::get;
+    view.path = target;
+    if (const auto query = target.find('?'); query != std::string_view::npos) {
+      view.path = target.substr(0, query);
+      view.query = target.substr(query + 1);
+    }
+    auto header = [&](auto field) {
+      const auto found = request.find(field);
+      return found == request.end() ? std::string_view{} : std::string_view(found->value().data(), found->value().size());
+    };
+    view.host = host == request.end() ? std::string_view{} : std::string_view(host->value().data(), host->value().size());
+    view.origin = header(http::field::origin);
+    view.sec_fetch_site = header("Sec-Fetch-Site");
+    view.cookie = header(http::field::cookie);
+    view.content_type = header(http::field::content_type);
+    view.csrf_token = header("X-CSRF-Token");
+    view.body = request.body();
+    beast::error_code peer_error;
+    const auto remote = stream_.socket().remote_endpoint(peer_error);
+    const std::string peer = peer_error ? std::string() : remote.address().to_string();
+    view.peer = peer;
     HttpResponse response;
     try {
-      response = owner_.handler(target);
+      response = owner_.handler(view);
     } catch (const std::exception&) {
-      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}, {}, {}};
     }
-    respond(response.status, response.content_type, std::move(response.body), keep_alive, {}, version);
+    if (response.stream) {
+      start_stream(std::move(response), version);
+      return;
+    }
+    respond(response.status, response.content_type, std::move(response.body), keep_alive, {}, version,
+            response.headers);
+  }
+
+  void set_common_headers(http::response_header<>& header) {
+    header.set(http::field::cache_control, "no-store");
+    header.set("X-Content-Type-Options", "nosniff");
+    header.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    header.set("X-Frame-Options", "DENY");
+    header.set("Referrer-Policy", "no-referrer");
+  }
+
+  // Server-sent events: the header, then one event now and one every
+  // interval until the stream says it is over or the client goes.
+  void start_stream(HttpResponse response, unsigned version) {
+    stream_source_ = std::move(response.stream);
+    stream_interval_ = std::max(response.stream_interval, std::chrono::milliseconds(100));
+    http::response<http::empty_body> header;
+    header.version(version == 10 ? 10 : 11);
+    header.result(200);
+    header.set(http::field::content_type, "text/event-stream");
+    set_common_headers(header.base());
+    header.keep_alive(false);
+    std::ostringstream text;
+    text << header.base();
+    pending_ = text.str();
+    pending_ += "retry: 2000\n\n";
+    next_event();
+  }
+
+  void next_event() {
+    std::string data;
+    bool more = false;
+    try {
+      more = stream_source_(data);
+    } catch (const std::exception&) {
+      more = false;
+    }
+    if (more) {
+      pending_ += "data: ";
+      pending_ += data;
+      pending_ += "\n\n";
+    } else {
+      pending_ += "event: end\ndata: {}\n\n";
+    }
+    stream_.expires_after(owner_.limits.timeout);
+    asio::async_write(stream_, asio::buffer(pending_),
+                      [self = shared_from_this(), more](const beast::error_code& error, std::size_t) {
+                        self->pending_.clear();
+                        if (error || !more) {
+                          self->close();
+                          return;
+                        }
+                        self->stream_.expires_never();
+                        self->timer_.expires_after(self->stream_interval_);
+                        self->timer_.async_wait([self](const beast::error_code& wait_error) {
+                          if (wait_error) {
+                            self->close();
+                            return;
+                          }
+                          self->next_event();
+                        });
+                      });
   }
 
   void respond(unsigned status, std::string_view content_type, std::string body, bool keep_alive,
-               std::string_view allow, unsigned version) {
+               std::string_view allow, unsigned version,
+               const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     response_ = {};
     response_.version(version == 10 ? 10 : 11);
     response_.result(status);
     response_.set(http::field::content_type, content_type);
-    response_.set(http::field::cache_control, "no-store");
-    response_.set("X-Content-Type-Options", "nosniff");
+    set_common_headers(response_.base());
+    for (const auto& [name, value] : headers) response_.insert(name, value);
     if (!allow.empty()) response_.set(http::field::allow, allow);
     response_.body() = std::move(body);
     response_.keep_alive(keep_alive);
@@ -172,6 +281,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::string_body> response_;
   std::array<char, 4096> scratch_{};
   std::size_t drained_ = 0;
+  std::function<bool(std::string&)> stream_source_;
+  std::chrono::milliseconds stream_interval_{1000};
+  std::string pending_;
+  asio::steady_timer timer_{stream_.get_executor()};
 };
 
 }  // namespace
@@ -206,7 +319,10 @@ bool HttpListener::Impl::host_allowed(std::string_view host, unsigned version) c
   } else if (const auto colon = name.rfind(':'); colon != std::string_view::npos) {
     name = name.substr(0, colon);
   }
-  return name == "localhost" || name == "127.0.0.1" || name == "::1" || name == address;
+  if (name == "localhost" || name == "127.0.0.1" || name == "::1" || name == address) return true;
+  return std::any_of(limits.host_names.begin(), limits.host_names.end(), [&](const std::string& allowed) {
+    return beast::iequals(allowed, name);
+  });
 }
 
 HttpListener::HttpListener(std::string address, std::uint16_t port, bool fall_back_to_free_port, const HttpLimits& limits,
@@ -242,6 +358,10 @@ void HttpListener::start() {
   }
   impl.port = impl.acceptor.local_endpoint().port();
   impl.accept_next();
+  for (auto& entry : impl.periodic) {
+    entry.timer = std::make_unique<asio::steady_timer>(impl.io);
+    impl.schedule(entry);
+  }
   impl.started = true;
   impl.thread = std::thread([&impl] { impl.io.run(); });
   impl.log("info", "http_listening", "url=" + url());
@@ -256,6 +376,10 @@ void HttpListener::stop() noexcept {
   // The thread is gone: nothing else touches the acceptor now.
   beast::error_code ignored;
   impl.acceptor.close(ignored);
+}
+
+void HttpListener::every(std::chrono::milliseconds interval, std::function<void()> task) {
+  impl_->periodic.push_back({interval, std::move(task), nullptr});
 }
 
 std::uint16_t HttpListener::port() const noexcept { return impl_->port; }

@@ -20,6 +20,7 @@
 
 #include "broker_kinds.hpp"
 #include "connection.hpp"
+#include "console.hpp"
 #include "handlers.hpp"
 #include "http_listener.hpp"
 #include "log.hpp"
@@ -214,7 +215,7 @@ class Process final : public ConnectionOwner {
   std::string http_url() const { return http_ ? http_->url() : std::string(); }
 
  private:
-  // ---- the HTTP listener (metrics, health) ------------------------------------
+  // ---- the HTTP listener (metrics, health, console) --------------------------------
 
   void start_http() {
     const HttpConfig& settings = config_.http;
@@ -224,41 +225,68 @@ class Process final : public ConnectionOwner {
                 "address=" + settings.address + " why=\"plain HTTP, no TLS yet: anyone who can reach it reads the metrics\"");
     }
     start_time_seconds_ = static_cast<double>(clock_.wall_ns()) / 1e9;
+    ConsoleContext console{*gateway_, clock_, log_, audit_, hello_throttle_.params, hello_throttle_.window_ns,
+                           [this] { return process_metrics(); },
+                           [this](std::string scope, guards::TradingState state, std::string by) {
+                             asio::post(io_, [this, scope = std::move(scope), state, by = std::move(by)] {
+                               if (drop_copy_) drop_copy_->trading_state(scope, state, by);
+                             });
+                           },
+                           false, kMaxConsoleSessions};
+    console_ = std::make_unique<Console>(std::move(console), config_.auth);
+    drop_copy_->observe([this](const Gateway::DropCopyReport& entry) {
+      console_->record_execution(entry.report, entry.principal);
+    });
+    HttpLimits limits;
+    limits.max_body_bytes = kMaxHttpBodyBytes;
+    limits.host_names = settings.host_names;
     http_ = std::make_unique<HttpListener>(
-        settings.address, settings.port, settings.fall_back_to_free_port, HttpLimits{},
-        [this](std::string_view path) { return http_page(path); },
+        settings.address, settings.port, settings.fall_back_to_free_port, limits,
+        [this](const HttpRequest& request) { return http_page(request); },
         [this](std::string_view level, std::string_view event, std::string_view fields) {
           log_.line(level, event, fields);
         });
+    http_->every(std::chrono::seconds(2), [this] { console_->sample(); });
     http_->start();
   }
 
-  // Runs on the listener's thread: reads only atomics of the gateway, the
-  // journal and this process.
-  HttpResponse http_page(std::string_view path) const {
-    const JournalState journal = journal_ == nullptr                            ? JournalState::disabled
-                                 : journal_->failed() || !journal_->healthy() ? JournalState::unhealthy
-                                                                              : JournalState::healthy;
-    if (path == "/healthz") return HttpResponse{200, "application/json", health_json()};
+  // What the metrics page and the console read of the process: atomics of
+  // the journal and this process. Any thread.
+  ProcessMetrics process_metrics() const {
+    ProcessMetrics process;
+    process.version = ORDERGATE_VERSION;
+    process.start_time_seconds = start_time_seconds_;
+    process.connections_open = connections_open_.load(std::memory_order_relaxed);
+    process.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
+    process.journal = journal_ == nullptr                            ? JournalState::disabled
+                      : journal_->failed() || !journal_->healthy() ? JournalState::unhealthy
+                                                                   : JournalState::healthy;
+    if (journal_) {
+      process.audit_records_written = journal_->written_sequence();
+      process.audit_records_dropped = journal_->dropped_records();
+    }
+    return process;
+  }
+
+  // Runs on the listener's thread.
+  HttpResponse http_page(const HttpRequest& request) {
+    const std::string_view path = request.path;
+    if (Console::serves(path)) return console_->handle(request);
+    if (request.method != HttpRequest::Method::get) {
+      HttpResponse refusal{405, "text/plain; charset=utf-8", "method not allowed\n", {}, {}, {}};
+      refusal.headers.emplace_back("Allow", "GET");
+      return refusal;
+    }
+    if (path == "/healthz") return HttpResponse{200, "application/json", health_json(), {}, {}, {}};
     if (path == "/readyz") {
-      Readiness readiness = check_readiness(*gateway_, gateway_->metrics(), journal);
-      return HttpResponse{readiness.ready ? 200U : 503U, "application/json", std::move(readiness.json)};
+      Readiness readiness = check_readiness(*gateway_, gateway_->metrics(), process_metrics().journal);
+      return HttpResponse{readiness.ready ? 200U : 503U, "application/json", std::move(readiness.json), {}, {}, {}};
     }
     if (path == "/metrics") {
-      ProcessMetrics process;
-      process.version = ORDERGATE_VERSION;
-      process.start_time_seconds = start_time_seconds_;
-      process.connections_open = connections_open_.load(std::memory_order_relaxed);
-      process.connections_accepted = connections_accepted_.load(std::memory_order_relaxed);
-      process.journal = journal;
-      if (journal_) {
-        process.audit_records_written = journal_->written_sequence();
-        process.audit_records_dropped = journal_->dropped_records();
-      }
       return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                          render_metrics(*gateway_, gateway_->metrics(), process)};
+                          render_metrics(*gateway_, gateway_->metrics(), process_metrics()), {}, {}, {}};
     }
-    return HttpResponse{404, "text/plain; charset=utf-8", "not found\n"};
+    return HttpResponse{404, "text/plain; charset=utf-8", "not found\n", {}, {}, {}};
   }
 
   // ---- socket setup --------------------------------------------------------
@@ -641,6 +669,7 @@ class Process final : public ConnectionOwner {
       gateway_->reload(next.gateway);
       end_sessions_of_replaced_tokens(next.auth);
       config_.auth = next.auth;
+      if (console_) console_->set_auth(config_.auth);
       log_.line("info", "reloaded", "source=" + config_.source);
       return true;
     } catch (const ConfigError& error) {
@@ -764,6 +793,9 @@ class Process final : public ConnectionOwner {
   std::atomic<std::uint64_t> connections_open_{0};
   std::atomic<std::uint64_t> connections_accepted_{0};
   double start_time_seconds_ = 0;
+  static constexpr std::size_t kMaxConsoleSessions = 64;
+  static constexpr std::size_t kMaxHttpBodyBytes = 4096;  // a login form or an admin action
+  std::unique_ptr<Console> console_;    // used by the listener's thread; destroyed after it stopped
   std::unique_ptr<HttpListener> http_;  // last: stopped before anything it reads goes
 };
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/http_test_support.hpp"
@@ -19,15 +21,40 @@ using testing::status_of;
 class HttpListenerTest : public ::testing::Test {
  protected:
   HttpListenerTest()
-      : listener_("127.0.0.1", 0, false, HttpLimits{}, [this](std::string_view path) { return page(path); },
+      : listener_("127.0.0.1", 0, false, HttpLimits{}, [this](const HttpRequest& request) { return page(request); },
                   [](std::string_view, std::string_view, std::string_view) {}) {
     listener_.start();
   }
 
-  HttpResponse page(std::string_view path) {
+  static HttpResponse text(unsigned status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = "text/plain";
+    response.body = std::move(body);
+    return response;
+  }
+
+  HttpResponse page(const HttpRequest& request) {
     ++served_;
-    if (path == "/hello") return HttpResponse{200, "text/plain", "hello\n"};
-    return HttpResponse{404, "text/plain", "not found\n"};
+    if (request.path == "/hello") return text(200, "hello\n");
+    if (request.path == "/echo") {
+      HttpResponse response = text(200, std::string(request.method == HttpRequest::Method::post ? "POST " : "GET ") +
+                                            std::string(request.body) + "|" + std::string(request.query) + "|" +
+                                            std::string(request.csrf_token) + "|" + std::string(request.peer));
+      response.headers.emplace_back("Set-Cookie", "a=b; HttpOnly");
+      return response;
+    }
+    if (request.path == "/stream") {
+      HttpResponse response;
+      response.stream = [count = 0](std::string& data) mutable {
+        if (count == 3) return false;
+        data = "{\"n\":" + std::to_string(count++) + "}";
+        return true;
+      };
+      response.stream_interval = std::chrono::milliseconds(100);
+      return response;
+    }
+    return text(404, "not found\n");
   }
 
   std::atomic<int> served_{0};
@@ -51,12 +78,38 @@ TEST_F(HttpListenerTest, KeepsAConnectionAliveForSeveralRequests) {
   EXPECT_NE(response.find("HTTP/1.1 404"), std::string::npos) << response;
 }
 
-TEST_F(HttpListenerTest, RefusesOtherMethodsWith405AndNamesGet) {
+TEST_F(HttpListenerTest, RefusesMethodsOtherThanGetAndPostWith405AndNamesThem) {
   const std::string response = http_exchange(
-      listener_.port(), "POST /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+      listener_.port(), "PUT /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
   EXPECT_EQ(status_of(response), 405) << response;
-  EXPECT_NE(response.find("Allow: GET"), std::string::npos);
+  EXPECT_NE(response.find("Allow: GET, POST"), std::string::npos);
   EXPECT_EQ(served_.load(), 0);
+}
+
+TEST_F(HttpListenerTest, HandsAPostItsBodyQueryHeadersAndPeerAndSendsExtraHeaders) {
+  const std::string response = http_exchange(
+      listener_.port(), "POST /echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-CSRF-Token: abc\r\nContent-Length: 2\r\n"
+                        "Connection: close\r\n\r\nhi");
+  EXPECT_EQ(status_of(response), 200) << response;
+  EXPECT_EQ(body_of(response), "POST hi|x=1|abc|127.0.0.1");
+  EXPECT_NE(response.find("Set-Cookie: a=b; HttpOnly"), std::string::npos);
+}
+
+TEST_F(HttpListenerTest, SendsASecurityPolicyWithEveryAnswer) {
+  for (const char* path : {"/hello", "/nothing"}) {
+    const std::string response = http_get(listener_.port(), path);
+    EXPECT_NE(response.find("Content-Security-Policy: default-src 'self'"), std::string::npos) << response;
+    EXPECT_NE(response.find("X-Frame-Options: DENY"), std::string::npos);
+    EXPECT_NE(response.find("X-Content-Type-Options: nosniff"), std::string::npos);
+  }
+}
+
+TEST_F(HttpListenerTest, StreamsServerSentEventsUntilTheSourceEnds) {
+  const std::string response = http_get(listener_.port(), "/stream");
+  EXPECT_EQ(status_of(response), 200) << response;
+  EXPECT_NE(response.find("Content-Type: text/event-stream"), std::string::npos);
+  EXPECT_NE(response.find("data: {\"n\":0}\n\ndata: {\"n\":1}\n\ndata: {\"n\":2}\n\nevent: end\n"), std::string::npos)
+      << response;
 }
 
 TEST_F(HttpListenerTest, AnswersMalformedRequestsWith400AndKeepsServing) {
@@ -80,16 +133,32 @@ TEST_F(HttpListenerTest, AnswersOversizedHeadersWith431AndABodyWith413) {
 TEST_F(HttpListenerTest, RefusesAHostHeaderThatDoesNotNameTheListener) {
   // A page of another origin that resolves its own name to 127.0.0.1 (DNS
   // rebinding) sends its own name as Host.
-  EXPECT_EQ(status_of(http_get(listener_.port(), "/hello", "attacker.example")), 400);
-  EXPECT_EQ(status_of(http_exchange(listener_.port(), "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n")), 400);
+  EXPECT_EQ(status_of(http_get(listener_.port(), "/hello", "attacker.example")), 403);
+  EXPECT_EQ(status_of(http_exchange(listener_.port(), "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n")), 403);
   EXPECT_EQ(status_of(http_get(listener_.port(), "/hello", "localhost")), 200);
   EXPECT_EQ(status_of(http_exchange(listener_.port(), "GET /hello HTTP/1.0\r\n\r\n")), 200);
+}
+
+TEST(HttpListener, AcceptsTheConfiguredHostNamesAndRunsPeriodicTasks) {
+  HttpLimits limits;
+  limits.host_names = {"console.example"};
+  std::atomic<int> ticks{0};
+  HttpListener listener("127.0.0.1", 0, false, limits, [](const HttpRequest&) { return HttpResponse{}; },
+                        [](std::string_view, std::string_view, std::string_view) {});
+  listener.every(std::chrono::milliseconds(10), [&ticks] { ++ticks; });
+  listener.start();
+  EXPECT_EQ(status_of(http_get(listener.port(), "/", "console.example")), 200);
+  EXPECT_EQ(status_of(http_get(listener.port(), "/", "CONSOLE.example")), 200);
+  EXPECT_EQ(status_of(http_get(listener.port(), "/", "console.example.attacker.example")), 403);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ticks.load() < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_GE(ticks.load(), 3);
 }
 
 TEST_F(HttpListenerTest, ClosesConnectionsBeyondTheLimitAndServesAgainAfter) {
   HttpLimits limits;
   limits.max_connections = 1;
-  HttpListener small("127.0.0.1", 0, false, limits, [](std::string_view) { return HttpResponse{}; },
+  HttpListener small("127.0.0.1", 0, false, limits, [](const HttpRequest&) { return HttpResponse{}; },
                      [](std::string_view, std::string_view, std::string_view) {});
   small.start();
   // The first connection stays open (an unfinished request); a second one is closed without an answer.
@@ -111,13 +180,13 @@ TEST_F(HttpListenerTest, ClosesConnectionsBeyondTheLimitAndServesAgainAfter) {
 }
 
 TEST(HttpListener, RefusesAnAddressInUseUnlessToldToFallBackToAFreePort) {
-  HttpListener first("127.0.0.1", 0, false, HttpLimits{}, [](std::string_view) { return HttpResponse{}; },
+  HttpListener first("127.0.0.1", 0, false, HttpLimits{}, [](const HttpRequest&) { return HttpResponse{}; },
                      [](std::string_view, std::string_view, std::string_view) {});
   first.start();
-  HttpListener strict("127.0.0.1", first.port(), false, HttpLimits{}, [](std::string_view) { return HttpResponse{}; },
+  HttpListener strict("127.0.0.1", first.port(), false, HttpLimits{}, [](const HttpRequest&) { return HttpResponse{}; },
                       [](std::string_view, std::string_view, std::string_view) {});
   EXPECT_THROW(strict.start(), std::runtime_error);
-  HttpListener lenient("127.0.0.1", first.port(), true, HttpLimits{}, [](std::string_view) { return HttpResponse{}; },
+  HttpListener lenient("127.0.0.1", first.port(), true, HttpLimits{}, [](const HttpRequest&) { return HttpResponse{}; },
                        [](std::string_view, std::string_view, std::string_view) {});
   lenient.start();
   EXPECT_NE(lenient.port(), first.port());

@@ -89,7 +89,7 @@ struct BrokerCredential {
 };
 
 /// The operators' HTTP listener (`[http]` section): /metrics, /healthz,
-/// /readyz (docs/operations.md). Off unless `listen` is set.
+/// /readyz and the console (docs/operations.md). Off unless `listen` is set.
 struct HttpConfig {
   bool enabled = false;
   std::string address;     ///< an IP literal ("localhost" is read as 127.0.0.1)
@@ -99,6 +99,10 @@ struct HttpConfig {
   bool fall_back_to_free_port = false;
   /// True when `address` is a loopback address.
   bool loopback = true;
+  /// Host names the listener answers to besides localhost, 127.0.0.1, ::1
+  /// and its own address (`host_names`): a request whose Host header names
+  /// another is refused 403 (no DNS rebinding).
+  std::vector<std::string> host_names;
 };
 
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).

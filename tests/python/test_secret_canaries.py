@@ -5,8 +5,10 @@ canary value for every credential: the OANDA token, the Binance key and
 secret, the audit HMAC key, the clients' tokens and their hashes. The test
 trades through both brokers, fails logins, sends garbage, then starts the
 gateway with broken configurations, and finally searches every log line,
-the audit journal, every reply, every execution report and the HTTP
-listener's /metrics, /healthz and /readyz pages for the canaries.
+the audit journal, every reply, every execution report, the HTTP
+listener's /metrics, /healthz and /readyz pages and the console (its page,
+the login answers, /api/state, /api/events and a refused action) for the
+canaries.
 The story runs twice: key=value logs with the credentials in a secrets file,
 and JSON logs (--log-format json, every line an object) with the credentials
 as systemd credentials in a $CREDENTIALS_DIRECTORY the test lays out.
@@ -15,6 +17,7 @@ as systemd credentials in a $CREDENTIALS_DIRECTORY the test lays out.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import os
 import re
@@ -22,6 +25,7 @@ import secrets
 import socket
 import subprocess
 import unittest
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -299,6 +303,7 @@ rate_limits = ["1/1s"]
                 pages[page] = response.read().decode(errors="replace")
         self.assertIn('ordergate_orders_total{principal="trader"', pages["metrics"])
         self.assertIn('ordergate_executions_total{account="fx",status="FILLED"}', pages["metrics"])
+        pages.update(self.console_pages(console[1]))
         self.assertEqual(self.stop_gateway(gateway), 0)
 
         # Broken starts: a credential that is not there, and a loose secrets file.
@@ -331,6 +336,7 @@ rate_limits = ["1/1s"]
             "/metrics page": pages["metrics"],
             "/healthz page": pages["healthz"],
             "/readyz page": pages["readyz"],
+            **{place: text for place, text in pages.items() if place.startswith("console")},
         }
         canaries = {
             "OANDA token": self.oanda_token,
@@ -346,6 +352,58 @@ rate_limits = ["1/1s"]
             for what, value in canaries.items():
                 self.assertNotIn(value, text, f"the {what} leaked into the {place}")
         self.assertGreater(len(places["gateway log"]), 0)
+
+    def console_pages(self, base: str) -> dict[str, str]:
+        """What the console shows: a refused and an accepted login, the page
+        with its script and style sheet, /api/state, two /api/events updates
+        and an action refused with credentials pasted into it."""
+        parsed = urllib.parse.urlsplit(base)
+        assert parsed.hostname is not None and parsed.port is not None
+
+        def request(method: str, path: str, body: str | None = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+            connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5.0)
+            try:
+                connection.request(method, path, body, headers or {})
+                response = connection.getresponse()
+                return response.status, response.getheader("Set-Cookie") or "", response.read().decode(errors="replace")
+            finally:
+                connection.close()
+
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        pages: dict[str, str] = {}
+        status, _, pages["console refused login"] = request(
+            "POST", "/login", urllib.parse.urlencode({"token": self.wrong_token}), form)
+        self.assertEqual(status, 401)
+        status, set_cookie, pages["console login"] = request(
+            "POST", "/login", urllib.parse.urlencode({"token": self.trader_token}), form)
+        self.assertEqual(status, 200, pages["console login"])
+        pages["console login"] += set_cookie
+        cookie = {"Cookie": set_cookie.split(";")[0]}
+        pages["console page"] = "".join(request("GET", path)[2] for path in ("/", "/console.js", "/console.css"))
+        status, _, pages["console /api/state"] = request("GET", "/api/state", headers=cookie)
+        self.assertEqual(status, 200)
+        self.assertIn('"principal":"trader"', pages["console /api/state"])
+        self.assertIn('"cl_ord_id":"fx', pages["console /api/state"])
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5.0)
+        try:
+            connection.request("GET", "/api/events", headers=cookie)
+            response = connection.getresponse()
+            self.assertEqual(response.status, 200)
+            updates: list[str] = []
+            while len(updates) < 2:
+                line = response.fp.readline().decode(errors="replace")
+                self.assertNotEqual(line, "", "the event stream ended early")
+                if line.startswith("data: "):
+                    updates.append(line)
+            pages["console /api/events"] = "".join(updates)
+        finally:
+            connection.close()
+        status, _, pages["console refused action"] = request(
+            "POST", "/api/trading-state", json.dumps({"scope": f"account:{self.oanda_token}", "state": "halted"}),
+            {**cookie, "X-CSRF-Token": self.binance_secret, "Content-Type": "application/json"})
+        self.assertEqual(status, 403)
+        return pages
 
     @staticmethod
     def stop_gateway(process: subprocess.Popen[bytes]) -> int:

@@ -127,12 +127,12 @@ void read_audit(TableReader& reader, AuditConfig& audit) {
 
 void read_http(TableReader& reader, HttpConfig& http) {
   const std::string listen = reader.string("listen", "");
-  for (const char* key : {"tls_cert", "tls_key"}) {
-    if (const toml::node* node = reader.find(key)) {
-      reader.fail(node, key,
-                  "HTTPS for the HTTP listener is not available yet: listen on a loopback address (and put a TLS "
-                  "reverse proxy in front if it must be reached from elsewhere)");
-    }
+  const std::string tls_cert = reader.string("tls_cert", "");
+  const std::string tls_key = reader.string("tls_key", "");
+  if (tls_cert.empty() != tls_key.empty()) {
+    const char* missing = tls_cert.empty() ? "tls_cert" : "tls_key";
+    reader.fail(reader.find(tls_cert.empty() ? "tls_key" : "tls_cert"), missing,
+                "tls_cert and tls_key go together: set both (PEM files) for HTTPS, or neither");
   }
   std::vector<std::string> host_names = reader.strings("host_names", {});
   for (const std::string& name : host_names) {
@@ -152,6 +152,8 @@ void read_http(TableReader& reader, HttpConfig& http) {
     }
   }
   http.host_names = std::move(host_names);
+  http.tls_cert = tls_cert;
+  http.tls_key = tls_key;
   reader.reject_unknown();
 }
 

@@ -124,9 +124,10 @@ std::vector<std::string> production_violations(const ProcessConfig& config) {
       violations.push_back("brokers." + broker.name + " trusts an extra CA file: production uses the system trust store");
     }
   }
-  if (config.http.enabled && !config.http.loopback) {
+  if (config.http.enabled && !config.http.loopback && !config.http.tls()) {
     violations.push_back("http.listen " + config.http.address +
-                         " is not a loopback address: the HTTP listener has no TLS yet, listen on 127.0.0.1 or ::1");
+                         " is not a loopback address and [http] has no tls_cert/tls_key: serve HTTPS, or listen on "
+                         "127.0.0.1 or ::1");
   }
   if (config.server.socket_mode != 0600 && config.server.socket_mode != 0660) {
     violations.push_back("socket_mode wider than 0660");

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 namespace ordergate::server_detail {
@@ -40,6 +42,7 @@ struct HttpListener::Impl {
   std::atomic<std::size_t> connections{0};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::ssl::context> tls;  // HTTPS when set
   std::thread thread;
   bool started = false;
   struct Periodic {
@@ -69,10 +72,39 @@ struct HttpListener::Impl {
 
 namespace {
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection. `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
   HttpSession(tcp::socket socket, HttpListener::Impl& owner)
+    requires(!kTls)
       : stream_(std::move(socket)), owner_(owner), buffer_(owner.limits.max_header_bytes + owner.limits.max_body_bytes) {}
+  HttpSession(tcp::socket socket, HttpListener::Impl& owner, asio::ssl::context& tls)
+    requires(kTls)
+      : stream_(std::move(socket), tls), owner_(owner), buffer_(owner.limits.max_header_bytes + owner.limits.max_body_bytes) {}
+
+  // HTTPS: the handshake first, within the timeout; a failed one is counted
+  // and the connection dropped.
+  void start() {
+    if constexpr (kTls) {
+      lowest().expires_after(owner_.limits.timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](const beast::error_code& error) {
+                                if (error) {
+                                  self->owner_.log("warn", "http_tls_handshake_failed", "");
+                                  self->close();
+                                  return;
+                                }
+                                self->read();
+                              });
+    } else {
+      read();
+    }
+  }
   ~HttpSession() { owner_.connections.fetch_sub(1, std::memory_order_relaxed); }
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -81,9 +113,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.limits.max_header_bytes));
     parser_->body_limit(owner_.limits.max_body_bytes);
-    stream_.expires_after(owner_.limits.timeout);
+    lowest().expires_after(owner_.limits.timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](const beast::error_code& error, std::size_t) { self->on_read(error); });
+                     [self = this->shared_from_this()](const beast::error_code& error, std::size_t) { self->on_read(error); });
   }
 
  private:
@@ -143,9 +175,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     view.csrf_token = header("X-CSRF-Token");
     view.body = request.body();
     beast::error_code peer_error;
-    const auto remote = stream_.socket().remote_endpoint(peer_error);
+    const auto remote = lowest().socket().remote_endpoint(peer_error);
     const std::string peer = peer_error ? std::string() : remote.address().to_string();
     view.peer = peer;
+    view.https = kTls;
     HttpResponse response;
     try {
       response = owner_.handler(view);
@@ -201,15 +234,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else {
       pending_ += "event: end\ndata: {}\n\n";
     }
-    stream_.expires_after(owner_.limits.timeout);
+    lowest().expires_after(owner_.limits.timeout);
     asio::async_write(stream_, asio::buffer(pending_),
-                      [self = shared_from_this(), more](const beast::error_code& error, std::size_t) {
+                      [self = this->shared_from_this(), more](const beast::error_code& error, std::size_t) {
                         self->pending_.clear();
                         if (error || !more) {
                           self->close();
                           return;
                         }
-                        self->stream_.expires_never();
+                        self->lowest().expires_never();
                         self->timer_.expires_after(self->stream_interval_);
                         self->timer_.async_wait([self](const beast::error_code& wait_error) {
                           if (wait_error) {
@@ -234,9 +267,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_.body() = std::move(body);
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
-    stream_.expires_after(owner_.limits.timeout);
+    lowest().expires_after(owner_.limits.timeout);
     http::async_write(stream_, response_,
-                      [self = shared_from_this(), keep_alive](const beast::error_code& error, std::size_t) {
+                      [self = this->shared_from_this(), keep_alive](const beast::error_code& error, std::size_t) {
                         if (error) {
                           self->close();
                         } else if (keep_alive) {
@@ -250,15 +283,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // After an answer that ends the connection: stop sending, then read what
   // the client still sends (bounded) so that closing with unread data does
   // not reset the connection before the client has read the answer.
+  // Under TLS: close_notify first (bounded by a short timeout).
   void drain_and_close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(1));
-    drain_next();
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::seconds(1));
+      stream_.async_shutdown([self = this->shared_from_this()](const beast::error_code&) { self->close(); });
+    } else {
+      beast::error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().expires_after(std::chrono::seconds(1));
+      drain_next();
+    }
   }
   void drain_next() {
-    stream_.async_read_some(asio::buffer(scratch_),
-                            [self = shared_from_this()](const beast::error_code& error, std::size_t bytes) {
+    lowest().async_read_some(asio::buffer(scratch_),
+                            [self = this->shared_from_this()](const beast::error_code& error, std::size_t bytes) {
                               self->drained_ += bytes;
                               if (error || self->drained_ > kMaxDrainBytes) {
                                 self->close();
@@ -269,12 +308,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   static constexpr std::size_t kMaxDrainBytes = 1 << 20;
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpListener::Impl& owner_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -284,7 +325,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::function<bool(std::string&)> stream_source_;
   std::chrono::milliseconds stream_interval_{1000};
   std::string pending_;
-  asio::steady_timer timer_{stream_.get_executor()};
+  asio::steady_timer timer_{beast::get_lowest_layer(stream_).get_executor()};
 };
 
 }  // namespace
@@ -300,7 +341,11 @@ void HttpListener::Impl::accept_next() {
         socket.close(ignored);
         log("warn", "http_connection_refused", "why=max_connections");
       } else {
-        std::make_shared<HttpSession>(std::move(socket), *this)->read();
+        if (tls) {
+          std::make_shared<HttpSession<TlsStream>>(std::move(socket), *this, *tls)->start();
+        } else {
+          std::make_shared<HttpSession<beast::tcp_stream>>(std::move(socket), *this)->start();
+        }
       }
     }
     accept_next();
@@ -334,6 +379,25 @@ HttpListener::~HttpListener() { stop(); }
 
 void HttpListener::start() {
   Impl& impl = *impl_;
+  if (!impl.limits.tls_certificate_file.empty() || !impl.limits.tls_private_key_file.empty()) {
+    auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                     asio::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    beast::error_code tls_error;
+    tls->use_certificate_chain_file(impl.limits.tls_certificate_file, tls_error);
+    if (tls_error) {
+      throw std::runtime_error("http.tls_cert: cannot load the certificate chain " + impl.limits.tls_certificate_file +
+                               " (PEM expected)");
+    }
+    tls->use_private_key_file(impl.limits.tls_private_key_file, asio::ssl::context::pem, tls_error);
+    if (tls_error || SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+      throw std::runtime_error("http.tls_key: cannot load the private key " + impl.limits.tls_private_key_file +
+                               ", or it does not match the certificate (PEM expected)");
+    }
+    impl.tls = std::move(tls);
+  }
   beast::error_code error;
   const asio::ip::address ip = asio::ip::make_address(impl.address, error);
   if (error) throw std::runtime_error("http.listen: '" + impl.address + "' is not an IP address");
@@ -386,7 +450,7 @@ std::uint16_t HttpListener::port() const noexcept { return impl_->port; }
 
 std::string HttpListener::url() const {
   const bool v6 = impl_->address.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + impl_->address + "]" : impl_->address) + ":" + std::to_string(impl_->port) + "/";
+  return std::string(impl_->tls ? "https://" : "http://") + (v6 ? "[" + impl_->address + "]" : impl_->address) + ":" + std::to_string(impl_->port) + "/";
 }
 
 }  // namespace ordergate::server_detail

@@ -57,6 +57,10 @@ struct HttpLimits {
   /// Host names (without port) accepted in the Host header besides
   /// localhost, 127.0.0.1, ::1 and the listen address; others get 403.
   std::vector<std::string> host_names;
+  /// HTTPS only (TLS 1.2 or later) when set: PEM certificate chain and
+  /// private key files, loaded by `start`.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
 };
 
 class HttpListener {
@@ -75,8 +79,9 @@ class HttpListener {
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
 
-  /// Binds, listens and starts the thread. Throws std::runtime_error naming
-  /// the address when it cannot bind.
+  /// Loads the TLS files (if any), binds, listens and starts the thread.
+  /// Throws std::runtime_error naming the file or the address it could not
+  /// use.
   void start();
   /// Calls `task` on the listener's thread every `interval` once started
   /// (e.g. to sample a history). Call before `start`.
@@ -86,7 +91,7 @@ class HttpListener {
 
   /// The bound port (after `start`).
   [[nodiscard]] std::uint16_t port() const noexcept;
-  /// "http://ADDRESS:PORT/" (IPv6 in brackets), after `start`.
+  /// "http://ADDRESS:PORT/" or "https://..." (IPv6 in brackets), after `start`.
   [[nodiscard]] std::string url() const;
 
   struct Impl;

@@ -220,9 +220,9 @@ class Process final : public ConnectionOwner {
   void start_http() {
     const HttpConfig& settings = config_.http;
     if (!settings.enabled) return;
-    if (!settings.loopback) {
+    if (!settings.loopback && !settings.tls()) {
       log_.line("warn", "http_not_loopback",
-                "address=" + settings.address + " why=\"plain HTTP, no TLS yet: anyone who can reach it reads the metrics\"");
+                "address=" + settings.address + " why=\"plain HTTP: anyone who can reach it reads the metrics and the console\"");
     }
     start_time_seconds_ = static_cast<double>(clock_.wall_ns()) / 1e9;
     ConsoleContext console{*gateway_, clock_, log_, audit_, hello_throttle_.params, hello_throttle_.window_ns,
@@ -232,7 +232,7 @@ class Process final : public ConnectionOwner {
                                if (drop_copy_) drop_copy_->trading_state(scope, state, by);
                              });
                            },
-                           false, kMaxConsoleSessions};
+                           settings.tls(), kMaxConsoleSessions};
     console_ = std::make_unique<Console>(std::move(console), config_.auth);
     drop_copy_->observe([this](const Gateway::DropCopyReport& entry) {
       console_->record_execution(entry.report, entry.principal);
@@ -240,6 +240,8 @@ class Process final : public ConnectionOwner {
     HttpLimits limits;
     limits.max_body_bytes = kMaxHttpBodyBytes;
     limits.host_names = settings.host_names;
+    limits.tls_certificate_file = settings.tls_cert;
+    limits.tls_private_key_file = settings.tls_key;
     http_ = std::make_unique<HttpListener>(
         settings.address, settings.port, settings.fall_back_to_free_port, limits,
         [this](const HttpRequest& request) { return http_page(request); },

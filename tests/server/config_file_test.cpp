@@ -170,10 +170,23 @@ TEST(ConfigFile, RefusesABadHttpListenAndHttpsSettingsWithTheKey) {
     const std::string message = error_of(kValid + "[http]\nlisten = " + bad + "\n");
     EXPECT_NE(message.find("http.listen"), std::string::npos) << bad << ": " << message;
   }
-  const std::string https = error_of(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\ntls_cert = \"/etc/c.pem\"\n");
-  EXPECT_NE(https.find("http.tls_cert"), std::string::npos) << https;
-  EXPECT_NE(https.find("not available yet"), std::string::npos) << https;
+  const std::string half = error_of(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\ntls_cert = \"/etc/c.pem\"\n");
+  EXPECT_NE(half.find("http.tls_key"), std::string::npos) << half;
+  EXPECT_NE(half.find("go together"), std::string::npos) << half;
+  const std::string host = error_of(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\nhost_names = [\"https://x.example/\"]\n");
+  EXPECT_NE(host.find("http.host_names"), std::string::npos) << host;
   EXPECT_NE(error_of(kValid + "[http]\nport = 9464\n").find("http.port"), std::string::npos);
+}
+
+TEST(ConfigFile, ReadsTheConsoleHostNamesAndTheHttpsFiles) {
+  const ProcessConfig config = parse_config_text(
+      kValid + "[http]\nlisten = \"0.0.0.0:9464\"\nhost_names = [\"gw1.example\", \"10.0.0.5\"]\n"
+               "tls_cert = \"/etc/ordergate/http.crt\"\ntls_key = \"/etc/ordergate/http.key\"\n",
+      "test.toml");
+  EXPECT_EQ(config.http.host_names, (std::vector<std::string>{"gw1.example", "10.0.0.5"}));
+  EXPECT_TRUE(config.http.tls());
+  EXPECT_EQ(config.http.tls_cert, "/etc/ordergate/http.crt");
+  EXPECT_EQ(config.http.tls_key, "/etc/ordergate/http.key");
 }
 
 TEST(ConfigFile, TheShippedExampleIsValid) {

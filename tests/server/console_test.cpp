@@ -421,6 +421,29 @@ TEST_F(ConsoleTest, KeepsAtMostItsMaximumOfSessions) {
   EXPECT_EQ(status_of(login(reader_token_).response), 503);
 }
 
+TEST_F(ConsoleTest, MarksTheCookieSecureUnderHttps) {
+  ConsoleContext context{gateway_, clock_, log_, nullptr, guards::GcraParams{}, 0, nullptr, nullptr, true, 4};
+  Console secure(std::move(context), config_.auth);
+  const std::string body = "token=" + admin_token_;
+  HttpRequest request;
+  request.method = HttpRequest::Method::post;
+  request.path = "/login";
+  request.host = "localhost:1";
+  request.origin = "https://localhost:1";
+  request.content_type = "application/x-www-form-urlencoded";
+  request.body = body;
+  request.peer = "127.0.0.1";
+  request.https = true;
+  const HttpResponse response = secure.handle(request);
+  ASSERT_EQ(response.status, 200U) << response.body;
+  ASSERT_EQ(response.headers.size(), 1U);
+  EXPECT_EQ(response.headers[0].first, "Set-Cookie");
+  EXPECT_NE(response.headers[0].second.find("; Secure"), std::string::npos) << response.headers[0].second;
+  // The plain-HTTP origin of the same host is another origin.
+  request.origin = "http://localhost:1";
+  EXPECT_EQ(secure.handle(request).status, 403U);
+}
+
 TEST(HistogramQuantile, InterpolatesInsideTheBucketAndSaysNoDataWhenEmpty) {
   std::array<std::uint64_t, kGuardLatencyBoundsNs.size() + 1> buckets{};
   EXPECT_EQ(histogram_quantile(buckets, 0.5), -1);

@@ -97,7 +97,7 @@ TEST(Doctor, ProductionWithoutAuditAndWithWildcardsFailsAndRunRefusesIt) {
   std::remove(path.c_str());
 }
 
-TEST(Doctor, ProductionRefusesAnHttpListenerOnANonLoopbackAddress) {
+TEST(Doctor, ProductionRefusesAnHttpListenerOnANonLoopbackAddressUnlessItServesHttps) {
   const std::string text = replace(example_text(), "environment = \"development\"", "environment = \"production\"");
   const std::string loopback = write_temp(text + "\n[http]\nlisten = \"127.0.0.1:9464\"\n");
   EXPECT_TRUE(production_violations(load_config_file(loopback)).empty());
@@ -105,8 +105,12 @@ TEST(Doctor, ProductionRefusesAnHttpListenerOnANonLoopbackAddress) {
   const auto violations = production_violations(load_config_file(everywhere));
   ASSERT_EQ(violations.size(), 1u);
   EXPECT_NE(violations[0].find("http.listen 0.0.0.0 is not a loopback address"), std::string::npos) << violations[0];
+  const std::string https = write_temp(text + "\n[http]\nlisten = \"0.0.0.0:9464\"\ntls_cert = \"/etc/ordergate/http.crt\"\n"
+                                              "tls_key = \"/etc/ordergate/http.key\"\n");
+  EXPECT_TRUE(production_violations(load_config_file(https)).empty());
   std::remove(loopback.c_str());
   std::remove(everywhere.c_str());
+  std::remove(https.c_str());
 }
 
 TEST(Doctor, ProductionWithoutAStateFileFailsAndTheStateDefaultsBesideTheJournal) {

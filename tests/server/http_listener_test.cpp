@@ -4,10 +4,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "adapters/tls_test_support.hpp"
 #include "server/http_test_support.hpp"
 
 namespace ordergate::server_detail {
@@ -177,6 +183,74 @@ TEST_F(HttpListenerTest, ClosesConnectionsBeyondTheLimitAndServesAgainAfter) {
   std::string served;
   for (int attempt = 0; attempt < 500 && status_of(served) != 200; ++attempt) served = http_get(small.port(), "/");
   EXPECT_EQ(status_of(served), 200);
+}
+
+// A GET over TLS, verifying the server against `ca_file`; the raw answer or
+// the error's text.
+std::string https_get(std::uint16_t port, const std::string& ca_file, const std::string& path) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  asio::io_context io;
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.load_verify_file(ca_file);
+  tls.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+  try {
+    beast::get_lowest_layer(stream).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
+    stream.handshake(asio::ssl::stream_base::client);
+    beast::http::request<beast::http::empty_body> request(beast::http::verb::get, path, 11);
+    request.set(beast::http::field::host, "localhost:" + std::to_string(port));
+    request.keep_alive(false);
+    beast::http::write(stream, request);
+    beast::flat_buffer buffer;
+    beast::http::response<beast::http::string_body> response;
+    beast::http::read(stream, buffer, response);
+    return std::to_string(response.result_int()) + " " + response.body();
+  } catch (const std::exception& error) {
+    return std::string("error: ") + error.what();
+  }
+}
+
+TEST(HttpListener, ServesHttpsOnlyWithTheConfiguredCertificateAndSaysSoInItsUrl) {
+  const testing::TestPki pki("http_listener");
+  const std::string certificate = pki.ca_file + ".server.pem";
+  const std::string key = pki.ca_file + ".server.key";
+  {
+    std::ofstream(certificate) << pki.localhost.certificate_pem();
+    std::ofstream(key) << pki.localhost.key_pem();
+  }
+  HttpLimits limits;
+  limits.tls_certificate_file = certificate;
+  limits.tls_private_key_file = key;
+  HttpListener listener("127.0.0.1", 0, false, limits,
+                        [](const HttpRequest& request) {
+                          HttpResponse response;
+                          response.body = request.https ? "over tls" : "plain";
+                          return response;
+                        },
+                        [](std::string_view, std::string_view, std::string_view) {});
+  listener.start();
+  EXPECT_EQ(listener.url().rfind("https://127.0.0.1:", 0), 0U) << listener.url();
+  EXPECT_EQ(https_get(listener.port(), pki.ca_file, "/"), "200 over tls");
+  // Plain HTTP gets no HTTP answer from an HTTPS listener.
+  EXPECT_EQ(status_of(http_get(listener.port(), "/")), 0);
+  EXPECT_EQ(https_get(listener.port(), pki.ca_file, "/"), "200 over tls");
+  listener.stop();
+
+  HttpLimits wrong_key = limits;
+  wrong_key.tls_private_key_file = certificate;  // not a key
+  HttpListener refused("127.0.0.1", 0, false, wrong_key, [](const HttpRequest&) { return HttpResponse{}; },
+                       [](std::string_view, std::string_view, std::string_view) {});
+  try {
+    refused.start();
+    ADD_FAILURE() << "a certificate file given as the key was accepted";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("http.tls_key"), std::string::npos) << error.what();
+  }
+  std::remove(certificate.c_str());
+  std::remove(key.c_str());
 }
 
 TEST(HttpListener, RefusesAnAddressInUseUnlessToldToFallBackToAFreePort) {

@@ -103,6 +103,11 @@ struct HttpConfig {
   /// and its own address (`host_names`): a request whose Host header names
   /// another is refused 403 (no DNS rebinding).
   std::vector<std::string> host_names;
+  /// PEM certificate chain and private key (`tls_cert`, `tls_key`): the
+  /// listener then serves HTTPS only. Both or neither.
+  std::string tls_cert;
+  std::string tls_key;
+  [[nodiscard]] bool tls() const noexcept { return !tls_cert.empty(); }
 };
 
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).

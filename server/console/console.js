@@ -9,6 +9,7 @@
   let admin = false;
   let events = null;
   let pendingAction = null;
+  const ROWS_SHOWN = 12;
 
   function cell(text, className) {
     const td = document.createElement('td');
@@ -108,11 +109,17 @@
     }
     fillBody('accounts', accountRows);
 
-    fillBody('orders', s.open_orders.map((o) => row([
+    const orders = s.open_orders.slice(0, ROWS_SHOWN).map((o) => row([
       cell(o.principal), cell(o.cl_ord_id), cell(o.account), cell(o.symbol), cell(o.side), cell(o.type),
-      cell(o.qty, 'num'), cell(o.leaves_qty, 'num'), cell(o.price || '', 'num')])));
+      cell(o.qty, 'num'), cell(o.leaves_qty, 'num'), cell(o.price || '', 'num')]));
+    if (s.open_orders_count > orders.length) {
+      const more = cell('… and ' + (s.open_orders_count - orders.length) + ' more open orders', 'muted');
+      more.colSpan = 9;
+      orders.push(row([more]));
+    }
+    fillBody('orders', orders);
 
-    fillBody('executions', s.executions.map((e) => row([
+    fillBody('executions', s.executions.slice(0, ROWS_SHOWN).map((e) => row([
       cell(new Date(e.time_ms).toISOString().substring(11, 23)), cell(e.principal), cell(e.account), cell(e.symbol),
       cell(e.cl_ord_id), cell(e.side), cell(e.status), cell(e.last_qty, 'num'), cell(e.last_price, 'num'),
       cell(e.leaves_qty, 'num')])));

@@ -30,6 +30,7 @@ constexpr std::string_view kCookieName = "ordergate_session";
 constexpr std::size_t kRecentExecutions = 50;
 constexpr std::size_t kLatencyPoints = 150;  // 5 minutes at one point every 2 s
 constexpr std::size_t kMaxThrottleEntries = 1024;
+constexpr std::size_t kMaxOpenOrdersListed = 100;  // per snapshot; open_orders_count says how many there are
 
 HttpResponse json_response(unsigned status, std::string body) {
   HttpResponse response;
@@ -497,6 +498,7 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
   json.array_end();
 
   json.array_begin("open_orders");
+  std::size_t open_orders_count = 0;
   for (const std::string& name : principals) {
     std::vector<OpenOrder> orders;
     try {
@@ -505,6 +507,7 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
       continue;  // removed by a reload meanwhile
     }
     for (const OpenOrder& open : orders) {
+      if (open_orders_count++ >= kMaxOpenOrdersListed) continue;
       const Order& order = open.order;
       json.element_begin()
           .string("principal", name)
@@ -520,6 +523,7 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
     }
   }
   json.array_end();
+  json.integer("open_orders_count", static_cast<std::int64_t>(open_orders_count));
 
   json.array_begin("executions");
   {

@@ -202,6 +202,7 @@ void Console::record_execution(const ExecutionReport& report, std::string_view p
 }
 
 void Console::sample() {
+  prune_sessions();  // expired, revoked or disabled: their gateway sessions close now
   const GatewayMetrics metrics = context_.gateway.metrics();
   if (!have_last_buckets_) {
     last_buckets_ = metrics.guard_latency_buckets;

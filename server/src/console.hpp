@@ -61,7 +61,8 @@ class Console {
   [[nodiscard]] static bool serves(std::string_view path) noexcept;
   /// Answers a request for one of `serves`'s paths.
   [[nodiscard]] HttpResponse handle(const HttpRequest& request);
-  /// Adds a point to the latency history (every 2 s on the listener's thread).
+  /// Adds a point to the latency history and closes the sessions that
+  /// ended (every 2 s on the listener's thread).
   void sample();
 
   /// The tokens, after a reload. Thread-safe.

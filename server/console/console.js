@@ -148,9 +148,12 @@
         cell(p.admin ? 'yes' : 'no'), cell(p.sessions, 'num'), td]);
     }));
 
-    drawLatency(s.latency);
+    drawLatency('latency', s.latency, 'guard', 'no submit timed yet');
     byId('latency-now').textContent = 'Since start: p50 ' + formatNs(s.guard_p50_ns) + ', p99 ' + formatNs(s.guard_p99_ns) +
       ' (one submit in ' + s.latency_sample + ' timed per session)';
+    drawLatency('broker-latency', s.latency, 'broker', 'no order answered by a network broker yet');
+    byId('broker-latency-now').textContent = 'Since start: p50 ' + formatNs(s.broker_p50_ns) + ', p99 ' +
+      formatNs(s.broker_p99_ns) + ' (from writing the order to the broker\'s answer; the paper broker is not timed)';
   }
 
   function formatNs(ns) {
@@ -160,8 +163,10 @@
     return Math.round(ns) + ' ns';
   }
 
-  function drawLatency(points) {
-    const canvas = byId('latency');
+  function drawLatency(id, points, series, empty) {
+    const canvas = byId(id);
+    const p50 = series + '_p50_ns';
+    const p99 = series + '_p99_ns';
     const g = canvas.getContext('2d');
     const w = canvas.width;
     const h = canvas.height;
@@ -170,12 +175,12 @@
     g.clearRect(0, 0, w, h);
     g.font = '11px sans-serif';
     g.fillStyle = '#8b97a5';
-    const valid = points.filter((p) => p.guard_p99_ns >= 0);
+    const valid = points.filter((p) => p[p99] >= 0);
     if (valid.length === 0) {
-      g.fillText('no submit timed yet', left + 10, h / 2);
+      g.fillText(empty, left + 10, h / 2);
       return;
     }
-    const max = Math.max(...valid.map((p) => p.guard_p99_ns)) * 1.15;
+    const max = Math.max(...valid.map((p) => p[p99])) * 1.15;
     const t0 = points[0].time_ms;
     const t1 = Math.max(points[points.length - 1].time_ms, t0 + 1);
     const x = (t) => left + ((t - t0) / (t1 - t0)) * (w - left - 10);
@@ -200,8 +205,8 @@
       g.stroke();
       g.lineWidth = 1;
     };
-    line('guard_p50_ns', '#58a6ff');
-    line('guard_p99_ns', '#f85149');
+    line(p50, '#58a6ff');
+    line(p99, '#f85149');
     g.fillStyle = '#58a6ff'; g.fillText('p50', left + 8, 12);
     g.fillStyle = '#f85149'; g.fillText('p99', left + 40, 12);
   }

@@ -157,7 +157,10 @@ void wipe(std::string& text) noexcept {
 
 }  // namespace
 
-double histogram_quantile(const std::array<std::uint64_t, kGuardLatencyBoundsNs.size() + 1>& buckets,
+// The quantile of a histogram with `bounds` (ns), interpolated inside its
+// bucket; -1 when it is empty.
+template <std::size_t N>
+double histogram_quantile(const std::array<std::int64_t, N>& bounds, const std::array<std::uint64_t, N + 1>& buckets,
                           double quantile) noexcept {
   std::uint64_t total = 0;
   for (const std::uint64_t count : buckets) total += count;
@@ -167,15 +170,32 @@ double histogram_quantile(const std::array<std::uint64_t, kGuardLatencyBoundsNs.
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     const auto count = static_cast<double>(buckets[i]);
     if (count > 0 && seen + count >= rank) {
-      const double lower = i == 0 ? 0.0 : static_cast<double>(kGuardLatencyBoundsNs[i - 1]);
+      const double lower = i == 0 ? 0.0 : static_cast<double>(bounds[i - 1]);
       // Above the last bound: say the last bound (a lower limit).
-      if (i == kGuardLatencyBoundsNs.size()) return lower;
-      const auto upper = static_cast<double>(kGuardLatencyBoundsNs[i]);
+      if (i == N) return lower;
+      const auto upper = static_cast<double>(bounds[i]);
       return lower + (upper - lower) * ((rank - seen) / count);
     }
     seen += count;
   }
-  return static_cast<double>(kGuardLatencyBoundsNs.back());
+  return static_cast<double>(bounds.back());
+}
+
+double histogram_quantile(const std::array<std::uint64_t, kGuardLatencyBoundsNs.size() + 1>& buckets,
+                          double quantile) noexcept {
+  return histogram_quantile(kGuardLatencyBoundsNs, buckets, quantile);
+}
+
+// The order requests of every broker with a transport, in one histogram.
+std::array<std::uint64_t, kBrokerLatencyBoundsNs.size() + 1> broker_order_buckets(const Gateway& gateway) {
+  std::array<std::uint64_t, kBrokerLatencyBoundsNs.size() + 1> sum{};
+  for (const Gateway::BrokerTransport& transport : gateway.broker_transports()) {
+    for (const BrokerTransportStats::Requests& requests : transport.stats.requests) {
+      if (requests.kind != "order") continue;
+      for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += requests.buckets[i];
+    }
+  }
+  return sum;
 }
 
 Console::Console(ConsoleContext context, std::vector<PrincipalAuth> auth)
@@ -217,6 +237,14 @@ void Console::sample() {
   point.time_ms = context_.clock.wall_ns() / 1'000'000;
   point.guard_p50_ns = histogram_quantile(interval, 0.50);
   point.guard_p99_ns = histogram_quantile(interval, 0.99);
+  const auto broker = broker_order_buckets(context_.gateway);
+  std::array<std::uint64_t, kBrokerLatencyBoundsNs.size() + 1> broker_interval{};
+  for (std::size_t i = 0; i < broker.size(); ++i) {
+    broker_interval[i] = broker[i] - std::min(broker[i], last_broker_buckets_[i]);
+  }
+  last_broker_buckets_ = broker;
+  point.broker_p50_ns = histogram_quantile(kBrokerLatencyBoundsNs, broker_interval, 0.50);
+  point.broker_p99_ns = histogram_quantile(kBrokerLatencyBoundsNs, broker_interval, 0.99);
   latency_.push_back(point);
   while (latency_.size() > kLatencyPoints) latency_.pop_front();
 }
@@ -582,12 +610,19 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
     json.element_begin().integer("time_ms", point.time_ms);
     json.integer("guard_p50_ns", static_cast<std::int64_t>(point.guard_p50_ns));
     json.integer("guard_p99_ns", static_cast<std::int64_t>(point.guard_p99_ns));
+    json.integer("broker_p50_ns", static_cast<std::int64_t>(point.broker_p50_ns));
+    json.integer("broker_p99_ns", static_cast<std::int64_t>(point.broker_p99_ns));
     json.element_end();
   }
   json.array_end();
   json.integer("latency_sample", metrics.latency_sample);
   json.integer("guard_p50_ns", static_cast<std::int64_t>(histogram_quantile(metrics.guard_latency_buckets, 0.50)));
   json.integer("guard_p99_ns", static_cast<std::int64_t>(histogram_quantile(metrics.guard_latency_buckets, 0.99)));
+  const auto broker_orders = broker_order_buckets(gateway);
+  json.integer("broker_p50_ns",
+               static_cast<std::int64_t>(histogram_quantile(kBrokerLatencyBoundsNs, broker_orders, 0.50)));
+  json.integer("broker_p99_ns",
+               static_cast<std::int64_t>(histogram_quantile(kBrokerLatencyBoundsNs, broker_orders, 0.99)));
 
   json.array_begin("brokers");
   for (const Gateway::BrokerStatus& broker : gateway.brokers()) {

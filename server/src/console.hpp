@@ -78,6 +78,8 @@ class Console {
     std::int64_t time_ms = 0;  ///< wall clock
     double guard_p50_ns = -1;  ///< -1: no submit in the interval
     double guard_p99_ns = -1;
+    double broker_p50_ns = -1;  ///< order requests to every broker; -1: none answered in the interval
+    double broker_p99_ns = -1;
   };
 
  private:
@@ -116,6 +118,7 @@ class Console {
   std::deque<LatencyPoint> latency_;
   std::array<std::uint64_t, kGuardLatencyBoundsNs.size() + 1> last_buckets_{};
   bool have_last_buckets_ = false;
+  std::array<std::uint64_t, kBrokerLatencyBoundsNs.size() + 1> last_broker_buckets_{};
 };
 
 /// The percentile `quantile` (0..1) of a histogram of `kGuardLatencyBoundsNs`

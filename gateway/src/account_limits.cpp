@@ -89,7 +89,7 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
       daily_loss_->start_day(account.id, exposure_);
     }
     // Until reconciled, the position is not what the broker holds.
-    if (!account_ready_[account.id].load(std::memory_order_acquire)) continue;
+    if ((account_closed_[account.id].load(std::memory_order_acquire) & kNotReconciled) != 0) continue;
     int128 pnl = 0;
     const bool known =
         daily_loss_->evaluate(account.id, exposure_, valuation_, instruments, *broker.quotes, now_ns, pnl);

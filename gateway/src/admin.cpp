@@ -55,7 +55,7 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   };
   switch (scope.kind) {
     case TradingScope::Kind::global:
-      previous = kill_switch_.global();
+      previous = control_.global;  // the operator's, without the floor
       next.global = state;
       break;
     case TradingScope::Kind::account:
@@ -74,7 +74,7 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   const bool loosening = static_cast<int>(state) < static_cast<int>(previous);
   if (loosening) save_control(next, false);
   switch (scope.kind) {
-    case TradingScope::Kind::global: kill_switch_.set_global(state); break;
+    case TradingScope::Kind::global: kill_switch_.set_global(std::max(state, floor_)); break;
     case TradingScope::Kind::account: kill_switch_.set_account(account, state); break;
     case TradingScope::Kind::principal: kill_switch_.set_principal(principal, state); break;
   }
@@ -103,6 +103,53 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
     cancel_orders(filter);
   }
   if (!loosening) save_control(next, true);
+}
+
+void Engine::hold_accounts(bool held) noexcept {
+  for (const Account& account : accounts_.all()) {
+    if (held) {
+      account_closed_[account.id].fetch_or(kHeld, std::memory_order_acq_rel);
+      continue;
+    }
+    if (account_closed_[account.id].fetch_and(static_cast<std::uint8_t>(~kHeld), std::memory_order_acq_rel) != kHeld) {
+      continue;
+    }
+    try {
+      std::string text = "account=";
+      text.append(account.name.view()).append(" released=hold");
+      emit("info", "account_ready", text);
+    } catch (...) {
+      // The account is ready; only its log line is lost.
+    }
+  }
+}
+
+void Engine::set_trading_floor(guards::TradingState floor, std::string_view why) {
+  std::lock_guard lock(control_mutex_);
+  if (floor == floor_) return;
+  floor_ = floor;
+  kill_switch_.set_global(std::max(control_.global, floor_));
+  AuditEvent event;
+  event.type = AuditEventType::trading_state_changed;
+  std::string detail = "floor:";
+  detail += guards::to_string(floor);
+  detail += ":";
+  detail += why;
+  event.detail.assign(detail);
+  event.time_ns = clock_.wall_ns();
+  audit_.record(event);
+  std::string fields = "floor=";
+  fields += guards::to_string(floor);
+  fields += " why=";
+  fields += why;
+  fields += " global=";
+  fields += guards::to_string(kill_switch_.global());
+  emit(floor == guards::TradingState::active ? "info" : "warn", "trading_floor", fields);
+}
+
+ControlState Engine::control_state() const {
+  std::lock_guard lock(control_mutex_);
+  return control_;
 }
 
 void Engine::link_published(PrincipalId principal) const {
@@ -339,7 +386,7 @@ std::vector<Gateway::BrokerStatus> Engine::broker_status() const {
   for (const auto& broker : brokers_) {
     bool ready = true;
     for (std::size_t id = 0; id < accounts_.size(); ++id) {
-      if (broker_of_account_[id] == broker->index && !account_ready_[id].load(std::memory_order_acquire)) ready = false;
+      if (broker_of_account_[id] == broker->index && account_closed_[id].load(std::memory_order_acquire) != 0) ready = false;
     }
     status.push_back({broker->name, broker->connected.load(std::memory_order_relaxed), ready});
   }

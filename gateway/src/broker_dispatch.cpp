@@ -164,7 +164,11 @@ void Engine::begin_reconcile(Broker& broker) noexcept {
 void Engine::set_accounts_ready(std::uint16_t broker, std::string_view fields) noexcept {
   for (const Account& account : accounts_.all()) {
     if (broker_of_account_[account.id] != broker) continue;
-    if (account_ready_[account.id].exchange(true, std::memory_order_acq_rel)) continue;
+    // Logged once, when the last reason to keep it closed goes.
+    if (account_closed_[account.id].fetch_and(static_cast<std::uint8_t>(~kNotReconciled), std::memory_order_acq_rel) !=
+        kNotReconciled) {
+      continue;
+    }
     try {
       std::string text = "account=";
       text.append(account.name.view());
@@ -208,7 +212,7 @@ void Engine::watch_connection(Broker& broker) noexcept {
     broker.closed_by_outage = true;
     for (const Account& account : accounts_.all()) {
       if (broker_of_account_[account.id] != broker.index) continue;
-      account_ready_[account.id].store(false, std::memory_order_release);
+      account_closed_[account.id].fetch_or(kNotReconciled, std::memory_order_acq_rel);
       try {
         std::string fields = "account=";
         fields.append(account.name.view()).append(" broker=").append(broker.name);

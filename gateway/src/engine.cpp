@@ -139,7 +139,8 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   sessions_ = std::make_unique<SessionSlot[]>(config_.max_sessions);
   metric_cells_.init(config_.metrics, config_.metrics_latency_sample, config_.max_sessions, accounts_.size());
   // Closed until reconciled with its broker (see begin_reconcile).
-  account_ready_ = std::make_unique<std::atomic<bool>[]>(accounts_.size());
+  account_closed_ = std::make_unique<std::atomic<std::uint8_t>[]>(accounts_.size());
+  for (std::size_t id = 0; id < accounts_.size(); ++id) account_closed_[id].store(kNotReconciled, std::memory_order_relaxed);
   bulk_cancels_ = std::make_unique<std::atomic<std::uint64_t>[]>(accounts_.size());
   trading_day_ = std::make_unique<TradingDay>(config_.day_start);
   today_.store(static_cast<std::uint64_t>(trading_day_->day_of(clock_.wall_ns())), std::memory_order_relaxed);

@@ -288,7 +288,7 @@ class Engine final : public ExecutionSink {
   void stop() noexcept;
   bool ready() const noexcept {
     for (std::size_t id = 0; id < accounts_.size(); ++id) {
-      if (!account_ready_[id].load(std::memory_order_acquire)) return false;
+      if (account_closed_[id].load(std::memory_order_acquire) != 0) return false;
     }
     return true;
   }
@@ -322,6 +322,9 @@ class Engine final : public ExecutionSink {
 
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working);
   guards::TradingState trading_state(TradingScope scope) const;
+  void hold_accounts(bool held) noexcept;
+  void set_trading_floor(guards::TradingState floor, std::string_view why);
+  ControlState control_state() const;
   void revoke_sessions(std::string_view principal);
   void set_principal_enabled(std::string_view principal, bool enabled);
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
@@ -458,9 +461,11 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<PrincipalControl[]> controls_;
   std::vector<std::unique_ptr<Broker>> brokers_;
   std::vector<std::uint16_t> broker_of_account_;
-  // Per account: reconciled with its broker, so it may trade. One relaxed
-  // load per submit; written once per reconciliation.
-  std::unique_ptr<std::atomic<bool>[]> account_ready_;
+  // Per account: why it may not trade, as bits; 0 when it may. One load
+  // per submit; written once per reconciliation, outage or hold.
+  static constexpr std::uint8_t kNotReconciled = 1;  // not reconciled with its broker yet
+  static constexpr std::uint8_t kHeld = 2;           // hold_accounts (a cluster member before it read the shared state)
+  std::unique_ptr<std::atomic<std::uint8_t>[]> account_closed_;
   // Per account: cancels sent by cancel_orders (cancel-all, a halt with
   // cancel_orders, a session's cancel on disconnect), for the metrics.
   std::unique_ptr<std::atomic<std::uint64_t>[]> bulk_cancels_;
@@ -471,8 +476,11 @@ class Engine final : public ExecutionSink {
 
   // The operator's decisions by name, as in the state file. Admin changes
   // are serialised by control_mutex_, so the file always holds the latest.
-  std::mutex control_mutex_;
+  mutable std::mutex control_mutex_;
   ControlState control_;
+  // set_trading_floor: the global state in effect is the stricter of
+  // control_.global and this. Requires control_mutex_.
+  guards::TradingState floor_ = guards::TradingState::active;
   guards::KillSwitch kill_switch_;
   guards::ExposureBook exposure_;
   guards::AccountValuation valuation_;

@@ -35,6 +35,11 @@ void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, 
   engine_->set_trading_state(scope, state, cancel_working);
 }
 guards::TradingState Gateway::trading_state(TradingScope scope) const { return engine_->trading_state(scope); }
+void Gateway::hold_accounts(bool held) noexcept { engine_->hold_accounts(held); }
+void Gateway::set_trading_floor(guards::TradingState floor, std::string_view why) {
+  engine_->set_trading_floor(floor, why);
+}
+ControlState Gateway::control_state() const { return engine_->control_state(); }
 void Gateway::revoke_sessions(std::string_view principal) { engine_->revoke_sessions(principal); }
 void Gateway::set_principal_enabled(std::string_view principal, bool enabled) {
   engine_->set_principal_enabled(principal, enabled);

@@ -115,7 +115,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     return reject(handle, &order, Reason::BROKER_UNAVAILABLE);
   }
   // Until reconciled, the limits cannot count what the broker holds.
-  if (!account_ready_[order.account_id].load(std::memory_order_acquire)) {
+  if (account_closed_[order.account_id].load(std::memory_order_acquire) != 0) {
     return reject(handle, &order, Reason::ACCOUNT_NOT_READY);
   }
   // 3. trading state

@@ -110,7 +110,7 @@ GatewayMetrics Engine::metrics() const {
   out.account_ready.reserve(accounts_.size());
   for (std::size_t id = 0; id < accounts_.size(); ++id) {
     out.account_states.push_back(kill_switch_.account(static_cast<AccountId>(id)));
-    out.account_ready.push_back(account_ready_[id].load(std::memory_order_acquire));
+    out.account_ready.push_back(account_closed_[id].load(std::memory_order_acquire) == 0);
     out.bulk_cancels.push_back(bulk_cancels_[id].load(std::memory_order_relaxed));
   }
   out.account_broker.assign(broker_of_account_.begin(), broker_of_account_.end());

@@ -32,6 +32,7 @@
 #include "ordergate/core/ports.hpp"
 #include "ordergate/core/reason.hpp"
 #include "ordergate/gateway/config.hpp"
+#include "ordergate/gateway/control_state.hpp"
 #include "ordergate/gateway/metrics.hpp"
 #include "ordergate/guards/permissions.hpp"
 #include "ordergate/guards/risk.hpp"
@@ -181,7 +182,27 @@ class Gateway {
   /// a submit may instead be refused with TRADING_HALTED or REDUCE_ONLY).
   /// Throws std::invalid_argument for an unknown account or principal.
   void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
+  /// The state in effect at `scope`; for global, the stricter of the
+  /// operator's and the floor (`set_trading_floor`).
   [[nodiscard]] guards::TradingState trading_state(TradingScope scope) const;
+
+  /// Keeps every account closed while `held` (its orders are refused
+  /// ACCOUNT_NOT_READY, cancels pass), whatever reconciliation says; when
+  /// released, each reconciled account opens and logs `account_ready`. For a
+  /// cluster member until it has read the shared state: call before `start`
+  /// to hold from the first order. Thread-safe, lock-free; costs `submit`
+  /// nothing (the same readiness byte is read either way).
+  void hold_accounts(bool held) noexcept;
+  /// A global trading state that is not an operator's decision (a cluster
+  /// member cut off from the shared state): the global state in effect is
+  /// the stricter of the operator's and this floor. Never saved to the state
+  /// file, never in `control_state()`; audited (detail
+  /// `floor:<STATE>:<why>`) and logged (`trading_floor`) when it changes.
+  /// ACTIVE lifts it. `why` is a fixed word, e.g. "redis_unreachable".
+  void set_trading_floor(guards::TradingState floor, std::string_view why);
+  /// The operator's decisions, as the state file holds them (without the
+  /// floor). Takes the admin lock and allocates.
+  [[nodiscard]] ControlState control_state() const;
 
   /// Ends every session of `principal` (they answer UNAUTHENTICATED).
   void revoke_sessions(std::string_view principal);

@@ -10,7 +10,7 @@
 
 set(ordergate_rule_targets
   ordergate_core ordergate_security ordergate_guards ordergate_audit
-  ordergate_adapters ordergate_gateway ordergate_server ordergate_sim_lib)
+  ordergate_adapters ordergate_gateway ordergate_cluster ordergate_server ordergate_sim_lib)
 
 # The domain model: the standard library only.
 set(ordergate_rule_ordergate_core "")
@@ -31,10 +31,14 @@ set(ordergate_rule_ordergate_adapters
 # the trading day (day_start).
 set(ordergate_rule_ordergate_gateway
   ordergate_core ordergate_security ordergate_guards ordergate_adapters Threads::Threads ICU::uc ICU::i18n)
-# The process: the library plus the journal, Asio, simdjson, toml++, and
-# libsystemd for sd_notify when it is found (optional).
+# Scale-out (docs/cluster.md): a member drives the in-process library's admin
+# calls from what Redis says (hiredis); the gateway never sees Redis.
+set(ordergate_rule_ordergate_cluster
+  ordergate_gateway ordergate_security Threads::Threads PkgConfig::HIREDIS)
+# The process: the library plus the journal, the cluster member, Asio,
+# simdjson, toml++, and libsystemd for sd_notify when it is found (optional).
 set(ordergate_rule_ordergate_server
-  ordergate_gateway ordergate_audit ordergate_core ordergate_security
+  ordergate_gateway ordergate_audit ordergate_cluster ordergate_core ordergate_security
   Boost::headers simdjson::simdjson tomlplusplus::tomlplusplus PkgConfig::LIBSYSTEMD Threads::Threads)
 # The HTTPS broker simulator (sim/): no gateway, no guards.
 set(ordergate_rule_ordergate_sim_lib

@@ -1,0 +1,53 @@
+#pragma once
+
+/// \file
+/// What `ordergate cluster status` prints: the members, their health and
+/// the shared state, read from Redis. Edge code: allocates, blocks, throws.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ordergate/cluster/redis_url.hpp"
+#include "ordergate/cluster/shared_state.hpp"
+#include "ordergate/security/secret.hpp"
+
+namespace ordergate::cluster {
+
+/// One member as its key in Redis describes it.
+struct MemberStatus {
+  std::string name;
+  /// False when the name is in the member list but its key expired: the
+  /// member stopped heartbeating (killed, or cut off from Redis).
+  bool present = false;
+  std::string host;
+  std::int64_t pid = 0;
+  std::int64_t heartbeat_ms = 0;
+  std::int64_t age_ms = 0;          ///< since its last heartbeat, by Redis's clock
+  std::uint64_t version = 0;        ///< the shared state's version it applied
+  std::string global;               ///< its global state in effect
+  std::string floor;                ///< ACTIVE, or its on_redis_loss state while cut off
+  bool ready = false;               ///< its accounts may trade
+
+  /// "healthy", "stale" (heartbeat late), "cut-off" (floor set),
+  /// "not-ready" (accounts closed) or "gone" (no key).
+  [[nodiscard]] std::string health() const;
+};
+
+struct ClusterStatus {
+  std::vector<MemberStatus> members;  ///< by name
+  bool state_present = false;         ///< false: Redis holds no shared state yet
+  SharedState state;
+};
+
+/// Reads the cluster's status. Throws ClusterConfigError (bad endpoint) or
+/// std::runtime_error (Redis unreachable, credentials refused, a state this
+/// version cannot read) with a clear message.
+[[nodiscard]] ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security::Secret* password,
+                                                std::chrono::milliseconds timeout);
+
+/// Human-readable text of `status`.
+[[nodiscard]] std::string format_cluster_status(const ClusterStatus& status);
+
+}  // namespace ordergate::cluster

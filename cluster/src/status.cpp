@@ -1,0 +1,116 @@
+#include "ordergate/cluster/status.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+#include <stdexcept>
+
+#include "redis_connection.hpp"
+
+namespace ordergate::cluster {
+
+namespace {
+
+std::int64_t to_integer(std::string_view text) noexcept {
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+}  // namespace
+
+std::string MemberStatus::health() const {
+  if (!present) return "gone";
+  if (floor != "ACTIVE") return "cut-off";
+  if (heartbeat_ms > 0 && age_ms > 2 * heartbeat_ms) return "stale";
+  if (!ready) return "not-ready";
+  return "healthy";
+}
+
+ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security::Secret* password,
+                                  std::chrono::milliseconds timeout) {
+  require_supported(endpoint);
+  detail::OpenFailure failure = detail::OpenFailure::none;
+  std::string error;
+  auto connection = detail::RedisConnection::open(endpoint, password, timeout, failure, error);
+  if (!connection) throw std::runtime_error("cannot reach Redis at " + endpoint.describe() + ": " + error);
+  const auto check = [&](const detail::Reply& reply, int type, std::string_view what) {
+    if (!reply) throw std::runtime_error("Redis at " + endpoint.describe() + " failed: " + connection->error());
+    if (reply->type != type) {
+      throw std::runtime_error("Redis refused " + std::string(what) + ": " + std::string(detail::reply_text(reply.get())));
+    }
+  };
+
+  ClusterStatus status;
+  detail::Reply state = connection->command({"HGETALL", keys::state});
+  check(state, REDIS_REPLY_ARRAY, "HGETALL");
+  if (state->elements > 0) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (std::size_t i = 0; i + 1 < state->elements; i += 2) {
+      fields.emplace_back(detail::reply_text(state->element[i]), detail::reply_text(state->element[i + 1]));
+    }
+    status.state = decode_state(fields);
+    status.state_present = true;
+  }
+
+  detail::Reply time = connection->command({"TIME"});
+  check(time, REDIS_REPLY_ARRAY, "TIME");
+  const std::int64_t now_ms = time->elements == 2 ? to_integer(detail::reply_text(time->element[0])) * 1000 +
+                                                        to_integer(detail::reply_text(time->element[1])) / 1000
+                                                  : 0;
+
+  detail::Reply names = connection->command({"SMEMBERS", keys::members});
+  check(names, REDIS_REPLY_ARRAY, "SMEMBERS");
+  for (std::size_t i = 0; i < names->elements; ++i) {
+    MemberStatus member;
+    member.name = std::string(detail::reply_text(names->element[i]));
+    const std::string key = keys::member(member.name);
+    detail::Reply fields = connection->command(
+        {"HMGET", key, "host", "pid", "heartbeat_ms", "seen_ms", "version", "global", "floor", "ready"});
+    check(fields, REDIS_REPLY_ARRAY, "HMGET");
+    if (fields->elements == 8 && fields->element[0]->type == REDIS_REPLY_STRING) {
+      member.present = true;
+      member.host = std::string(detail::reply_text(fields->element[0]));
+      member.pid = to_integer(detail::reply_text(fields->element[1]));
+      member.heartbeat_ms = to_integer(detail::reply_text(fields->element[2]));
+      member.age_ms = std::max<std::int64_t>(0, now_ms - to_integer(detail::reply_text(fields->element[3])));
+      member.version = static_cast<std::uint64_t>(to_integer(detail::reply_text(fields->element[4])));
+      member.global = std::string(detail::reply_text(fields->element[5]));
+      member.floor = std::string(detail::reply_text(fields->element[6]));
+      member.ready = detail::reply_text(fields->element[7]) == "1";
+    }
+    status.members.push_back(std::move(member));
+  }
+  std::sort(status.members.begin(), status.members.end(),
+            [](const MemberStatus& a, const MemberStatus& b) { return a.name < b.name; });
+  return status;
+}
+
+std::string format_cluster_status(const ClusterStatus& status) {
+  std::ostringstream out;
+  out << "members: " << status.members.size() << '\n';
+  for (const MemberStatus& member : status.members) {
+    out << "  " << member.name << "  " << member.health();
+    if (member.present) {
+      out << "  host=" << member.host << " pid=" << member.pid << " heartbeat_age_ms=" << member.age_ms
+          << " global=" << member.global << " floor=" << member.floor << " ready=" << (member.ready ? "yes" : "no")
+          << " version=" << member.version;
+    }
+    out << '\n';
+  }
+  if (!status.state_present) {
+    out << "shared state: none yet (written by the first member that connects)\n";
+    return out.str();
+  }
+  const ControlState& control = status.state.control;
+  out << "shared state: version " << status.state.version << '\n';
+  out << "  global: " << guards::to_string(control.global) << '\n';
+  for (const auto& [name, state] : control.accounts) out << "  account:" << name << ": " << guards::to_string(state) << '\n';
+  for (const auto& [name, state] : control.principals) {
+    out << "  principal:" << name << ": " << guards::to_string(state) << '\n';
+  }
+  for (const std::string& name : control.disabled_principals) out << "  principal:" << name << ": disabled\n";
+  return out.str();
+}
+
+}  // namespace ordergate::cluster

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "broker_kinds.hpp"
+#include "ordergate/cluster/member.hpp"
 #include "ordergate/security/toml_text.hpp"
 #include "ordergate/guards/rate_limit.hpp"
 #include "table_reader.hpp"
@@ -157,6 +158,56 @@ void read_http(TableReader& reader, HttpConfig& http) {
   reader.reject_unknown();
 }
 
+void read_cluster(TableReader& reader, ClusterConfig& cluster) {
+  cluster.enabled = true;
+  const std::string url = reader.required_string("redis");
+  try {
+    cluster.redis = cluster::parse_redis_url(url);
+    cluster::require_supported(cluster.redis);
+  } catch (const cluster::ClusterConfigError& error) {
+    // The message names the problem, never the URL (it could hold a password).
+    std::string problem = error.what();
+    constexpr std::string_view prefix = "cluster.redis: ";
+    if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
+    reader.fail(reader.find("redis"), "redis", problem);
+  }
+  cluster.name = reader.required_string("name");
+  try {
+    cluster::validate_member_name(cluster.name);
+  } catch (const cluster::ClusterConfigError&) {
+    reader.fail(reader.find("name"), "name",
+                "must be 1 to 64 letters, digits, '-', '_' or '.', unique for each gateway process");
+  }
+  cluster.password_env = reader.string("password_env", "");
+  if (const toml::node* node = reader.find("password_env"); node != nullptr) {
+    bool valid = !cluster.password_env.empty();
+    for (const char c : cluster.password_env) {
+      if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) valid = false;
+    }
+    if (!valid) {
+      reader.fail(node, "password_env",
+                  "must be a credential name (upper case letters, digits and '_', e.g. \"REDIS_PASSWORD\"), resolved "
+                  "through [secrets]; never the password itself");
+    }
+  }
+  if (!cluster.redis.username.empty() && cluster.password_env.empty()) {
+    reader.fail(reader.find("redis"), "redis", "a user in the URL needs a password: set cluster.password_env");
+  }
+  cluster.fail_after_ns = reader.duration("fail_after", cluster.fail_after_ns);
+  if (cluster.fail_after_ns < 100'000'000 || cluster.fail_after_ns > 60'000'000'000) {
+    reader.fail(reader.find("fail_after"), "fail_after", "must be between 100ms and 60s");
+  }
+  const std::string loss = reader.string("on_redis_loss", "reducing");
+  if (loss == "reducing") {
+    cluster.on_redis_loss = guards::TradingState::reducing;
+  } else if (loss == "halted") {
+    cluster.on_redis_loss = guards::TradingState::halted;
+  } else {
+    reader.fail(reader.find("on_redis_loss"), "on_redis_loss", "must be \"reducing\" or \"halted\"");
+  }
+  reader.reject_unknown();
+}
+
 void read_secrets(TableReader& reader, security::CredentialConfig& credentials, const std::string& source) {
   credentials.use_process_environment = reader.boolean("use_environment", true);
   credentials.systemd_credentials = reader.boolean("systemd_credentials", false);
@@ -280,6 +331,10 @@ ProcessConfig read_root(const toml::table& root, const std::string& source) {
   if (const toml::table* http = reader.table("http")) {
     TableReader section(*http, "http", source);
     read_http(section, config.http);
+  }
+  if (const toml::table* cluster = reader.table("cluster")) {
+    TableReader section(*cluster, "cluster", source);
+    read_cluster(section, config.cluster);
   }
   bool state_configured = false;
   if (const toml::table* state = reader.table("state")) {

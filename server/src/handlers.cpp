@@ -337,7 +337,11 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
                                 "field 'scope' must be global, account:<name> or principal:<name>");
           return;
         }
-        gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+        if (context.cluster != nullptr) {
+          context.cluster->set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+        } else {
+          gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+        }
         context.log.line("warn", "trading_state",
                          "op=" + std::string(protocol::op_name(request.op)) + " by=" + connection.principal);
         if (context.drop_copy != nullptr) {
@@ -347,7 +351,11 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
       }
       case Op::disable_principal:
         try {
-          gateway.set_principal_enabled(request.principal, false);
+          if (context.cluster != nullptr) {
+            context.cluster->set_principal_enabled(request.principal, false);
+          } else {
+            gateway.set_principal_enabled(request.principal, false);
+          }
         } catch (const ControlStateError&) {
           gateway.revoke_sessions(request.principal);  // disabled in effect: its sessions end all the same
           throw;
@@ -355,7 +363,11 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
         gateway.revoke_sessions(request.principal);
         break;
       case Op::enable_principal:
-        gateway.set_principal_enabled(request.principal, true);
+        if (context.cluster != nullptr) {
+          context.cluster->set_principal_enabled(request.principal, true);
+        } else {
+          gateway.set_principal_enabled(request.principal, true);
+        }
         break;
       case Op::revoke_sessions:
         gateway.revoke_sessions(request.principal);

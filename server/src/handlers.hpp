@@ -14,6 +14,7 @@
 #include "drop_copy.hpp"
 #include "log.hpp"
 #include "ordergate/audit/journal.hpp"
+#include "ordergate/cluster/member.hpp"
 #include "ordergate/core/ports.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
@@ -56,6 +57,7 @@ struct HandlerContext {
   protocol::Decoder& decoder;
   std::function<bool(std::string& problem)> reload;  // the `reload` op; false + problem when refused
   DropCopy* drop_copy = nullptr;                     // `subscribe`; null: no drop copy
+  cluster::Member* cluster = nullptr;                // [cluster]: admin changes are shared; null: local only
 };
 
 /// Decodes one line and answers it: a decode error, a rejection by the

@@ -95,13 +95,15 @@ class Process final : public ConnectionOwner {
     limits_.max_errors = config_.server.max_errors;
     // A subscriber is dropped well before its connection would be.
     drop_copy_ = std::make_unique<DropCopy>(*gateway_, limits_.max_output_bytes / 2);
+    if (config_.cluster.enabled) make_cluster_member();
     handlers_ = std::make_unique<HandlerContext>(HandlerContext{
         *gateway_, clock_, log_, audit_, journal_.get(), hold_replies_, config_.auth, hello_throttle_, read_budget_,
         config_.server.max_sessions_per_principal, [this](PrincipalId id) { return sessions_of(id); }, decoder_,
-        [this](std::string& problem) { return reload(problem); }, drop_copy_.get()});
+        [this](std::string& problem) { return reload(problem); }, drop_copy_.get(), cluster_.get()});
   }
 
   ~Process() {
+    if (cluster_) cluster_->stop();  // it drives the gateway's admin calls
     if (http_) http_->stop();  // it reads the gateway and the journal
     if (bound_) ::unlink(socket_path_.c_str());
     // Brokers first (their reports are audited), then the journal, while
@@ -187,8 +189,38 @@ class Process final : public ConnectionOwner {
     return journal_.get();
   }
 
+  // [cluster]: this process as a member (docs/cluster.md). Its accounts stay
+  // closed until it has read the shared state.
+  void make_cluster_member() {
+    const ClusterConfig& settings = config_.cluster;
+    cluster::MemberOptions options;
+    options.redis = settings.redis;
+    options.name = settings.name;
+    options.fail_after = std::chrono::milliseconds(settings.fail_after_ns / kNanosPerMilli);
+    options.on_redis_loss = settings.on_redis_loss;
+    if (!settings.password_env.empty()) {
+      try {
+        options.password = credentials().resolve(settings.password_env);
+      } catch (const std::runtime_error& error) {
+        throw ConfigError(std::string("cluster.password_env: ") + error.what());
+      }
+    }
+    cluster_ = std::make_unique<cluster::Member>(
+        *gateway_, std::move(options), [this](std::string_view level, std::string_view event, std::string_view fields) {
+          log_.line(level, event, fields);
+          if (event == "trading_state_changed") forward_state_change(fields);
+        });
+  }
+
   void start() {
     (void)credentials();  // unsafe or unreadable secrets files stop the start here
+    if (cluster_) {
+      try {
+        cluster_->start();
+      } catch (const cluster::ClusterStartError& error) {
+        throw std::runtime_error(error.what());
+      }
+    }
     gateway_->start();
     bind_socket();
     start_http();
@@ -758,6 +790,7 @@ class Process final : public ConnectionOwner {
   const Clock& clock_;
   Log log_;
   std::unique_ptr<security::CredentialSources> credentials_;
+  std::unique_ptr<cluster::Member> cluster_;  // [cluster]; declared after the gateway, stopped first
   std::unique_ptr<AuditJournal> journal_;  // declared before the gateway: outlives it
   bool hold_replies_ = false;
   std::atomic<bool> durable_pending_{false};

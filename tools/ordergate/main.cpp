@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"doctor", ordergate::cli::doctor_command, "doctor --config FILE [--json]: pre-deployment checklist"},
     {"secrets", ordergate::cli::secrets_command, "keygen | encrypt | decrypt: Fernet-encrypted secrets files"},
     {"audit", ordergate::cli::audit_command, "verify FILE... | tail FILE: check or review the audit journal"},
+    {"cluster", ordergate::cli::cluster_command, "status --config FILE: members and shared state in Redis"},
 };
 
 void usage(std::FILE* out) {

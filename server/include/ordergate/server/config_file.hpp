@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "ordergate/adapters/tls/https_client.hpp"
+#include "ordergate/cluster/redis_url.hpp"
 #include "ordergate/gateway/config.hpp"
+#include "ordergate/guards/trading_state.hpp"
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/crypto.hpp"
 
@@ -110,6 +112,18 @@ struct HttpConfig {
   [[nodiscard]] bool tls() const noexcept { return !tls_cert.empty(); }
 };
 
+/// Scale-out (`[cluster]` section; docs/cluster.md): this process as one
+/// member of a cluster sharing its kill switch through Redis. Off unless
+/// the section is present.
+struct ClusterConfig {
+  bool enabled = false;
+  cluster::RedisEndpoint redis;   ///< `redis = "redis://HOST:PORT/DB"`
+  std::string name;               ///< unique among live members
+  std::string password_env;       ///< credential name of Redis's AUTH password; empty: no AUTH
+  std::int64_t fail_after_ns = 2'000'000'000;
+  guards::TradingState on_redis_loss = guards::TradingState::reducing;
+};
+
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).
 struct BrokerEntry {
   std::string name;  ///< what `[[accounts]] broker = "..."` refers to
@@ -153,6 +167,7 @@ struct ProcessConfig {
   ServerConfig server;
   AuditConfig audit;
   HttpConfig http;
+  ClusterConfig cluster;
   std::vector<BrokerEntry> brokers;
   /// Where credential names resolve (`[secrets]`; docs/secrets.md). Its
   /// environment is `environment` above.

@@ -1,0 +1,279 @@
+"""Scale-out on Redis (docs/cluster.md): three real gateway processes on the
+paper broker, sharing one kill switch through a real ``redis-server`` that
+the test starts on a loopback port (its own directory, no persistence).
+
+Orders go over each member's Unix socket, as a strategy's would. The
+propagation figures in docs/cluster.md come from
+``ORDERGATE_CLUSTER_SWITCHES=1000 python3 -m unittest test_cluster.Propagation``;
+CI runs a short run (``ORDERGATE_CLUSTER_SWITCHES`` unset: 50 switches).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from gateway_harness import (
+    ALL_PERMISSIONS,
+    GatewayProcess,
+    GatewayTestCase,
+    Principal,
+    config_toml,
+    ordergate_binary,
+    wait_until,
+)
+from ordergate_client import Client
+from redis_harness import RedisServer
+
+FAIL_AFTER_S = 1.0
+SWITCHES = int(os.environ.get("ORDERGATE_CLUSTER_SWITCHES", "50"))
+
+
+def cluster_toml(url: str, name: str, fail_after: str = "1s", extra: str = "") -> str:
+    return f'\n[cluster]\nredis = "{url}"\nname = "{name}"\nfail_after = "{fail_after}"\n{extra}\n'
+
+
+class ClusterTestCase(GatewayTestCase):
+    """A redis-server and helpers to start members of one cluster."""
+
+    def setUp(self) -> None:
+        self.root = self.make_directory()
+        self.redis = RedisServer(self.root / "redis")
+        self.addCleanup(self.redis.stop)
+        self.principals = [Principal("ops", permissions=ALL_PERMISSIONS), Principal("trader")]
+
+    def start_member(self, name: str, fail_after: str = "1s", extra: str = "") -> GatewayProcess:
+        directory = self.root / name
+        directory.mkdir()
+        return self.start_gateway(
+            self.principals,
+            directory=directory,
+            extra_toml=cluster_toml(self.redis.url, name, fail_after, extra),
+        )
+
+    def buy(self, client: Client, cl_ord_id: str, qty: str = "1") -> str:
+        """Reason of a market IOC buy on the shared account ("OK" when accepted)."""
+        answer = client.submit("paper", "EURUSD", "buy", "market", qty, "ioc", cl_ord_id)
+        return "OK" if answer.accepted else answer.reason
+
+
+class OneKillSwitch(ClusterTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.members = [self.start_member(f"gw-{n}") for n in (1, 2, 3)]
+        self.ops = [self.connect(member, "ops") for member in self.members]
+        self.traders = [self.connect(member, "trader") for member in self.members]
+        self.orders = 0
+
+    def next_id(self) -> str:
+        self.orders += 1
+        return f"o-{self.orders}"
+
+    def test_a_halt_sent_to_one_member_is_enforced_by_the_other_two(self) -> None:
+        for trader in self.traders:
+            self.assertEqual(self.buy(trader, self.next_id()), "OK")
+        self.ops[0].halt("global")
+        for trader in self.traders[1:]:
+            wait_until(lambda t=trader: self.buy(t, self.next_id()) == "TRADING_HALTED", timeout=2.0,
+                       what="the halt on another member")
+        self.assertEqual(self.buy(self.traders[0], self.next_id()), "TRADING_HALTED")
+        # Resumed from another member: every member trades again.
+        self.ops[2].resume("global")
+        for trader in self.traders:
+            wait_until(lambda t=trader: self.buy(t, self.next_id()) == "OK", timeout=2.0,
+                       what="the resume on every member")
+
+    def test_account_and_principal_scopes_and_disables_are_shared(self) -> None:
+        self.ops[1].halt("account:paper")
+        wait_until(lambda: self.buy(self.traders[2], self.next_id()) == "TRADING_HALTED", timeout=2.0,
+                   what="the account halt")
+        other_account = self.traders[2].submit("paper2", "EURUSD", "buy", "market", "1", "ioc", self.next_id())
+        self.assertTrue(other_account.accepted)
+        self.ops[1].resume("account:paper")
+        self.ops[0].reduce("principal:trader")
+        wait_until(lambda: self.buy(self.traders[1], self.next_id()) == "REDUCE_ONLY", timeout=2.0,
+                   what="the principal's REDUCING")
+        self.ops[0].resume("principal:trader")
+        wait_until(lambda: self.buy(self.traders[1], self.next_id()) == "OK", timeout=2.0, what="the resume")
+        self.ops[2].disable_principal("trader")
+        # Disabled on every member: its sessions end and new hellos fail.
+        for member in self.members[:2]:
+            wait_until(lambda m=member: m.log_events("principal_disabled") or m is self.members[2], timeout=2.0,
+                       what="the disable on another member")
+        with self.assertRaises(Exception):
+            self.members[0].connect("trader")
+        self.ops[2].enable_principal("trader")
+        wait_until(lambda: self.members[0].log_events("principal_enabled"), timeout=2.0, what="the enable")
+        trader = self.connect(self.members[0], "trader")
+        self.assertEqual(self.buy(trader, self.next_id()), "OK")
+
+    def test_status_lists_members_their_health_and_the_shared_state(self) -> None:
+        self.ops[0].halt("account:paper2")
+        wait_until(lambda: "account:paper2: HALTED" in self.status(), timeout=2.0, what="the state in status")
+        text = wait_until(lambda: (t := self.status()).count(" healthy ") == 3 and t, timeout=5.0,
+                          what="three healthy members")
+        for name in ("gw-1", "gw-2", "gw-3"):
+            self.assertIn(f"  {name}  healthy  host=", text)
+        self.assertIn("members: 3", text)
+        # A member that stops leaves the list.
+        self.members[2].terminate()
+        wait_until(lambda: "members: 2" in self.status(), timeout=5.0, what="the member gone")
+
+    def status(self) -> str:
+        result = subprocess.run(
+            [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
+            capture_output=True, text=True, timeout=20,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def test_a_member_that_starts_later_reads_the_state_before_it_trades(self) -> None:
+        self.ops[0].halt("global")
+        late = self.start_member("gw-4")
+        trader = self.connect(late, "trader")
+        self.assertEqual(self.buy(trader, self.next_id()), "TRADING_HALTED")
+        self.ops[0].resume("global")
+        wait_until(lambda: self.buy(trader, self.next_id()) == "OK", timeout=2.0, what="the resume")
+
+    def test_redis_loss_moves_every_member_to_reducing_and_the_state_read_back_restores_it(self) -> None:
+        self.ops[0].halt("account:paper2")
+        for trader in self.traders:
+            wait_until(lambda t=trader: t.submit("paper2", "EURUSD", "buy", "market", "1", "ioc",
+                                                 self.next_id()).reason == "TRADING_HALTED",
+                       timeout=2.0, what="the account halt")
+        killed = time.monotonic()
+        self.redis.kill()
+        for trader in self.traders:
+            wait_until(lambda t=trader: self.buy(t, self.next_id()) == "REDUCE_ONLY",
+                       timeout=FAIL_AFTER_S + 1.0 - (time.monotonic() - killed) + 0.5,
+                       what="REDUCING after the loss of Redis")
+        self.assertLessEqual(time.monotonic() - killed, FAIL_AFTER_S + 1.0 + 0.5)
+        for member in self.members:
+            self.assertTrue(member.log_events("cluster_redis_lost"))
+        # An operator's change during the outage is kept and written later.
+        self.ops[1].halt("principal:ops")
+        # A Redis that lost its data: the first member back writes its state,
+        # and every member trades again only after it has read it.
+        self.redis.start()
+        for trader in self.traders:
+            wait_until(lambda t=trader: self.buy(t, self.next_id()) == "OK", timeout=10.0,
+                       what="ACTIVE once the state is read back")
+        for member in self.members:
+            self.assertTrue(member.log_events("cluster_connected"))
+            lines = member.log_events("trading_floor")
+            self.assertIn("floor=ACTIVE why=redis_state_read", lines[-1])
+        for trader in self.traders:
+            self.assertEqual(
+                trader.submit("paper2", "EURUSD", "buy", "market", "1", "ioc", self.next_id()).reason,
+                "TRADING_HALTED",
+            )
+        redis = self.redis.client()
+        self.addCleanup(redis.close)
+        state = redis.command("HGETALL", "ordergate:state")
+        fields = dict(zip(state[::2], state[1::2]))
+        self.assertEqual(fields.get("account:paper2"), "HALTED")
+        self.assertEqual(fields.get("principal:ops"), "HALTED")
+
+
+class Propagation(ClusterTestCase):
+    """HALT on one member, enforced by two others: the time from the admin
+    reply to the first TRADING_HALTED on each other member's socket."""
+
+    def test_propagation_latency_of_halt_and_resume(self) -> None:
+        members = [self.start_member(f"gw-{n}") for n in (1, 2, 3)]
+        ops = self.connect(members[0], "ops")
+        traders = [self.connect(member, "trader") for member in members[1:]]
+        samples: list[float] = []
+        count = 0
+
+        def until(trader: Client, reason: str, start: float) -> float:
+            nonlocal count
+            deadline = start + 2.0
+            while True:
+                count += 1
+                if self.buy(trader, f"p-{count}") == reason:
+                    return time.perf_counter() - start
+                if time.perf_counter() > deadline:
+                    raise AssertionError(f"no {reason} within 2 s")
+
+        for _ in range(SWITCHES):
+            ops.halt("global")
+            start = time.perf_counter()
+            samples.extend(until(trader, "TRADING_HALTED", start) for trader in traders)
+            ops.resume("global")
+            start = time.perf_counter()
+            samples.extend(until(trader, "OK", start) for trader in traders)
+            for trader in traders:
+                trader.pending_events()
+        samples.sort()
+        p50 = statistics.median(samples) * 1000
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
+        print(f"\ncluster propagation: {SWITCHES} halts and {SWITCHES} resumes, {len(samples)} samples: "
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1] * 1000:.2f} ms")
+        # Correctness bound, not a speed test: every switch arrived, none
+        # later than the 2 s above.
+        self.assertEqual(len(samples), 4 * SWITCHES)
+
+
+class MemberStart(ClusterTestCase):
+    def test_a_second_live_member_with_the_same_name_is_refused(self) -> None:
+        self.start_member("gw-1")
+        directory = self.root / "duplicate"
+        directory.mkdir()
+        config = directory / "ordergate.toml"
+        config.write_text(config_toml(self.principals, {"order_capacity": 4096},
+                                      extra_toml=cluster_toml(self.redis.url, "gw-1")))
+        result = subprocess.run(
+            [ordergate_binary(), "run", "--config", str(config), "--socket", str(directory / "og.sock")],
+            capture_output=True, text=True, timeout=30,
+        )
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("the member name 'gw-1' is held by a live member", result.stderr)
+
+    def test_a_bad_cluster_section_is_refused_with_a_clear_error(self) -> None:
+        cases = {
+            'redis = "http://127.0.0.1:6379"\nname = "gw-1"': "must start with redis:// or rediss://",
+            'redis = "redis://:hunter2@127.0.0.1:6379"\nname = "gw-1"': "a password in the URL is refused",
+            'redis = "redis://127.0.0.1:99999"\nname = "gw-1"': "the port after ':' must be a number from 1 to 65535",
+            'redis = "redis://127.0.0.1:6379/x"\nname = "gw-1"': "the database after '/' must be a number",
+            'redis = "rediss://127.0.0.1:6379"\nname = "gw-1"': "rediss:// (TLS) is not available in this build",
+            'redis = "redis://127.0.0.1:6379"': "key 'cluster.name': is required",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw 1"': "key 'cluster.name': must be 1 to 64 letters",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\non_redis_loss = "active"':
+                "on_redis_loss': must be \"reducing\" or \"halted\"",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nfail_after = "10ms"': "must be between 100ms and 60s",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\npassword_env = "s3cret-value"':
+                "must be a credential name",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nleases = true': "leases",
+        }
+        directory = self.root / "bad"
+        directory.mkdir()
+        config = directory / "ordergate.toml"
+        for section, expected in cases.items():
+            with self.subTest(section=section):
+                config.write_text(config_toml(self.principals, extra_toml="\n[cluster]\n" + section + "\n"))
+                result = subprocess.run(
+                    [ordergate_binary(), "run", "--config", str(config), "--socket", str(directory / "og.sock")],
+                    capture_output=True, text=True, timeout=30,
+                )
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(expected, result.stderr)
+                self.assertNotIn("hunter2", result.stderr)
+                self.assertNotIn("s3cret-value", result.stderr)
+
+    def test_a_member_without_redis_keeps_its_accounts_closed_until_it_reads_the_state(self) -> None:
+        self.redis.kill()
+        member = self.start_member("gw-1")
+        trader = self.connect(member, "trader")
+        self.assertEqual(self.buy(trader, "n-1"), "ACCOUNT_NOT_READY")
+        self.redis.start()
+        wait_until(lambda: self.buy(trader, f"n-{time.monotonic_ns()}") == "OK", timeout=10.0,
+                   what="trading once Redis is there")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -88,7 +88,7 @@ class RedisServer:
     persistence, in ``directory``. ``stop`` and ``start`` again on the same
     port model an outage and a restart that lost its data."""
 
-    def __init__(self, directory: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, directory: Path, port: int | None = None, password: str | None = None) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise FileNotFoundError("redis-server not found: run tools/bootstrap")
@@ -96,7 +96,11 @@ class RedisServer:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
-        self.extra = extra
+        self.password = password
+        # The password goes in a 0600 file, not on a command line others can read.
+        self.config = self.directory / "redis.conf"
+        self.config.write_text(f"requirepass {password}\n" if password else "")
+        self.config.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -109,6 +113,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
+                str(self.config),
                 "--bind", "127.0.0.1",
                 "--port", str(self.port),
                 "--dir", str(self.directory),
@@ -116,7 +121,6 @@ class RedisServer:
                 "--appendonly", "no",
                 "--daemonize", "no",
                 "--logfile", "",
-                *self.extra,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -137,6 +141,8 @@ class RedisServer:
         except OSError:
             return False
         try:
+            if self.password:
+                client.command("AUTH", self.password)
             return client.command("PING") == "PONG"
         except (OSError, RuntimeError):
             return False
@@ -144,7 +150,10 @@ class RedisServer:
             client.close()
 
     def client(self) -> RedisClient:
-        return RedisClient(self.port)
+        client = RedisClient(self.port)
+        if self.password:
+            client.command("AUTH", self.password)
+        return client
 
     def kill(self) -> None:
         """SIGKILL: an outage with no goodbye."""

@@ -4,13 +4,15 @@ the test starts on a loopback port (its own directory, no persistence).
 
 Orders go over each member's Unix socket, as a strategy's would. The
 propagation figures in docs/cluster.md come from
-``ORDERGATE_CLUSTER_SWITCHES=1000 python3 -m unittest test_cluster.Propagation``;
+``ORDERGATE_CLUSTER_SWITCHES=1000 python3 -m unittest test_cluster.Propagation`` (add
+``ORDERGATE_CLUSTER_STATE_FILES=1`` to give each member a ``[state]`` file);
 CI runs a short run (``ORDERGATE_CLUSTER_SWITCHES`` unset: 50 switches).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import subprocess
 import time
@@ -31,6 +33,8 @@ from redis_harness import RedisServer
 
 FAIL_AFTER_S = 1.0
 SWITCHES = int(os.environ.get("ORDERGATE_CLUSTER_SWITCHES", "50"))
+#: With a [state] file per member, each applied change is also saved (fsync).
+STATE_FILES = os.environ.get("ORDERGATE_CLUSTER_STATE_FILES") == "1"
 
 
 def cluster_toml(url: str, name: str, fail_after: str = "1s", extra: str = "") -> str:
@@ -184,7 +188,13 @@ class Propagation(ClusterTestCase):
     reply to the first TRADING_HALTED on each other member's socket."""
 
     def test_propagation_latency_of_halt_and_resume(self) -> None:
-        members = [self.start_member(f"gw-{n}") for n in (1, 2, 3)]
+        members = [
+            self.start_member(
+                f"gw-{n}",
+                extra=f'\n[state]\npath = "{self.root / f"gw-{n}.state"}"\n' if STATE_FILES else "",
+            )
+            for n in (1, 2, 3)
+        ]
         ops = self.connect(members[0], "ops")
         traders = [self.connect(member, "trader") for member in members[1:]]
         samples: list[float] = []
@@ -212,7 +222,8 @@ class Propagation(ClusterTestCase):
         samples.sort()
         p50 = statistics.median(samples) * 1000
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
-        print(f"\ncluster propagation: {SWITCHES} halts and {SWITCHES} resumes, {len(samples)} samples: "
+        print(f"\ncluster propagation ({'state files' if STATE_FILES else 'no state file'}): "
+              f"{SWITCHES} halts and {SWITCHES} resumes, {len(samples)} samples: "
               f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1] * 1000:.2f} ms")
         # Correctness bound, not a speed test: every switch arrived, none
         # later than the 2 s above.
@@ -264,6 +275,46 @@ class MemberStart(ClusterTestCase):
                 self.assertIn(expected, result.stderr)
                 self.assertNotIn("hunter2", result.stderr)
                 self.assertNotIn("s3cret-value", result.stderr)
+
+    def test_the_redis_password_comes_from_secrets_and_a_wrong_one_is_refused_without_echo(self) -> None:
+        password = secrets.token_urlsafe(24)
+        guarded = RedisServer(self.root / "redis-auth", password=password)
+        self.addCleanup(guarded.stop)
+        extra = cluster_toml(guarded.url, "gw-auth", extra='password_env = "REDIS_PASSWORD"')
+        self.set_environment("DEV_REDIS_PASSWORD", password)
+        directory = self.root / "auth"
+        directory.mkdir()
+        member = self.start_gateway(self.principals, directory=directory, extra_toml=extra)
+        self.assertEqual(self.buy(self.connect(member, "trader"), "a-1"), "OK")
+        self.assertNotIn(password, member.log_text())
+
+        wrong = secrets.token_urlsafe(24)
+        self.set_environment("DEV_REDIS_PASSWORD", wrong)
+        directory = self.root / "wrong"
+        directory.mkdir()
+        config = directory / "ordergate.toml"
+        config.write_text(config_toml(self.principals, extra_toml=cluster_toml(guarded.url, "gw-wrong",
+                                                                               extra='password_env = "REDIS_PASSWORD"')))
+        result = subprocess.run(
+            [ordergate_binary(), "run", "--config", str(config), "--socket", str(directory / "og.sock")],
+            capture_output=True, text=True, timeout=30,
+        )
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Redis refused the credentials", result.stderr)
+        self.assertNotIn(wrong, result.stderr)
+        self.assertNotIn(password, result.stderr)
+
+    def set_environment(self, name: str, value: str) -> None:
+        previous = os.environ.get(name)
+        os.environ[name] = value
+
+        def restore() -> None:
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+
+        self.addCleanup(restore)
 
     def test_a_member_without_redis_keeps_its_accounts_closed_until_it_reads_the_state(self) -> None:
         self.redis.kill()

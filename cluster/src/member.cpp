@@ -176,7 +176,7 @@ class Member::Impl {
     if (thread_.joinable()) thread_.join();
   }
 
-  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
+  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working) {
     StateField field = encode_trading_state(scope, state);
     const std::lock_guard lock(apply_mutex_);
     try {
@@ -544,7 +544,7 @@ class Member::Impl {
       const auto found = states.find(name);
       return found == states.end() ? guards::TradingState::active : found->second;
     };
-    const auto change = [&](TradingScope scope, guards::TradingState from, guards::TradingState to) {
+    const auto change = [&](const TradingScope& scope, guards::TradingState from, guards::TradingState to) {
       const std::string field = encode_trading_state(scope, to).field;
       const bool cancel = cancel_fields_.count(field) != 0 && to != guards::TradingState::active;
       if (from == to) {
@@ -558,9 +558,8 @@ class Member::Impl {
       } catch (const std::invalid_argument&) {
         return;  // a name this member's configuration does not have
       }
-      std::string scope_text = field;
       log("warn", "trading_state_changed",
-          "scope=" + scope_text + " state=" + std::string(guards::to_string(to)) + " by=cluster");
+          "scope=" + field + " state=" + std::string(guards::to_string(to)) + " by=cluster");
     };
     change(TradingScope::global(), local.global, remote.global);
     for (const Account& account : gateway_.accounts().all()) {
@@ -649,7 +648,7 @@ Member::Member(Gateway& gateway, MemberOptions options, MemberLog log)
 Member::~Member() = default;
 void Member::start() { impl_->start(); }
 void Member::stop() noexcept { impl_->stop(); }
-void Member::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
+void Member::set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working) {
   impl_->set_trading_state(scope, state, cancel_working);
 }
 void Member::set_principal_enabled(std::string_view principal, bool enabled) {

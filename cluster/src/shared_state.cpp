@@ -26,11 +26,22 @@ std::string value_of(guards::TradingState state) {
   return state == guards::TradingState::active ? std::string() : std::string(guards::to_string(state));
 }
 
+// A field as read from Redis, fit for an error message and a log line:
+// printable ASCII without quotes, at most 64 characters.
+std::string shown(std::string_view field) {
+  std::string text;
+  for (const char c : field.substr(0, 64)) {
+    text += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+  }
+  if (field.size() > 64) text += "...";
+  return text;
+}
+
 // A state other than ACTIVE (ACTIVE is written as no field).
 guards::TradingState parse_stored_state(const std::string& field, std::string_view value) {
   if (value == guards::to_string(guards::TradingState::reducing)) return guards::TradingState::reducing;
   if (value == guards::to_string(guards::TradingState::halted)) return guards::TradingState::halted;
-  throw SharedStateError("shared state field '" + field + "' must be REDUCING or HALTED");
+  throw SharedStateError("shared state field '" + shown(field) + "' must be REDUCING or HALTED");
 }
 
 bool parse_unsigned(std::string_view text, std::uint64_t& out) noexcept {
@@ -97,10 +108,10 @@ SharedState decode_state(const std::vector<std::pair<std::string, std::string>>&
     } else if (starts_with(field, kPrincipal) && field.size() > kPrincipal.size()) {
       shared.control.principals[field.substr(kPrincipal.size())] = parse_stored_state(field, value);
     } else if (starts_with(field, kDisabled) && field.size() > kDisabled.size()) {
-      if (value != "1") throw SharedStateError("shared state field '" + field + "' must be 1");
+      if (value != "1") throw SharedStateError("shared state field '" + shown(field) + "' must be 1");
       shared.control.disabled_principals.insert(field.substr(kDisabled.size()));
     } else {
-      throw SharedStateError("shared state has an unknown field '" + field +
+      throw SharedStateError("shared state has an unknown field '" + shown(field) +
                              "' (written by another version of ordergate, or by hand)");
     }
   }

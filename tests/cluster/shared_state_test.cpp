@@ -67,6 +67,10 @@ TEST(SharedState, AnythingThisVersionDoesNotWriteIsRefusedNamingTheField) {
   EXPECT_NE(refusal({{"version", "1"}, {"budget:acc", "5"}}).find("unknown field 'budget:acc'"), std::string::npos);
   EXPECT_NE(refusal({{"version", "1"}, {"account:", "HALTED"}}).find("unknown field 'account:'"), std::string::npos)
       << "a scope without a name";
+  const std::string odd = refusal({{"version", "1"}, {"x\"\n" + std::string(100, 'y'), "1"}});
+  EXPECT_NE(odd.find("unknown field 'x??yyyy"), std::string::npos) << odd;
+  EXPECT_EQ(odd.find('\n'), std::string::npos) << "fit for one log line";
+  EXPECT_NE(odd.find("y...'"), std::string::npos) << "cut at 64 characters";
 }
 
 TEST(SharedState, ChangeMessagesCarryVersionCancelAndAFieldWithSpaces) {

@@ -102,7 +102,7 @@ class Member {
   /// `Gateway::set_trading_state`, exceptions included) and shares it: it
   /// is written to Redis and published by the member's thread, now or when
   /// Redis is back. Thread-safe; does not wait on Redis.
-  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
+  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working = false);
   /// Same for `Gateway::set_principal_enabled`.
   void set_principal_enabled(std::string_view principal, bool enabled);
 

@@ -183,6 +183,36 @@ class OneKillSwitch(ClusterTestCase):
         self.assertEqual(fields.get("principal:ops"), "HALTED")
 
 
+class ReadBack(ClusterTestCase):
+    def test_after_an_outage_a_member_trades_only_on_the_state_it_read_back(self) -> None:
+        members = [self.start_member(f"gw-{n}") for n in (1, 2)]
+        traders = [self.connect(member, "trader") for member in members]
+        for trader in traders:
+            self.assertEqual(self.buy(trader, f"b-{time.monotonic_ns()}"), "OK")
+        # A state the members have not seen (written without a message),
+        # saved so that the restarted Redis comes back holding it.
+        redis = self.redis.client()
+        redis.command("HSET", "ordergate:state", "global", "HALTED")
+        redis.command("HINCRBY", "ordergate:state", "version", 1)
+        redis.command("SAVE")
+        redis.close()
+        for trader in traders:
+            self.assertEqual(self.buy(trader, f"b-{time.monotonic_ns()}"), "OK", "no message, no change")
+        self.redis.kill()
+        for trader in traders:
+            wait_until(lambda t=trader: self.buy(t, f"b-{time.monotonic_ns()}") == "REDUCE_ONLY",
+                       timeout=FAIL_AFTER_S + 1.5, what="REDUCING after the loss of Redis")
+        self.redis.start()
+        # From REDUCING straight to the state read back: never ACTIVE between.
+        for trader in traders:
+            seen: list[str] = []
+            wait_until(lambda t=trader: seen.append(self.buy(t, f"b-{time.monotonic_ns()}"))
+                       or seen[-1] == "TRADING_HALTED", timeout=10.0, what="the state read back")
+            self.assertEqual(set(seen) - {"REDUCE_ONLY", "TRADING_HALTED"}, set(), seen)
+        for member in members:
+            self.assertIn("by=cluster", member.log_events("trading_state_changed")[-1])
+
+
 class Propagation(ClusterTestCase):
     """HALT on one member, enforced by two others: the time from the admin
     reply to the first TRADING_HALTED on each other member's socket."""

@@ -200,6 +200,11 @@ class Member::Impl {
     enqueue(std::move(field), false);
   }
 
+  void read_again() noexcept {
+    read_requested_.store(true);
+    wake();
+  }
+
   Health health() const {
     Health health;
     health.connected = connected_.load();
@@ -363,6 +368,7 @@ class Member::Impl {
         disconnect();
         continue;
       }
+      if (read_requested_.exchange(false)) changed = true;
       if (changed || reread_) {
         const Outcome read = read_and_apply();
         if (read != Outcome::ok) {
@@ -622,6 +628,7 @@ class Member::Impl {
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> read_requested_{false};
   std::atomic<std::uint64_t> version_{0};
   std::atomic<guards::TradingState> floor_{guards::TradingState::active};
 
@@ -654,6 +661,7 @@ void Member::set_trading_state(const TradingScope& scope, guards::TradingState s
 void Member::set_principal_enabled(std::string_view principal, bool enabled) {
   impl_->set_principal_enabled(principal, enabled);
 }
+void Member::read_again() noexcept { impl_->read_again(); }
 Member::Health Member::health() const { return impl_->health(); }
 const std::string& Member::name() const noexcept { return impl_->name(); }
 

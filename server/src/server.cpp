@@ -701,6 +701,8 @@ class Process final : public ConnectionOwner {
         throw ConfigError(text);
       }
       gateway_->reload(next.gateway);
+      // A principal the reload added may be named in the shared state.
+      if (cluster_) cluster_->read_again();
       end_sessions_of_replaced_tokens(next.auth);
       config_.auth = next.auth;
       if (console_) console_->set_auth(config_.auth);

@@ -50,11 +50,13 @@ class ClusterTestCase(GatewayTestCase):
         self.addCleanup(self.redis.stop)
         self.principals = [Principal("ops", permissions=ALL_PERMISSIONS), Principal("trader")]
 
-    def start_member(self, name: str, fail_after: str = "1s", extra: str = "") -> GatewayProcess:
+    def start_member(
+        self, name: str, fail_after: str = "1s", extra: str = "", principals: list[Principal] | None = None
+    ) -> GatewayProcess:
         directory = self.root / name
         directory.mkdir()
         return self.start_gateway(
-            self.principals,
+            principals or self.principals,
             directory=directory,
             extra_toml=cluster_toml(self.redis.url, name, fail_after, extra),
         )
@@ -211,6 +213,21 @@ class ReadBack(ClusterTestCase):
             self.assertEqual(set(seen) - {"REDUCE_ONLY", "TRADING_HALTED"}, set(), seen)
         for member in members:
             self.assertIn("by=cluster", member.log_events("trading_state_changed")[-1])
+
+
+class Reload(ClusterTestCase):
+    def test_a_principal_added_by_a_reload_gets_the_shared_state_it_is_named_in(self) -> None:
+        late = Principal("late")
+        first = self.start_member("gw-1", principals=[*self.principals, late])
+        second = self.start_member("gw-2")
+        self.connect(first, "ops").halt("principal:late")
+        wait_until(lambda: first.log_events("cluster_state_written"), what="the halt written")
+        second.write_config([*self.principals, late])
+        second.principals["late"] = late
+        self.connect(second, "ops").reload()
+        trader = self.connect(second, "late")
+        wait_until(lambda: self.buy(trader, f"l-{time.monotonic_ns()}") == "TRADING_HALTED", timeout=2.0,
+                   what="the shared halt of the added principal")
 
 
 class Propagation(ClusterTestCase):

@@ -106,6 +106,11 @@ class Member {
   /// Same for `Gateway::set_principal_enabled`.
   void set_principal_enabled(std::string_view principal, bool enabled);
 
+  /// Reads the shared state again soon, on the member's thread: after a
+  /// configuration reload added a principal the shared state names.
+  /// Thread-safe; does not wait.
+  void read_again() noexcept;
+
   /// What the member knows about itself.
   struct Health {
     bool connected = false;    ///< both connections up and the state read

@@ -306,7 +306,8 @@ class Member::Impl {
     }
     gateway_.hold_accounts(false);
     log("info", "cluster_connected",
-        "redis=" + options_.redis.describe() + " name=" + options_.name + " version=" + std::to_string(version_.load()));
+        "redis=" + options_.redis.describe() + " name=" + options_.name +
+            " version=" + std::to_string(version_.load()));
   }
 
   // Redis out of reach for longer than fail_after: the floor, until the
@@ -335,6 +336,11 @@ class Member::Impl {
           if (outcome == Outcome::name_taken && !name_warned_) {
             log("error", "cluster_name_held", "name=" + options_.name + " holder=\"" + holder_ + "\"");
             name_warned_ = true;
+          } else if (last_error_ != logged_error_) {
+            // Once per distinct reason, not once per attempt.
+            log("warn", "cluster_connect_failed",
+                "redis=" + options_.redis.describe() + " error=\"" + last_error_ + "\"");
+            logged_error_ = last_error_;
           }
           check_loss();
           wait(backoff);
@@ -342,6 +348,7 @@ class Member::Impl {
           continue;
         }
         name_warned_ = false;
+        logged_error_.clear();
         backoff = milliseconds(50);
         next_heartbeat = Clock::now() + options_.heartbeat();
       }
@@ -644,6 +651,7 @@ class Member::Impl {
   Clock::time_point last_ok_{};
   std::string last_error_;
   std::string holder_;
+  std::string logged_error_;
   bool name_warned_ = false;
   bool reread_ = false;
   std::set<std::string> cancel_fields_;

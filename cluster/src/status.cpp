@@ -37,7 +37,8 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
   const auto check = [&](const detail::Reply& reply, int type, std::string_view what) {
     if (!reply) throw std::runtime_error("Redis at " + endpoint.describe() + " failed: " + connection->error());
     if (reply->type != type) {
-      throw std::runtime_error("Redis refused " + std::string(what) + ": " + std::string(detail::reply_text(reply.get())));
+      throw std::runtime_error("Redis refused " + std::string(what) + ": " +
+                               std::string(detail::reply_text(reply.get())));
     }
   };
 
@@ -105,7 +106,9 @@ std::string format_cluster_status(const ClusterStatus& status) {
   const ControlState& control = status.state.control;
   out << "shared state: version " << status.state.version << '\n';
   out << "  global: " << guards::to_string(control.global) << '\n';
-  for (const auto& [name, state] : control.accounts) out << "  account:" << name << ": " << guards::to_string(state) << '\n';
+  for (const auto& [name, state] : control.accounts) {
+    out << "  account:" << name << ": " << guards::to_string(state) << '\n';
+  }
   for (const auto& [name, state] : control.principals) {
     out << "  principal:" << name << ": " << guards::to_string(state) << '\n';
   }

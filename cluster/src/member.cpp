@@ -182,9 +182,14 @@ class Member::Impl {
     try {
       gateway_.set_trading_state(scope, state, cancel_working);
     } catch (const ControlStateError& error) {
-      if (error.applied()) enqueue(std::move(field), cancel_working);
+      if (error.applied()) {
+        known_[field.field] = state;
+        enqueue(std::move(field), cancel_working);
+      }
       throw;
     }
+    // The cluster will say this: it is the operator's, not a local guard's.
+    known_[field.field] = state;
     enqueue(std::move(field), cancel_working);
   }
 
@@ -546,6 +551,7 @@ class Member::Impl {
       return Outcome::ok;
     }
     apply(shared.control);
+    remember(shared.control);
     version_.store(shared.version);
     cancel_fields_.clear();
     return Outcome::ok;
@@ -559,6 +565,14 @@ class Member::Impl {
     };
     const auto change = [&](const TradingScope& scope, guards::TradingState from, guards::TradingState to) {
       const std::string field = encode_trading_state(scope, to).field;
+      // The gateway's own guards (a daily loss limit, a position mismatch)
+      // tighten a scope locally, through the same call: such a state differs
+      // from what the cluster last said, and the cluster may tighten it
+      // further but never loosen it.
+      if (known_valid_ && to < from) {
+        const auto known = known_.find(field);
+        if (from != (known == known_.end() ? guards::TradingState::active : known->second)) return;
+      }
       const bool cancel = cancel_fields_.count(field) != 0 && to != guards::TradingState::active;
       if (from == to) {
         if (cancel) cancel_in(scope);
@@ -609,6 +623,16 @@ class Member::Impl {
     }
   }
 
+  // What the cluster said last, by field (trading states only).
+  void remember(const ControlState& remote) {
+    known_.clear();
+    for (const StateField& field : encode_state(remote)) {
+      if (field.field.rfind("disabled:", 0) == 0) continue;
+      known_[field.field] = field.value == "HALTED" ? guards::TradingState::halted : guards::TradingState::reducing;
+    }
+    known_valid_ = true;
+  }
+
   void cancel_in(TradingScope scope) {
     CancelFilter filter;
     if (scope.kind == TradingScope::Kind::account) {
@@ -655,6 +679,10 @@ class Member::Impl {
   bool name_warned_ = false;
   bool reread_ = false;
   std::set<std::string> cancel_fields_;
+  // Under apply_mutex_: the trading states the cluster holds as this member
+  // last knew them (read, or written through it), by field; absent: ACTIVE.
+  std::map<std::string, guards::TradingState> known_;
+  bool known_valid_ = false;
   std::set<std::uint64_t> own_versions_;
 };
 

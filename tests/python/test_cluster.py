@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gateway_harness import (
     ALL_PERMISSIONS,
+    INSTRUMENTS_TOML,
     GatewayProcess,
     GatewayTestCase,
     Principal,
@@ -51,12 +52,18 @@ class ClusterTestCase(GatewayTestCase):
         self.principals = [Principal("ops", permissions=ALL_PERMISSIONS), Principal("trader")]
 
     def start_member(
-        self, name: str, fail_after: str = "1s", extra: str = "", principals: list[Principal] | None = None
+        self,
+        name: str,
+        fail_after: str = "1s",
+        extra: str = "",
+        principals: list[Principal] | None = None,
+        instruments: str = INSTRUMENTS_TOML,
     ) -> GatewayProcess:
         directory = self.root / name
         directory.mkdir()
         return self.start_gateway(
             principals or self.principals,
+            instruments=instruments,
             directory=directory,
             extra_toml=cluster_toml(self.redis.url, name, fail_after, extra),
         )
@@ -213,6 +220,35 @@ class ReadBack(ClusterTestCase):
             self.assertEqual(set(seen) - {"REDUCE_ONLY", "TRADING_HALTED"}, set(), seen)
         for member in members:
             self.assertIn("by=cluster", member.log_events("trading_state_changed")[-1])
+
+
+class LocalGuards(ClusterTestCase):
+    def test_a_daily_loss_switch_stays_local_and_the_cluster_never_loosens_it(self) -> None:
+        limited = INSTRUMENTS_TOML.replace(
+            '[[accounts]]\nname = "paper"\nbroker = "paper"\n',
+            '[[accounts]]\nname = "paper"\nbroker = "paper"\ncurrency = "USD"\nmax_daily_loss = "0.4"\n',
+        )
+        self.assertNotEqual(limited, INSTRUMENTS_TOML)
+        first = self.start_member("gw-1", instruments=limited)
+        second = self.start_member("gw-2", instruments=limited)
+        trader = self.connect(first, "trader")
+        # Bought at the ask, valued at the mid: 0.45 lost at once, past 0.4.
+        self.assertEqual(self.buy(trader, "d-1", qty="30000"), "OK")
+        first.wait_for_log("daily_loss_limit")
+        self.assertEqual(self.buy(trader, "d-2"), "DAILY_LOSS_LIMIT")
+        # Any change makes the first member read the shared state again; the
+        # cluster holds the account ACTIVE (the switch is the first member's own).
+        ops = self.connect(second, "ops")
+        ops.halt("account:paper2")
+        wait_until(lambda: trader.submit("paper2", "EURUSD", "buy", "market", "1", "ioc",
+                                         f"d-{time.monotonic_ns()}").reason == "TRADING_HALTED",
+                   timeout=2.0, what="the shared halt of paper2")
+        self.assertEqual(self.buy(trader, "d-3"), "DAILY_LOSS_LIMIT")
+        self.assertEqual(self.buy(self.connect(second, "trader"), "d-4"), "OK", "the other member's own account")
+        # The cluster may tighten it further.
+        ops.halt("account:paper")
+        wait_until(lambda: self.buy(trader, f"d-{time.monotonic_ns()}") == "TRADING_HALTED", timeout=2.0,
+                   what="the shared halt of paper")
 
 
 class Reload(ClusterTestCase):

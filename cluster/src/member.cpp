@@ -429,6 +429,7 @@ class Member::Impl {
       changed = true;
       if (const std::optional<ChangeMessage> message = decode_change_message(detail::reply_text(reply->element[2]))) {
         if (message->cancel && own_versions_.count(message->version) == 0) cancel_fields_.insert(message->field);
+        written_fields_.insert(message->field);
       }
     }
   }
@@ -554,6 +555,7 @@ class Member::Impl {
     remember(shared.control);
     version_.store(shared.version);
     cancel_fields_.clear();
+    written_fields_.clear();
     return Outcome::ok;
   }
 
@@ -568,8 +570,9 @@ class Member::Impl {
       // The gateway's own guards (a daily loss limit, a position mismatch)
       // tighten a scope locally, through the same call: such a state differs
       // from what the cluster last said, and the cluster may tighten it
-      // further but never loosen it.
-      if (known_valid_ && to < from) {
+      // further but never loosen it, unless an operator set this very scope
+      // since (a message named it).
+      if (known_valid_ && to < from && written_fields_.count(field) == 0) {
         const auto known = known_.find(field);
         if (from != (known == known_.end() ? guards::TradingState::active : known->second)) return;
       }
@@ -679,6 +682,7 @@ class Member::Impl {
   bool name_warned_ = false;
   bool reread_ = false;
   std::set<std::string> cancel_fields_;
+  std::set<std::string> written_fields_;  // fields the messages since the last read named
   // Under apply_mutex_: the trading states the cluster holds as this member
   // last knew them (read, or written through it), by field; absent: ACTIVE.
   std::map<std::string, guards::TradingState> known_;

@@ -245,6 +245,12 @@ class LocalGuards(ClusterTestCase):
                    timeout=2.0, what="the shared halt of paper2")
         self.assertEqual(self.buy(trader, "d-3"), "DAILY_LOSS_LIMIT")
         self.assertEqual(self.buy(self.connect(second, "trader"), "d-4"), "OK", "the other member's own account")
+        # An operator's resume of that very scope, on any member, loosens it
+        # (and the loss so far is forgiven), as on one gateway.
+        ops.resume("account:paper")
+        wait_until(lambda: self.buy(trader, f"d-{time.monotonic_ns()}") == "OK", timeout=2.0,
+                   what="the operator's resume")
+        first.wait_for_log("daily_loss_forgiven")
         # The cluster may tighten it further.
         ops.halt("account:paper")
         wait_until(lambda: self.buy(trader, f"d-{time.monotonic_ns()}") == "TRADING_HALTED", timeout=2.0,

@@ -121,6 +121,20 @@ class Member::Impl {
         member_key_(keys::member(options_.name)) {
     validate_member_name(options_.name);
     require_supported(options_.redis);
+    if (!options_.known_state_path.empty()) {
+      std::optional<ControlState> saved;
+      try {
+        saved = read_control_state(options_.known_state_path);
+      } catch (const ControlStateError& error) {
+        throw ClusterStartError(std::string("cluster: the last known shared state: ") + error.what());
+      }
+      if (saved) {
+        for (const StateField& field : encode_state(*saved)) {
+          if (field.field.rfind("disabled:", 0) != 0) known_[field.field] = stored_state(field.value);
+        }
+        known_valid_ = true;
+      }
+    }
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error("cluster: cannot create an eventfd");
     gateway_.hold_accounts(true);
@@ -183,13 +197,13 @@ class Member::Impl {
       gateway_.set_trading_state(scope, state, cancel_working);
     } catch (const ControlStateError& error) {
       if (error.applied()) {
-        known_[field.field] = state;
+        know(field.field, state);
         enqueue(std::move(field), cancel_working);
       }
       throw;
     }
     // The cluster will say this: it is the operator's, not a local guard's.
-    known_[field.field] = state;
+    know(field.field, state);
     enqueue(std::move(field), cancel_working);
   }
 
@@ -574,7 +588,13 @@ class Member::Impl {
       // since (a message named it).
       if (known_valid_ && to < from && written_fields_.count(field) == 0) {
         const auto known = known_.find(field);
-        if (from != (known == known_.end() ? guards::TradingState::active : known->second)) return;
+        if (from != (known == known_.end() ? guards::TradingState::active : known->second)) {
+          if (!kept_logged_.insert(field + " " + std::string(guards::to_string(from))).second) return;
+          log("warn", "cluster_state_kept",
+              "scope=" + field + " local=" + std::string(guards::to_string(from)) +
+                  " cluster=" + std::string(guards::to_string(to)) + " why=\"switched by this gateway's own guard\"");
+          return;
+        }
       }
       const bool cancel = cancel_fields_.count(field) != 0 && to != guards::TradingState::active;
       if (from == to) {
@@ -628,12 +648,42 @@ class Member::Impl {
 
   // What the cluster said last, by field (trading states only).
   void remember(const ControlState& remote) {
-    known_.clear();
+    std::map<std::string, guards::TradingState> known;
     for (const StateField& field : encode_state(remote)) {
-      if (field.field.rfind("disabled:", 0) == 0) continue;
-      known_[field.field] = field.value == "HALTED" ? guards::TradingState::halted : guards::TradingState::reducing;
+      if (field.field.rfind("disabled:", 0) != 0) known[field.field] = stored_state(field.value);
     }
+    const bool changed = !known_valid_ || known != known_;
+    known_ = std::move(known);
     known_valid_ = true;
+    if (changed) persist_known();
+  }
+
+  // One field of what the cluster holds, as written through this member.
+  void know(const std::string& field, guards::TradingState state) {
+    if (state == guards::TradingState::active) {
+      known_.erase(field);
+    } else {
+      known_[field] = state;
+    }
+    persist_known();
+  }
+
+  static guards::TradingState stored_state(const std::string& value) noexcept {
+    return value == "HALTED" ? guards::TradingState::halted : guards::TradingState::reducing;
+  }
+
+  // Requires apply_mutex_ (or the constructor).
+  void persist_known() {
+    if (options_.known_state_path.empty()) return;
+    try {
+      std::vector<std::pair<std::string, std::string>> fields{{"version", "0"}};
+      for (const auto& [field, state] : known_) fields.emplace_back(field, std::string(guards::to_string(state)));
+      write_control_state(options_.known_state_path, decode_state(fields).control);
+    } catch (const std::exception& error) {
+      // Kept in memory; a restart before the next write would treat the
+      // scopes that changed since as the gateway's own (never loosened).
+      log("error", "cluster_known_state_not_saved", std::string("error=\"") + error.what() + "\"");
+    }
   }
 
   void cancel_in(TradingScope scope) {
@@ -687,6 +737,7 @@ class Member::Impl {
   // last knew them (read, or written through it), by field; absent: ACTIVE.
   std::map<std::string, guards::TradingState> known_;
   bool known_valid_ = false;
+  std::set<std::string> kept_logged_;  // "field STATE" already logged as kept
   std::set<std::uint64_t> own_versions_;
 };
 

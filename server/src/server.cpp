@@ -198,6 +198,10 @@ class Process final : public ConnectionOwner {
     options.name = settings.name;
     options.fail_after = std::chrono::milliseconds(settings.fail_after_ns / kNanosPerMilli);
     options.on_redis_loss = settings.on_redis_loss;
+    if (!config_.gateway.state_path.empty()) {
+      options.known_state_path = config_.gateway.state_path;
+      options.known_state_path += ".cluster";
+    }
     if (!settings.password_env.empty()) {
       try {
         options.password = credentials().resolve(settings.password_env);

@@ -222,15 +222,25 @@ class ReadBack(ClusterTestCase):
             self.assertIn("by=cluster", member.log_events("trading_state_changed")[-1])
 
 
+LOSS_LIMITED = INSTRUMENTS_TOML.replace(
+    '[[accounts]]\nname = "paper"\nbroker = "paper"\n',
+    '[[accounts]]\nname = "paper"\nbroker = "paper"\ncurrency = "USD"\nmax_daily_loss = "0.4"\n',
+)
+
+
 class LocalGuards(ClusterTestCase):
+    def restart(self, member: GatewayProcess) -> GatewayProcess:
+        """The same member (directory, name, [state] file) started again."""
+        self.assertEqual(member.terminate(), 0)
+        again = GatewayProcess(member.directory, self.principals, extra_toml=member.extra_toml,
+                               instruments=member.instruments)
+        self.addCleanup(again.terminate)
+        return again
+
     def test_a_daily_loss_switch_stays_local_and_the_cluster_never_loosens_it(self) -> None:
-        limited = INSTRUMENTS_TOML.replace(
-            '[[accounts]]\nname = "paper"\nbroker = "paper"\n',
-            '[[accounts]]\nname = "paper"\nbroker = "paper"\ncurrency = "USD"\nmax_daily_loss = "0.4"\n',
-        )
-        self.assertNotEqual(limited, INSTRUMENTS_TOML)
-        first = self.start_member("gw-1", instruments=limited)
-        second = self.start_member("gw-2", instruments=limited)
+        self.assertNotEqual(LOSS_LIMITED, INSTRUMENTS_TOML)
+        first = self.start_member("gw-1", instruments=LOSS_LIMITED)
+        second = self.start_member("gw-2", instruments=LOSS_LIMITED)
         trader = self.connect(first, "trader")
         # Bought at the ask, valued at the mid: 0.45 lost at once, past 0.4.
         self.assertEqual(self.buy(trader, "d-1", qty="30000"), "OK")
@@ -255,6 +265,40 @@ class LocalGuards(ClusterTestCase):
         ops.halt("account:paper")
         wait_until(lambda: self.buy(trader, f"d-{time.monotonic_ns()}") == "TRADING_HALTED", timeout=2.0,
                    what="the shared halt of paper")
+
+
+    def test_a_restart_keeps_the_gateways_own_switch_and_follows_the_clusters_changes(self) -> None:
+        def state_toml(name: str) -> str:
+            return f'\n[state]\npath = "{self.root / name / "ordergate.state"}"\n'
+
+        first = self.start_member("gw-1", instruments=LOSS_LIMITED, extra=state_toml("gw-1"))
+        second = self.start_member("gw-2", instruments=LOSS_LIMITED, extra=state_toml("gw-2"))
+        trader = self.connect(first, "trader")
+        self.assertEqual(self.buy(trader, "r-1", qty="30000"), "OK")
+        first.wait_for_log("daily_loss_limit")
+        ops = self.connect(second, "ops")
+        ops.halt("account:paper2")
+        wait_until(lambda: (self.root / "gw-1" / "ordergate.state.cluster").exists()
+                   and "paper2" in (self.root / "gw-1" / "ordergate.state.cluster").read_text(),
+                   what="the last known shared state saved")
+        # The first member restarts: its own REDUCING (by=daily_loss) is in its
+        # state file, the cluster holds the account ACTIVE. The restart must
+        # not loosen it.
+        first = self.restart(first)
+        trader = first.connect("trader")
+        self.addCleanup(trader.close)
+        self.assertNotEqual(self.buy(trader, "r-2"), "OK")
+        self.assertEqual(
+            trader.submit("paper2", "EURUSD", "buy", "market", "1", "ioc", "r-3").reason, "TRADING_HALTED")
+        self.assertTrue(first.log_events("cluster_state_kept"))
+        # A change the cluster made while a member was down reaches it when
+        # it starts: the second member restarts after a resume of paper2.
+        second.terminate()
+        self.connect(first, "ops").resume("account:paper2")
+        second = self.restart(second)
+        other = second.connect("trader")
+        self.addCleanup(other.close)
+        self.assertTrue(other.submit("paper2", "EURUSD", "buy", "market", "1", "ioc", "r-4").accepted)
 
 
 class Reload(ClusterTestCase):

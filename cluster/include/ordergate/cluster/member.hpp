@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -62,6 +63,13 @@ struct MemberOptions {
   std::chrono::milliseconds fail_after{2000};
   /// REDUCING or HALTED.
   guards::TradingState on_redis_loss = guards::TradingState::reducing;
+  /// Where the member keeps the trading states the cluster held when it last
+  /// heard (a state file, `write_control_state`): beside the gateway's state
+  /// file (`<state_path>.cluster`), so that after a restart a scope the
+  /// gateway's own guards switched (a daily loss limit) is told from one the
+  /// cluster switched, and the first read never loosens the former. Empty:
+  /// none, and the first read after a start applies the shared state whole.
+  std::filesystem::path known_state_path;
 
   /// Heartbeat period: fail_after / 4, between 50 ms and 1 s.
   [[nodiscard]] std::chrono::milliseconds heartbeat() const noexcept;
@@ -80,7 +88,9 @@ using MemberLog = std::function<void(std::string_view level, std::string_view ev
 class Member {
  public:
   /// Holds `gateway`'s accounts closed (`Gateway::hold_accounts`) until the
-  /// shared state is read. `gateway` must outlive the member.
+  /// shared state is read. `gateway` must outlive the member. Throws
+  /// ClusterConfigError for bad options and ClusterStartError when
+  /// `known_state_path` cannot be read (damaged: delete it to start afresh).
   Member(Gateway& gateway, MemberOptions options, MemberLog log);
   /// Stops the thread (see `stop`).
   ~Member();

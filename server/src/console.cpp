@@ -793,7 +793,11 @@ HttpResponse Console::set_trading_state(ConsoleSession& session, std::string_vie
     return json_error(400, "INVALID_FIELD", "field 'state' must be active, reducing or halted");
   }
   HttpResponse response = run_admin(context_.log, op, session.principal, [&] {
-    context_.gateway.set_trading_state(*scope, state, cancel);
+    if (context_.cluster != nullptr) {
+      context_.cluster->set_trading_state(*scope, state, cancel);
+    } else {
+      context_.gateway.set_trading_state(*scope, state, cancel);
+    }
   });
   if (response.status == 200 || (response.status == 500 && response.body.find("in effect") != std::string::npos)) {
     context_.log.line("warn", "trading_state", "op=" + std::string(op) + " by=" + session.principal + " via=console");
@@ -846,7 +850,11 @@ HttpResponse Console::principal_action(ConsoleSession& session, std::string_view
   } else if (verb == "disable") {
     response = run_admin(context_.log, "disable_principal", session.principal, [&] {
       try {
-        gateway.set_principal_enabled(target, false);
+        if (context_.cluster != nullptr) {
+          context_.cluster->set_principal_enabled(target, false);
+        } else {
+          gateway.set_principal_enabled(target, false);
+        }
       } catch (const ControlStateError&) {
         gateway.revoke_sessions(target);  // disabled in effect: its sessions end all the same
         throw;
@@ -855,7 +863,13 @@ HttpResponse Console::principal_action(ConsoleSession& session, std::string_view
     });
   } else if (verb == "enable") {
     response = run_admin(context_.log, "enable_principal", session.principal,
-                         [&] { gateway.set_principal_enabled(target, true); });
+                         [&] {
+                           if (context_.cluster != nullptr) {
+                             context_.cluster->set_principal_enabled(target, true);
+                           } else {
+                             gateway.set_principal_enabled(target, true);
+                           }
+                         });
   } else {
     return json_error(404, "NOT_FOUND", "the principal actions are revoke, disable and enable");
   }

@@ -26,6 +26,7 @@
 #include "http_listener.hpp"
 #include "log.hpp"
 #include "metrics_page.hpp"
+#include "ordergate/cluster/member.hpp"
 #include "ordergate/core/ports.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/rate_limit.hpp"
@@ -48,6 +49,9 @@ struct ConsoleContext {
   std::function<void(std::string scope, guards::TradingState state, std::string by)> trading_state_changed;
   bool https = false;  ///< cookies get `Secure`
   std::size_t max_sessions = 64;
+  /// [cluster]: trading states and principal disables go through the
+  /// member, so they are shared (docs/cluster.md); null: the gateway's own.
+  cluster::Member* cluster = nullptr;
 };
 
 class Console {

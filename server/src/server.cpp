@@ -103,8 +103,8 @@ class Process final : public ConnectionOwner {
   }
 
   ~Process() {
+    if (http_) http_->stop();  // it reads the gateway and the journal, and calls the cluster member
     if (cluster_) cluster_->stop();  // it drives the gateway's admin calls
-    if (http_) http_->stop();  // it reads the gateway and the journal
     if (bound_) ::unlink(socket_path_.c_str());
     // Brokers first (their reports are audited), then the journal, while
     // the gateway it takes names from is still alive.
@@ -269,6 +269,7 @@ class Process final : public ConnectionOwner {
                              });
                            },
                            settings.tls(), kMaxConsoleSessions};
+    console.cluster = cluster_.get();
     console_ = std::make_unique<Console>(std::move(console), config_.auth);
     drop_copy_->observe([this](const Gateway::DropCopyReport& entry) {
       console_->record_execution(entry.report, entry.principal);

@@ -11,12 +11,16 @@ CI runs a short run (``ORDERGATE_CLUSTER_SWITCHES`` unset: 50 switches).
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import re
 import secrets
 import statistics
 import subprocess
 import time
 import unittest
+import urllib.parse
 from pathlib import Path
 
 from gateway_harness import (
@@ -299,6 +303,35 @@ class LocalGuards(ClusterTestCase):
         other = second.connect("trader")
         self.addCleanup(other.close)
         self.assertTrue(other.submit("paper2", "EURUSD", "buy", "market", "1", "ioc", "r-4").accepted)
+
+
+class Console(ClusterTestCase):
+    def test_a_halt_from_one_members_console_is_enforced_by_the_other(self) -> None:
+        first = self.start_member("gw-1", extra='\n[http]\nlisten = "127.0.0.1:0"\n')
+        second = self.start_member("gw-2")
+        port = int(re.search(r"console=http://127\.0\.0\.1:(\d+)/", first.ready_line)[1])  # type: ignore[index]
+        origin = {"Origin": f"http://127.0.0.1:{port}"}
+
+        def request(path: str, body: str, headers: dict[str, str]) -> tuple[int, str, str]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+            try:
+                connection.request("POST", path, body, {**origin, **headers})
+                response = connection.getresponse()
+                return response.status, response.getheader("Set-Cookie") or "", response.read().decode()
+            finally:
+                connection.close()
+
+        status, cookie, body = request("/login", urllib.parse.urlencode({"token": self.principals[0].token}),
+                                       {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200, body)
+        csrf = json.loads(body)["csrf"]
+        status, _, body = request("/api/trading-state", json.dumps({"scope": "global", "state": "halted"}),
+                                  {"Content-Type": "application/json", "X-CSRF-Token": csrf,
+                                   "Cookie": cookie.split(";", 1)[0]})
+        self.assertEqual(status, 200, body)
+        trader = self.connect(second, "trader")
+        wait_until(lambda: self.buy(trader, f"c-{time.monotonic_ns()}") == "TRADING_HALTED", timeout=2.0,
+                   what="the console's halt on the other member")
 
 
 class Reload(ClusterTestCase):

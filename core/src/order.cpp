@@ -33,8 +33,9 @@ std::string_view enum_name(Enum value, const std::array<std::string_view, N>& na
 constexpr std::array<std::string_view, 3> kSides = {"unset", "buy", "sell"};
 constexpr std::array<std::string_view, 4> kTypes = {"unset", "market", "limit", "stop"};
 constexpr std::array<std::string_view, 6> kTifs = {"unset", "gtc", "ioc", "fok", "day", "gtd"};
-constexpr std::array<std::string_view, 6> kStatuses = {
-    "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "REJECTED", "EXPIRED"};
+constexpr std::array<std::string_view, 9> kStatuses = {
+    "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "REJECTED", "EXPIRED", "PENDING_REPLACE", "REPLACED",
+    "REPLACE_REJECTED"};
 
 }  // namespace
 

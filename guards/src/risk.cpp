@@ -100,6 +100,41 @@ Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Si
   } while (!c->open_orders.compare_exchange_weak(open, open + 1, std::memory_order_acq_rel,
                                                  std::memory_order_acquire));
 
+  const Reason verdict = reserve_working(*c, instrument, side, quantity, reduce_only);
+  if (verdict != Reason::OK) c->open_orders.fetch_sub(1, std::memory_order_acq_rel);
+  return verdict;
+}
+
+Reason ExposureBook::reserve_more(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
+                                  bool reduce_only) noexcept {
+  if (account >= accounts_) return Reason::UNKNOWN_ACCOUNT;
+  Cell* c = cell(account, instrument.id);
+  if (c == nullptr) return Reason::UNKNOWN_INSTRUMENT;
+  if (side != Side::buy && side != Side::sell) return Reason::INVALID_SIDE;
+  if (!quantity.is_positive()) return Reason::INVALID_QUANTITY;
+  return reserve_working(*c, instrument, side, quantity, reduce_only);
+}
+
+void ExposureBook::release_quantity(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept {
+  Cell* c = cell(account, instrument);
+  if (c == nullptr || (side != Side::buy && side != Side::sell) || !quantity.is_positive()) return;
+  (side == Side::buy ? c->working_buy : c->working_sell).fetch_sub(quantity.raw(), std::memory_order_acq_rel);
+}
+
+Reason ExposureBook::check_reduces(AccountId account, InstrumentId instrument, Side side,
+                                   Decimal removed) const noexcept {
+  const Cell* c = cell(account, instrument);
+  if (c == nullptr || (side != Side::buy && side != Side::sell)) return Reason::REDUCE_ONLY;
+  const bool buy = side == Side::buy;
+  const int128 working = (buy ? c->working_buy : c->working_sell).load(std::memory_order_acquire);
+  const int128 position = c->position.load(std::memory_order_acquire);
+  const int128 directional_position = buy ? position : -position;
+  return working - removed.raw() > -directional_position ? Reason::REDUCE_ONLY : Reason::OK;
+}
+
+Reason ExposureBook::reserve_working(Cell& target, const Instrument& instrument, Side side, Decimal quantity,
+                                     bool reduce_only) noexcept {
+  Cell* c = &target;
   const bool buy = side == Side::buy;
   std::atomic<std::int64_t>& working = buy ? c->working_buy : c->working_sell;
   const int128 max_position = instrument.max_position.raw();
@@ -135,7 +170,6 @@ Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Si
     if (c->fills_started.load(std::memory_order_acquire) == fills) return Reason::OK;
     working.fetch_sub(quantity.raw(), std::memory_order_acq_rel);
   }
-  c->open_orders.fetch_sub(1, std::memory_order_acq_rel);
   return verdict;
 }
 

@@ -19,6 +19,17 @@ enum class ExecStatus : std::uint8_t {
   canceled,
   rejected,
   expired,
+  /// An amend is on its way to the broker: `client_order_id` is the id the
+  /// order will have, `other_client_order_id` the one it has.
+  pending_replace,
+  /// The broker replaced the order: from now on it is known by
+  /// `client_order_id` (and its order id); `other_client_order_id` is the
+  /// id it had. Leaves and cumulative quantities are those of the amended order.
+  replaced,
+  /// The broker (or the gateway at dispatch) refused an amend: the order
+  /// works on unchanged under `client_order_id`; `other_client_order_id` is
+  /// the id the amend asked for.
+  replace_rejected,
 };
 
 [[nodiscard]] std::string_view to_string(ExecStatus status) noexcept;  ///< "NEW", "FILLED", ...
@@ -76,8 +87,10 @@ struct ExecutionReport {
   BrokerOrderId broker_order_id;
   FixedString<32> broker_reason;  ///< the broker's own code, e.g. INSUFFICIENT_MARGIN
   FillSource source = FillSource::none;  ///< position fills only
+  /// Amends only (see ExecStatus::pending_replace, replaced, replace_rejected).
+  ClientOrderId other_client_order_id;
 };
 static_assert(std::is_trivially_copyable_v<ExecutionReport>);
-static_assert(sizeof(ExecutionReport) == 184, "kind and source live in what was padding");
+static_assert(sizeof(ExecutionReport) == 216, "the amend's second client order id added 32 bytes");
 
 }  // namespace ordergate

@@ -33,6 +33,15 @@ class FixedString {
     return true;
   }
 
+  /// Appends `text`; returns false (and changes nothing) when the result
+  /// would not fit. Never truncates.
+  bool append(std::string_view text) noexcept {
+    if (text.size() > Capacity - size_) return false;
+    if (!text.empty()) std::memcpy(data_ + size_, text.data(), text.size());
+    size_ = static_cast<std::uint8_t>(size_ + text.size());
+    return true;
+  }
+
   [[nodiscard]] std::string_view view() const noexcept { return {data_, size_}; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }

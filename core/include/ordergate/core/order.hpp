@@ -96,6 +96,30 @@ struct Order {
 static_assert(std::is_trivially_copyable_v<Order>);
 static_assert(sizeof(Order) == 184, "Order crosses the broker queues by value: keep it small");
 
+/// An amend of a working order as a strategy sends it (cancel/replace):
+/// the order `client_order_id` names is replaced by one with the new id and
+/// the given fields; at least one of them is set. Side, symbol, account,
+/// type and time in force stay. `quantity` is the new total quantity,
+/// filled part included (FIX OrderQty).
+struct ReplaceRequest {
+  std::string_view client_order_id;      ///< the working order
+  std::string_view new_client_order_id;  ///< the id it is known by once replaced
+  std::optional<Decimal> quantity;
+  std::optional<Decimal> price;
+  std::optional<Decimal> stop_price;
+};
+
+/// An amend that passed every guard, addressed to the broker: `order` is the
+/// order as it will be once replaced (its own gateway order id and the new
+/// client order id); `original_*` name the working order it replaces.
+struct ReplaceOrder {
+  Order order;
+  OrderId original_order_id = 0;
+  ClientOrderId original_client_order_id;
+  Decimal original_quantity;  ///< the working order's total quantity
+};
+static_assert(std::is_trivially_copyable_v<ReplaceOrder>);
+
 /// A request to cancel a working order, addressed to the broker.
 struct CancelOrder {
   OrderId order_id = 0;

@@ -133,6 +133,19 @@ class BrokerPort {
   virtual void submit(const Order& order) noexcept = 0;
   /// Cancel a working order. Unknown or finished orders are ignored.
   virtual void cancel(const CancelOrder& cancel) noexcept = 0;
+  /// True when `replace` amends orders at this broker. Asked once, before
+  /// `start`; amends of its accounts' orders are refused otherwise
+  /// (REPLACE_NOT_SUPPORTED). The default: false.
+  [[nodiscard]] virtual bool supports_replace() const noexcept { return false; }
+  /// Amend the working order `replace.original_order_id` into
+  /// `replace.order` (a new gateway order id and client order id, the new
+  /// quantity, price or stop price). The adapter answers with one report on
+  /// `replace.order.order_id`: REPLACED once the venue took the amend (then
+  /// every later report of the order names the new order id), or
+  /// REPLACE_REJECTED when it refused it or the original is no longer
+  /// working (the original works on unchanged). Only called when
+  /// `supports_replace()`; the default rejects.
+  virtual void replace(const ReplaceOrder& replace) noexcept { (void)replace; }
   /// Periodic work: quotes, resting-order matching, network I/O. Returns
   /// true when it did something, so the caller's idle strategy can back off.
   virtual bool poll() noexcept = 0;
@@ -200,6 +213,8 @@ enum class AuditEventType : std::uint8_t {
   position_fill,          ///< a fill on the account outside any gateway order (a stop loss...)
   order_adopted,          ///< reconciliation found the order at the broker and follows it (detail: its owner)
   position_mismatch,      ///< a periodic check found the broker's position differs (detail: both figures)
+  replace_accepted,       ///< an amend passed the guards (order: as amended; detail: the id it replaces)
+  replace_rejected,       ///< an amend was refused by a guard (reason)
 };
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;

@@ -57,7 +57,11 @@ namespace ordergate {
   X(DAILY_CANCEL_LIMIT, "this principal's cancels for the trading day are used up")          \
   X(MAX_GROSS_NOTIONAL_EXCEEDED, "the account's gross notional would exceed its limit")     \
   X(MAX_NET_NOTIONAL_EXCEEDED, "the account's net notional would exceed its limit")         \
-  X(DAILY_LOSS_LIMIT, "the account's loss for the trading day reached its limit; only orders that reduce the position are accepted")
+  X(DAILY_LOSS_LIMIT, "the account's loss for the trading day reached its limit; only orders that reduce the position are accepted")                 \
+  X(ORDER_PENDING, "the order has a cancel or an amend on its way; wait for its report")       \
+  X(REPLACE_NOT_SUPPORTED, "this account's broker cannot amend orders; cancel and submit instead") \
+  X(INVALID_REPLACE, "an amend changes the quantity, price or stop price of a limit or stop order " \
+                     "and keeps the quantity above its fills")
 
 enum class Reason : std::uint8_t {
 #define ORDERGATE_REASON_ENUM(name, message) name,

@@ -74,6 +74,24 @@ class ExposureBook {
   [[nodiscard]] Reason reserve(AccountId account, const Instrument& instrument, Side side,
                                Decimal quantity, bool reduce_only) noexcept;
 
+  /// An amend that raises a working order's quantity: books `quantity`
+  /// more on `side` under the same checks as `reserve` (REDUCE_ONLY,
+  /// MAX_POSITION_EXCEEDED and the refusals of bad ids), without an
+  /// open-order slot: the order is already counted. Undone by
+  /// `release_quantity`.
+  [[nodiscard]] Reason reserve_more(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
+                                    bool reduce_only) noexcept;
+  /// Working quantity on `side` -= `quantity`; open orders unchanged (an
+  /// amend that lowered a working order's quantity, or the undoing of
+  /// `reserve_more`).
+  void release_quantity(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
+  /// REDUCE_ONLY unless the working orders on `side`, less `removed`,
+  /// still shrink the position without flipping it (OK). For an amend in a
+  /// REDUCING scope. A read: a fill in flight may make it refuse, never admit,
+  /// what the settled book would not.
+  [[nodiscard]] Reason check_reduces(AccountId account, InstrumentId instrument, Side side,
+                                     Decimal removed) const noexcept;
+
   /// Undoes a reservation, or retires an order that ended with `leaves`
   /// still open: working quantity on `side` -= leaves, open orders -= 1.
   void release(AccountId account, InstrumentId instrument, Side side, Decimal leaves) noexcept;
@@ -120,6 +138,9 @@ class ExposureBook {
   };
   static_assert(sizeof(Cell) == kCacheLine, "one exposure cell is one cache line");
   Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
+  // The quantity part of `reserve` and `reserve_more`.
+  static Reason reserve_working(Cell& target, const Instrument& instrument, Side side, Decimal quantity,
+                                bool reduce_only) noexcept;
 
   struct alignas(kCacheLine) Version {
     std::atomic<std::uint64_t> value{0};

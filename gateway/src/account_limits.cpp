@@ -24,13 +24,15 @@ Decimal to_decimal(int128 atto) noexcept {
 }  // namespace
 
 Reason Engine::reserve_exposure(const Order& order, const Instrument& instrument, const QuoteBoard& quotes,
-                                std::int64_t now_ns) noexcept {
+                                std::int64_t now_ns, bool more) noexcept {
   const Account& account = accounts_[order.account_id];
+  auto book = [&](bool reduce_only) {
+    return more ? exposure_.reserve_more(order.account_id, instrument, order.side, order.quantity, reduce_only)
+                : exposure_.reserve(order.account_id, instrument, order.side, order.quantity, reduce_only);
+  };
   // A reduce-only order shrinks its position or is refused by the
   // reservation: it cannot raise the account's notional.
-  if (!account.has_notional_limits() || order.reduce_only) {
-    return exposure_.reserve(order.account_id, instrument, order.side, order.quantity, order.reduce_only);
-  }
+  if (!account.has_notional_limits() || order.reduce_only) return book(order.reduce_only);
   const InstrumentTable& instruments = current().instruments;
   const guards::ExtraOrder extra{order.instrument_id, order.side, order.quantity};
   for (;;) {
@@ -40,14 +42,15 @@ Reason Engine::reserve_exposure(const Order& order, const Instrument& instrument
         reason != Reason::OK) {
       return reason;
     }
-    if (Reason reason = exposure_.reserve(order.account_id, instrument, order.side, order.quantity, false);
-        reason != Reason::OK) {
-      return reason;
-    }
+    if (Reason reason = book(false); reason != Reason::OK) return reason;
     if (exposure_.advance_account_version(order.account_id, seen)) return Reason::OK;
     // Another order of the account was booked after our check read the
     // book: take ours back and check again, counting it.
-    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    if (more) {
+      exposure_.release_quantity(order.account_id, order.instrument_id, order.side, order.quantity);
+    } else {
+      exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    }
   }
 }
 

@@ -357,9 +357,12 @@ std::vector<OpenOrder> Engine::open_orders(std::string_view principal) const {
   std::lock_guard lock(open_lists_->mutex);
   for (const std::uint32_t index : open_order_ids(pid)) {
     const OrderRecord& record = records_[index];
+    // A replacement the broker has not confirmed is not the order yet.
+    if (record.replaces.load(std::memory_order_acquire) != kNoOrder) continue;
     OpenOrder open;
     open.order = record.order;
     open.leaves_quantity = Decimal::from_raw(record.leaves_raw.load(std::memory_order_relaxed));
+    open.replace_pending = record.replacing.load(std::memory_order_relaxed);
     orders.push_back(open);
   }
   return orders;

@@ -271,7 +271,7 @@ void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size
     broker.map_lines.clear();
     for (std::size_t i = 0; i < count; ++i) {
       const BrokerCommand& command = batch[i];
-      if (command.kind != CommandKind::submit) continue;
+      if (command.kind != CommandKind::submit && command.kind != CommandKind::replace) continue;
       const adapters::rest::VenueClientId venue_id =
           adapters::rest::format_venue_client_id(broker.client_id_prefix, command.order.order_id);
       (void)OrderMap::format_line(venue_id.view(), principal_name(command.order.principal_id),
@@ -371,8 +371,14 @@ void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
       cancel.instrument_id = command.order.instrument_id;
       cancel.client_order_id = command.order.client_order_id;
       broker.port->cancel(cancel);
+      // On its way, ahead of any amend dispatched after it: the venue sees
+      // the cancel first.
+      record.cancel_requested.store(false, std::memory_order_release);
       break;
     }
+    case CommandKind::replace:
+      dispatch_replace(broker, command);
+      break;
   }
 }
 
@@ -385,6 +391,18 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   // matches the order is this thread's, so nothing below races a reuse.
   if (record.ident.load(std::memory_order_acquire) != incoming.order_id) return;
   const Order& order = record.order;
+  // Amends: the gateway itself reports PENDING_REPLACE; the broker answers
+  // a replacement it has not confirmed with REPLACED or a refusal.
+  if (incoming.status == ExecStatus::pending_replace) return;
+  if (record.replaces.load(std::memory_order_relaxed) != kNoOrder) {
+    if (incoming.status == ExecStatus::replaced) {
+      confirm_replace(record_index, incoming);
+    } else if (incoming.status == ExecStatus::replace_rejected || incoming.status == ExecStatus::rejected) {
+      refuse_replace(record_index, incoming, {});
+    }
+    return;
+  }
+  if (incoming.status == ExecStatus::replaced || incoming.status == ExecStatus::replace_rejected) return;
 
   ExecutionReport report = incoming;
   // Identity comes from our own record, never from the adapter.
@@ -409,6 +427,13 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
     record.open.store(false, std::memory_order_release);
     record.ident.store(incoming.order_id | kFinishedBit, std::memory_order_release);
   }
+  deliver(order, record.session_slot, report);
+  // Its last report is queued and audited: the record may serve another
+  // order once reclaim has unlinked it.
+  if (is_terminal(report.status)) retire(record_index);
+}
+
+void Engine::deliver(const Order& order, std::uint16_t session_slot, const ExecutionReport& report) noexcept {
   executions_.fetch_add(1, std::memory_order_relaxed);
   metric_cells_.count_execution(order.account_id, report.status);
 
@@ -426,14 +451,16 @@ void Engine::on_execution(const ExecutionReport& incoming) noexcept {
   event.price = report.last_price;
   event.client_order_id = order.client_order_id;
   event.broker_order_id = report.broker_order_id;
+  if (!report.other_client_order_id.empty()) {
+    // A validated client order id: [A-Za-z0-9._:-], never a secret.
+    event.detail.assign(report.status == ExecStatus::replace_rejected ? "refused=" : "replaces=");
+    event.detail.append(report.other_client_order_id.view());
+  }
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 
-  if (record.session_slot < config_.max_sessions) sessions_[record.session_slot].events.enqueue(report);
+  if (session_slot < config_.max_sessions) sessions_[session_slot].events.enqueue(report);
   if (drop_copy_) drop_copy(report, order.principal_id, true);
-  // Its last report is queued and audited: the record may serve another
-  // order once reclaim has unlinked it.
-  if (is_terminal(report.status)) retire(record_index);
   if (config_.on_execution_ready) config_.on_execution_ready();
 }
 
@@ -570,6 +597,9 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     record.dispatched = true;
     record.cancel_pending = false;
     record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
+    record.replacing.store(false, std::memory_order_relaxed);
+    record.cancel_requested.store(false, std::memory_order_relaxed);
+    record.replaces.store(kNoOrder, std::memory_order_relaxed);
     record.open.store(true, std::memory_order_relaxed);
     record.ident.store(order_id, std::memory_order_release);
     std::atomic<std::uint32_t>& published = published_[principal].head;

@@ -111,6 +111,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
         throw ConfigError("broker '" + name + "': " + e.what());
       }
       if (!broker->port) throw ConfigError("broker '" + name + "': factory returned nothing");
+      broker->replace_supported = broker->port->supports_replace();
       broker->quotes = std::make_unique<QuoteBoard>(instruments.size());
       const std::size_t pool = config_.broker_queue_capacity +
                                static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;
@@ -255,6 +256,7 @@ std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, co
       state->policy = guards::PrincipalPolicy(spec, accounts_, snapshot->instruments);
       state->order_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
       state->cancel_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
+      state->modify_limits = guards::GcraLimiter({guards::RateWindow{1, kNanosPerSecond}}, 1);
       state->session_ttl_ns = 1;
       state->removed = true;
       snapshot->principals.push_back(std::move(state));
@@ -273,8 +275,10 @@ std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, co
       throw ConfigError(where + ": rate_limits is required (e.g. [\"20/1s\", \"600/1m\"])");
     }
     if (principal->cancel_rate_limits.empty()) throw ConfigError(where + ": cancel_rate_limits must not be empty");
+    if (principal->modify_rate_limits.empty()) throw ConfigError(where + ": modify_rate_limits must not be empty");
     state->order_limits = guards::GcraLimiter(parse_windows(principal->rate_limits, where), 1);
     state->cancel_limits = guards::GcraLimiter(parse_windows(principal->cancel_rate_limits, where), 1);
+    state->modify_limits = guards::GcraLimiter(parse_windows(principal->modify_rate_limits, where), 1);
     if (principal->session_ttl_ns <= 0) throw ConfigError(where + ": session_ttl must be > 0");
     state->session_ttl_ns = principal->session_ttl_ns;
     state->max_orders_per_day = principal->max_orders_per_day;
@@ -282,6 +286,7 @@ std::unique_ptr<Snapshot> Engine::build_snapshot(const GatewayConfig& config, co
     if (previous != nullptr && id < previous->principals.size()) {
       state->order_limits.inherit(previous->principals[id]->order_limits);
       state->cancel_limits.inherit(previous->principals[id]->cancel_limits);
+      state->modify_limits.inherit(previous->principals[id]->modify_limits);
     }
     snapshot->principals.push_back(std::move(state));
   }

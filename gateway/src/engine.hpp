@@ -44,7 +44,7 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t EXPLICIT_INITIAL_INDEX_SIZE = 256;
 };
 
-enum class CommandKind : std::uint8_t { submit, cancel };
+enum class CommandKind : std::uint8_t { submit, cancel, replace };
 
 // Distinct broker adapters one gateway drives (a session keeps a queue
 // budget count per broker in its slot).
@@ -60,7 +60,8 @@ constexpr PrincipalId kForeignPrincipal = kMaxPrincipals - 1;
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
   std::uint16_t session_slot = kNotCounted;  // whose queue budget it counts against
-  Order order;  // for cancel: ids and client order id only
+  Order order;  // for cancel: ids and client order id only; for replace: the order as amended
+  ClientOrderId original_client_order_id;  // replace: the id of the order it amends
 };
 
 // Commands of one session slot the broker thread has taken off its queue;
@@ -98,6 +99,13 @@ constexpr std::uint64_t kFinishedBit = std::uint64_t{1} << 32;
 struct alignas(kCacheLine) OrderRecord {
   Order order;                       // written once per use, before the order is published
   std::uint16_t session_slot = 0;    // where its reports go; written with `order`
+  // Amends (see run_replace). `replacing`: an amend of this order was
+  // accepted and the broker has not answered it; `cancel_requested`: a
+  // session's cancel of it was accepted. Set by the accepting thread (each
+  // refuses when it sees the other: store, fence, load), cleared with the
+  // answer or at the next use.
+  std::atomic<bool> replacing{false};
+  std::atomic<bool> cancel_requested{false};
   std::atomic<std::uint64_t> ident{kNoIdent};
   std::atomic<bool> open{false};     // true until a terminal report
   // Set by the first cancel_orders (cancel-all, halt with cancel) that sends
@@ -121,6 +129,11 @@ struct alignas(kCacheLine) OrderRecord {
   std::uint32_t next_listed = kNoOrder;
   std::uint32_t prev_listed = kNoOrder;
   std::uint32_t next_retired = kNoOrder;  // retired stack
+  // In a replacement the broker has not confirmed yet: the order id it
+  // replaces (kNoOrder otherwise). Set before publication; cleared by the
+  // broker thread at REPLACED, after which the record is the order. Until
+  // then `leaves` holds what the amend reserved beyond the original.
+  std::atomic<std::uint32_t> replaces{kNoOrder};
 };
 static_assert(alignof(OrderRecord) == kCacheLine && sizeof(OrderRecord) % kCacheLine == 0);
 static_assert(sizeof(OrderRecord) == 256, "docs/architecture.md and configuration.md give 256 bytes per record");
@@ -153,6 +166,7 @@ struct PrincipalState {
   guards::PrincipalPolicy policy;
   guards::GcraLimiter order_limits;
   guards::GcraLimiter cancel_limits;
+  guards::GcraLimiter modify_limits;
   std::int64_t session_ttl_ns = 0;
   std::uint32_t max_orders_per_day = 0;  // 0: none
   std::uint32_t max_cancels_per_day = 0;
@@ -229,6 +243,7 @@ struct Broker {
   std::unique_ptr<DispatchedCount[]> dispatched;  // by session slot
   std::thread thread;
   std::atomic<bool> running{false};
+  bool replace_supported = false;  // BrokerPort::supports_replace, asked at construction
   // The order record a position fill on this broker's thread is reading.
   std::atomic<std::uint32_t> hazard{kNoOrder};
 
@@ -298,6 +313,7 @@ class Engine final : public ExecutionSink {
 
   Verdict submit(SessionHandle& handle, const OrderRequest& request) noexcept;
   Verdict cancel(SessionHandle& handle, std::string_view client_order_id) noexcept;
+  Verdict replace(SessionHandle& handle, const ReplaceRequest& request) noexcept;
   bool poll(SessionHandle& handle, ExecutionReport& report) noexcept;
   Reason status(const SessionHandle& handle) const noexcept { return authorize(handle, clock_.monotonic_ns()); }
 
@@ -358,6 +374,16 @@ class Engine final : public ExecutionSink {
   Verdict run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns,
                      std::uint32_t& account) noexcept;
   Verdict run_cancel(SessionHandle& handle, std::string_view client_order_id, std::uint32_t& account) noexcept;
+  Verdict run_replace(SessionHandle& handle, const ReplaceRequest& request, std::int64_t now_ns,
+                      std::uint32_t& account) noexcept;
+  // Broker thread (amend.cpp): the replace command's dispatch, and the
+  // broker's answer on the replacement record `index`.
+  void dispatch_replace(Broker& broker, const BrokerCommand& command) noexcept;
+  void confirm_replace(std::uint32_t index, const ExecutionReport& incoming) noexcept;
+  void refuse_replace(std::uint32_t index, const ExecutionReport& incoming, std::string_view why) noexcept;
+  // Audits `report` of `order`, counts it and hands it to the session in
+  // `session_slot` and the drop copy (broker thread).
+  void deliver(const Order& order, std::uint16_t session_slot, const ExecutionReport& report) noexcept;
   // Records the refusal in `reservation` when given (it must then be one
   // that succeeded), else as a new record.
   Verdict reject(SessionHandle& handle, const Order* order, Reason reason, std::int64_t retry_after_ns = 0,
@@ -419,8 +445,9 @@ class Engine final : public ExecutionSink {
   // the account's own state is the one its loss limits set.
   [[nodiscard]] Reason state_refusal(AccountId account, guards::TradingState state, Reason reason) const noexcept;
   // The account-wide part of step 4: notional limits, then the reservation.
+  // `more`: an amend's additional quantity (no open-order slot).
   [[nodiscard]] Reason reserve_exposure(const Order& order, const Instrument& instrument, const QuoteBoard& quotes,
-                                        std::int64_t now_ns) noexcept;
+                                        std::int64_t now_ns, bool more = false) noexcept;
   // Takes one of `limit` from a daily count (false: used up today); gives
   // one back when the order is refused after all. Hot path: one CAS.
   bool take_daily(std::atomic<std::uint64_t>& count, std::uint32_t limit) noexcept;

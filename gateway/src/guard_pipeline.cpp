@@ -200,6 +200,9 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   record.dispatched = false;
   record.cancel_pending = false;
   record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
+  record.replacing.store(false, std::memory_order_relaxed);
+  record.cancel_requested.store(false, std::memory_order_relaxed);
+  record.replaces.store(kNoOrder, std::memory_order_relaxed);
   record.open.store(true, std::memory_order_relaxed);
   record.ident.store(order_id, std::memory_order_release);
   // Published for the open-order lists: listing and cancel-all find it there.
@@ -377,7 +380,7 @@ Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_
     ~HazardGuard() { hazard.store(kNoOrder, std::memory_order_release); }
   } guard{handle.slot->hazard};
   guard.hazard.store(record_index, std::memory_order_seq_cst);
-  const OrderRecord& record = records_[record_index];
+  OrderRecord& record = records_[record_index];
   if (record.ident.load(std::memory_order_seq_cst) != order_id || !record.open.load(std::memory_order_acquire) ||
       record.order.principal_id != handle.slot->principal ||
       record.order.client_order_id.view() != client_order_id) {
@@ -398,6 +401,18 @@ Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_
     rates.refund();
     return cancel_rejected(Reason::DAILY_CANCEL_LIMIT);
   }
+  // An amend on its way holds the order until the broker answers it (see
+  // run_replace): its flag and ours are set, fenced and read crosswise, so
+  // an amend and a cancel never both pass. The broker thread clears ours
+  // once the cancel is sent.
+  record.cancel_requested.store(true, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (record.replacing.load(std::memory_order_seq_cst)) {
+    record.cancel_requested.store(false, std::memory_order_release);
+    rates.refund();
+    if (daily) give_back_daily(cancels_today);
+    return cancel_rejected(Reason::ORDER_PENDING);
+  }
   // The cancel's record takes its place in the trail before the broker can
   // see the cancel, so the trail never shows the order CANCELED before the
   // cancel was accepted. A cancel only lowers risk: when the ring has no
@@ -412,6 +427,7 @@ Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_
   command.session_slot = handle.slot_index;
   command.order = record.order;
   if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
+    record.cancel_requested.store(false, std::memory_order_release);
     rates.refund();
     if (daily) give_back_daily(cancels_today);
     return cancel_rejected(Reason::BROKER_UNAVAILABLE, 0, &reservation);

@@ -3,7 +3,7 @@
 // Internal: the counters behind Gateway::metrics(). Not installed.
 //
 // Each session slot owns whole cache lines of counters: decisions of submit
-// and cancel by [account][reason] and the guard latency histogram. Only the
+// cancel and replace by [account][reason] and the guard latency histogram. Only the
 // thread that uses the session writes them (relaxed load + store, no
 // read-modify-write); a scrape reads them with relaxed loads. When a
 // session closes, its slot's counts move (under the metrics mutex) into its
@@ -29,7 +29,7 @@ namespace ordergate::detail {
 class MetricCells {
  public:
   static constexpr std::size_t kBuckets = kGuardLatencyBoundsNs.size() + 1;  // + the +Inf bucket
-  static constexpr std::size_t kExecStatuses = static_cast<std::size_t>(ExecStatus::expired) + 1;
+  static constexpr std::size_t kExecStatuses = static_cast<std::size_t>(ExecStatus::replace_rejected) + 1;
 
   // Allocates the cells (setup only; throws std::bad_alloc, or ConfigError
   // when `latency_sample` is not a power of two).
@@ -45,6 +45,9 @@ class MetricCells {
   }
   void count_cancel(std::uint32_t slot, std::uint32_t account, Reason reason) noexcept {
     bump(slot, cancel_offset(account, reason));
+  }
+  void count_replace(std::uint32_t slot, std::uint32_t account, Reason reason) noexcept {
+    bump(slot, 2 * decisions_ + order_offset(account, reason));
   }
   // True for the submits whose latency is timed: the session's first and
   // then one in `latency_sample`.
@@ -104,8 +107,8 @@ class MetricCells {
 
   bool enabled_ = false;
   std::size_t accounts_ = 0;        // configured; index accounts_ = unknown account
-  std::size_t decisions_ = 0;       // (accounts_ + 1) * kReasonCount: one table of orders or cancels
-  std::size_t latency_offset_ = 0;  // 2 * decisions_; then kBuckets buckets and the sum
+  std::size_t decisions_ = 0;       // (accounts_ + 1) * kReasonCount: one table of orders, cancels or replaces
+  std::size_t latency_offset_ = 0;  // 3 * decisions_; then kBuckets buckets and the sum
   std::size_t sample_offset_ = 0;   // the session's submits, for sampling
   std::uint64_t sample_mask_ = 0;   // latency_sample - 1
   std::size_t cells_per_slot_ = 0;

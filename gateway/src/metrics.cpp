@@ -18,7 +18,7 @@ void MetricCells::init(bool enabled, std::uint32_t latency_sample, std::uint32_t
   }
   sample_mask_ = latency_sample - 1;
   decisions_ = (accounts + 1) * kReasonCount;
-  latency_offset_ = 2 * decisions_;
+  latency_offset_ = 3 * decisions_;
   sample_offset_ = latency_offset_ + kBuckets + 1;
   cells_per_slot_ = sample_offset_ + 1;
   lines_per_slot_ = (cells_per_slot_ + kPerLine - 1) / kPerLine;
@@ -57,8 +57,9 @@ void MetricCells::collect_locked(const std::vector<std::int32_t>& slot_principal
   for (std::size_t principal = 0; principal < totals.size(); ++principal) {
     const std::vector<std::uint64_t>& counts = totals[principal];
     if (counts.empty()) continue;
-    for (std::size_t table = 0; table < 2; ++table) {
-      std::vector<GatewayMetrics::Decision>& decisions = table == 0 ? out.orders : out.cancels;
+    for (std::size_t table = 0; table < 3; ++table) {
+      std::vector<GatewayMetrics::Decision>& decisions =
+          table == 0 ? out.orders : (table == 1 ? out.cancels : out.replaces);
       for (std::size_t offset = 0; offset < decisions_; ++offset) {
         const std::uint64_t count = counts[table * decisions_ + offset];
         if (count == 0) continue;
@@ -127,10 +128,11 @@ GatewayMetrics Engine::metrics() const {
   for (std::size_t id = 0; id < snapshot.principals.size(); ++id) {
     const PrincipalState& principal = *snapshot.principals[id];
     if (principal.removed) continue;
-    for (const bool cancels : {false, true}) {
-      const guards::GcraLimiter& limiter = cancels ? principal.cancel_limits : principal.order_limits;
+    for (const int kind : {0, 1, 2}) {
+      const guards::GcraLimiter& limiter =
+          kind == 0 ? principal.order_limits : (kind == 1 ? principal.cancel_limits : principal.modify_limits);
       for (std::size_t w = 0; w < limiter.windows().size(); ++w) {
-        out.rate_remaining.push_back(GatewayMetrics::RateRemaining{static_cast<PrincipalId>(id), cancels,
+        out.rate_remaining.push_back(GatewayMetrics::RateRemaining{static_cast<PrincipalId>(id), kind == 1, kind == 2,
                                                                    limiter.windows()[w], limiter.remaining(0, w, now_ns)});
       }
     }

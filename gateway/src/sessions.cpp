@@ -105,6 +105,11 @@ Verdict Session::cancel(std::string_view client_order_id) noexcept {
   return handle_->engine->cancel(*handle_, client_order_id);
 }
 
+Verdict Session::replace(const ReplaceRequest& request) noexcept {
+  if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
+  return handle_->engine->replace(*handle_, request);
+}
+
 bool Session::poll(ExecutionReport& report) noexcept {
   return handle_ && handle_->engine->poll(*handle_, report);
 }

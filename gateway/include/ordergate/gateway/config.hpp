@@ -36,6 +36,9 @@ struct PrincipalConfig {
   /// Cancel budget, separate from the order budget so cancels are never
   /// blocked by orders.
   std::vector<std::string> cancel_rate_limits = {"100/1s"};
+  /// Amend (replace) budget, separate from both: a strategy that moves its
+  /// quotes often spends this, not its order budget.
+  std::vector<std::string> modify_rate_limits = {"50/1s"};
   /// Sessions of this principal expire after this long (default 1 hour).
   std::int64_t session_ttl_ns = 3'600'000'000'000;
   /// Orders accepted (and cancels asked for by its sessions) per trading

@@ -82,6 +82,20 @@ class Session {
   /// sent; the CANCELED execution report confirms it.
   [[nodiscard]] Verdict cancel(std::string_view client_order_id) noexcept;
 
+  /// Amends an open order of this principal (cancel/replace): a new total
+  /// quantity, price or stop price under a new client order id. Guards, in
+  /// order: the order exists, is this principal's and has no cancel or
+  /// amend on its way (ORDER_PENDING); permissions as for a new order; the
+  /// kill switch (HALTED refuses every amend, REDUCING one that raises the
+  /// quantity or could take the position past zero); validation of the
+  /// amended order; its per-order risk and the exposure of the difference;
+  /// the principal's `modify_rate_limits`; the new id not a duplicate. OK
+  /// means the amend is on its way: the session gets PENDING_REPLACE, then
+  /// REPLACED (the order is known by the new id from then on; `Verdict::
+  /// order_id` is its new order id) or REPLACE_REJECTED (it works on
+  /// unchanged). A refused amend changes nothing. No allocation.
+  [[nodiscard]] Verdict replace(const ReplaceRequest& request) noexcept;
+
   /// Pops the next execution report for this session's orders; false when
   /// there is none. Never blocks.
   [[nodiscard]] bool poll(ExecutionReport& report) noexcept;
@@ -110,6 +124,7 @@ class Session {
 struct OpenOrder {
   Order order;
   Decimal leaves_quantity;  ///< not yet filled
+  bool replace_pending = false;  ///< an amend of it is on its way to the broker
 };
 
 /// Which open orders `Gateway::cancel_orders` cancels; unset fields match all.

@@ -46,6 +46,7 @@ struct GatewayMetrics {
   /// Label sets with a count above zero, by principal, account, reason.
   std::vector<Decision> orders;
   std::vector<Decision> cancels;
+  std::vector<Decision> replaces;  ///< decisions of `replace` (amends)
 
   /// Execution reports the brokers sent (position fills outside any order
   /// included), by account and status; those with a count above zero.
@@ -79,6 +80,7 @@ struct GatewayMetrics {
   struct RateRemaining {
     PrincipalId principal = 0;
     bool cancels = false;
+    bool replaces = false;  ///< `modify_rate_limits` (then `cancels` is false)
     guards::RateWindow window;
     std::int64_t remaining = 0;
   };

@@ -287,6 +287,73 @@ void PaperBroker::cancel(const CancelOrder& request) noexcept {
   report(canceled, ExecStatus::canceled, Decimal{}, Decimal{}, Reason::OK, {});
 }
 
+void PaperBroker::replace(const ReplaceOrder& request) noexcept {
+  if (!started()) return;
+  if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
+  const Order& order = request.order;
+  auto answer = [&](ExecStatus status, std::string_view broker_reason, std::uint64_t broker_sequence) {
+    ExecutionReport event;
+    event.order_id = order.order_id;
+    event.session_id = order.session_id;
+    event.account_id = order.account_id;
+    event.instrument_id = order.instrument_id;
+    event.side = order.side;
+    event.status = status;
+    event.reason = status == ExecStatus::replaced ? Reason::OK : Reason::BROKER_REJECTED;
+    if (status == ExecStatus::replaced) event.leaves_quantity = order.quantity;
+    event.transact_time_ns = clock_->wall_ns();
+    event.client_order_id = order.client_order_id;
+    event.other_client_order_id = request.original_client_order_id;
+    if (broker_sequence != 0) event.broker_order_id = format_broker_order_id(broker_sequence);
+    event.broker_reason.assign(broker_reason);
+    sink_->on_execution(event);
+  };
+  if (state_failed_) {
+    answer(ExecStatus::replace_rejected, "STATE_FILE_FAILED", 0);
+    return;
+  }
+  const auto it = std::find_if(resting_.begin(), resting_.end(), [&](const Resting& resting) {
+    return resting.origin != Origin::restored && resting.order.order_id == request.original_order_id;
+  });
+  if (it == resting_.end()) {
+    answer(ExecStatus::replace_rejected, "ORDER_NOT_WORKING", 0);
+    return;
+  }
+  const Order& original = it->order;
+  if (!is_well_formed(order) || order.account_id != original.account_id ||
+      order.instrument_id != original.instrument_id || order.side != original.side || order.type != original.type) {
+    answer(ExecStatus::replace_rejected, "INVALID_ORDER", 0);
+    return;
+  }
+  if (is_expired(order, clock_->wall_ns())) {
+    answer(ExecStatus::replace_rejected, "EXPIRED", 0);
+    return;
+  }
+  const Touch& touch = touches_[order.instrument_id];
+  const std::optional<Decimal> fill_price =
+      touch.quoted ? arrival_fill_price(order, touch.bid, touch.ask) : std::optional<Decimal>{};
+  const Resting replacement{order, next_broker_sequence_, venue_ids_.make(order.order_id), Origin::submitted};
+  const std::uint64_t gone = it->broker_sequence;
+  ++next_broker_sequence_;
+  resting_.erase(it);
+  Decimal net;
+  if (fill_price) net = book_fill(order);
+  if (state_) {
+    state_->stage_gone(gone);
+    state_->stage_next(next_broker_sequence_);
+    if (fill_price) {
+      state_->stage_position(order.account_id, order.instrument_id, net);
+    } else {
+      state_->stage_order(
+          PaperRestingOrder{replacement.order, replacement.broker_sequence, replacement.venue_client_id});
+    }
+    if (!commit_state()) return;
+  }
+  if (!fill_price) resting_.push_back(replacement);
+  answer(ExecStatus::replaced, {}, replacement.broker_sequence);
+  if (fill_price) report(replacement, ExecStatus::filled, order.quantity, *fill_price, Reason::OK, {});
+}
+
 bool PaperBroker::poll() noexcept {
   if (!started()) return false;
   bool did_work = has_queued_.load(std::memory_order_acquire) && apply_queued_quotes();

@@ -134,6 +134,18 @@ class PaperBroker final : public BrokerPort {
   void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override;
   void submit(const Order& order) noexcept override;
   void cancel(const CancelOrder& request) noexcept override;
+  [[nodiscard]] bool supports_replace() const noexcept override { return true; }
+  /// Amends a resting order at once, as one change of the state file:
+  /// the original leaves the book and the replacement, acknowledged with a
+  /// new broker order id "P-N", joins it at the back (an amend loses the
+  /// place in the queue, as at OANDA and Binance) or, when its new price is
+  /// marketable, fills at once (REPLACED, then FILLED). REPLACE_REJECTED
+  /// (BROKER_REJECTED) with broker reason ORDER_NOT_WORKING when the
+  /// original no longer rests (filled, cancelled, expired, or restored and
+  /// not adopted), INVALID_ORDER when the replacement changes its account,
+  /// instrument, side or type, EXPIRED when it is past its expiry,
+  /// STATE_FILE_FAILED once the state file failed.
+  void replace(const ReplaceOrder& request) noexcept override;
   /// Also compacts the state file when its appended records outgrew it.
   bool poll() noexcept override;
   /// Without a state file, reports every resting order CANCELED (reason

@@ -251,6 +251,8 @@ void read_principal(TableReader& reader, PrincipalConfig& principal, PrincipalAu
   check_rate_windows(reader, "rate_limits", principal.rate_limits);
   principal.cancel_rate_limits = reader.strings("cancel_rate_limits", principal.cancel_rate_limits);
   check_rate_windows(reader, "cancel_rate_limits", principal.cancel_rate_limits);
+  principal.modify_rate_limits = reader.strings("modify_rate_limits", principal.modify_rate_limits);
+  check_rate_windows(reader, "modify_rate_limits", principal.modify_rate_limits);
   principal.session_ttl_ns = reader.duration("session_ttl", principal.session_ttl_ns);
   principal.max_orders_per_day = static_cast<std::uint32_t>(reader.integer("max_orders_per_day", 0, 0, 1'000'000'000));
   principal.max_cancels_per_day = static_cast<std::uint32_t>(reader.integer("max_cancels_per_day", 0, 0, 1'000'000'000));

@@ -126,6 +126,7 @@ void handle_line(HandlerContext& context, Connection& connection, std::string_vi
     case Op::hello: return handle_hello(context, connection, request);
     case Op::submit: return handle_submit(context, connection, request);
     case Op::cancel: return handle_cancel(context, connection, request);
+    case Op::replace: return handle_replace(context, connection, request);
     case Op::cancel_all: return handle_cancel_all(context, connection, request);
     case Op::orders: return handle_orders(context, connection, request);
     case Op::positions: return handle_positions(context, connection, request);
@@ -222,6 +223,24 @@ void handle_cancel(HandlerContext& context, Connection& connection, const Reques
   json.string("cl_ord_id", request.cl_ord_id).end();
 }
 
+void handle_replace(HandlerContext& context, Connection& connection, const Request& request) {
+  const Verdict verdict = connection.session.replace(protocol::to_replace_request(request));
+  hold(context, connection, verdict.audit_sequence);
+  if (!verdict.accepted()) {
+    reject(connection, request, verdict.reason, verdict.retry_after_ns);
+    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
+    return;
+  }
+  connection.session_traded = true;
+  JsonWriter json(connection.output());
+  json.begin().string("type", "accepted").string("op", "replace");
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  json.string("cl_ord_id", request.cl_ord_id)
+      .string("new_cl_ord_id", request.new_cl_ord_id)
+      .integer("order_id", verdict.order_id)
+      .end();
+}
+
 void handle_cancel_all(HandlerContext& context, Connection& connection, const Request& request) {
   Gateway& gateway = context.gateway;
   if (!require(context, connection, request, guards::Permission::cancel)) return;
@@ -265,6 +284,7 @@ void handle_orders(HandlerContext& context, Connection& connection, const Reques
         .decimal("leaves_qty", open.leaves_quantity);
     if (!order.price.is_zero()) json.decimal("price", order.price);
     if (!order.stop_price.is_zero()) json.decimal("stop_price", order.stop_price);
+    if (open.replace_pending) json.boolean("replace_pending", true);
     json.element_end();
   }
   json.array_end().end();

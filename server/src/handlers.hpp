@@ -67,6 +67,7 @@ void handle_line(HandlerContext& context, Connection& connection, std::string_vi
 void handle_hello(HandlerContext& context, Connection& connection, const protocol::Request& request);
 void handle_submit(HandlerContext& context, Connection& connection, const protocol::Request& request);
 void handle_cancel(HandlerContext& context, Connection& connection, const protocol::Request& request);
+void handle_replace(HandlerContext& context, Connection& connection, const protocol::Request& request);
 void handle_cancel_all(HandlerContext& context, Connection& connection, const protocol::Request& request);
 void handle_orders(HandlerContext& context, Connection& connection, const protocol::Request& request);
 void handle_positions(HandlerContext& context, Connection& connection, const protocol::Request& request);

@@ -97,6 +97,10 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
   out.family("ordergate_cancels_total", "counter",
              "Cancels decided by the gateway, by principal, account, result and reason code (OK when accepted).");
   decisions(out, gateway, "ordergate_cancels_total", metrics.cancels);
+  out.family("ordergate_replaces_total", "counter",
+             "Amends (replace) decided by the gateway, by principal, account, result and reason code (OK when "
+             "accepted); the broker's answer is in ordergate_executions_total (REPLACED, REPLACE_REJECTED).");
+  decisions(out, gateway, "ordergate_replaces_total", metrics.replaces);
   out.family("ordergate_executions_total", "counter", "Execution reports from the brokers, by account and status.");
   for (const GatewayMetrics::Executions& executions : metrics.executions) {
     out.sample("ordergate_executions_total",
@@ -138,11 +142,12 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
   }
 
   out.family("ordergate_rate_limit_remaining", "gauge",
-             "Requests a principal's rate window would admit now, one after another (kind: orders or cancels).");
+             "Requests a principal's rate window would admit now, one after another (kind: orders, cancels or "
+             "replaces).");
   for (const GatewayMetrics::RateRemaining& rate : metrics.rate_remaining) {
     out.sample("ordergate_rate_limit_remaining",
                {{"principal", gateway.principal_name(rate.principal)},
-                {"kind", rate.cancels ? "cancels" : "orders"},
+                {"kind", rate.replaces ? "replaces" : (rate.cancels ? "cancels" : "orders")},
                 {"window", window_text(rate.window)}},
                static_cast<std::uint64_t>(rate.remaining < 0 ? 0 : rate.remaining));
   }

@@ -22,7 +22,7 @@ constexpr std::uint32_t kCommon = kOp | kId;
 constexpr std::uint32_t kSubmitFields = kAccount | kSymbol | kSide | kType | kQty | kPrice | kStopPrice | kTif |
                                         kClOrdId | kTag | kStopLoss | kTakeProfit | kExpireTime;
 
-constexpr std::array<OpSpec, 16> kOps = {{
+constexpr std::array<OpSpec, 17> kOps = {{
     {"hello", Op::hello, kToken, kCommon | kToken},
     {"submit", Op::submit, kAccount | kSymbol | kSide | kType | kQty | kTif | kClOrdId, kCommon | kSubmitFields},
     {"cancel", Op::cancel, kClOrdId, kCommon | kClOrdId},
@@ -39,6 +39,7 @@ constexpr std::array<OpSpec, 16> kOps = {{
     {"revoke_sessions", Op::revoke_sessions, kPrincipal, kCommon | kPrincipal},
     {"reload", Op::reload, 0, kCommon},
     {"subscribe", Op::subscribe, kStreams, kCommon | kStreams},
+    {"replace", Op::replace, kClOrdId | kNewClOrdId, kCommon | kClOrdId | kNewClOrdId | kQty | kPrice | kStopPrice},
 }};
 
 struct FieldSpec {
@@ -46,12 +47,13 @@ struct FieldSpec {
   Field field;
 };
 
-constexpr std::array<FieldSpec, 20> kFields = {{
+constexpr std::array<FieldSpec, 21> kFields = {{
     {"op", kOp}, {"id", kId}, {"token", kToken}, {"account", kAccount}, {"symbol", kSymbol},
     {"side", kSide}, {"type", kType}, {"qty", kQty}, {"price", kPrice}, {"stop_price", kStopPrice},
     {"tif", kTif}, {"cl_ord_id", kClOrdId}, {"tag", kTag}, {"stop_loss", kStopLoss},
     {"take_profit", kTakeProfit}, {"expire_time_ns", kExpireTime}, {"scope", kScope},
     {"principal", kPrincipal}, {"cancel_orders", kCancelOrders}, {"streams", kStreams},
+    {"new_cl_ord_id", kNewClOrdId},
 }};
 
 constexpr std::array<Stream, 3> kStreamList = {kStreamExecutions, kStreamRejections, kStreamTradingState};
@@ -283,6 +285,7 @@ bool Decoder::decode_member(simdjson::simdjson_result<simdjson::ondemand::field>
     case kType: return read_string(request.type);
     case kTif: return read_string(request.tif);
     case kClOrdId: return read_string(request.cl_ord_id);
+    case kNewClOrdId: return read_string(request.new_cl_ord_id);
     case kTag: return read_string(request.tag);
     case kScope: return read_string(request.scope);
     case kPrincipal: return read_string(request.principal);
@@ -338,6 +341,16 @@ std::string_view stream_name(Stream stream) noexcept {
     case kStreamTradingState: return "trading_state";
   }
   return "?";
+}
+
+ReplaceRequest to_replace_request(const Request& request) noexcept {
+  ReplaceRequest replace;
+  replace.client_order_id = request.cl_ord_id;
+  replace.new_client_order_id = request.new_cl_ord_id;
+  if ((request.fields & kQty) != 0) replace.quantity = request.qty;
+  replace.price = request.price;
+  replace.stop_price = request.stop_price;
+  return replace;
 }
 
 OrderRequest to_order_request(const Request& request) noexcept {
@@ -427,8 +440,14 @@ void execution_fields(JsonWriter& json, const ExecutionReport& report, std::stri
     json.integer("time_ns", report.transact_time_ns).end();
     return;
   }
-  json.string("cl_ord_id", report.client_order_id.view())
-      .string("status", to_string(report.status))
+  json.string("cl_ord_id", report.client_order_id.view());
+  // Amends: the id the order had (PENDING_REPLACE, REPLACED) or the one a
+  // refused amend asked for (REPLACE_REJECTED).
+  if (!report.other_client_order_id.empty()) {
+    json.string(report.status == ExecStatus::replace_rejected ? "new_cl_ord_id" : "orig_cl_ord_id",
+                report.other_client_order_id.view());
+  }
+  json.string("status", to_string(report.status))
       .string("account", account)
       .string("symbol", symbol)
       .string("side", to_string(report.side))

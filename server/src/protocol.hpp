@@ -22,7 +22,7 @@ namespace ordergate::protocol {
 
 enum class Op : std::uint8_t {
   hello, submit, cancel, cancel_all, orders, positions, ping, bye,
-  halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload, subscribe,
+  halt, reduce, resume, disable_principal, enable_principal, revoke_sessions, reload, subscribe, replace,
 };
 
 /// Drop-copy streams (`subscribe`), as bits of `Request::streams`.
@@ -38,7 +38,7 @@ enum Field : std::uint32_t {
   kSide = 1u << 5, kType = 1u << 6, kQty = 1u << 7, kPrice = 1u << 8, kStopPrice = 1u << 9,
   kTif = 1u << 10, kClOrdId = 1u << 11, kTag = 1u << 12, kStopLoss = 1u << 13,
   kTakeProfit = 1u << 14, kExpireTime = 1u << 15, kScope = 1u << 16, kPrincipal = 1u << 17,
-  kCancelOrders = 1u << 18, kStreams = 1u << 19,
+  kCancelOrders = 1u << 18, kStreams = 1u << 19, kNewClOrdId = 1u << 20,
 };
 
 /// A decoded request. String views point into the decoder's buffers and are
@@ -54,6 +54,7 @@ struct Request {
   std::string_view type;
   std::string_view tif;
   std::string_view cl_ord_id;
+  std::string_view new_cl_ord_id;
   std::string_view tag;
   std::string_view scope;
   std::string_view principal;
@@ -133,6 +134,9 @@ class JsonWriter {
 
 /// The order a `submit` request asks for. Views point into `request`.
 [[nodiscard]] OrderRequest to_order_request(const Request& request) noexcept;
+
+/// The amend a `replace` request asks for. Views point into `request`.
+[[nodiscard]] ReplaceRequest to_replace_request(const Request& request) noexcept;
 
 /// `global`, `account:<name>` or `principal:<name>`; nullopt otherwise. The
 /// name views point into `scope`.

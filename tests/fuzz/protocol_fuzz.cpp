@@ -25,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   ORDERGATE_FUZZ_CHECK((request.fields & kOp) != 0);
   if (request.op == Op::submit) (void)to_order_request(request);
+  if (request.op == Op::replace) (void)to_replace_request(request);
   if (request.op == Op::halt || request.op == Op::reduce || request.op == Op::resume) {
     (void)to_trading_scope(request.scope);
   }

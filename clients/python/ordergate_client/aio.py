@@ -50,6 +50,7 @@ from ordergate_client.client import (
     _parse_welcome,
     _pushed_event,
     _raw,
+    _replace_fields,
     _scope_fields,
     _stream_names,
     _submit_fields,
@@ -186,6 +187,23 @@ class AsyncClient:
     async def cancel(self, cl_ord_id: str, timeout: float | None = None) -> Accepted | Rejected:
         return await self._call(
             "cancel", {"cl_ord_id": _text(cl_ord_id, "cl_ord_id")}, _accepted_or_rejected("cancel"), timeout
+        )
+
+    async def replace(
+        self,
+        cl_ord_id: str,
+        new_cl_ord_id: str,
+        qty: DecimalInput | None = None,
+        price: DecimalInput | None = None,
+        stop_price: DecimalInput | None = None,
+        timeout: float | None = None,
+    ) -> Accepted | Rejected:
+        """Amends an open order; see :meth:`ordergate_client.Client.replace`."""
+        return await self._call(
+            "replace",
+            _replace_fields(cl_ord_id, new_cl_ord_id, qty, price, stop_price),
+            _accepted_or_rejected("replace"),
+            timeout,
         )
 
     async def cancel_all(

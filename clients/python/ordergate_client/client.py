@@ -164,6 +164,9 @@ class Accepted:
     """Gateway order id (``submit`` only)."""
     count: int | None = None
     """Orders being canceled (``cancel_all`` only)."""
+    new_cl_ord_id: str | None = None
+    """The id the order will have once replaced (``replace`` only); ``order_id``
+    is then its new gateway order id."""
 
     @property
     def accepted(self) -> Literal[True]:
@@ -206,7 +209,9 @@ class ExecEvent:
 
     cl_ord_id: str
     status: str
-    """``NEW``, ``PARTIALLY_FILLED``, ``FILLED``, ``CANCELED``, ``REJECTED`` or ``EXPIRED``."""
+    """``NEW``, ``PARTIALLY_FILLED``, ``FILLED``, ``CANCELED``, ``REJECTED``, ``EXPIRED``, or
+    for an amend ``PENDING_REPLACE``, ``REPLACED`` (the order is known by ``cl_ord_id``
+    from now on) or ``REPLACE_REJECTED`` (it works on unchanged)."""
     account: str
     symbol: str
     side: str
@@ -219,6 +224,10 @@ class ExecEvent:
     time_ns: int
     reason: str | None = None
     broker_reason: str | None = None
+    orig_cl_ord_id: str | None = None
+    """``PENDING_REPLACE`` and ``REPLACED``: the id the order had."""
+    new_cl_ord_id: str | None = None
+    """``REPLACE_REJECTED``: the id the refused amend asked for."""
 
     @property
     def is_terminal(self) -> bool:
@@ -308,6 +317,8 @@ class OpenOrder:
     leaves_qty: decimal.Decimal
     price: decimal.Decimal | None = None
     stop_price: decimal.Decimal | None = None
+    replace_pending: bool = False
+    """An amend of it is on its way to the broker."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -375,6 +386,8 @@ def _parse_exec(message: Mapping[str, Any]) -> ExecEvent:
             time_ns=int(message.get("time_ns", 0)),
             reason=message.get("reason"),
             broker_reason=message.get("broker_reason"),
+            orig_cl_ord_id=message.get("orig_cl_ord_id"),
+            new_cl_ord_id=message.get("new_cl_ord_id"),
         )
     except KeyError as missing:
         raise ProtocolError("BAD_REPLY", f"exec report without field {missing}") from None
@@ -469,6 +482,7 @@ def _accepted_or_rejected(op: str) -> Callable[[JsonObject], Accepted | Rejected
             cl_ord_id=message.get("cl_ord_id"),
             order_id=message.get("order_id"),
             count=message.get("count"),
+            new_cl_ord_id=message.get("new_cl_ord_id"),
         )
 
     return parse
@@ -497,6 +511,7 @@ def _parse_orders(message: JsonObject) -> list[OpenOrder]:
             leaves_qty=_decimal(entry["leaves_qty"], "leaves_qty"),
             price=_optional_decimal(entry, "price"),
             stop_price=_optional_decimal(entry, "stop_price"),
+            replace_pending=entry.get("replace_pending") is True,
         )
         for entry in message.get("orders", [])
     ]
@@ -803,6 +818,37 @@ class Client:
             "cancel", {"cl_ord_id": _text(cl_ord_id, "cl_ord_id")}, _accepted_or_rejected("cancel")
         )
 
+    def replace(
+        self,
+        cl_ord_id: str,
+        new_cl_ord_id: str,
+        qty: DecimalInput | None = None,
+        price: DecimalInput | None = None,
+        stop_price: DecimalInput | None = None,
+        timeout: float | None = None,
+    ) -> Accepted | Rejected:
+        """Amends an open order: a new total ``qty``, ``price`` or ``stop_price``
+        (at least one) under ``new_cl_ord_id``. Accepted means the amend is on its
+        way: ``PENDING_REPLACE`` follows, then ``REPLACED`` (the order is known by
+        ``new_cl_ord_id`` from then on) or ``REPLACE_REJECTED`` (it works on
+        unchanged). Refused: ``ORDER_PENDING`` while a cancel or another amend of
+        it is on its way, ``REPLACE_NOT_SUPPORTED`` for a broker without amends,
+        ``INVALID_REPLACE``, and the guards of a new order."""
+        return self.begin_replace(cl_ord_id, new_cl_ord_id, qty, price, stop_price).result(timeout)
+
+    def begin_replace(
+        self,
+        cl_ord_id: str,
+        new_cl_ord_id: str,
+        qty: DecimalInput | None = None,
+        price: DecimalInput | None = None,
+        stop_price: DecimalInput | None = None,
+    ) -> Pending[Accepted | Rejected]:
+        """Sends a ``replace`` without waiting (pipelining)."""
+        return self._begin(
+            "replace", _replace_fields(cl_ord_id, new_cl_ord_id, qty, price, stop_price), _accepted_or_rejected("replace")
+        )
+
     def cancel_all(
         self, account: str | None = None, symbol: str | None = None, timeout: float | None = None
     ) -> Accepted | Rejected:
@@ -1069,6 +1115,26 @@ class Client:
         if message.get("type") == "error" and message.get("code") in CLOSING_ERROR_CODES:
             self._closing_code = str(message["code"])
         self._unmatched.append(message)
+
+
+def _replace_fields(
+    cl_ord_id: str,
+    new_cl_ord_id: str,
+    qty: DecimalInput | None,
+    price: DecimalInput | None,
+    stop_price: DecimalInput | None,
+) -> JsonObject:
+    """The fields of a ``replace``, checked and encoded (shared by both clients)."""
+    fields: JsonObject = {
+        "cl_ord_id": _text(cl_ord_id, "cl_ord_id"),
+        "new_cl_ord_id": _text(new_cl_ord_id, "new_cl_ord_id"),
+    }
+    for name, value in (("qty", qty), ("price", price), ("stop_price", stop_price)):
+        if value is not None:
+            fields[name] = decimal_text(value, name)
+    if len(fields) == 2:
+        raise ValueError("replace needs at least one of qty, price and stop_price")
+    return fields
 
 
 def _submit_fields(

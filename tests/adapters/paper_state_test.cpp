@@ -276,6 +276,79 @@ TEST_F(PaperStateFile, EveryChangeIsOnDiskBeforeTheReportThatAnnouncesItLeaves) 
   EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
 }
 
+TEST_F(PaperStateFile, AnAmendIsOnDiskBeforeItsReplacedLeavesAndSurvivesARestart) {
+  const Order original = limit(Side::buy, "100", "1.08000");  // P-1 rests
+  Order amended = original;
+  amended.order_id = 40;
+  amended.client_order_id.assign("cl-amended");
+  amended.price = dec("1.08100");
+  amended.quantity = dec("300");
+  {
+    auto run = start();
+    run->broker.submit(original);
+    std::optional<PaperState> seen;
+    run->sink.on_report = [&](const ExecutionReport& report) {
+      if (report.status == ExecStatus::replaced) seen = on_disk();
+    };
+    run->broker.replace(ReplaceOrder{amended, original.order_id, original.client_order_id, original.quantity});
+    ASSERT_EQ(run->sink.statuses(), (Statuses{kNew, ExecStatus::replaced}));
+    const ExecutionReport& replaced = run->sink.reports[1];
+    EXPECT_EQ(replaced.order_id, 40u);
+    EXPECT_EQ(replaced.client_order_id.view(), "cl-amended");
+    EXPECT_EQ(replaced.other_client_order_id, original.client_order_id);
+    EXPECT_EQ(replaced.leaves_quantity, dec("300"));
+    EXPECT_EQ(replaced.broker_order_id.view(), "P-2") << "an amend is acknowledged with a new broker id";
+    ASSERT_TRUE(seen);
+    ASSERT_EQ(seen->resting.size(), 1u);
+    EXPECT_EQ(seen->resting[0].order.order_id, 40u);
+    EXPECT_EQ(seen->resting[0].order.price, dec("1.081"));
+    // The original no longer rests: a second amend of it is refused, and
+    // its cancel finds nothing.
+    Order again = amended;
+    again.order_id = 41;
+    run->broker.replace(ReplaceOrder{again, original.order_id, original.client_order_id, original.quantity});
+    ASSERT_EQ(run->sink.reports.size(), 3u);
+    EXPECT_EQ(run->sink.reports[2].status, ExecStatus::replace_rejected);
+    EXPECT_EQ(run->sink.reports[2].order_id, 41u);
+    EXPECT_EQ(run->sink.reports[2].broker_reason.view(), "ORDER_NOT_WORKING");
+    // Another side is not an amend.
+    Order flipped = amended;
+    flipped.order_id = 42;
+    flipped.side = Side::sell;
+    run->broker.replace(ReplaceOrder{flipped, 40, amended.client_order_id, amended.quantity});
+    ASSERT_EQ(run->sink.reports.size(), 4u);
+    EXPECT_EQ(run->sink.reports[3].broker_reason.view(), "INVALID_ORDER");
+  }
+  auto run = start();
+  EXPECT_EQ(run->broker.resting_orders(), 1u);
+  const std::optional<PaperState> state = on_disk();
+  ASSERT_TRUE(state);
+  ASSERT_EQ(state->resting.size(), 1u);
+  EXPECT_EQ(state->resting[0].order.client_order_id.view(), "cl-amended");
+  EXPECT_EQ(state->resting[0].order.quantity, dec("300"));
+  EXPECT_EQ(state->next_broker_sequence, 3u);
+}
+
+TEST_F(PaperStateFile, AnAmendToAMarketablePriceFillsAtOnceAndBooksThePosition) {
+  auto run = start();
+  const Order original = limit(Side::buy, "100", "1.08000");
+  run->broker.submit(original);
+  Order amended = original;
+  amended.order_id = 50;
+  amended.client_order_id.assign("cl-cross");
+  amended.price = dec("1.08480");  // the ask is 1.08470
+  run->broker.replace(ReplaceOrder{amended, original.order_id, original.client_order_id, original.quantity});
+  EXPECT_EQ(run->sink.statuses(), (Statuses{kNew, ExecStatus::replaced, kFilled}));
+  EXPECT_EQ(run->sink.reports[2].last_price, dec("1.08470")) << "filled at the touch";
+  EXPECT_EQ(run->broker.resting_orders(), 0u);
+  EXPECT_EQ(run->broker.position(kAccount, kEurUsd), dec("100"));
+  const std::optional<PaperState> state = on_disk();
+  ASSERT_TRUE(state);
+  EXPECT_TRUE(state->resting.empty());
+  ASSERT_EQ(state->positions.size(), 1u);
+  EXPECT_EQ(state->positions[0].net, dec("100"));
+}
+
 TEST_F(PaperStateFile, TheRestingOrderIsOnDiskWhenItsNewLeaves) {
   auto run = start();
   const Order resting = limit(Side::buy, "100", "1.08000");

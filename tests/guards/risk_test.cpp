@@ -215,6 +215,39 @@ TEST_F(Exposure, RefusesAWorstCasePositionBeyondTheLimitInclusively) {
   EXPECT_EQ(reserve(Side::sell, "3000000"), Reason::OK);
 }
 
+TEST_F(Exposure, AnAmendBooksMoreQuantityWithoutAnOpenOrderSlotUnderTheSameLimits) {
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(reserve(Side::buy, "1000000"), Reason::OK);
+  // Every slot is taken: an amend needs none.
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::buy, decimal_literal("0"), false), Reason::INVALID_QUANTITY);
+  const ExposureBook::Snapshot before = snapshot();
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::buy, decimal_literal("1"), false),
+            Reason::MAX_POSITION_EXCEEDED);
+  EXPECT_TRUE(same(snapshot(), before)) << "a refused amend books nothing";
+  book_.release_quantity(0, instrument_.id, Side::buy, decimal_literal("500000"));
+  EXPECT_EQ(snapshot().open_orders, 3u) << "an amend that shrinks an order keeps its slot";
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::buy, decimal_literal("500000"), false), Reason::OK);
+  EXPECT_EQ(snapshot().working_buy, decimal_literal("3000000"));
+  EXPECT_EQ(snapshot().open_orders, 3u);
+  EXPECT_EQ(book_.reserve_more(7, instrument_, Side::buy, decimal_literal("1"), false), Reason::UNKNOWN_ACCOUNT);
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::unset, decimal_literal("1"), false), Reason::INVALID_SIDE);
+}
+
+TEST_F(Exposure, InAReducingScopeAnAmendMustLeaveTheSideShrinkingThePosition) {
+  fill(Side::buy, "50000");  // long 50,000
+  ASSERT_EQ(reserve(Side::sell, "40000", true), Reason::OK);
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::sell, decimal_literal("10001"), true), Reason::REDUCE_ONLY);
+  EXPECT_EQ(book_.reserve_more(0, instrument_, Side::sell, decimal_literal("10000"), true), Reason::OK);
+  book_.release_quantity(0, instrument_.id, Side::sell, decimal_literal("10000"));
+  EXPECT_EQ(book_.check_reduces(0, instrument_.id, Side::sell, decimal_literal("0")), Reason::OK);
+  // A buy only grows a long position.
+  EXPECT_EQ(book_.check_reduces(0, instrument_.id, Side::buy, decimal_literal("0")), Reason::REDUCE_ONLY);
+  // The long shrinks to 30,000 by fills elsewhere: 40,000 of working sells
+  // could now flip it, unless the amend takes off 10,000.
+  book_.apply_position_change(0, instrument_.id, Side::sell, decimal_literal("20000"));
+  EXPECT_EQ(book_.check_reduces(0, instrument_.id, Side::sell, decimal_literal("9999")), Reason::REDUCE_ONLY);
+  EXPECT_EQ(book_.check_reduces(0, instrument_.id, Side::sell, decimal_literal("10000")), Reason::OK);
+}
+
 TEST_F(Exposure, CountsTheFilledPositionInTheWorstCase) {
   fill(Side::buy, "2500000");
   EXPECT_EQ(snapshot().position, decimal_literal("2500000"));

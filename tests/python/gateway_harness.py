@@ -135,6 +135,7 @@ class Principal:
     order_types: Sequence[str] = ()
     rate_limits: Sequence[str] = ("1000/1s",)
     cancel_rate_limits: Sequence[str] | None = None
+    modify_rate_limits: Sequence[str] | None = None
     max_quantity: str | None = None
     session_ttl: str | None = None
     cancel_on_disconnect: bool = False
@@ -155,6 +156,8 @@ class Principal:
             lines.append(f"order_types = {_list(self.order_types)}")
         if self.cancel_rate_limits is not None:
             lines.append(f"cancel_rate_limits = {_list(self.cancel_rate_limits)}")
+        if self.modify_rate_limits is not None:
+            lines.append(f"modify_rate_limits = {_list(self.modify_rate_limits)}")
         if self.max_quantity is not None:
             lines.append(f"max_quantity = {_q(self.max_quantity)}")
         if self.session_ttl is not None:

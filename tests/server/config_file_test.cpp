@@ -110,6 +110,19 @@ TEST(ConfigFile, TheDuplicateWindowIsADurationWithinOneSecondAndThirtyDays) {
   }
 }
 
+TEST(ConfigFile, ThePrincipalsAmendBudgetIsReadAndCheckedLikeItsOtherWindows) {
+  const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
+  EXPECT_EQ(defaults.gateway.principals[0].modify_rate_limits, (std::vector<std::string>{"50/1s"}));
+  const ProcessConfig set = parse_config_text(
+      replace(kValid, "rate_limits = [\"20/1s\"]", "rate_limits = [\"20/1s\"]\nmodify_rate_limits = [\"5/1s\", \"100/1m\"]"),
+      "test.toml");
+  EXPECT_EQ(set.gateway.principals[0].modify_rate_limits, (std::vector<std::string>{"5/1s", "100/1m"}));
+  EXPECT_NE(error_of(replace(kValid, "rate_limits = [\"20/1s\"]",
+                             "rate_limits = [\"20/1s\"]\nmodify_rate_limits = [\"5/1y\"]"))
+                .find("rate limit '5/1y'"),
+            std::string::npos);
+}
+
 TEST(ConfigFile, TheTradingDayAndThePrincipalsDailyCountsAreRead) {
   const ProcessConfig defaults = parse_config_text(kValid, "test.toml");
   EXPECT_EQ(defaults.gateway.day_start, "17:00 America/New_York");

@@ -49,6 +49,11 @@ TEST_F(MetricsPageTest, CountsAcceptedAndRejectedOrdersByPrincipalAccountResultA
   EXPECT_EQ(session.submit(market("ok-1")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
   EXPECT_EQ(session.submit(market("bad-1", "XAUUSD")).reason, Reason::UNKNOWN_INSTRUMENT);
   EXPECT_EQ(session.cancel("none").reason, Reason::UNKNOWN_ORDER);
+  ReplaceRequest amend;
+  amend.client_order_id = "none";
+  amend.new_client_order_id = "none-2";
+  amend.quantity = decimal_literal("2000");
+  EXPECT_EQ(session.replace(amend).reason, Reason::UNKNOWN_ORDER);
 
   ProcessMetrics process;
   process.version = "9.8.7";
@@ -61,6 +66,10 @@ TEST_F(MetricsPageTest, CountsAcceptedAndRejectedOrdersByPrincipalAccountResultA
                              "reason=\"UNKNOWN_INSTRUMENT\"} 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_cancels_total{principal=\"dev\",account=\"\",result=\"rejected\","
                              "reason=\"UNKNOWN_ORDER\"} 1\n"));
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_replaces_total counter\n"));
+  EXPECT_TRUE(contains(text, "ordergate_replaces_total{principal=\"dev\",account=\"\",result=\"rejected\","
+                             "reason=\"UNKNOWN_ORDER\"} 1\n"));
+  EXPECT_TRUE(contains(text, "ordergate_rate_limit_remaining{principal=\"dev\",kind=\"replaces\",window=\"50/1s\"}"));
   // Sampled (one submit in 16 per session, the first included).
   EXPECT_TRUE(contains(text, "ordergate_guard_latency_sample 16\n"));
   EXPECT_TRUE(contains(text, "ordergate_guard_latency_seconds_count 1\n"));

@@ -83,6 +83,7 @@ TEST(Protocol, EveryOpDecodesWithItsRequiredFieldsAndNamesItselfBack) {
       {R"({"op":"revoke_sessions","principal":"p"})", Op::revoke_sessions},
       {R"({"op":"reload"})", Op::reload},
       {R"({"op":"subscribe","streams":["executions"]})", Op::subscribe},
+      {R"({"op":"replace","cl_ord_id":"c","new_cl_ord_id":"d","qty":"2"})", Op::replace},
   };
   Wire wire;
   for (const auto& [line, op] : ops) {
@@ -435,6 +436,54 @@ TEST(Protocol, SimpleAndErrorRepliesEscapeWhatTheyCarry) {
   std::string control(1, '\x01');
   write_error(out, "7", ErrorCode::invalid_field, control);
   EXPECT_EQ(out, "{\"type\":\"error\",\"id\":7,\"code\":\"INVALID_FIELD\",\"message\":\"\\u0001\"}\n");
+}
+
+TEST(Protocol, ReplaceMapsOnlyTheFieldsGivenOntoTheAmend) {
+  Wire wire;
+  ASSERT_TRUE(wire.decode(R"({"op":"replace","id":4,"cl_ord_id":"c-1","new_cl_ord_id":"c-2","price":"1.2"})"))
+      << wire.error.message;
+  ReplaceRequest amend = to_replace_request(wire.request);
+  EXPECT_EQ(amend.client_order_id, "c-1");
+  EXPECT_EQ(amend.new_client_order_id, "c-2");
+  EXPECT_FALSE(amend.quantity.has_value());
+  EXPECT_EQ(amend.price, decimal_literal("1.2"));
+  EXPECT_FALSE(amend.stop_price.has_value());
+  ASSERT_TRUE(wire.decode(R"({"op":"replace","cl_ord_id":"c-1","new_cl_ord_id":"c-2","qty":"5","stop_price":"1.3"})"));
+  amend = to_replace_request(wire.request);
+  EXPECT_EQ(amend.quantity, decimal_literal("5"));
+  EXPECT_EQ(amend.stop_price, decimal_literal("1.3"));
+  EXPECT_FALSE(amend.price.has_value());
+  // Side, symbol, account and type cannot change: they are not fields of
+  // the op. The new id is required.
+  EXPECT_FALSE(wire.decode(R"({"op":"replace","cl_ord_id":"c-1","new_cl_ord_id":"c-2","side":"sell"})"));
+  EXPECT_EQ(wire.error.code, ErrorCode::unknown_field);
+  EXPECT_FALSE(wire.decode(R"({"op":"replace","cl_ord_id":"c-1","qty":"5"})"));
+  EXPECT_EQ(wire.error.code, ErrorCode::missing_field);
+  EXPECT_NE(wire.error.message.find("new_cl_ord_id"), std::string::npos);
+}
+
+TEST(Protocol, AmendReportsNameTheOtherIdOfTheOrder) {
+  ExecutionReport report;
+  report.status = ExecStatus::replaced;
+  (void)report.client_order_id.assign("c-2");
+  (void)report.other_client_order_id.assign("c-1");
+  std::string out;
+  write_execution(out, report, "paper", "EURUSD");
+  EXPECT_EQ(member(out, "status"), "\"REPLACED\"");
+  EXPECT_EQ(member(out, "orig_cl_ord_id"), "\"c-1\"");
+  report.status = ExecStatus::replace_rejected;
+  (void)report.client_order_id.assign("c-1");
+  (void)report.other_client_order_id.assign("c-2");
+  out.clear();
+  write_execution(out, report, "paper", "EURUSD");
+  EXPECT_EQ(member(out, "status"), "\"REPLACE_REJECTED\"");
+  EXPECT_EQ(member(out, "new_cl_ord_id"), "\"c-2\"");
+  EXPECT_EQ(member(out, "orig_cl_ord_id"), "(absent)");
+  report.other_client_order_id.clear();
+  report.status = ExecStatus::new_order;
+  out.clear();
+  write_execution(out, report, "paper", "EURUSD");
+  EXPECT_EQ(member(out, "new_cl_ord_id"), "(absent)") << "no other id outside amends";
 }
 
 TEST(Protocol, ExecutionReportsCarryEveryFieldAndTheReasonOnlyWhenThereIsOne) {

@@ -194,6 +194,15 @@ std::uint64_t AuditJournal::last_sequence() const noexcept {
 std::uint64_t AuditJournal::written_sequence() const noexcept { return written_.load(std::memory_order_acquire); }
 std::uint64_t AuditJournal::durable_sequence() const noexcept { return durable_.load(std::memory_order_acquire); }
 std::uint64_t AuditJournal::dropped_records() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+JournalSyncStats AuditJournal::sync_stats() const noexcept {
+  JournalSyncStats stats;
+  for (std::size_t bucket = 0; bucket < stats.buckets.size(); ++bucket) {
+    stats.buckets[bucket] = sync_buckets_[bucket].load(std::memory_order_relaxed);
+  }
+  stats.sum_ns = sync_sum_ns_.load(std::memory_order_relaxed);
+  return stats;
+}
 bool AuditJournal::failed() const noexcept { return state_.load(std::memory_order_acquire) == kFailed; }
 
 std::string AuditJournal::error() const {

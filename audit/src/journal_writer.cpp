@@ -84,11 +84,19 @@ bool AuditJournal::write_pending() {
 }
 
 bool AuditJournal::sync_file() {
+  const auto started = std::chrono::steady_clock::now();
   if (::fdatasync(file_->fd) != 0) {
     fail("audit journal " + options_.path.string() + ": fdatasync failed: " + errno_text(errno));
     return false;
   }
   last_sync_ = std::chrono::steady_clock::now();
+  const std::int64_t elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(last_sync_ - started).count();
+  std::size_t bucket = 0;
+  while (bucket < kJournalSyncBoundsNs.size() && elapsed_ns > kJournalSyncBoundsNs[bucket]) ++bucket;
+  // Single writer: a load and a store, no read-modify-write.
+  sync_buckets_[bucket].store(sync_buckets_[bucket].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  sync_sum_ns_.store(sync_sum_ns_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(elapsed_ns),
+                     std::memory_order_relaxed);
   if (unsynced_last_ > end_marked_ && !write_end_mark(unsynced_last_, unsynced_last_hash_)) return false;
   if (unsynced_last_ > durable_.load(std::memory_order_relaxed)) publish_durable(unsynced_last_);
   return true;

@@ -217,6 +217,17 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     out.sample("ordergate_broker_connected", {{"broker", metrics.broker_names[index]}},
                index < metrics.broker_connected.size() && metrics.broker_connected[index] ? 1 : 0);
   }
+  // Each adapter keeps one persistent connection to its venue (the paper
+  // broker's never drops): counted by state, for dashboards that sum them.
+  out.family("ordergate_broker_connections", "gauge",
+             "The broker adapters' venue connections by state (connected, disconnected); one per adapter.");
+  for (std::size_t index = 0; index < metrics.broker_names.size(); ++index) {
+    const bool connected = index < metrics.broker_connected.size() && metrics.broker_connected[index];
+    out.sample("ordergate_broker_connections", {{"broker", metrics.broker_names[index]}, {"state", "connected"}},
+               connected ? 1 : 0);
+    out.sample("ordergate_broker_connections", {{"broker", metrics.broker_names[index]}, {"state", "disconnected"}},
+               connected ? 0 : 1);
+  }
   const std::vector<Gateway::BrokerTransport> transports = gateway.broker_transports();
   if (!transports.empty()) {
     out.family("ordergate_broker_connects_total", "counter",
@@ -293,6 +304,19 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
   out.family("ordergate_audit_records_dropped_total", "counter",
              "Audit records refused because the journal's ring was full.");
   out.sample("ordergate_audit_records_dropped_total", {}, process.audit_records_dropped);
+  if (process.journal != JournalState::disabled) {
+    out.family("ordergate_audit_queue_depth", "gauge",
+               "Audit records numbered but not yet written by the journal's writer thread.");
+    out.sample("ordergate_audit_queue_depth", {}, process.audit_queue_depth);
+    out.family("ordergate_audit_fsync_seconds", "histogram",
+               "Time each fdatasync of the audit journal took (fsync policy always or interval).");
+    std::array<double, kJournalSyncBoundsNs.size()> sync_bounds{};
+    for (std::size_t i = 0; i < sync_bounds.size(); ++i) {
+      sync_bounds[i] = static_cast<double>(kJournalSyncBoundsNs[i]) / 1e9;
+    }
+    out.histogram("ordergate_audit_fsync_seconds", sync_bounds, process.audit_syncs.buckets,
+                  static_cast<double>(process.audit_syncs.sum_ns) / 1e9);
+  }
 
   const Gateway::Counters counters = gateway.counters();
   out.family("ordergate_order_records_reclaimed_total", "counter",

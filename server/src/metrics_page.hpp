@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "ordergate/audit/journal.hpp"
 #include "ordergate/gateway/gateway.hpp"
 
 namespace ordergate::server_detail {
@@ -24,6 +25,8 @@ struct ProcessMetrics {
   JournalState journal = JournalState::disabled;
   std::uint64_t audit_records_written = 0;
   std::uint64_t audit_records_dropped = 0;
+  std::uint64_t audit_queue_depth = 0;  ///< records numbered, not yet written
+  JournalSyncStats audit_syncs;         ///< the journal's fdatasync latency
 };
 
 /// The `/metrics` page.

@@ -303,6 +303,8 @@ class Process final : public ConnectionOwner {
     if (journal_) {
       process.audit_records_written = journal_->written_sequence();
       process.audit_records_dropped = journal_->dropped_records();
+      process.audit_queue_depth = journal_->queue_depth();
+      process.audit_syncs = journal_->sync_stats();
     }
     return process;
   }

@@ -216,6 +216,22 @@ TEST(AuditJournal, AlwaysPolicyLineIsInTheFileWhenWaitDurableReturns) {
   }
 }
 
+TEST(AuditJournal, EachFdatasyncIsTimedAndTheBacklogEmptiesOnceWritten) {
+  ScratchDirectory dir;
+  AuditJournal journal(journal_options(dir / "audit.jsonl", AuditFsync::always), test_names());
+  const JournalSyncStats before = journal.sync_stats();
+  std::uint64_t syncs_before = 0;
+  for (const std::uint64_t count : before.buckets) syncs_before += count;
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(journal.wait_durable(journal.record(order_event("s-" + std::to_string(i)))));
+  const JournalSyncStats after = journal.sync_stats();
+  std::uint64_t syncs = 0;
+  for (const std::uint64_t count : after.buckets) syncs += count;
+  EXPECT_GE(syncs - syncs_before, 1u) << "every durable record came from an fdatasync";
+  EXPECT_LE(syncs - syncs_before, 5u);
+  EXPECT_GT(after.sum_ns, before.sum_ns);
+  EXPECT_EQ(journal.queue_depth(), 0u) << "all written";
+}
+
 TEST(AuditJournal, WaitDurableRefusesSequencesThatWereNeverGiven) {
   ScratchDirectory dir;
   AuditJournal journal(journal_options(dir / "audit.jsonl"));

@@ -145,7 +145,31 @@ TEST_F(MetricsPageTest, ABrokerWithoutAConnectionBlocksReadinessAndIsShownAsDisc
   EXPECT_TRUE(contains(readiness.json, "\"brokers\":{\"paper\":\"disconnected\"}"));
   const std::string text = render_metrics(gateway_, metrics, ProcessMetrics{});
   EXPECT_TRUE(contains(text, "ordergate_broker_connected{broker=\"paper\"} 0\n"));
+  EXPECT_TRUE(contains(text, "ordergate_broker_connections{broker=\"paper\",state=\"connected\"} 0\n"));
+  EXPECT_TRUE(contains(text, "ordergate_broker_connections{broker=\"paper\",state=\"disconnected\"} 1\n"));
   EXPECT_TRUE(contains(text, "ordergate_ready 0\n"));
+  metrics.broker_connected[0] = true;
+  const std::string up = render_metrics(gateway_, metrics, ProcessMetrics{});
+  EXPECT_TRUE(contains(up, "ordergate_broker_connections{broker=\"paper\",state=\"connected\"} 1\n"));
+  EXPECT_TRUE(contains(up, "ordergate_broker_connections{broker=\"paper\",state=\"disconnected\"} 0\n"));
+}
+
+TEST_F(MetricsPageTest, TheJournalsBacklogAndFsyncLatencyAreShownOnlyWithAJournal) {
+  ProcessMetrics process;
+  EXPECT_FALSE(contains(render_metrics(gateway_, gateway_.metrics(), process), "ordergate_audit_fsync_seconds"));
+  process.journal = JournalState::healthy;
+  process.audit_queue_depth = 7;
+  process.audit_syncs.buckets[0] = 3;  // up to 50 us
+  process.audit_syncs.buckets[4] = 1;  // up to 1 ms
+  process.audit_syncs.sum_ns = 1'000'000;
+  const std::string text = render_metrics(gateway_, gateway_.metrics(), process);
+  EXPECT_TRUE(contains(text, "ordergate_audit_queue_depth 7\n"));
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_audit_fsync_seconds histogram\n"));
+  EXPECT_TRUE(contains(text, "ordergate_audit_fsync_seconds_bucket{le=\"5e-05\"} 3\n")) << text;
+  EXPECT_TRUE(contains(text, "ordergate_audit_fsync_seconds_bucket{le=\"0.001\"} 4\n"));
+  EXPECT_TRUE(contains(text, "ordergate_audit_fsync_seconds_bucket{le=\"+Inf\"} 4\n"));
+  EXPECT_TRUE(contains(text, "ordergate_audit_fsync_seconds_count 4\n"));
+  EXPECT_TRUE(contains(text, "ordergate_audit_fsync_seconds_sum 0.001\n"));
 }
 
 // The whole process: the Unix-socket server with [http] listen on a free

@@ -27,6 +27,7 @@
 /// member may block and belongs off the hot path. The writer thread is the
 /// only one that touches the file and calls the `AuditNames` resolvers.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -107,6 +108,19 @@ struct AuditJournalOptions {
   std::function<void(std::uint64_t count, std::uint64_t note_sequence)> on_records_dropped;
 };
 
+/// Upper bounds of the journal's fdatasync latency histogram's buckets, in
+/// nanoseconds (50 us to 1 s); a last bucket (+Inf) holds the rest.
+inline constexpr std::array<std::int64_t, 14> kJournalSyncBoundsNs = {
+    50'000,     100'000,    250'000,     500'000,     1'000'000,   2'500'000,   5'000'000,
+    10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000};
+
+/// The journal's fdatasync calls: how many took up to each bound
+/// (kJournalSyncBoundsNs, not cumulative; the last: longer) and their total.
+struct JournalSyncStats {
+  std::array<std::uint64_t, kJournalSyncBoundsNs.size() + 1> buckets{};
+  std::uint64_t sum_ns = 0;
+};
+
 /// Thrown at construction when the journal cannot be opened or resumed. The
 /// message names the file and says what to do; it never contains a key.
 class AuditJournalError : public std::runtime_error {
@@ -177,6 +191,15 @@ class AuditJournal final : public AuditSink {
   /// Records refused by `record` (full ring, failed or stopping journal),
   /// since construction. Never decreases.
   [[nodiscard]] std::uint64_t dropped_records() const noexcept;
+  /// Records numbered but not yet handed to the OS: the writer's backlog.
+  [[nodiscard]] std::uint64_t queue_depth() const noexcept {
+    const std::uint64_t last = last_sequence();
+    const std::uint64_t written = written_sequence();
+    return last > written ? last - written : 0;
+  }
+  /// The fdatasync calls so far, for metrics. Thread-safe (relaxed reads of
+  /// what the writer thread publishes).
+  [[nodiscard]] JournalSyncStats sync_stats() const noexcept;
   /// True once a write, fdatasync or rotation failed; the journal then
   /// refuses every record for good (a failed write may have left part of a
   /// line in the file: only a restart, whose resume checks refuse an
@@ -244,6 +267,9 @@ class AuditJournal final : public AuditSink {
   std::uint64_t end_marked_ = 0;      // sequence the end mark holds
   security::Sha256Digest prev_hash_{};
   std::chrono::steady_clock::time_point last_sync_;
+  // fdatasync latency, written by the writer thread only.
+  std::array<std::atomic<std::uint64_t>, kJournalSyncBoundsNs.size() + 1> sync_buckets_{};
+  std::atomic<std::uint64_t> sync_sum_ns_{0};
 
   // Coordination with waiters (never taken by `record`).
   mutable std::mutex mutex_;

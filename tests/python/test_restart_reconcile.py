@@ -90,6 +90,28 @@ class RestartReconcile(GatewayTestCase):
         with gateway.connect("trader") as client:
             self.assertEqual(client.orders(), [])
 
+    def test_an_amended_order_comes_back_under_its_new_id_with_its_new_terms(self) -> None:
+        gateway = self.start()
+        with gateway.connect("trader") as client:
+            self.assertTrue(client.submit("paper", "EURUSD", "buy", "limit", "2000", "gtc", "am-1", price="1.08000").accepted)
+            self.assertEqual(client.next_event(timeout=5.0).status, "NEW")
+            self.assertTrue(client.replace("am-1", "am-2", qty="3000", price="1.08010").accepted)
+            statuses = [client.next_event(timeout=5.0).status for _ in range(2)]
+            self.assertEqual(statuses, ["PENDING_REPLACE", "REPLACED"])
+        gateway.kill()
+
+        gateway = self.start()
+        self.assertRegex(gateway.log_text(), r"event=account_ready account=paper held_orders=1 foreign_orders=0")
+        with gateway.connect("trader") as client:
+            (order,) = client.orders()
+            self.assertEqual((order.cl_ord_id, order.qty, order.price), ("am-2", Decimal("3000"), Decimal("1.0801")))
+            # Both ids stay the principal's; the order takes amends again.
+            for used in ("am-1", "am-2"):
+                reply = client.submit("paper", "EURUSD", "buy", "limit", "1000", "gtc", used, price="1.08000")
+                self.assertEqual(reply.reason, "DUPLICATE_CLIENT_ORDER_ID", used)
+            self.assertTrue(client.replace("am-2", "am-3", qty="2500").accepted)
+            wait_until(lambda: [o.cl_ord_id for o in client.orders()] == ["am-3"], what="the second amend")
+
 
 if __name__ == "__main__":
     unittest.main()

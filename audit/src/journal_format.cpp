@@ -118,6 +118,8 @@ bool is_order_event(AuditEventType type) noexcept {
     case AuditEventType::broker_rejected:
     case AuditEventType::position_fill:
     case AuditEventType::order_adopted:
+    case AuditEventType::replace_accepted:
+    case AuditEventType::replace_rejected:
       return true;
     default:
       return false;
@@ -200,6 +202,8 @@ security::Sha256Digest format_record_line(std::string& line, std::uint64_t seque
         (event.type != AuditEventType::position_fill || !event.client_order_id.empty())) {
       append_name_field(line, "principal", names.principal, event.principal_id);
     }
+    // Who made an operator's change (admin ops, the console).
+    if (event.actor != kNoActor) append_name_field(line, "by", names.principal, event.actor);
     if (event.peer_uid != 0xFFFFFFFFu) {
       append_key(line, "peer_uid");
       append_integer(line, event.peer_uid);

@@ -180,6 +180,7 @@ enum Field : std::uint32_t {
   kPeerUid = 1u << 5, kSession = 1u << 6, kAccount = 1u << 7, kSymbol = 1u << 8, kSide = 1u << 9,
   kQty = 1u << 10, kPrice = 1u << 11, kClOrdId = 1u << 12, kStatus = 1u << 13,
   kBrokerOrderId = 1u << 14, kReason = 1u << 15, kDetail = 1u << 16, kPrev = 1u << 17, kHash = 1u << 18,
+  kBy = 1u << 19,
 };
 constexpr std::uint32_t kRequired = kSeq | kTime | kTimeNs | kEvent | kReason | kPrev | kHash;
 
@@ -195,6 +196,7 @@ constexpr FieldSpec kFields[] = {
     {"time_ns", kTimeNs, nullptr},
     {"event", kEvent, &AuditRecord::event},
     {"principal", kPrincipal, &AuditRecord::principal},
+    {"by", kBy, &AuditRecord::by},
     {"peer_uid", kPeerUid, nullptr},
     {"session", kSession, nullptr},
     {"account", kAccount, &AuditRecord::account},

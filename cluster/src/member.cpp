@@ -190,11 +190,12 @@ class Member::Impl {
     if (thread_.joinable()) thread_.join();
   }
 
-  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working) {
+  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working,
+                         std::string_view by) {
     StateField field = encode_trading_state(scope, state);
     const std::lock_guard lock(apply_mutex_);
     try {
-      gateway_.set_trading_state(scope, state, cancel_working);
+      gateway_.set_trading_state(scope, state, cancel_working, by);
     } catch (const ControlStateError& error) {
       if (error.applied()) {
         know(field.field, state);
@@ -207,11 +208,11 @@ class Member::Impl {
     enqueue(std::move(field), cancel_working);
   }
 
-  void set_principal_enabled(std::string_view principal, bool enabled) {
+  void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by) {
     StateField field = encode_principal_enabled(principal, enabled);
     const std::lock_guard lock(apply_mutex_);
     try {
-      gateway_.set_principal_enabled(principal, enabled);
+      gateway_.set_principal_enabled(principal, enabled, by);
     } catch (const ControlStateError& error) {
       if (error.applied()) enqueue(std::move(field), false);
       throw;
@@ -746,11 +747,12 @@ Member::Member(Gateway& gateway, MemberOptions options, MemberLog log)
 Member::~Member() = default;
 void Member::start() { impl_->start(); }
 void Member::stop() noexcept { impl_->stop(); }
-void Member::set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working) {
-  impl_->set_trading_state(scope, state, cancel_working);
+void Member::set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working,
+                               std::string_view by) {
+  impl_->set_trading_state(scope, state, cancel_working, by);
 }
-void Member::set_principal_enabled(std::string_view principal, bool enabled) {
-  impl_->set_principal_enabled(principal, enabled);
+void Member::set_principal_enabled(std::string_view principal, bool enabled, std::string_view by) {
+  impl_->set_principal_enabled(principal, enabled, by);
 }
 void Member::read_again() noexcept { impl_->read_again(); }
 Member::Health Member::health() const { return impl_->health(); }

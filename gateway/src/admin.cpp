@@ -40,7 +40,13 @@ void Engine::save_control(const ControlState& next, bool applied) const {
   }
 }
 
-void Engine::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
+PrincipalId Engine::actor_of(std::string_view by) const noexcept {
+  if (by.empty()) return kNoActor;
+  return find_principal(by).value_or(kNoActor);
+}
+
+void Engine::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working,
+                               std::string_view by) {
   std::unique_lock lock(control_mutex_);
   AccountId account = 0;
   PrincipalId principal = 0;
@@ -83,6 +89,7 @@ void Engine::set_trading_state(TradingScope scope, guards::TradingState state, b
   event.type = AuditEventType::trading_state_changed;
   event.account_id = account;
   event.principal_id = principal;
+  event.actor = actor_of(by);
   std::string detail = scope.kind == TradingScope::Kind::global ? "global"
                        : scope.kind == TradingScope::Kind::account ? "account:" + std::string(scope.name)
                                                                    : "principal:" + std::string(scope.name);
@@ -313,17 +320,18 @@ guards::TradingState Engine::trading_state(TradingScope scope) const {
   return guards::TradingState::halted;
 }
 
-void Engine::revoke_sessions(std::string_view principal) {
+void Engine::revoke_sessions(std::string_view principal, std::string_view by) {
   const PrincipalId pid = principal_id(principal);
   controls_[pid].epoch.fetch_add(1, std::memory_order_acq_rel);
   AuditEvent event;
   event.type = AuditEventType::sessions_revoked;
   event.principal_id = pid;
+  event.actor = actor_of(by);
   event.time_ns = clock_.wall_ns();
   audit_.record(event);
 }
 
-void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
+void Engine::set_principal_enabled(std::string_view principal, bool enabled, std::string_view by) {
   std::lock_guard lock(control_mutex_);
   const PrincipalId pid = principal_id(principal);
   ControlState next = control_;
@@ -337,6 +345,7 @@ void Engine::set_principal_enabled(std::string_view principal, bool enabled) {
   control_ = std::move(next);
   AuditEvent event;
   event.principal_id = pid;
+  event.actor = actor_of(by);
   event.type = enabled ? AuditEventType::principal_enabled : AuditEventType::principal_disabled;
   event.time_ns = clock_.wall_ns();
   audit_.record(event);

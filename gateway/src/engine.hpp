@@ -336,13 +336,16 @@ class Engine final : public ExecutionSink {
   // the session of the parent order when there is one and it is still open.
   void book_position_fill(std::uint16_t broker, const ExecutionReport& fill) noexcept;
 
-  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working);
+  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working,
+                         std::string_view by = {});
   guards::TradingState trading_state(TradingScope scope) const;
   void hold_accounts(bool held) noexcept;
   void set_trading_floor(guards::TradingState floor, std::string_view why);
   ControlState control_state() const;
-  void revoke_sessions(std::string_view principal);
-  void set_principal_enabled(std::string_view principal, bool enabled);
+  void revoke_sessions(std::string_view principal, std::string_view by = {});
+  void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});
+  // The audit actor `by` names (kNoActor: none or not a principal).
+  [[nodiscard]] PrincipalId actor_of(std::string_view by) const noexcept;
   guards::ExposureBook::Snapshot exposure(std::string_view account, std::string_view symbol) const;
   Gateway::AccountRisk account_risk(std::string_view name) const;
   [[nodiscard]] std::int64_t trading_day() const noexcept {

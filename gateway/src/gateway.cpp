@@ -31,8 +31,9 @@ bool Gateway::wait_ready(std::chrono::nanoseconds timeout) const {
   return true;
 }
 Session Gateway::open_session(std::string_view principal) { return engine_->open_session(principal); }
-void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working) {
-  engine_->set_trading_state(scope, state, cancel_working);
+void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working,
+                                std::string_view by) {
+  engine_->set_trading_state(scope, state, cancel_working, by);
 }
 guards::TradingState Gateway::trading_state(TradingScope scope) const { return engine_->trading_state(scope); }
 void Gateway::hold_accounts(bool held) noexcept { engine_->hold_accounts(held); }
@@ -40,9 +41,11 @@ void Gateway::set_trading_floor(guards::TradingState floor, std::string_view why
   engine_->set_trading_floor(floor, why);
 }
 ControlState Gateway::control_state() const { return engine_->control_state(); }
-void Gateway::revoke_sessions(std::string_view principal) { engine_->revoke_sessions(principal); }
-void Gateway::set_principal_enabled(std::string_view principal, bool enabled) {
-  engine_->set_principal_enabled(principal, enabled);
+void Gateway::revoke_sessions(std::string_view principal, std::string_view by) {
+  engine_->revoke_sessions(principal, by);
+}
+void Gateway::set_principal_enabled(std::string_view principal, bool enabled, std::string_view by) {
+  engine_->set_principal_enabled(principal, enabled, by);
 }
 guards::ExposureBook::Snapshot Gateway::exposure(std::string_view account, std::string_view symbol) const {
   return engine_->exposure(account, symbol);

@@ -794,9 +794,9 @@ HttpResponse Console::set_trading_state(ConsoleSession& session, std::string_vie
   }
   HttpResponse response = run_admin(context_.log, op, session.principal, [&] {
     if (context_.cluster != nullptr) {
-      context_.cluster->set_trading_state(*scope, state, cancel);
+      context_.cluster->set_trading_state(*scope, state, cancel, session.principal);
     } else {
-      context_.gateway.set_trading_state(*scope, state, cancel);
+      context_.gateway.set_trading_state(*scope, state, cancel, session.principal);
     }
   });
   if (response.status == 200 || (response.status == 500 && response.body.find("in effect") != std::string::npos)) {
@@ -846,28 +846,29 @@ HttpResponse Console::principal_action(ConsoleSession& session, std::string_view
   const std::string target(name);
   HttpResponse response;
   if (verb == "revoke") {
-    response = run_admin(context_.log, "revoke_sessions", session.principal, [&] { gateway.revoke_sessions(target); });
+    response = run_admin(context_.log, "revoke_sessions", session.principal,
+                         [&] { gateway.revoke_sessions(target, session.principal); });
   } else if (verb == "disable") {
     response = run_admin(context_.log, "disable_principal", session.principal, [&] {
       try {
         if (context_.cluster != nullptr) {
-          context_.cluster->set_principal_enabled(target, false);
+          context_.cluster->set_principal_enabled(target, false, session.principal);
         } else {
-          gateway.set_principal_enabled(target, false);
+          gateway.set_principal_enabled(target, false, session.principal);
         }
       } catch (const ControlStateError&) {
-        gateway.revoke_sessions(target);  // disabled in effect: its sessions end all the same
+        gateway.revoke_sessions(target, session.principal);  // disabled in effect: its sessions end all the same
         throw;
       }
-      gateway.revoke_sessions(target);
+      gateway.revoke_sessions(target, session.principal);
     });
   } else if (verb == "enable") {
     response = run_admin(context_.log, "enable_principal", session.principal,
                          [&] {
                            if (context_.cluster != nullptr) {
-                             context_.cluster->set_principal_enabled(target, true);
+                             context_.cluster->set_principal_enabled(target, true, session.principal);
                            } else {
-                             gateway.set_principal_enabled(target, true);
+                             gateway.set_principal_enabled(target, true, session.principal);
                            }
                          });
   } else {

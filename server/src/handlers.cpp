@@ -358,9 +358,11 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
           return;
         }
         if (context.cluster != nullptr) {
-          context.cluster->set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+          context.cluster->set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders,
+                                             connection.principal);
         } else {
-          gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders);
+          gateway.set_trading_state(*scope, protocol::to_trading_state(request.op), request.cancel_orders,
+                                    connection.principal);
         }
         context.log.line("warn", "trading_state",
                          "op=" + std::string(protocol::op_name(request.op)) + " by=" + connection.principal);
@@ -372,25 +374,26 @@ void handle_admin(HandlerContext& context, Connection& connection, const Request
       case Op::disable_principal:
         try {
           if (context.cluster != nullptr) {
-            context.cluster->set_principal_enabled(request.principal, false);
+            context.cluster->set_principal_enabled(request.principal, false, connection.principal);
           } else {
-            gateway.set_principal_enabled(request.principal, false);
+            gateway.set_principal_enabled(request.principal, false, connection.principal);
           }
         } catch (const ControlStateError&) {
-          gateway.revoke_sessions(request.principal);  // disabled in effect: its sessions end all the same
+          // Disabled in effect: its sessions end all the same.
+          gateway.revoke_sessions(request.principal, connection.principal);
           throw;
         }
-        gateway.revoke_sessions(request.principal);
+        gateway.revoke_sessions(request.principal, connection.principal);
         break;
       case Op::enable_principal:
         if (context.cluster != nullptr) {
-          context.cluster->set_principal_enabled(request.principal, true);
+          context.cluster->set_principal_enabled(request.principal, true, connection.principal);
         } else {
-          gateway.set_principal_enabled(request.principal, true);
+          gateway.set_principal_enabled(request.principal, true, connection.principal);
         }
         break;
       case Op::revoke_sessions:
-        gateway.revoke_sessions(request.principal);
+        gateway.revoke_sessions(request.principal, connection.principal);
         break;
       case Op::reload: {
         std::string problem;

@@ -113,6 +113,38 @@ TEST(AuditJournal, WritesOnlyTheFieldsThatApplyToTheEvent) {
   EXPECT_EQ(changed.detail, "global:HALTED");
   EXPECT_TRUE(changed.principal.empty()) << "a kill-switch change names its scope in detail, not principal 0";
   EXPECT_TRUE(changed.account.empty());
+  EXPECT_TRUE(changed.by.empty()) << "no operator named, no actor written";
+  EXPECT_EQ(lines[2].find("\"by\""), std::string::npos);
+}
+
+TEST(AuditJournal, AnOperatorsChangeNamesWhoMadeItAndAnAmendItsOrder) {
+  ScratchDirectory dir;
+  const auto path = dir / "audit.jsonl";
+  AuditJournal journal(journal_options(path), test_names());
+  AuditEvent halt;
+  halt.type = AuditEventType::trading_state_changed;
+  halt.detail.assign("account:acc-a:HALTED");
+  halt.actor = 1;
+  journal.record(halt);
+  AuditEvent amend = order_event("c-3");
+  amend.type = AuditEventType::replace_accepted;
+  amend.detail.assign("replaces=c-2");
+  journal.record(amend);
+  ASSERT_EQ(journal.flush(), 2u);
+  journal.stop();
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  const AuditRecord changed = parse_or_fail(lines[0]);
+  EXPECT_EQ(changed.by, "bob");
+  EXPECT_TRUE(changed.principal.empty());
+  const AuditRecord amended = parse_or_fail(lines[1]);
+  EXPECT_EQ(amended.event, "replace_accepted");
+  EXPECT_EQ(amended.cl_ord_id, "c-3");
+  EXPECT_EQ(amended.account, "acc-a");
+  EXPECT_EQ(amended.qty, "10000");
+  EXPECT_EQ(amended.detail, "replaces=c-2");
+  const AuditVerifyResult verified = verify_journal(std::vector<std::filesystem::path>{path});
+  EXPECT_TRUE(verified.ok()) << verified.message;
 }
 
 TEST(AuditJournal, EscapesWhateverTheNameResolverReturns) {

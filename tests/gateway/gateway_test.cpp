@@ -464,6 +464,43 @@ TEST(GatewayAuditTest, UnhealthyAuditSinkRefusesNewOrdersWithAuditUnavailableBut
   EXPECT_TRUE(alice.submit(limit_order("a-3", Side::buy, "1.08002", "1000")).accepted());
 }
 
+// Keeps the admin records it is given (the order path's are counted only).
+class AdminRecordSink final : public AuditSink {
+ public:
+  std::uint64_t record(const AuditEvent& event) noexcept override {
+    const std::lock_guard lock(mutex);
+    if (event.type == AuditEventType::trading_state_changed || event.type == AuditEventType::sessions_revoked ||
+        event.type == AuditEventType::principal_disabled || event.type == AuditEventType::principal_enabled) {
+      admin.push_back(event);
+    }
+    return ++count;
+  }
+  std::mutex mutex;
+  std::vector<AuditEvent> admin;
+  std::uint64_t count = 0;
+};
+
+TEST(GatewayAuditTest, AnOperatorsChangesNameWhoMadeThemAndNoOneElse) {
+  ManualClock clock;
+  AdminRecordSink audit;
+  Gateway gateway(test_config(), clock, &audit);
+  gateway.start();
+  gateway.set_trading_state(TradingScope::account("acc-a"), guards::TradingState::halted, false, "ops");
+  gateway.set_principal_enabled("bob", false, "ops");
+  gateway.set_principal_enabled("bob", true, "ops");
+  gateway.revoke_sessions("alice", "ops");
+  gateway.set_trading_state(TradingScope::global(), guards::TradingState::reducing);  // no operator named
+  gateway.revoke_sessions("alice", "nobody-known");
+  const std::lock_guard lock(audit.mutex);
+  ASSERT_EQ(audit.admin.size(), 6u);
+  const PrincipalId ops = *gateway.find_principal("ops");
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(audit.admin[i].actor, ops) << i;
+  EXPECT_EQ(audit.admin[1].type, AuditEventType::principal_disabled);
+  EXPECT_EQ(audit.admin[1].principal_id, *gateway.find_principal("bob")) << "the subject stays the principal";
+  EXPECT_EQ(audit.admin[4].actor, kNoActor);
+  EXPECT_EQ(audit.admin[5].actor, kNoActor) << "a name that is no principal records no actor";
+}
+
 // Numbers records as a journal does (`reserve` takes the next number) and
 // is slow to number or write a cancel_accepted record: it waits, bounded,
 // for the cancel's CANCELED execution first, as a strategy thread

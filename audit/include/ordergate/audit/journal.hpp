@@ -300,6 +300,7 @@ struct AuditRecord {
   std::int64_t time_ns = 0;
   std::string time, event, principal, account, symbol, side, qty, price, cl_ord_id, status,
       broker_order_id, reason, detail;
+  std::string by;  ///< the principal whose admin op made the change; empty when none
   std::optional<std::uint32_t> peer_uid;
   std::optional<std::uint32_t> session;
   security::Sha256Digest prev{};

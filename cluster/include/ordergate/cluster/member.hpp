@@ -112,9 +112,12 @@ class Member {
   /// `Gateway::set_trading_state`, exceptions included) and shares it: it
   /// is written to Redis and published by the member's thread, now or when
   /// Redis is back. Thread-safe; does not wait on Redis.
-  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working = false);
+  /// `by` is recorded in this member's audit trail only: the members that
+  /// apply the change from Redis record it without an actor.
+  void set_trading_state(const TradingScope& scope, guards::TradingState state, bool cancel_working = false,
+                         std::string_view by = {});
   /// Same for `Gateway::set_principal_enabled`.
-  void set_principal_enabled(std::string_view principal, bool enabled);
+  void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});
 
   /// Reads the shared state again soon, on the member's thread: after a
   /// configuration reload added a principal the shared state names.

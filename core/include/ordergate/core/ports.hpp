@@ -219,6 +219,9 @@ enum class AuditEventType : std::uint8_t {
 
 [[nodiscard]] std::string_view to_string(AuditEventType type) noexcept;
 
+/// `AuditEvent::actor` of a record no operator's action caused.
+inline constexpr PrincipalId kNoActor = 0xFFFF;
+
 /// One audit record. Trivially copyable and free of secrets by construction:
 /// it has no field that could hold a token or key.
 struct AuditEvent {
@@ -229,6 +232,9 @@ struct AuditEvent {
   PrincipalId principal_id = 0;
   AccountId account_id = 0;
   InstrumentId instrument_id = 0;
+  /// The principal whose admin op made the change (trading states, disables,
+  /// revocations); kNoActor otherwise. Sits in what was padding.
+  PrincipalId actor = kNoActor;
   SessionId session_id = 0;
   OrderId order_id = 0;
   std::uint32_t peer_uid = 0xFFFFFFFFu;  ///< client's uid (socket process); ~0 = in-process
@@ -240,6 +246,7 @@ struct AuditEvent {
   FixedString<64> detail;  ///< short fixed text, e.g. "account:paper:HALTED"; never client input or secrets
 };
 static_assert(std::is_trivially_copyable_v<AuditEvent>);
+static_assert(sizeof(AuditEvent) == 200, "the journal's ring slot holds one (audit/src/journal.cpp)");
 
 /// A place in the audit trail claimed by `AuditSink::reserve` for a record
 /// whose content is decided later. `ticket` means something to the sink only.

@@ -196,7 +196,10 @@ class Gateway {
   /// before, including one whose `submit` was running at the same time (such
   /// a submit may instead be refused with TRADING_HALTED or REDUCE_ONLY).
   /// Throws std::invalid_argument for an unknown account or principal.
-  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false);
+  /// `by`: the principal whose admin op this is, recorded in the audit
+  /// trail (`"by"`); empty (or not a principal) records none.
+  void set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working = false,
+                         std::string_view by = {});
   /// The state in effect at `scope`; for global, the stricter of the
   /// operator's and the floor (`set_trading_floor`).
   [[nodiscard]] guards::TradingState trading_state(TradingScope scope) const;
@@ -219,10 +222,12 @@ class Gateway {
   /// floor). Takes the admin lock and allocates.
   [[nodiscard]] ControlState control_state() const;
 
-  /// Ends every session of `principal` (they answer UNAUTHENTICATED).
-  void revoke_sessions(std::string_view principal);
+  /// Ends every session of `principal` (they answer UNAUTHENTICATED). `by`
+  /// as for set_trading_state.
+  void revoke_sessions(std::string_view principal, std::string_view by = {});
   /// Refuses new sessions and orders of `principal` until enabled again.
-  void set_principal_enabled(std::string_view principal, bool enabled);
+  /// `by` as for set_trading_state.
+  void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});
 
   /// The current trading day of the daily limits (`GatewayConfig::day_start`):
   /// days since 1970-01-01 of the day the trading day started on.

@@ -2,7 +2,7 @@
 
 /// \file
 /// The Binance spot REST subset the gateway's adapter uses: new order, cancel,
-/// query, open orders, account, book ticker, exchange info, time and ping;
+/// cancel-replace (STOP_ON_FAILURE), query, open orders, account, book ticker, exchange info, time and ping;
 /// HMAC-SHA256 request signing, recvWindow timing, request-weight and
 /// order-count windows with 429 and escalating 418 bans, and the
 /// X-MBX-USED-WEIGHT-1M / X-MBX-ORDER-COUNT-10S headers. Orders match against
@@ -109,6 +109,7 @@ class BinanceVenue {
   HttpResponse dispatch(const HttpRequest& request, const Params& params);
   HttpResponse new_order(const Params& params);
   HttpResponse cancel_order(const Params& params);
+  HttpResponse cancel_replace(const Params& params);
   HttpResponse query_order(const Params& params);
   HttpResponse open_orders(const Params& params);
   HttpResponse account();

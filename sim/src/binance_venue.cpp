@@ -489,7 +489,7 @@ HttpResponse BinanceVenue::new_order(const Params& params) {
   const bool enough = buy ? Decimal::from_raw(traded_quote.raw() + lock.raw()) <= quote.free : *quantity <= base.free;
   if (!enough) return error(400, -2010, "Account has insufficient balance for requested action.");
 
-  const Fault fault = faults_.decide(stats_);
+  const Fault fault = in_replace_ ? Fault::none : faults_.decide(stats_);
   const auto unknown = [&] {
     return error(503, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
   };
@@ -582,7 +582,7 @@ HttpResponse BinanceVenue::cancel_order(const Params& params) {
   Order* order = find(*symbol, order_id, client_order_id);
   if (order == nullptr || !order->is_open()) return error(400, -2011, "Unknown order sent.");
 
-  const Fault fault = faults_.decide(stats_);
+  const Fault fault = in_replace_ ? Fault::none : faults_.decide(stats_);
   const auto unknown = [&] {
     return error(503, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
   };
@@ -666,41 +666,60 @@ HttpResponse BinanceVenue::cancel_replace(const Params& params) {
         .end_object();
     refused_new = body.take();
   }
-  const auto outcome = [&](int status, int code, const char* message, const char* cancel_result,
-                           const char* new_result, std::string_view cancel_response, std::string_view new_response) {
-    JsonWriter out;
-    out.begin_object().member_int("code", code).member("msg", message).key("data").begin_object();
-    out.member("cancelResult", cancel_result).member("newOrderResult", new_result);
-    out.member_raw("cancelResponse", cancel_response);
-    out.member_raw("newOrderResponse", new_response.empty() ? std::string_view("null") : new_response);
-    out.end_object().end_object();
-    return json(status, out.take());
-  };
-
   const Order* original = find(*symbol, cancel_id, cancel_client_id);
   if (force_cancel || original == nullptr || !original->is_open()) {
     JsonWriter refused;
     refused.begin_object().member_int("code", -2011).member("msg", "Unknown order sent.").end_object();
     log_.request("binance: cancelReplace " + *symbol + " -> cancel failed");
-    return outcome(400, -2022, "Order cancel-replace failed.", "FAILURE", force_new ? "FAILURE" : "NOT_ATTEMPTED",
-                   refused.take(), refused_new);
+    return replace_outcome(400, -2022, "Order cancel-replace failed.", "FAILURE",
+                           force_new ? "FAILURE" : "NOT_ATTEMPTED", refused.take(), refused_new);
   }
+  // An armed order fault applies to the amend as a whole: 503 before
+  // anything happened, or after both steps were applied.
+  const Fault fault = faults_.decide(stats_);
+  if (fault == Fault::fail_before) return unknown_outcome();
+  in_replace_ = true;
+  HttpResponse response = replace_order(*symbol, *original, params, force_new, refused_new);
+  in_replace_ = false;
+  if (fault == Fault::fail_after) return unknown_outcome();
+  return response;
+}
+
+HttpResponse BinanceVenue::replace_outcome(int status, int code, const char* message, const char* cancel_result,
+                                           const char* new_result, std::string_view cancel_response,
+                                           std::string_view new_response) {
+  JsonWriter out;
+  out.begin_object().member_int("code", code).member("msg", message).key("data").begin_object();
+  out.member("cancelResult", cancel_result).member("newOrderResult", new_result);
+  out.member_raw("cancelResponse", cancel_response);
+  out.member_raw("newOrderResponse", new_response.empty() ? std::string_view("null") : new_response);
+  out.end_object().end_object();
+  return json(status, out.take());
+}
+
+HttpResponse BinanceVenue::unknown_outcome() {
+  return error(503, -1007,
+               "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
+}
+
+HttpResponse BinanceVenue::replace_order(const std::string& symbol, const Order& original, const Params& params,
+                                         bool force_new, const std::string& refused_new) {
   Params cancel_params;
-  cancel_params.query.push_back(Param{"symbol", *symbol});
-  cancel_params.query.push_back(Param{"orderId", std::to_string(original->order_id)});
+  cancel_params.query.push_back(Param{"symbol", symbol});
+  cancel_params.query.push_back(Param{"orderId", std::to_string(original.order_id)});
   HttpResponse canceled = cancel_order(cancel_params);
   if (canceled.status != 200) return canceled;
   if (force_new) {
-    log_.request("binance: cancelReplace " + *symbol + " -> new order failed");
-    return outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE", canceled.body,
-                   refused_new);
+    log_.request("binance: cancelReplace " + symbol + " -> new order failed");
+    return replace_outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE",
+                           canceled.body, refused_new);
   }
   HttpResponse placed = new_order(params);
   if (placed.status >= 500) return placed;
   if (placed.status != 200) {
-    log_.request("binance: cancelReplace " + *symbol + " -> new order failed");
-    return outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE", canceled.body,
-                   placed.body);
+    log_.request("binance: cancelReplace " + symbol + " -> new order failed");
+    return replace_outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE",
+                           canceled.body, placed.body);
   }
   JsonWriter out;
   out.begin_object()

@@ -199,18 +199,54 @@ TEST_F(BinanceAmend, WhenBothFailTheOrderWorksOnUnchanged) {
   EXPECT_EQ(sim_orders("b-bf-2"), 0);
 }
 
-TEST_F(BinanceAmend, ALostReplyIsSettledByLookingBothOrdersUp) {
-  // The cancel goes through, then the reply is lost (503 -1007 after the
-  // cancel was applied): the new order was never placed.
+// A lost reply is settled by looking both orders up once recvWindow passed
+// (short here): the amend is never resent.
+TEST_F(BinanceAmend, ALostReplyOfAnAmendThatWentThroughIsReplaced) {
+  start({}, [](adapters::binance::BinanceSettings& s) { s.recv_window_ms = 200; });
+  rest("b-lost-ok-1");
+  arm(R"({"fail_next_orders":1,"after_place":true})");
+  amend("b-lost-ok-1", "b-lost-ok-2", "0.02", "64200.00");
+  const ExecutionReport replaced = report_of("b-lost-ok-2", ExecStatus::replaced);
+  EXPECT_EQ(replaced.leaves_quantity, decimal_literal("0.02"));
+  EXPECT_EQ(replaced.other_client_order_id, std::string_view("b-lost-ok-1"));
+  EXPECT_FALSE(seen("b-lost-ok-1", ExecStatus::canceled));
+  EXPECT_EQ(sim_state("b-lost-ok-1"), "CANCELED");
+  EXPECT_EQ(sim_state("b-lost-ok-2"), "NEW");
+  EXPECT_EQ(sim_orders("b-lost-ok-2"), 1);
+  ASSERT_TRUE(session_.cancel("b-lost-ok-2").accepted());
+  const auto reports = until_terminal("b-lost-ok-2");
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().status, ExecStatus::canceled) << logs_.dump();
+  EXPECT_EQ(sim_state("b-lost-ok-2"), "CANCELED");
+}
+
+TEST_F(BinanceAmend, ALostReplyOfAnAmendThatOnlyCancelledEndsTheOriginal) {
   start({}, [](adapters::binance::BinanceSettings& s) { s.recv_window_ms = 200; });
   rest("b-lost-1");
-  arm(R"({"fail_next_orders":1,"after_place":true})");
+  arm(R"({"fail_next_orders":1,"after_place":true,"fail_next_replace_new":1})");
   amend("b-lost-1", "b-lost-2", "0.02", "64200.00");
   ASSERT_TRUE(wait_status("b-lost-1", ExecStatus::replace_rejected)) << logs_.dump();
   EXPECT_TRUE(seen("b-lost-1", ExecStatus::canceled)) << logs_.dump();
   EXPECT_EQ(report_of("b-lost-1", ExecStatus::replace_rejected).broker_reason, std::string_view("REPLACE_UNKNOWN"));
   EXPECT_EQ(sim_state("b-lost-1"), "CANCELED");
   EXPECT_EQ(sim_orders("b-lost-2"), 0);
+}
+
+TEST_F(BinanceAmend, ALostReplyOfAnAmendThatDidNothingLeavesTheOrderWorking) {
+  start({}, [](adapters::binance::BinanceSettings& s) { s.recv_window_ms = 200; });
+  rest("b-lost-none-1");
+  arm(R"({"fail_next_orders":1})");
+  amend("b-lost-none-1", "b-lost-none-2", "0.02", "64200.00");
+  const ExecutionReport refused = report_of("b-lost-none-1", ExecStatus::replace_rejected);
+  EXPECT_EQ(refused.broker_reason, std::string_view("REPLACE_UNKNOWN"));
+  EXPECT_EQ(refused.leaves_quantity, decimal_literal("0.01"));
+  EXPECT_FALSE(seen("b-lost-none-1", ExecStatus::canceled));
+  EXPECT_EQ(sim_state("b-lost-none-1"), "NEW");
+  EXPECT_EQ(sim_orders("b-lost-none-2"), 0);
+  ASSERT_TRUE(session_.cancel("b-lost-none-1").accepted());
+  const auto reports = until_terminal("b-lost-none-1");
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().status, ExecStatus::canceled) << logs_.dump();
 }
 
 }  // namespace

@@ -288,7 +288,6 @@ class BinanceVenue final : public rest::RestVenue {
     ReplaceOrder request;
     rest::VenueClientId venue_client_id;  // of the new order
     std::int64_t queued_ns = 0;
-    std::int64_t sent_ms = 0;       // wall clock, when the cancelReplace was written
     // A lost reply: the new order, then the original, are looked up.
     enum class Stage : std::uint8_t { queued, sent, find_new, find_original } stage = Stage::queued;
     bool lookup_in_flight = false;
@@ -399,7 +398,6 @@ class BinanceVenue final : public rest::RestVenue {
       publish_limits();
       replace_queue_.pop_front();
       pending.stage = PendingReplace::Stage::sent;
-      pending.sent_ms = wall_ms();
       sent = true;
     }
     for (auto& [id, pending] : replaces_) {
@@ -624,7 +622,9 @@ class BinanceVenue final : public rest::RestVenue {
 
   void on_replace_lookup(OrderId id, PendingReplace& pending, const tls::HttpResult& result) noexcept {
     pending.lookup_in_flight = false;
-    const bool give_up = now() - pending.lost_since_ns > settings_.unknown_fate_window_ns;
+    // The window runs from the first lookup, after recvWindow.
+    const bool give_up = now() - pending.lost_since_ns >
+                         settings_.unknown_fate_window_ns + (settings_.recv_window_ms + 1000) * kNanosPerMilli;
     OrderReply reply;
     if (result.response != nullptr) reply = codec_.parse_order_reply(result.response->status(), result.response->body());
     if (pending.stage == PendingReplace::Stage::find_new) {

@@ -129,6 +129,27 @@ TEST_F(BinanceAmend, AReplacedOrderWorksAtBinanceUnderItsNewIdAndCancelsByIt) {
   EXPECT_EQ(sim_state("b-amend-2"), "CANCELED");
 }
 
+TEST_F(BinanceAmend, APartFilledOrderIsReplacedByAnOrderForWhatTheNewTotalLeaves) {
+  start();
+  // 2 BTC trade at the bid on arrival (the book's depth), 1 rests.
+  submit(limit("crypto", "BTC/USDT", Side::sell, "3", "64000.00", "b-pf-1"));
+  ASSERT_TRUE(wait_status("b-pf-1", ExecStatus::partially_filled)) << logs_.dump();
+  amend("b-pf-1", "b-pf-2", "4", "64100.00");
+  const ExecutionReport replaced = report_of("b-pf-2", ExecStatus::replaced);
+  EXPECT_EQ(replaced.cumulative_quantity, decimal_literal("2"));
+  EXPECT_EQ(replaced.leaves_quantity, decimal_literal("2"));
+  // Binance does not carry fills over: the new order is for the 2 left.
+  EXPECT_EQ(decimal_literal(sim_quantity("b-pf-2")), decimal_literal("2"));
+  EXPECT_EQ(sim_state("b-pf-2"), "NEW");
+  // It fills under its new id, its cumulative quantity counting the original's.
+  set_price("binance", "BTCUSDT", "64110.00", "64120.00");
+  const auto reports = until_terminal("b-pf-2");
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().status, ExecStatus::filled) << logs_.dump();
+  EXPECT_EQ(reports.back().cumulative_quantity, decimal_literal("4"));
+  EXPECT_TRUE(reports.back().leaves_quantity.is_zero());
+}
+
 TEST_F(BinanceAmend, ACancelThatFailsLeavesTheOrderWorkingUnchanged) {
   start();
   rest("b-cf-1");

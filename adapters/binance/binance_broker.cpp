@@ -403,8 +403,9 @@ class BinanceVenue final : public rest::RestVenue {
     for (auto& [id, pending] : replaces_) {
       if ((pending.stage == PendingReplace::Stage::find_new || pending.stage == PendingReplace::Stage::find_original) &&
           !pending.lookup_in_flight && t >= pending.next_lookup_ns &&
-          weight_in_window() + kWeightQuery <= settings_.weight_limit_1m && send_replace_lookup(id, pending)) {
-        return true;
+          weight_in_window() + kWeightQuery <= settings_.weight_limit_1m) {
+        // One at a time: a lookup may settle the amend, which ends this walk.
+        return send_replace_lookup(id, pending) || sent;
       }
     }
     return sent;
@@ -494,14 +495,22 @@ class BinanceVenue final : public rest::RestVenue {
     tracked.queued_ns = now();
     tracked.venue.next_query_ns = now() + settings_.order_poll_interval_ns;
     const Decimal leaves = tracked.order.quantity;
+    // Tracked before REPLACED goes out: the gateway may cancel the order from
+    // inside that report (a cancel-all that reached it while it was pending).
+    // Replaced down to what had filled, nothing is left to track: the
+    // gateway ends the order.
+    if (leaves.is_positive()) {
+      const auto [entry, inserted] = tracker_.orders().emplace(id, tracked);
+      if (inserted) {
+        log(LogLevel::info, "order " + std::to_string(request.original_order_id) + " amended into " +
+                                rest::OrderTracker::describe(entry->second) + ", Binance orderId " +
+                                rest::id_text(placed.order_id));
+      }
+    }
     answer_replace(request, ExecStatus::replaced, Reason::OK, {}, placed.order_id, filled, leaves);
-    if (!leaves.is_positive()) return;  // replaced down to what had filled: the gateway ends it
-    const auto [entry, inserted] = tracker_.orders().emplace(id, tracked);
-    if (!inserted) return;
-    log(LogLevel::info, "order " + std::to_string(request.original_order_id) + " amended into " +
-                            rest::OrderTracker::describe(entry->second) + ", Binance orderId " +
-                            rest::id_text(placed.order_id));
-    apply(entry->second, placed);  // fills on arrival, a cancel asked meanwhile
+    if (rest::TrackedOrder* replacement = tracker_.find(id); replacement != nullptr) {
+      apply(*replacement, placed);  // fills on arrival
+    }
   }
 
   // The original was cancelled but no new order replaced it: CANCELED for
@@ -662,7 +671,9 @@ class BinanceVenue final : public rest::RestVenue {
       cancel_without_replacement(id, original_state, "REPLACE_UNKNOWN");
       return;
     }
+    const OrderId original_id = pending.request.original_order_id;
     finish_replace_refused(id, Reason::BROKER_REJECTED, "REPLACE_UNKNOWN");
+    original = tracker_.find(original_id);
     if (original != nullptr && original_state.order_id != 0 && names(*original, original_state, "a lookup")) {
       apply(*original, original_state);
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <deque>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -273,6 +274,411 @@ class BinanceVenue final : public rest::RestVenue {
 
   void on_forget(const rest::TrackedOrder&) noexcept override {}
 
+  // --- amends: POST /api/v3/order/cancelReplace -----------------------------
+  //
+  // STOP_ON_FAILURE: Binance cancels the original and, only if that worked,
+  // places the new order (a new Binance order id and our venue client id of
+  // the new gateway order). The new order's quantity is what the amended
+  // total leaves after the original's fills; Binance does not carry them
+  // over. One answer per replace, on the new order id (see docs/brokers.md).
+
+  [[nodiscard]] bool supports_replace() const noexcept override { return true; }
+
+  struct PendingReplace {
+    ReplaceOrder request;
+    rest::VenueClientId venue_client_id;  // of the new order
+    std::int64_t queued_ns = 0;
+    // A lost reply: the new order, then the original, are looked up.
+    enum class Stage : std::uint8_t { queued, sent, find_new, find_original } stage = Stage::queued;
+    bool lookup_in_flight = false;
+    std::int64_t next_lookup_ns = 0;
+    std::int64_t lost_since_ns = 0;
+    bool new_found = false;
+    OrderState placed;  // the new order as the lookup found it
+  };
+
+  void replace(const ReplaceOrder& request) noexcept override {
+    const OrderId id = request.order.order_id;
+    if (replaces_.count(id) != 0) return;  // answered already
+    rest::TrackedOrder* original = tracker_.find(request.original_order_id);
+    if (original == nullptr || original->phase != rest::Phase::working || original->venue.replace_in_flight) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "ORDER_NOT_WORKING");
+      return;
+    }
+    if (original->cancel_wanted || original->cancel_queued || original->cancel_in_flight) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "CANCEL_PENDING");
+      return;
+    }
+    const Order& order = request.order;
+    if (order.instrument_id != original->order.instrument_id || order.side != original->order.side ||
+        order.type != original->order.type || !maps(order.instrument_id)) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "INVALID_ORDER");
+      return;
+    }
+    if (const std::string_view why = tracker_.unavailable_reason(); !why.empty()) {
+      refuse_replace(request, Reason::BROKER_UNAVAILABLE, why);
+      return;
+    }
+    if (tracker_.paused(now())) {
+      refuse_replace(request, Reason::BROKER_RATE_LIMITED, "RETRY_AFTER");
+      return;
+    }
+    PendingReplace pending;
+    pending.request = request;
+    pending.venue_client_id = tracker_.venue_client_ids().make(id);
+    pending.queued_ns = now();
+    original->venue.replace_in_flight = true;
+    replaces_.emplace(id, pending);
+    replace_queue_.push_back(id);
+    (void)send_replaces(now());
+  }
+
+  // What the original has filled, as reported to the gateway.
+  static Decimal filled_of(const rest::TrackedOrder& tracked) noexcept {
+    Decimal filled;
+    if (!Decimal::add(tracked.fills.filled, tracked.adopted_filled, filled)) filled = tracked.fills.filled;
+    return filled;
+  }
+
+  // Sends queued amends in turn (and due lookups of lost ones); true when
+  // a request went out.
+  bool send_replaces(std::int64_t t) noexcept {
+    bool sent = false;
+    while (!replace_queue_.empty()) {
+      const OrderId id = replace_queue_.front();
+      const auto it = replaces_.find(id);
+      if (it == replaces_.end() || it->second.stage != PendingReplace::Stage::queued) {
+        replace_queue_.pop_front();
+        continue;
+      }
+      PendingReplace& pending = it->second;
+      rest::TrackedOrder* original = tracker_.find(pending.request.original_order_id);
+      if (original == nullptr) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, "ORDER_NOT_WORKING");
+        continue;
+      }
+      if (tracker_.client().idle_connections() == 0) {
+        if (t - pending.queued_ns <= settings_.max_queue_wait_ns) break;
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_UNAVAILABLE, "QUEUE_TIMEOUT");
+        continue;
+      }
+      if (const std::string_view refusal = order_budget_refusal(t); !refusal.empty()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_RATE_LIMITED, refusal);
+        continue;
+      }
+      Order venue_order = pending.request.order;
+      if (!Decimal::sub(pending.request.order.quantity, filled_of(*original), venue_order.quantity) ||
+          !venue_order.quantity.is_positive()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, "QUANTITY_FILLED");
+        continue;
+      }
+      params_.clear();
+      append_param(params_, "cancelReplaceMode", "STOP_ON_FAILURE");
+      if (original->broker_id != 0) {
+        append_param(params_, "cancelOrderId", rest::id_text(original->broker_id));
+      } else {
+        append_param(params_, "cancelOrigClientOrderId", original->venue_client_id.view());
+      }
+      const std::string_view problem =
+          write_order_params(venue_order, symbols_[venue_order.instrument_id], pending.venue_client_id.view(), params_);
+      if (!problem.empty()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, problem);
+        continue;
+      }
+      if (!send(RequestKind::replace, id, "POST", "/api/v3/order/cancelReplace", params_, true, true,
+                kWeightOrder)) {
+        break;
+      }
+      ++orders_since_header_;
+      publish_limits();
+      replace_queue_.pop_front();
+      pending.stage = PendingReplace::Stage::sent;
+      sent = true;
+    }
+    for (auto& [id, pending] : replaces_) {
+      if ((pending.stage == PendingReplace::Stage::find_new || pending.stage == PendingReplace::Stage::find_original) &&
+          !pending.lookup_in_flight && t >= pending.next_lookup_ns &&
+          weight_in_window() + kWeightQuery <= settings_.weight_limit_1m) {
+        // One at a time: a lookup may settle the amend, which ends this walk.
+        return send_replace_lookup(id, pending) || sent;
+      }
+    }
+    return sent;
+  }
+
+  // The report of an amend refused before it reached Binance.
+  void refuse_replace(const ReplaceOrder& request, Reason reason, std::string_view broker_reason) noexcept {
+    answer_replace(request, ExecStatus::replace_rejected, reason, broker_reason, 0, Decimal{}, Decimal{});
+  }
+
+  void answer_replace(const ReplaceOrder& request, ExecStatus status, Reason reason, std::string_view broker_reason,
+                      std::uint64_t broker_id, Decimal filled, Decimal leaves) noexcept {
+    const Order& order = request.order;
+    ExecutionReport event;
+    event.order_id = order.order_id;
+    event.session_id = order.session_id;
+    event.account_id = order.account_id;
+    event.instrument_id = order.instrument_id;
+    event.side = order.side;
+    event.status = status;
+    event.reason = reason;
+    event.cumulative_quantity = filled;
+    event.leaves_quantity = leaves;
+    event.transact_time_ns = tracker_.wall_ns();
+    event.client_order_id = order.client_order_id;
+    event.other_client_order_id = request.original_client_order_id;
+    if (broker_id != 0) event.broker_order_id.assign(rest::id_text(broker_id));
+    event.broker_reason.assign(broker_reason.substr(0, 32));
+    tracker_.report_execution(event);
+  }
+
+  // REPLACE_REJECTED for the pending amend `id`, which is forgotten; the
+  // original (if still tracked) is polled again like any working order.
+  void finish_replace_refused(OrderId id, Reason reason, std::string_view broker_reason) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    const ReplaceOrder request = it->second.request;
+    replaces_.erase(it);
+    if (rest::TrackedOrder* original = tracker_.find(request.original_order_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+    }
+    log(LogLevel::info, "amend of order " + std::to_string(request.original_order_id) + " into " +
+                            std::to_string(id) + " refused: " + std::string(broker_reason));
+    refuse_replace(request, reason, broker_reason);
+  }
+
+  // Binance took the amend: the original retires without a report of its
+  // own (after any fill `canceled` shows that was not reported yet), and the
+  // new order is tracked from `placed` on under the new gateway order id.
+  void complete_replace(OrderId id, const OrderState& canceled, const OrderState& placed) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    const PendingReplace pending = it->second;
+    replaces_.erase(it);
+    const ReplaceOrder& request = pending.request;
+    Decimal filled;
+    if (rest::TrackedOrder* original = tracker_.find(request.original_order_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+      const Decimal before = filled_of(*original);
+      if (canceled.order_id != 0 && names(*original, canceled, "the amend's cancel")) {
+        (void)book_new_fills(*original, canceled);
+      }
+      original = tracker_.find(request.original_order_id);
+      if (original != nullptr && filled_of(*original) != before) {
+        log(LogLevel::warning, "order " + std::to_string(request.original_order_id) +
+                                   " filled more before its amend's cancel than was known; the new Binance order is "
+                                   "larger than the gateway's leaves by that (no more than the leaves is booked)");
+      }
+      if (original != nullptr) {
+        filled = filled_of(*original);
+        tracker_.forget(request.original_order_id);
+      }
+    } else {
+      filled = canceled.executed_quantity;
+    }
+    rest::TrackedOrder tracked;
+    tracked.order = request.order;
+    if (!Decimal::sub(request.order.quantity, filled, tracked.order.quantity) ||
+        !tracked.order.quantity.is_positive()) {
+      tracked.order.quantity = Decimal{};
+    }
+    tracked.adopted_filled = filled;
+    tracked.venue_client_id = pending.venue_client_id;
+    tracked.phase = rest::Phase::working;
+    tracked.broker_id = placed.order_id;
+    tracked.new_reported = true;  // REPLACED says it works
+    tracked.queued_ns = now();
+    tracked.venue.next_query_ns = now() + settings_.order_poll_interval_ns;
+    const Decimal leaves = tracked.order.quantity;
+    // Tracked before REPLACED goes out: the gateway may cancel the order from
+    // inside that report (a cancel-all that reached it while it was pending).
+    // Replaced down to what had filled, nothing is left to track: the
+    // gateway ends the order.
+    if (leaves.is_positive()) {
+      const auto [entry, inserted] = tracker_.orders().emplace(id, tracked);
+      if (inserted) {
+        log(LogLevel::info, "order " + std::to_string(request.original_order_id) + " amended into " +
+                                rest::OrderTracker::describe(entry->second) + ", Binance orderId " +
+                                rest::id_text(placed.order_id));
+      }
+    }
+    answer_replace(request, ExecStatus::replaced, Reason::OK, {}, placed.order_id, filled, leaves);
+    if (rest::TrackedOrder* replacement = tracker_.find(id); replacement != nullptr) {
+      apply(*replacement, placed);  // fills on arrival
+    }
+  }
+
+  // The original was cancelled but no new order replaced it: CANCELED for
+  // the original (after its unreported fills), then REPLACE_REJECTED.
+  void cancel_without_replacement(OrderId id, const OrderState& canceled, std::string_view broker_reason) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    const OrderId original_id = it->second.request.original_order_id;
+    if (rest::TrackedOrder* original = tracker_.find(original_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+      if (canceled.order_id != 0 && names(*original, canceled, "the amend's cancel")) {
+        (void)book_new_fills(*original, canceled);
+      }
+      tracker_.finish(original_id, ExecStatus::canceled, Reason::OK, "CANCELED", ns_of_ms(canceled.time_ms));
+    }
+    finish_replace_refused(id, Reason::BROKER_REJECTED, broker_reason);
+  }
+
+  void on_replace_reply(OrderId id, const tls::HttpResult& result) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    PendingReplace& pending = it->second;
+    if (pending.stage == PendingReplace::Stage::find_new || pending.stage == PendingReplace::Stage::find_original) {
+      on_replace_lookup(id, pending, result);
+      return;
+    }
+    if (result.error == tls::TransportError::not_sent) {
+      finish_replace_refused(id, Reason::BROKER_UNAVAILABLE, "NO_CONNECTION");
+      return;
+    }
+    if (result.response == nullptr) {
+      replace_lost(pending, std::string(tls::to_string(result.error)));
+      return;
+    }
+    const int status = result.response->status();
+    const CancelReplaceReply reply = codec_.parse_cancel_replace_reply(status, result.response->body());
+    switch (reply.outcome) {
+      case ReplaceOutcome::replaced:
+        tracker_.credentials_accepted();
+        if (reply.placed.client_order_id.view() != pending.venue_client_id.view()) {
+          ++stats_.mismatched_replies;
+          replace_lost(pending, "the reply names another order");
+          return;
+        }
+        complete_replace(id, reply.canceled, reply.placed);
+        return;
+      case ReplaceOutcome::cancel_failed:
+      {
+        // The original may have filled or been cancelled: it is looked up now.
+        const OrderId original_id = pending.request.original_order_id;
+        finish_replace_refused(id, Reason::BROKER_REJECTED, code_text(reply.cancel_code).view());
+        if (rest::TrackedOrder* original = tracker_.find(original_id); original != nullptr) look_up_soon(*original);
+        return;
+      }
+      case ReplaceOutcome::both_failed:
+        finish_replace_refused(id, Reason::BROKER_REJECTED, code_text(reply.new_code).view());
+        return;
+      case ReplaceOutcome::new_failed:
+        cancel_without_replacement(id, reply.canceled, code_text(reply.new_code).view());
+        return;
+      case ReplaceOutcome::refused: {
+        Reason reason = Reason::BROKER_REJECTED;
+        if (reply.kind == ReplyKind::unauthorized) {
+          on_unauthorized(status, reply.code);
+          reason = Reason::BROKER_UNAVAILABLE;
+        } else if (reply.kind == ReplyKind::clock_skew) {
+          on_clock_skew();
+        } else if (reply.kind == ReplyKind::rate_limited || reply.kind == ReplyKind::banned) {
+          reason = Reason::BROKER_RATE_LIMITED;
+        }
+        finish_replace_refused(id, reason, code_text(reply.code).view());
+        return;
+      }
+      case ReplaceOutcome::unknown:
+        replace_lost(pending, detail::status_text(status) +
+                                  (reply.code != 0 ? " code " + std::to_string(reply.code) : std::string{}));
+        return;
+    }
+  }
+
+  // The outcome of a cancelReplace is unknown: it is never resent. Once
+  // recvWindow has passed since it was written (Binance refuses it after
+  // that), the new order is looked up by its client id, then the original
+  // by its order id.
+  void replace_lost(PendingReplace& pending, const std::string& why) noexcept {
+    pending.stage = PendingReplace::Stage::find_new;
+    pending.lost_since_ns = now();
+    pending.next_lookup_ns = now() + (settings_.recv_window_ms + 1000) * kNanosPerMilli;
+    log(LogLevel::warning, "amend of order " + std::to_string(pending.request.original_order_id) + " into " +
+                               std::to_string(pending.request.order.order_id) + ": " + why +
+                               "; its outcome is unknown, looking both orders up (it is not resent)");
+  }
+
+  bool send_replace_lookup(OrderId id, PendingReplace& pending) noexcept {
+    params_.clear();
+    append_param(params_, "symbol", symbols_[pending.request.order.instrument_id]);
+    if (pending.stage == PendingReplace::Stage::find_new) {
+      append_param(params_, "origClientOrderId", pending.venue_client_id.view());
+    } else {
+      const rest::TrackedOrder* original = tracker_.find(pending.request.original_order_id);
+      if (original == nullptr) {
+        // Nothing left to learn about the original.
+        settle_lost_replace(id, pending, OrderState{});
+        return false;
+      }
+      if (original->broker_id != 0) {
+        append_param(params_, "orderId", rest::id_text(original->broker_id));
+      } else {
+        append_param(params_, "origClientOrderId", original->venue_client_id.view());
+      }
+    }
+    if (!send(RequestKind::replace, id, "GET", "/api/v3/order", params_, true, false, kWeightQuery)) return false;
+    pending.lookup_in_flight = true;
+    pending.next_lookup_ns = now() + settings_.order_poll_interval_ns;
+    ++stats_.queries_sent;
+    return true;
+  }
+
+  void on_replace_lookup(OrderId id, PendingReplace& pending, const tls::HttpResult& result) noexcept {
+    pending.lookup_in_flight = false;
+    // The window runs from the first lookup, after recvWindow.
+    const bool give_up = now() - pending.lost_since_ns >
+                         settings_.unknown_fate_window_ns + (settings_.recv_window_ms + 1000) * kNanosPerMilli;
+    OrderReply reply;
+    if (result.response != nullptr) reply = codec_.parse_order_reply(result.response->status(), result.response->body());
+    if (pending.stage == PendingReplace::Stage::find_new) {
+      if (reply.kind == ReplyKind::ok && reply.order.client_order_id.view() == pending.venue_client_id.view()) {
+        pending.new_found = true;
+        pending.placed = reply.order;
+      } else if (reply.kind != ReplyKind::not_found) {
+        if (give_up) finish_replace_refused(id, Reason::BROKER_REJECTED, "REPLACE_UNKNOWN");
+        return;  // asked again at the next turn
+      }
+      pending.stage = PendingReplace::Stage::find_original;
+      pending.next_lookup_ns = 0;
+      return;
+    }
+    if (reply.kind == ReplyKind::ok) {
+      settle_lost_replace(id, pending, reply.order);
+    } else if (reply.kind == ReplyKind::not_found || give_up) {
+      settle_lost_replace(id, pending, OrderState{});
+    }
+  }
+
+  // Both orders were looked up after a lost reply: the new order exists
+  // (REPLACED), or it does not and the original either works on
+  // (REPLACE_REJECTED, REPLACE_UNKNOWN) or was cancelled (CANCELED, then
+  // REPLACE_REJECTED).
+  void settle_lost_replace(OrderId id, PendingReplace& pending, const OrderState& original_state) noexcept {
+    if (pending.new_found) {
+      const OrderState placed = pending.placed;
+      complete_replace(id, original_state, placed);
+      return;
+    }
+    rest::TrackedOrder* original = tracker_.find(pending.request.original_order_id);
+    if (original != nullptr && original_state.order_id != 0 &&
+        (original_state.status == OrderStatus::canceled || original_state.status == OrderStatus::expired)) {
+      cancel_without_replacement(id, original_state, "REPLACE_UNKNOWN");
+      return;
+    }
+    const OrderId original_id = pending.request.original_order_id;
+    finish_replace_refused(id, Reason::BROKER_REJECTED, "REPLACE_UNKNOWN");
+    original = tracker_.find(original_id);
+    if (original != nullptr && original_state.order_id != 0 && names(*original, original_state, "a lookup")) {
+      apply(*original, original_state);
+    }
+  }
+
   // --- RestVenue: reconciliation ------------------------------------------
 
   // openOrders without a symbol (weight 80: every symbol in one snapshot, so
@@ -403,6 +809,7 @@ class BinanceVenue final : public rest::RestVenue {
       return background_allowed(kWeightAccount) && request_account();
     }
     if (!tracker_.account_ready()) return false;
+    if (send_replaces(t)) return true;
     // Orders whose fate is unknown are looked up first, and even when the
     // background budget is used up: reporting them right matters more.
     for (auto& [id, tracked] : tracker_.orders()) {
@@ -416,7 +823,8 @@ class BinanceVenue final : public rest::RestVenue {
       // One working order per interval, in turn.
       rest::TrackedOrder* chosen = nullptr;
       for (auto& [id, tracked] : tracker_.orders()) {
-        if (tracked.phase != rest::Phase::working || tracked.venue.query_in_flight || tracked.cancel_in_flight) {
+        if (tracked.phase != rest::Phase::working || tracked.venue.query_in_flight || tracked.cancel_in_flight ||
+            tracked.venue.replace_in_flight) {
           continue;
         }
         if (chosen == nullptr || tracked.venue.next_query_ns < chosen->venue.next_query_ns) chosen = &tracked;
@@ -474,6 +882,7 @@ class BinanceVenue final : public rest::RestVenue {
       case RequestKind::pricing: on_pricing_reply(result); return;
       case RequestKind::server_time: on_time_reply(result); return;
       case RequestKind::account: on_account_reply(result); return;
+      case RequestKind::replace: on_replace_reply(id, result); return;
       default: return;
     }
   }
@@ -589,18 +998,7 @@ class BinanceVenue final : public rest::RestVenue {
     const std::int64_t time_ns = ns_of_ms(state.time_ms);
     if (tracked.broker_id == 0) tracked.broker_id = state.order_id;
     tracker_.mark_working(tracked);
-    Decimal delta;
-    Decimal quote_delta;
-    Decimal executed;  // since the gateway has known the order (adoption: since its holdings)
-    if (Decimal::sub(state.executed_quantity, tracked.venue.executed_base, executed) &&
-        Decimal::sub(executed, tracked.fills.filled, delta) && delta.is_positive() &&
-        Decimal::sub(state.cumulative_quote, tracked.venue.quote, quote_delta)) {
-      tracked.venue.quote = state.cumulative_quote;
-      if (tracker_.book_fill(tracked, delta, divide(quote_delta, delta), time_ns,
-                             state.status == OrderStatus::filled)) {
-        return;
-      }
-    }
+    if (book_new_fills(tracked, state)) return;
     switch (state.status) {
       case OrderStatus::filled:
         // Filled without a quantity we could book (already reported): done.
@@ -626,11 +1024,29 @@ class BinanceVenue final : public rest::RestVenue {
     tracker_.after_working(*still, time_ns);
   }
 
+  // Reports the fill `state` shows beyond what was reported (with the exact
+  // price of the new quantity); true when that finished (and forgot) the order.
+  bool book_new_fills(rest::TrackedOrder& tracked, const OrderState& state) noexcept {
+    Decimal delta;
+    Decimal quote_delta;
+    Decimal executed;  // since the gateway has known the order (adoption: since its holdings)
+    if (Decimal::sub(state.executed_quantity, tracked.venue.executed_base, executed) &&
+        Decimal::sub(executed, tracked.fills.filled, delta) && delta.is_positive() &&
+        Decimal::sub(state.cumulative_quote, tracked.venue.quote, quote_delta)) {
+      tracked.venue.quote = state.cumulative_quote;
+      return tracker_.book_fill(tracked, delta, divide(quote_delta, delta), ns_of_ms(state.time_ms),
+                                state.status == OrderStatus::filled);
+    }
+    return false;
+  }
+
   void on_query_reply(OrderId id, const tls::HttpResult& result) noexcept {
     rest::TrackedOrder* tracked = tracker_.find(id);
     if (tracked == nullptr) return;
     tracked->venue.query_in_flight = false;
     if (result.response == nullptr) return;  // asked again at the next turn
+    // An order being amended is settled by the amend's outcome.
+    if (tracked->venue.replace_in_flight) return;
     const OrderReply reply = codec_.parse_order_reply(result.response->status(), result.response->body());
     switch (reply.kind) {
       case ReplyKind::ok:
@@ -769,6 +1185,8 @@ class BinanceVenue final : public rest::RestVenue {
   std::vector<AssetBalance> balances_;
   std::unordered_map<std::uint64_t, HeldState> held_state_;
 
+  std::unordered_map<OrderId, PendingReplace> replaces_;  // by the new gateway order id
+  std::deque<OrderId> replace_queue_;                     // amends waiting for a connection
   std::string params_;  // scratch
   std::string target_;  // scratch
   std::vector<BookTicker> tickers_;

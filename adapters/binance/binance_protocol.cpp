@@ -96,6 +96,36 @@ bool read_open_order(simdjson::dom::object object, OpenOrder& order) noexcept {
   return true;  // a type reconciliation skips
 }
 
+// An order object of a 2xx reply (or of a cancelReplace's responses);
+// false when it has no orderId or negative cumulative amounts.
+bool read_order_state(simdjson::dom::object object, OrderState& order) noexcept {
+  if (!id_field(object, "orderId", order.order_id)) return false;
+  // A cancel reply names the cancelled order's id as origClientOrderId;
+  // its clientOrderId is the cancel request's own.
+  order.client_order_id.assign(string_field(object, "origClientOrderId").substr(0, 36));
+  if (order.client_order_id.empty()) order.client_order_id.assign(string_field(object, "clientOrderId").substr(0, 36));
+  order.status = parse_order_status(string_field(object, "status"));
+  (void)decimal_field(object, "executedQty", order.executed_quantity);
+  (void)decimal_field(object, "cummulativeQuoteQty", order.cumulative_quote);
+  if (order.executed_quantity.is_negative() || order.cumulative_quote.is_negative()) return false;
+  if (!integer_field(object, "transactTime", order.time_ms)) (void)integer_field(object, "updateTime", order.time_ms);
+  return true;
+}
+
+// The `code` of an error object `name` inside `parent`; 0 when absent.
+int error_code_of(simdjson::dom::object parent, std::string_view name) noexcept {
+  simdjson::dom::object error;
+  if (parent[name].get(error) != simdjson::SUCCESS) return 0;
+  std::int64_t code = 0;
+  if (!integer_field(error, "code", code) || code >= 0 || code < -100000) return 0;
+  return static_cast<int>(code);
+}
+
+bool order_of(simdjson::dom::object parent, std::string_view name, OrderState& order) noexcept {
+  simdjson::dom::object object;
+  return parent[name].get(object) == simdjson::SUCCESS && read_order_state(object, order);
+}
+
 }  // namespace
 
 std::string default_symbol(std::string_view canonical) {
@@ -223,36 +253,65 @@ OrderReply BinanceCodec::parse_order_reply(int status, std::string_view body) {
   simdjson::dom::object object;
   const bool parsed = impl_->parse(body, root) && root.get(object) == simdjson::SUCCESS;
   if (status >= 200 && status < 300) {
-    if (!parsed || !id_field(object, "orderId", reply.order.order_id)) {
-      reply.kind = ReplyKind::unknown;
-      return reply;
-    }
-    reply.kind = ReplyKind::ok;
-    // A cancel reply names the cancelled order's id as origClientOrderId;
-    // its clientOrderId is the cancel request's own.
-    reply.order.client_order_id.assign(string_field(object, "origClientOrderId").substr(0, 36));
-    if (reply.order.client_order_id.empty()) {
-      reply.order.client_order_id.assign(string_field(object, "clientOrderId").substr(0, 36));
-    }
-    reply.order.status = parse_order_status(string_field(object, "status"));
-    (void)decimal_field(object, "executedQty", reply.order.executed_quantity);
-    (void)decimal_field(object, "cummulativeQuoteQty", reply.order.cumulative_quote);
-    if (reply.order.executed_quantity.is_negative() || reply.order.cumulative_quote.is_negative()) {
-      // Cumulative amounts cannot shrink below zero: the reply is not one we
-      // can book, so the order's fate is looked up instead.
+    if (!parsed || !read_order_state(object, reply.order)) {
+      // Cumulative amounts cannot shrink below zero: such a reply is not
+      // one we can book, so the order's fate is looked up instead.
       reply = OrderReply{};
       reply.kind = ReplyKind::unknown;
       return reply;
     }
-    if (!integer_field(object, "transactTime", reply.order.time_ms)) {
-      (void)integer_field(object, "updateTime", reply.order.time_ms);
-    }
+    reply.kind = ReplyKind::ok;
     return reply;
   }
   std::int64_t code = 0;
   if (parsed) (void)integer_field(object, "code", code);
   reply.code = static_cast<int>(code);
   reply.kind = kind_of_error(status, reply.code);
+  return reply;
+}
+
+CancelReplaceReply BinanceCodec::parse_cancel_replace_reply(int status, std::string_view body) {
+  CancelReplaceReply reply;
+  simdjson::dom::element root;
+  simdjson::dom::object object;
+  const bool parsed = impl_->parse(body, root) && root.get(object) == simdjson::SUCCESS;
+  if (!parsed) return reply;  // unknown
+  if (status >= 200 && status < 300) {
+    if (string_field(object, "cancelResult") == "SUCCESS" && string_field(object, "newOrderResult") == "SUCCESS" &&
+        order_of(object, "cancelResponse", reply.canceled) && order_of(object, "newOrderResponse", reply.placed)) {
+      reply.outcome = ReplaceOutcome::replaced;
+    }
+    return reply;
+  }
+  std::int64_t code = 0;
+  (void)integer_field(object, "code", code);
+  reply.code = code < 0 && code > -100000 ? static_cast<int>(code) : 0;
+  // -2021 (the cancel worked, the new order failed) and -2022 (the cancel
+  // failed) are only acted on with their `data`.
+  constexpr int kReplacePartlyFailed = -2021;
+  constexpr int kReplaceFailed = -2022;
+  simdjson::dom::object data;
+  const bool has_data = object["data"].get(data) == simdjson::SUCCESS;
+  if (!has_data && (reply.code == kReplacePartlyFailed || reply.code == kReplaceFailed)) return reply;
+  if (status >= 400 && status < 500 && status != 429 && status != 418 && has_data) {
+    const std::string_view cancel = string_field(data, "cancelResult");
+    const std::string_view placed = string_field(data, "newOrderResult");
+    reply.cancel_code = error_code_of(data, "cancelResponse");
+    reply.new_code = error_code_of(data, "newOrderResponse");
+    if (cancel == "FAILURE" && placed == "NOT_ATTEMPTED" && reply.cancel_code != 0) {
+      reply.outcome = ReplaceOutcome::cancel_failed;
+    } else if (cancel == "FAILURE" && placed == "FAILURE" && reply.cancel_code != 0 && reply.new_code != 0) {
+      reply.outcome = ReplaceOutcome::both_failed;
+    } else if (cancel == "SUCCESS" && placed == "FAILURE" && reply.new_code != 0 &&
+               order_of(data, "cancelResponse", reply.canceled)) {
+      reply.outcome = ReplaceOutcome::new_failed;
+    }
+    return reply;  // unknown unless one of the shapes above
+  }
+  reply.kind = kind_of_error(status, reply.code);
+  if (reply.kind != ReplyKind::unknown && (reply.code != 0 || status == 429 || status == 418)) {
+    reply.outcome = ReplaceOutcome::refused;
+  }
   return reply;
 }
 

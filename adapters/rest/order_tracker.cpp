@@ -505,6 +505,7 @@ std::string_view kind_name(std::size_t kind) noexcept {
     case RequestKind::server_time: return "server_time";
     case RequestKind::keepalive: return "keepalive";
     case RequestKind::holdings: return "holdings";
+    case RequestKind::replace: return "replace";
   }
   return {};
 }
@@ -595,7 +596,8 @@ void OrderTracker::on_http_result(std::uint64_t tag, const tls::HttpResult& resu
     case RequestKind::transactions:
     case RequestKind::account:
     case RequestKind::server_time:
-    case RequestKind::keepalive: venue_.on_other_reply(kind, order_id, result); return;
+    case RequestKind::keepalive:
+    case RequestKind::replace: venue_.on_other_reply(kind, order_id, result); return;
     case RequestKind::holdings:
       // A reply of a fetch that was answered already (timed out) is dropped.
       if (holdings_pending_ && (order_id >> 8) == (holdings_generation_ & 0xFF'FFFFu)) {
@@ -642,6 +644,8 @@ void RestBroker::submit(const Order& order) noexcept { tracker_->submit(order); 
 void RestBroker::cancel(const CancelOrder& cancel) noexcept { tracker_->cancel(cancel); }
 bool RestBroker::poll() noexcept { return tracker_->poll(); }
 void RestBroker::stop() noexcept { tracker_->stop(); }
+bool RestBroker::supports_replace() const noexcept { return venue_->supports_replace(); }
+void RestBroker::replace(const ReplaceOrder& request) noexcept { venue_->replace(request); }
 bool RestBroker::request_holdings() noexcept { return tracker_->request_holdings(); }
 void RestBroker::adopt(const Order& order, const HeldOrder& held) noexcept { tracker_->adopt(order, held); }
 std::string_view RestBroker::client_id_prefix() const noexcept { return tracker_->venue_client_ids().prefix(); }

@@ -78,6 +78,7 @@ struct TrackedOrder {
     Decimal quote;                     ///< Binance: cumulative quote quantity reported so far
     Decimal executed_base;             ///< Binance: executedQty before adoption (not ours to report)
     bool query_in_flight = false;      ///< Binance: a lookup of this order is in flight
+    bool replace_in_flight = false;    ///< Binance: an amend of this order awaits its outcome
     std::int64_t next_query_ns = 0;    ///< Binance: when it is looked up next
   } venue;
 };
@@ -146,7 +147,12 @@ class RestVenue {
   /// a connection is idle, nothing is queued and no pause is on; true if any
   /// request was sent.
   virtual bool background(std::int64_t now_ns) noexcept = 0;
-
+  /// Amends (BrokerPort::supports_replace / replace): a venue that amends
+  /// overrides both and answers every replace itself (one report on the
+  /// new order id). Replies to its requests come to `on_other_reply` as
+  /// RequestKind::replace. The default: no amends.
+  [[nodiscard]] virtual bool supports_replace() const noexcept { return false; }
+  virtual void replace(const ReplaceOrder& request) noexcept { (void)request; }
 };
 
 /// What the tracker needs to know of a venue's settings.
@@ -182,7 +188,7 @@ class TransportMetrics {
     std::atomic<std::int64_t> limit{0};
   };
   std::array<Limit, kLimitSlots> limits_{};
-  static constexpr std::size_t kKinds = 10;  // RequestKind values 1..9
+  static constexpr std::size_t kKinds = 11;  // RequestKind values 1..10
   struct Kind {
     std::array<std::atomic<std::uint64_t>, kBrokerLatencyBoundsNs.size() + 1> buckets{};
     std::atomic<std::uint64_t> sum_ns{0};
@@ -262,6 +268,10 @@ class OrderTracker final : public tls::HttpHandler {
   /// `time_ns` 0 = now (wall clock).
   void report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price, Reason reason,
               std::string_view broker_reason, std::int64_t time_ns) noexcept;
+  /// Sends a report the venue built itself (an amend's answer) to the gateway.
+  void report_execution(const ExecutionReport& report) noexcept {
+    if (sink_ != nullptr) sink_->on_execution(report);
+  }
   /// Reports a fill that belongs to no tracked order (a protective order
   /// triggering, a fill placed outside the gateway) to the gateway.
   void report_position_fill(const ExecutionReport& fill) noexcept {

@@ -34,6 +34,7 @@ enum class RequestKind : std::uint8_t {
   server_time,
   keepalive,     ///< a cheap request on an idle connection
   holdings,      ///< reconciliation: open orders, positions (the tag's low half: generation and part)
+  replace,       ///< an amend (cancel/replace) of a working order, tagged with the new order id
 };
 
 constexpr std::uint64_t make_tag(RequestKind kind, OrderId order_id) noexcept {

@@ -119,6 +119,7 @@ std::optional<BinanceVenue::Endpoint> BinanceVenue::endpoint_for(const HttpReque
   if (method == "GET" && (path == "/api/v3/ping" || path == "/api/v3/time")) return Endpoint{1, false, false};
   if (method == "GET" && path == "/api/v3/exchangeInfo") return Endpoint{20, false, false};
   if (method == "GET" && path == "/api/v3/ticker/bookTicker") return Endpoint{has_symbol ? 2 : 4, false, false};
+  if (method == "POST" && path == "/api/v3/order/cancelReplace") return Endpoint{1, true, true};
   if (path == "/api/v3/order") {
     if (method == "POST") return Endpoint{1, true, true};
     if (method == "DELETE") return Endpoint{1, true, false};
@@ -267,6 +268,7 @@ HttpResponse BinanceVenue::dispatch(const HttpRequest& request, const Params& pa
   }
   if (path == "/api/v3/openOrders") return open_orders(params);
   if (path == "/api/v3/account") return account();
+  if (path == "/api/v3/order/cancelReplace") return cancel_replace(params);
   if (method == "POST") return new_order(params);
   if (method == "DELETE") return cancel_order(params);
   return query_order(params);
@@ -487,7 +489,7 @@ HttpResponse BinanceVenue::new_order(const Params& params) {
   const bool enough = buy ? Decimal::from_raw(traded_quote.raw() + lock.raw()) <= quote.free : *quantity <= base.free;
   if (!enough) return error(400, -2010, "Account has insufficient balance for requested action.");
 
-  const Fault fault = faults_.decide(stats_);
+  const Fault fault = in_replace_ ? Fault::none : faults_.decide(stats_);
   const auto unknown = [&] {
     return error(503, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
   };
@@ -580,7 +582,7 @@ HttpResponse BinanceVenue::cancel_order(const Params& params) {
   Order* order = find(*symbol, order_id, client_order_id);
   if (order == nullptr || !order->is_open()) return error(400, -2011, "Unknown order sent.");
 
-  const Fault fault = faults_.decide(stats_);
+  const Fault fault = in_replace_ ? Fault::none : faults_.decide(stats_);
   const auto unknown = [&] {
     return error(503, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
   };
@@ -625,6 +627,106 @@ HttpResponse BinanceVenue::cancel_order(const Params& params) {
       .member("type", order->type)
       .member("side", order->side)
       .member("selfTradePreventionMode", "EXPIRE_MAKER")
+      .end_object();
+  return json(200, out.take());
+}
+
+// STOP_ON_FAILURE: the original is cancelled first; only if that worked is
+// the new order placed, exactly as POST /api/v3/order would place it. The
+// answers are Binance's: 200 with both responses, 400 -2022 when the cancel
+// failed (the new order NOT_ATTEMPTED, or FAILURE when it could not have been
+// placed either), 409 -2021 when the cancel worked and the new order failed.
+// A 5xx of either step (armed faults) is passed on as it is.
+HttpResponse BinanceVenue::cancel_replace(const Params& params) {
+  const auto symbol = params.get("symbol");
+  if (!symbol || symbol->empty()) return missing("symbol");
+  if (board_.find(Venue::binance, *symbol) == nullptr) return error(400, -1121, "Invalid symbol.");
+  const auto mode = params.get("cancelReplaceMode");
+  if (!mode || mode->empty()) return missing("cancelReplaceMode");
+  if (*mode != "STOP_ON_FAILURE") {
+    if (*mode == "ALLOW_FAILURE") return error(400, -1014, "Unsupported order combination.");
+    return error(400, -1100,
+                 "Illegal characters found in parameter 'cancelReplaceMode'; legal range is 'STOP_ON_FAILURE, "
+                 "ALLOW_FAILURE'.");
+  }
+  const auto cancel_id = params.get("cancelOrderId");
+  const auto cancel_client_id = params.get("cancelOrigClientOrderId");
+  if (!cancel_id && !cancel_client_id) {
+    return error(400, -1102,
+                 "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!");
+  }
+  const bool force_cancel = faults_.fail_replace_cancel(stats_);
+  const bool force_new = faults_.fail_replace_new(stats_);
+  std::string refused_new;
+  if (force_new) {
+    JsonWriter body;
+    body.begin_object()
+        .member_int("code", -2010)
+        .member("msg", "Account has insufficient balance for requested action.")
+        .end_object();
+    refused_new = body.take();
+  }
+  const Order* original = find(*symbol, cancel_id, cancel_client_id);
+  if (force_cancel || original == nullptr || !original->is_open()) {
+    JsonWriter refused;
+    refused.begin_object().member_int("code", -2011).member("msg", "Unknown order sent.").end_object();
+    log_.request("binance: cancelReplace " + *symbol + " -> cancel failed");
+    return replace_outcome(400, -2022, "Order cancel-replace failed.", "FAILURE",
+                           force_new ? "FAILURE" : "NOT_ATTEMPTED", refused.take(), refused_new);
+  }
+  // An armed order fault applies to the amend as a whole: 503 before
+  // anything happened, or after both steps were applied.
+  const Fault fault = faults_.decide(stats_);
+  if (fault == Fault::fail_before) return unknown_outcome();
+  in_replace_ = true;
+  HttpResponse response = replace_order(*symbol, *original, params, force_new, refused_new);
+  in_replace_ = false;
+  if (fault == Fault::fail_after) return unknown_outcome();
+  return response;
+}
+
+HttpResponse BinanceVenue::replace_outcome(int status, int code, const char* message, const char* cancel_result,
+                                           const char* new_result, std::string_view cancel_response,
+                                           std::string_view new_response) {
+  JsonWriter out;
+  out.begin_object().member_int("code", code).member("msg", message).key("data").begin_object();
+  out.member("cancelResult", cancel_result).member("newOrderResult", new_result);
+  out.member_raw("cancelResponse", cancel_response);
+  out.member_raw("newOrderResponse", new_response.empty() ? std::string_view("null") : new_response);
+  out.end_object().end_object();
+  return json(status, out.take());
+}
+
+HttpResponse BinanceVenue::unknown_outcome() {
+  return error(503, -1007,
+               "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
+}
+
+HttpResponse BinanceVenue::replace_order(const std::string& symbol, const Order& original, const Params& params,
+                                         bool force_new, const std::string& refused_new) {
+  Params cancel_params;
+  cancel_params.query.push_back(Param{"symbol", symbol});
+  cancel_params.query.push_back(Param{"orderId", std::to_string(original.order_id)});
+  HttpResponse canceled = cancel_order(cancel_params);
+  if (canceled.status != 200) return canceled;
+  if (force_new) {
+    log_.request("binance: cancelReplace " + symbol + " -> new order failed");
+    return replace_outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE",
+                           canceled.body, refused_new);
+  }
+  HttpResponse placed = new_order(params);
+  if (placed.status >= 500) return placed;
+  if (placed.status != 200) {
+    log_.request("binance: cancelReplace " + symbol + " -> new order failed");
+    return replace_outcome(409, -2021, "Order cancel-replace partially failed.", "SUCCESS", "FAILURE",
+                           canceled.body, placed.body);
+  }
+  JsonWriter out;
+  out.begin_object()
+      .member("cancelResult", "SUCCESS")
+      .member("newOrderResult", "SUCCESS")
+      .member_raw("cancelResponse", canceled.body)
+      .member_raw("newOrderResponse", placed.body)
       .end_object();
   return json(200, out.take());
 }

@@ -2,7 +2,7 @@
 
 /// \file
 /// The Binance spot REST subset the gateway's adapter uses: new order, cancel,
-/// query, open orders, account, book ticker, exchange info, time and ping;
+/// cancel-replace (STOP_ON_FAILURE), query, open orders, account, book ticker, exchange info, time and ping;
 /// HMAC-SHA256 request signing, recvWindow timing, request-weight and
 /// order-count windows with 429 and escalating 418 bans, and the
 /// X-MBX-USED-WEIGHT-1M / X-MBX-ORDER-COUNT-10S headers. Orders match against
@@ -109,6 +109,14 @@ class BinanceVenue {
   HttpResponse dispatch(const HttpRequest& request, const Params& params);
   HttpResponse new_order(const Params& params);
   HttpResponse cancel_order(const Params& params);
+  HttpResponse cancel_replace(const Params& params);
+  /// Both steps of an amend whose original is open.
+  HttpResponse replace_order(const std::string& symbol, const Order& original, const Params& params, bool force_new,
+                             const std::string& refused_new);
+  /// A cancelReplace answer with `data` (a failure of either step).
+  HttpResponse replace_outcome(int status, int code, const char* message, const char* cancel_result,
+                               const char* new_result, std::string_view cancel_response, std::string_view new_response);
+  HttpResponse unknown_outcome();
   HttpResponse query_order(const Params& params);
   HttpResponse open_orders(const Params& params);
   HttpResponse account();
@@ -153,6 +161,8 @@ class BinanceVenue {
   std::map<std::string, std::int64_t> next_order_id_;  ///< per symbol
   std::map<std::string, std::int64_t> next_trade_id_;
   std::uint64_t generated_ids_ = 0;
+  /// Serving a cancelReplace: its steps draw no order fault of their own.
+  bool in_replace_ = false;
   /// Response headers of the request being served (weight, order count).
   Headers pending_headers_;
 };

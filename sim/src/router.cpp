@@ -135,7 +135,23 @@ HttpResponse Admin::faults(const HttpRequest& request) {
   }
   const bool has_orders = spec["fail_next_orders"].error() != simdjson::NO_SUCH_FIELD;
   const bool has_holdings = spec["fail_next_holdings"].error() != simdjson::NO_SUCH_FIELD;
-  if (!has_orders && !has_holdings) return admin_error(400, "give 'fail_next_orders' or 'fail_next_holdings'");
+  const bool has_replace_cancel = spec["fail_next_replace_cancel"].error() != simdjson::NO_SUCH_FIELD;
+  const bool has_replace_new = spec["fail_next_replace_new"].error() != simdjson::NO_SUCH_FIELD;
+  if (!has_orders && !has_holdings && !has_replace_cancel && !has_replace_new) {
+    return admin_error(400,
+                       "give 'fail_next_orders', 'fail_next_holdings', 'fail_next_replace_cancel' or "
+                       "'fail_next_replace_new'");
+  }
+  std::int64_t replace_cancel = 0;
+  if (has_replace_cancel &&
+      (spec["fail_next_replace_cancel"].get_int64().get(replace_cancel) != simdjson::SUCCESS || replace_cancel < 0)) {
+    return admin_error(400, "'fail_next_replace_cancel' must be a non-negative integer");
+  }
+  std::int64_t replace_new = 0;
+  if (has_replace_new &&
+      (spec["fail_next_replace_new"].get_int64().get(replace_new) != simdjson::SUCCESS || replace_new < 0)) {
+    return admin_error(400, "'fail_next_replace_new' must be a non-negative integer");
+  }
   std::int64_t count = 0;
   if (has_orders && (spec["fail_next_orders"].get_int64().get(count) != simdjson::SUCCESS || count < 0)) {
     return admin_error(400, "'fail_next_orders' must be a non-negative integer");
@@ -158,6 +174,12 @@ HttpResponse Admin::faults(const HttpRequest& request) {
     faults_.arm_holdings(static_cast<std::uint64_t>(holdings));
     log_.request("admin: next " + std::to_string(holdings) + " holdings reads fail");
     out.member_int("fail_next_holdings", holdings);
+  }
+  if (has_replace_cancel || has_replace_new) {
+    faults_.arm_replace(static_cast<std::uint64_t>(replace_cancel), static_cast<std::uint64_t>(replace_new));
+    log_.request("admin: next " + std::to_string(replace_cancel) + " amend cancels and " +
+                 std::to_string(replace_new) + " amend new orders fail");
+    out.member_int("fail_next_replace_cancel", replace_cancel).member_int("fail_next_replace_new", replace_new);
   }
   out.end_object();
   return json_reply(200, out.take());

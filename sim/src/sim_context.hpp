@@ -65,6 +65,16 @@ class FaultInjector {
   /// Fails the next `count` reads of what an account holds (OANDA
   /// pendingOrders and openPositions, Binance openOrders and account).
   void arm_holdings(std::uint64_t count) { armed_holdings_ = count; }
+  /// Binance cancelReplace: the next `cancels` amends fail their cancel
+  /// (-2011, as if the order were no longer open) and the next `news` fail
+  /// their new order (-2010); both armed: both fail (admin endpoint).
+  void arm_replace(std::uint64_t cancels, std::uint64_t news) {
+    armed_replace_cancel_ = cancels;
+    armed_replace_new_ = news;
+  }
+  /// True when this amend's cancel (or new order) must fail; counts it.
+  [[nodiscard]] bool fail_replace_cancel(Stats& stats) { return take(armed_replace_cancel_, stats); }
+  [[nodiscard]] bool fail_replace_new(Stats& stats) { return take(armed_replace_new_, stats); }
   /// True when this holdings read must answer 503 (admin-armed only).
   [[nodiscard]] bool fail_holdings_read(Stats& stats) {
     if (armed_holdings_ == 0) return false;
@@ -82,6 +92,15 @@ class FaultInjector {
   std::uint64_t armed_count_ = 0;
   bool armed_after_place_ = false;
   std::uint64_t armed_holdings_ = 0;
+  std::uint64_t armed_replace_cancel_ = 0;
+  std::uint64_t armed_replace_new_ = 0;
+
+  static bool take(std::uint64_t& armed, Stats& stats) {
+    if (armed == 0) return false;
+    --armed;
+    ++stats.faults_injected;
+    return true;
+  }
 };
 
 /// Lines to stderr, prefixed with the program name and a UTC time. Callers

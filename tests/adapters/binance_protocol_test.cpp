@@ -299,5 +299,127 @@ TEST(BinanceProtocol, AccountBalancesAreReadExactly) {
   }
 }
 
+
+// --- cancelReplace -------------------------------------------------------------
+
+constexpr const char* kCanceled =
+    R"({"symbol":"BTCUSDT","origClientOrderId":"og1-7","orderId":41,"orderListId":-1,"clientOrderId":"x1",)"
+    R"("transactTime":1700000000001,"price":"64100.00000000","origQty":"0.01000000","executedQty":"0.00400000",)"
+    R"("cummulativeQuoteQty":"256.40000000","status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"SELL"})";
+constexpr const char* kPlaced =
+    R"({"symbol":"BTCUSDT","orderId":42,"orderListId":-1,"clientOrderId":"og1-8","transactTime":1700000000002,)"
+    R"("price":"64200.00000000","origQty":"0.01600000","executedQty":"0.00000000",)"
+    R"("cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"SELL","fills":[]})";
+
+std::string replaced_body() {
+  return std::string(R"({"cancelResult":"SUCCESS","newOrderResult":"SUCCESS","cancelResponse":)") + kCanceled +
+         R"(,"newOrderResponse":)" + kPlaced + "}";
+}
+
+TEST(BinanceCancelReplace, SuccessGivesBothOrdersWithExactAmounts) {
+  BinanceCodec codec;
+  const CancelReplaceReply reply = codec.parse_cancel_replace_reply(200, replaced_body());
+  ASSERT_EQ(reply.outcome, ReplaceOutcome::replaced);
+  EXPECT_EQ(reply.canceled.order_id, 41U);
+  EXPECT_EQ(reply.canceled.client_order_id.view(), "og1-7");  // origClientOrderId: the original
+  EXPECT_EQ(reply.canceled.status, OrderStatus::canceled);
+  EXPECT_EQ(reply.canceled.executed_quantity, decimal_literal("0.004"));
+  EXPECT_EQ(reply.canceled.cumulative_quote, decimal_literal("256.4"));
+  EXPECT_EQ(reply.placed.order_id, 42U);
+  EXPECT_EQ(reply.placed.client_order_id.view(), "og1-8");
+  EXPECT_EQ(reply.placed.status, OrderStatus::new_order);
+  EXPECT_EQ(reply.placed.time_ms, 1700000000002);
+}
+
+TEST(BinanceCancelReplace, CancelFailedNewNotAttempted) {
+  BinanceCodec codec;
+  const CancelReplaceReply reply = codec.parse_cancel_replace_reply(
+      400, R"({"code":-2022,"msg":"Order cancel-replace failed.","data":{"cancelResult":"FAILURE",)"
+           R"("newOrderResult":"NOT_ATTEMPTED","cancelResponse":{"code":-2011,"msg":"Unknown order sent."},)"
+           R"("newOrderResponse":null}})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::cancel_failed);
+  EXPECT_EQ(reply.code, -2022);
+  EXPECT_EQ(reply.cancel_code, -2011);
+  EXPECT_EQ(reply.new_code, 0);
+}
+
+TEST(BinanceCancelReplace, NewFailedAfterTheCancelCarriesTheCancelledOriginal) {
+  BinanceCodec codec;
+  const CancelReplaceReply reply = codec.parse_cancel_replace_reply(
+      409, std::string(R"({"code":-2021,"msg":"Order cancel-replace partially failed.","data":{)"
+                       R"("cancelResult":"SUCCESS","newOrderResult":"FAILURE","cancelResponse":)") +
+               kCanceled + R"(,"newOrderResponse":{"code":-2010,"msg":"Account has insufficient balance."}}})");
+  ASSERT_EQ(reply.outcome, ReplaceOutcome::new_failed);
+  EXPECT_EQ(reply.new_code, -2010);
+  EXPECT_EQ(reply.canceled.order_id, 41U);
+  EXPECT_EQ(reply.canceled.executed_quantity, decimal_literal("0.004"));
+}
+
+TEST(BinanceCancelReplace, BothFailed) {
+  BinanceCodec codec;
+  const CancelReplaceReply reply = codec.parse_cancel_replace_reply(
+      400, R"({"code":-2022,"msg":"Order cancel-replace failed.","data":{"cancelResult":"FAILURE",)"
+           R"("newOrderResult":"FAILURE","cancelResponse":{"code":-2011,"msg":"Unknown order sent."},)"
+           R"("newOrderResponse":{"code":-2010,"msg":"Order would immediately match and take."}}})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::both_failed);
+  EXPECT_EQ(reply.cancel_code, -2011);
+  EXPECT_EQ(reply.new_code, -2010);
+}
+
+TEST(BinanceCancelReplace, PlainErrorsAreRefusalsByKind) {
+  BinanceCodec codec;
+  CancelReplaceReply reply =
+      codec.parse_cancel_replace_reply(400, R"({"code":-1102,"msg":"Mandatory parameter 'cancelReplaceMode'"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.kind, ReplyKind::rejected);
+  EXPECT_EQ(reply.code, -1102);
+  reply = codec.parse_cancel_replace_reply(401, R"({"code":-2015,"msg":"Invalid API-key"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.kind, ReplyKind::unauthorized);
+  reply = codec.parse_cancel_replace_reply(400, R"({"code":-1021,"msg":"Timestamp"})");
+  EXPECT_EQ(reply.kind, ReplyKind::clock_skew);
+  reply = codec.parse_cancel_replace_reply(429, R"({"code":-1003,"msg":"Too much request weight used"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.kind, ReplyKind::rate_limited);
+}
+
+TEST(BinanceCancelReplace, WhatCannotBeReadIsUnknownNeverAnOutcome) {
+  BinanceCodec codec;
+  const std::string success = replaced_body();
+  const std::vector<std::pair<int, std::string>> cases = {
+      {503, R"({"code":-1007,"msg":"Timeout waiting for response from backend server."})"},
+      {400, R"({"code":-1006,"msg":"Unexpected response"})"},
+      {200, ""},
+      {200, "[]"},
+      {200, "{"},
+      {200, success.substr(0, success.size() - 1)},
+      // a success without the new order, or with an order without its id
+      {200, std::string(R"({"cancelResult":"SUCCESS","newOrderResult":"SUCCESS","cancelResponse":)") + kCanceled +
+                "}"},
+      {200, std::string(R"({"cancelResult":"SUCCESS","newOrderResult":"SUCCESS","cancelResponse":)") + kCanceled +
+                R"(,"newOrderResponse":{"clientOrderId":"og1-8","status":"NEW"}})"},
+      {200, std::string(R"({"cancelResult":"FAILURE","newOrderResult":"SUCCESS","cancelResponse":)") + kCanceled +
+                R"(,"newOrderResponse":)" + kPlaced + "}"},
+      // negative cumulative amounts
+      {200, std::string(R"({"cancelResult":"SUCCESS","newOrderResult":"SUCCESS","cancelResponse":)") +
+                R"({"orderId":41,"executedQty":"-1","cummulativeQuoteQty":"0"},"newOrderResponse":)" + kPlaced + "}"},
+      // failures without the codes they need, unknown results, a data that is not an object
+      {400, R"({"code":-2022,"data":{"cancelResult":"FAILURE","newOrderResult":"NOT_ATTEMPTED"}})"},
+      {400, R"({"code":-2022,"data":{"cancelResult":"FAILURE","newOrderResult":"FAILURE",)"
+            R"("cancelResponse":{"code":-2011},"newOrderResponse":null}})"},
+      {409, R"({"code":-2021,"data":{"cancelResult":"SUCCESS","newOrderResult":"FAILURE",)"
+            R"("cancelResponse":{"code":-2011},"newOrderResponse":{"code":-2010}}})"},
+      {409, R"({"code":-2021,"data":{"cancelResult":"MAYBE","newOrderResult":"FAILURE"}})"},
+      {400, R"({"code":-2022,"data":[]})"},
+      {400, R"({"code":"-2022","data":7})"},
+      {400, R"({"msg":"no code"})"},
+      {409, R"({"code":-2021,"msg":"Order cancel-replace partially failed."})"},
+  };
+  for (const auto& [status, body] : cases) {
+    EXPECT_EQ(codec.parse_cancel_replace_reply(status, body).outcome, ReplaceOutcome::unknown)
+        << status << " " << body;
+  }
+}
+
 }  // namespace
 }  // namespace ordergate::adapters::binance

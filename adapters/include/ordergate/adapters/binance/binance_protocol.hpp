@@ -90,6 +90,26 @@ struct OrderReply {
   OrderState order;
 };
 
+/// What `POST /api/v3/order/cancelReplace` (STOP_ON_FAILURE) did.
+enum class ReplaceOutcome : std::uint8_t {
+  replaced,       ///< 200: cancelResult SUCCESS, newOrderResult SUCCESS
+  cancel_failed,  ///< -2022: cancel FAILURE, new NOT_ATTEMPTED (the original is untouched)
+  new_failed,     ///< -2021: cancel SUCCESS, new FAILURE (the original is cancelled, nothing replaces it)
+  both_failed,    ///< -2022: cancel FAILURE, new FAILURE
+  refused,        ///< a plain `{code,msg}` error: nothing was done (`kind` says which)
+  unknown,        ///< 5xx, -1006/-1007, unreadable or inconsistent: what happened is not known
+};
+
+struct CancelReplaceReply {
+  ReplaceOutcome outcome = ReplaceOutcome::unknown;
+  ReplyKind kind = ReplyKind::unknown;  ///< of a `refused` reply (rejected, not_found, unauthorized, ...)
+  int code = 0;                         ///< the top-level code (-2021, -2022, or a refusal's), 0 when none
+  int cancel_code = 0;                  ///< `cancelResponse.code` when the cancel failed
+  int new_code = 0;                     ///< `newOrderResponse.code` when the new order failed
+  OrderState canceled;                  ///< `cancelResponse` when the cancel succeeded (the original)
+  OrderState placed;                    ///< `newOrderResponse` when the new order was placed
+};
+
 struct BookTicker {
   std::string symbol;
   Decimal bid;
@@ -130,6 +150,11 @@ class BinanceCodec {
 
   /// Any reply that carries an order (new order, query, cancel) or an error.
   [[nodiscard]] OrderReply parse_order_reply(int status, std::string_view body);
+  /// The reply to `POST /api/v3/order/cancelReplace`. An outcome is only
+  /// taken when the reply is consistent: a succeeded cancel or new order
+  /// must carry an order with its `orderId`, a failed one an error `code`;
+  /// anything else is `unknown` (the caller looks the orders up).
+  [[nodiscard]] CancelReplaceReply parse_cancel_replace_reply(int status, std::string_view body);
   /// One ticker object or an array of them. False if malformed.
   [[nodiscard]] bool parse_book_tickers(std::string_view body, std::vector<BookTicker>& out);
   /// The array of `GET /api/v3/openOrders` into `out` (cleared first).

@@ -81,6 +81,9 @@ class RestBroker : public BrokerPort {
   void cancel(const CancelOrder& cancel) noexcept final;
   bool poll() noexcept final;
   void stop() noexcept final;
+  /// Amends go to the venue's mapping (Binance: cancelReplace; OANDA: none).
+  [[nodiscard]] bool supports_replace() const noexcept final;
+  void replace(const ReplaceOrder& request) noexcept final;
   /// Reconciliation (see docs/brokers.md for each venue's requests): the
   /// fetch goes out like any request, and `on_holdings` always comes from a
   /// later `poll()`, never inside this call (from the next one, complete =

@@ -152,7 +152,10 @@ Transaction read_transaction(simdjson::dom::object object) noexcept {
   (void)parse_time(string_field(object, "time"), transaction.time_ns);
   transaction.client_order_id = client_id_of(object);
   switch (transaction.type) {
-    case Transaction::Type::order_create: transaction.order_id = transaction.id; break;
+    case Transaction::Type::order_create:
+      transaction.order_id = transaction.id;
+      (void)id_field(object, "replacesOrderID", transaction.replace_link);
+      break;
     case Transaction::Type::order_reject:
       transaction.reason = code_of<ReasonCode::kCapacity>(string_field(object, "rejectReason"));
       break;
@@ -176,6 +179,7 @@ Transaction read_transaction(simdjson::dom::object object) noexcept {
       break;
     case Transaction::Type::order_cancel:
       (void)id_field(object, "orderID", transaction.order_id);
+      (void)id_field(object, "replacedByOrderID", transaction.replace_link);
       transaction.reason = code_of<ReasonCode::kCapacity>(string_field(object, "reason"));
       break;
     case Transaction::Type::other: break;
@@ -482,6 +486,79 @@ CancelReply OandaCodec::parse_cancel_reply(int status, std::string_view body) {
     if (reply.reason.empty()) reply.reason = code_of<ReasonCode::kCapacity>(string_field(root, "errorCode"));
   }
   if (reply.reason.empty()) reply.reason = status_code(status);
+  return reply;
+}
+
+ReplaceReply OandaCodec::parse_replace_reply(int status, std::string_view body) {
+  ReplaceReply reply;
+  simdjson::dom::object root;
+  const bool parsed = impl_->parse(body, root);
+  if (parsed) (void)id_field(root, "lastTransactionID", reply.last_transaction_id);
+  reply.kind = status == 200 || status == 201 ? ReplyKind::accepted : kind_of_error(status);
+  if (!parsed) return reply;  // unknown: a 2xx or 5xx we cannot read says nothing sure
+  simdjson::dom::object cancel;
+  const bool has_cancel = root["orderCancelTransaction"].get(cancel) == simdjson::SUCCESS;
+  if (has_cancel && (!id_field(cancel, "orderID", reply.canceled_order_id) ||
+                     !id_field(cancel, "id", reply.cancel_transaction_id))) {
+    return reply;  // a cancel of no order we can name
+  }
+  if (has_cancel) (void)parse_time(string_field(cancel, "time"), reply.cancel_time_ns);
+  simdjson::dom::object reject;
+  const bool has_reject = root["orderCreateRejectTransaction"].get(reject) == simdjson::SUCCESS ||
+                          root["orderRejectTransaction"].get(reject) == simdjson::SUCCESS;
+  if (has_reject) reply.reject_reason = code_of<ReasonCode::kCapacity>(string_field(reject, "rejectReason"));
+  if (status == 200 || status == 201) {
+    simdjson::dom::object create;
+    std::uint64_t replaces = 0;
+    if (has_cancel && root["orderCreateTransaction"].get(create) == simdjson::SUCCESS && !has_reject) {
+      // Taken only when the new order names the cancelled one.
+      if (!id_field(create, "id", reply.order_id) || !id_field(create, "replacesOrderID", replaces) ||
+          replaces != reply.canceled_order_id) {
+        reply.order_id = 0;
+        return reply;
+      }
+      simdjson::dom::object fill;
+      if (root["orderFillTransaction"].get(fill) == simdjson::SUCCESS) {
+        reply.filled = decimal_field(fill, "units", reply.fill_units) && fill_price(fill, reply.fill_price);
+        if (!reply.filled) {  // filled by an amount we cannot read: unknown, naming no new order
+          reply.order_id = 0;
+          reply.fill_units = Decimal{};
+          reply.fill_price = Decimal{};
+          return reply;
+        }
+        reply.fill_units = reply.fill_units.abs();
+        (void)id_field(fill, "id", reply.fill_transaction_id);
+        (void)parse_time(string_field(fill, "time"), reply.fill_time_ns);
+        simdjson::dom::object opened;
+        if (fill["tradeOpened"].get(opened) == simdjson::SUCCESS) {
+          (void)id_field(opened, "tradeID", reply.fill_trade_opened);
+        }
+      }
+      reply.outcome = ReplaceOutcome::replaced;
+      return reply;
+    }
+    if (has_cancel && has_reject) {
+      if (reply.reject_reason.empty()) reply.reject_reason = status_code(status);
+      reply.outcome = ReplaceOutcome::create_rejected;
+    }
+    return reply;  // else unknown
+  }
+  if (reply.kind == ReplyKind::unknown) return reply;  // 5xx: anything may have happened
+  simdjson::dom::object cancel_reject;
+  const bool has_cancel_reject = root["orderCancelRejectTransaction"].get(cancel_reject) == simdjson::SUCCESS;
+  if (has_cancel_reject && has_cancel) return reply;  // both cancelled and not: unknown
+  if (has_cancel_reject) {
+    reply.reject_reason = code_of<ReasonCode::kCapacity>(string_field(cancel_reject, "rejectReason"));
+  }
+  if (reply.reject_reason.empty()) reply.reject_reason = code_of<ReasonCode::kCapacity>(string_field(root, "errorCode"));
+  if (reply.reject_reason.empty()) reply.reject_reason = status_code(status);
+  if (has_cancel) {
+    // The original went; the replacement did not (a 4xx with a cancel is only
+    // a create reject).
+    if (has_reject) reply.outcome = ReplaceOutcome::create_rejected;
+    return reply;
+  }
+  reply.outcome = has_cancel_reject ? ReplaceOutcome::cancel_rejected : ReplaceOutcome::refused;
   return reply;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ordergate/core/clock.hpp"
@@ -192,6 +193,153 @@ TEST(OandaProtocol, CancelRepliesGiveTheReasonOrWhyNot) {
     "errorCode":"ORDER_DOESNT_EXIST","lastTransactionID":"21"})");
   EXPECT_EQ(reply.kind, ReplyKind::rejected);
   EXPECT_EQ(reply.reason, std::string_view("ORDER_DOESNT_EXIST"));
+}
+
+// An amend's reply, as OANDA sends it for PUT .../orders/{orderSpecifier}.
+constexpr const char* kReplaced = R"({
+  "orderCancelTransaction":{"id":"41","type":"ORDER_CANCEL","orderID":"40","reason":"CLIENT_REQUEST_REPLACED",
+    "replacedByOrderID":"42","time":"2024-03-01T12:00:00.000000000Z"},
+  "orderCreateTransaction":{"id":"42","type":"LIMIT_ORDER","instrument":"EUR_USD","units":"300","price":"1.1",
+    "replacesOrderID":"40","clientExtensions":{"id":"ogAbCdEfGh12-8"}},
+  "relatedTransactionIDs":["41","42"],"lastTransactionID":"42"})";
+
+TEST(OandaProtocol, AReplaceReplyNamesTheCancelledOriginalAndTheNewOrder) {
+  OandaCodec codec;
+  const ReplaceReply reply = codec.parse_replace_reply(201, kReplaced);
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::replaced);
+  EXPECT_EQ(reply.kind, ReplyKind::accepted);
+  EXPECT_EQ(reply.canceled_order_id, 40u);
+  EXPECT_EQ(reply.cancel_transaction_id, 41u);
+  EXPECT_EQ(reply.cancel_time_ns, 1'709'294'400'000'000'000);
+  EXPECT_EQ(reply.order_id, 42u);
+  EXPECT_FALSE(reply.filled);
+  EXPECT_EQ(reply.last_transaction_id, 42u);
+}
+
+TEST(OandaProtocol, AReplacementThatFilledAtOnceCarriesItsFill) {
+  OandaCodec codec;
+  const ReplaceReply reply = codec.parse_replace_reply(201, R"({
+    "orderCancelTransaction":{"id":"41","type":"ORDER_CANCEL","orderID":"40","reason":"CLIENT_REQUEST_REPLACED"},
+    "orderCreateTransaction":{"id":"42","type":"LIMIT_ORDER","units":"-300","replacesOrderID":"40"},
+    "orderFillTransaction":{"id":"43","type":"ORDER_FILL","orderID":"42","units":"-300","fullVWAP":"1.2",
+      "tradeOpened":{"tradeID":"43","units":"-300"}},
+    "lastTransactionID":"43"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::replaced);
+  EXPECT_TRUE(reply.filled);
+  EXPECT_EQ(reply.fill_units, decimal_literal("300"));
+  EXPECT_EQ(reply.fill_price, decimal_literal("1.2"));
+  EXPECT_EQ(reply.fill_transaction_id, 43u);
+  EXPECT_EQ(reply.fill_trade_opened, 43u);
+}
+
+TEST(OandaProtocol, AReplaceWhoseOriginalCannotBeCancelledIsACancelReject) {
+  OandaCodec codec;
+  ReplaceReply reply = codec.parse_replace_reply(400, R"({
+    "orderCancelRejectTransaction":{"id":"44","type":"ORDER_CANCEL_REJECT","orderID":"40",
+      "rejectReason":"ORDER_DOESNT_EXIST"},
+    "errorCode":"ORDER_DOESNT_EXIST","lastTransactionID":"44"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::cancel_rejected);
+  EXPECT_EQ(reply.kind, ReplyKind::rejected);
+  EXPECT_EQ(reply.reject_reason, std::string_view("ORDER_DOESNT_EXIST"));
+  EXPECT_EQ(reply.last_transaction_id, 44u);
+  reply = codec.parse_replace_reply(404, R"({"errorMessage":"The Order specified does not exist"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.reject_reason, std::string_view("HTTP_404")) << "a sentence is not a code";
+}
+
+TEST(OandaProtocol, AReplaceWhoseNewOrderWasRejectedAfterTheCancelIsACreateReject) {
+  OandaCodec codec;
+  for (const int status : {201, 400}) {
+    const ReplaceReply reply = codec.parse_replace_reply(status, R"({
+      "orderCancelTransaction":{"id":"45","type":"ORDER_CANCEL","orderID":"40","reason":"CLIENT_REQUEST_REPLACED"},
+      "orderCreateRejectTransaction":{"id":"46","type":"LIMIT_ORDER_REJECT","replacesOrderID":"40",
+        "rejectReason":"INSUFFICIENT_MARGIN"},
+      "lastTransactionID":"46"})");
+    EXPECT_EQ(reply.outcome, ReplaceOutcome::create_rejected) << status;
+    EXPECT_EQ(reply.canceled_order_id, 40u) << status;
+    EXPECT_EQ(reply.cancel_transaction_id, 45u) << status;
+    EXPECT_EQ(reply.reject_reason, std::string_view("INSUFFICIENT_MARGIN")) << status;
+  }
+  // A create reject with no cancel left the original alone.
+  const ReplaceReply reply = codec.parse_replace_reply(400, R"({
+    "orderRejectTransaction":{"id":"47","type":"LIMIT_ORDER_REJECT","rejectReason":"PRICE_PRECISION_EXCEEDED"},
+    "errorCode":"PRICE_PRECISION_EXCEEDED","lastTransactionID":"47"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.reject_reason, std::string_view("PRICE_PRECISION_EXCEEDED"));
+}
+
+TEST(OandaProtocol, ReplaceRefusalsWithoutTransactionsKeepTheirKind) {
+  OandaCodec codec;
+  ReplaceReply reply = codec.parse_replace_reply(401, R"({"errorMessage":"Insufficient authorization"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.kind, ReplyKind::unauthorized);
+  EXPECT_EQ(reply.reject_reason, std::string_view("HTTP_401"));
+  reply = codec.parse_replace_reply(429, "{}");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::refused);
+  EXPECT_EQ(reply.kind, ReplyKind::rate_limited);
+}
+
+TEST(OandaProtocol, MalformedOrInconsistentReplaceRepliesAreUnknown) {
+  OandaCodec codec;
+  const std::vector<std::pair<int, std::string>> cases = {
+      {201, "not json"},
+      {201, "[]"},
+      {500, kReplaced},
+      {503, ""},
+      {502, R"({"orderCancelRejectTransaction":{"id":"1","rejectReason":"ORDER_DOESNT_EXIST"}})"},
+      {201, R"({"lastTransactionID":"42"})"},
+      // only one half of the replacement
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"}})"},
+      {201, R"({"orderCreateTransaction":{"id":"42","replacesOrderID":"40"}})"},
+      // the new order replaces some other order
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"39"}})"},
+      // the new order does not say what it replaces
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},"orderCreateTransaction":{"id":"42"}})"},
+      // ids that are not ids
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"forty"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"forty"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":-42,"replacesOrderID":"40"}})"},
+      {201, R"({"orderCancelTransaction":{"orderID":"40"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"40"}})"},
+      // a fill whose amount cannot be read
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"40"},
+                "orderFillTransaction":{"id":"43","units":"lots","fullVWAP":"1.2"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"40"},
+                "orderFillTransaction":{"id":"43","units":"5"}})"},
+      // cancelled and not cancelled at once
+      {400, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCancelRejectTransaction":{"id":"44","rejectReason":"ORDER_DOESNT_EXIST"}})"},
+      // a 4xx that cancelled the original without saying why the new one is missing
+      {400, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},"errorCode":"X"})"},
+  };
+  for (const auto& [status, body] : cases) {
+    const ReplaceReply reply = codec.parse_replace_reply(status, body);
+    EXPECT_EQ(reply.outcome, ReplaceOutcome::unknown) << status << " " << body;
+    EXPECT_EQ(reply.order_id, 0u) << body;
+  }
+}
+
+TEST(OandaProtocol, ReplaceTransactionsLinkTheOriginalAndItsReplacement) {
+  OandaCodec codec;
+  std::vector<Transaction> transactions;
+  std::uint64_t last = 0;
+  ASSERT_TRUE(codec.parse_transactions(R"({"transactions":[
+    {"id":"41","type":"ORDER_CANCEL","orderID":"40","reason":"CLIENT_REQUEST_REPLACED","replacedByOrderID":"42"},
+    {"id":"42","type":"STOP_ORDER","replacesOrderID":"40","clientExtensions":{"id":"c-9"}},
+    {"id":"43","type":"ORDER_CANCEL","orderID":"42","reason":"CLIENT_REQUEST"}],"lastTransactionID":"43"})",
+                                       transactions, last));
+  ASSERT_EQ(transactions.size(), 3u);
+  EXPECT_EQ(transactions[0].type, Transaction::Type::order_cancel);
+  EXPECT_EQ(transactions[0].reason, std::string_view("CLIENT_REQUEST_REPLACED"));
+  EXPECT_EQ(transactions[0].replace_link, 42u);
+  EXPECT_EQ(transactions[1].type, Transaction::Type::order_create);
+  EXPECT_EQ(transactions[1].order_id, 42u);
+  EXPECT_EQ(transactions[1].replace_link, 40u);
+  EXPECT_EQ(transactions[2].replace_link, 0u);
 }
 
 TEST(OandaProtocol, PricesTakeTheTopOfBookExactly) {

@@ -81,6 +81,45 @@ struct CancelReply {
   std::uint64_t last_transaction_id = 0;
 };
 
+/// What a reply to `PUT .../orders/{orderSpecifier}` (an amend) says
+/// happened. Anything else, or a reply whose transactions do not agree with
+/// each other, is `unknown`: the fate of both orders is looked up.
+enum class ReplaceOutcome : std::uint8_t {
+  unknown,
+  /// 200/201: the original cancelled (CLIENT_REQUEST_REPLACED) and the
+  /// replacement created with `replacesOrderID` naming it.
+  replaced,
+  /// orderCancelRejectTransaction: the original could not be cancelled
+  /// (filled, cancelled, does not exist); nothing changed.
+  cancel_rejected,
+  /// orderCancelTransaction and a create reject: the original is cancelled,
+  /// the replacement was never created.
+  create_rejected,
+  /// A refusal naming no transaction (404 without one, 400 with only an
+  /// errorCode or a create reject and no cancel, 401/403, 429): nothing changed.
+  refused,
+};
+
+/// A reply to `PUT .../orders/{orderSpecifier}` with a replacement order.
+struct ReplaceReply {
+  ReplaceOutcome outcome = ReplaceOutcome::unknown;
+  ReplyKind kind = ReplyKind::unknown;  ///< of the HTTP status (accepted for 200/201)
+  std::uint64_t canceled_order_id = 0;  ///< orderCancelTransaction.orderID (the original)
+  std::uint64_t cancel_transaction_id = 0;
+  std::int64_t cancel_time_ns = 0;
+  std::uint64_t order_id = 0;  ///< replaced: the orderCreateTransaction's id = the new order's id
+  bool filled = false;  ///< replaced: the replacement filled at once (orderFillTransaction)
+  std::uint64_t fill_transaction_id = 0;
+  Decimal fill_units;  ///< absolute
+  Decimal fill_price;  ///< fullVWAP (or price)
+  std::int64_t fill_time_ns = 0;
+  std::uint64_t fill_trade_opened = 0;
+  /// cancel_rejected / create_rejected / refused: rejectReason, else
+  /// errorCode, else the status (HTTP_404).
+  ReasonCode reject_reason;
+  std::uint64_t last_transaction_id = 0;
+};
+
 /// One instrument's top of book from the pricing endpoint.
 struct PriceUpdate {
   std::string instrument;  ///< OANDA name, e.g. EUR_USD
@@ -104,6 +143,9 @@ struct Transaction {
   Type type = Type::other;
   std::uint64_t id = 0;
   std::uint64_t order_id = 0;  ///< fill/cancel: the order; create: the transaction id itself
+  /// Create: replacesOrderID (the order it replaces, 0 if none). Cancel:
+  /// replacedByOrderID (the order that replaced it, 0 if none).
+  std::uint64_t replace_link = 0;
   ClientOrderId client_order_id;  ///< clientExtensions.id or clientOrderID; empty if none
   Decimal units;  ///< fill: absolute units filled
   Side side = Side::unset;  ///< fill: the sign of its units (buy > 0)
@@ -161,6 +203,8 @@ class OandaCodec {
 
   [[nodiscard]] OrderReply parse_order_reply(int status, std::string_view body);
   [[nodiscard]] CancelReply parse_cancel_reply(int status, std::string_view body);
+  /// The reply to an amend (`PUT .../orders/{orderSpecifier}` with a body).
+  [[nodiscard]] ReplaceReply parse_replace_reply(int status, std::string_view body);
   /// Parses `{"prices":[...]}` into `out` (cleared first). False if malformed.
   [[nodiscard]] bool parse_prices(std::string_view body, std::vector<PriceUpdate>& out);
   /// Parses `{"transactions":[...],"lastTransactionID":"N"}`. False if malformed.

@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -477,6 +479,61 @@ TEST(GatewayAmend, ACancelAllDuringAnAmendReachesTheOrderUnderWhicheverIdItEndsW
     return book.working_buy.is_zero() && book.open_orders == 0;
   }));
   EXPECT_TRUE(open_ids(*hand.gateway).empty());
+}
+
+// A cancel and an amend of one order from two threads: never both accepted
+// (each sets its flag, fences, reads the other's), and whatever passed, the
+// order ends with nothing left working.
+TEST(GatewayAmend, ACancelAndAnAmendRacedFromTwoThreadsNeverBothPass) {
+  ManualClock clock;
+  GatewayConfig config = amend_config();
+  config.principals[0].modify_rate_limits = {"1000000/1s"};
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session amender = gateway.open_session("alice");
+  Session canceller = gateway.open_session("alice");
+  int amended = 0;
+  int cancelled = 0;
+  for (int round = 0; round < 200; ++round) {
+    const std::string id = "race-" + std::to_string(round);
+    const std::string new_id = id + "-b";
+    ASSERT_TRUE(amender.submit(limit_order(id, Side::buy, "1.08000")).accepted());
+    ASSERT_TRUE(wait_until([&] { return open_ids(gateway).size() == 1; }));
+    std::atomic<int> ready{0};
+    Verdict amend_verdict;
+    Verdict cancel_verdict;
+    std::thread other([&] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      cancel_verdict = canceller.cancel(id);
+    });
+    ready.fetch_add(1);
+    while (ready.load() < 2) {
+    }
+    amend_verdict = amender.replace(amend(id, new_id, "20000"));
+    other.join();
+    ASSERT_FALSE(amend_verdict.accepted() && cancel_verdict.accepted()) << round;
+    amended += amend_verdict.accepted() ? 1 : 0;
+    cancelled += cancel_verdict.accepted() ? 1 : 0;
+    if (amend_verdict.accepted()) {
+      // REPLACED, then the replacement is cancelled by its new id.
+      ASSERT_TRUE(wait_until([&] { return open_ids(gateway) == std::vector<std::string>{new_id}; })) << round;
+      ASSERT_TRUE(amender.cancel(new_id).accepted());
+    } else if (!cancel_verdict.accepted()) {
+      ASSERT_TRUE(canceller.cancel(id).accepted()) << round << ": both refused, the order is still there";
+    }
+    ASSERT_TRUE(wait_until([&] {
+      const auto book = gateway.exposure("acc-a", "EURUSD");
+      return open_ids(gateway).empty() && book.working_buy.is_zero() && book.open_orders == 0;
+    })) << round;
+    ExecutionReport drained;
+    while (amender.poll(drained) || canceller.poll(drained)) {
+    }
+  }
+  EXPECT_GT(amended + cancelled, 0);
+  RecordProperty("amended", amended);
+  RecordProperty("cancelled", cancelled);
 }
 
 }  // namespace

@@ -99,7 +99,8 @@ bool read_open_order(simdjson::dom::object object, OpenOrder& order) noexcept {
 // An order object of a 2xx reply (or of a cancelReplace's responses);
 // false when it has no orderId or negative cumulative amounts.
 bool read_order_state(simdjson::dom::object object, OrderState& order) noexcept {
-  if (!id_field(object, "orderId", order.order_id)) return false;
+  // Binance numbers orders from 1: an id of 0 (or -0) names no order.
+  if (!id_field(object, "orderId", order.order_id) || order.order_id == 0) return false;
   // A cancel reply names the cancelled order's id as origClientOrderId;
   // its clientOrderId is the cancel request's own.
   order.client_order_id.assign(string_field(object, "origClientOrderId").substr(0, 36));

@@ -331,6 +331,17 @@ TEST(BinanceCancelReplace, SuccessGivesBothOrdersWithExactAmounts) {
   EXPECT_EQ(reply.placed.time_ms, 1700000000002);
 }
 
+TEST(BinanceCancelReplace, AnOrderIdOfZeroNamesNoOrderAndTheOutcomeIsUnknown) {
+  // Found by the fuzzer: "orderId":-0 read as order 0 made a replacement of
+  // an order that does not exist.
+  BinanceCodec codec;
+  for (const char* zero : {R"("orderId":0,)", R"("orderId":-0,)", R"("orderId":"0",)"}) {
+    std::string body = replaced_body();
+    body.replace(body.find(R"("orderId":41,)"), std::string_view(R"("orderId":41,)").size(), zero);
+    EXPECT_EQ(codec.parse_cancel_replace_reply(200, body).outcome, ReplaceOutcome::unknown) << zero;
+  }
+}
+
 TEST(BinanceCancelReplace, CancelFailedNewNotAttempted) {
   BinanceCodec codec;
   const CancelReplaceReply reply = codec.parse_cancel_replace_reply(

@@ -292,20 +292,11 @@ void PaperBroker::replace(const ReplaceOrder& request) noexcept {
   if (has_queued_.load(std::memory_order_acquire)) apply_queued_quotes();
   const Order& order = request.order;
   auto answer = [&](ExecStatus status, std::string_view broker_reason, std::uint64_t broker_sequence) {
-    ExecutionReport event;
-    event.order_id = order.order_id;
-    event.session_id = order.session_id;
-    event.account_id = order.account_id;
-    event.instrument_id = order.instrument_id;
-    event.side = order.side;
-    event.status = status;
-    event.reason = status == ExecStatus::replaced ? Reason::OK : Reason::BROKER_REJECTED;
+    ExecutionReport event = report_of(order, status,
+                                      status == ExecStatus::replaced ? Reason::OK : Reason::BROKER_REJECTED,
+                                      broker_reason, broker_sequence);
     if (status == ExecStatus::replaced) event.leaves_quantity = order.quantity;
-    event.transact_time_ns = clock_->wall_ns();
-    event.client_order_id = order.client_order_id;
     event.other_client_order_id = request.original_client_order_id;
-    if (broker_sequence != 0) event.broker_order_id = format_broker_order_id(broker_sequence);
-    event.broker_reason.assign(broker_reason);
     sink_->on_execution(event);
   };
   if (state_failed_) {
@@ -675,14 +666,7 @@ void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last
                          Decimal last_price, Reason reason,
                          std::string_view broker_reason) noexcept {
   const Order& order = resting.order;
-  ExecutionReport event;
-  event.order_id = order.order_id;
-  event.session_id = order.session_id;
-  event.account_id = order.account_id;
-  event.instrument_id = order.instrument_id;
-  event.side = order.side;
-  event.status = status;
-  event.reason = reason;
+  ExecutionReport event = report_of(order, status, reason, broker_reason, resting.broker_sequence);
   event.last_quantity = last_quantity;
   event.last_price = last_price;
   if (status == ExecStatus::new_order) {
@@ -692,11 +676,25 @@ void PaperBroker::report(const Resting& resting, ExecStatus status, Decimal last
     event.cumulative_quantity = last_quantity;
     event.average_price = last_price;
   }
+  sink_->on_execution(event);
+}
+
+ExecutionReport PaperBroker::report_of(const Order& order, ExecStatus status, Reason reason,
+                                       std::string_view broker_reason,
+                                       std::uint64_t broker_sequence) const noexcept {
+  ExecutionReport event;
+  event.order_id = order.order_id;
+  event.session_id = order.session_id;
+  event.account_id = order.account_id;
+  event.instrument_id = order.instrument_id;
+  event.side = order.side;
+  event.status = status;
+  event.reason = reason;
   event.transact_time_ns = clock_->wall_ns();
   event.client_order_id = order.client_order_id;
-  event.broker_order_id = format_broker_order_id(resting.broker_sequence);
+  if (broker_sequence != 0) event.broker_order_id = format_broker_order_id(broker_sequence);
   event.broker_reason.assign(broker_reason);
-  sink_->on_execution(event);
+  return event;
 }
 
 void PaperBroker::report_foreign_fill(const Resting& resting, Decimal price) noexcept {

@@ -250,30 +250,16 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
     undo();
     return refuse(Reason::ORDER_CAPACITY_EXHAUSTED, &amended);
   }
-  OrderRecord& fresh = records_[fresh_index];
-
   const OrderId fresh_id = next_order_id(fresh_index);
   amended.order_id = fresh_id;
   amended.accepted_ns = now_ns;
-  fresh.order = amended;
-  fresh.session_slot = handle.slot_index;
-  fresh.index_slot = static_cast<std::uint32_t>(index_slot);
-  fresh.leaves = increase;  // what the amend reserved; the broker thread's once queued
-  fresh.leaves_raw.store(0, std::memory_order_relaxed);
-  fresh.dispatched = false;
-  fresh.cancel_pending = false;
-  fresh.bulk_cancel_sent.store(false, std::memory_order_relaxed);
-  fresh.replacing.store(false, std::memory_order_relaxed);
-  fresh.cancel_requested.store(false, std::memory_order_relaxed);
-  fresh.replaces.store(order_id, std::memory_order_relaxed);
-  fresh.open.store(true, std::memory_order_relaxed);
-  fresh.ident.store(fresh_id, std::memory_order_release);
-  std::atomic<std::uint32_t>& published = published_[amended.principal_id].head;
-  std::uint32_t published_head = published.load(std::memory_order_relaxed);
-  do {
-    fresh.next_published = published_head;
-  } while (!published.compare_exchange_weak(published_head, fresh_index, std::memory_order_release,
-                                            std::memory_order_relaxed));
+  // `leaves` holds what the amend reserved; the broker thread's once queued.
+  publish_record(fresh_index, amended,
+                 {.session_slot = handle.slot_index,
+                  .index_slot = static_cast<std::uint32_t>(index_slot),
+                  .leaves = increase,
+                  .replaces = order_id});
+  OrderRecord& fresh = records_[fresh_index];
   auto withdraw = [&] {
     fresh.open.store(false, std::memory_order_release);
     fresh.ident.store(fresh_id | kFinishedBit, std::memory_order_release);

@@ -561,7 +561,6 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
       ++untracked;  // counted, but no record to follow it by: see the warning below
       continue;
     }
-    OrderRecord& record = records_[record_index];
     const OrderId order_id = next_order_id(record_index);
     Order order;
     order.order_id = order_id;
@@ -577,36 +576,21 @@ void Engine::adopt_holdings(std::uint16_t broker_index, const Holdings& holdings
     order.expire_time_ns = held.expire_time_ns;
     order.accepted_ns = now_ns;
     order.client_order_id = client_order_id;
-    record.order = order;
-    record.session_slot = kNotCounted;  // no session: its reports are audited, `orders` lists it
-    record.index_slot = 0xFFFFFFFFu;
+    // No session: its reports are audited, and `orders` lists it.
+    RecordStart start{.leaves = held.leaves, .leaves_raw = held.leaves.raw(), .dispatched = true};
     if (principal != kForeignPrincipal) {
       std::size_t index_slot = 0;
       const std::uint64_t key = guards::ClientOrderIdIndex::key(principal, client_order_id.view());
       // Its id was restored as used (finished) at start: it names this
       // working order again.
       if (order_index_.revive(key, order_id, index_slot)) {
-        record.index_slot = static_cast<std::uint32_t>(index_slot);
+        start.index_slot = static_cast<std::uint32_t>(index_slot);
       } else if (order_index_.insert(key, now_ns, index_slot) == guards::ClientOrderIdIndex::Insert::inserted) {
         order_index_.publish(index_slot, order_id);
-        record.index_slot = static_cast<std::uint32_t>(index_slot);
+        start.index_slot = static_cast<std::uint32_t>(index_slot);
       }
     }
-    record.leaves = held.leaves;
-    record.leaves_raw.store(held.leaves.raw(), std::memory_order_relaxed);
-    record.dispatched = true;
-    record.cancel_pending = false;
-    record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
-    record.replacing.store(false, std::memory_order_relaxed);
-    record.cancel_requested.store(false, std::memory_order_relaxed);
-    record.replaces.store(kNoOrder, std::memory_order_relaxed);
-    record.open.store(true, std::memory_order_relaxed);
-    record.ident.store(order_id, std::memory_order_release);
-    std::atomic<std::uint32_t>& published = published_[principal].head;
-    std::uint32_t head = published.load(std::memory_order_relaxed);
-    do {
-      record.next_published = head;
-    } while (!published.compare_exchange_weak(head, record_index, std::memory_order_release, std::memory_order_relaxed));
+    publish_record(record_index, order, start);
     try {
       if (!held.venue_client_id.empty()) broker.adopted_venue_ids[order_id] = std::string(held.venue_client_id.view());
       broker.adopted_broker_ids[order_id] = std::string(held.broker_order_id.view());

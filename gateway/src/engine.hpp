@@ -414,6 +414,40 @@ class Engine final : public ExecutionSink {
   bool take_record(std::uint32_t& index) noexcept;
   // The id of the next use of record `index` (one the caller just took).
   OrderId next_order_id(std::uint32_t index) noexcept;
+  // How a use of a record starts (see publish_record).
+  struct RecordStart {
+    std::uint16_t session_slot = kNotCounted;  // where its reports go; none for an adopted order
+    std::uint32_t index_slot = 0xFFFFFFFFu;    // its duplicate-id entry; none if it has no id there
+    Decimal leaves;                            // the broker thread's, handed over by the queue
+    std::int64_t leaves_raw = 0;               // what other threads read until the broker reports
+    bool dispatched = false;                   // already at the broker (an adopted order)
+    OrderId replaces = kNoOrder;               // the order it replaces, until REPLACED
+  };
+  // Starts a use of record `index`, which the caller took and still owns:
+  // writes `order` and `start`, makes the record open under `order.order_id`
+  // (release) and pushes it on its principal's published stack, where
+  // listing and cancel-all find it. Hot path: no lock, no syscall.
+  void publish_record(std::uint32_t index, const Order& order, const RecordStart& start) noexcept {
+    OrderRecord& record = records_[index];
+    record.order = order;
+    record.session_slot = start.session_slot;
+    record.index_slot = start.index_slot;
+    record.leaves = start.leaves;
+    record.leaves_raw.store(start.leaves_raw, std::memory_order_relaxed);
+    record.dispatched = start.dispatched;
+    record.cancel_pending = false;
+    record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
+    record.replacing.store(false, std::memory_order_relaxed);
+    record.cancel_requested.store(false, std::memory_order_relaxed);
+    record.replaces.store(start.replaces, std::memory_order_relaxed);
+    record.open.store(true, std::memory_order_relaxed);
+    record.ident.store(order.order_id, std::memory_order_release);
+    std::atomic<std::uint32_t>& published = published_[order.principal_id].head;
+    std::uint32_t head = published.load(std::memory_order_relaxed);
+    do {
+      record.next_published = head;
+    } while (!published.compare_exchange_weak(head, index, std::memory_order_release, std::memory_order_relaxed));
+  }
   // Hands a finished (or refused after publishing) record to reclaim.
   void retire(std::uint32_t index) noexcept;
   // Returns retired records to the free ring (see OrderRecord). Requires

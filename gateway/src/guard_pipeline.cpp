@@ -187,31 +187,17 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     undo();
     return reject(handle, &order, Reason::ORDER_CAPACITY_EXHAUSTED);
   }
-  OrderRecord& record = records_[record_index];
-  // The record is this thread's alone until `ident` is published.
+  // The record is this thread's alone until publish_record makes it open.
   const OrderId order_id = next_order_id(record_index);
   order.order_id = order_id;
   order.accepted_ns = now_ns;
-  record.order = order;
-  record.session_slot = handle.slot_index;
-  record.index_slot = static_cast<std::uint32_t>(index_slot);
-  record.leaves = order.quantity;  // handed to the broker thread by the queue
-  record.leaves_raw.store(order.quantity.raw(), std::memory_order_relaxed);
-  record.dispatched = false;
-  record.cancel_pending = false;
-  record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
-  record.replacing.store(false, std::memory_order_relaxed);
-  record.cancel_requested.store(false, std::memory_order_relaxed);
-  record.replaces.store(kNoOrder, std::memory_order_relaxed);
-  record.open.store(true, std::memory_order_relaxed);
-  record.ident.store(order_id, std::memory_order_release);
-  // Published for the open-order lists: listing and cancel-all find it there.
-  std::atomic<std::uint32_t>& published = published_[order.principal_id].head;
-  std::uint32_t published_head = published.load(std::memory_order_relaxed);
-  do {
-    record.next_published = published_head;
-  } while (!published.compare_exchange_weak(published_head, record_index, std::memory_order_release,
-                                            std::memory_order_relaxed));
+  // `leaves` is handed to the broker thread by the queue.
+  publish_record(record_index, order,
+                 {.session_slot = handle.slot_index,
+                  .index_slot = static_cast<std::uint32_t>(index_slot),
+                  .leaves = order.quantity,
+                  .leaves_raw = order.quantity.raw()});
+  OrderRecord& record = records_[record_index];
   // Refused after publishing: the record goes back through reclaim, which
   // unlinks it from the open-order list first.
   auto withdraw = [&] {

@@ -99,6 +99,22 @@ void refuse_hello(HandlerContext& context, Connection& connection, const Request
   connection.count_error();
 }
 
+// Holds the reply until the verdict's audit record is written; a refusal
+// is answered (and copied to the drop copy) here. True if accepted.
+bool settled(HandlerContext& context, Connection& connection, const Request& request, const Verdict& verdict) {
+  hold(context, connection, verdict.audit_sequence);
+  if (verdict.accepted()) return true;
+  reject(connection, request, verdict.reason, verdict.retry_after_ns);
+  if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
+  return false;
+}
+
+// Opens the `accepted` reply to `op`, echoing the request's id.
+void begin_accepted(JsonWriter& json, std::string_view op, const Request& request) {
+  json.begin().string("type", "accepted").string("op", op);
+  if (!request.id_json.empty()) json.raw("id", request.id_json);
+}
+
 }  // namespace
 
 void handle_line(HandlerContext& context, Connection& connection, std::string_view line) {
@@ -196,45 +212,26 @@ void handle_hello(HandlerContext& context, Connection& connection, const Request
 void handle_submit(HandlerContext& context, Connection& connection, const Request& request) {
   // An unhealthy journal is refused by the engine itself (AUDIT_UNAVAILABLE).
   const Verdict verdict = connection.session.submit(protocol::to_order_request(request));
-  hold(context, connection, verdict.audit_sequence);
-  if (!verdict.accepted()) {
-    reject(connection, request, verdict.reason, verdict.retry_after_ns);
-    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
-    return;
-  }
+  if (!settled(context, connection, request, verdict)) return;
   connection.session_traded = true;
   JsonWriter json(connection.output());
-  json.begin().string("type", "accepted").string("op", "submit");
-  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  begin_accepted(json, "submit", request);
   json.string("cl_ord_id", request.cl_ord_id).integer("order_id", verdict.order_id).end();
 }
 
 void handle_cancel(HandlerContext& context, Connection& connection, const Request& request) {
-  const Verdict verdict = connection.session.cancel(request.cl_ord_id);
-  hold(context, connection, verdict.audit_sequence);
-  if (!verdict.accepted()) {
-    reject(connection, request, verdict.reason, verdict.retry_after_ns);
-    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
-    return;
-  }
+  if (!settled(context, connection, request, connection.session.cancel(request.cl_ord_id))) return;
   JsonWriter json(connection.output());
-  json.begin().string("type", "accepted").string("op", "cancel");
-  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  begin_accepted(json, "cancel", request);
   json.string("cl_ord_id", request.cl_ord_id).end();
 }
 
 void handle_replace(HandlerContext& context, Connection& connection, const Request& request) {
   const Verdict verdict = connection.session.replace(protocol::to_replace_request(request));
-  hold(context, connection, verdict.audit_sequence);
-  if (!verdict.accepted()) {
-    reject(connection, request, verdict.reason, verdict.retry_after_ns);
-    if (context.drop_copy != nullptr) context.drop_copy->rejection(connection, request, verdict.reason);
-    return;
-  }
+  if (!settled(context, connection, request, verdict)) return;
   connection.session_traded = true;
   JsonWriter json(connection.output());
-  json.begin().string("type", "accepted").string("op", "replace");
-  if (!request.id_json.empty()) json.raw("id", request.id_json);
+  begin_accepted(json, "replace", request);
   json.string("cl_ord_id", request.cl_ord_id)
       .string("new_cl_ord_id", request.new_cl_ord_id)
       .integer("order_id", verdict.order_id)

@@ -248,6 +248,9 @@ class PaperBroker final : public BrokerPort {
   void compact_state() noexcept;
   [[nodiscard]] PaperState snapshot() const;
   void log(tls::LogLevel level, std::string_view line) const noexcept;
+  // The fields every report of `order` shares; broker_sequence 0: none yet.
+  ExecutionReport report_of(const Order& order, ExecStatus status, Reason reason, std::string_view broker_reason,
+                            std::uint64_t broker_sequence) const noexcept;
   void report(const Resting& resting, ExecStatus status, Decimal last_quantity,
               Decimal last_price, Reason reason, std::string_view broker_reason) noexcept;
   void report_foreign_fill(const Resting& resting, Decimal price) noexcept;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "budgets.hpp"
 #include "ordergate/cluster/shared_state.hpp"
 #include "redis_connection.hpp"
 
@@ -134,6 +135,13 @@ class Member::Impl {
         }
         known_valid_ = true;
       }
+    }
+    if (options_.share_budgets) {
+      if (!(options_.budget_slice > 0.0 && options_.budget_slice <= 0.5)) {
+        throw ClusterConfigError("cluster: budget_slice must be in (0, 0.5]");
+      }
+      gateway_.share_account_budgets();
+      budgets_ = std::make_unique<detail::BudgetLeases>(gateway_, options_.budget_slice);
     }
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error("cluster: cannot create an eventfd");
@@ -303,6 +311,11 @@ class Member::Impl {
       disconnect();
       return read;
     }
+    // Leases before the accounts open: the first orders find budget.
+    if (budgets_ && !budgets_->tend(*commands_, Clock::now(), last_error_)) {
+      disconnect();
+      return Outcome::unreachable;
+    }
     on_state_read();
     return Outcome::ok;
   }
@@ -372,8 +385,11 @@ class Member::Impl {
         backoff = milliseconds(50);
         next_heartbeat = Clock::now() + options_.heartbeat();
       }
-      const auto until_heartbeat =
+      auto until_heartbeat =
           std::max(std::chrono::duration_cast<milliseconds>(next_heartbeat - Clock::now()), milliseconds(0));
+      // Leases are looked at every tick: the order path cannot wake this
+      // thread (no syscall there), so it polls.
+      if (budgets_) until_heartbeat = std::min(until_heartbeat, kLeaseTick);
       pollfd fds[2] = {{subscriber_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int ready = ::poll(fds, 2, static_cast<int>(until_heartbeat.count()));
       if (ready < 0 && errno != EINTR) {
@@ -392,6 +408,10 @@ class Member::Impl {
       }
       if (!running_.load()) break;
       if (!flush_pending()) {
+        disconnect();
+        continue;
+      }
+      if (budgets_ && !budgets_->tend(*commands_, Clock::now(), last_error_)) {
         disconnect();
         continue;
       }
@@ -507,11 +527,12 @@ class Member::Impl {
     const std::string global(guards::to_string(gateway_.trading_state(TradingScope::global())));
     const std::string floor(guards::to_string(floor_.load()));
     const std::string ready = gateway_.ready() ? "1" : "0";
+    const std::string leases = budgets_ ? budgets_->describe() : std::string();
     const std::string key(member_key_);
     detail::Reply reply = commands_->command({"EVAL", kHeartbeatScript, "2", key, keys::members, instance_, ttl,
                                               options_.name, "host", host_, "pid", pid, "started_ms", started,
                                               "heartbeat_ms", heartbeat_ms, "version", version, "global", global,
-                                              "floor", floor, "ready", ready});
+                                              "floor", floor, "ready", ready, "leases", leases});
     if (!reply) {
       last_error_ = commands_->error();
       return Outcome::unreachable;
@@ -535,6 +556,7 @@ class Member::Impl {
 
   void leave() {
     if (!commands_) return;
+    if (budgets_) budgets_->give_back_all(*commands_);
     const std::string key(member_key_);
     (void)commands_->command({"EVAL", kLeaveScript, "2", key, keys::members, instance_, options_.name});
   }
@@ -709,6 +731,8 @@ class Member::Impl {
   const std::int64_t started_ms_;
   const std::string member_key_;
   int wake_fd_ = -1;
+  static constexpr milliseconds kLeaseTick{2};
+  std::unique_ptr<detail::BudgetLeases> budgets_;  // share_budgets; the member's thread
 
   std::thread thread_;
   std::atomic<bool> running_{false};

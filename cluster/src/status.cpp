@@ -4,6 +4,7 @@
 #include <charconv>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include "redis_connection.hpp"
 
@@ -67,9 +68,9 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
     member.name = std::string(detail::reply_text(names->element[i]));
     const std::string key = keys::member(member.name);
     detail::Reply fields = connection->command(
-        {"HMGET", key, "host", "pid", "heartbeat_ms", "seen_ms", "version", "global", "floor", "ready"});
+        {"HMGET", key, "host", "pid", "heartbeat_ms", "seen_ms", "version", "global", "floor", "ready", "leases"});
     check(fields, REDIS_REPLY_ARRAY, "HMGET");
-    if (fields->elements == 8 && fields->element[0]->type == REDIS_REPLY_STRING) {
+    if (fields->elements == 9 && fields->element[0]->type == REDIS_REPLY_STRING) {
       member.present = true;
       member.host = std::string(detail::reply_text(fields->element[0]));
       member.pid = to_integer(detail::reply_text(fields->element[1]));
@@ -79,11 +80,49 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
       member.global = std::string(detail::reply_text(fields->element[5]));
       member.floor = std::string(detail::reply_text(fields->element[6]));
       member.ready = detail::reply_text(fields->element[7]) == "1";
+      member.leases = std::string(detail::reply_text(fields->element[8]));
     }
     status.members.push_back(std::move(member));
   }
   std::sort(status.members.begin(), status.members.end(),
             [](const MemberStatus& a, const MemberStatus& b) { return a.name < b.name; });
+
+  // Budgets: "ordergate:budget:<account>:<count>/<period_ns>" = the GCRA
+  // cell's arrival time in microseconds of Redis's clock.
+  const std::int64_t now_us = time->elements == 2 ? to_integer(detail::reply_text(time->element[0])) * 1'000'000 +
+                                                        to_integer(detail::reply_text(time->element[1]))
+                                                  : 0;
+  detail::Reply budgets = connection->command({"SMEMBERS", keys::budgets});
+  check(budgets, REDIS_REPLY_ARRAY, "SMEMBERS");
+  constexpr std::string_view prefix = "ordergate:budget:";
+  for (std::size_t i = 0; i < budgets->elements; ++i) {
+    const std::string key(detail::reply_text(budgets->element[i]));
+    const std::size_t colon = key.rfind(':');
+    const std::size_t slash = key.rfind('/');
+    if (key.rfind(prefix, 0) != 0 || colon == std::string::npos || colon < prefix.size() ||
+        slash == std::string::npos || slash < colon) {
+      continue;  // not a key this version writes
+    }
+    BudgetStatus budget;
+    budget.account = key.substr(prefix.size(), colon - prefix.size());
+    const guards::RateWindow window{static_cast<std::uint32_t>(to_integer(std::string_view(key).substr(colon + 1, slash - colon - 1))),
+                                    to_integer(std::string_view(key).substr(slash + 1))};
+    if (window.count == 0 || window.period_ns <= 0) continue;
+    budget.count = window.count;
+    budget.period_ns = window.period_ns;
+    detail::Reply tat = connection->command({"GET", key});
+    if (!tat) throw std::runtime_error("Redis at " + endpoint.describe() + " failed: " + connection->error());
+    const std::int64_t emission_us =
+        std::max<std::int64_t>(1, (guards::GcraParams::from(window).emission_ns + 999) / 1000);
+    const std::int64_t tolerance_us = emission_us * (static_cast<std::int64_t>(window.count) - 1);
+    const std::int64_t arrival = std::max(now_us, to_integer(detail::reply_text(tat.get())));
+    budget.remaining =
+        std::clamp<std::int64_t>((tolerance_us - (arrival - now_us)) / emission_us + 1, 0, window.count);
+    status.budgets.push_back(std::move(budget));
+  }
+  std::sort(status.budgets.begin(), status.budgets.end(), [](const BudgetStatus& a, const BudgetStatus& b) {
+    return std::tie(a.account, a.period_ns, a.count) < std::tie(b.account, b.period_ns, b.count);
+  });
   return status;
 }
 
@@ -96,8 +135,16 @@ std::string format_cluster_status(const ClusterStatus& status) {
       out << "  host=" << member.host << " pid=" << member.pid << " heartbeat_age_ms=" << member.age_ms
           << " global=" << member.global << " floor=" << member.floor << " ready=" << (member.ready ? "yes" : "no")
           << " version=" << member.version;
+      if (!member.leases.empty()) out << " leases=" << member.leases;
     }
     out << '\n';
+  }
+  if (!status.budgets.empty()) {
+    out << "shared budgets: " << status.budgets.size() << '\n';
+    for (const BudgetStatus& budget : status.budgets) {
+      out << "  account:" << budget.account << " " << budget.count << "/" << budget.period_ns / 1'000'000
+          << "ms: remaining=" << budget.remaining << '\n';
+    }
   }
   if (!status.state_present) {
     out << "shared state: none yet (written by the first member that connects)\n";

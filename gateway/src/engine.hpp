@@ -173,6 +173,14 @@ struct PrincipalState {
   bool removed = false;  // dropped from the configuration by a reload
 };
 
+// A cluster member's lease of one account window's shared budget (see
+// Gateway::share_account_budgets): tokens submit may take without asking
+// Redis. Submit takes one (compare-and-swap, never below zero); the
+// member's thread adds what Redis grants and takes what is left at a stop.
+struct alignas(kCacheLine) BudgetLeaseCell {
+  std::atomic<std::int64_t> tokens{0};
+};
+
 // Survives reloads: indexed by principal id, which is stable by name.
 struct PrincipalControl {
   std::atomic<std::uint32_t> epoch{0};
@@ -341,6 +349,10 @@ class Engine final : public ExecutionSink {
   guards::TradingState trading_state(TradingScope scope) const;
   void hold_accounts(bool held) noexcept;
   void set_trading_floor(guards::TradingState floor, std::string_view why);
+  void share_account_budgets();
+  [[nodiscard]] std::vector<Gateway::BudgetLease> budget_leases() const;
+  void grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept;
+  std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
   ControlState control_state() const;
   void revoke_sessions(std::string_view principal, std::string_view by = {});
   void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});
@@ -448,6 +460,12 @@ class Engine final : public ExecutionSink {
       record.next_published = head;
     } while (!published.compare_exchange_weak(head, index, std::memory_order_release, std::memory_order_relaxed));
   }
+  // Shared account budgets: takes one token of each of `windows` lease
+  // cells of `account`, all or none; on none, `retry_after_ns` is the
+  // emission interval of the first empty window. Hot path: lock-free.
+  bool take_leases(AccountId account, const std::vector<guards::RateWindow>& windows,
+                   std::int64_t& retry_after_ns) noexcept;
+  void give_back_leases(AccountId account, std::size_t windows) noexcept;
   // Hands a finished (or refused after publishing) record to reclaim.
   void retire(std::uint32_t index) noexcept;
   // Returns retired records to the free ring (see OrderRecord). Requires
@@ -530,6 +548,9 @@ class Engine final : public ExecutionSink {
   static constexpr std::uint8_t kNotReconciled = 1;  // not reconciled with its broker yet
   static constexpr std::uint8_t kHeld = 2;           // hold_accounts (a cluster member before it read the shared state)
   std::unique_ptr<std::atomic<std::uint8_t>[]> account_closed_;
+  // Shared account budgets (share_account_budgets): four lease cells (the
+  // most windows a scope has) per account; null when off: no tokens taken.
+  std::unique_ptr<BudgetLeaseCell[]> leases_;
   // Per account: cancels sent by cancel_orders (cancel-all, a halt with
   // cancel_orders, a session's cancel on disconnect), for the metrics.
   std::unique_ptr<std::atomic<std::uint64_t>[]> bulk_cancels_;

@@ -37,6 +37,14 @@ void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, 
 }
 guards::TradingState Gateway::trading_state(TradingScope scope) const { return engine_->trading_state(scope); }
 void Gateway::hold_accounts(bool held) noexcept { engine_->hold_accounts(held); }
+void Gateway::share_account_budgets() { engine_->share_account_budgets(); }
+std::vector<Gateway::BudgetLease> Gateway::budget_leases() const { return engine_->budget_leases(); }
+void Gateway::grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept {
+  engine_->grant_budget(account, window, tokens);
+}
+std::int64_t Gateway::take_back_budget(AccountId account, std::size_t window) noexcept {
+  return engine_->take_back_budget(account, window);
+}
 void Gateway::set_trading_floor(guards::TradingState floor, std::string_view why) {
   engine_->set_trading_floor(floor, why);
 }

@@ -156,10 +156,18 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, reason, retry_after_ns);
   }
+  // A cluster member's share of the account's windows (leased from Redis).
+  const std::size_t leased = leases_ ? snapshot.account_limits.windows().size() : 0;
+  if (leased != 0 && !take_leases(order.account_id, snapshot.account_limits.windows(), retry_after_ns)) {
+    rates.refund();
+    exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
+    return reject(handle, &order, Reason::RATE_LIMITED, retry_after_ns);
+  }
   std::atomic<std::uint64_t>& orders_today = controls_[slot.principal].orders_today;
   const bool daily = principal.max_orders_per_day != 0;
   if (daily && !take_daily(orders_today, principal.max_orders_per_day)) {
     rates.refund();
+    if (leased != 0) give_back_leases(order.account_id, leased);
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, Reason::DAILY_ORDER_LIMIT);
   }
@@ -167,6 +175,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Claim the client order id; a concurrent submit of the same id loses here.
   auto undo = [&] {
     rates.refund();
+    if (leased != 0) give_back_leases(order.account_id, leased);
     if (daily) give_back_daily(orders_today);
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
   };

@@ -205,6 +205,9 @@ void read_cluster(TableReader& reader, ClusterConfig& cluster) {
   } else {
     reader.fail(reader.find("on_redis_loss"), "on_redis_loss", "must be \"reducing\" or \"halted\"");
   }
+  cluster.share_budgets = reader.boolean("share_budgets", cluster.share_budgets);
+  cluster.budget_slice_percent =
+      static_cast<int>(reader.integer("budget_slice_percent", cluster.budget_slice_percent, 1, 50));
   reader.reject_unknown();
 }
 

@@ -62,11 +62,13 @@ class ClusterTestCase(GatewayTestCase):
         extra: str = "",
         principals: list[Principal] | None = None,
         instruments: str = INSTRUMENTS_TOML,
+        gateway: dict | None = None,
     ) -> GatewayProcess:
         directory = self.root / name
         directory.mkdir()
         return self.start_gateway(
             principals or self.principals,
+            gateway=gateway,
             instruments=instruments,
             directory=directory,
             extra_toml=cluster_toml(self.redis.url, name, fail_after, extra),
@@ -349,6 +351,85 @@ class Reload(ClusterTestCase):
                    what="the shared halt of the added principal")
 
 
+class SharedBudgets(ClusterTestCase):
+    """Three members flooding one account whose window is 100/1s: the
+    cluster admits what one process's window would, plus at most one slice
+    (5 tokens, the default 5%) per member (docs/cluster.md)."""
+
+    COUNT = 100
+    PERIOD_S = 1.0
+    SLICE = 5
+    SECONDS = float(os.environ.get("ORDERGATE_CLUSTER_FLOOD_SECONDS", "10"))
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.principals = [Principal("ops", permissions=ALL_PERMISSIONS), Principal("trader", rate_limits=("100000/1s",))]
+        window = {"account_rate_limits": [f"{self.COUNT}/1s"]}
+        self.members = [self.start_member(f"gw-{n}", gateway=window) for n in (1, 2, 3)]
+
+    def flood(self, member: GatewayProcess, prefix: str, deadline: float, results: dict) -> None:
+        client = self.connect(member, "trader")
+        accepted = 0
+        reasons: dict[str, int] = {}
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            side = "buy" if n % 2 else "sell"  # the position stays near zero
+            answer = client.submit("paper", "EURUSD", side, "market", "1", "ioc", f"{prefix}-{n}")
+            if answer.accepted:
+                accepted += 1
+            else:
+                reasons[answer.reason] = reasons.get(answer.reason, 0) + 1
+        results[prefix] = (accepted, reasons)
+
+    def test_three_members_flooding_one_account_get_at_most_one_window_plus_a_slice_each(self) -> None:
+        import threading
+
+        results: dict = {}
+        start = time.monotonic()
+        deadline = start + self.SECONDS
+        threads = [threading.Thread(target=self.flood, args=(member, f"f{i}", deadline, results))
+                   for i, member in enumerate(self.members)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - start
+        self.assertEqual(len(results), 3, "every flooding client finished")
+        total = sum(accepted for accepted, _ in results.values())
+        # One GCRA window N/P admits at most N + D/(P/N) in D seconds (a full
+        # burst, then one per emission interval); each member may add the
+        # slice it held when the interval began.
+        bound = self.COUNT + int(elapsed / (self.PERIOD_S / self.COUNT)) + 3 * self.SLICE
+        print(f"\nshared budget {self.COUNT}/1s, 3 members, {elapsed:.1f} s: accepted {total} "
+              f"(bound {bound}; per member {[r[0] for r in results.values()]})")
+        self.assertLessEqual(total, bound)
+        # Without sharing, each member would admit its own window: about 3x.
+        self.assertGreater(total, bound // 2, "the members share the budget, not starve on it")
+        for accepted, reasons in results.values():
+            self.assertGreater(accepted, 0, "every member gets a share")
+            self.assertEqual(set(reasons), {"RATE_LIMITED"}, reasons)
+
+    def test_status_shows_the_shared_budget_and_each_members_lease(self) -> None:
+        trader = self.connect(self.members[0], "trader")
+        self.assertTrue(trader.submit("paper", "EURUSD", "buy", "market", "1", "ioc", "s-1").accepted)
+
+        def status() -> str:
+            result = subprocess.run(
+                [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
+                capture_output=True, text=True, timeout=20,
+            )
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return result.stdout
+
+        text = wait_until(lambda: (t := status()).count(" healthy ") == 3 and t.count("leases=") == 3 and t,
+                          timeout=5.0, what="every member healthy with its leases in status")
+        self.assertIn("shared budgets: 2", text)  # the accounts paper and paper2
+        self.assertRegex(text, r"account:paper 100/1000ms: remaining=\d+")
+        for name in ("gw-1", "gw-2", "gw-3"):
+            self.assertRegex(text, rf"  {name}  healthy .* leases=paper:100/1000000000=\d+/5,paper2:")
+
+
 class Propagation(ClusterTestCase):
     """HALT on one member, enforced by two others: the time from the admin
     reply to the first TRADING_HALTED on each other member's socket."""
@@ -426,6 +507,10 @@ class MemberStart(ClusterTestCase):
             'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\npassword_env = "s3cret-value"':
                 "must be a credential name",
             'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nleases = true': "leases",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nbudget_slice_percent = 0':
+                "budget_slice_percent': must be within 1..50",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nshare_budgets = "yes"':
+                "share_budgets': expected true or false",
         }
         directory = self.root / "bad"
         directory.mkdir()

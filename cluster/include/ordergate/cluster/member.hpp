@@ -71,6 +71,16 @@ struct MemberOptions {
   /// none, and the first read after a start applies the shared state whole.
   std::filesystem::path known_state_path;
 
+  /// Shares the accounts' rate windows (`account_rate_limits`) with the
+  /// other members through leases of budget from Redis
+  /// (`Gateway::share_account_budgets`; docs/cluster.md). Off: each member
+  /// enforces its windows alone.
+  bool share_budgets = true;
+  /// A lease's slice: this part of a window's count (at least 1 token),
+  /// in (0, 0.5]. All members together admit at most one window's worth
+  /// plus one slice per member.
+  double budget_slice = 0.05;
+
   /// Heartbeat period: fail_after / 4, between 50 ms and 1 s.
   [[nodiscard]] std::chrono::milliseconds heartbeat() const noexcept;
   /// Time to live of the member's key: fail_after + 2 heartbeats. A name
@@ -88,7 +98,8 @@ using MemberLog = std::function<void(std::string_view level, std::string_view ev
 class Member {
  public:
   /// Holds `gateway`'s accounts closed (`Gateway::hold_accounts`) until the
-  /// shared state is read. `gateway` must outlive the member. Throws
+  /// shared state is read (and the budget leases taken). `gateway` must
+  /// outlive the member and, with `share_budgets`, not be started yet. Throws
   /// ClusterConfigError for bad options and ClusterStartError when
   /// `known_state_path` cannot be read (damaged: delete it to start afresh).
   Member(Gateway& gateway, MemberOptions options, MemberLog log);

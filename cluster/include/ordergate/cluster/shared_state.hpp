@@ -38,6 +38,8 @@ namespace keys {
 inline constexpr std::string_view state = "ordergate:state";
 inline constexpr std::string_view changes = "ordergate:state:changes";
 inline constexpr std::string_view members = "ordergate:members";
+/// The set of shared budget cells ("ordergate:budget:<account>:<count>/<period_ns>").
+inline constexpr std::string_view budgets = "ordergate:budgets";
 /// The key of one member's hash: "ordergate:member:<name>".
 [[nodiscard]] std::string member(std::string_view name);
 }  // namespace keys

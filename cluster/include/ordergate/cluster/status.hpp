@@ -29,14 +29,28 @@ struct MemberStatus {
   std::string global;               ///< its global state in effect
   std::string floor;                ///< ACTIVE, or its on_redis_loss state while cut off
   bool ready = false;               ///< its accounts may trade
+  /// Its budget leases: "account:count/period_ns=tokens/slice" joined by
+  /// ','; empty when it shares no budget.
+  std::string leases;
 
   /// "healthy", "stale" (heartbeat late), "cut-off" (floor set),
   /// "not-ready" (accounts closed) or "gone" (no key).
   [[nodiscard]] std::string health() const;
 };
 
+/// One shared account window's budget in Redis (docs/cluster.md).
+struct BudgetStatus {
+  std::string account;
+  std::uint32_t count = 0;
+  std::int64_t period_ns = 0;
+  /// Tokens the cluster could still grant now (leases already granted are
+  /// the members' to spend).
+  std::int64_t remaining = 0;
+};
+
 struct ClusterStatus {
   std::vector<MemberStatus> members;  ///< by name
+  std::vector<BudgetStatus> budgets;  ///< by account, then window
   bool state_present = false;         ///< false: Redis holds no shared state yet
   SharedState state;
 };

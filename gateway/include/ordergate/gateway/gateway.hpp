@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,7 @@
 #include "ordergate/gateway/control_state.hpp"
 #include "ordergate/gateway/metrics.hpp"
 #include "ordergate/guards/permissions.hpp"
+#include "ordergate/guards/rate_limit.hpp"
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
 
@@ -218,6 +220,31 @@ class Gateway {
   /// `floor:<STATE>:<why>`) and logged (`trading_floor`) when it changes.
   /// ACTIVE lifts it. `why` is a fixed word, e.g. "redis_unreachable".
   void set_trading_floor(guards::TradingState floor, std::string_view why);
+  /// Shares the accounts' rate windows (`account_rate_limits`) with other
+  /// processes: a cluster member's (docs/cluster.md). Each order then also
+  /// takes one token of each of its account's windows from this process's
+  /// lease, which the member keeps topped up from the budget the cluster
+  /// shares (`grant_budget`); an empty lease refuses the order RATE_LIMITED,
+  /// retry after one emission interval of the window. The process's own
+  /// windows still apply. Call before `start`. Costs `submit` one
+  /// compare-and-swap per window, no lock and no syscall.
+  void share_account_budgets();
+  /// One account window's lease, as `budget_leases` reads it.
+  struct BudgetLease {
+    AccountId account = 0;
+    std::string account_name;
+    std::size_t window = 0;  ///< index into the configuration's `account_rate_limits`
+    guards::RateWindow rate;
+    std::int64_t tokens = 0;  ///< left to take now
+  };
+  /// Every account window's lease (empty unless shared). Allocates.
+  [[nodiscard]] std::vector<BudgetLease> budget_leases() const;
+  /// Adds `tokens` to a lease (the budget a member was granted).
+  /// Thread-safe, lock-free; an unknown account or window is ignored.
+  void grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept;
+  /// Empties a lease and returns what was left in it (to give back).
+  std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
+
   /// The operator's decisions, as the state file holds them (without the
   /// floor). Takes the admin lock and allocates.
   [[nodiscard]] ControlState control_state() const;

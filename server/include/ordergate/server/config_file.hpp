@@ -122,6 +122,8 @@ struct ClusterConfig {
   std::string password_env;       ///< credential name of Redis's AUTH password; empty: no AUTH
   std::int64_t fail_after_ns = 2'000'000'000;
   guards::TradingState on_redis_loss = guards::TradingState::reducing;
+  bool share_budgets = true;      ///< account rate windows shared through leases (docs/cluster.md)
+  int budget_slice_percent = 5;   ///< a lease's slice, in percent of a window's count (1..50)
 };
 
 /// A network broker connection (`[brokers.<name>]`; docs/brokers.md).

@@ -136,9 +136,17 @@ std::uint64_t drain(Session& session) noexcept {
 // one submit in 16 per session for the latency histogram (the default);
 // 2 times every submit. They run in the same process, so their differences
 // are the cost of the metrics.
-void run_accept(benchmark::State& state, const GatewayConfig& config) {
+// `leased`: a cluster member's shared account budgets, the lease granted
+// ahead with enough tokens for the whole run (as the member keeps it).
+void run_accept(benchmark::State& state, const GatewayConfig& config, bool leased = false) {
   Gateway gateway(config);
+  if (leased) gateway.share_account_budgets();
   gateway.start();
+  if (leased) {
+    for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
+      gateway.grant_budget(lease.account, lease.window, state.max_iterations + 1);
+    }
+  }
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
   LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
@@ -211,6 +219,17 @@ BENCHMARK(BM_GuardPipeline_Accept_Limits)
     ->Args({8, 0})
     ->Args({8, 1})
     ->Iterations(kAcceptedOrders);
+
+// The accept path with an account rate window (`1000000000/1s`, never the
+// limit here): `shared` 0 enforces it in this process alone, 1 also takes
+// a token of the cluster's shared budget from the member's lease
+// (docs/cluster.md). Metrics as by default.
+void BM_GuardPipeline_Accept_SharedBudget(benchmark::State& state) {
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
+  config.account_rate_limits = {"1000000000/1s"};
+  run_accept(state, config, state.range(0) != 0);
+}
+BENCHMARK(BM_GuardPipeline_Accept_SharedBudget)->ArgName("shared")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
 
 // A limit order ~10% away from the quote with a 1% band: validation,
 // permissions, the kill switch, the quote read and every per-order risk check

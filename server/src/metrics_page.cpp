@@ -152,6 +152,18 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
                static_cast<std::uint64_t>(rate.remaining < 0 ? 0 : rate.remaining));
   }
 
+  // A cluster member's leases of the shared account budgets (docs/cluster.md).
+  const std::vector<Gateway::BudgetLease> leases = gateway.budget_leases();
+  if (!leases.empty()) {
+    out.family("ordergate_budget_lease_tokens", "gauge",
+               "Tokens of the cluster's shared account budget this member holds, by account and window "
+               "(orders spend them; the member tops them up from Redis).");
+    for (const Gateway::BudgetLease& lease : leases) {
+      out.sample("ordergate_budget_lease_tokens", {{"account", lease.account_name}, {"window", window_text(lease.rate)}},
+                 static_cast<std::uint64_t>(lease.tokens < 0 ? 0 : lease.tokens));
+    }
+  }
+
   out.family("ordergate_sessions", "gauge", "Open gateway sessions, by principal.");
   for (std::size_t id = 0; id < metrics.sessions_by_principal.size(); ++id) {
     if (id < metrics.principal_removed.size() && metrics.principal_removed[id]) continue;

@@ -124,6 +124,24 @@ TEST(MetricsPage, AccountLimitFiguresAreShownForAccountsWithACurrency) {
   EXPECT_FALSE(contains(plain_text, "ordergate_account_loss_switch"));
 }
 
+TEST(MetricsPage, AClusterMembersLeasesAreShownByAccountAndWindow) {
+  GatewayConfig config = make_default_config();
+  config.account_rate_limits = {"100/1s", "3000/1m"};
+  Gateway plain(config);
+  EXPECT_FALSE(contains(render_metrics(plain, plain.metrics(), ProcessMetrics{}), "ordergate_budget_lease_tokens"));
+  Gateway member(config);
+  member.share_account_budgets();
+  member.start();
+  member.grant_budget(0, 0, 4);
+  member.grant_budget(0, 1, 150);
+  Session session = member.open_session(kDefaultPrincipal);
+  ASSERT_TRUE(session.submit(market("lease-1")).accepted());
+  const std::string text = render_metrics(member, member.metrics(), ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_budget_lease_tokens gauge\n"));
+  EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{account=\"paper\",window=\"100/1s\"} 3\n"));
+  EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{account=\"paper\",window=\"3000/1m\"} 149\n"));
+}
+
 TEST_F(MetricsPageTest, ReadinessNamesEachComponentAndAnUnhealthyJournalBlocksIt) {
   const Readiness disabled = check_readiness(gateway_, gateway_.metrics(), JournalState::disabled);
   EXPECT_TRUE(disabled.ready);

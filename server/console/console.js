@@ -136,6 +136,15 @@
     byId('journal').className = j.state === 'unhealthy' ? 'bad' : j.state === 'healthy' ? 'good' : 'muted';
     byId('sessions').textContent = s.sessions + ' gateway sessions (' + s.console_sessions + ' console), ' +
       s.connections + ' socket connections';
+    byId('cluster-panel').hidden = !s.cluster;
+    if (s.cluster) {
+      const c = s.cluster;
+      byId('cluster').textContent = 'Member ' + c.name + ': ' + (c.connected ? 'connected' : 'CUT OFF from Redis') +
+        ', shared state version ' + c.version + (c.floor === 'active' ? '' : ', floor ' + c.floor.toUpperCase());
+      byId('cluster').className = c.connected && c.floor === 'active' ? 'good' : 'bad';
+      fillBody('leases', c.leases.map((l) => row([cell(l.account), cell(l.count + '/' + l.period_ms + 'ms'),
+        cell(l.tokens, 'num')])));
+    }
 
     fillBody('principals', s.principals.map((p) => {
       const td = document.createElement('td');

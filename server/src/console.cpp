@@ -644,6 +644,31 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
   journal += '}';
   out += journal;
 
+  if (context_.cluster != nullptr) {
+    // This member as it knows itself, and its leases of the shared budgets.
+    const cluster::Member::Health health = context_.cluster->health();
+    json.key("cluster");
+    std::string member;
+    protocol::JsonWriter member_json(member);
+    member_json.begin()
+        .string("name", context_.cluster->name())
+        .boolean("connected", health.connected)
+        .integer("version", static_cast<std::int64_t>(health.version))
+        .string("floor", state_name(health.floor));
+    member_json.array_begin("leases");
+    for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
+      member_json.element_begin()
+          .string("account", lease.account_name)
+          .integer("count", lease.rate.count)
+          .integer("period_ms", lease.rate.period_ns / 1'000'000)
+          .integer("tokens", lease.tokens)
+          .element_end();
+    }
+    member_json.array_end();
+    member += '}';
+    out += member;
+  }
+
   std::uint64_t sessions = 0;
   for (const std::uint32_t count : metrics.sessions_by_principal) sessions += count;
   json.integer("sessions", static_cast<std::int64_t>(sessions))

@@ -3,7 +3,8 @@
 // tests/python/test_console_browser.py, which starts the gateway (paper
 // broker, a Unix socket, the HTTP listener on loopback) and passes:
 //   CONSOLE_URL, SOCKET_PATH, ADMIN_TOKEN, VIEWER_TOKEN, BOT_TOKEN,
-//   SCREENSHOT (where to save the picture), CHROMIUM (the browser binary).
+//   SCREENSHOT (where to save the picture), CHROMIUM (the browser binary),
+//   CLUSTER_MEMBER (optional: the member's name; its panel is then checked).
 // Exits 0 when every step passed; prints the failed step otherwise.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -24,6 +25,8 @@ const VIEWER_TOKEN = env('VIEWER_TOKEN');
 const BOT_TOKEN = env('BOT_TOKEN');
 const SCREENSHOT = env('SCREENSHOT');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// Set when the gateway is a cluster member of that name with shared budgets.
+const CLUSTER_MEMBER = process.env.CLUSTER_MEMBER || '';
 const STEP_TIMEOUT = 20000;
 
 // A strategy on the Unix socket: newline-delimited JSON.
@@ -122,6 +125,19 @@ async function main() {
     assert.equal(session.httpOnly, true);
     assert.equal(session.sameSite, 'Strict');
     assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is out of reach of scripts');
+
+    if (CLUSTER_MEMBER) {
+      step = 'the cluster panel shows the member and its leases';
+      await page.waitForSelector('#cluster-panel:not([hidden])');
+      await page.waitForFunction((name) => document.querySelector('#cluster').textContent
+        .startsWith('Member ' + name + ': connected'), {}, CLUSTER_MEMBER);
+      await page.waitForFunction(() => [...document.querySelectorAll('#leases tbody tr')]
+        .some((tr) => tr.cells[0].textContent === 'paper' && tr.cells[1].textContent === '100/1000ms' &&
+          Number(tr.cells[2].textContent) > 0));
+    } else {
+      step = 'no cluster panel without a cluster';
+      assert.equal(await page.$eval('#cluster-panel', (element) => element.hidden), true);
+    }
 
     step = 'an order over the socket shows as a position';
     const bot = new SocketClient(SOCKET_PATH);

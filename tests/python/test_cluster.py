@@ -309,8 +309,9 @@ class LocalGuards(ClusterTestCase):
 
 class Console(ClusterTestCase):
     def test_a_halt_from_one_members_console_is_enforced_by_the_other(self) -> None:
-        first = self.start_member("gw-1", extra='\n[http]\nlisten = "127.0.0.1:0"\n')
-        second = self.start_member("gw-2")
+        window = {"account_rate_limits": ["100/1s"]}
+        first = self.start_member("gw-1", extra='\n[http]\nlisten = "127.0.0.1:0"\n', gateway=window)
+        second = self.start_member("gw-2", gateway=window)
         port = int(re.search(r"console=http://127\.0\.0\.1:(\d+)/", first.ready_line)[1])  # type: ignore[index]
         origin = {"Origin": f"http://127.0.0.1:{port}"}
 
@@ -327,6 +328,21 @@ class Console(ClusterTestCase):
                                        {"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(status, 200, body)
         csrf = json.loads(body)["csrf"]
+        # The console shows this member and its leases of the shared budget.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+        connection.request("GET", "/api/state", headers={**origin, "Cookie": cookie.split(";", 1)[0]})
+        response = connection.getresponse()
+        state = json.loads(response.read().decode())
+        connection.close()
+        self.assertEqual(response.status, 200)
+        self.assertEqual(state["cluster"]["name"], "gw-1")
+        self.assertTrue(state["cluster"]["connected"])
+        self.assertEqual(state["cluster"]["floor"], "active")
+        leases = {(lease["account"], lease["count"], lease["period_ms"]): lease["tokens"]
+                  for lease in state["cluster"]["leases"]}
+        self.assertEqual(set(leases), {("paper", 100, 1000), ("paper2", 100, 1000)})
+        self.assertTrue(all(0 < tokens <= 5 for tokens in leases.values()), leases)
+
         status, _, body = request("/api/trading-state", json.dumps({"scope": "global", "state": "halted"}),
                                   {"Content-Type": "application/json", "X-CSRF-Token": csrf,
                                    "Cookie": cookie.split(";", 1)[0]})

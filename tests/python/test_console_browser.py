@@ -9,7 +9,9 @@ refused, an admin logs in, an order sent over the socket shows as a position,
 HALT for the account (confirmed) makes the next order over the socket
 TRADING_HALTED, RESUME lets orders pass again, a POST without the CSRF token
 is refused, and a read-only principal sees every action disabled. It saves a
-screenshot in the build tree (``test-artefacts/console.png``).
+screenshot in the build tree (``test-artefacts/console.png``). The same
+script runs against a cluster member (a ``redis-server`` the test starts on
+loopback), where the console also shows the member and its budget leases.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import unittest
 from pathlib import Path
 
 from gateway_harness import GatewayTestCase, Principal
+from redis_harness import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_TESTS = ROOT / "tests" / "browser"
@@ -48,14 +51,26 @@ class ConsoleInABrowser(GatewayTestCase):
         )
 
     def test_an_operator_logs_in_sees_a_fill_halts_and_resumes_an_account(self) -> None:
+        self.run_console_test()
+
+    def test_a_cluster_members_console_shows_the_member_and_its_leases(self) -> None:
+        redis = RedisServer(self.make_directory() / "redis")
+        self.addCleanup(redis.stop)
+        self.run_console_test(
+            cluster=f'\n[cluster]\nredis = "{redis.url}"\nname = "gw-web"\n',
+            gateway={"account_rate_limits": ["100/1s"]},
+        )
+
+    def run_console_test(self, cluster: str = "", gateway: dict | None = None) -> None:
         ops = Principal("ops", permissions=("admin", "read"))
         viewer = Principal("viewer", permissions=("read",))
         bot = Principal("bot", permissions=("trade", "cancel", "read"), accounts=("paper",))
-        gateway = self.start_gateway([ops, viewer, bot], extra_toml='[http]\nlisten = "127.0.0.1:0"\n')
+        gateway = self.start_gateway([ops, viewer, bot], gateway=gateway,
+                                     extra_toml='[http]\nlisten = "127.0.0.1:0"\n' + cluster)
         console = CONSOLE.search(gateway.ready_line)
         self.assertIsNotNone(console, gateway.ready_line)
         assert console is not None
-        screenshot = artefact_directory() / "console.png"
+        screenshot = artefact_directory() / ("console-cluster.png" if cluster else "console.png")
         if screenshot.exists():
             screenshot.unlink()
         environment = dict(os.environ)
@@ -71,6 +86,8 @@ class ConsoleInABrowser(GatewayTestCase):
                 "PUPPETEER_SKIP_DOWNLOAD": "1",
             }
         )
+        if cluster:
+            environment["CLUSTER_MEMBER"] = "gw-web"
         result = subprocess.run(
             [self.node, str(BROWSER_TESTS / "console_test.mjs")],
             cwd=BROWSER_TESTS,

@@ -534,6 +534,21 @@ ReplaceReply OandaCodec::parse_replace_reply(int status, std::string_view body) 
           (void)id_field(opened, "tradeID", reply.fill_trade_opened);
         }
       }
+      simdjson::dom::object replacing;
+      if (root["replacingOrderCancelTransaction"].get(replacing) == simdjson::SUCCESS) {
+        // Taken only when it cancels the replacement itself.
+        std::uint64_t cancelled = 0;
+        if (!id_field(replacing, "orderID", cancelled) || cancelled != reply.order_id ||
+            !id_field(replacing, "id", reply.replacement_cancel_transaction_id)) {
+          ReplaceReply unknown;  // naming no new order
+          unknown.kind = reply.kind;
+          unknown.last_transaction_id = reply.last_transaction_id;
+          return unknown;
+        }
+        reply.replacement_canceled = true;
+        reply.replacement_cancel_reason = code_of<ReasonCode::kCapacity>(string_field(replacing, "reason"));
+        (void)parse_time(string_field(replacing, "time"), reply.replacement_cancel_time_ns);
+      }
       reply.outcome = ReplaceOutcome::replaced;
       return reply;
     }

@@ -339,6 +339,14 @@ TEST(OandaProtocol, MalformedOrInconsistentReplaceRepliesAreUnknown) {
       {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
                 "orderCreateTransaction":{"id":"42","replacesOrderID":"40"},
                 "orderFillTransaction":{"id":"43","units":"5"}})"},
+      // an id of 0 names no order (found by the reply fuzzer: a create reject
+      // after the cancel of "order 00")
+      {400, R"({"orderCancelTransaction":{"id":"45","orderID":"00"},
+                "orderCreateRejectTransaction":{"id":"46","replacesOrderID":"40","rejectReason":"X"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"0"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"0"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":"0","replacesOrderID":"40"}})"},
       // cancelled and not cancelled at once
       {400, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
                 "orderCancelRejectTransaction":{"id":"44","rejectReason":"ORDER_DOESNT_EXIST"}})"},

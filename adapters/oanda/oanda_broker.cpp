@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -205,9 +207,456 @@ class OandaVenue final : public rest::RestVenue {
     if (it != by_broker_id_.end() && it->second == tracked.order.order_id) by_broker_id_.erase(it);
   }
 
+  // --- amends: PUT /v3/accounts/{id}/orders/{orderSpecifier} ---------------
+  //
+  // OANDA cancels the original (ORDER_CANCEL, reason CLIENT_REQUEST_REPLACED,
+  // replacedByOrderID) and creates the replacement (replacesOrderID, our
+  // venue client id of the new gateway order) in one request. OANDA does not
+  // carry fills over: the replacement is for what the amended total leaves
+  // after the original's fills. One answer per replace, on the new order id
+  // (see docs/brokers.md). While an amend is on its way, the account's
+  // transactions that belong to it (the original's cancel for it, the
+  // replacement's create, reject, fills, cancel) are kept with the amend:
+  // they never end the original or count as fills of no order.
+
+  [[nodiscard]] bool supports_replace() const noexcept override { return true; }
+
+  struct PendingReplace {
+    ReplaceOrder request;
+    rest::VenueClientId venue_client_id;  // of the new order
+    std::uint64_t original_broker_id = 0;
+    std::int64_t queued_ns = 0;
+    // sent: its reply is awaited; lost: the reply was lost, the account's
+    // transactions say what happened.
+    enum class Stage : std::uint8_t { queued, sent, lost } stage = Stage::queued;
+    std::uint64_t cursor_at_send = 0;
+    std::int64_t lost_since_ns = 0;
+    // What the account's transactions showed.
+    bool cancel_seen = false;  // the original, cancelled for the amend
+    std::int64_t cancel_time_ns = 0;
+    std::uint64_t new_order_id = 0;  // the replacement's create
+    bool create_rejected = false;
+    ReasonCode reject_reason;
+    std::vector<Transaction> later;  // the replacement's fills and cancel, before it is tracked
+  };
+
+  void replace(const ReplaceOrder& request) noexcept override {
+    const OrderId id = request.order.order_id;
+    if (replaces_.count(id) != 0) return;  // answered already
+    rest::TrackedOrder* original = tracker_.find(request.original_order_id);
+    // A working order's OANDA id is known: the amend and every transaction of
+    // it name the original by that id.
+    if (original == nullptr || original->phase != rest::Phase::working || original->broker_id == 0 ||
+        original->venue.replace_in_flight) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "ORDER_NOT_WORKING");
+      return;
+    }
+    if (original->cancel_wanted || original->cancel_queued || original->cancel_in_flight) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "CANCEL_PENDING");
+      return;
+    }
+    const Order& order = request.order;
+    if (order.instrument_id != original->order.instrument_id || order.side != original->order.side ||
+        order.type != original->order.type || !maps(order.instrument_id)) {
+      refuse_replace(request, Reason::BROKER_REJECTED, "INVALID_ORDER");
+      return;
+    }
+    if (const std::string_view why = tracker_.unavailable_reason(); !why.empty()) {
+      refuse_replace(request, Reason::BROKER_UNAVAILABLE, why);
+      return;
+    }
+    if (tracker_.paused(now())) {
+      refuse_replace(request, Reason::BROKER_RATE_LIMITED, "RATE_LIMITED");
+      return;
+    }
+    PendingReplace pending;
+    pending.request = request;
+    pending.venue_client_id = tracker_.venue_client_ids().make(id);
+    pending.queued_ns = now();
+    original->venue.replace_in_flight = true;
+    replaces_.emplace(id, std::move(pending));
+    replace_queue_.push_back(id);
+    (void)send_replaces(now());
+  }
+
+  // What the original has filled, as reported to the gateway.
+  static Decimal filled_of(const rest::TrackedOrder& tracked) noexcept {
+    Decimal filled;
+    if (!Decimal::add(tracked.fills.filled, tracked.adopted_filled, filled)) filled = tracked.fills.filled;
+    return filled;
+  }
+
+  // Sends queued amends in turn, within the outbound budget; true when one
+  // went out.
+  bool send_replaces(std::int64_t t) noexcept {
+    bool sent = false;
+    while (!replace_queue_.empty()) {
+      const OrderId id = replace_queue_.front();
+      const auto it = replaces_.find(id);
+      if (it == replaces_.end() || it->second.stage != PendingReplace::Stage::queued) {
+        replace_queue_.pop_front();
+        continue;
+      }
+      PendingReplace& pending = it->second;
+      rest::TrackedOrder* original = tracker_.find(pending.request.original_order_id);
+      if (original == nullptr || original->phase != rest::Phase::working || original->broker_id == 0) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, "ORDER_NOT_WORKING");
+        continue;
+      }
+      if (tracker_.client().idle_connections() == 0) {
+        if (t - pending.queued_ns <= settings_.max_queue_wait_ns) break;
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_UNAVAILABLE, "QUEUE_TIMEOUT");
+        continue;
+      }
+      if (const std::string_view refusal = order_budget_refusal(t); !refusal.empty()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_RATE_LIMITED, refusal);
+        continue;
+      }
+      Order venue_order = pending.request.order;
+      if (!Decimal::sub(pending.request.order.quantity, filled_of(*original), venue_order.quantity) ||
+          !venue_order.quantity.is_positive()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, "QUANTITY_FILLED");
+        continue;
+      }
+      body_.clear();
+      const std::string_view problem = write_order_body(venue_order, instrument_names_[venue_order.instrument_id],
+                                                        pending.venue_client_id.view(), body_);
+      if (!problem.empty()) {
+        replace_queue_.pop_front();
+        finish_replace_refused(id, Reason::BROKER_REJECTED, problem);
+        continue;
+      }
+      target_.assign(orders_path_).append("/").append(rest::id_text(original->broker_id));
+      pending.cursor_at_send = last_transaction_id_;
+      pending.original_broker_id = original->broker_id;
+      if (!send(RequestKind::replace, id, "PUT", target_, body_)) break;
+      replace_queue_.pop_front();
+      pending.stage = PendingReplace::Stage::sent;
+      sent = true;
+    }
+    return sent;
+  }
+
+  // The report of an amend refused before it reached OANDA.
+  void refuse_replace(const ReplaceOrder& request, Reason reason, std::string_view broker_reason) noexcept {
+    answer_replace(request, ExecStatus::replace_rejected, reason, broker_reason, 0, Decimal{}, Decimal{});
+  }
+
+  void answer_replace(const ReplaceOrder& request, ExecStatus status, Reason reason, std::string_view broker_reason,
+                      std::uint64_t broker_id, Decimal filled, Decimal leaves) noexcept {
+    const Order& order = request.order;
+    ExecutionReport event;
+    event.order_id = order.order_id;
+    event.session_id = order.session_id;
+    event.account_id = order.account_id;
+    event.instrument_id = order.instrument_id;
+    event.side = order.side;
+    event.status = status;
+    event.reason = reason;
+    event.cumulative_quantity = filled;
+    event.leaves_quantity = leaves;
+    event.transact_time_ns = tracker_.wall_ns();
+    event.client_order_id = order.client_order_id;
+    event.other_client_order_id = request.original_client_order_id;
+    if (broker_id != 0) event.broker_order_id.assign(rest::id_text(broker_id));
+    event.broker_reason.assign(broker_reason.substr(0, 32));
+    tracker_.report_execution(event);
+  }
+
+  // REPLACE_REJECTED for the pending amend `id`, which is forgotten; the
+  // original (if still tracked) works on.
+  void finish_replace_refused(OrderId id, Reason reason, std::string_view broker_reason) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    const ReplaceOrder request = it->second.request;
+    replaces_.erase(it);
+    if (rest::TrackedOrder* original = tracker_.find(request.original_order_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+    }
+    log(LogLevel::info, "amend of order " + std::to_string(request.original_order_id) + " into " +
+                            std::to_string(id) + " refused: " + std::string(broker_reason));
+    refuse_replace(request, reason, broker_reason);
+  }
+
+  // OANDA took the amend: the original retires without a report of its own
+  // (its fills were reported from the transactions as they came), and the
+  // replacement `new_order_id` is tracked under the new gateway order id.
+  // Its transactions seen so far (and its fill or cancel in `reply`) are
+  // applied after REPLACED, in the account's order.
+  void complete_replace(OrderId id, std::uint64_t new_order_id, const ReplaceReply* reply) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    PendingReplace pending = std::move(it->second);
+    replaces_.erase(it);
+    const ReplaceOrder& request = pending.request;
+    Decimal filled;
+    if (rest::TrackedOrder* original = tracker_.find(request.original_order_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+      filled = filled_of(*original);
+      tracker_.forget(request.original_order_id);
+    }
+    rest::TrackedOrder tracked;
+    tracked.order = request.order;
+    if (!Decimal::sub(request.order.quantity, filled, tracked.order.quantity) ||
+        !tracked.order.quantity.is_positive()) {
+      tracked.order.quantity = Decimal{};
+    }
+    tracked.adopted_filled = filled;
+    tracked.venue_client_id = pending.venue_client_id;
+    tracked.phase = rest::Phase::working;
+    tracked.broker_id = new_order_id;
+    tracked.new_reported = true;  // REPLACED says it works
+    tracked.queued_ns = now();
+    tracked.venue.cursor_at_send = pending.cursor_at_send;
+    tracked.venue.last_applied = new_order_id;  // its create
+    const Decimal leaves = tracked.order.quantity;
+    // Tracked before REPLACED goes out: the gateway may cancel the order from
+    // inside that report (a cancel-all that reached it while it was pending).
+    if (leaves.is_positive()) {
+      const auto [entry, inserted] = tracker_.orders().emplace(id, tracked);
+      if (inserted) {
+        by_broker_id_[new_order_id] = id;
+        log(LogLevel::info, "order " + std::to_string(request.original_order_id) + " amended into " +
+                                rest::OrderTracker::describe(entry->second) + ", OANDA order " +
+                                rest::id_text(new_order_id));
+      }
+    }
+    answer_replace(request, ExecStatus::replaced, Reason::OK, {}, new_order_id, filled, leaves);
+    std::vector<Transaction> events = std::move(pending.later);
+    if (reply != nullptr && reply->filled) {
+      Transaction fill;
+      fill.type = Transaction::Type::order_fill;
+      fill.id = reply->fill_transaction_id;
+      fill.order_id = new_order_id;
+      fill.units = reply->fill_units;
+      fill.side = request.order.side;
+      fill.price = reply->fill_price;
+      fill.time_ns = reply->fill_time_ns;
+      fill.trade_id = reply->fill_trade_opened;
+      fill.moves_position = true;
+      // Read again from the history later: booked once.
+      if (fill.id != 0) reply_fills_.insert(fill.id);
+      events.push_back(fill);
+    }
+    if (reply != nullptr && reply->replacement_canceled) {
+      Transaction cancel;
+      cancel.type = Transaction::Type::order_cancel;
+      cancel.id = reply->replacement_cancel_transaction_id;
+      cancel.order_id = new_order_id;
+      cancel.reason = reply->replacement_cancel_reason;
+      cancel.time_ns = reply->replacement_cancel_time_ns;
+      events.push_back(cancel);
+    }
+    std::stable_sort(events.begin(), events.end(),
+                     [](const Transaction& a, const Transaction& b) { return a.id < b.id; });
+    for (const Transaction& event : events) {
+      rest::TrackedOrder* replacement = tracker_.find(id);
+      if (replacement == nullptr) break;
+      if (event.type == Transaction::Type::order_fill) watch_from(pending.cursor_at_send);  // its protective orders
+      if (!apply(*replacement, event)) break;
+    }
+    if (rest::TrackedOrder* replacement = tracker_.find(id); replacement != nullptr) after_created(*replacement);
+  }
+
+  // The original was cancelled but no replacement was created: CANCELED for
+  // the original, then REPLACE_REJECTED.
+  void cancel_without_replacement(OrderId id, std::string_view broker_reason, std::int64_t cancel_time_ns) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    const OrderId original_id = it->second.request.original_order_id;
+    if (rest::TrackedOrder* original = tracker_.find(original_id); original != nullptr) {
+      original->venue.replace_in_flight = false;
+      tracker_.finish(original_id, ExecStatus::canceled, Reason::OK, "CLIENT_REQUEST_REPLACED", cancel_time_ns);
+    }
+    finish_replace_refused(id, Reason::BROKER_REJECTED, broker_reason);
+  }
+
+  void on_replace_reply(OrderId id, const tls::HttpResult& result) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end() || it->second.stage != PendingReplace::Stage::sent) return;
+    PendingReplace& pending = it->second;
+    if (result.error == tls::TransportError::not_sent) {
+      finish_replace_refused(id, Reason::BROKER_UNAVAILABLE, "NO_CONNECTION");
+      return;
+    }
+    if (result.response == nullptr) {
+      replace_lost(id, "no reply (" + std::string(tls::to_string(result.error)) + ")");
+      return;
+    }
+    const int status = result.response->status();
+    const ReplaceReply reply = codec_.parse_replace_reply(status, result.response->body());
+    note_transaction_id(reply.last_transaction_id);
+    switch (reply.outcome) {
+      case ReplaceOutcome::replaced:
+        tracker_.credentials_accepted();
+        if (reply.canceled_order_id != pending.original_broker_id ||
+            (pending.new_order_id != 0 && pending.new_order_id != reply.order_id)) {
+          ++stats_.mismatched_replies;
+          replace_lost(id, "the reply names another order (" + rest::id_text(reply.canceled_order_id) + " into " +
+                               rest::id_text(reply.order_id) + ")");
+          return;
+        }
+        complete_replace(id, reply.order_id, &reply);
+        return;
+      case ReplaceOutcome::cancel_rejected: {
+        // The original may have filled or been cancelled: the transaction
+        // poll says.
+        const OrderId original_id = pending.request.original_order_id;
+        finish_replace_refused(id, Reason::BROKER_REJECTED, reply.reject_reason.view());
+        if (rest::TrackedOrder* original = tracker_.find(original_id); original != nullptr) look_up_soon(*original);
+        return;
+      }
+      case ReplaceOutcome::create_rejected:
+        if (reply.canceled_order_id != pending.original_broker_id) {
+          ++stats_.mismatched_replies;
+          replace_lost(id, "the reply cancels another order (" + rest::id_text(reply.canceled_order_id) + ")");
+          return;
+        }
+        cancel_without_replacement(id, reply.reject_reason.view(), reply.cancel_time_ns);
+        return;
+      case ReplaceOutcome::refused: {
+        Reason reason = Reason::BROKER_REJECTED;
+        if (reply.kind == ReplyKind::unauthorized) {
+          on_unauthorized(status, reply.reject_reason);
+          reason = Reason::BROKER_UNAVAILABLE;
+        } else if (reply.kind == ReplyKind::rate_limited) {
+          reason = Reason::BROKER_RATE_LIMITED;
+        }
+        finish_replace_refused(id, reason, reply.reject_reason.view());
+        return;
+      }
+      case ReplaceOutcome::unknown: replace_lost(id, detail::status_text(status)); return;
+    }
+  }
+
+  // The outcome of an amend is unknown: it is never resent. The account's
+  // transactions from before it was sent say what happened (the
+  // replacement's create or reject, the original's cancel for it); if they
+  // show nothing for a whole `unknown_fate_window_ns`, the amend is refused
+  // (REPLACE_UNKNOWN) and the original works on.
+  void replace_lost(OrderId id, const std::string& why) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return;
+    PendingReplace& pending = it->second;
+    pending.stage = PendingReplace::Stage::lost;
+    pending.lost_since_ns = now();
+    log(LogLevel::warning, "amend of order " + std::to_string(pending.request.original_order_id) + " into " +
+                               std::to_string(id) + ": " + why +
+                               "; its outcome is unknown, searching the account's transactions (it is not resent)");
+    const std::uint64_t from = pending.cursor_at_send;
+    if (settle_replace(id, false)) return;  // the transactions read so far already tell
+    watch_from(from);
+    next_transactions_ns_ = std::min(next_transactions_ns_, now());
+  }
+
+  // Settles a lost amend from what the transactions showed; with `give_up`,
+  // also when they showed nothing conclusive. True when it was settled.
+  bool settle_replace(OrderId id, bool give_up) noexcept {
+    const auto it = replaces_.find(id);
+    if (it == replaces_.end()) return true;
+    PendingReplace& pending = it->second;
+    if (pending.new_order_id != 0) {
+      complete_replace(id, pending.new_order_id, nullptr);
+      return true;
+    }
+    if (pending.create_rejected) {
+      const ReasonCode reason = pending.reject_reason;
+      if (pending.cancel_seen) {
+        cancel_without_replacement(id, reason.view(), pending.cancel_time_ns);
+      } else {
+        finish_replace_refused(id, Reason::BROKER_REJECTED, reason.view());
+      }
+      return true;
+    }
+    if (!give_up) return false;
+    if (pending.cancel_seen) {
+      cancel_without_replacement(id, "REPLACE_UNKNOWN", pending.cancel_time_ns);
+      return true;
+    }
+    const OrderId original_id = pending.request.original_order_id;
+    finish_replace_refused(id, Reason::BROKER_REJECTED, "REPLACE_UNKNOWN");
+    if (rest::TrackedOrder* original = tracker_.find(original_id); original != nullptr) look_up_soon(*original);
+    return true;
+  }
+
+  // A transaction that belongs to an amend on its way (the original's cancel
+  // for it; the replacement's create, reject, fills or cancel): kept with
+  // the amend, and settles a lost one. True when it was one.
+  bool on_replace_transaction(const Transaction& transaction) noexcept {
+    switch (transaction.type) {
+      case Transaction::Type::order_create:
+      case Transaction::Type::order_reject: {
+        const std::optional<OrderId> id =
+            tracker_.venue_client_ids().order_id_of(transaction.client_order_id.view());
+        if (!id) return false;
+        const auto it = replaces_.find(*id);
+        if (it == replaces_.end() || it->second.stage == PendingReplace::Stage::queued ||
+            it->second.venue_client_id != transaction.client_order_id.view()) {
+          return false;
+        }
+        PendingReplace& pending = it->second;
+        if (transaction.type == Transaction::Type::order_reject) {
+          pending.create_rejected = true;
+          pending.reject_reason = transaction.reason;
+        } else if (transaction.replace_link == pending.original_broker_id && transaction.id != 0) {
+          pending.new_order_id = transaction.id;
+        } else {
+          ++stats_.mismatched_replies;
+          log(LogLevel::warning, "transaction " + rest::id_text(transaction.id) + " creates the replacement " +
+                                     std::string(pending.venue_client_id.view()) + " of another order (" +
+                                     rest::id_text(transaction.replace_link) + "); ignored");
+          return true;
+        }
+        if (pending.stage == PendingReplace::Stage::lost) (void)settle_replace(*id, false);
+        return true;
+      }
+      case Transaction::Type::order_cancel:
+      case Transaction::Type::order_fill:
+        if (transaction.order_id == 0) return false;
+        for (auto& [id, pending] : replaces_) {
+          if (pending.stage == PendingReplace::Stage::queued) continue;
+          if (transaction.type == Transaction::Type::order_cancel && transaction.order_id == pending.original_broker_id &&
+              (transaction.replace_link != 0 || transaction.reason == std::string_view("CLIENT_REQUEST_REPLACED"))) {
+            pending.cancel_seen = true;
+            pending.cancel_time_ns = transaction.time_ns;
+            return true;
+          }
+          if (transaction.order_id == pending.new_order_id) {
+            const bool known = std::any_of(pending.later.begin(), pending.later.end(),
+                                           [&](const Transaction& kept) { return kept.id == transaction.id; });
+            if (!known) pending.later.push_back(transaction);
+            return true;
+          }
+        }
+        return false;
+      case Transaction::Type::other:
+      case Transaction::Type::dependent_order_create: return false;
+    }
+    return false;
+  }
+
+  // Lost amends whose transactions showed nothing for the whole window,
+  // as of a poll sent at `searched_at_ns`.
+  void give_up_lost_replaces(std::int64_t searched_at_ns) noexcept {
+    std::vector<OrderId> due;
+    for (const auto& [id, pending] : replaces_) {
+      if (pending.stage == PendingReplace::Stage::lost &&
+          searched_at_ns - pending.lost_since_ns >= settings_.unknown_fate_window_ns) {
+        due.push_back(id);
+      }
+    }
+    for (const OrderId id : due) (void)settle_replace(id, true);
+  }
+
   // Account check, prices, transaction polling and keep-alive, in that order,
   // each only when due and when the request budget leaves room for orders.
   bool background(std::int64_t t) noexcept override {
+    // Amends are orders: they wait for a connection, not for headroom.
+    if (!replace_queue_.empty() && tracker_.account_ready() && send_replaces(t)) return true;
     if (!pacer_.allow(t, kBackgroundHeadroom)) return false;
     // Not yet checked, or refused since: ask again (every kAccountRetryNs) so a
     // token that works again is noticed.
@@ -231,7 +680,7 @@ class OandaVenue final : public rest::RestVenue {
   // knows of: a stop loss or take profit fills only there.
   [[nodiscard]] bool needs_transactions() noexcept {
     if (!watching_) return false;
-    if (position_open() || !dependents_.empty()) return true;
+    if (position_open() || !dependents_.empty() || !replaces_.empty()) return true;
     for (const auto& [id, tracked] : tracker_.orders()) {
       if (tracked.phase == rest::Phase::working || tracked.phase == rest::Phase::unknown) return true;
     }
@@ -385,11 +834,12 @@ class OandaVenue final : public rest::RestVenue {
     if (response.status() < 400) consecutive_rate_limits_ = 0;
   }
 
-  void on_other_reply(RequestKind kind, OrderId, const tls::HttpResult& result) noexcept override {
+  void on_other_reply(RequestKind kind, OrderId order_id, const tls::HttpResult& result) noexcept override {
     switch (kind) {
       case RequestKind::pricing: on_pricing_reply(result); return;
       case RequestKind::transactions: on_transactions_reply(result); return;
       case RequestKind::account: on_account_reply(result); return;
+      case RequestKind::replace: on_replace_reply(order_id, result); return;
       default: return;
     }
   }
@@ -680,6 +1130,10 @@ class OandaVenue final : public rest::RestVenue {
     if (last < stream_through_) stream_through_ = 0;
     created_.clear();
     for (const Transaction& transaction : transactions_) {
+      if (!replaces_.empty() && on_replace_transaction(transaction)) {
+        stream_through_ = std::max(stream_through_, transaction.id);
+        continue;
+      }
       rest::TrackedOrder* tracked = match(transaction);
       if (tracked == nullptr) {
         // Each transaction once: a cursor moved back reads some again.
@@ -717,6 +1171,7 @@ class OandaVenue final : public rest::RestVenue {
       if (tracker_.unknown_beyond_window(tracked, transactions_sent_ns_)) not_placed.push_back(id);
     }
     for (const OrderId id : not_placed) tracker_.not_placed(id, "is not in the account's transactions");
+    if (!replaces_.empty()) give_up_lost_replaces(transactions_sent_ns_);
     if (!needs_transactions()) watching_ = false;
   }
 
@@ -838,6 +1293,8 @@ class OandaVenue final : public rest::RestVenue {
   std::vector<OpenPosition> open_positions_;
   std::uint64_t holdings_as_of_ = 0;
 
+  std::unordered_map<OrderId, PendingReplace> replaces_;  // by the new gateway order id
+  std::deque<OrderId> replace_queue_;                     // amends waiting for a connection
   std::string body_;     // scratch
   std::string target_;   // scratch
   std::vector<PriceUpdate> prices_;

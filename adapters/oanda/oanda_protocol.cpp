@@ -498,8 +498,10 @@ ReplaceReply OandaCodec::parse_replace_reply(int status, std::string_view body) 
   if (!parsed) return reply;  // unknown: a 2xx or 5xx we cannot read says nothing sure
   simdjson::dom::object cancel;
   const bool has_cancel = root["orderCancelTransaction"].get(cancel) == simdjson::SUCCESS;
-  if (has_cancel && (!id_field(cancel, "orderID", reply.canceled_order_id) ||
+  // An id of 0 names no order (OANDA's ids are positive).
+  if (has_cancel && (!id_field(cancel, "orderID", reply.canceled_order_id) || reply.canceled_order_id == 0 ||
                      !id_field(cancel, "id", reply.cancel_transaction_id))) {
+    reply.canceled_order_id = 0;
     return reply;  // a cancel of no order we can name
   }
   if (has_cancel) (void)parse_time(string_field(cancel, "time"), reply.cancel_time_ns);
@@ -512,8 +514,8 @@ ReplaceReply OandaCodec::parse_replace_reply(int status, std::string_view body) 
     std::uint64_t replaces = 0;
     if (has_cancel && root["orderCreateTransaction"].get(create) == simdjson::SUCCESS && !has_reject) {
       // Taken only when the new order names the cancelled one.
-      if (!id_field(create, "id", reply.order_id) || !id_field(create, "replacesOrderID", replaces) ||
-          replaces != reply.canceled_order_id) {
+      if (!id_field(create, "id", reply.order_id) || reply.order_id == 0 ||
+          !id_field(create, "replacesOrderID", replaces) || replaces != reply.canceled_order_id) {
         reply.order_id = 0;
         return reply;
       }
@@ -533,6 +535,21 @@ ReplaceReply OandaCodec::parse_replace_reply(int status, std::string_view body) 
         if (fill["tradeOpened"].get(opened) == simdjson::SUCCESS) {
           (void)id_field(opened, "tradeID", reply.fill_trade_opened);
         }
+      }
+      simdjson::dom::object replacing;
+      if (root["replacingOrderCancelTransaction"].get(replacing) == simdjson::SUCCESS) {
+        // Taken only when it cancels the replacement itself.
+        std::uint64_t cancelled = 0;
+        if (!id_field(replacing, "orderID", cancelled) || cancelled != reply.order_id ||
+            !id_field(replacing, "id", reply.replacement_cancel_transaction_id)) {
+          ReplaceReply unknown;  // naming no new order
+          unknown.kind = reply.kind;
+          unknown.last_transaction_id = reply.last_transaction_id;
+          return unknown;
+        }
+        reply.replacement_canceled = true;
+        reply.replacement_cancel_reason = code_of<ReasonCode::kCapacity>(string_field(replacing, "reason"));
+        (void)parse_time(string_field(replacing, "time"), reply.replacement_cancel_time_ns);
       }
       reply.outcome = ReplaceOutcome::replaced;
       return reply;

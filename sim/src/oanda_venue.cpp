@@ -179,7 +179,11 @@ HttpResponse OandaVenue::route(const HttpRequest& request, Account& account, con
   }
   if (is({"pendingOrders"})) return method == "GET" ? list_pending(account) : method_not_allowed();
   if (is({"openPositions"})) return method == "GET" ? open_positions(account) : method_not_allowed();
-  if (is({"orders", "*"})) return method == "GET" ? get_order(account, rest[1]) : method_not_allowed();
+  if (is({"orders", "*"})) {
+    if (method == "GET") return get_order(account, rest[1]);
+    if (method == "PUT") return replace_order(request, account, rest[1]);
+    return method_not_allowed();
+  }
   if (is({"orders", "*", "cancel"})) return method == "PUT" ? cancel_order(account, rest[1]) : method_not_allowed();
   if (is({"pricing"})) return method == "GET" ? pricing(request) : method_not_allowed();
   if (is({"transactions", "stream"})) return method == "GET" ? open_stream(account) : method_not_allowed();
@@ -263,6 +267,7 @@ void OandaVenue::write_order(JsonWriter& out, const Order& order) const {
       .member("createTime", order.create_time)
       .member("type", order.type);
   write_order_fields(out, order, instrument);
+  if (order.replaces != 0) out.member("replacesOrderID", std::to_string(order.replaces));
   switch (order.state) {
     case OrderState::pending: out.member("state", "PENDING"); break;
     case OrderState::filled:
@@ -275,6 +280,7 @@ void OandaVenue::write_order(JsonWriter& out, const Order& order) const {
       out.member("state", "CANCELLED")
           .member("cancellingTransactionID", std::to_string(order.cancelling_transaction))
           .member("cancelledTime", order.cancelled_time);
+      if (order.replaced_by != 0) out.member("replacedByOrderID", std::to_string(order.replaced_by));
       break;
   }
   out.end_object();
@@ -283,7 +289,9 @@ void OandaVenue::write_order(JsonWriter& out, const Order& order) const {
 // ---------------------------------------------------------------------------
 // Orders
 
-HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& account) {
+std::optional<HttpResponse> OandaVenue::read_order(const HttpRequest& request, const Account& account, Order& order,
+                                                   const Instrument*& instrument, std::optional<RejectInfo>& reject,
+                                                   std::uint64_t replacing) {
   simdjson::padded_string body(request.body);
   simdjson::dom::element document;
   if (parser_.parse(body).get(document) != simdjson::SUCCESS) {
@@ -302,7 +310,6 @@ HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& accou
                  "oanda::rest::core::InvalidParameterException");
   }
 
-  Order order;
   order.type = std::string(type);
   order.position_fill = "DEFAULT";
   order.trigger_condition = "DEFAULT";
@@ -310,13 +317,12 @@ HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& accou
 
   // Collect the first problem; an unknown instrument has no reject
   // transaction (it fails parameter parsing first, as on the real API).
-  std::optional<RejectInfo> reject;
   const auto refuse = [&](const char* reason, const std::string& message) {
     if (!reject) reject = RejectInfo{reason, message};
   };
 
   std::string_view text;
-  const Instrument* instrument = nullptr;
+  instrument = nullptr;
   switch (string_field(spec, "instrument", text)) {
     case Field::missing: refuse("INSTRUMENT_MISSING", "Order instrument has not been specified"); break;
     case Field::wrong_type:
@@ -448,34 +454,47 @@ HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& accou
 
   if (!reject && !order.client_id.empty()) {
     for (const auto id : account.pending) {
-      if (account.orders.at(id).client_id == order.client_id) {
+      // The order a replacement replaces gives its id up.
+      if (id != replacing && account.orders.at(id).client_id == order.client_id) {
         refuse("CLIENT_ORDER_ID_ALREADY_EXISTS", "The client Order ID specified is already assigned to another pending Order");
         break;
       }
     }
   }
+  return std::nullopt;
+}
+
+HttpResponse OandaVenue::reject_order(Account& account, Batch& batch, const Order& order, const Instrument* instrument,
+                                      const RejectInfo& reject, std::uint64_t replaces,
+                                      const std::string& cancel_text) {
+  std::uint64_t id = 0;
+  JsonWriter tx = begin_transaction(account, batch, (order_type_name(order.type) + "_REJECT").c_str(), id);
+  write_order_fields(tx, order, instrument);
+  if (replaces != 0) tx.member("replacesOrderID", std::to_string(replaces));
+  tx.member("reason", replaces != 0 ? "REPLACEMENT" : "CLIENT_ORDER").member("rejectReason", reject.reason);
+  std::string reject_text;
+  commit_transaction(account, batch, id, tx, &reject_text);
+  JsonWriter out;
+  out.begin_object();
+  if (!cancel_text.empty()) out.member_raw("orderCancelTransaction", cancel_text);
+  out.member_raw("orderRejectTransaction", reject_text).key("relatedTransactionIDs").begin_array();
+  for (const auto related : batch.ids) out.string(std::to_string(related));
+  out.end_array()
+      .member("lastTransactionID", last_id(account))
+      .member("errorCode", reject.reason)
+      .member("errorMessage", reject.message)
+      .end_object();
+  return reply(400, out.take());
+}
+
+HttpResponse OandaVenue::create_order(const HttpRequest& request, Account& account) {
+  Order order;
+  const Instrument* instrument = nullptr;
+  std::optional<RejectInfo> reject;
+  if (auto failed = read_order(request, account, order, instrument, reject, 0)) return std::move(*failed);
 
   Batch batch = new_batch();
-  if (reject) {
-    std::uint64_t id = 0;
-    JsonWriter tx = begin_transaction(account, batch, (order_type_name(order.type) + "_REJECT").c_str(), id);
-    write_order_fields(tx, order, instrument);
-    tx.member("reason", "CLIENT_ORDER").member("rejectReason", reject->reason);
-    std::string reject_text;
-    commit_transaction(account, batch, id, tx, &reject_text);
-    JsonWriter out;
-    out.begin_object()
-        .member_raw("orderRejectTransaction", reject_text)
-        .key("relatedTransactionIDs")
-        .begin_array()
-        .string(std::to_string(id))
-        .end_array()
-        .member("lastTransactionID", last_id(account))
-        .member("errorCode", reject->reason)
-        .member("errorMessage", reject->message)
-        .end_object();
-    return reply(400, out.take());
-  }
+  if (reject) return reject_order(account, batch, order, instrument, *reject, 0, {});
 
   const Fault fault = faults_.decide(stats_);
   if (fault == Fault::fail_before) return error(503, "Service unavailable (ordergate-sim injected fault)");
@@ -806,17 +825,20 @@ void OandaVenue::trigger_dependents(Account& account, const Instrument& instrume
   }
 }
 
-void OandaVenue::cancel(Account& account, Order& order, const std::string& reason, Batch& batch) {
+void OandaVenue::cancel(Account& account, Order& order, const std::string& reason, Batch& batch,
+                        std::uint64_t replaced_by) {
   std::uint64_t id = 0;
   JsonWriter tx = begin_transaction(account, batch, "ORDER_CANCEL", id);
   tx.member("orderID", std::to_string(order.id));
   if (!order.client_id.empty()) tx.member("clientOrderID", order.client_id);
+  if (replaced_by != 0) tx.member("replacedByOrderID", std::to_string(replaced_by));
   tx.member("reason", reason);
   commit_transaction(account, batch, id, tx, &batch.cancel);
   account.pending.erase(order.id);
   order.state = OrderState::cancelled;
   order.cancelling_transaction = id;
   order.cancelled_time = rfc3339(wall_ns());
+  order.replaced_by = replaced_by;
 }
 
 OandaVenue::Order* OandaVenue::find_order(Account& account, const std::string& specifier,
@@ -840,31 +862,33 @@ OandaVenue::Order* OandaVenue::find_order(Account& account, const std::string& s
   return it == account.orders.end() ? nullptr : &it->second;
 }
 
+HttpResponse OandaVenue::cancel_reject(Account& account, const std::string& specifier) {
+  const bool by_client = !specifier.empty() && specifier.front() == '@';
+  Batch batch = new_batch();
+  std::uint64_t id = 0;
+  JsonWriter tx = begin_transaction(account, batch, "ORDER_CANCEL_REJECT", id);
+  if (by_client) {
+    tx.member("clientOrderID", specifier.substr(1));
+  } else {
+    tx.member("orderID", specifier);
+  }
+  tx.member("rejectReason", "ORDER_DOESNT_EXIST");
+  std::string text;
+  commit_transaction(account, batch, id, tx, &text);
+  JsonWriter out;
+  out.begin_object()
+      .member_raw("orderCancelRejectTransaction", text)
+      .key("relatedTransactionIDs").begin_array().string(std::to_string(id)).end_array()
+      .member("lastTransactionID", last_id(account))
+      .member("errorCode", "ORDER_DOESNT_EXIST")
+      .member("errorMessage", "The Order specified does not exist")
+      .end_object();
+  return reply(404, out.take());
+}
+
 HttpResponse OandaVenue::cancel_order(Account& account, const std::string& specifier) {
   Order* order = find_order(account, specifier, true);
-  const bool by_client = !specifier.empty() && specifier.front() == '@';
-  if (order == nullptr || order->state != OrderState::pending) {
-    Batch batch = new_batch();
-    std::uint64_t id = 0;
-    JsonWriter tx = begin_transaction(account, batch, "ORDER_CANCEL_REJECT", id);
-    if (by_client) {
-      tx.member("clientOrderID", specifier.substr(1));
-    } else {
-      tx.member("orderID", specifier);
-    }
-    tx.member("rejectReason", "ORDER_DOESNT_EXIST");
-    std::string text;
-    commit_transaction(account, batch, id, tx, &text);
-    JsonWriter out;
-    out.begin_object()
-        .member_raw("orderCancelRejectTransaction", text)
-        .key("relatedTransactionIDs").begin_array().string(std::to_string(id)).end_array()
-        .member("lastTransactionID", last_id(account))
-        .member("errorCode", "ORDER_DOESNT_EXIST")
-        .member("errorMessage", "The Order specified does not exist")
-        .end_object();
-    return reply(404, out.take());
-  }
+  if (order == nullptr || order->state != OrderState::pending) return cancel_reject(account, specifier);
   const Fault fault = faults_.decide(stats_);
   if (fault == Fault::fail_before) return error(503, "Service unavailable (ordergate-sim injected fault)");
   Batch batch = new_batch();
@@ -877,6 +901,85 @@ HttpResponse OandaVenue::cancel_order(Account& account, const std::string& speci
       .member("lastTransactionID", last_id(account))
       .end_object();
   return reply(200, out.take());
+}
+
+// OANDA's replace: one request that cancels the pending original (ORDER_CANCEL,
+// CLIENT_REQUEST_REPLACED, replacedByOrderID) and creates the replacement
+// (reason REPLACEMENT, replacesOrderID) from a full order specification, which
+// then executes like a new order (a marketable one fills at once; one that
+// cannot be kept is cancelled: replacingOrderCancelTransaction). An original
+// that is not pending: 404 ORDER_DOESNT_EXIST with an
+// orderCancelRejectTransaction; an invalid replacement: 400 with an
+// orderRejectTransaction, the original untouched. Armed faults: the cancel
+// refused (404), or the replacement rejected after the cancel (400 with both
+// transactions); an order fault applies to the whole request (503 before
+// anything, or after both steps).
+HttpResponse OandaVenue::replace_order(const HttpRequest& request, Account& account, const std::string& specifier) {
+  Order* original = find_order(account, specifier, true);
+  Order order;
+  const Instrument* instrument = nullptr;
+  std::optional<RejectInfo> reject;
+  if (auto failed = read_order(request, account, order, instrument, reject, original != nullptr ? original->id : 0)) {
+    return std::move(*failed);
+  }
+  const bool force_cancel = faults_.fail_replace_cancel(stats_);
+  const bool force_create = faults_.fail_replace_new(stats_);
+  if (force_cancel || original == nullptr || original->state != OrderState::pending) {
+    log_.request("oanda: replace " + specifier + " -> cancel rejected");
+    return cancel_reject(account, specifier);
+  }
+  if (original->trade_id != 0) {
+    return error(400, "Replacing a trade's dependent order is not supported by ordergate-sim",
+                 "oanda::rest::core::InvalidParameterException");
+  }
+  const std::uint64_t original_id = original->id;
+  Batch batch = new_batch();
+  if (reject) {
+    log_.request("oanda: replace " + specifier + " -> replacement rejected " + reject->reason);
+    return reject_order(account, batch, order, instrument, *reject, original_id, {});
+  }
+
+  const Fault fault = faults_.decide(stats_);
+  if (fault == Fault::fail_before) return error(503, "Service unavailable (ordergate-sim injected fault)");
+
+  // The replacement's create follows the cancel: its id is the next one.
+  const std::uint64_t replacement_id = account.transactions.size() + 2;
+  cancel(account, *original, "CLIENT_REQUEST_REPLACED", batch, force_create ? 0 : replacement_id);
+  const std::string cancel_text = std::move(batch.cancel);
+  batch.cancel.clear();
+  if (force_create) {
+    log_.request("oanda: replace " + specifier + " -> cancelled, replacement rejected");
+    HttpResponse rejected = reject_order(account, batch, order, instrument,
+                                         RejectInfo{"INSUFFICIENT_MARGIN", "Insufficient margin (ordergate-sim injected fault)"},
+                                         original_id, cancel_text);
+    if (fault == Fault::fail_after) return error(503, "Service unavailable (ordergate-sim injected fault)");
+    return rejected;
+  }
+
+  std::uint64_t id = 0;
+  JsonWriter tx = begin_transaction(account, batch, order_type_name(order.type).c_str(), id);
+  order.id = id;
+  order.create_time = rfc3339(wall_ns());
+  order.replaces = original_id;
+  write_order_fields(tx, order, instrument);
+  tx.member("replacesOrderID", std::to_string(original_id)).member("reason", "REPLACEMENT");
+  commit_transaction(account, batch, id, tx, &batch.create);
+  auto [slot, inserted] = account.orders.emplace(id, std::move(order));
+  account.pending.insert(id);
+  if (!slot->second.client_id.empty()) account.by_client_id[slot->second.client_id].push_back(id);
+  execute_new_order(account, slot->second, *instrument, batch);
+  log_.request("oanda: replace " + specifier + " -> order " + std::to_string(id));
+
+  if (fault == Fault::fail_after) return error(503, "Service unavailable (ordergate-sim injected fault)");
+
+  JsonWriter out;
+  out.begin_object().member_raw("orderCancelTransaction", cancel_text).member_raw("orderCreateTransaction", batch.create);
+  if (!batch.fill.empty()) out.member_raw("orderFillTransaction", batch.fill);
+  if (!batch.cancel.empty()) out.member_raw("replacingOrderCancelTransaction", batch.cancel);
+  out.key("relatedTransactionIDs").begin_array();
+  for (const auto related : batch.ids) out.string(std::to_string(related));
+  out.end_array().member("lastTransactionID", last_id(account)).end_object();
+  return reply(201, out.take());
 }
 
 HttpResponse OandaVenue::get_order(Account& account, const std::string& specifier) {

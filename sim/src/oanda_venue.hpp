@@ -2,7 +2,7 @@
 
 /// \file
 /// The OANDA v20 REST subset the gateway's adapter uses: orders (create,
-/// cancel, query, pending list), open positions, pricing, the transaction
+/// cancel, replace, query, pending list), open positions, pricing, the transaction
 /// stream, transaction polling and the account summary. Accounts keep monotonic transaction ids,
 /// pending orders, netted positions and a balance used for a margin check.
 /// See docs/simulator.md for what is simplified.
@@ -81,6 +81,8 @@ class OandaVenue {
     std::string filled_time;
     std::string cancelled_time;
     std::uint64_t trade_id = 0;  ///< STOP_LOSS / TAKE_PROFIT: the trade it closes
+    std::uint64_t replaces = 0;     ///< a replacement: the order it replaced
+    std::uint64_t replaced_by = 0;  ///< cancelled by a replace: the replacement
   };
 
   /// An open trade (OANDA nets positions but keeps trades, closed FIFO).
@@ -128,8 +130,22 @@ class OandaVenue {
   };
 
   HttpResponse route(const HttpRequest& request, Account& account, const std::vector<std::string>& rest);
+  /// Reads `{"order":{...}}`: a parameter error (no transaction) is
+  /// returned as its response; the first problem worth a reject transaction
+  /// goes to `reject`. `replacing`: the order a replacement replaces (its
+  /// client id may be reused), else 0.
+  std::optional<HttpResponse> read_order(const HttpRequest& request, const Account& account, Order& order,
+                                         const Instrument*& instrument, std::optional<RejectInfo>& reject,
+                                         std::uint64_t replacing);
+  /// 400 with the `<TYPE>_ORDER_REJECT` (naming `replaces` when not 0), and
+  /// `cancel_text` as orderCancelTransaction when not empty.
+  HttpResponse reject_order(Account& account, Batch& batch, const Order& order, const Instrument* instrument,
+                            const RejectInfo& reject, std::uint64_t replaces, const std::string& cancel_text);
   HttpResponse create_order(const HttpRequest& request, Account& account);
+  HttpResponse replace_order(const HttpRequest& request, Account& account, const std::string& specifier);
   HttpResponse cancel_order(Account& account, const std::string& specifier);
+  /// 404 ORDER_DOESNT_EXIST with an orderCancelRejectTransaction.
+  HttpResponse cancel_reject(Account& account, const std::string& specifier);
   HttpResponse get_order(Account& account, const std::string& specifier);
   HttpResponse list_pending(Account& account);
   HttpResponse open_positions(Account& account);
@@ -145,7 +161,8 @@ class OandaVenue {
   /// cancels with the reason. `units` may be a part of the order (IOC).
   void fill_order(Account& account, Order& order, const Instrument& instrument, Decimal price, Decimal units,
                   const std::string& fill_reason, Batch& batch, bool complete);
-  void cancel(Account& account, Order& order, const std::string& reason, Batch& batch);
+  /// `replaced_by`: the replacement's id (a cancel for a replace), else 0.
+  void cancel(Account& account, Order& order, const std::string& reason, Batch& batch, std::uint64_t replaced_by = 0);
   /// Books `units` of `order` at `price`: closes or reduces the opposite
   /// trades first (FIFO), opens a trade with the rest, and writes the
   /// ORDER_FILL. Returns its id; `opened` is the trade it opened (0: none).

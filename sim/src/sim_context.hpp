@@ -65,9 +65,11 @@ class FaultInjector {
   /// Fails the next `count` reads of what an account holds (OANDA
   /// pendingOrders and openPositions, Binance openOrders and account).
   void arm_holdings(std::uint64_t count) { armed_holdings_ = count; }
-  /// Binance cancelReplace: the next `cancels` amends fail their cancel
-  /// (-2011, as if the order were no longer open) and the next `news` fail
-  /// their new order (-2010); both armed: both fail (admin endpoint).
+  /// Amends of either venue: the next `cancels` fail their cancel (Binance
+  /// -2011, OANDA ORDER_DOESNT_EXIST: as if the order were no longer open)
+  /// and the next `news` fail their new order (Binance -2010; OANDA rejects
+  /// the replacement after the cancel); Binance with both armed: both fail
+  /// (admin endpoint).
   void arm_replace(std::uint64_t cancels, std::uint64_t news) {
     armed_replace_cancel_ = cancels;
     armed_replace_new_ = news;

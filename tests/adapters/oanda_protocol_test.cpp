@@ -232,6 +232,35 @@ TEST(OandaProtocol, AReplacementThatFilledAtOnceCarriesItsFill) {
   EXPECT_EQ(reply.fill_trade_opened, 43u);
 }
 
+TEST(OandaProtocol, AReplacementOandaCancelledAtOnceCarriesItsCancel) {
+  OandaCodec codec;
+  const ReplaceReply reply = codec.parse_replace_reply(201, R"({
+    "orderCancelTransaction":{"id":"41","type":"ORDER_CANCEL","orderID":"40","reason":"CLIENT_REQUEST_REPLACED",
+      "replacedByOrderID":"42"},
+    "orderCreateTransaction":{"id":"42","type":"LIMIT_ORDER","units":"6000000","replacesOrderID":"40"},
+    "replacingOrderCancelTransaction":{"id":"43","type":"ORDER_CANCEL","orderID":"42","reason":"INSUFFICIENT_MARGIN",
+      "time":"2024-03-01T12:00:00.000000000Z"},
+    "relatedTransactionIDs":["41","42","43"],"lastTransactionID":"43"})");
+  EXPECT_EQ(reply.outcome, ReplaceOutcome::replaced);
+  EXPECT_EQ(reply.order_id, 42u);
+  EXPECT_FALSE(reply.filled);
+  EXPECT_TRUE(reply.replacement_canceled);
+  EXPECT_EQ(reply.replacement_cancel_transaction_id, 43u);
+  EXPECT_EQ(reply.replacement_cancel_reason, std::string_view("INSUFFICIENT_MARGIN"));
+  EXPECT_EQ(reply.replacement_cancel_time_ns, 1'709'294'400'000'000'000);
+  EXPECT_FALSE(codec.parse_replace_reply(201, kReplaced).replacement_canceled);
+  // A cancel of some other order, or of no order, leaves the outcome unknown.
+  for (const char* replacing : {R"({"id":"43","orderID":"41"})", R"({"id":"43"})", R"({"orderID":"42"})"}) {
+    const std::string body = R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+      "orderCreateTransaction":{"id":"42","replacesOrderID":"40"},"replacingOrderCancelTransaction":)" +
+                             std::string(replacing) + "}";
+    const ReplaceReply odd = codec.parse_replace_reply(201, body);
+    EXPECT_EQ(odd.outcome, ReplaceOutcome::unknown) << replacing;
+    EXPECT_EQ(odd.order_id, 0u) << replacing;
+    EXPECT_FALSE(odd.replacement_canceled) << replacing;
+  }
+}
+
 TEST(OandaProtocol, AReplaceWhoseOriginalCannotBeCancelledIsACancelReject) {
   OandaCodec codec;
   ReplaceReply reply = codec.parse_replace_reply(400, R"({
@@ -310,6 +339,14 @@ TEST(OandaProtocol, MalformedOrInconsistentReplaceRepliesAreUnknown) {
       {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
                 "orderCreateTransaction":{"id":"42","replacesOrderID":"40"},
                 "orderFillTransaction":{"id":"43","units":"5"}})"},
+      // an id of 0 names no order (found by the reply fuzzer: a create reject
+      // after the cancel of "order 00")
+      {400, R"({"orderCancelTransaction":{"id":"45","orderID":"00"},
+                "orderCreateRejectTransaction":{"id":"46","replacesOrderID":"40","rejectReason":"X"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"0"},
+                "orderCreateTransaction":{"id":"42","replacesOrderID":"0"}})"},
+      {201, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
+                "orderCreateTransaction":{"id":"0","replacesOrderID":"40"}})"},
       // cancelled and not cancelled at once
       {400, R"({"orderCancelTransaction":{"id":"41","orderID":"40"},
                 "orderCancelRejectTransaction":{"id":"44","rejectReason":"ORDER_DOESNT_EXIST"}})"},

@@ -2,8 +2,10 @@
 // transactions, lastTransactionID, error codes, and reconciliation's pending
 // orders and open positions) on any body: a parsed value or "malformed",
 // never a crash. The first byte picks the parser and the HTTP status (its
-// top bit: a reconciliation parser, so older seeds keep their parser); the
-// rest is the body. Fill amounts the gateway books are never negative (the
+// top bit: a reconciliation parser, so older seeds keep their parser; with
+// 0x20 and not 0x40: the amend reply's parser, its status from the low three
+// bits); the rest is the body. An amend outcome is only taken with the ids it
+// is acted on by. Fill amounts the gateway books are never negative (the
 // parser reports absolute units), nor are the units of a held order.
 #include "ordergate/adapters/oanda/oanda_protocol.hpp"
 
@@ -19,6 +21,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int status = kStatuses[(data[0] >> 3) % 6];
   const std::string_view body = ordergate::fuzz::as_text(data + 1, size - 1);
   if ((data[0] & 0x80) != 0) {
+    if ((data[0] & 0x60) == 0x20) {
+      const int replace_status = kStatuses[(data[0] & 0x07) % 6];
+      const ReplaceReply reply = codec.parse_replace_reply(replace_status, body);
+      if (reply.outcome == ReplaceOutcome::replaced) {
+        ORDERGATE_FUZZ_CHECK(reply.order_id != 0 && reply.canceled_order_id != 0);
+        ORDERGATE_FUZZ_CHECK(replace_status == 200 || replace_status == 201);
+        if (reply.filled) ORDERGATE_FUZZ_CHECK(!reply.fill_units.is_negative());
+      } else {
+        ORDERGATE_FUZZ_CHECK(reply.order_id == 0);
+        ORDERGATE_FUZZ_CHECK(!reply.filled && !reply.replacement_canceled);
+      }
+      if (reply.outcome == ReplaceOutcome::create_rejected) ORDERGATE_FUZZ_CHECK(reply.canceled_order_id != 0);
+      if (reply.outcome != ReplaceOutcome::unknown && reply.outcome != ReplaceOutcome::replaced) {
+        ORDERGATE_FUZZ_CHECK(!reply.reject_reason.empty());
+      }
+      return 0;
+    }
     std::uint64_t last = 0;
     if ((data[0] & 0x40) != 0) {
       std::vector<OpenPosition> positions;

@@ -276,6 +276,174 @@ TEST_F(OandaSimFailingAfterPlace, A503OnAnOrderStillLeavesExactlyOneOrderAtTheBr
   EXPECT_EQ(text(page, "/transactions/1/clientOrderID"), "u-1");
 }
 
+// --- PUT /orders/{orderSpecifier}: replace ----------------------------------
+
+TEST_F(OandaSim, AReplaceCancelsTheOriginalAndCreatesTheReplacementEachNamingTheOther) {
+  const auto created = call("POST", "/orders",
+                            R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2000","price":"1.08000",)"
+                            R"("timeInForce":"GTC","clientExtensions":{"id":"r-1"}}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string original = text(parse(created.body), "/orderCreateTransaction/id");
+  const auto replaced = call("PUT", "/orders/@r-1",
+                             R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"3000","price":"1.08100",)"
+                             R"("timeInForce":"GTC","clientExtensions":{"id":"r-2"}}})");
+  ASSERT_EQ(replaced.status, 201) << replaced.body;
+  const auto body = parse(replaced.body);
+  const std::string cancel_id = text(body, "/orderCancelTransaction/id");
+  const std::string create_id = text(body, "/orderCreateTransaction/id");
+  EXPECT_EQ(text(body, "/orderCancelTransaction/type"), "ORDER_CANCEL");
+  EXPECT_EQ(text(body, "/orderCancelTransaction/orderID"), original);
+  EXPECT_EQ(text(body, "/orderCancelTransaction/clientOrderID"), "r-1");
+  EXPECT_EQ(text(body, "/orderCancelTransaction/reason"), "CLIENT_REQUEST_REPLACED");
+  EXPECT_EQ(text(body, "/orderCancelTransaction/replacedByOrderID"), create_id);
+  EXPECT_EQ(std::stoi(create_id), std::stoi(cancel_id) + 1);
+  EXPECT_EQ(text(body, "/orderCreateTransaction/type"), "LIMIT_ORDER");
+  EXPECT_EQ(text(body, "/orderCreateTransaction/replacesOrderID"), original);
+  EXPECT_EQ(text(body, "/orderCreateTransaction/reason"), "REPLACEMENT");
+  EXPECT_EQ(text(body, "/orderCreateTransaction/units"), "3000");
+  EXPECT_EQ(text(body, "/orderCreateTransaction/price"), "1.08100");
+  EXPECT_EQ(text(body, "/orderCreateTransaction/clientExtensions/id"), "r-2");
+  EXPECT_FALSE(has(body, "/orderFillTransaction"));
+  EXPECT_FALSE(has(body, "/replacingOrderCancelTransaction"));
+  EXPECT_EQ(text(body, "/relatedTransactionIDs/0"), cancel_id);
+  EXPECT_EQ(text(body, "/relatedTransactionIDs/1"), create_id);
+  EXPECT_EQ(text(body, "/lastTransactionID"), create_id);
+
+  const auto old_order = parse(call("GET", "/orders/" + original).body);
+  EXPECT_EQ(text(old_order, "/order/state"), "CANCELLED");
+  EXPECT_EQ(text(old_order, "/order/replacedByOrderID"), create_id);
+  const auto new_order = parse(call("GET", "/orders/@r-2").body);
+  EXPECT_EQ(text(new_order, "/order/state"), "PENDING");
+  EXPECT_EQ(text(new_order, "/order/replacesOrderID"), original);
+  // The account's history has both, as a client following it sees them.
+  const auto page = parse(call("GET", "/transactions/sinceid?id=" + original).body);
+  EXPECT_EQ(text(page, "/transactions/0/id"), cancel_id);
+  EXPECT_EQ(text(page, "/transactions/0/replacedByOrderID"), create_id);
+  EXPECT_EQ(text(page, "/transactions/1/replacesOrderID"), original);
+  EXPECT_FALSE(has(page, "/transactions/2"));
+  // The replacement is an order like any: replaced again by its OANDA id.
+  const auto again = call("PUT", "/orders/" + create_id,
+                          R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"1000","price":"1.08100"}})");
+  EXPECT_EQ(again.status, 201) << again.body;
+}
+
+TEST_F(OandaSim, AMarketableReplacementFillsAtOnceAndOneThatCannotBeKeptIsCancelled) {
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2000","price":"1.08000",)"
+                 R"("clientExtensions":{"id":"f-1"}}})")
+                .status,
+            201);
+  const auto filled = call("PUT", "/orders/@f-1",
+                           R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2000","price":"1.08500",)"
+                           R"("clientExtensions":{"id":"f-2"}}})");
+  ASSERT_EQ(filled.status, 201) << filled.body;
+  const auto body = parse(filled.body);
+  EXPECT_EQ(text(body, "/orderFillTransaction/orderID"), text(body, "/orderCreateTransaction/id"));
+  EXPECT_EQ(text(body, "/orderFillTransaction/units"), "2000");
+  EXPECT_EQ(text(body, "/orderFillTransaction/price"), "1.08460") << "at the ask";
+  EXPECT_EQ(text(body, "/relatedTransactionIDs/2"), text(body, "/orderFillTransaction/id"));
+
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"2000","price":"1.08000",)"
+                 R"("clientExtensions":{"id":"m-1"}}})")
+                .status,
+            201);
+  // 6,000,000 EUR at 2% is more margin than the account has.
+  const auto margin = call("PUT", "/orders/@m-1",
+                           R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"6000000","price":"1.08500",)"
+                           R"("clientExtensions":{"id":"m-2"}}})");
+  ASSERT_EQ(margin.status, 201) << margin.body;
+  const auto cancelled = parse(margin.body);
+  EXPECT_EQ(text(cancelled, "/orderCancelTransaction/reason"), "CLIENT_REQUEST_REPLACED");
+  EXPECT_EQ(text(cancelled, "/replacingOrderCancelTransaction/orderID"),
+            text(cancelled, "/orderCreateTransaction/id"));
+  EXPECT_EQ(text(cancelled, "/replacingOrderCancelTransaction/reason"), "INSUFFICIENT_MARGIN");
+  EXPECT_FALSE(has(cancelled, "/orderFillTransaction"));
+}
+
+TEST_F(OandaSim, ReplacingAnOrderThatIsNotPendingIs404WithACancelReject) {
+  ASSERT_EQ(call("POST", "/orders", R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"5","clientExtensions":{"id":"g-1"}}})")
+                .status,
+            201);
+  const std::string spec = R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"5","price":"1.08000"}})";
+  for (const std::string specifier : {"@g-1", "@nobody", "999"}) {
+    const auto response = call("PUT", "/orders/" + specifier, spec);
+    EXPECT_EQ(response.status, 404) << specifier;
+    const auto body = parse(response.body);
+    EXPECT_EQ(text(body, "/orderCancelRejectTransaction/rejectReason"), "ORDER_DOESNT_EXIST") << specifier;
+    EXPECT_EQ(text(body, "/errorCode"), "ORDER_DOESNT_EXIST") << specifier;
+    EXPECT_FALSE(has(body, "/orderCreateTransaction")) << specifier;
+  }
+}
+
+TEST_F(OandaSim, AnInvalidReplacementIs400AndLeavesTheOriginalPending) {
+  const auto created = call("POST", "/orders",
+                            R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"-700","price":"1.09000",)"
+                            R"("clientExtensions":{"id":"i-1"}}})");
+  ASSERT_EQ(created.status, 201);
+  const std::string original = text(parse(created.body), "/orderCreateTransaction/id");
+  const auto response = call("PUT", "/orders/" + original,
+                             R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"-700","price":"1.090001",)"
+                             R"("clientExtensions":{"id":"i-2"}}})");
+  ASSERT_EQ(response.status, 400) << response.body;
+  const auto body = parse(response.body);
+  EXPECT_EQ(text(body, "/orderRejectTransaction/type"), "LIMIT_ORDER_REJECT");
+  EXPECT_EQ(text(body, "/orderRejectTransaction/rejectReason"), "PRICE_PRECISION_EXCEEDED");
+  EXPECT_EQ(text(body, "/orderRejectTransaction/replacesOrderID"), original);
+  EXPECT_EQ(text(body, "/errorCode"), "PRICE_PRECISION_EXCEEDED");
+  EXPECT_FALSE(has(body, "/orderCancelTransaction"));
+  EXPECT_EQ(text(parse(call("GET", "/orders/" + original).body), "/order/state"), "PENDING");
+  EXPECT_EQ(call("PUT", "/orders/" + original, "not json").status, 400);
+  EXPECT_EQ(text(parse(call("GET", "/orders/" + original).body), "/order/state"), "PENDING");
+}
+
+TEST_F(OandaSim, ArmedReplaceFaultsRefuseTheCancelOrRejectTheReplacementAfterIt) {
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"100","price":"1.08000","clientExtensions":{"id":"a-1"}}})")
+                .status,
+            201);
+  const std::string spec =
+      R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"200","price":"1.08000","clientExtensions":{"id":"a-2"}}})";
+  ASSERT_EQ(client_.request("POST", "/sim/faults", R"({"fail_next_replace_cancel":1})").status, 200);
+  const auto refused = call("PUT", "/orders/@a-1", spec);
+  EXPECT_EQ(refused.status, 404);
+  EXPECT_EQ(text(parse(refused.body), "/orderCancelRejectTransaction/rejectReason"), "ORDER_DOESNT_EXIST");
+  EXPECT_EQ(text(parse(call("GET", "/orders/@a-1").body), "/order/state"), "PENDING");
+
+  ASSERT_EQ(client_.request("POST", "/sim/faults", R"({"fail_next_replace_new":1})").status, 200);
+  const auto rejected = call("PUT", "/orders/@a-1", spec);
+  ASSERT_EQ(rejected.status, 400) << rejected.body;
+  const auto body = parse(rejected.body);
+  EXPECT_EQ(text(body, "/orderCancelTransaction/reason"), "CLIENT_REQUEST_REPLACED");
+  EXPECT_FALSE(has(body, "/orderCancelTransaction/replacedByOrderID")) << "nothing replaced it";
+  EXPECT_EQ(text(body, "/orderRejectTransaction/rejectReason"), "INSUFFICIENT_MARGIN");
+  EXPECT_EQ(text(body, "/orderRejectTransaction/clientExtensions/id"), "a-2");
+  EXPECT_EQ(text(body, "/orderRejectTransaction/replacesOrderID"), text(body, "/orderCancelTransaction/orderID"));
+  const auto orders = parse(client_.request("GET", "/sim/orders?venue=oanda&client_order_id=a-1").body);
+  EXPECT_EQ(text(orders, "/orders/0/state"), "CANCELLED");
+  EXPECT_EQ(parse(client_.request("GET", "/sim/orders?venue=oanda&client_order_id=a-2").body)["count"].get_int64().value(),
+            0);
+}
+
+TEST_F(OandaSimFailingAfterPlace, A503OnAReplaceStillReplacedTheOrder) {
+  // --error-first: the first order request is placed, then answered 503.
+  ASSERT_EQ(call("POST", "/orders",
+                 R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"100","price":"1.08000","clientExtensions":{"id":"l-1"}}})")
+                .status,
+            503);
+  const auto response = call("PUT", "/orders/@l-1",
+                             R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"300","price":"1.08000","clientExtensions":{"id":"l-2"}}})");
+  EXPECT_EQ(response.status, 201) << response.body;
+  ASSERT_EQ(client_.request("POST", "/sim/faults", R"({"fail_next_orders":1,"after_place":true})").status, 200);
+  const auto lost = call("PUT", "/orders/@l-2",
+                         R"({"order":{"type":"LIMIT","instrument":"EUR_USD","units":"400","price":"1.08000","clientExtensions":{"id":"l-3"}}})");
+  EXPECT_EQ(lost.status, 503);
+  EXPECT_EQ(text(parse(client_.request("GET", "/sim/orders?venue=oanda&client_order_id=l-2").body), "/orders/0/state"),
+            "CANCELLED");
+  EXPECT_EQ(text(parse(client_.request("GET", "/sim/orders?venue=oanda&client_order_id=l-3").body), "/orders/0/state"),
+            "PENDING");
+}
+
 class OandaSimFastClock : public OandaSim {
  protected:
   OandaSimFastClock() : OandaSim({"--heartbeat-ms", "100"}) {}

@@ -12,7 +12,13 @@
 ///   NEW. 400/404 give REJECTED / BROKER_REJECTED with the reject reason;
 ///   401/403 give BROKER_UNAVAILABLE and an error log line; 429 gives
 ///   BROKER_RATE_LIMITED and pauses requests (Retry-After when sent).
-/// - Cancels: `PUT /v3/accounts/{id}/orders/@{clientOrderID}/cancel`.
+/// - Cancels: `PUT /v3/accounts/{id}/orders/{orderID}/cancel` (by the venue
+///   client id, `@og...`, while OANDA's id is unknown).
+/// - Amends: `PUT /v3/accounts/{id}/orders/{orderID}` with the replacement
+///   order: REPLACED with OANDA's new order id (then its fill or cancel, if
+///   the reply carries one), REPLACE_REJECTED with OANDA's reason, or
+///   CANCELED then REPLACE_REJECTED when only the cancel happened; a lost
+///   reply is settled from the account's transactions, never resent.
 /// - Fills of resting orders, and orders whose fate is unknown (timeout,
 ///   dropped connection, 5xx): polling `transactions/sinceid` from a
 ///   transaction id known before the order was sent, so a lost reply is

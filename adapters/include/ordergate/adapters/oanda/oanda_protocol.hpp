@@ -114,6 +114,13 @@ struct ReplaceReply {
   Decimal fill_price;  ///< fullVWAP (or price)
   std::int64_t fill_time_ns = 0;
   std::uint64_t fill_trade_opened = 0;
+  /// replaced: OANDA cancelled the replacement at once
+  /// (`replacingOrderCancelTransaction` naming the new order: e.g.
+  /// INSUFFICIENT_MARGIN, or an IOC/FOK remainder); after its fill, if any.
+  bool replacement_canceled = false;
+  std::uint64_t replacement_cancel_transaction_id = 0;
+  std::int64_t replacement_cancel_time_ns = 0;
+  ReasonCode replacement_cancel_reason;
   /// cancel_rejected / create_rejected / refused: rejectReason, else
   /// errorCode, else the status (HTTP_404).
   ReasonCode reject_reason;

@@ -198,10 +198,11 @@ TEST(AuditJournal, FourProducerThreadsGetStrictlyIncreasingSequencesWrittenInOrd
   for (int t = 0; t < kThreads; ++t) {
     producers.emplace_back([&, t] {
       start.wait();
-      sequences[t].reserve(kPerThread);
+      std::vector<std::uint64_t>& own = sequences[static_cast<std::size_t>(t)];
+      own.reserve(kPerThread);
       for (int i = 0; i < kPerThread; ++i) {
         const std::string marker = "t" + std::to_string(t) + ":" + std::to_string(i);
-        sequences[t].push_back(journal.record(order_event("c", marker)));
+        own.push_back(journal.record(order_event("c", marker)));
       }
     });
   }

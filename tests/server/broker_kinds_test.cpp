@@ -133,8 +133,9 @@ TEST(BrokerKinds, BuildAsksForEachCredentialByKeyAndStopsOnTheFirstItCannotResol
     for (const BrokerCredential& credential : entry.credentials) keys.push_back(credential.key);
     EXPECT_EQ(asked, keys) << name;
 
+    const std::string& broker = name;  // clang 14 cannot capture a structured binding
     const ResolveCredential missing = [&](std::string_view key) -> security::Secret {
-      throw ConfigError("brokers." + name + "." + std::string(key) + ": not set");
+      throw ConfigError("brokers." + broker + "." + std::string(key) + ": not set");
     };
     EXPECT_THROW((void)find_broker_kind(entry.kind)->build(entry, missing, {}), ConfigError);
   }

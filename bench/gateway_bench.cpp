@@ -220,16 +220,78 @@ BENCHMARK(BM_GuardPipeline_Accept_Limits)
     ->Args({8, 1})
     ->Iterations(kAcceptedOrders);
 
-// The accept path with an account rate window (`1000000000/1s`, never the
-// limit here): `shared` 0 enforces it in this process alone, 1 also takes
-// a token of the cluster's shared budget from the member's lease
-// (docs/cluster.md). Metrics as by default.
+// The accept path with bench_config's account rate window (never the
+// limit here): `shared` 0 enforces it in this process alone (the same
+// configuration as BM_GuardPipeline_Accept/metrics:1), 1 also takes a token
+// of the cluster's shared budget from the member's lease (docs/cluster.md).
 void BM_GuardPipeline_Accept_SharedBudget(benchmark::State& state) {
-  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::backoff);
-  config.account_rate_limits = {"1000000000/1s"};
-  run_accept(state, config, state.range(0) != 0);
+  run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), state.range(0) != 0);
 }
 BENCHMARK(BM_GuardPipeline_Accept_SharedBudget)->ArgName("shared")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
+
+// An accepted amend (Session::replace) of a resting limit order on the
+// caller's thread: the order looked up, its state and the amend flag
+// claimed, the new price validated, the exposure of the difference, the
+// amend budget, the new id claimed and the replacement record published.
+// Each amend waits for its REPLACED report outside the timed part (an order
+// with an amend pending refuses the next one), so the paper broker confirms
+// between samples.
+void BM_GuardPipeline_Replace(benchmark::State& state) {
+  GatewayConfig config = bench_config(order_capacity(), IdleStrategy::busy_spin);
+  config.principals.front().modify_rate_limits = {"1000000000/1s"};
+  Gateway gateway(config);
+  gateway.start();
+  Session session = gateway.open_session(kPrincipal);
+  ScopedPin pin(0);
+  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
+  ClientOrderIds ids("amend-");
+  OrderRequest order = market_order(Side::buy);
+  order.type = OrderType::limit;
+  order.time_in_force = TimeInForce::gtc;
+  order.price = decimal_literal("1.08000");
+  order.client_order_id = ids.next();
+  if (!session.submit(order)) {
+    state.SkipWithError("the resting order was rejected");
+    return;
+  }
+  // ClientOrderIds reuses its buffer: each id is copied (short: no heap).
+  std::string current(order.client_order_id);
+  std::string fresh;
+  ReplaceRequest amend;
+  amend.client_order_id = current;
+  std::uint64_t amended = 0;
+  ExecutionReport report;
+  const auto wait_for = [&](ExecStatus status) {
+    while (true) {
+      if (session.poll(report) && report.status == status) return;
+    }
+  };
+  wait_for(ExecStatus::new_order);
+
+  for (auto _ : state) {
+    fresh.assign(ids.next());
+    amend.new_client_order_id = fresh;
+    amend.price = decimal_literal((++amended & 1) != 0 ? "1.08010" : "1.08000");
+    const std::uint64_t begin = ticks_begin();
+    const Verdict verdict = session.replace(amend);
+    const std::uint64_t end = ticks_end();
+    recorder.add(begin, end);
+    if (!verdict) {
+      const std::string message = "an amend was rejected: " + std::string(reason_name(verdict.reason));
+      state.SkipWithError(message.c_str());
+      break;
+    }
+    state.PauseTiming();
+    wait_for(ExecStatus::replaced);
+    current.swap(fresh);
+    amend.client_order_id = current;
+    state.ResumeTiming();
+  }
+  publish(state, recorder);
+  session.close();
+  gateway.stop();
+}
+BENCHMARK(BM_GuardPipeline_Replace)->Iterations(20'000);
 
 // A limit order ~10% away from the quote with a 1% band: validation,
 // permissions, the kill switch, the quote read and every per-order risk check

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <new>
 
@@ -150,6 +151,93 @@ TEST(Allocation, OneMillionSubmitsAfterWarmUpAllocateNothing) {
             250'000u);
   EXPECT_GT(accepted, 0u);
   EXPECT_GT(reports, 0u);
+}
+
+// Amends (accepted, and refused while one is pending), cancels and submits
+// spending a cluster member's budget lease: none allocates after warm-up.
+// Only the calls themselves are counted; polling for the reports is not.
+TEST(Allocation, AmendsCancelsAndLeasedSubmitsAfterWarmUpAllocateNothing) {
+  GatewayConfig config = testing::test_config();
+  for (auto& principal : config.principals) {
+    principal.rate_limits = {"1000000000/1s"};
+    principal.cancel_rate_limits = {"1000000000/1s"};
+    principal.modify_rate_limits = {"1000000000/1s"};
+  }
+  config.account_rate_limits = {"1000000000/1s"};
+  config.idle_strategy = IdleStrategy::busy_spin;
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.share_account_budgets();
+  gateway.start();
+  gateway.grant_budget(0, 0, 1'000'000);
+  Session session = gateway.open_session("alice");
+  ExecutionReport report;
+  const auto wait_for = [&](ExecStatus status) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!(session.poll(report) && report.status == status)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no " << to_string(status) << " report";
+    }
+  };
+  char ids[2][24] = {"amend-0", ""};
+  std::size_t current = 0;
+  ASSERT_TRUE(session.submit(testing::limit_order(ids[0], Side::buy, "1.08000", "1000")).accepted());
+  wait_for(ExecStatus::new_order);
+
+  std::size_t allocations = 0;
+  std::size_t amends = 0;
+  std::size_t refusals = 0;
+  std::size_t cancels = 0;
+  const auto counted = [&](auto&& call) {
+    g_allocations = 0;
+    g_counting = true;
+    const Verdict verdict = call();
+    g_counting = false;
+    allocations += g_allocations;
+    return verdict;
+  };
+  const auto run = [&](int begin, int end) {
+    for (int i = begin; i < end; ++i) {
+      char* fresh = ids[1 - current];
+      const auto [last, error] = std::to_chars(fresh, fresh + 20, i);
+      *last = '\0';
+      ReplaceRequest amend;
+      amend.client_order_id = ids[current];
+      amend.new_client_order_id = fresh;
+      amend.price = decimal_literal((i & 1) != 0 ? "1.08010" : "1.08000");
+      ASSERT_TRUE(counted([&] { return session.replace(amend); }).accepted());
+      ++amends;
+      // The original again: refused, pending (ORDER_PENDING) or already
+      // replaced (UNKNOWN_ORDER), without allocating either way.
+      amend.new_client_order_id = "again";
+      const Reason again = counted([&] { return session.replace(amend); }).reason;
+      ASSERT_TRUE(again == Reason::ORDER_PENDING || again == Reason::UNKNOWN_ORDER) << reason_name(again);
+      ++refusals;
+      wait_for(ExecStatus::replaced);
+      current = 1 - current;
+      // A leased market order (sides alternate: the position stays flat), a
+      // cancel of it once filled (refused) and a duplicate of its id.
+      const Side side = (i & 1) != 0 ? Side::sell : Side::buy;
+      char market_id[24] = "m-";
+      const auto [end_of_id, ignored] = std::to_chars(market_id + 2, market_id + 22, i);
+      *end_of_id = '\0';
+      ASSERT_TRUE(counted([&] { return session.submit(testing::market_order(market_id, side, "1000")); }).accepted());
+      wait_for(ExecStatus::filled);
+      (void)counted([&] { return session.cancel(market_id); });
+      ++cancels;
+      ASSERT_EQ(counted([&] { return session.submit(testing::market_order(market_id, side, "1000")); }).reason,
+                Reason::DUPLICATE_CLIENT_ORDER_ID);
+    }
+  };
+  run(1, 500);  // warm-up
+  allocations = 0;
+  amends = 0;
+  refusals = 0;
+  cancels = 0;
+  run(500, 5'500);
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ(amends, 5'000u);
+  EXPECT_EQ(refusals, 5'000u);
+  EXPECT_EQ(cancels, 5'000u);
 }
 
 }  // namespace

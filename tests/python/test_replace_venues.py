@@ -1,9 +1,9 @@
 """Amends over the socket against the real simulator for both venues (TLS
 on loopback): a resting order on OANDA (EUR/USD) and on Binance (BTC/USDT)
 is moved, reported PENDING_REPLACE then REPLACED under its new id, listed
-and cancelled by that id, and the venue holds the new terms; an amend the
-venue refuses (the simulator's fault knob) is REPLACE_REJECTED and leaves
-the order working on its old terms. The adapters' every outcome, lost
+and cancelled by that id; an amend the venue refuses (the simulator's
+fault knob) is REPLACE_REJECTED and leaves the order working on its old
+terms; and a fill racing an amend wins or loses whole, never both. The adapters' every outcome, lost
 replies included, is tested in tests/brokers (OandaAmend, BinanceAmend)."""
 
 from __future__ import annotations
@@ -219,8 +219,89 @@ rate_limits = ["100/1s"]
         (canceled,) = self.events(1)
         self.assertEqual((canceled.status, canceled.cl_ord_id), ("CANCELED", f"{prefix}-1"))
 
+    def post(self, path: str, body: dict) -> None:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        request = urllib.request.Request(f"https://localhost:{self.port}{path}", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            self.assertEqual(response.status, 200)
+
+    def venue_orders(self, venue: str) -> list[dict]:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        with urllib.request.urlopen(f"https://localhost:{self.port}/sim/orders?venue={venue}", context=context,
+                                    timeout=10) as response:
+            return json.loads(response.read())["orders"]
+
+    def fill_races_amend(self, account: str, symbol: str, venue: str, instrument: str, qty: str, price: str,
+                         crossing: dict, restore: dict, new_price: str, prefix: str, rounds: int) -> dict[str, int]:
+        """Each round: a resting buy, then a price that fills it sent to the
+        venue while an amend moving it away travels. The fill wins or the
+        amend does, never both: the original filled and no replacement
+        works, or it was replaced and never filled."""
+        import threading
+
+        outcomes = {"filled": 0, "replaced": 0}
+        for round_ in range(rounds):
+            old, new = f"{prefix}{round_}-1", f"{prefix}{round_}-2"
+            self.rest(account, symbol, qty, price, old)
+            cross = {"venue": venue, "instrument": instrument, **crossing}
+            if round_ % 2 == 0:
+                # The venue fills first; the gateway learns of it after it
+                # sent the amend (or before, and refuses the amend itself).
+                self.post("/sim/price", cross)
+                reply = self.client.replace(old, new, price=new_price)
+            else:
+                # Both at once: either may reach the venue first.
+                crosser = threading.Thread(target=self.post, args=("/sim/price", cross))
+                crosser.start()
+                reply = self.client.replace(old, new, price=new_price)
+                crosser.join()
+            statuses: dict[tuple[str, str], int] = {}
+
+            def settled() -> bool:
+                event = self.client.next_event(timeout=0.2)
+                if isinstance(event, ExecEvent):
+                    key = (event.cl_ord_id, event.status)
+                    statuses[key] = statuses.get(key, 0) + 1
+                filled = statuses.get((old, "FILLED"), 0) > 0
+                replaced = statuses.get((new, "REPLACED"), 0) > 0
+                amend_done = not reply.accepted or replaced or statuses.get((old, "REPLACE_REJECTED"), 0) > 0
+                return amend_done and (filled or replaced)
+
+            wait_until(settled, 20.0, interval=0.0, what=f"round {round_}: the fill or the amend")
+            filled = statuses.get((old, "FILLED"), 0)
+            replaced = statuses.get((new, "REPLACED"), 0)
+            self.assertEqual(filled + replaced, 1, f"round {round_}: exactly one wins: {statuses}")
+            self.assertEqual(statuses.get((new, "FILLED"), 0), 0, statuses)
+            if filled:
+                outcomes["filled"] += 1
+                self.assertEqual([o for o in self.client.orders() if o.account == account], [])
+            else:
+                outcomes["replaced"] += 1
+                (order,) = [o for o in self.client.orders() if o.account == account]
+                self.assertEqual((order.cl_ord_id, order.price), (new, decimal.Decimal(new_price)))
+                self.assertTrue(self.client.cancel(new).accepted)
+                self.assertEqual([e.status for e in self.events(1)], ["CANCELED"])
+            self.post("/sim/price", {"venue": venue, "instrument": instrument, **restore})
+        # The venue agrees: as many orders filled there as the gateway reported.
+        venue_filled = [o for o in self.venue_orders(venue) if o["state"] in ("FILLED", "filled")]
+        self.assertEqual(len(venue_filled), outcomes["filled"], venue_filled)
+        print(f"\n{venue}: fill raced amend {rounds} times: {outcomes}")
+        self.assertGreaterEqual(outcomes["filled"], rounds // 2, "the fill wins whenever it reached the venue first")
+        return outcomes
+
     # ---- the tests (quotes near EUR/USD 1.0845 and BTC/USDT 64000; the
     # prices rest about 1% below them)
+
+    def test_a_fill_racing_an_amend_at_oanda_wins_or_loses_whole(self) -> None:
+        self.fill_races_amend("fx", "EURUSD", "oanda", "EUR_USD", "1000", "1.07400",
+                              {"bid": "1.07380", "ask": "1.07390"}, {"bid": "1.08450", "ask": "1.08460"}, "1.07200",
+                              "ro", rounds=8)
+
+    def test_a_fill_racing_an_amend_at_binance_wins_or_loses_whole(self) -> None:
+        self.fill_races_amend("crypto", "BTCUSDT", "binance", "BTCUSDT", "0.001", "63400.00",
+                              {"bid": "63390.00", "ask": "63390.01"}, {"bid": "64000.00", "ask": "64000.01"},
+                              "63200.00", "rb", rounds=8)
 
     def test_an_oanda_order_is_amended_listed_and_cancelled_by_its_new_id(self) -> None:
         self.amend_and_cancel("fx", "EURUSD", "1000", "1.07400", "1500", "1.07500", "ox")

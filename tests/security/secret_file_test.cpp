@@ -165,6 +165,14 @@ void expect_toml_error_on_line(const std::string& text, std::size_t line) {
   }
 }
 
+// Found by the secrets_file fuzzer on the sanitizer build: a table header
+// without a key breaks an assertion inside toml++; with it compiled out (as
+// in release, and now everywhere) the text is a parse error like any other.
+TEST(SecretsToml, ATableHeaderWithoutAKeyIsAParseError) {
+  expect_toml_error_on_line(" [;9;", 1);
+  expect_toml_error_on_line("A = \"1\"\n[;]\n", 2);
+}
+
 // Found by the secrets_file fuzzer: toml++ (Debian 12) reaches
 // __builtin_unreachable for some non-ASCII characters where it looks for
 // whitespace, e.g. U+FECE after a blank. Such text is refused first.

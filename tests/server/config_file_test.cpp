@@ -54,6 +54,14 @@ std::string error_of(const std::string& text) {
   return "";
 }
 
+// Found by the config_file fuzzer on the sanitizer build (see the comment
+// on TOML_ASSERT in server/src/config_file.cpp).
+TEST(ConfigFile, ATableHeaderWithoutAKeyIsRefusedAsInvalidToml) {
+  const std::string error = error_of("environment = \"development\"\n[;gateway]\n");
+  EXPECT_FALSE(error.empty());
+  EXPECT_NE(error.find("test.toml"), std::string::npos) << error;
+}
+
 std::string replace(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;

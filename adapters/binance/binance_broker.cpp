@@ -418,15 +418,7 @@ class BinanceVenue final : public rest::RestVenue {
 
   void answer_replace(const ReplaceOrder& request, ExecStatus status, Reason reason, std::string_view broker_reason,
                       std::uint64_t broker_id, Decimal filled, Decimal leaves) noexcept {
-    // `leaves` is given, not derived: a refused amend reports nothing left
-    // under the new id, and a replacement may have filled beyond its size.
-    ExecutionReport event =
-        detail::make_report(request.order, detail::FillState{filled}, status, Decimal{}, Decimal{}, reason,
-                            broker_reason, broker_id != 0 ? rest::id_text(broker_id) : std::string(),
-                            tracker_.wall_ns());
-    event.leaves_quantity = leaves;
-    event.other_client_order_id = request.original_client_order_id;
-    tracker_.report_execution(event);
+    tracker_.report_replace(request, status, reason, broker_reason, broker_id, filled, leaves);
   }
 
   // REPLACE_REJECTED for the pending amend `id`, which is forgotten; the

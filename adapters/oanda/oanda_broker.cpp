@@ -348,23 +348,7 @@ class OandaVenue final : public rest::RestVenue {
 
   void answer_replace(const ReplaceOrder& request, ExecStatus status, Reason reason, std::string_view broker_reason,
                       std::uint64_t broker_id, Decimal filled, Decimal leaves) noexcept {
-    const Order& order = request.order;
-    ExecutionReport event;
-    event.order_id = order.order_id;
-    event.session_id = order.session_id;
-    event.account_id = order.account_id;
-    event.instrument_id = order.instrument_id;
-    event.side = order.side;
-    event.status = status;
-    event.reason = reason;
-    event.cumulative_quantity = filled;
-    event.leaves_quantity = leaves;
-    event.transact_time_ns = tracker_.wall_ns();
-    event.client_order_id = order.client_order_id;
-    event.other_client_order_id = request.original_client_order_id;
-    if (broker_id != 0) event.broker_order_id.assign(rest::id_text(broker_id));
-    event.broker_reason.assign(broker_reason.substr(0, 32));
-    tracker_.report_execution(event);
+    tracker_.report_replace(request, status, reason, broker_reason, broker_id, filled, leaves);
   }
 
   // REPLACE_REJECTED for the pending amend `id`, which is forgotten; the

@@ -16,6 +16,17 @@ std::string id_text(std::uint64_t id) {
   return std::string(text, static_cast<std::size_t>(end - text));
 }
 
+void OrderTracker::report_replace(const ReplaceOrder& request, ExecStatus status, Reason reason,
+                                  std::string_view broker_reason, std::uint64_t broker_id, Decimal filled,
+                                  Decimal leaves) noexcept {
+  ExecutionReport event =
+      detail::make_report(request.order, detail::FillState{filled}, status, Decimal{}, Decimal{}, reason,
+                          broker_reason, broker_id != 0 ? id_text(broker_id) : std::string(), wall_ns());
+  event.leaves_quantity = leaves;
+  event.other_client_order_id = request.original_client_order_id;
+  report_execution(event);
+}
+
 std::vector<std::string> venue_instrument_names(const InstrumentTable& table,
                                                 const std::vector<std::string>& instruments,
                                                 const std::vector<std::pair<std::string, std::string>>& symbol_map,

@@ -268,10 +268,16 @@ class OrderTracker final : public tls::HttpHandler {
   /// `time_ns` 0 = now (wall clock).
   void report(TrackedOrder& tracked, ExecStatus status, Decimal last_quantity, Decimal last_price, Reason reason,
               std::string_view broker_reason, std::int64_t time_ns) noexcept;
-  /// Sends a report the venue built itself (an amend's answer) to the gateway.
+  /// Sends a report the venue built itself to the gateway.
   void report_execution(const ExecutionReport& report) noexcept {
     if (sink_ != nullptr) sink_->on_execution(report);
   }
+  /// Reports an amend's answer (REPLACED or REPLACE_REJECTED) under the new
+  /// order of `request`, naming the original's client id. `leaves` is given,
+  /// not derived: a refused amend leaves nothing under the new id, and a
+  /// replacement may have filled beyond its size. `broker_id` 0: none.
+  void report_replace(const ReplaceOrder& request, ExecStatus status, Reason reason, std::string_view broker_reason,
+                      std::uint64_t broker_id, Decimal filled, Decimal leaves) noexcept;
   /// Reports a fill that belongs to no tracked order (a protective order
   /// triggering, a fill placed outside the gateway) to the gateway.
   void report_position_fill(const ExecutionReport& fill) noexcept {

@@ -145,22 +145,27 @@ Reason account_notional(const ExposureBook& book, const AccountValuation& valuat
 Reason check_account_notional(const Account& account, const ExposureBook& book, const AccountValuation& valuation,
                               const InstrumentTable& instruments, const QuoteBoard& quotes, std::int64_t now_ns,
                               const ExtraOrder& order) noexcept {
-  if (!account.has_notional_limits()) return Reason::OK;
-  const ExposureBook::Snapshot held = book.snapshot(account.id, order.instrument);
+  return check_account_notional(account.id, NotionalLimits::of(account), book, valuation, instruments, quotes, now_ns,
+                                order);
+}
+
+Reason check_account_notional(AccountId account, const NotionalLimits& limits, const ExposureBook& book,
+                              const AccountValuation& valuation, const InstrumentTable& instruments,
+                              const QuoteBoard& quotes, std::int64_t now_ns, const ExtraOrder& order) noexcept {
+  if (!limits.gross && !limits.net) return Reason::OK;
+  const ExposureBook::Snapshot held = book.snapshot(account, order.instrument);
   const int128 position = held.position.raw();
   if (order.side == Side::buy && position + held.working_buy.raw() + order.quantity.raw() <= 0) return Reason::OK;
   if (order.side == Side::sell && position - held.working_sell.raw() - order.quantity.raw() >= 0) return Reason::OK;
   AccountNotional notional;
-  if (Reason reason = account_notional(book, valuation, account.id, instruments, quotes, now_ns, order, notional);
+  if (Reason reason = account_notional(book, valuation, account, instruments, quotes, now_ns, order, notional);
       reason != Reason::OK) {
     return reason;
   }
-  if (account.max_gross_notional.is_positive() &&
-      notional.gross > static_cast<int128>(account.max_gross_notional.raw()) * kScale) {
+  if (limits.gross && notional.gross > static_cast<int128>(limits.max_gross.raw()) * kScale) {
     return Reason::MAX_GROSS_NOTIONAL_EXCEEDED;
   }
-  if (account.max_net_notional.is_positive() &&
-      notional.net > static_cast<int128>(account.max_net_notional.raw()) * kScale) {
+  if (limits.net && notional.net > static_cast<int128>(limits.max_net.raw()) * kScale) {
     return Reason::MAX_NET_NOTIONAL_EXCEEDED;
   }
   return Reason::OK;

@@ -70,6 +70,10 @@ bool ExposureBook::advance_account_version(AccountId account, std::uint64_t seen
                                                           std::memory_order_acquire);
 }
 
+void ExposureBook::bump_account_version(AccountId account) noexcept {
+  if (account < accounts_) versions_[account].value.fetch_add(1, std::memory_order_acq_rel);
+}
+
 ExposureBook::Cell* ExposureBook::cell(AccountId account, InstrumentId instrument) const noexcept {
   if (account >= accounts_ || instrument >= instruments_) return nullptr;
   return &cells_[static_cast<std::size_t>(account) * instruments_ + instrument];
@@ -86,33 +90,33 @@ ExposureBook::Snapshot ExposureBook::snapshot(AccountId account, InstrumentId in
   return snapshot;
 }
 
-Reason ExposureBook::reserve(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
-                             bool reduce_only) noexcept {
+Reason ExposureBook::reserve(AccountId account, InstrumentId instrument, const PositionLimits& limits, Side side,
+                             Decimal quantity, bool reduce_only) noexcept {
   if (account >= accounts_) return Reason::UNKNOWN_ACCOUNT;
-  Cell* c = cell(account, instrument.id);
+  Cell* c = cell(account, instrument);
   if (c == nullptr) return Reason::UNKNOWN_INSTRUMENT;
   if (side != Side::buy && side != Side::sell) return Reason::INVALID_SIDE;
   if (!quantity.is_positive()) return Reason::INVALID_QUANTITY;
 
   std::uint32_t open = c->open_orders.load(std::memory_order_acquire);
   do {
-    if (open >= instrument.max_open_orders) return Reason::MAX_OPEN_ORDERS;
+    if (open >= limits.max_open_orders) return Reason::MAX_OPEN_ORDERS;
   } while (!c->open_orders.compare_exchange_weak(open, open + 1, std::memory_order_acq_rel,
                                                  std::memory_order_acquire));
 
-  const Reason verdict = reserve_working(*c, instrument, side, quantity, reduce_only);
+  const Reason verdict = reserve_working(*c, limits.max_position, side, quantity, reduce_only);
   if (verdict != Reason::OK) c->open_orders.fetch_sub(1, std::memory_order_acq_rel);
   return verdict;
 }
 
-Reason ExposureBook::reserve_more(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
-                                  bool reduce_only) noexcept {
+Reason ExposureBook::reserve_more(AccountId account, InstrumentId instrument, const PositionLimits& limits, Side side,
+                                  Decimal quantity, bool reduce_only) noexcept {
   if (account >= accounts_) return Reason::UNKNOWN_ACCOUNT;
-  Cell* c = cell(account, instrument.id);
+  Cell* c = cell(account, instrument);
   if (c == nullptr) return Reason::UNKNOWN_INSTRUMENT;
   if (side != Side::buy && side != Side::sell) return Reason::INVALID_SIDE;
   if (!quantity.is_positive()) return Reason::INVALID_QUANTITY;
-  return reserve_working(*c, instrument, side, quantity, reduce_only);
+  return reserve_working(*c, limits.max_position, side, quantity, reduce_only);
 }
 
 void ExposureBook::release_quantity(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept {
@@ -132,12 +136,12 @@ Reason ExposureBook::check_reduces(AccountId account, InstrumentId instrument, S
   return working - removed.raw() > -directional_position ? Reason::REDUCE_ONLY : Reason::OK;
 }
 
-Reason ExposureBook::reserve_working(Cell& target, const Instrument& instrument, Side side, Decimal quantity,
+Reason ExposureBook::reserve_working(Cell& target, Decimal limit, Side side, Decimal quantity,
                                      bool reduce_only) noexcept {
   Cell* c = &target;
   const bool buy = side == Side::buy;
   std::atomic<std::int64_t>& working = buy ? c->working_buy : c->working_sell;
-  const int128 max_position = instrument.max_position.raw();
+  const int128 max_position = limit.raw();
   Reason verdict = Reason::OK;
   for (;;) {
     // A consistent view: no fill in flight while the position is read. A fill

@@ -88,6 +88,20 @@ struct ExtraOrder {
                                       const InstrumentTable& instruments, const QuoteBoard& quotes,
                                       std::int64_t now_ns, const ExtraOrder& extra, AccountNotional& out) noexcept;
 
+/// The notional limits `check_account_notional` checks: the account's own,
+/// or a cluster member's lease of them. A limit that is off checks nothing;
+/// one that is on with a zero amount refuses every order that adds risk.
+struct NotionalLimits {
+  bool gross = false;
+  Decimal max_gross;
+  bool net = false;
+  Decimal max_net;
+  [[nodiscard]] static constexpr NotionalLimits of(const Account& account) noexcept {
+    return {account.max_gross_notional.is_positive(), account.max_gross_notional,
+            account.max_net_notional.is_positive(), account.max_net_notional};
+  }
+};
+
 /// Checks an order against the account's max_gross_notional and
 /// max_net_notional, in that order (OK when it has neither):
 ///  - OK without valuing anything when the order can only shrink its
@@ -99,6 +113,11 @@ struct ExtraOrder {
 /// Exact under concurrency only when bracketed by the account version
 /// (ExposureBook::account_version).
 [[nodiscard]] Reason check_account_notional(const Account& account, const ExposureBook& book,
+                                            const AccountValuation& valuation, const InstrumentTable& instruments,
+                                            const QuoteBoard& quotes, std::int64_t now_ns,
+                                            const ExtraOrder& order) noexcept;
+/// `check_account_notional` against `limits` instead of the account's own.
+[[nodiscard]] Reason check_account_notional(AccountId account, const NotionalLimits& limits, const ExposureBook& book,
                                             const AccountValuation& valuation, const InstrumentTable& instruments,
                                             const QuoteBoard& quotes, std::int64_t now_ns,
                                             const ExtraOrder& order) noexcept;

@@ -44,6 +44,17 @@ namespace ordergate::guards {
 [[nodiscard]] Reason check_order_risk(const Order& order, const Instrument& instrument,
                                       const Quote& quote, std::int64_t now_ns) noexcept;
 
+/// The per-instrument limits `ExposureBook::reserve` checks: the
+/// instrument's own, or a cluster member's lease of them (its part of the
+/// limit the cluster shares, docs/cluster.md).
+struct PositionLimits {
+  Decimal max_position;
+  std::uint32_t max_open_orders = 0;
+  [[nodiscard]] static constexpr PositionLimits of(const Instrument& instrument) noexcept {
+    return {instrument.max_position, instrument.max_open_orders};
+  }
+};
+
 class ExposureBook {
  public:
   ExposureBook(std::size_t accounts, std::size_t instruments);
@@ -72,6 +83,11 @@ class ExposureBook {
   /// decision is atomic with respect to `apply_fill`: a reservation whose
   /// check raced a fill is undone and checked again.
   [[nodiscard]] Reason reserve(AccountId account, const Instrument& instrument, Side side,
+                               Decimal quantity, bool reduce_only) noexcept {
+    return reserve(account, instrument.id, PositionLimits::of(instrument), side, quantity, reduce_only);
+  }
+  /// `reserve` against `limits` instead of the instrument's own.
+  [[nodiscard]] Reason reserve(AccountId account, InstrumentId instrument, const PositionLimits& limits, Side side,
                                Decimal quantity, bool reduce_only) noexcept;
 
   /// An amend that raises a working order's quantity: books `quantity`
@@ -80,7 +96,12 @@ class ExposureBook {
   /// open-order slot: the order is already counted. Undone by
   /// `release_quantity`.
   [[nodiscard]] Reason reserve_more(AccountId account, const Instrument& instrument, Side side, Decimal quantity,
-                                    bool reduce_only) noexcept;
+                                    bool reduce_only) noexcept {
+    return reserve_more(account, instrument.id, PositionLimits::of(instrument), side, quantity, reduce_only);
+  }
+  /// `reserve_more` against `limits` instead of the instrument's own.
+  [[nodiscard]] Reason reserve_more(AccountId account, InstrumentId instrument, const PositionLimits& limits, Side side,
+                                    Decimal quantity, bool reduce_only) noexcept;
   /// Working quantity on `side` -= `quantity`; open orders unchanged (an
   /// amend that lowered a working order's quantity, or the undoing of
   /// `reserve_more`).
@@ -123,6 +144,10 @@ class ExposureBook {
   /// they never raise an account's worst case.
   [[nodiscard]] std::uint64_t account_version(AccountId account) const noexcept;
   [[nodiscard]] bool advance_account_version(AccountId account, std::uint64_t seen) noexcept;
+  /// Advances the version unconditionally, after a change to the limits an
+  /// account's orders are checked against: a check that read the old limits
+  /// then fails its advance and is made again.
+  void bump_account_version(AccountId account) noexcept;
 
  private:
   struct alignas(kCacheLine) Cell {
@@ -139,7 +164,7 @@ class ExposureBook {
   static_assert(sizeof(Cell) == kCacheLine, "one exposure cell is one cache line");
   Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
   // The quantity part of `reserve` and `reserve_more`.
-  static Reason reserve_working(Cell& target, const Instrument& instrument, Side side, Decimal quantity,
+  static Reason reserve_working(Cell& target, Decimal max_position, Side side, Decimal quantity,
                                 bool reduce_only) noexcept;
 
   struct alignas(kCacheLine) Version {

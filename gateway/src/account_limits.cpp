@@ -8,44 +8,37 @@
 
 namespace ordergate {
 namespace detail {
-namespace {
-
-constexpr int128 kScale = Decimal::kScale;
-
-// 1e-18 units to a printable nano-unit Decimal, rounded away from zero and
-// saturated.
-Decimal to_decimal(int128 atto) noexcept {
-  const int128 magnitude = atto < 0 ? -atto : atto;
-  int128 nano = (magnitude + kScale - 1) / kScale;
-  if (nano > std::numeric_limits<std::int64_t>::max()) nano = std::numeric_limits<std::int64_t>::max();
-  return Decimal::from_raw(static_cast<std::int64_t>(atto < 0 ? -nano : nano));
-}
-
-}  // namespace
 
 Reason Engine::reserve_exposure(const Order& order, const Instrument& instrument, const QuoteBoard& quotes,
                                 std::int64_t now_ns, bool more) noexcept {
   const Account& account = accounts_[order.account_id];
   auto book = [&](bool reduce_only) {
-    return more ? exposure_.reserve_more(order.account_id, instrument, order.side, order.quantity, reduce_only)
-                : exposure_.reserve(order.account_id, instrument, order.side, order.quantity, reduce_only);
+    const guards::PositionLimits limits = position_limits(order.account_id, instrument);
+    return more ? exposure_.reserve_more(order.account_id, instrument.id, limits, order.side, order.quantity,
+                                         reduce_only)
+                : exposure_.reserve(order.account_id, instrument.id, limits, order.side, order.quantity, reduce_only);
   };
   // A reduce-only order shrinks its position or is refused by the
-  // reservation: it cannot raise the account's notional.
-  if (!account.has_notional_limits() || order.reduce_only) return book(order.reduce_only);
+  // reservation: it cannot raise the account's notional. Leased limits
+  // always take the versioned path below: a lease may shrink meanwhile.
+  const bool leased = notional_leases_ != nullptr;
+  if (!leased && (!account.has_notional_limits() || order.reduce_only)) return book(order.reduce_only);
   const InstrumentTable& instruments = current().instruments;
   const guards::ExtraOrder extra{order.instrument_id, order.side, order.quantity};
   for (;;) {
+    // Read before the leases, so a shrink that follows is seen by the advance.
     const std::uint64_t seen = exposure_.account_version(order.account_id);
-    if (Reason reason =
-            guards::check_account_notional(account, exposure_, valuation_, instruments, quotes, now_ns, extra);
-        reason != Reason::OK) {
-      return reason;
+    if (!order.reduce_only) {
+      if (Reason reason = guards::check_account_notional(order.account_id, notional_limits(account), exposure_,
+                                                         valuation_, instruments, quotes, now_ns, extra);
+          reason != Reason::OK) {
+        return reason;
+      }
     }
-    if (Reason reason = book(false); reason != Reason::OK) return reason;
+    if (Reason reason = book(order.reduce_only); reason != Reason::OK) return reason;
     if (exposure_.advance_account_version(order.account_id, seen)) return Reason::OK;
-    // Another order of the account was booked after our check read the
-    // book: take ours back and check again, counting it.
+    // Another order of the account was booked, or a lease shrank, after our
+    // check read the book: take ours back and check again, counting it.
     if (more) {
       exposure_.release_quantity(order.account_id, order.instrument_id, order.side, order.quantity);
     } else {
@@ -108,12 +101,12 @@ void Engine::check_daily_loss(Broker& broker) noexcept {
       daily_loss_->set_tripped(account.id, guards::TradingState::active);
       daily_loss_->set_reported(account.id, guards::TradingState::active);
       emit("info", "daily_loss_forgiven",
-           "account=" + std::string(account.name.view()) + " loss=" + to_decimal(loss).to_string() +
+           "account=" + std::string(account.name.view()) + " loss=" + atto_to_decimal(loss).to_string() +
                " currency=" + std::string(account.currency.view()));
     }
     const int128 counted = loss - daily_loss_->forgiven(account.id);
     const auto reached = [&](Decimal limit) {
-      return limit.is_positive() && counted >= static_cast<int128>(limit.raw()) * kScale;
+      return limit.is_positive() && counted >= static_cast<int128>(limit.raw()) * Decimal::kScale;
     };
     const guards::TradingState now_reported = daily_loss_->reported(account.id);
     if (reached(account.halt_daily_loss) && now_reported < guards::TradingState::halted) {
@@ -157,8 +150,8 @@ void Engine::switch_for_loss(const Account& account, guards::TradingState target
   const Decimal limit = halt ? account.halt_daily_loss : account.max_daily_loss;
   const bool tighter = kill_switch_.account(account.id) < target;
   try {
-    std::string fields = "account=" + name + " loss=" + to_decimal(loss).to_string();
-    if (forgiven != 0) fields += " forgiven=" + to_decimal(forgiven).to_string();
+    std::string fields = "account=" + name + " loss=" + atto_to_decimal(loss).to_string();
+    if (forgiven != 0) fields += " forgiven=" + atto_to_decimal(forgiven).to_string();
     fields += " limit=" + limit.to_string() + " currency=" + std::string(account.currency.view()) +
               " action=" + std::string(tighter ? guards::to_string(target) : "none");
     emit("warning", "daily_loss_limit", fields);
@@ -195,8 +188,8 @@ Gateway::AccountRisk Engine::account_risk(std::string_view name) const {
   if (guards::account_notional(exposure_, valuation_, account.id, current().instruments, quotes,
                                clock_.monotonic_ns(), guards::ExtraOrder{}, notional) == Reason::OK) {
     risk.valued = true;
-    risk.gross_notional = to_decimal(notional.gross);
-    risk.net_notional = to_decimal(notional.net);
+    risk.gross_notional = atto_to_decimal(notional.gross);
+    risk.net_notional = atto_to_decimal(notional.net);
   }
   const DailyLoss::Published pnl = daily_loss_->published(account.id);
   risk.pnl_known = pnl.known;

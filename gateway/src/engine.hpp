@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <future>
+#include <limits>
 #include <memory>
 #include <condition_variable>
 #include <mutex>
@@ -179,6 +180,28 @@ struct PrincipalState {
 // member's thread adds what Redis grants and takes what is left at a stop.
 struct alignas(kCacheLine) BudgetLeaseCell {
   std::atomic<std::int64_t> tokens{0};
+};
+
+// 1e-18 units (an account's notional) to a printable nano-unit Decimal,
+// rounded away from zero and saturated.
+inline Decimal atto_to_decimal(int128 atto) noexcept {
+  const int128 magnitude = atto < 0 ? -atto : atto;
+  int128 nano = (magnitude + Decimal::kScale - 1) / Decimal::kScale;
+  if (nano > std::numeric_limits<std::int64_t>::max()) nano = std::numeric_limits<std::int64_t>::max();
+  return Decimal::from_raw(static_cast<std::int64_t>(atto < 0 ? -nano : nano));
+}
+
+// A cluster member's lease of an account's exposure limits (see
+// Gateway::share_account_exposure): the part of each limit this process may
+// use. Written by the member's thread only; read by submit, which checks
+// against the smaller of the lease and the limit.
+struct alignas(kCacheLine) NotionalLeaseCell {
+  std::atomic<std::int64_t> gross{0};  // Decimal raw
+  std::atomic<std::int64_t> net{0};
+};
+struct PositionLeaseCell {
+  std::atomic<std::int64_t> position{0};  // Decimal raw
+  std::atomic<std::uint32_t> open_orders{0};
 };
 
 // Survives reloads: indexed by principal id, which is stable by name.
@@ -353,6 +376,12 @@ class Engine final : public ExecutionSink {
   [[nodiscard]] std::vector<Gateway::BudgetLease> budget_leases() const;
   void grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept;
   std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
+  void share_account_exposure();
+  [[nodiscard]] std::vector<Gateway::ExposureLease> exposure_leases() const;
+  void grant_exposure(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
+                      Decimal amount) noexcept;
+  bool shrink_exposure(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
+                       Decimal lease) noexcept;
   ControlState control_state() const;
   void revoke_sessions(std::string_view principal, std::string_view by = {});
   void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});
@@ -551,6 +580,21 @@ class Engine final : public ExecutionSink {
   // Shared account budgets (share_account_budgets): four lease cells (the
   // most windows a scope has) per account; null when off: no tokens taken.
   std::unique_ptr<BudgetLeaseCell[]> leases_;
+  // Shared exposure (share_account_exposure): by account, and by account and
+  // instrument as the exposure book is laid out.
+  std::unique_ptr<NotionalLeaseCell[]> notional_leases_;
+  std::unique_ptr<PositionLeaseCell[]> position_leases_;
+  // The limits an order of `account` in `instrument` is checked against: the
+  // instrument's and account's own, or this process's lease of them.
+  [[nodiscard]] guards::PositionLimits position_limits(AccountId account, const Instrument& instrument) const noexcept;
+  [[nodiscard]] guards::NotionalLimits notional_limits(const Account& account) const noexcept;
+  // The part of `limit` the orders and positions of this process use now
+  // (false: not known, a notional without a usable quote).
+  bool exposure_used(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
+                     Decimal& used) const noexcept;
+  struct LeaseRef;
+  [[nodiscard]] LeaseRef lease_ref(AccountId account, Gateway::ExposureLimit limit,
+                                   InstrumentId instrument) const noexcept;
   // Per account: cancels sent by cancel_orders (cancel-all, a halt with
   // cancel_orders, a session's cancel on disconnect), for the metrics.
   std::unique_ptr<std::atomic<std::uint64_t>[]> bulk_cancels_;

@@ -45,6 +45,15 @@ void Gateway::grant_budget(AccountId account, std::size_t window, std::int64_t t
 std::int64_t Gateway::take_back_budget(AccountId account, std::size_t window) noexcept {
   return engine_->take_back_budget(account, window);
 }
+void Gateway::share_account_exposure() { engine_->share_account_exposure(); }
+std::vector<Gateway::ExposureLease> Gateway::exposure_leases() const { return engine_->exposure_leases(); }
+void Gateway::grant_exposure(AccountId account, ExposureLimit limit, InstrumentId instrument, Decimal amount) noexcept {
+  engine_->grant_exposure(account, limit, instrument, amount);
+}
+bool Gateway::shrink_exposure(AccountId account, ExposureLimit limit, InstrumentId instrument,
+                              Decimal lease) noexcept {
+  return engine_->shrink_exposure(account, limit, instrument, lease);
+}
 void Gateway::set_trading_floor(guards::TradingState floor, std::string_view why) {
   engine_->set_trading_floor(floor, why);
 }

@@ -245,6 +245,44 @@ class Gateway {
   /// Empties a lease and returns what was left in it (to give back).
   std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
 
+  /// Shares the accounts' exposure limits with other processes: a cluster
+  /// member's (docs/cluster.md, "Shared exposure"). Each instrument's
+  /// max_position and max_open_orders (per account) and each account's
+  /// max_gross_notional and max_net_notional are then checked against this
+  /// process's lease of them, the part of the limit the member holds for
+  /// it (`grant_exposure`, `shrink_exposure`), or the limit itself when that
+  /// is smaller. The lease starts at zero: until granted, an order that adds
+  /// exposure is refused by the limit it would need (MAX_POSITION_EXCEEDED,
+  /// MAX_OPEN_ORDERS, MAX_GROSS_NOTIONAL_EXCEEDED, MAX_NET_NOTIONAL_EXCEEDED).
+  /// Call before `start`. Costs `submit` a few atomic loads and the account
+  /// version's compare-and-swap; no lock, no syscall.
+  void share_account_exposure();
+  /// Which limit a lease is of.
+  enum class ExposureLimit : std::uint8_t { position, open_orders, gross_notional, net_notional };
+  /// One lease, as `exposure_leases` reads it. Amounts are Decimals in the
+  /// limit's unit (base units, orders, the account's currency).
+  struct ExposureLease {
+    AccountId account = 0;
+    std::string account_name;
+    ExposureLimit limit = ExposureLimit::position;
+    InstrumentId instrument = 0;  ///< position and open_orders only
+    std::string symbol;           ///< position and open_orders only
+    Decimal total;                ///< the limit the cluster shares
+    Decimal lease;                ///< this process's part of it
+    Decimal used;                 ///< what this process's orders and positions use of it
+    bool valued = true;           ///< false: `used` is not known now (no usable quote)
+    Decimal per_order;            ///< the most one order can add (max_order_quantity; 1 order; 0)
+  };
+  /// Every lease of a limit that is set (empty unless shared). Allocates.
+  [[nodiscard]] std::vector<ExposureLease> exposure_leases() const;
+  /// Adds `amount` to a lease (what the member was granted). Thread-safe with
+  /// `submit`; one thread grants and shrinks. Unknown ids are ignored.
+  void grant_exposure(AccountId account, ExposureLimit limit, InstrumentId instrument, Decimal amount) noexcept;
+  /// Lowers a lease to `lease` when what this process uses fits in it, and
+  /// is then exact: an order checked against the old lease is checked again.
+  /// False (the lease unchanged) when it does not fit or the ids are unknown.
+  bool shrink_exposure(AccountId account, ExposureLimit limit, InstrumentId instrument, Decimal lease) noexcept;
+
   /// The operator's decisions, as the state file holds them (without the
   /// floor). Takes the admin lock and allocates.
   [[nodiscard]] ControlState control_state() const;
@@ -381,5 +419,9 @@ class Gateway {
  private:
   std::unique_ptr<detail::Engine> engine_;
 };
+
+/// "position", "open_orders", "gross_notional" or "net_notional": a limit as
+/// Redis keys, `ordergate cluster status` and the metrics name it.
+[[nodiscard]] std::string_view exposure_limit_name(Gateway::ExposureLimit limit) noexcept;
 
 }  // namespace ordergate

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "budgets.hpp"
+#include "exposure.hpp"
 #include "ordergate/cluster/shared_state.hpp"
 #include "redis_connection.hpp"
 
@@ -142,6 +143,13 @@ class Member::Impl {
       }
       gateway_.share_account_budgets();
       budgets_ = std::make_unique<detail::BudgetLeases>(gateway_, options_.budget_slice);
+    }
+    if (options_.share_exposure) {
+      if (!(options_.exposure_headroom > 0.0 && options_.exposure_headroom <= 0.5)) {
+        throw ClusterConfigError("cluster: exposure_headroom must be in (0, 0.5]");
+      }
+      gateway_.share_account_exposure();
+      exposure_ = std::make_unique<detail::ExposureLeases>(gateway_, options_.name, options_.exposure_headroom);
     }
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error("cluster: cannot create an eventfd");
@@ -312,7 +320,7 @@ class Member::Impl {
       return read;
     }
     // Leases before the accounts open: the first orders find budget.
-    if (budgets_ && !budgets_->tend(*commands_, Clock::now(), last_error_)) {
+    if (!tend_leases()) {
       disconnect();
       return Outcome::unreachable;
     }
@@ -351,6 +359,8 @@ class Member::Impl {
     if (Clock::now() - last_ok_ <= options_.fail_after) return;
     floor_.store(options_.on_redis_loss);
     gateway_.set_trading_floor(options_.on_redis_loss, "redis_unreachable");
+    // Others may be handed this member's parts once its key expires.
+    if (exposure_) exposure_->shrink_to_use();
     log("error", "cluster_redis_lost",
         "redis=" + options_.redis.describe() + " floor=" + std::string(guards::to_string(options_.on_redis_loss)) +
             " down_ms=" + std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - last_ok_).count()));
@@ -389,7 +399,7 @@ class Member::Impl {
           std::max(std::chrono::duration_cast<milliseconds>(next_heartbeat - Clock::now()), milliseconds(0));
       // Leases are looked at every tick: the order path cannot wake this
       // thread (no syscall there), so it polls.
-      if (budgets_) until_heartbeat = std::min(until_heartbeat, kLeaseTick);
+      if (budgets_ || exposure_) until_heartbeat = std::min(until_heartbeat, kLeaseTick);
       pollfd fds[2] = {{subscriber_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int ready = ::poll(fds, 2, static_cast<int>(until_heartbeat.count()));
       if (ready < 0 && errno != EINTR) {
@@ -411,7 +421,7 @@ class Member::Impl {
         disconnect();
         continue;
       }
-      if (budgets_ && !budgets_->tend(*commands_, Clock::now(), last_error_)) {
+      if (!tend_leases()) {
         disconnect();
         continue;
       }
@@ -528,11 +538,13 @@ class Member::Impl {
     const std::string floor(guards::to_string(floor_.load()));
     const std::string ready = gateway_.ready() ? "1" : "0";
     const std::string leases = budgets_ ? budgets_->describe() : std::string();
+    const std::string exposure = exposure_ ? exposure_->describe() : std::string();
     const std::string key(member_key_);
     detail::Reply reply = commands_->command({"EVAL", kHeartbeatScript, "2", key, keys::members, instance_, ttl,
                                               options_.name, "host", host_, "pid", pid, "started_ms", started,
                                               "heartbeat_ms", heartbeat_ms, "version", version, "global", global,
-                                              "floor", floor, "ready", ready, "leases", leases});
+                                              "floor", floor, "ready", ready, "leases", leases, "exposure",
+                                              exposure});
     if (!reply) {
       last_error_ = commands_->error();
       return Outcome::unreachable;
@@ -557,6 +569,7 @@ class Member::Impl {
   void leave() {
     if (!commands_) return;
     if (budgets_) budgets_->give_back_all(*commands_);
+    if (exposure_) exposure_->give_back_all(*commands_);
     const std::string key(member_key_);
     (void)commands_->command({"EVAL", kLeaveScript, "2", key, keys::members, instance_, options_.name});
   }
@@ -733,6 +746,14 @@ class Member::Impl {
   int wake_fd_ = -1;
   static constexpr milliseconds kLeaseTick{2};
   std::unique_ptr<detail::BudgetLeases> budgets_;  // share_budgets; the member's thread
+  std::unique_ptr<detail::ExposureLeases> exposure_;  // share_exposure; the member's thread
+
+  // Both kinds of lease, looked at once per tick. False: Redis did not answer.
+  bool tend_leases() {
+    const Clock::time_point now = Clock::now();
+    if (budgets_ && !budgets_->tend(*commands_, now, last_error_)) return false;
+    return !exposure_ || exposure_->tend(*commands_, now, last_error_);
+  }
 
   std::thread thread_;
   std::atomic<bool> running_{false};

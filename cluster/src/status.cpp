@@ -68,9 +68,10 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
     member.name = std::string(detail::reply_text(names->element[i]));
     const std::string key = keys::member(member.name);
     detail::Reply fields = connection->command(
-        {"HMGET", key, "host", "pid", "heartbeat_ms", "seen_ms", "version", "global", "floor", "ready", "leases"});
+        {"HMGET", key, "host", "pid", "heartbeat_ms", "seen_ms", "version", "global", "floor", "ready", "leases",
+         "exposure"});
     check(fields, REDIS_REPLY_ARRAY, "HMGET");
-    if (fields->elements == 9 && fields->element[0]->type == REDIS_REPLY_STRING) {
+    if (fields->elements == 10 && fields->element[0]->type == REDIS_REPLY_STRING) {
       member.present = true;
       member.host = std::string(detail::reply_text(fields->element[0]));
       member.pid = to_integer(detail::reply_text(fields->element[1]));
@@ -81,6 +82,7 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
       member.floor = std::string(detail::reply_text(fields->element[6]));
       member.ready = detail::reply_text(fields->element[7]) == "1";
       member.leases = std::string(detail::reply_text(fields->element[8]));
+      member.exposure = std::string(detail::reply_text(fields->element[9]));
     }
     status.members.push_back(std::move(member));
   }
@@ -123,6 +125,30 @@ ClusterStatus read_cluster_status(const RedisEndpoint& endpoint, const security:
   std::sort(status.budgets.begin(), status.budgets.end(), [](const BudgetStatus& a, const BudgetStatus& b) {
     return std::tie(a.account, a.period_ns, a.count) < std::tie(b.account, b.period_ns, b.count);
   });
+
+  // Exposure: "ordergate:exposure:<account>:<limit>" = a hash of member
+  // name -> units.
+  detail::Reply exposures = connection->command({"SMEMBERS", keys::exposures});
+  check(exposures, REDIS_REPLY_ARRAY, "SMEMBERS");
+  constexpr std::string_view exposure_prefix = "ordergate:exposure:";
+  for (std::size_t i = 0; i < exposures->elements; ++i) {
+    const std::string key(detail::reply_text(exposures->element[i]));
+    if (key.rfind(exposure_prefix, 0) != 0 || key.size() == exposure_prefix.size()) continue;
+    ExposureStatus limit;
+    limit.limit = key.substr(exposure_prefix.size());
+    limit.orders = limit.limit.find(":open_orders:") != std::string::npos;
+    detail::Reply parts = connection->command({"HGETALL", key});
+    check(parts, REDIS_REPLY_ARRAY, "HGETALL");
+    for (std::size_t j = 0; j + 1 < parts->elements; j += 2) {
+      const std::int64_t units = to_integer(detail::reply_text(parts->element[j + 1]));
+      limit.parts.emplace_back(detail::reply_text(parts->element[j]), units);
+      limit.leased += units;
+    }
+    std::sort(limit.parts.begin(), limit.parts.end());
+    status.exposure.push_back(std::move(limit));
+  }
+  std::sort(status.exposure.begin(), status.exposure.end(),
+            [](const ExposureStatus& a, const ExposureStatus& b) { return a.limit < b.limit; });
   return status;
 }
 
@@ -136,6 +162,7 @@ std::string format_cluster_status(const ClusterStatus& status) {
           << " global=" << member.global << " floor=" << member.floor << " ready=" << (member.ready ? "yes" : "no")
           << " version=" << member.version;
       if (!member.leases.empty()) out << " leases=" << member.leases;
+      if (!member.exposure.empty()) out << " exposure=" << member.exposure;
     }
     out << '\n';
   }
@@ -144,6 +171,15 @@ std::string format_cluster_status(const ClusterStatus& status) {
     for (const BudgetStatus& budget : status.budgets) {
       out << "  account:" << budget.account << " " << budget.count << "/" << budget.period_ns / 1'000'000
           << "ms: remaining=" << budget.remaining << '\n';
+    }
+  }
+  if (!status.exposure.empty()) {
+    out << "shared exposure: " << status.exposure.size() << '\n';
+    for (const ExposureStatus& limit : status.exposure) {
+      out << "  exposure:" << limit.limit << ": leased=" << limit.leased
+          << (limit.orders ? " orders" : " of 1000000 ppm");
+      for (const auto& [member, units] : limit.parts) out << ' ' << member << '=' << units;
+      out << '\n';
     }
   }
   if (!status.state_present) {

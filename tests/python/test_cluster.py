@@ -381,7 +381,10 @@ class SharedBudgets(ClusterTestCase):
         super().setUp()
         self.principals = [Principal("ops", permissions=ALL_PERMISSIONS), Principal("trader", rate_limits=("100000/1s",))]
         window = {"account_rate_limits": [f"{self.COUNT}/1s"]}
-        self.members = [self.start_member(f"gw-{n}", gateway=window) for n in (1, 2, 3)]
+        # Budgets alone: a flood's market orders in flight would also meet
+        # each member's open-order lease (SharedExposure tests those).
+        self.members = [self.start_member(f"gw-{n}", gateway=window, extra="share_exposure = false")
+                        for n in (1, 2, 3)]
 
     def flood(self, member: GatewayProcess, prefix: str, deadline: float, results: dict) -> None:
         client = self.connect(member, "trader")
@@ -444,6 +447,121 @@ class SharedBudgets(ClusterTestCase):
         self.assertRegex(text, r"account:paper 100/1000ms: remaining=\d+")
         for name in ("gw-1", "gw-2", "gw-3"):
             self.assertRegex(text, rf"  {name}  healthy .* leases=paper:100/1000000000=\d+/5,paper2:")
+
+
+POSITION_LIMITED = INSTRUMENTS_TOML.replace(
+    'max_order_quantity = "1000000"\nmax_notional = "2000000"\nmax_position = "5000000"',
+    'max_order_quantity = "100"\nmax_notional = "2000000"\nmax_position = "1000"',
+)
+
+
+class SharedExposure(ClusterTestCase):
+    """Three members with one account whose EUR/USD position may be 1,000:
+    the members' resting buys together never exceed it, and the leases of a
+    member killed with SIGKILL go to the others once its key expires
+    (docs/cluster.md, "Shared exposure")."""
+
+    LIMIT = 1000
+    ORDER = 100
+    KEY = "ordergate:exposure:paper:position:EUR/USD"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.assertNotEqual(POSITION_LIMITED, INSTRUMENTS_TOML)
+        self.principals = [Principal("ops", permissions=ALL_PERMISSIONS),
+                           Principal("trader", rate_limits=("100000/1s",))]
+        self.members = [self.start_member(f"gw-{n}", instruments=POSITION_LIMITED) for n in (1, 2, 3)]
+        self.traders = [self.connect(member, "trader") for member in self.members]
+        self.accepted = [0, 0, 0]
+        self.orders = 0
+
+    def resting_buy(self, member: int) -> str:
+        """A buy of ORDER below the market on member `member`: its reason."""
+        self.orders += 1
+        answer = self.traders[member].submit("paper", "EURUSD", "buy", "limit", str(self.ORDER), "gtc",
+                                             f"x-{self.orders}", price="1.08000")
+        if answer.accepted:
+            self.accepted[member] += self.ORDER
+            return "OK"
+        return answer.reason
+
+    def fill_until_refused(self, members: list[int], quiet_s: float = 0.5) -> None:
+        """Round robin over `members` until none was accepted for `quiet_s`;
+        what they hold together never exceeds the limit."""
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s:
+            for member in members:
+                reason = self.resting_buy(member)
+                if reason == "OK":
+                    last = time.monotonic()
+                else:
+                    self.assertEqual(reason, "MAX_POSITION_EXCEEDED")
+                self.assertLessEqual(sum(self.accepted[m] for m in members), self.LIMIT)
+            time.sleep(0.005)
+
+    def parts(self) -> dict[str, int]:
+        client = self.redis.client()
+        try:
+            flat = client.command("HGETALL", self.KEY)
+        finally:
+            client.close()
+        return {flat[i]: int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    def test_resting_orders_of_three_members_never_exceed_the_accounts_position_limit(self) -> None:
+        self.fill_until_refused([0, 1, 2])
+        total = sum(self.accepted)
+        print(f"\nshared max_position {self.LIMIT}, 3 members, orders of {self.ORDER}: accepted {self.accepted}")
+        self.assertLessEqual(total, self.LIMIT)
+        # Each member may keep less than one order's room it cannot use.
+        self.assertGreaterEqual(total, self.LIMIT - 3 * (self.ORDER - 1))
+        for accepted in self.accepted:
+            self.assertGreater(accepted, 0, "every member gets a share")
+        parts = self.parts()
+        self.assertEqual(set(parts), {"gw-1", "gw-2", "gw-3"})
+        self.assertLessEqual(sum(parts.values()), 1_000_000)  # parts per million of the limit
+        # Sells count in their own direction: a member can still sell.
+        answer = self.traders[0].submit("paper", "EURUSD", "sell", "limit", "100", "gtc", "s-1", price="1.09000")
+        self.assertTrue(answer.accepted, answer.reason)
+
+    def test_a_killed_members_leases_go_to_the_others_after_its_ttl(self) -> None:
+        self.fill_until_refused([0, 1, 2])
+        held_by_third = self.accepted[2]
+        self.assertGreater(held_by_third, 0)
+        # gw-3 dies with its orders' exposure leased: the others stay refused
+        # until its member key expires (fail_after + 2 heartbeats).
+        ttl_s = FAIL_AFTER_S + 2 * FAIL_AFTER_S / 4
+        heartbeat_s = FAIL_AFTER_S / 4
+        self.members[2].kill()
+        killed = time.monotonic()
+        freed_after = None
+        while time.monotonic() - killed < ttl_s + 1.0:
+            if self.resting_buy(0) == "OK" or self.resting_buy(1) == "OK":
+                freed_after = time.monotonic() - killed
+                break
+            time.sleep(0.01)
+        self.assertIsNotNone(freed_after, "the killed member's leases were freed within its TTL + 1 s")
+        print(f"\nleases of a killed member freed after {freed_after:.2f} s (TTL {ttl_s:.2f} s)")
+        # The key was last refreshed at most one heartbeat before the kill.
+        self.assertGreaterEqual(freed_after, ttl_s - heartbeat_s - 0.1)
+        self.fill_until_refused([0, 1])
+        self.assertLessEqual(self.accepted[0] + self.accepted[1], self.LIMIT)
+        self.assertNotIn("gw-3", self.parts())
+
+    def test_status_shows_each_members_exposure_leases(self) -> None:
+        self.assertEqual(self.resting_buy(0), "OK")
+
+        def status() -> str:
+            result = subprocess.run(
+                [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
+                capture_output=True, text=True, timeout=20,
+            )
+            self.assertEqual(result.returncode, 0, result.stderr)
+            return result.stdout
+
+        text = wait_until(lambda: (t := status()).count("exposure=") == 3 and t,
+                          timeout=5.0, what="every member's exposure leases in status")
+        self.assertRegex(text, r"  gw-1  healthy .* exposure=paper:position:EUR/USD=\d+/1000,")
+        self.assertRegex(text, r"exposure:paper:position:EUR/USD: leased=\d+ of 1000000 ppm")
 
 
 class Propagation(ClusterTestCase):
@@ -527,6 +645,10 @@ class MemberStart(ClusterTestCase):
                 "budget_slice_percent': must be within 1..50",
             'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nshare_budgets = "yes"':
                 "share_budgets': expected true or false",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nexposure_headroom_percent = 51':
+                "exposure_headroom_percent': must be within 1..50",
+            'redis = "redis://127.0.0.1:6379"\nname = "gw-1"\nshare_exposure = 1':
+                "share_exposure': expected true or false",
         }
         directory = self.root / "bad"
         directory.mkdir()

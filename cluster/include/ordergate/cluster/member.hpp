@@ -80,6 +80,15 @@ struct MemberOptions {
   /// in (0, 0.5]. All members together admit at most one window's worth
   /// plus one slice per member.
   double budget_slice = 0.05;
+  /// Shares the accounts' exposure limits (each instrument's max_position
+  /// and max_open_orders, each account's gross and net notional) with the
+  /// other members through leases (`Gateway::share_account_exposure`;
+  /// docs/cluster.md). Off: each member enforces the whole limits alone.
+  bool share_exposure = true;
+  /// What a member keeps leased beyond what it uses: this part of a limit,
+  /// and at least one order's worth, in (0, 0.5]. It gives back what is
+  /// more than twice that beyond use.
+  double exposure_headroom = 0.10;
 
   /// Heartbeat period: fail_after / 4, between 50 ms and 1 s.
   [[nodiscard]] std::chrono::milliseconds heartbeat() const noexcept;
@@ -99,7 +108,8 @@ class Member {
  public:
   /// Holds `gateway`'s accounts closed (`Gateway::hold_accounts`) until the
   /// shared state is read (and the budget leases taken). `gateway` must
-  /// outlive the member and, with `share_budgets`, not be started yet. Throws
+  /// outlive the member and, with `share_budgets` or `share_exposure`, not be
+  /// started yet. Throws
   /// ClusterConfigError for bad options and ClusterStartError when
   /// `known_state_path` cannot be read (damaged: delete it to start afresh).
   Member(Gateway& gateway, MemberOptions options, MemberLog log);

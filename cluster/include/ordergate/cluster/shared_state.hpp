@@ -40,6 +40,9 @@ inline constexpr std::string_view changes = "ordergate:state:changes";
 inline constexpr std::string_view members = "ordergate:members";
 /// The set of shared budget cells ("ordergate:budget:<account>:<count>/<period_ns>").
 inline constexpr std::string_view budgets = "ordergate:budgets";
+/// The set of shared exposure limits ("ordergate:exposure:<account>:<limit>"),
+/// each a hash of the members' parts.
+inline constexpr std::string_view exposures = "ordergate:exposures";
 /// The key of one member's hash: "ordergate:member:<name>".
 [[nodiscard]] std::string member(std::string_view name);
 }  // namespace keys

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ordergate/cluster/redis_url.hpp"
@@ -32,6 +33,9 @@ struct MemberStatus {
   /// Its budget leases: "account:count/period_ns=tokens/slice" joined by
   /// ','; empty when it shares no budget.
   std::string leases;
+  /// Its exposure leases: "account:limit=lease/total" joined by ','; empty
+  /// when it shares no exposure.
+  std::string exposure;
 
   /// "healthy", "stale" (heartbeat late), "cut-off" (floor set),
   /// "not-ready" (accounts closed) or "gone" (no key).
@@ -48,9 +52,20 @@ struct BudgetStatus {
   std::int64_t remaining = 0;
 };
 
+/// One shared exposure limit in Redis (docs/cluster.md): the members' parts.
+struct ExposureStatus {
+  std::string limit;  ///< "<account>:position:<instrument>", "<account>:gross_notional", ...
+  /// Parts are in parts per million of the limit, or whole orders for an
+  /// open_orders limit.
+  bool orders = false;
+  std::int64_t leased = 0;  ///< all parts together
+  std::vector<std::pair<std::string, std::int64_t>> parts;  ///< by member name
+};
+
 struct ClusterStatus {
   std::vector<MemberStatus> members;  ///< by name
   std::vector<BudgetStatus> budgets;  ///< by account, then window
+  std::vector<ExposureStatus> exposure;  ///< by limit
   bool state_present = false;         ///< false: Redis holds no shared state yet
   SharedState state;
 };

@@ -144,6 +144,9 @@
       byId('cluster').className = c.connected && c.floor === 'active' ? 'good' : 'bad';
       fillBody('leases', c.leases.map((l) => row([cell(l.account), cell(l.count + '/' + l.period_ms + 'ms'),
         cell(l.tokens, 'num')])));
+      fillBody('exposure-leases', c.exposure.map((e) => row([cell(e.account),
+        cell(e.instrument ? e.limit + ' ' + e.instrument : e.limit), cell(e.used === undefined ? '—' : e.used, 'num'),
+        cell(e.lease, 'num'), cell(e.total, 'num')])));
     }
 
     fillBody('principals', s.principals.map((p) => {

@@ -665,6 +665,19 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
           .element_end();
     }
     member_json.array_end();
+    // Its parts of the shared exposure limits (amounts as exact decimals).
+    member_json.array_begin("exposure");
+    for (const Gateway::ExposureLease& lease : gateway.exposure_leases()) {
+      member_json.element_begin()
+          .string("account", lease.account_name)
+          .string("limit", exposure_limit_name(lease.limit))
+          .string("instrument", lease.symbol)
+          .string("lease", lease.lease.to_string())
+          .string("total", lease.total.to_string());
+      if (lease.valued) member_json.string("used", lease.used.to_string());
+      member_json.element_end();
+    }
+    member_json.array_end();
     member += '}';
     out += member;
   }

@@ -164,6 +164,34 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
     }
   }
 
+  // A cluster member's leases of the shared exposure limits (docs/cluster.md).
+  const std::vector<Gateway::ExposureLease> exposure = gateway.exposure_leases();
+  if (!exposure.empty()) {
+    const auto exposure_family = [&](const char* name, const char* help, bool used) {
+      out.family(name, "gauge", help);
+      for (const Gateway::ExposureLease& lease : exposure) {
+        if (used && !lease.valued) continue;
+        const double value = static_cast<double>((used ? lease.used : lease.lease).raw()) /
+                             static_cast<double>(Decimal::kScale);
+        const std::string limit(exposure_limit_name(lease.limit));
+        if (lease.symbol.empty()) {
+          out.sample_double(name, {{"account", lease.account_name}, {"limit", limit}}, value);
+        } else {
+          out.sample_double(name, {{"account", lease.account_name}, {"limit", limit}, {"instrument", lease.symbol}},
+                            value);
+        }
+      }
+    };
+    exposure_family("ordergate_exposure_lease",
+                    "This member's part of a shared exposure limit, in the limit's unit (base units, orders, the "
+                    "account's currency).",
+                    false);
+    exposure_family("ordergate_exposure_used",
+                    "What this member's orders and positions use of a shared exposure limit (absent while a "
+                    "notional has no usable quote).",
+                    true);
+  }
+
   out.family("ordergate_sessions", "gauge", "Open gateway sessions, by principal.");
   for (std::size_t id = 0; id < metrics.sessions_by_principal.size(); ++id) {
     if (id < metrics.principal_removed.size() && metrics.principal_removed[id]) continue;

@@ -127,13 +127,18 @@ async function main() {
     assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is out of reach of scripts');
 
     if (CLUSTER_MEMBER) {
-      step = 'the cluster panel shows the member and its leases';
+      step = 'the cluster panel shows the member and its budget leases';
       await page.waitForSelector('#cluster-panel:not([hidden])');
       await page.waitForFunction((name) => document.querySelector('#cluster').textContent
         .startsWith('Member ' + name + ': connected'), {}, CLUSTER_MEMBER);
       await page.waitForFunction(() => [...document.querySelectorAll('#leases tbody tr')]
         .some((tr) => tr.cells[0].textContent === 'paper' && tr.cells[1].textContent === '100/1000ms' &&
           Number(tr.cells[2].textContent) > 0));
+      step = 'the cluster panel shows the member\'s exposure leases';
+      await page.waitForFunction(() => [...document.querySelectorAll('#exposure-leases tbody tr')]
+        .some((tr) => tr.cells[0].textContent === 'paper' && tr.cells[1].textContent === 'position EUR/USD' &&
+          tr.cells[2].textContent === '0' && Number(tr.cells[3].textContent) > 0 &&
+          Number(tr.cells[3].textContent) <= Number(tr.cells[4].textContent)));
     } else {
       step = 'no cluster panel without a cluster';
       assert.equal(await page.$eval('#cluster-panel', (element) => element.hidden), true);

@@ -142,6 +142,27 @@ TEST(MetricsPage, AClusterMembersLeasesAreShownByAccountAndWindow) {
   EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{account=\"paper\",window=\"3000/1m\"} 149\n"));
 }
 
+TEST(MetricsPage, AClusterMembersExposureLeasesAndUseAreShownByAccountLimitAndInstrument) {
+  GatewayConfig config = make_default_config();
+  Gateway plain(config);
+  EXPECT_FALSE(contains(render_metrics(plain, plain.metrics(), ProcessMetrics{}), "ordergate_exposure_lease"));
+  config.accounts.front().currency = "USD";
+  config.accounts.front().max_gross_notional = decimal_literal("2000000");
+  Gateway member(config);
+  member.share_account_exposure();
+  member.start();
+  member.grant_exposure(0, Gateway::ExposureLimit::position, 0, decimal_literal("250000"));
+  member.grant_exposure(0, Gateway::ExposureLimit::open_orders, 0, decimal_literal("3"));
+  member.grant_exposure(0, Gateway::ExposureLimit::gross_notional, 0, decimal_literal("1500000.5"));
+  const std::string text = render_metrics(member, member.metrics(), ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "# TYPE ordergate_exposure_lease gauge\n"));
+  EXPECT_TRUE(contains(text, "ordergate_exposure_lease{account=\"paper\",limit=\"position\",instrument=\"EUR/USD\"} 250000\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "ordergate_exposure_lease{account=\"paper\",limit=\"open_orders\",instrument=\"EUR/USD\"} 3\n"));
+  EXPECT_TRUE(contains(text, "ordergate_exposure_lease{account=\"paper\",limit=\"gross_notional\"} 1500000.5\n"));
+  EXPECT_TRUE(contains(text, "ordergate_exposure_used{account=\"paper\",limit=\"position\",instrument=\"EUR/USD\"} 0\n"));
+}
+
 TEST_F(MetricsPageTest, ReadinessNamesEachComponentAndAnUnhealthyJournalBlocksIt) {
   const Readiness disabled = check_readiness(gateway_, gateway_.metrics(), JournalState::disabled);
   EXPECT_TRUE(disabled.ready);

@@ -85,6 +85,47 @@ def read_ready_line(process: subprocess.Popen[bytes], log: Path, what: str, time
     return data.split(b"\n", 1)[0].decode()
 
 
+def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """Ends `process`: SIGTERM, then SIGKILL after EXIT_TIMEOUT (SIGKILL at
+    once with `kill`); closes its stdout."""
+    if process.poll() is None:
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+class SimProcess:
+    """A running broker simulator (``ordergate-sim``) on a free loopback
+    port, with the CA it serves written to ``<directory>/sim-ca.pem`` and its
+    log to ``<directory>/sim.log``; `credentials` are its environment (e.g.
+    ``SIM_OANDA_TOKEN``). Stopped by `test`'s cleanup (SIGKILL with
+    `kill_at_cleanup`)."""
+
+    def __init__(self, test: Any, directory: Path, credentials: dict[str, str], venues: str | None = None,
+                 quiet: bool = True, kill_at_cleanup: bool = False) -> None:
+        self.ca = directory / "sim-ca.pem"
+        self.log = directory / "sim.log"
+        command = [sim_binary(), "--port", "0", "--write-ca", str(self.ca)]
+        if venues is not None:
+            command += ["--venues", venues]
+        if quiet:
+            command.append("--quiet")
+        with open(self.log, "wb") as stderr:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
+                                            stdin=subprocess.DEVNULL, env=dict(os.environ, **credentials))
+        test.addCleanup(stop_process, self.process, kill_at_cleanup)
+        line = read_ready_line(self.process, self.log, "ordergate-sim")
+        self.port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
+
+
 def new_token() -> str:
     """A client token as the gateway makes them: 32 random bytes, base64url."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")

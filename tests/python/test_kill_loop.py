@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import random
-import re
 import secrets
 import ssl
 import subprocess
@@ -29,12 +28,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from gateway_harness import (
-    EXIT_TIMEOUT,
+    SimProcess,
     new_token,
     ordergate_binary,
     read_ready_line,
     short_temporary_directory,
-    sim_binary,
+    stop_process,
     token_sha256,
     wait_until,
 )
@@ -54,32 +53,10 @@ class KillLoop(unittest.TestCase):
         self.idle = new_token()
         self.journal = self.directory / "audit.jsonl"
         self.random = random.Random(int(os.environ.get("ORDERGATE_KILL_SEED", "7")))
-        self.start_sim()
+        sim = SimProcess(self, self.directory, {"SIM_OANDA_TOKEN": self.oanda_token}, venues="oanda")
+        self.port, self.ca = sim.port, sim.ca
 
     # ---- processes
-
-    def start_sim(self) -> None:
-        self.ca = self.directory / "sim-ca.pem"
-        log = self.directory / "sim.log"
-        env = dict(os.environ, SIM_OANDA_TOKEN=self.oanda_token)
-        with open(log, "wb") as stderr:
-            self.sim = subprocess.Popen(
-                [sim_binary(), "--port", "0", "--venues", "oanda", "--write-ca", str(self.ca), "--quiet"],
-                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        self.addCleanup(self.stop, self.sim)
-        self.port = int(re.search(r"port=(\d+)", read_ready_line(self.sim, log, "ordergate-sim")).group(1))  # type: ignore[union-attr]
-
-    @staticmethod
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
     def config(self) -> str:
         return f"""
@@ -151,7 +128,7 @@ rate_limits = ["10/1s"]
                 process = subprocess.Popen(
                     [ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path)],
                     stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory, env=env)
-            self.addCleanup(self.stop, process)
+            self.addCleanup(stop_process, process)
             try:
                 read_ready_line(process, log, "gateway")
                 break

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import os
-import re
 import ssl
 import subprocess
 import unittest
@@ -19,12 +17,12 @@ import urllib.request
 from pathlib import Path
 
 from gateway_harness import (
-    EXIT_TIMEOUT,
+    SimProcess,
     new_token,
     ordergate_binary,
     read_ready_line,
     short_temporary_directory,
-    sim_binary,
+    stop_process,
     token_sha256,
     wait_until,
 )
@@ -42,25 +40,16 @@ class ReplaceAtTheVenues(unittest.TestCase):
         self.binance_key = new_token()
         self.binance_secret = new_token()
         self.trader_token = new_token()
-        self.port, self.ca = self.start_sim()
+        sim = SimProcess(self, self.directory, {"SIM_OANDA_TOKEN": self.oanda_token,
+                                                "SIM_BINANCE_KEY": self.binance_key,
+                                                "SIM_BINANCE_SECRET": self.binance_secret})
+        self.port, self.ca = sim.port, sim.ca
         self.socket_path = self.start_gateway()
         self.client = Client(self.socket_path)
         self.addCleanup(self.client.close)
         self.client.hello(self.trader_token)
 
     # ---- processes
-
-    def start_sim(self) -> tuple[int, Path]:
-        ca = self.directory / "sim-ca.pem"
-        log = self.directory / "sim.log"
-        env = dict(os.environ, SIM_OANDA_TOKEN=self.oanda_token, SIM_BINANCE_KEY=self.binance_key,
-                   SIM_BINANCE_SECRET=self.binance_secret)
-        with open(log, "wb") as stderr:
-            process = subprocess.Popen([sim_binary(), "--port", "0", "--write-ca", str(ca), "--quiet"],
-                                       stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        self.addCleanup(self.stop, process)
-        line = read_ready_line(process, log, "ordergate-sim")
-        return int(re.search(r"port=(\d+)", line).group(1)), ca  # type: ignore[union-attr]
 
     def start_gateway(self) -> Path:
         secrets_file = self.directory / "secrets.toml"
@@ -135,21 +124,9 @@ rate_limits = ["100/1s"]
             process = subprocess.Popen([ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path)],
                                        stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
                                        cwd=self.directory)
-        self.addCleanup(self.stop, process)
+        self.addCleanup(stop_process, process)
         read_ready_line(process, log, "gateway")
         return socket_path
-
-    @staticmethod
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
     def fault(self, **knobs: object) -> None:
         """Sets one of the simulator's fault knobs (its admin endpoint, HTTPS with its own CA)."""

@@ -31,11 +31,12 @@ from pathlib import Path
 
 from gateway_harness import (
     EXIT_TIMEOUT,
+    SimProcess,
     new_token,
     ordergate_binary,
     read_ready_line,
     short_temporary_directory,
-    sim_binary,
+    stop_process,
     token_sha256,
     wait_until,
 )
@@ -62,31 +63,6 @@ class SecretCanaries(unittest.TestCase):
         self.received: list[str] = []  # every reply and exec event, as JSON text
 
     # ---- processes
-
-    def start_sim(self) -> tuple[int, Path]:
-        ca = self.directory / "sim-ca.pem"
-        log = self.directory / "sim.log"
-        env = dict(os.environ, SIM_OANDA_TOKEN=self.oanda_token, SIM_BINANCE_KEY=self.binance_key,
-                   SIM_BINANCE_SECRET=self.binance_secret)
-        with open(log, "wb") as stderr:
-            process = subprocess.Popen([sim_binary(), "--port", "0", "--write-ca", str(ca)], stdout=subprocess.PIPE,
-                                       stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        self.addCleanup(self.stop, process)
-        line = read_ready_line(process, log, "ordergate-sim")
-        port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
-        return port, ca
-
-    @staticmethod
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
     def write_secrets(self) -> Path:
         path = self.directory / "secrets.toml"
@@ -198,7 +174,7 @@ rate_limits = ["1/1s"]
                                         "--log-format", log_format],
                                        stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, cwd=self.directory,
                                        env=env)
-        self.addCleanup(self.stop, process)
+        self.addCleanup(stop_process, process)
         return process, log, socket_path
 
     # ---- the story
@@ -232,7 +208,11 @@ rate_limits = ["1/1s"]
         self.run_story("json", systemd_credentials=True)
 
     def run_story(self, log_format: str, systemd_credentials: bool) -> None:
-        port, ca = self.start_sim()
+        # Not quiet: the simulator's own log is searched for the canaries too.
+        sim = SimProcess(self, self.directory, {"SIM_OANDA_TOKEN": self.oanda_token,
+                                                "SIM_BINANCE_KEY": self.binance_key,
+                                                "SIM_BINANCE_SECRET": self.binance_secret}, quiet=False)
+        port, ca = sim.port, sim.ca
         credentials = self.write_systemd_credentials() if systemd_credentials else None
         secrets_file = None if systemd_credentials else self.write_secrets()
         start = functools.partial(self.start_gateway, log_format=log_format, credentials=credentials)

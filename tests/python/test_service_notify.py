@@ -30,11 +30,12 @@ from pathlib import Path
 from gateway_harness import (
     EXIT_TIMEOUT,
     READY_TIMEOUT,
+    SimProcess,
     new_token,
     ordergate_binary,
     read_ready_line,
     short_temporary_directory,
-    sim_binary,
+    stop_process,
     token_sha256,
     wait_until,
 )
@@ -58,26 +59,6 @@ class ServiceNotify(unittest.TestCase):
         self.messages: list[tuple[float, str]] = []
 
     # ---- processes
-
-    def start_sim(self) -> tuple[int, Path]:
-        ca = self.directory / "sim-ca.pem"
-        log = self.directory / "sim.log"
-        env = dict(os.environ, SIM_OANDA_TOKEN=self.oanda_token)
-        with open(log, "wb") as stderr:
-            sim = subprocess.Popen(
-                [sim_binary(), "--port", "0", "--venues", "oanda", "--write-ca", str(ca), "--quiet"],
-                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        self.addCleanup(self.stop, sim)
-        port = int(re.search(r"port=(\d+)", read_ready_line(sim, log, "ordergate-sim")).group(1))  # type: ignore[union-attr]
-        return port, ca
-
-    @staticmethod
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
     def write_credentials(self) -> Path:
         directory = self.directory / "credentials"
@@ -154,7 +135,9 @@ rate_limits = ["100/1s"]
     # ---- the story
 
     def test_ready_after_reconciliation_then_watchdog_pings_and_stopping_on_sigterm(self) -> None:
-        port, ca = self.start_sim()
+        sim = SimProcess(self, self.directory, {"SIM_OANDA_TOKEN": self.oanda_token}, venues="oanda",
+                         kill_at_cleanup=True)
+        port, ca = sim.port, sim.ca
         credentials = self.write_credentials()
         config = self.config(port, ca)
         log = self.directory / "gateway.log"
@@ -166,7 +149,7 @@ rate_limits = ["100/1s"]
             gateway = subprocess.Popen(
                 [ordergate_binary(), "run", "--config", str(config), "--socket", str(socket_path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=self.directory)
-        self.addCleanup(self.stop, gateway)
+        self.addCleanup(stop_process, gateway, True)
 
         # READY=1 only once the account is reconciled: its log line came first.
         log_when_ready: list[str] = []

@@ -106,14 +106,17 @@ bool ExposureLeases::tend(RedisConnection& redis, Clock::time_point now, std::st
     int128 headroom = (total * headroom_ppm + kPartsPerMillion - 1) / kPartsPerMillion;
     headroom = std::min<int128>(std::max<int128>(headroom, lease.per_order.raw()), total);
     const int128 used = lease.used.raw();
-    const int128 held = lease.lease.raw();
-    if (2 * (held - used) < headroom) {
+    const int128 leased = lease.lease.raw();
+    if (2 * (leased - used) < headroom) {
       const auto next = next_ask_.find(id);
       if (next != next_ask_.end() && now < next->second) continue;
       const Decimal want = Decimal::from_raw(static_cast<std::int64_t>(std::min(used + headroom, total)));
       const std::int64_t wanted = units_for(want, lease.total, units);
       const std::string& key = keys_.try_emplace(id, key_of(lease)).first->second;
-      const std::int64_t granted = ask(redis, key, units, wanted, units_for(lease.lease, lease.total, units), error);
+      // Redis records at least what is in use: orders the broker held at
+      // reconciliation count even when the others left no room for them.
+      const std::int64_t held = units_for(std::max(lease.lease, lease.used), lease.total, units);
+      const std::int64_t granted = ask(redis, key, units, wanted, held, error);
       if (granted < 0) return false;
       const Decimal amount = amount_of(granted, lease.total, units);
       if (amount > lease.lease) {
@@ -125,7 +128,7 @@ bool ExposureLeases::tend(RedisConnection& redis, Clock::time_point now, std::st
       } else {
         next_ask_.erase(id);
       }
-    } else if (held - used > 2 * headroom) {
+    } else if (leased - used > 2 * headroom) {
       // Far more than in use: back down to use plus headroom, here first.
       const std::int64_t target_units =
           units_for(Decimal::from_raw(static_cast<std::int64_t>(used + headroom)), lease.total, units);

@@ -136,16 +136,21 @@ std::uint64_t drain(Session& session) noexcept {
 // one submit in 16 per session for the latency histogram (the default);
 // 2 times every submit. They run in the same process, so their differences
 // are the cost of the metrics.
-// `leased`: a cluster member's shared account budgets, the lease granted
-// ahead with enough tokens for the whole run (as the member keeps it).
-void run_accept(benchmark::State& state, const GatewayConfig& config, bool leased = false) {
+// `shared`: 1, a cluster member's shared account budgets, the lease granted
+// ahead with enough tokens for the whole run (as the member keeps it); 2,
+// its shared exposure limits too, each lease the whole limit.
+void run_accept(benchmark::State& state, const GatewayConfig& config, int shared = 0) {
   Gateway gateway(config);
-  if (leased) gateway.share_account_budgets();
+  if (shared >= 1) gateway.share_account_budgets();
+  if (shared >= 2) gateway.share_account_exposure();
   gateway.start();
-  if (leased) {
+  if (shared >= 1) {
     for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
       gateway.grant_budget(lease.account, lease.window, state.max_iterations + 1);
     }
+  }
+  for (const Gateway::ExposureLease& lease : gateway.exposure_leases()) {
+    gateway.grant_exposure(lease.account, lease.limit, lease.instrument, lease.total);
   }
   Session session = gateway.open_session(kPrincipal);
   ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
@@ -220,14 +225,17 @@ BENCHMARK(BM_GuardPipeline_Accept_Limits)
     ->Args({8, 1})
     ->Iterations(kAcceptedOrders);
 
-// The accept path with bench_config's account rate window (never the
-// limit here): `shared` 0 enforces it in this process alone (the same
-// configuration as BM_GuardPipeline_Accept/metrics:1), 1 also takes a token
-// of the cluster's shared budget from the member's lease (docs/cluster.md).
-void BM_GuardPipeline_Accept_SharedBudget(benchmark::State& state) {
-  run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), state.range(0) != 0);
+// The accept path of a cluster member (docs/cluster.md), with
+// bench_config's account rate window and limits (never reached here):
+// `shared` 0 enforces them in this process alone (the same configuration as
+// BM_GuardPipeline_Accept/metrics:1); 1 also takes a token of the cluster's
+// shared budget from the member's lease; 2 also checks the position and
+// open-order limits against the member's exposure leases (with the account
+// version's compare-and-swap).
+void BM_GuardPipeline_Accept_Cluster(benchmark::State& state) {
+  run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), static_cast<int>(state.range(0)));
 }
-BENCHMARK(BM_GuardPipeline_Accept_SharedBudget)->ArgName("shared")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
+BENCHMARK(BM_GuardPipeline_Accept_Cluster)->ArgName("shared")->Arg(0)->Arg(1)->Arg(2)->Iterations(kAcceptedOrders);
 
 // An accepted amend (Session::replace) of a resting limit order on the
 // caller's thread: the order looked up, its state and the amend flag

@@ -31,8 +31,8 @@ class ExposureLeases {
   using Clock = std::chrono::steady_clock;
   /// `headroom_fraction`: a member keeps this part of a limit free beyond
   /// what it uses (at least what one order can add).
-  ExposureLeases(Gateway& gateway, std::string member, double headroom_fraction) noexcept
-      : gateway_(gateway), member_(std::move(member)), headroom_fraction_(headroom_fraction) {}
+  ExposureLeases(Gateway& gateway, const std::string& member, double headroom_fraction)
+      : gateway_(gateway), member_(member), headroom_fraction_(headroom_fraction) {}
 
   /// Tops up the leases that ran low and gives back what is far beyond use.
   /// False when Redis did not answer (the connection is then unusable).

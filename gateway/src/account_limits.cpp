@@ -1,7 +1,6 @@
 // Account-wide limits: the notional check on the caller's thread, and the
 // loss limits each broker thread watches for its accounts.
 
-#include <limits>
 #include <string>
 
 #include "engine.hpp"

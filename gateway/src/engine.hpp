@@ -381,7 +381,7 @@ class Engine final : public ExecutionSink {
   void grant_exposure(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
                       Decimal amount) noexcept;
   bool shrink_exposure(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
-                       Decimal lease) noexcept;
+                       Decimal target) noexcept;
   ControlState control_state() const;
   void revoke_sessions(std::string_view principal, std::string_view by = {});
   void set_principal_enabled(std::string_view principal, bool enabled, std::string_view by = {});

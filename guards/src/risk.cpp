@@ -136,12 +136,12 @@ Reason ExposureBook::check_reduces(AccountId account, InstrumentId instrument, S
   return working - removed.raw() > -directional_position ? Reason::REDUCE_ONLY : Reason::OK;
 }
 
-Reason ExposureBook::reserve_working(Cell& target, Decimal limit, Side side, Decimal quantity,
+Reason ExposureBook::reserve_working(Cell& target, Decimal max_position, Side side, Decimal quantity,
                                      bool reduce_only) noexcept {
   Cell* c = &target;
   const bool buy = side == Side::buy;
   std::atomic<std::int64_t>& working = buy ? c->working_buy : c->working_sell;
-  const int128 max_position = limit.raw();
+  const int128 limit = max_position.raw();
   Reason verdict = Reason::OK;
   for (;;) {
     // A consistent view: no fill in flight while the position is read. A fill
@@ -159,7 +159,7 @@ Reason ExposureBook::reserve_working(Cell& target, Decimal limit, Side side, Dec
       verdict = Reason::REDUCE_ONLY;
       break;
     }
-    if (!fits_int64(new_working) || directional_position + new_working > max_position) {
+    if (!fits_int64(new_working) || directional_position + new_working > limit) {
       verdict = Reason::MAX_POSITION_EXCEEDED;
       break;
     }

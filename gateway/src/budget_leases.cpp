@@ -1,5 +1,6 @@
-// Shared account budgets: the leases a cluster member keeps topped up
-// (Gateway::share_account_budgets, docs/cluster.md).
+// Shared budgets: the leases of the accounts' and principals' rate windows a
+// cluster member keeps topped up (Gateway::share_account_budgets,
+// Gateway::share_principal_budgets, docs/cluster.md).
 
 #include <algorithm>
 #include <stdexcept>
@@ -10,23 +11,37 @@ namespace ordergate::detail {
 
 namespace {
 // The configuration allows at most this many windows per scope.
-constexpr std::size_t kMaxAccountWindows = 4;
+constexpr std::size_t kMaxWindows = 4;
 }  // namespace
 
 void Engine::share_account_budgets() {
   if (started_) throw std::logic_error("share_account_budgets is called before start");
-  if (!leases_) leases_ = std::make_unique<BudgetLeaseCell[]>(accounts_.size() * kMaxAccountWindows);
+  if (!leases_) leases_ = std::make_unique<BudgetLeaseCell[]>(accounts_.size() * kMaxWindows);
 }
 
-bool Engine::take_leases(AccountId account, const std::vector<guards::RateWindow>& windows,
+void Engine::share_principal_budgets() {
+  if (started_) throw std::logic_error("share_principal_budgets is called before start");
+  if (!principal_leases_) principal_leases_ = std::make_unique<BudgetLeaseCell[]>(kMaxPrincipals * kMaxWindows);
+}
+
+BudgetLeaseCell* Engine::account_lease_cells(AccountId account) const noexcept {
+  if (!leases_ || account >= accounts_.size()) return nullptr;
+  return &leases_[std::size_t{account} * kMaxWindows];
+}
+
+BudgetLeaseCell* Engine::principal_lease_cells(PrincipalId principal) const noexcept {
+  if (!principal_leases_ || principal >= kMaxPrincipals) return nullptr;
+  return &principal_leases_[std::size_t{principal} * kMaxWindows];
+}
+
+bool Engine::take_leases(BudgetLeaseCell* cells, const std::vector<guards::RateWindow>& windows,
                          std::int64_t& retry_after_ns) noexcept {
-  BudgetLeaseCell* cells = &leases_[std::size_t{account} * kMaxAccountWindows];
-  const std::size_t count = std::min(windows.size(), kMaxAccountWindows);
+  const std::size_t count = std::min(windows.size(), kMaxWindows);
   for (std::size_t i = 0; i < count; ++i) {
     std::int64_t tokens = cells[i].tokens.load(std::memory_order_relaxed);
     do {
       if (tokens <= 0) {
-        give_back_leases(account, i);
+        give_back_leases(cells, i);
         retry_after_ns = guards::GcraParams::from(windows[i]).emission_ns;
         return false;
       }
@@ -35,41 +50,68 @@ bool Engine::take_leases(AccountId account, const std::vector<guards::RateWindow
   return true;
 }
 
-void Engine::give_back_leases(AccountId account, std::size_t windows) noexcept {
-  BudgetLeaseCell* cells = &leases_[std::size_t{account} * kMaxAccountWindows];
-  for (std::size_t i = 0; i < windows && i < kMaxAccountWindows; ++i) {
-    cells[i].tokens.fetch_add(1, std::memory_order_relaxed);
-  }
+void Engine::give_back_leases(BudgetLeaseCell* cells, std::size_t windows) noexcept {
+  for (std::size_t i = 0; i < windows && i < kMaxWindows; ++i) cells[i].tokens.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::vector<Gateway::BudgetLease> Engine::budget_leases() const {
   std::vector<Gateway::BudgetLease> leases;
-  if (!leases_) return leases;
-  const std::vector<guards::RateWindow>& windows = current().account_limits.windows();
-  for (const Account& account : accounts_.all()) {
-    for (std::size_t window = 0; window < windows.size() && window < kMaxAccountWindows; ++window) {
-      Gateway::BudgetLease lease;
-      lease.account = account.id;
-      lease.account_name = std::string(account.name.view());
-      lease.window = window;
-      lease.rate = windows[window];
-      lease.tokens = leases_[std::size_t{account.id} * kMaxAccountWindows + window].tokens.load(
-          std::memory_order_relaxed);
-      leases.push_back(std::move(lease));
+  const Snapshot& snapshot = current();
+  if (leases_) {
+    const std::vector<guards::RateWindow>& windows = snapshot.account_limits.windows();
+    for (const Account& account : accounts_.all()) {
+      for (std::size_t window = 0; window < windows.size() && window < kMaxWindows; ++window) {
+        Gateway::BudgetLease lease;
+        lease.account = account.id;
+        lease.account_name = std::string(account.name.view());
+        lease.window = window;
+        lease.rate = windows[window];
+        lease.tokens = account_lease_cells(account.id)[window].tokens.load(std::memory_order_relaxed);
+        leases.push_back(std::move(lease));
+      }
+    }
+  }
+  if (principal_leases_) {
+    for (std::size_t id = 0; id < snapshot.principals.size() && id < kForeignPrincipal; ++id) {
+      const PrincipalState& principal = *snapshot.principals[id];
+      if (principal.removed) continue;
+      const std::vector<guards::RateWindow>& windows = principal.order_limits.windows();
+      for (std::size_t window = 0; window < windows.size() && window < kMaxWindows; ++window) {
+        Gateway::BudgetLease lease;
+        lease.principal = true;
+        lease.principal_id = static_cast<PrincipalId>(id);
+        lease.principal_name = std::string(principal.policy.name());
+        lease.window = window;
+        lease.rate = windows[window];
+        lease.tokens = principal_lease_cells(lease.principal_id)[window].tokens.load(std::memory_order_relaxed);
+        leases.push_back(std::move(lease));
+      }
     }
   }
   return leases;
 }
 
 void Engine::grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept {
-  if (!leases_ || account >= accounts_.size() || window >= kMaxAccountWindows || tokens <= 0) return;
-  leases_[std::size_t{account} * kMaxAccountWindows + window].tokens.fetch_add(tokens, std::memory_order_relaxed);
+  BudgetLeaseCell* cells = account_lease_cells(account);
+  if (cells == nullptr || window >= kMaxWindows || tokens <= 0) return;
+  cells[window].tokens.fetch_add(tokens, std::memory_order_relaxed);
 }
 
 std::int64_t Engine::take_back_budget(AccountId account, std::size_t window) noexcept {
-  if (!leases_ || account >= accounts_.size() || window >= kMaxAccountWindows) return 0;
+  BudgetLeaseCell* cells = account_lease_cells(account);
   // Never negative: submit takes only what is there.
-  return leases_[std::size_t{account} * kMaxAccountWindows + window].tokens.exchange(0, std::memory_order_relaxed);
+  return cells == nullptr || window >= kMaxWindows ? 0 : cells[window].tokens.exchange(0, std::memory_order_relaxed);
+}
+
+void Engine::grant_principal_budget(PrincipalId principal, std::size_t window, std::int64_t tokens) noexcept {
+  BudgetLeaseCell* cells = principal_lease_cells(principal);
+  if (cells == nullptr || window >= kMaxWindows || tokens <= 0) return;
+  cells[window].tokens.fetch_add(tokens, std::memory_order_relaxed);
+}
+
+std::int64_t Engine::take_back_principal_budget(PrincipalId principal, std::size_t window) noexcept {
+  BudgetLeaseCell* cells = principal_lease_cells(principal);
+  return cells == nullptr || window >= kMaxWindows ? 0 : cells[window].tokens.exchange(0, std::memory_order_relaxed);
 }
 
 }  // namespace ordergate::detail

@@ -376,6 +376,9 @@ class Engine final : public ExecutionSink {
   [[nodiscard]] std::vector<Gateway::BudgetLease> budget_leases() const;
   void grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept;
   std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
+  void share_principal_budgets();
+  void grant_principal_budget(PrincipalId principal, std::size_t window, std::int64_t tokens) noexcept;
+  std::int64_t take_back_principal_budget(PrincipalId principal, std::size_t window) noexcept;
   void share_account_exposure();
   [[nodiscard]] std::vector<Gateway::ExposureLease> exposure_leases() const;
   void grant_exposure(AccountId account, Gateway::ExposureLimit limit, InstrumentId instrument,
@@ -492,9 +495,13 @@ class Engine final : public ExecutionSink {
   // Shared account budgets: takes one token of each of `windows` lease
   // cells of `account`, all or none; on none, `retry_after_ns` is the
   // emission interval of the first empty window. Hot path: lock-free.
-  bool take_leases(AccountId account, const std::vector<guards::RateWindow>& windows,
-                   std::int64_t& retry_after_ns) noexcept;
-  void give_back_leases(AccountId account, std::size_t windows) noexcept;
+  // `cells` are the account's (leases_) or the principal's
+  // (principal_leases_), four per owner.
+  static bool take_leases(BudgetLeaseCell* cells, const std::vector<guards::RateWindow>& windows,
+                          std::int64_t& retry_after_ns) noexcept;
+  static void give_back_leases(BudgetLeaseCell* cells, std::size_t windows) noexcept;
+  [[nodiscard]] BudgetLeaseCell* account_lease_cells(AccountId account) const noexcept;
+  [[nodiscard]] BudgetLeaseCell* principal_lease_cells(PrincipalId principal) const noexcept;
   // Hands a finished (or refused after publishing) record to reclaim.
   void retire(std::uint32_t index) noexcept;
   // Returns retired records to the free ring (see OrderRecord). Requires
@@ -580,6 +587,9 @@ class Engine final : public ExecutionSink {
   // Shared account budgets (share_account_budgets): four lease cells (the
   // most windows a scope has) per account; null when off: no tokens taken.
   std::unique_ptr<BudgetLeaseCell[]> leases_;
+  // Shared principal budgets (share_principal_budgets): four cells per
+  // principal id, as leases_.
+  std::unique_ptr<BudgetLeaseCell[]> principal_leases_;
   // Shared exposure (share_account_exposure): by account, and by account and
   // instrument as the exposure book is laid out.
   std::unique_ptr<NotionalLeaseCell[]> notional_leases_;

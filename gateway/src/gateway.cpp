@@ -45,6 +45,13 @@ void Gateway::grant_budget(AccountId account, std::size_t window, std::int64_t t
 std::int64_t Gateway::take_back_budget(AccountId account, std::size_t window) noexcept {
   return engine_->take_back_budget(account, window);
 }
+void Gateway::share_principal_budgets() { engine_->share_principal_budgets(); }
+void Gateway::grant_principal_budget(PrincipalId principal, std::size_t window, std::int64_t tokens) noexcept {
+  engine_->grant_principal_budget(principal, window, tokens);
+}
+std::int64_t Gateway::take_back_principal_budget(PrincipalId principal, std::size_t window) noexcept {
+  return engine_->take_back_principal_budget(principal, window);
+}
 void Gateway::share_account_exposure() { engine_->share_account_exposure(); }
 std::vector<Gateway::ExposureLease> Gateway::exposure_leases() const { return engine_->exposure_leases(); }
 void Gateway::grant_exposure(AccountId account, ExposureLimit limit, InstrumentId instrument, Decimal amount) noexcept {

@@ -156,9 +156,21 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, reason, retry_after_ns);
   }
-  // A cluster member's share of the account's windows (leased from Redis).
-  const std::size_t leased = leases_ ? snapshot.account_limits.windows().size() : 0;
-  if (leased != 0 && !take_leases(order.account_id, snapshot.account_limits.windows(), retry_after_ns)) {
+  // A cluster member's share of the account's and the principal's windows
+  // (leased from Redis), all or none.
+  BudgetLeaseCell* const account_cells = leases_ ? account_lease_cells(order.account_id) : nullptr;
+  const std::size_t leased = account_cells != nullptr ? snapshot.account_limits.windows().size() : 0;
+  BudgetLeaseCell* const principal_cells = principal_leases_ ? principal_lease_cells(slot.principal) : nullptr;
+  const std::size_t principal_leased = principal_cells != nullptr ? principal.order_limits.windows().size() : 0;
+  const auto give_back_all_leases = [&] {
+    if (leased != 0) give_back_leases(account_cells, leased);
+    if (principal_leased != 0) give_back_leases(principal_cells, principal_leased);
+  };
+  const bool account_taken =
+      leased == 0 || take_leases(account_cells, snapshot.account_limits.windows(), retry_after_ns);
+  if (!account_taken ||
+      (principal_leased != 0 && !take_leases(principal_cells, principal.order_limits.windows(), retry_after_ns))) {
+    if (account_taken && leased != 0) give_back_leases(account_cells, leased);
     rates.refund();
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, Reason::RATE_LIMITED, retry_after_ns);
@@ -167,7 +179,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   const bool daily = principal.max_orders_per_day != 0;
   if (daily && !take_daily(orders_today, principal.max_orders_per_day)) {
     rates.refund();
-    if (leased != 0) give_back_leases(order.account_id, leased);
+    give_back_all_leases();
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
     return reject(handle, &order, Reason::DAILY_ORDER_LIMIT);
   }
@@ -175,7 +187,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Claim the client order id; a concurrent submit of the same id loses here.
   auto undo = [&] {
     rates.refund();
-    if (leased != 0) give_back_leases(order.account_id, leased);
+    give_back_all_leases();
     if (daily) give_back_daily(orders_today);
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
   };

@@ -99,11 +99,80 @@ TEST(GatewayBudgetLease, TakeBackEmptiesALeaseAndUnknownCellsAreIgnored) {
   EXPECT_EQ(alice.submit(market_order("t-1", Side::buy, "10000", "acc-b")).reason, Reason::RATE_LIMITED);
 }
 
+std::int64_t principal_tokens(const Gateway& gateway, std::string_view principal, std::size_t window) {
+  for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
+    if (lease.principal && lease.principal_name == principal && lease.window == window) return lease.tokens;
+  }
+  ADD_FAILURE() << "no lease for principal " << principal << " window " << window;
+  return -1;
+}
+
+TEST(GatewayBudgetLease, APrincipalsSharedWindowsNeedItsLeaseAndOnlyThePrincipalsAreListedWhenOnlyTheyAreShared) {
+  ManualClock clock;
+  GatewayConfig config = budget_config();
+  config.principals[0].rate_limits = {"200/1s", "1000/1m"};
+  Gateway gateway(config, clock);
+  gateway.share_principal_budgets();
+  gateway.start();
+  const std::vector<Gateway::BudgetLease> leases = gateway.budget_leases();
+  // alice's two windows, bob's and ops's one each; no account's.
+  ASSERT_EQ(leases.size(), 4u);
+  EXPECT_TRUE(leases[0].principal);
+  EXPECT_EQ(leases[0].principal_name, "alice");
+  EXPECT_EQ(leases[0].rate.count, 200u);
+  EXPECT_EQ(leases[3].principal_name, "ops");
+
+  Session alice = gateway.open_session("alice");
+  const Verdict refused = alice.submit(market_order("p-1"));
+  EXPECT_EQ(refused.reason, Reason::RATE_LIMITED);
+  EXPECT_EQ(refused.retry_after_ns, kNanosPerSecond / 200);
+  gateway.grant_principal_budget(alice.principal(), 0, 3);
+  EXPECT_EQ(alice.submit(market_order("p-2")).reason, Reason::RATE_LIMITED);  // every window needs a token
+  EXPECT_EQ(principal_tokens(gateway, "alice", 0), 3);
+  gateway.grant_principal_budget(alice.principal(), 1, 1);
+  EXPECT_TRUE(alice.submit(market_order("p-3")).accepted());
+  EXPECT_EQ(principal_tokens(gateway, "alice", 0), 2);
+  EXPECT_EQ(principal_tokens(gateway, "alice", 1), 0);
+  // Another principal's lease is its own (bob trades limit orders on acc-b).
+  Session bob = gateway.open_session("bob");
+  EXPECT_EQ(bob.submit(limit_order("p-4", Side::buy, "1.08000", "10000", "acc-b")).reason, Reason::RATE_LIMITED);
+  EXPECT_EQ(gateway.take_back_principal_budget(alice.principal(), 0), 2);
+  EXPECT_EQ(gateway.take_back_principal_budget(alice.principal(), 7), 0);  // no such window
+}
+
+TEST(GatewayBudgetLease, WithBothSharedAnEmptyPrincipalLeaseGivesTheAccountsTokensBack) {
+  ManualClock clock;
+  GatewayConfig config = budget_config();
+  config.principals[0].max_orders_per_day = 1;  // checked right after the leases are taken
+  Gateway gateway(config, clock);
+  gateway.share_account_budgets();
+  gateway.share_principal_budgets();
+  gateway.start();
+  EXPECT_EQ(gateway.budget_leases().size(), 4u + 3u);  // two accounts x two windows, three principals x one
+  gateway.grant_budget(0, 0, 5);
+  gateway.grant_budget(0, 1, 5);
+  Session alice = gateway.open_session("alice");
+  EXPECT_EQ(alice.submit(market_order("b-1")).reason, Reason::RATE_LIMITED);
+  EXPECT_EQ(tokens_of(gateway, "acc-a", 0), 5);
+  EXPECT_EQ(tokens_of(gateway, "acc-a", 1), 5);
+  gateway.grant_principal_budget(alice.principal(), 0, 1);
+  EXPECT_TRUE(alice.submit(market_order("b-2")).accepted());
+  EXPECT_EQ(tokens_of(gateway, "acc-a", 0), 4);
+  EXPECT_EQ(principal_tokens(gateway, "alice", 0), 0);
+  // Refused by a later guard: both leases get their token back.
+  gateway.grant_principal_budget(alice.principal(), 0, 1);
+  EXPECT_EQ(alice.submit(market_order("b-3")).reason, Reason::DAILY_ORDER_LIMIT);
+  EXPECT_EQ(tokens_of(gateway, "acc-a", 0), 4);
+  EXPECT_EQ(tokens_of(gateway, "acc-a", 1), 4);
+  EXPECT_EQ(principal_tokens(gateway, "alice", 0), 1);
+}
+
 TEST(GatewayBudgetLease, SharingIsChosenBeforeStart) {
   ManualClock clock;
   Gateway gateway(budget_config(), clock);
   gateway.start();
   EXPECT_THROW(gateway.share_account_budgets(), std::logic_error);
+  EXPECT_THROW(gateway.share_principal_budgets(), std::logic_error);
 }
 
 }  // namespace

@@ -229,21 +229,37 @@ class Gateway {
   /// windows still apply. Call before `start`. Costs `submit` one
   /// compare-and-swap per window, no lock and no syscall.
   void share_account_budgets();
-  /// One account window's lease, as `budget_leases` reads it.
+  /// Shares each principal's order windows (`rate_limits`) with other
+  /// processes as `share_account_budgets` shares the accounts': for a
+  /// principal that may connect to several members. Each order then also
+  /// takes one token of each of its principal's windows from this process's
+  /// lease (`grant_principal_budget`); an empty lease refuses it
+  /// RATE_LIMITED. Call before `start`. Costs `submit` one compare-and-swap
+  /// per window.
+  void share_principal_budgets();
+  /// One shared window's lease, as `budget_leases` reads it: an account's
+  /// or, with `principal`, a principal's.
   struct BudgetLease {
     AccountId account = 0;
     std::string account_name;
-    std::size_t window = 0;  ///< index into the configuration's `account_rate_limits`
+    std::size_t window = 0;  ///< index into `account_rate_limits`, or the principal's `rate_limits`
     guards::RateWindow rate;
     std::int64_t tokens = 0;  ///< left to take now
+    bool principal = false;
+    PrincipalId principal_id = 0;
+    std::string principal_name;
   };
-  /// Every account window's lease (empty unless shared). Allocates.
+  /// Every shared window's lease, accounts' then principals' (empty unless
+  /// shared). Allocates.
   [[nodiscard]] std::vector<BudgetLease> budget_leases() const;
   /// Adds `tokens` to a lease (the budget a member was granted).
   /// Thread-safe, lock-free; an unknown account or window is ignored.
   void grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept;
   /// Empties a lease and returns what was left in it (to give back).
   std::int64_t take_back_budget(AccountId account, std::size_t window) noexcept;
+  /// `grant_budget` and `take_back_budget` for a principal's window.
+  void grant_principal_budget(PrincipalId principal, std::size_t window, std::int64_t tokens) noexcept;
+  std::int64_t take_back_principal_budget(PrincipalId principal, std::size_t window) noexcept;
 
   /// Shares the accounts' exposure limits with other processes: a cluster
   /// member's (docs/cluster.md, "Shared exposure"). Each instrument's

@@ -66,14 +66,29 @@ std::string BudgetLeases::window_text(const guards::RateWindow& rate) {
   return std::to_string(rate.count) + "/" + std::to_string(rate.period_ns);
 }
 
+BudgetLeases::Id BudgetLeases::id_of(const Gateway::BudgetLease& lease) noexcept {
+  return {lease.principal, lease.principal ? std::uint32_t{lease.principal_id} : std::uint32_t{lease.account},
+          lease.window};
+}
+
+std::string BudgetLeases::owner_of(const Gateway::BudgetLease& lease) {
+  return lease.principal ? "principal:" + lease.principal_name : lease.account_name;
+}
+
+std::int64_t BudgetLeases::take_back(const Id& id) noexcept {
+  const auto [principal, owner, window] = id;
+  return principal ? gateway_.take_back_principal_budget(static_cast<PrincipalId>(owner), window)
+                   : gateway_.take_back_budget(static_cast<AccountId>(owner), window);
+}
+
 bool BudgetLeases::tend(RedisConnection& redis, Clock::time_point now, std::string& error) {
   for (const Gateway::BudgetLease& current : gateway_.budget_leases()) {
-    const auto id = std::make_pair(current.account, current.window);
-    const std::string key = "ordergate:budget:" + current.account_name + ":" + window_text(current.rate);
+    const Id id = id_of(current);
+    const std::string key = "ordergate:budget:" + owner_of(current) + ":" + window_text(current.rate);
     auto found = leases_.find(id);
     if (found != leases_.end() && found->second.key != key) {
       // A reload changed the window: what is left goes back to the old cell.
-      const std::int64_t left = gateway_.take_back_budget(current.account, current.window);
+      const std::int64_t left = take_back(id);
       if (!give_back(redis, found->second, left)) {
         error = redis.error();
         return false;
@@ -109,7 +124,11 @@ bool BudgetLeases::tend(RedisConnection& redis, Clock::time_point now, std::stri
     }
     const long long granted = reply->element[0]->integer;
     if (granted > 0) {
-      gateway_.grant_budget(current.account, current.window, granted);
+      if (current.principal) {
+        gateway_.grant_principal_budget(current.principal_id, current.window, granted);
+      } else {
+        gateway_.grant_budget(current.account, current.window, granted);
+      }
     } else {
       lease.next_take = now + std::chrono::milliseconds(std::max<long long>(1, reply->element[1]->integer));
     }
@@ -127,7 +146,7 @@ bool BudgetLeases::give_back(RedisConnection& redis, const Lease& lease, std::in
 
 void BudgetLeases::give_back_all(RedisConnection& redis) {
   for (auto& [id, lease] : leases_) {
-    const std::int64_t left = gateway_.take_back_budget(id.first, id.second);
+    const std::int64_t left = take_back(id);
     if (!give_back(redis, lease, left)) return;
   }
 }
@@ -135,9 +154,9 @@ void BudgetLeases::give_back_all(RedisConnection& redis) {
 std::string BudgetLeases::describe() const {
   std::string text;
   for (const Gateway::BudgetLease& current : gateway_.budget_leases()) {
-    const auto found = leases_.find(std::make_pair(current.account, current.window));
+    const auto found = leases_.find(id_of(current));
     if (!text.empty()) text += ',';
-    text += current.account_name + ":" + window_text(current.rate) + "=" + std::to_string(current.tokens) + "/" +
+    text += owner_of(current) + ":" + window_text(current.rate) + "=" + std::to_string(current.tokens) + "/" +
             std::to_string(found != leases_.end() ? found->second.slice : slice_of(current.rate, slice_fraction_));
   }
   return text;

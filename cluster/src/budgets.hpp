@@ -4,7 +4,9 @@
 // (docs/cluster.md, "Shared budgets"). Driven by the member's thread.
 //
 // Redis holds one GCRA cell per account window (key
-// "ordergate:budget:<account>:<count>/<period_ns>", value the theoretical
+// "ordergate:budget:<account>:<count>/<period_ns>"; a principal's window,
+// when shared: "ordergate:budget:principal:<name>:<count>/<period_ns>"),
+// value the theoretical
 // arrival time in microseconds of Redis's clock). A member takes a slice of
 // tokens at a time with one script (the GCRA of the window, charged for the
 // tokens granted), hands them to the gateway (`Gateway::grant_budget`),
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "ordergate/gateway/gateway.hpp"
@@ -41,7 +44,7 @@ class BudgetLeases {
   bool tend(RedisConnection& redis, Clock::time_point now, std::string& error);
   /// Gives every lease back (a clean stop).
   void give_back_all(RedisConnection& redis);
-  /// The leases now, as "account:window=tokens/slice" joined by ',' (for
+  /// The leases now, as "owner:window=tokens/slice" joined by ',' (for
   /// the member's heartbeat and `ordergate cluster status`).
   [[nodiscard]] std::string describe() const;
 
@@ -61,7 +64,15 @@ class BudgetLeases {
 
   Gateway& gateway_;
   double slice_fraction_;
-  std::map<std::pair<AccountId, std::size_t>, Lease> leases_;
+  // By (principal?, account or principal id, window).
+  using Id = std::tuple<bool, std::uint32_t, std::size_t>;
+  [[nodiscard]] static Id id_of(const Gateway::BudgetLease& lease) noexcept;
+  // The window's owner as keys and `describe` name it: "<account>" or
+  // "principal:<name>".
+  [[nodiscard]] static std::string owner_of(const Gateway::BudgetLease& lease);
+  // Empties the gateway's lease `id` and returns what was left.
+  std::int64_t take_back(const Id& id) noexcept;
+  std::map<Id, Lease> leases_;
 };
 
 }  // namespace ordergate::cluster::detail

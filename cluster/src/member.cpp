@@ -137,11 +137,12 @@ class Member::Impl {
         known_valid_ = true;
       }
     }
-    if (options_.share_budgets) {
+    if (options_.share_budgets || options_.share_principal_budgets) {
       if (!(options_.budget_slice > 0.0 && options_.budget_slice <= 0.5)) {
         throw ClusterConfigError("cluster: budget_slice must be in (0, 0.5]");
       }
-      gateway_.share_account_budgets();
+      if (options_.share_budgets) gateway_.share_account_budgets();
+      if (options_.share_principal_budgets) gateway_.share_principal_budgets();
       budgets_ = std::make_unique<detail::BudgetLeases>(gateway_, options_.budget_slice);
     }
     if (options_.share_exposure) {

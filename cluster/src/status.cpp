@@ -169,7 +169,10 @@ std::string format_cluster_status(const ClusterStatus& status) {
   if (!status.budgets.empty()) {
     out << "shared budgets: " << status.budgets.size() << '\n';
     for (const BudgetStatus& budget : status.budgets) {
-      out << "  account:" << budget.account << " " << budget.count << "/" << budget.period_ns / 1'000'000
+      // A principal's window is named "principal:<name>" already.
+      const bool principal = budget.account.rfind("principal:", 0) == 0;
+      out << "  " << (principal ? "" : "account:") << budget.account << " " << budget.count << "/"
+          << budget.period_ns / 1'000'000
           << "ms: remaining=" << budget.remaining << '\n';
     }
   }

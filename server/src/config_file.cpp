@@ -216,6 +216,7 @@ void read_cluster(TableReader& reader, ClusterConfig& cluster) {
   cluster.share_budgets = reader.boolean("share_budgets", cluster.share_budgets);
   cluster.budget_slice_percent =
       static_cast<int>(reader.integer("budget_slice_percent", cluster.budget_slice_percent, 1, 50));
+  cluster.share_principal_budgets = reader.boolean("share_principal_budgets", cluster.share_principal_budgets);
   cluster.share_exposure = reader.boolean("share_exposure", cluster.share_exposure);
   cluster.exposure_headroom_percent =
       static_cast<int>(reader.integer("exposure_headroom_percent", cluster.exposure_headroom_percent, 1, 50));

@@ -200,6 +200,7 @@ class Process final : public ConnectionOwner {
     options.on_redis_loss = settings.on_redis_loss;
     options.share_budgets = settings.share_budgets;
     options.budget_slice = settings.budget_slice_percent / 100.0;
+    options.share_principal_budgets = settings.share_principal_budgets;
     options.share_exposure = settings.share_exposure;
     options.exposure_headroom = settings.exposure_headroom_percent / 100.0;
     if (!config_.gateway.state_path.empty()) {

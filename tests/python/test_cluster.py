@@ -79,6 +79,23 @@ class ClusterTestCase(GatewayTestCase):
         answer = client.submit("paper", "EURUSD", "buy", "market", qty, "ioc", cl_ord_id)
         return "OK" if answer.accepted else answer.reason
 
+    def flood(self, member: GatewayProcess, prefix: str, deadline: float, results: dict) -> None:
+        """Market orders of 1 on `member` as fast as one client can until
+        `deadline`: results[prefix] = (accepted, {reason: refusals})."""
+        client = self.connect(member, "trader")
+        accepted = 0
+        reasons: dict[str, int] = {}
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            side = "buy" if n % 2 else "sell"  # the position stays near zero
+            answer = client.submit("paper", "EURUSD", side, "market", "1", "ioc", f"{prefix}-{n}")
+            if answer.accepted:
+                accepted += 1
+            else:
+                reasons[answer.reason] = reasons.get(answer.reason, 0) + 1
+        results[prefix] = (accepted, reasons)
+
 
 class OneKillSwitch(ClusterTestCase):
     def setUp(self) -> None:
@@ -386,21 +403,6 @@ class SharedBudgets(ClusterTestCase):
         self.members = [self.start_member(f"gw-{n}", gateway=window, extra="share_exposure = false")
                         for n in (1, 2, 3)]
 
-    def flood(self, member: GatewayProcess, prefix: str, deadline: float, results: dict) -> None:
-        client = self.connect(member, "trader")
-        accepted = 0
-        reasons: dict[str, int] = {}
-        n = 0
-        while time.monotonic() < deadline:
-            n += 1
-            side = "buy" if n % 2 else "sell"  # the position stays near zero
-            answer = client.submit("paper", "EURUSD", side, "market", "1", "ioc", f"{prefix}-{n}")
-            if answer.accepted:
-                accepted += 1
-            else:
-                reasons[answer.reason] = reasons.get(answer.reason, 0) + 1
-        results[prefix] = (accepted, reasons)
-
     def test_three_members_flooding_one_account_get_at_most_one_window_plus_a_slice_each(self) -> None:
         import threading
 
@@ -562,6 +564,56 @@ class SharedExposure(ClusterTestCase):
                           timeout=5.0, what="every member's exposure leases in status")
         self.assertRegex(text, r"  gw-1  healthy .* exposure=paper:position:EUR/USD=\d+/1000,")
         self.assertRegex(text, r"exposure:paper:position:EUR/USD: leased=\d+ of 1000000 ppm")
+
+
+class SharedPrincipalBudgets(ClusterTestCase):
+    """One principal connected to three members, its window 100/1s shared
+    (`share_principal_budgets`): the three admit together what one window
+    would, plus one slice (5) per member (docs/cluster.md)."""
+
+    COUNT = 100
+    SLICE = 5
+    SECONDS = 5.0
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.principals = [Principal("ops", permissions=ALL_PERMISSIONS),
+                           Principal("trader", rate_limits=(f"{self.COUNT}/1s",))]
+        shared = "share_principal_budgets = true\nshare_budgets = false\nshare_exposure = false"
+        self.members = [self.start_member(f"gw-{n}", extra=shared) for n in (1, 2, 3)]
+
+    def test_one_principal_on_three_members_gets_at_most_one_window_plus_a_slice_each(self) -> None:
+        import threading
+
+        results: dict = {}
+        start = time.monotonic()
+        deadline = start + self.SECONDS
+        threads = [threading.Thread(target=self.flood, args=(member, f"p{i}", deadline, results))
+                   for i, member in enumerate(self.members)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - start
+        self.assertEqual(len(results), 3, "every flooding client finished")
+        total = sum(accepted for accepted, _ in results.values())
+        bound = self.COUNT + int(elapsed * self.COUNT) + 3 * self.SLICE
+        print(f"\nshared principal window {self.COUNT}/1s, 3 members, {elapsed:.1f} s: accepted {total} "
+              f"(bound {bound}; per member {[r[0] for r in results.values()]})")
+        self.assertLessEqual(total, bound)
+        self.assertGreater(total, bound // 2, "the members share the window, not starve on it")
+        for accepted, reasons in results.values():
+            self.assertGreater(accepted, 0, "every member gets a share")
+            self.assertEqual(set(reasons), {"RATE_LIMITED"}, reasons)
+
+        result = subprocess.run(
+            [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
+            capture_output=True, text=True, timeout=20,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"  principal:trader 100/1000ms: remaining=\d+")
+        self.assertRegex(result.stdout, r"  gw-1  healthy .* leases=principal:ops:\S+,principal:trader:100/1000000000=\d+/5")
+        self.assertNotIn("account:paper", result.stdout)
 
 
 class Propagation(ClusterTestCase):

@@ -80,6 +80,11 @@ struct MemberOptions {
   /// in (0, 0.5]. All members together admit at most one window's worth
   /// plus one slice per member.
   double budget_slice = 0.05;
+  /// Shares each principal's order windows (`rate_limits`) the same way
+  /// (`Gateway::share_principal_budgets`): for principals that connect to
+  /// several members. Off by default: a principal that connects to one
+  /// member keeps its window's whole burst there.
+  bool share_principal_budgets = false;
   /// Shares the accounts' exposure limits (each instrument's max_position
   /// and max_open_orders, each account's gross and net notional) with the
   /// other members through leases (`Gateway::share_account_exposure`;

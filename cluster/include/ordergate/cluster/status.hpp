@@ -42,9 +42,9 @@ struct MemberStatus {
   [[nodiscard]] std::string health() const;
 };
 
-/// One shared account window's budget in Redis (docs/cluster.md).
+/// One shared window's budget in Redis (docs/cluster.md).
 struct BudgetStatus {
-  std::string account;
+  std::string account;  ///< the account, or "principal:<name>" for a principal's window
   std::uint32_t count = 0;
   std::int64_t period_ns = 0;
   /// Tokens the cluster could still grant now (leases already granted are

@@ -124,6 +124,7 @@ struct ClusterConfig {
   guards::TradingState on_redis_loss = guards::TradingState::reducing;
   bool share_budgets = true;      ///< account rate windows shared through leases (docs/cluster.md)
   int budget_slice_percent = 5;   ///< a lease's slice, in percent of a window's count (1..50)
+  bool share_principal_budgets = false;  ///< principals' order windows shared too (for principals on several members)
   bool share_exposure = true;     ///< account and instrument exposure limits shared through leases
   int exposure_headroom_percent = 10;  ///< leased beyond use, in percent of a limit (1..50)
 };

@@ -142,7 +142,8 @@
       byId('cluster').textContent = 'Member ' + c.name + ': ' + (c.connected ? 'connected' : 'CUT OFF from Redis') +
         ', shared state version ' + c.version + (c.floor === 'active' ? '' : ', floor ' + c.floor.toUpperCase());
       byId('cluster').className = c.connected && c.floor === 'active' ? 'good' : 'bad';
-      fillBody('leases', c.leases.map((l) => row([cell(l.account), cell(l.count + '/' + l.period_ms + 'ms'),
+      fillBody('leases', c.leases.map((l) => row([cell(l.principal ? 'principal ' + l.principal : l.account),
+        cell(l.count + '/' + l.period_ms + 'ms'),
         cell(l.tokens, 'num')])));
       fillBody('exposure-leases', c.exposure.map((e) => row([cell(e.account),
         cell(e.instrument ? e.limit + ' ' + e.instrument : e.limit), cell(e.used === undefined ? '—' : e.used, 'num'),

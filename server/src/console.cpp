@@ -659,6 +659,7 @@ std::string Console::state_json(std::string_view principal, std::string_view csr
     for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
       member_json.element_begin()
           .string("account", lease.account_name)
+          .string("principal", lease.principal_name)
           .integer("count", lease.rate.count)
           .integer("period_ms", lease.rate.period_ns / 1'000'000)
           .integer("tokens", lease.tokens)

@@ -156,11 +156,17 @@ std::string render_metrics(const Gateway& gateway, const GatewayMetrics& metrics
   const std::vector<Gateway::BudgetLease> leases = gateway.budget_leases();
   if (!leases.empty()) {
     out.family("ordergate_budget_lease_tokens", "gauge",
-               "Tokens of the cluster's shared account budget this member holds, by account and window "
+               "Tokens of the cluster's shared budget this member holds, by account (or principal) and window "
                "(orders spend them; the member tops them up from Redis).");
     for (const Gateway::BudgetLease& lease : leases) {
-      out.sample("ordergate_budget_lease_tokens", {{"account", lease.account_name}, {"window", window_text(lease.rate)}},
-                 static_cast<std::uint64_t>(lease.tokens < 0 ? 0 : lease.tokens));
+      const auto tokens = static_cast<std::uint64_t>(lease.tokens < 0 ? 0 : lease.tokens);
+      if (lease.principal) {
+        out.sample("ordergate_budget_lease_tokens", {{"principal", lease.principal_name}, {"window", window_text(lease.rate)}},
+                   tokens);
+      } else {
+        out.sample("ordergate_budget_lease_tokens", {{"account", lease.account_name}, {"window", window_text(lease.rate)}},
+                   tokens);
+      }
     }
   }
 

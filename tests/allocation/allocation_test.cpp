@@ -154,8 +154,9 @@ TEST(Allocation, OneMillionSubmitsAfterWarmUpAllocateNothing) {
 }
 
 // Amends (accepted, and refused while one is pending), cancels and submits
-// spending a cluster member's budget lease and checked against its exposure
-// leases: none allocates after warm-up.
+// spending a cluster member's budget leases (the account's and the
+// principal's) and checked against its exposure leases: none allocates
+// after warm-up.
 // Only the calls themselves are counted; polling for the reports is not.
 TEST(Allocation, AmendsCancelsAndLeasedSubmitsAfterWarmUpAllocateNothing) {
   GatewayConfig config = testing::test_config();
@@ -169,9 +170,11 @@ TEST(Allocation, AmendsCancelsAndLeasedSubmitsAfterWarmUpAllocateNothing) {
   ManualClock clock;
   Gateway gateway(config, clock);
   gateway.share_account_budgets();
+  gateway.share_principal_budgets();
   gateway.share_account_exposure();
   gateway.start();
   gateway.grant_budget(0, 0, 1'000'000);
+  gateway.grant_principal_budget(0, 0, 1'000'000);  // alice's one window
   for (const Gateway::ExposureLease& lease : gateway.exposure_leases()) {
     gateway.grant_exposure(lease.account, lease.limit, lease.instrument, lease.total);
   }

@@ -142,6 +142,17 @@ TEST(MetricsPage, AClusterMembersLeasesAreShownByAccountAndWindow) {
   EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{account=\"paper\",window=\"3000/1m\"} 149\n"));
 }
 
+TEST(MetricsPage, AClusterMembersPrincipalLeasesAreShownByPrincipalAndWindow) {
+  Gateway member(make_default_config());
+  member.share_principal_budgets();
+  member.start();
+  member.grant_principal_budget(0, 1, 7);
+  const std::string text = render_metrics(member, member.metrics(), ProcessMetrics{});
+  EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{principal=\"dev\",window=\"50/1s\"} 0\n")) << text;
+  EXPECT_TRUE(contains(text, "ordergate_budget_lease_tokens{principal=\"dev\",window=\"600/1m\"} 7\n"));
+  EXPECT_FALSE(contains(text, "ordergate_budget_lease_tokens{account="));
+}
+
 TEST(MetricsPage, AClusterMembersExposureLeasesAndUseAreShownByAccountLimitAndInstrument) {
   GatewayConfig config = make_default_config();
   Gateway plain(config);

@@ -91,27 +91,35 @@ std::vector<Gateway::BudgetLease> Engine::budget_leases() const {
   return leases;
 }
 
+namespace {
+
+void grant(BudgetLeaseCell* cells, std::size_t window, std::int64_t tokens) noexcept {
+  if (cells != nullptr && window < kMaxWindows && tokens > 0) {
+    cells[window].tokens.fetch_add(tokens, std::memory_order_relaxed);
+  }
+}
+
+// Never negative: submit takes only what is there.
+std::int64_t take_back(BudgetLeaseCell* cells, std::size_t window) noexcept {
+  return cells == nullptr || window >= kMaxWindows ? 0 : cells[window].tokens.exchange(0, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void Engine::grant_budget(AccountId account, std::size_t window, std::int64_t tokens) noexcept {
-  BudgetLeaseCell* cells = account_lease_cells(account);
-  if (cells == nullptr || window >= kMaxWindows || tokens <= 0) return;
-  cells[window].tokens.fetch_add(tokens, std::memory_order_relaxed);
+  grant(account_lease_cells(account), window, tokens);
 }
 
 std::int64_t Engine::take_back_budget(AccountId account, std::size_t window) noexcept {
-  BudgetLeaseCell* cells = account_lease_cells(account);
-  // Never negative: submit takes only what is there.
-  return cells == nullptr || window >= kMaxWindows ? 0 : cells[window].tokens.exchange(0, std::memory_order_relaxed);
+  return take_back(account_lease_cells(account), window);
 }
 
 void Engine::grant_principal_budget(PrincipalId principal, std::size_t window, std::int64_t tokens) noexcept {
-  BudgetLeaseCell* cells = principal_lease_cells(principal);
-  if (cells == nullptr || window >= kMaxWindows || tokens <= 0) return;
-  cells[window].tokens.fetch_add(tokens, std::memory_order_relaxed);
+  grant(principal_lease_cells(principal), window, tokens);
 }
 
 std::int64_t Engine::take_back_principal_budget(PrincipalId principal, std::size_t window) noexcept {
-  BudgetLeaseCell* cells = principal_lease_cells(principal);
-  return cells == nullptr || window >= kMaxWindows ? 0 : cells[window].tokens.exchange(0, std::memory_order_relaxed);
+  return take_back(principal_lease_cells(principal), window);
 }
 
 }  // namespace ordergate::detail

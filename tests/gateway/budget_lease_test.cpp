@@ -21,12 +21,20 @@ GatewayConfig budget_config() {
   return config;
 }
 
-std::int64_t tokens_of(const Gateway& gateway, std::string_view account, std::size_t window) {
+// The tokens of an account's lease, or with `principal` a principal's.
+std::int64_t tokens_of(const Gateway& gateway, std::string_view owner, std::size_t window, bool principal = false) {
   for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
-    if (lease.account_name == account && lease.window == window) return lease.tokens;
+    if (lease.principal == principal && (principal ? lease.principal_name : lease.account_name) == owner &&
+        lease.window == window) {
+      return lease.tokens;
+    }
   }
-  ADD_FAILURE() << "no lease for " << account << " window " << window;
+  ADD_FAILURE() << "no lease for " << owner << " window " << window;
   return -1;
+}
+
+std::int64_t principal_tokens(const Gateway& gateway, std::string_view principal, std::size_t window) {
+  return tokens_of(gateway, principal, window, true);
 }
 
 TEST(GatewayBudgetLease, WithoutSharingThereAreNoLeasesAndOrdersNeedNone) {
@@ -97,14 +105,6 @@ TEST(GatewayBudgetLease, TakeBackEmptiesALeaseAndUnknownCellsAreIgnored) {
   EXPECT_EQ(gateway.take_back_budget(9, 0), 0);
   Session alice = gateway.open_session("alice");
   EXPECT_EQ(alice.submit(market_order("t-1", Side::buy, "10000", "acc-b")).reason, Reason::RATE_LIMITED);
-}
-
-std::int64_t principal_tokens(const Gateway& gateway, std::string_view principal, std::size_t window) {
-  for (const Gateway::BudgetLease& lease : gateway.budget_leases()) {
-    if (lease.principal && lease.principal_name == principal && lease.window == window) return lease.tokens;
-  }
-  ADD_FAILURE() << "no lease for principal " << principal << " window " << window;
-  return -1;
 }
 
 TEST(GatewayBudgetLease, APrincipalsSharedWindowsNeedItsLeaseAndOnlyThePrincipalsAreListedWhenOnlyTheyAreShared) {

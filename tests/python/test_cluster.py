@@ -18,6 +18,7 @@ import re
 import secrets
 import statistics
 import subprocess
+import threading
 import time
 import unittest
 import urllib.parse
@@ -79,6 +80,15 @@ class ClusterTestCase(GatewayTestCase):
         answer = client.submit("paper", "EURUSD", "buy", "market", qty, "ioc", cl_ord_id)
         return "OK" if answer.accepted else answer.reason
 
+    def status(self) -> str:
+        """`ordergate cluster status` as the first member's configuration reaches it."""
+        result = subprocess.run(
+            [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
+            capture_output=True, text=True, timeout=20,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
     def flood(self, member: GatewayProcess, prefix: str, deadline: float, results: dict) -> None:
         """Market orders of 1 on `member` as fast as one client can until
         `deadline`: results[prefix] = (accepted, {reason: refusals})."""
@@ -95,6 +105,37 @@ class ClusterTestCase(GatewayTestCase):
             else:
                 reasons[answer.reason] = reasons.get(answer.reason, 0) + 1
         results[prefix] = (accepted, reasons)
+
+    def flood_window(self, count: int, seconds: float, slice_tokens: int, what: str) -> None:
+        """Floods every member of self.members at once for `seconds`, one
+        client each, on one shared window of `count`/1s: all members
+        together admit at most what one window would, plus one slice each."""
+        import threading
+
+        results: dict = {}
+        start = time.monotonic()
+        deadline = start + seconds
+        threads = [threading.Thread(target=self.flood, args=(member, f"f{i}", deadline, results))
+                   for i, member in enumerate(self.members)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - start
+        self.assertEqual(len(results), len(self.members), "every flooding client finished")
+        total = sum(accepted for accepted, _ in results.values())
+        # One GCRA window N/P admits at most N + D/(P/N) in D seconds (a full
+        # burst, then one per emission interval); each member may add the
+        # slice it held when the interval began.
+        bound = count + int(elapsed * count) + len(self.members) * slice_tokens
+        print(f"\n{what} {count}/1s, {len(self.members)} members, {elapsed:.1f} s: accepted {total} "
+              f"(bound {bound}; per member {[r[0] for r in results.values()]})")
+        self.assertLessEqual(total, bound)
+        # Without sharing, each member would admit its own window: about 3x.
+        self.assertGreater(total, bound // 2, "the members share the window, not starve on it")
+        for accepted, reasons in results.values():
+            self.assertGreater(accepted, 0, "every member gets a share")
+            self.assertEqual(set(reasons), {"RATE_LIMITED"}, reasons)
 
 
 class OneKillSwitch(ClusterTestCase):
@@ -158,14 +199,6 @@ class OneKillSwitch(ClusterTestCase):
         # A member that stops leaves the list.
         self.members[2].terminate()
         wait_until(lambda: "members: 2" in self.status(), timeout=5.0, what="the member gone")
-
-    def status(self) -> str:
-        result = subprocess.run(
-            [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
-            capture_output=True, text=True, timeout=20,
-        )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        return result.stdout
 
     def test_a_member_that_starts_later_reads_the_state_before_it_trades(self) -> None:
         self.ops[0].halt("global")
@@ -390,7 +423,6 @@ class SharedBudgets(ClusterTestCase):
     (5 tokens, the default 5%) per member (docs/cluster.md)."""
 
     COUNT = 100
-    PERIOD_S = 1.0
     SLICE = 5
     SECONDS = float(os.environ.get("ORDERGATE_CLUSTER_FLOOD_SECONDS", "10"))
 
@@ -404,46 +436,13 @@ class SharedBudgets(ClusterTestCase):
                         for n in (1, 2, 3)]
 
     def test_three_members_flooding_one_account_get_at_most_one_window_plus_a_slice_each(self) -> None:
-        import threading
-
-        results: dict = {}
-        start = time.monotonic()
-        deadline = start + self.SECONDS
-        threads = [threading.Thread(target=self.flood, args=(member, f"f{i}", deadline, results))
-                   for i, member in enumerate(self.members)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - start
-        self.assertEqual(len(results), 3, "every flooding client finished")
-        total = sum(accepted for accepted, _ in results.values())
-        # One GCRA window N/P admits at most N + D/(P/N) in D seconds (a full
-        # burst, then one per emission interval); each member may add the
-        # slice it held when the interval began.
-        bound = self.COUNT + int(elapsed / (self.PERIOD_S / self.COUNT)) + 3 * self.SLICE
-        print(f"\nshared budget {self.COUNT}/1s, 3 members, {elapsed:.1f} s: accepted {total} "
-              f"(bound {bound}; per member {[r[0] for r in results.values()]})")
-        self.assertLessEqual(total, bound)
-        # Without sharing, each member would admit its own window: about 3x.
-        self.assertGreater(total, bound // 2, "the members share the budget, not starve on it")
-        for accepted, reasons in results.values():
-            self.assertGreater(accepted, 0, "every member gets a share")
-            self.assertEqual(set(reasons), {"RATE_LIMITED"}, reasons)
+        self.flood_window(self.COUNT, self.SECONDS, self.SLICE, "shared budget")
 
     def test_status_shows_the_shared_budget_and_each_members_lease(self) -> None:
         trader = self.connect(self.members[0], "trader")
         self.assertTrue(trader.submit("paper", "EURUSD", "buy", "market", "1", "ioc", "s-1").accepted)
 
-        def status() -> str:
-            result = subprocess.run(
-                [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
-                capture_output=True, text=True, timeout=20,
-            )
-            self.assertEqual(result.returncode, 0, result.stderr)
-            return result.stdout
-
-        text = wait_until(lambda: (t := status()).count(" healthy ") == 3 and t.count("leases=") == 3 and t,
+        text = wait_until(lambda: (t := self.status()).count(" healthy ") == 3 and t.count("leases=") == 3 and t,
                           timeout=5.0, what="every member healthy with its leases in status")
         self.assertIn("shared budgets: 2", text)  # the accounts paper and paper2
         self.assertRegex(text, r"account:paper 100/1000ms: remaining=\d+")
@@ -552,17 +551,12 @@ class SharedExposure(ClusterTestCase):
     def test_status_shows_each_members_exposure_leases(self) -> None:
         self.assertEqual(self.resting_buy(0), "OK")
 
-        def status() -> str:
-            result = subprocess.run(
-                [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
-                capture_output=True, text=True, timeout=20,
-            )
-            self.assertEqual(result.returncode, 0, result.stderr)
-            return result.stdout
-
-        text = wait_until(lambda: (t := status()).count("exposure=") == 3 and t,
-                          timeout=5.0, what="every member's exposure leases in status")
-        self.assertRegex(text, r"  gw-1  healthy .* exposure=paper:position:EUR/USD=\d+/1000,")
+        # Each member's heartbeat brings its leases as of then: wait for all
+        # three healthy, gw-1's position lease past its first order.
+        text = wait_until(
+            lambda: ((t := self.status()).count(" healthy ") == 3 and t.count("exposure=") == 3
+                     and re.search(r"  gw-1  healthy .* exposure=paper:position:EUR/USD=[1-9]\d*/1000,", t) and t),
+            timeout=5.0, what="every member healthy with its exposure leases in status")
         self.assertRegex(text, r"exposure:paper:position:EUR/USD: leased=\d+ of 1000000 ppm")
 
 
@@ -583,37 +577,11 @@ class SharedPrincipalBudgets(ClusterTestCase):
         self.members = [self.start_member(f"gw-{n}", extra=shared) for n in (1, 2, 3)]
 
     def test_one_principal_on_three_members_gets_at_most_one_window_plus_a_slice_each(self) -> None:
-        import threading
-
-        results: dict = {}
-        start = time.monotonic()
-        deadline = start + self.SECONDS
-        threads = [threading.Thread(target=self.flood, args=(member, f"p{i}", deadline, results))
-                   for i, member in enumerate(self.members)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - start
-        self.assertEqual(len(results), 3, "every flooding client finished")
-        total = sum(accepted for accepted, _ in results.values())
-        bound = self.COUNT + int(elapsed * self.COUNT) + 3 * self.SLICE
-        print(f"\nshared principal window {self.COUNT}/1s, 3 members, {elapsed:.1f} s: accepted {total} "
-              f"(bound {bound}; per member {[r[0] for r in results.values()]})")
-        self.assertLessEqual(total, bound)
-        self.assertGreater(total, bound // 2, "the members share the window, not starve on it")
-        for accepted, reasons in results.values():
-            self.assertGreater(accepted, 0, "every member gets a share")
-            self.assertEqual(set(reasons), {"RATE_LIMITED"}, reasons)
-
-        result = subprocess.run(
-            [ordergate_binary(), "cluster", "status", "--config", str(self.members[0].config_path)],
-            capture_output=True, text=True, timeout=20,
-        )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertRegex(result.stdout, r"  principal:trader 100/1000ms: remaining=\d+")
-        self.assertRegex(result.stdout, r"  gw-1  healthy .* leases=principal:ops:\S+,principal:trader:100/1000000000=\d+/5")
-        self.assertNotIn("account:paper", result.stdout)
+        self.flood_window(self.COUNT, self.SECONDS, self.SLICE, "shared principal window")
+        text = self.status()
+        self.assertRegex(text, r"  principal:trader 100/1000ms: remaining=\d+")
+        self.assertRegex(text, r"  gw-1  healthy .* leases=principal:ops:\S+,principal:trader:100/1000000000=\d+/5")
+        self.assertNotIn("account:paper", text)
 
 
 class Propagation(ClusterTestCase):

@@ -248,7 +248,7 @@ class BrokerSimTest : public ::testing::Test {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         continue;
       }
-      reports_.push_back(report);
+      record(report);
       if (report.client_order_id != client_order_id) continue;
       mine.push_back(report);
       if (is_terminal(report.status)) return mine;
@@ -256,8 +256,18 @@ class BrokerSimTest : public ::testing::Test {
     return mine;
   }
 
-  /// Reports for `client_order_id` until one has `status` (or 10 s).
+  /// True once a report for `client_order_id` has `status` (or false after
+  /// 10 s). A report polled earlier, while waiting for another order, counts:
+  /// two orders' reports may arrive in either order. Each report answers one
+  /// wait at most.
   bool wait_status(std::string_view client_order_id, ExecStatus status) {
+    waited_.resize(reports_.size(), false);  // tests may append to reports_ themselves
+    for (std::size_t i = 0; i < reports_.size(); ++i) {
+      if (!waited_[i] && reports_[i].client_order_id == client_order_id && reports_[i].status == status) {
+        waited_[i] = true;
+        return true;
+      }
+    }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       ExecutionReport report;
@@ -265,8 +275,11 @@ class BrokerSimTest : public ::testing::Test {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         continue;
       }
-      reports_.push_back(report);
-      if (report.client_order_id == client_order_id && report.status == status) return true;
+      record(report);
+      if (report.client_order_id == client_order_id && report.status == status) {
+        waited_.back() = true;
+        return true;
+      }
     }
     return false;
   }
@@ -357,7 +370,13 @@ class BrokerSimTest : public ::testing::Test {
   LogCapture logs_;
   std::unique_ptr<Gateway> gateway_;
   Session session_;
-  std::vector<ExecutionReport> reports_;
+  std::vector<ExecutionReport> reports_;  // every report polled, in order
+  std::vector<bool> waited_;              // by index into reports_: answered a wait_status
+
+  void record(const ExecutionReport& report) {
+    reports_.push_back(report);
+    waited_.push_back(false);
+  }
 };
 
 }  // namespace ordergate::brokers::testing

@@ -106,7 +106,8 @@ TYPED_TEST_SUITE(OutageSim, Venues, VenueNames);
 TYPED_TEST(OutageSim, ALongOutageClosesTheAccountAndItIsReconciledAgainBeforeItTrades) {
   this->start_through_proxy(300 * kNanosPerMilli);
   Gateway& gateway = *this->gateway_;
-  ASSERT_EQ(this->events("account_ready"), 1) << this->event_dump();
+  // The account opens before its log line is written: wait for the line.
+  ASSERT_TRUE(eventually([&] { return this->events("account_ready") == 1; })) << this->event_dump();
 
   const std::string fills = this->id("fills-in-outage");
   const std::string stays = this->id("stays");

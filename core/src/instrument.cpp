@@ -6,15 +6,6 @@
 namespace ordergate {
 namespace {
 
-std::uint64_t hash_key(std::string_view key) noexcept {
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
 bool is_upper_alnum(std::string_view text) noexcept {
   if (text.empty()) return false;
   for (char c : text) {
@@ -88,29 +79,33 @@ InstrumentTable::InstrumentTable(const std::vector<InstrumentSpec>& specs) {
     instrument.max_quote_age_ns = spec.max_quote_age_ns;
     instrument.price_digits = spec.tick_size.fraction_digits();
     instrument.quantity_digits = spec.lot_step.fraction_digits();
-    if (find(instrument.key) != nullptr) bad_instrument(spec.name, "defined twice");
-    instruments_.push_back(instrument);
-
-    // Rebuild the index each time: tables are small and built once.
-    std::size_t capacity = 16;
-    while (capacity < instruments_.size() * 4) capacity *= 2;
-    slots_.assign(capacity, 0);
-    for (const Instrument& entry : instruments_) {
-      std::size_t slot = hash_key(entry.key.view()) & (capacity - 1);
-      while (slots_[slot] != 0) slot = (slot + 1) & (capacity - 1);
-      slots_[slot] = static_cast<std::uint16_t>(entry.id + 1);
+    instrument.price_precision = StepTest(Decimal::unit(instrument.price_digits));
+    instrument.tick_grid = StepTest(spec.tick_size);
+    instrument.quantity_precision = StepTest(Decimal::unit(instrument.quantity_digits));
+    instrument.lot_grid = StepTest(spec.lot_step);
+    // The key first: a name equal to another instrument's key is the same
+    // instrument. Every spelling canonicalises to the key (one separator
+    // between two non-empty upper-case parts), so the exact lookup and
+    // canonicalisation always agree.
+    if (!spellings_.add(key, instrument.id)) bad_instrument(spec.name, "defined twice");
+    for (const char separator : {'/', '_', '-'}) {
+      std::string spelling(spec.name);
+      spelling[slash] = separator;
+      spellings_.add(spelling, instrument.id);
     }
+    instruments_.push_back(instrument);
   }
 }
 
 const Instrument* InstrumentTable::find(const SymbolKey& key) const noexcept {
-  if (slots_.empty()) return nullptr;
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t slot = hash_key(key.view()) & mask;; slot = (slot + 1) & mask) {
-    const std::uint16_t entry = slots_[slot];
-    if (entry == 0) return nullptr;
-    if (instruments_[entry - 1u].key == key) return &instruments_[entry - 1u];
-  }
+  const std::uint16_t id = spellings_.find(key.view());
+  if (id == ShortTextIndex::kNone || instruments_[id].key != key) return nullptr;
+  return &instruments_[id];
+}
+
+const Instrument* InstrumentTable::find_spelling(std::string_view symbol) const noexcept {
+  const std::uint16_t id = spellings_.find(symbol);
+  return id == ShortTextIndex::kNone ? nullptr : &instruments_[id];
 }
 
 const Instrument* InstrumentTable::find_name(std::string_view canonical_name) const noexcept {
@@ -179,7 +174,9 @@ AccountTable::AccountTable(const std::vector<AccountSpec>& specs) {
       throw std::invalid_argument("account '" + spec.name +
                                   "': name must be 1-32 characters of [A-Za-z0-9._-]");
     }
-    if (find(spec.name) != nullptr) throw std::invalid_argument("account '" + spec.name + "': defined twice");
+    if (!names_.add(spec.name, static_cast<std::uint16_t>(accounts_.size()))) {
+      throw std::invalid_argument("account '" + spec.name + "': defined twice");
+    }
     Account account;
     account.id = static_cast<AccountId>(accounts_.size());
     account.name.assign(spec.name);
@@ -192,10 +189,8 @@ AccountTable::AccountTable(const std::vector<AccountSpec>& specs) {
 }
 
 const Account* AccountTable::find(std::string_view name) const noexcept {
-  for (const Account& account : accounts_) {
-    if (account.name == name) return &account;
-  }
-  return nullptr;
+  const std::uint16_t id = names_.find(name);
+  return id == ShortTextIndex::kNone ? nullptr : &accounts_[id];
 }
 
 }  // namespace ordergate

@@ -1,5 +1,6 @@
 #include "ordergate/guards/validate.hpp"
 
+#include <array>
 #include <optional>
 
 namespace ordergate::guards {
@@ -28,11 +29,19 @@ constexpr bool tif_allowed(OrderType type, TimeInForce tif) noexcept {
   return false;
 }
 
-Reason check_quantity(Decimal quantity, const Instrument& instrument) noexcept {
-  if (quantity.fraction_digits() > instrument.quantity_digits) {
-    return Reason::QUANTITY_PRECISION_EXCEEDED;
+// A 256-entry table: one load per character instead of a chain of compares.
+constexpr std::array<bool, 256> kClientOrderIdChars = [] {
+  std::array<bool, 256> allowed{};
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    allowed[static_cast<std::size_t>(c)] = is_alnum(ch) || ch == '.' || ch == '_' || ch == ':' || ch == '-';
   }
-  if (!quantity.is_positive() || !quantity.is_multiple_of(instrument.lot_step) ||
+  return allowed;
+}();
+
+Reason check_quantity(Decimal quantity, const Instrument& instrument) noexcept {
+  if (!instrument.quantity_precision.divides(quantity)) return Reason::QUANTITY_PRECISION_EXCEEDED;
+  if (!quantity.is_positive() || !instrument.lot_grid.divides(quantity) ||
       quantity < instrument.min_quantity || quantity > instrument.max_quantity) {
     return Reason::INVALID_QUANTITY;
   }
@@ -45,12 +54,12 @@ Reason check_prices(const OrderRequest& request, const Instrument& instrument) n
   // Precision first for every price present, so an over-precise value is
   // always reported as such whatever else is wrong with the order.
   for (const std::optional<Decimal>* price : prices) {
-    if (price->has_value() && (*price)->fraction_digits() > instrument.price_digits) {
+    if (price->has_value() && !instrument.price_precision.divides(**price)) {
       return Reason::PRICE_PRECISION_EXCEEDED;
     }
   }
   for (const std::optional<Decimal>* price : prices) {
-    if (price->has_value() && (!(*price)->is_positive() || !(*price)->is_multiple_of(instrument.tick_size))) {
+    if (price->has_value() && (!(*price)->is_positive() || !instrument.tick_grid.divides(**price))) {
       return Reason::INVALID_PRICE;
     }
   }
@@ -110,12 +119,9 @@ Reason canonical_symbol_key(std::string_view raw, SymbolKey& key) noexcept {
 
 Reason validate_client_order_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > kMaxClientOrderIdLength) return Reason::INVALID_CLIENT_ORDER_ID;
-  for (char c : id) {
-    if (!(is_alnum(c) || c == '.' || c == '_' || c == ':' || c == '-')) {
-      return Reason::INVALID_CLIENT_ORDER_ID;
-    }
-  }
-  return Reason::OK;
+  bool allowed = true;
+  for (char c : id) allowed &= kClientOrderIdChars[static_cast<unsigned char>(c)];
+  return allowed ? Reason::OK : Reason::INVALID_CLIENT_ORDER_ID;
 }
 
 Reason sanitize_text(std::string_view text, OrderText& out) noexcept {
@@ -135,14 +141,21 @@ Reason sanitize_text(std::string_view text, OrderText& out) noexcept {
 
 Reason validate_order(const OrderRequest& request, const AccountTable& accounts,
                       const InstrumentTable& instruments, std::int64_t wall_now_ns, Order& out) noexcept {
-  if (!is_valid_account_name(request.account)) return Reason::INVALID_ACCOUNT;
+  // A configured name is well formed, so only a miss needs the finer check.
   const Account* account = accounts.find(request.account);
-  if (account == nullptr) return Reason::UNKNOWN_ACCOUNT;
+  if (account == nullptr) {
+    return is_valid_account_name(request.account) ? Reason::UNKNOWN_ACCOUNT : Reason::INVALID_ACCOUNT;
+  }
 
-  SymbolKey key;
-  if (canonical_symbol_key(request.symbol, key) != Reason::OK) return Reason::INVALID_SYMBOL;
-  const Instrument* instrument = instruments.find(key);
-  if (instrument == nullptr) return Reason::UNKNOWN_INSTRUMENT;
+  // The usual spellings are looked up as they are; only others are
+  // canonicalised (each registered spelling canonicalises to its key).
+  const Instrument* instrument = instruments.find_spelling(request.symbol);
+  if (instrument == nullptr) {
+    SymbolKey key;
+    if (canonical_symbol_key(request.symbol, key) != Reason::OK) return Reason::INVALID_SYMBOL;
+    instrument = instruments.find(key);
+    if (instrument == nullptr) return Reason::UNKNOWN_INSTRUMENT;
+  }
 
   // Enum values may come from anywhere (a cast, a corrupt message), so compare
   // against the valid set rather than only against `unset`.
@@ -165,7 +178,7 @@ Reason validate_order(const OrderRequest& request, const AccountTable& accounts,
     return Reason::INVALID_CLIENT_ORDER_ID;
   }
   OrderText text;
-  if (sanitize_text(request.text, text) != Reason::OK) return Reason::INVALID_TEXT;
+  if (!request.text.empty() && sanitize_text(request.text, text) != Reason::OK) return Reason::INVALID_TEXT;
 
   // Every check passed: only now touch `out`, so a rejected request never
   // leaves a half-filled order behind.

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ordergate {
 namespace {
@@ -268,6 +270,57 @@ TEST(Decimal, NamesEveryParseError) {
 TEST(Decimal, LiteralThrowsOnInvalidText) {
   EXPECT_EQ(decimal_literal("2.5"), Decimal::from_raw(2'500'000'000));
   EXPECT_THROW((void)decimal_literal("2,5"), std::invalid_argument);
+}
+
+TEST(Decimal, UnitIsOneAtEachNumberOfFractionalDigits) {
+  EXPECT_EQ(Decimal::unit(0), decimal_literal("1"));
+  EXPECT_EQ(Decimal::unit(5), decimal_literal("0.00001"));
+  EXPECT_EQ(Decimal::unit(9), decimal_literal("0.000000001"));
+  for (int digits = 0; digits <= Decimal::kFractionDigits; ++digits) {
+    EXPECT_EQ(Decimal::unit(digits).fraction_digits(), digits);
+  }
+}
+
+// StepTest replaces a division on the order path: it must agree with the
+// remainder for every step an instrument may have (powers of two, of ten,
+// odd steps, 0.25, the largest raw values) and every sign.
+TEST(StepTest, AgreesWithTheRemainderForManyStepsAndValues) {
+  std::mt19937_64 random(11);
+  std::vector<std::int64_t> steps = {1, 2, 3, 5, 7, 10, 25, 64, 1'000, 250'000'000, 1'000'000'000,
+                                     3'000'000'000, std::numeric_limits<std::int64_t>::max()};
+  for (int digits = 0; digits <= Decimal::kFractionDigits; ++digits) steps.push_back(Decimal::unit(digits).raw());
+  for (int i = 0; i < 200; ++i) steps.push_back(1 + static_cast<std::int64_t>(random() >> (1 + random() % 63)));
+  for (const std::int64_t raw_step : steps) {
+    const Decimal step = Decimal::from_raw(raw_step);
+    const StepTest test(step);
+    std::vector<std::int64_t> values = {0, 1, -1, raw_step, -raw_step, std::numeric_limits<std::int64_t>::max(),
+                                        std::numeric_limits<std::int64_t>::min()};
+    for (std::int64_t k : {2, 3, 7, 1000}) {
+      if (raw_step <= std::numeric_limits<std::int64_t>::max() / k) {
+        values.push_back(raw_step * k);
+        values.push_back(raw_step * k + 1);
+        values.push_back(-raw_step * k);
+        values.push_back(raw_step * k - 1);
+      }
+    }
+    for (int i = 0; i < 300; ++i) values.push_back(static_cast<std::int64_t>(random()));
+    for (const std::int64_t raw : values) {
+      const Decimal value = Decimal::from_raw(raw);
+      // The remainder of INT64_MIN by -1 would overflow; steps are positive.
+      const bool expected = raw % raw_step == 0;
+      ASSERT_EQ(test.divides(value), expected) << raw << " by " << raw_step;
+      ASSERT_EQ(value.is_multiple_of(step), expected) << raw << " by " << raw_step;
+    }
+  }
+}
+
+TEST(StepTest, ANonPositiveStepAdmitsOnlyZero) {
+  for (const Decimal step : {Decimal{}, decimal_literal("-0.5")}) {
+    const StepTest test(step);
+    EXPECT_TRUE(test.divides(Decimal{}));
+    EXPECT_FALSE(test.divides(decimal_literal("1")));
+    EXPECT_FALSE(test.divides(decimal_literal("-0.5")));
+  }
 }
 
 }  // namespace

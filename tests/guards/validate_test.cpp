@@ -436,5 +436,44 @@ TEST_F(ValidateOrder, RejectsBadClientOrderIdAndTextLast) {
   EXPECT_EQ(validate(), Reason::INVALID_CLIENT_ORDER_ID);
 }
 
+// The usual spellings are found by exact lookup and the rest through
+// canonicalisation; both must name the same instrument, and only
+// spellings canonicalisation accepts may be found at all.
+TEST_F(ValidateOrder, EverySpellingOfAnInstrumentNamesItWhicheverWayItIsFound) {
+  struct Case {
+    std::string_view symbol;
+    InstrumentId instrument;
+    bool exact;  // found without canonicalising
+  };
+  for (const Case& c : {Case{"EUR/USD", 0, true}, Case{"EUR_USD", 0, true}, Case{"EUR-USD", 0, true},
+                        Case{"EURUSD", 0, true}, Case{"eur/usd", 0, false}, Case{"EurUsd", 0, false},
+                        Case{"EURUSD=X", 0, false}, Case{"eur_usd=x", 0, false}, Case{"BTC/USDT", 1, true},
+                        Case{"BTCUSDT", 1, true}, Case{"btc-usdt", 1, false}}) {
+    EXPECT_EQ(instruments_.find_spelling(c.symbol) != nullptr, c.exact) << c.symbol;
+    request_.symbol = c.symbol;
+    request_.quantity = decimal_literal(c.instrument == 0 ? "10000" : "0.5");
+    request_.price = decimal_literal(c.instrument == 0 ? "1.08460" : "64000.01");
+    order_ = Order{};
+    ASSERT_EQ(validate(), Reason::OK) << c.symbol;
+    EXPECT_EQ(order_.instrument_id, c.instrument) << c.symbol;
+    EXPECT_EQ(key_of(c.symbol), instruments_[c.instrument].key) << c.symbol;
+  }
+  for (std::string_view symbol :
+       Texts{std::string_view("EUR/USD\0", 8), "EUR//USD", "EUR/USD ", "/EURUSD", "EUR.USD"}) {
+    EXPECT_EQ(instruments_.find_spelling(symbol), nullptr) << symbol;
+    request_.symbol = symbol;
+    EXPECT_EQ(validate(), Reason::INVALID_SYMBOL) << symbol;
+  }
+}
+
+TEST_F(ValidateOrder, AnOrderWithoutTextHasNoneWhateverTheOrderHeldBefore) {
+  request_.text = "  momentum  ";
+  ASSERT_EQ(validate(), Reason::OK);
+  EXPECT_EQ(order_.text.view(), "momentum");
+  request_.text = {};
+  ASSERT_EQ(validate(), Reason::OK);
+  EXPECT_EQ(order_.text.view(), "");
+}
+
 }  // namespace
 }  // namespace ordergate::guards

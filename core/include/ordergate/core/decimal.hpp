@@ -62,6 +62,13 @@ class Decimal {
   [[nodiscard]] constexpr Decimal abs() const noexcept { return Decimal{raw_ < 0 ? -raw_ : raw_}; }
   [[nodiscard]] constexpr Decimal operator-() const noexcept { return Decimal{-raw_}; }
 
+  /// 10^-digits (`digits` within 0..9): 1, 0.1, ..., 0.000000001.
+  static constexpr Decimal unit(int digits) noexcept {
+    std::int64_t raw = kScale;
+    for (int i = 0; i < digits && i < kFractionDigits; ++i) raw /= 10;
+    return Decimal{raw};
+  }
+
   /// Number of significant fractional digits (0 for whole numbers).
   [[nodiscard]] int fraction_digits() const noexcept;
 
@@ -101,6 +108,49 @@ class Decimal {
  private:
   constexpr explicit Decimal(std::int64_t raw) noexcept : raw_(raw) {}
   std::int64_t raw_ = 0;
+};
+
+/// Whether values are multiples of one fixed positive step, without a
+/// division: the step is 2^shift times an odd number m, and a magnitude is
+/// a multiple of it when its low `shift` bits are zero and the rest, times
+/// m's inverse modulo 2^64, is at most (2^64 - 1) / m (multiplying by the
+/// inverse maps the multiples of m, and only them, onto 0..that bound).
+/// The instrument tables keep one per tick and lot step and per allowed
+/// precision, which validation tests every order against.
+class StepTest {
+ public:
+  constexpr StepTest() noexcept = default;
+  /// `step` must be positive; a non-positive step admits only zero.
+  explicit constexpr StepTest(Decimal step) noexcept {
+    if (!step.is_positive()) {
+      low_mask_ = ~std::uint64_t{0};
+      return;
+    }
+    auto odd = static_cast<std::uint64_t>(step.raw());
+    while ((odd & 1) == 0) {
+      odd >>= 1;
+      ++shift_;
+    }
+    low_mask_ = (std::uint64_t{1} << shift_) - 1;
+    // Newton's iteration: each step doubles the correct low bits, from the
+    // three that odd * odd == 1 (mod 8) gives.
+    std::uint64_t inverse = odd;
+    for (int i = 0; i < 5; ++i) inverse *= 2 - odd * inverse;
+    inverse_ = inverse;
+    limit_ = ~std::uint64_t{0} / odd;
+  }
+
+  [[nodiscard]] constexpr bool divides(Decimal value) const noexcept {
+    const auto raw = static_cast<std::uint64_t>(value.raw());
+    const std::uint64_t magnitude = value.is_negative() ? 0 - raw : raw;
+    return (magnitude & low_mask_) == 0 && (magnitude >> shift_) * inverse_ <= limit_;
+  }
+
+ private:
+  std::uint64_t low_mask_ = 0;
+  std::uint64_t inverse_ = 1;
+  std::uint64_t limit_ = ~std::uint64_t{0};
+  unsigned shift_ = 0;
 };
 
 /// Short, stable name of a parse error, for messages.

@@ -13,6 +13,7 @@
 #include "ordergate/core/decimal.hpp"
 #include "ordergate/core/fixed_string.hpp"
 #include "ordergate/core/order.hpp"
+#include "ordergate/core/short_text_index.hpp"
 
 namespace ordergate {
 
@@ -55,6 +56,12 @@ struct Instrument {
   std::int64_t max_quote_age_ns = 0;
   int price_digits = 0;     ///< fractional digits of tick_size
   int quantity_digits = 0;  ///< fractional digits of lot_step
+  // Validation's tests, precomputed: a price with at most price_digits
+  // fractional digits, on the tick grid; the same for quantities.
+  StepTest price_precision;
+  StepTest tick_grid;
+  StepTest quantity_precision;
+  StepTest lot_grid;
 };
 
 /// Immutable table of instruments with an allocation-free lookup by key.
@@ -66,6 +73,11 @@ class InstrumentTable {
   explicit InstrumentTable(const std::vector<InstrumentSpec>& specs);
 
   [[nodiscard]] const Instrument* find(const SymbolKey& key) const noexcept;
+  /// The instrument a symbol spelled exactly as its name ("EUR/USD"), its
+  /// key ("EURUSD") or with `_` or `-` for the slash names, without
+  /// canonicalising it; nullptr for any other text (which may still name
+  /// an instrument once canonicalised).
+  [[nodiscard]] const Instrument* find_spelling(std::string_view symbol) const noexcept;
   [[nodiscard]] const Instrument* find_name(std::string_view canonical_name) const noexcept;
   [[nodiscard]] const Instrument& operator[](InstrumentId id) const noexcept { return instruments_[id]; }
   [[nodiscard]] std::size_t size() const noexcept { return instruments_.size(); }
@@ -73,7 +85,7 @@ class InstrumentTable {
 
  private:
   std::vector<Instrument> instruments_;
-  std::vector<std::uint16_t> slots_;  // open addressing; 0 = empty, else id + 1
+  ShortTextIndex spellings_;  // each instrument's key and usual spellings
 };
 
 using AccountName = FixedString<32>;
@@ -124,6 +136,7 @@ class AccountTable {
 
  private:
   std::vector<Account> accounts_;
+  ShortTextIndex names_;
 };
 
 /// True when `name` is a well-formed account name: 1-32 of [A-Za-z0-9._-].

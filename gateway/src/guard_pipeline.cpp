@@ -91,6 +91,11 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Cancels only reduce risk, so they do not ask.
   if (!audit_.healthy()) return reject(handle, nullptr, Reason::AUDIT_UNAVAILABLE);
   SessionSlot& slot = *handle.slot;
+  // The duplicate index's entry for this id, loaded while the guards
+  // below run. A valid id is copied unchanged into the order, so the key
+  // is the order's; an invalid one is refused before the key is used.
+  const std::uint64_t key = guards::ClientOrderIdIndex::key(slot.principal, request.client_order_id);
+  order_index_.prefetch(key);
   Snapshot& snapshot = current();
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;
@@ -132,8 +137,6 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   if (Reason reason = guards::check_order_risk(order, instrument, quote, now_ns); reason != Reason::OK) {
     return reject(handle, &order, reason);
   }
-  const std::uint64_t key =
-      guards::ClientOrderIdIndex::key(order.principal_id, order.client_order_id.view());
   if (order_index_.contains(key, now_ns)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
   // Reduce-only here and, where the venue has the form, at the venue too:
   // a protective fill may close the position while the order travels.

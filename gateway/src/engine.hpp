@@ -628,7 +628,12 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<OrderRecord[]> records_;
   std::uint32_t record_bits_ = 0;   // order id = generation << record_bits_ | record index
   std::uint32_t record_mask_ = 0;
-  std::atomic<std::uint32_t> fresh_records_{0};  // records [0, this) have been used
+  // Written by submit for every order until each record has been used
+  // once: on a line of its own, since the broker threads read the fields
+  // around it for every report, and a write to a line they share would
+  // bring it back to the submitting core for every order (docs/benchmarks.md,
+  // cache lines).
+  alignas(kCacheLine) std::atomic<std::uint32_t> fresh_records_{0};  // records [0, this) have been used
   SlotRing free_records_;
   std::atomic<std::uint32_t> retired_head_{kNoOrder};
   std::atomic<std::uint32_t> retired_count_{0};

@@ -117,7 +117,8 @@ struct GatewayConfig {
   IdleStrategy idle_strategy = IdleStrategy::backoff;
   /// Count every decision by principal, account and reason, and time each
   /// `submit` (one more monotonic clock read), for `Gateway::metrics()`.
-  /// Memory: max_sessions x (accounts + 1) x about 640 bytes.
+  /// Memory: max_sessions x (accounts + 1) x about 1.1 KB (orders, cancels
+  /// and amends by reason).
   bool metrics = true;
   /// With `metrics`: each session times one `submit` in this many (the
   /// first, then every Nth) for the guard latency histogram; a power of two,

@@ -1,5 +1,7 @@
 #include "router.hpp"
 
+#include <charconv>
+
 namespace ordergate::sim {
 
 namespace {
@@ -34,6 +36,7 @@ HttpResponse Admin::handle(const HttpRequest& request) {
   if (request.path == "/sim/orders" && request.method == "GET") return orders(request);
   if (request.path == "/sim/stats" && request.method == "GET") return stats();
   if (request.path == "/sim/faults" && request.method == "POST") return faults(request);
+  if (request.path == "/sim/echo" && request.method == "POST") return echo(request);
   return admin_error(404, "no such admin endpoint (see docs/simulator.md)");
 }
 
@@ -108,6 +111,27 @@ HttpResponse Admin::orders(const HttpRequest& request) {
   }
   out.end_array().member_int("count", static_cast<std::int64_t>(count)).end_object();
   return json_reply(200, out.take());
+}
+
+// The floor of a broker round trip: a request answered at once, with a
+// reply of the size asked for (`bytes`, the size of a venue's order reply),
+// so a benchmark can compare an order with the bare HTTPS exchange of the
+// same size over the same connection.
+HttpResponse Admin::echo(const HttpRequest& request) {
+  constexpr std::size_t kMaxEchoBytes = 1 << 20;
+  const auto params = parse_params(request.query);
+  const std::string text = find_param(params, "bytes").value_or("");
+  std::size_t bytes = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || bytes < 2 ||
+      bytes > kMaxEchoBytes) {
+    return admin_error(400, "'bytes' is the size of the reply, 2..1048576");
+  }
+  // A JSON string of that many bytes, quotes included.
+  std::string body(bytes, 'x');
+  body.front() = '"';
+  body.back() = '"';
+  return json_reply(200, std::move(body));
 }
 
 HttpResponse Admin::stats() {

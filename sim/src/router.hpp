@@ -29,6 +29,7 @@ class Admin {
   HttpResponse orders(const HttpRequest& request);
   HttpResponse stats();
   HttpResponse faults(const HttpRequest& request);
+  HttpResponse echo(const HttpRequest& request);
 
   PriceBoard& board_;
   OandaVenue* oanda_;

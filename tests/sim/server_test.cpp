@@ -92,5 +92,24 @@ TEST(SimFaults, AdminCanArmFailuresForTheNextOrders) {
   EXPECT_NE(client.request("GET", "/sim/orders").body.find("\"count\":2"), std::string::npos);
 }
 
+// The benchmarks' floor: a reply of exactly the size asked for, at once.
+TEST(SimEcho, AnswersWithAJsonStringOfTheSizeAskedForAndRefusesBadSizes) {
+  SimProcess sim({});
+  TlsClient client(sim.port(), sim.ca_file());
+  const auto reply = client.request("POST", "/sim/echo?bytes=700", std::string(150, 'o'));
+  EXPECT_EQ(reply.status, 200);
+  ASSERT_EQ(reply.body.size(), 700u);
+  EXPECT_EQ(reply.body.front(), '"');
+  EXPECT_EQ(reply.body.back(), '"');
+  EXPECT_EQ(reply.body.find_first_not_of('x', 1), 699u);
+  for (const char* bad : {"/sim/echo", "/sim/echo?bytes=", "/sim/echo?bytes=1", "/sim/echo?bytes=12x",
+                          "/sim/echo?bytes=-5", "/sim/echo?bytes=1048577"}) {
+    const auto refused = client.request("POST", bad);
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_NE(refused.body.find("'bytes' is the size of the reply"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(client.request("GET", "/sim/echo?bytes=10").status, 404);
+}
+
 }  // namespace
 }  // namespace ordergate::sim::testing

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "bench_instrument.hpp"
 #include "latency.hpp"
 #include "temporary_directory.hpp"
 #include "ordergate/core/clock.hpp"
@@ -43,18 +44,8 @@ std::uint32_t order_capacity() {
 // order: windows admit a billion a second, positions stay near flat.
 GatewayConfig bench_config(std::uint32_t order_capacity, IdleStrategy idle) {
   GatewayConfig config;
-  InstrumentSpec instrument;
-  instrument.name = std::string(kSymbol);
-  instrument.tick_size = decimal_literal("0.00001");
-  instrument.lot_step = decimal_literal("1");
-  instrument.min_quantity = decimal_literal("1");
-  instrument.max_quantity = decimal_literal("100000000");
-  instrument.max_order_quantity = decimal_literal("10000000");
-  instrument.max_notional = decimal_literal("100000000");
-  instrument.max_position = decimal_literal("1000000000");
-  instrument.price_band_bps = 100;
+  InstrumentSpec instrument = bench_instrument(std::string(kSymbol));
   instrument.max_open_orders = 4'000'000'000u;
-  instrument.max_quote_age_ns = 3'600 * kNanosPerSecond;
   config.instruments.push_back(instrument);
   config.accounts.push_back(AccountSpec{std::string(kAccount), "paper"});
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bench_instrument.hpp"
 #include "latency.hpp"
 #include "ordergate/adapters/paper/paper_broker.hpp"
 #include "ordergate/core/clock.hpp"
@@ -38,21 +39,7 @@ class CountingSink final : public ExecutionSink {
   std::uint64_t canceled = 0;
 };
 
-InstrumentTable instruments() {
-  InstrumentSpec spec;
-  spec.name = "EUR/USD";
-  spec.tick_size = decimal_literal("0.00001");
-  spec.lot_step = decimal_literal("1");
-  spec.min_quantity = decimal_literal("1");
-  spec.max_quantity = decimal_literal("100000000");
-  spec.max_order_quantity = decimal_literal("10000000");
-  spec.max_notional = decimal_literal("100000000");
-  spec.max_position = decimal_literal("1000000000");
-  spec.price_band_bps = 100;
-  spec.max_open_orders = 1'000'000;
-  spec.max_quote_age_ns = 3'600 * kNanosPerSecond;
-  return InstrumentTable({spec});
-}
+InstrumentTable instruments() { return InstrumentTable({bench_instrument()}); }
 
 // A started paper broker, with its state file in a fresh directory or none.
 struct Fixture {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_instrument.hpp"
 #include "latency.hpp"
 #include "ordergate/core/instrument.hpp"
 #include "ordergate/guards/validate.hpp"
@@ -14,31 +15,18 @@
 namespace ordergate::bench {
 namespace {
 
-InstrumentSpec fx(const char* name, const char* tick) {
-  InstrumentSpec spec;
-  spec.name = name;
-  spec.tick_size = decimal_literal(tick);
-  spec.lot_step = decimal_literal("1");
-  spec.min_quantity = decimal_literal("1");
-  spec.max_quantity = decimal_literal("100000000");
-  spec.max_order_quantity = decimal_literal("10000000");
-  spec.max_notional = decimal_literal("100000000");
-  spec.max_position = decimal_literal("1000000000");
-  spec.price_band_bps = 100;
-  spec.max_open_orders = 1000;
-  spec.max_quote_age_ns = 1'000'000'000;
-  return spec;
-}
-
 // `spelling` 0: the instrument's own name ("EUR/USD"), what a bot that read
 // it from the gateway sends; 1: the compact key ("EURUSD"); 2: a spelling
-// that needs canonicalising ("eur_usd=X"). `type` 0: market IOC; 1: limit
+// that needs canonicalising ("eur_usd=X"). `limit` 0: market IOC; 1: limit
 // GTC with a price.
 void BM_ValidateOrder(benchmark::State& state) {
   ScopedPin pin(0);
-  const InstrumentTable instruments({fx("EUR/USD", "0.00001"), fx("GBP/USD", "0.00001"), fx("USD/JPY", "0.001"),
-                                     fx("AUD/USD", "0.00001"), fx("USD/CHF", "0.00001"), fx("USD/CAD", "0.00001"),
-                                     fx("NZD/USD", "0.00001"), fx("EUR/GBP", "0.00001")});
+  std::vector<InstrumentSpec> specs;
+  for (const char* name : {"EUR/USD", "GBP/USD", "AUD/USD", "USD/CHF", "USD/CAD", "NZD/USD", "EUR/GBP"}) {
+    specs.push_back(bench_instrument(name));
+  }
+  specs.push_back(bench_instrument("USD/JPY", "0.001"));
+  const InstrumentTable instruments(specs);
   const AccountTable accounts({AccountSpec{"fx-live", "oanda"}, AccountSpec{"fx-hedge", "oanda"}});
   constexpr std::array<std::string_view, 3> kSpellings = {"EUR/USD", "EURUSD", "eur_usd=X"};
   const auto spelling = static_cast<std::size_t>(state.range(0));

@@ -53,15 +53,20 @@ std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view cl
   std::uint64_t hash = 0;
   if (client_order_id.size() <= TextWords::kMaxLength) {
     // Every valid client order id: two independent folded multiplies of
-    // the id's words (the length and principal folded in), then a third of
-    // both. A few multiplies instead of one per byte, and every input bit
-    // reaches the low bits the table indexes by.
+    // the id's words, then a third of both with the length and principal
+    // (texts of different lengths may have the same words). A few
+    // multiplies instead of one per byte, and every input bit reaches the
+    // low bits the table indexes by. The length and principal go in
+    // multiplied by an odd constant, never XORed onto the text's own
+    // bytes, where a text could cancel them out.
     const TextWords words = TextWords::of(client_order_id);
-    const std::uint64_t left = fold_multiply(words.word[0] ^ 0xA0761D6478BD642Full,
-                                             words.word[1] ^ 0xE7037ED1A0B428DBull ^ words.length);
-    const std::uint64_t right = fold_multiply(words.word[2] ^ 0x8EBC6AF09C88C6E3ull,
-                                              words.word[3] ^ 0x589965CC75374CC3ull ^ (std::uint64_t{principal} << 48));
-    hash = fmix64(fold_multiply(left ^ 0x1D8E4E27C47D124Full, right ^ 0x9E3779B97F4A7C15ull));
+    const std::uint64_t left =
+        fold_multiply(words.word[0] ^ 0xA0761D6478BD642Full, words.word[1] ^ 0xE7037ED1A0B428DBull);
+    const std::uint64_t right =
+        fold_multiply(words.word[2] ^ 0x8EBC6AF09C88C6E3ull, words.word[3] ^ 0x589965CC75374CC3ull);
+    const std::uint64_t tag = (words.length << 16) | principal;
+    hash = fmix64(
+        fold_multiply(left ^ 0x1D8E4E27C47D124Full ^ (tag * 0xD6E8FEB86659FD93ull), right ^ 0x9E3779B97F4A7C15ull));
   } else {
     // Longer texts are never valid ids; they still get a key, byte by byte.
     // The principal has a fixed width, so (principal, id) pairs never

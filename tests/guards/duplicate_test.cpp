@@ -38,6 +38,28 @@ TEST(ClientOrderIdKey, SeparatesPrincipalsAndIds) {
   EXPECT_NE(ClientOrderIdIndex::key(1, std::string_view("a\0", 2)), ClientOrderIdIndex::key(1, "a"));
 }
 
+// The key reads an id as overlapping words: ids whose words agree (the
+// same letter repeated, one byte longer) or that differ only where the
+// length or the principal could be folded in must still differ.
+TEST(ClientOrderIdKey, SeparatesIdsWithTheSameWordsAndEveryPrincipal) {
+  std::set<std::uint64_t> keys;
+  std::size_t made = 0;
+  for (PrincipalId principal :
+       {PrincipalId{0}, PrincipalId{1}, PrincipalId{2}, PrincipalId{0x0100}, PrincipalId{0xFFFF}}) {
+    for (std::size_t length = 1; length <= 32; ++length) {
+      for (char c : {'a', 'b', '0'}) {
+        keys.insert(ClientOrderIdIndex::key(principal, std::string(length, c)));
+        ++made;
+      }
+    }
+    // Nine and ten bytes whose second words differ by what 9 ^ 10 flips.
+    keys.insert(ClientOrderIdIndex::key(principal, "zbaaaaaaa"));
+    keys.insert(ClientOrderIdIndex::key(principal, "zbaaaaaaaa"));
+    made += 2;
+  }
+  EXPECT_EQ(keys.size(), made);
+}
+
 TEST(ClientOrderIdKey, SpreadsSequentialIdsAcrossTheLowBits) {
   // The table indexes by the low bits; sequential ids must not pile up.
   std::set<std::uint64_t> buckets;

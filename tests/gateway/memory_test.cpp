@@ -55,6 +55,16 @@ std::int64_t added_by(const GatewayConfig& config, std::unique_ptr<Gateway>& kee
   return resident_bytes() - before;
 }
 
+// Resident bytes per unit of the one setting in which `small` and `large`
+// differ by `units`, both gateways alive at once.
+double added_per_unit(const GatewayConfig& small, const GatewayConfig& large, std::size_t units) {
+  std::unique_ptr<Gateway> first;
+  std::unique_ptr<Gateway> second;
+  const std::int64_t small_bytes = added_by(small, first);
+  const std::int64_t large_bytes = added_by(large, second);
+  return static_cast<double>(large_bytes - small_bytes) / static_cast<double>(units);
+}
+
 // Per order of `order_capacity`: its record, its four entries of the
 // duplicate index (the default duplicate_capacity) and its cell of the
 // free-record ring. The index's and the ring's sizes are powers of two, so
@@ -69,12 +79,7 @@ TEST(GatewayMemory, EachOrderOfCapacityCostsItsRecordFourIndexEntriesAndAFreeLis
   small.order_capacity = 1u << 18;  // from here on the index is 4 x capacity
   GatewayConfig large = small;
   large.order_capacity = 1u << 19;
-  std::unique_ptr<Gateway> first;
-  std::unique_ptr<Gateway> second;
-  const std::int64_t small_bytes = added_by(small, first);
-  const std::int64_t large_bytes = added_by(large, second);
-  const double per_order =
-      static_cast<double>(large_bytes - small_bytes) / (large.order_capacity - small.order_capacity);
+  const double per_order = added_per_unit(small, large, large.order_capacity - small.order_capacity);
   std::printf("resident bytes per order of capacity: %.1f (computed %zu)\n", per_order, kPerOrder);
   // Within 2%: the kernel counts whole pages.
   EXPECT_GT(per_order, 0.98 * kPerOrder);
@@ -97,12 +102,7 @@ TEST(GatewayMemory, EachSessionSlotCostsItsSlotCountersAndTheFirstBlocksOfItsRep
   const std::size_t counters = 3 * (accounts + 1) * kReasonCount * sizeof(std::uint64_t);
   const std::size_t always = sizeof(detail::SessionSlot) + counters + sizeof(detail::DispatchedCount);
   const std::size_t queue_blocks = 6 * 32 * sizeof(ExecutionReport);
-  std::unique_ptr<Gateway> first;
-  std::unique_ptr<Gateway> second;
-  const std::int64_t small_bytes = added_by(small, first);
-  const std::int64_t large_bytes = added_by(large, second);
-  const double per_slot =
-      static_cast<double>(large_bytes - small_bytes) / (large.max_sessions - small.max_sessions);
+  const double per_slot = added_per_unit(small, large, large.max_sessions - small.max_sessions);
   std::printf("resident bytes per session slot: %.1f (slot and counters %zu, queue blocks up to %zu)\n", per_slot,
               always, queue_blocks);
   EXPECT_GT(per_slot, static_cast<double>(always));

@@ -58,6 +58,21 @@ constexpr std::array<FieldSpec, 21> kFields = {{
 
 constexpr std::array<Stream, 3> kStreamList = {kStreamExecutions, kStreamRejections, kStreamTradingState};
 
+// A field by name: the length first, so most entries cost one compare.
+const FieldSpec* find_field(std::string_view name) noexcept {
+  for (const FieldSpec& spec : kFields) {
+    if (spec.name.size() == name.size() && spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+const OpSpec* find_op(std::string_view name) noexcept {
+  for (const OpSpec& spec : kOps) {
+    if (spec.name.size() == name.size() && spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
 std::string_view field_name(std::uint32_t field) noexcept {
   for (const FieldSpec& spec : kFields) {
     if (spec.field == field) return spec.name;
@@ -168,10 +183,7 @@ bool Decoder::decode(std::string_view line, Request& request, DecodeError& error
   if (error.code != ErrorCode::none) return false;
   if (!(request.fields & kOp)) return fail(error, ErrorCode::missing_field, "field 'op' is required");
 
-  const OpSpec* op = nullptr;
-  for (const OpSpec& candidate : kOps) {
-    if (candidate.name == op_name) op = &candidate;
-  }
+  const OpSpec* op = find_op(op_name);
   if (op == nullptr) return fail(error, ErrorCode::unknown_op, "unknown op");
   request.op = op->op;
   const std::uint32_t missing = op->required & ~request.fields;
@@ -200,10 +212,7 @@ bool Decoder::decode_member(simdjson::simdjson_result<simdjson::ondemand::field>
   if (std::move(field_result).get(field)) return malformed(error, "malformed object");
   std::string_view key;
   if (field.unescaped_key().get(key)) return malformed(error, "malformed key");
-  const FieldSpec* spec = nullptr;
-  for (const FieldSpec& candidate : kFields) {
-    if (candidate.name == key) spec = &candidate;
-  }
+  const FieldSpec* spec = find_field(key);
   if (spec == nullptr) return fail(error, ErrorCode::unknown_field, "unknown field");
   if (request.fields & spec->field) {
     return fail(error, ErrorCode::invalid_field, "field '" + std::string(spec->name) + "' given twice");
@@ -212,42 +221,43 @@ bool Decoder::decode_member(simdjson::simdjson_result<simdjson::ondemand::field>
   simdjson::ondemand::value value = field.value();
   json_type type;
   if (value.type().get(type)) return malformed(error, "malformed value");
-  const std::string where = "field '" + std::string(spec->name) + "'";
+  // Built only for an error message: most members have none.
+  const auto where = [spec] { return "field '" + std::string(spec->name) + "'"; };
 
   // The raw text of a number; simdjson's on-demand API does not check it
   // until it is converted, and decimals are never converted through it.
   auto number_text = [&](std::string_view& out) {
     out = value.raw_json_token();
     while (!out.empty() && (out.back() == ' ' || out.back() == '\t' || out.back() == '\r')) out.remove_suffix(1);
-    if (!is_json_number(out)) return fail(error, ErrorCode::invalid_json, where + " is not a JSON number");
+    if (!is_json_number(out)) return fail(error, ErrorCode::invalid_json, where() + " is not a JSON number");
     return true;
   };
   auto read_string = [&](std::string_view& out) {
-    if (type != json_type::string) return fail(error, ErrorCode::invalid_field, where + " must be a string");
-    if (value.get_string().get(out)) return malformed(error, where + " is malformed");
+    if (type != json_type::string) return fail(error, ErrorCode::invalid_field, where() + " must be a string");
+    if (value.get_string().get(out)) return malformed(error, where() + " is malformed");
     if (out.size() > kMaxStringField) {
       out = {};
-      return fail(error, ErrorCode::invalid_field, where + " is too long");
+      return fail(error, ErrorCode::invalid_field, where() + " is too long");
     }
     return true;
   };
   auto read_decimal = [&](Decimal& out) {
     std::string_view text;
     if (type == json_type::string) {
-      if (value.get_string().get(text)) return malformed(error, where + " is malformed");
+      if (value.get_string().get(text)) return malformed(error, where() + " is malformed");
     } else if (type == json_type::number) {
       // Read from the number's own text, never through a double.
       if (!number_text(text)) return false;
     } else {
-      return fail(error, ErrorCode::invalid_field, where + " must be a decimal string such as \"1.08463\"");
+      return fail(error, ErrorCode::invalid_field, where() + " must be a decimal string such as \"1.08463\"");
     }
     const DecimalError parsed = Decimal::parse_strict(text, out);
     if (parsed == DecimalError::too_precise) {
       error.reject_reason = spec->field == kQty ? Reason::QUANTITY_PRECISION_EXCEEDED : Reason::PRICE_PRECISION_EXCEEDED;
-      return fail(error, ErrorCode::invalid_field, where + ": more than 9 decimal places");
+      return fail(error, ErrorCode::invalid_field, where() + ": more than 9 decimal places");
     }
     if (parsed != DecimalError::ok) {
-      return fail(error, ErrorCode::invalid_field, where + " is not a plain decimal number");
+      return fail(error, ErrorCode::invalid_field, where() + " is not a plain decimal number");
     }
     return true;
   };
@@ -490,7 +500,51 @@ void write_notice(std::string& out, std::string_view code, std::string_view mess
   json.begin().string("type", "notice").string("code", code).string("message", message).end();
 }
 
+// Each member is composed on the stack and appended once: a line of
+// fifteen members then costs fifteen appends, not sixty.
+namespace {
+
+constexpr std::size_t kShortText = 64;  // names and values composed on the stack
+constexpr char kHex[] = "0123456789abcdef";
+
+// Writes `text` JSON-escaped at `at` (up to 6 bytes per byte); returns the end.
+char* escape_into(char* at, std::string_view text) noexcept {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && c != '"' && c != '\\') {
+      *at++ = c;
+    } else if (byte >= 0x20) {
+      *at++ = '\\';
+      *at++ = c;
+    } else {
+      std::memcpy(at, "\\u00", 4);
+      at[4] = kHex[byte >> 4];
+      at[5] = kHex[byte & 0x0F];
+      at += 6;
+    }
+  }
+  return at;
+}
+
+}  // namespace
+
+char* JsonWriter::key_into(char* at, std::string_view name) noexcept {
+  if (!first_) *at++ = ',';
+  first_ = false;
+  *at++ = '"';
+  std::memcpy(at, name.data(), name.size());
+  at += name.size();
+  *at++ = '"';
+  *at++ = ':';
+  return at;
+}
+
 JsonWriter& JsonWriter::key(std::string_view name) {
+  if (name.size() <= kShortText) {
+    char buffer[kShortText + 4];
+    out_.append(buffer, static_cast<std::size_t>(key_into(buffer, name) - buffer));
+    return *this;
+  }
   separator();
   out_ += '"';
   out_ += name;
@@ -499,6 +553,15 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 }
 
 JsonWriter& JsonWriter::string(std::string_view name, std::string_view value) {
+  if (name.size() <= kShortText && value.size() <= kShortText) {
+    char buffer[kShortText + 4 + 6 * kShortText + 2];
+    char* at = key_into(buffer, name);
+    *at++ = '"';
+    at = escape_into(at, value);
+    *at++ = '"';
+    out_.append(buffer, static_cast<std::size_t>(at - buffer));
+    return *this;
+  }
   key(name);
   out_ += '"';
   escaped(value);
@@ -507,25 +570,48 @@ JsonWriter& JsonWriter::string(std::string_view name, std::string_view value) {
 }
 
 JsonWriter& JsonWriter::raw(std::string_view name, std::string_view json) {
+  if (name.size() <= kShortText && json.size() <= kShortText) {
+    char buffer[2 * kShortText + 4];
+    char* at = key_into(buffer, name);
+    std::memcpy(at, json.data(), json.size());
+    out_.append(buffer, static_cast<std::size_t>(at + json.size() - buffer));
+    return *this;
+  }
   key(name);
   out_ += json;
   return *this;
 }
 
 JsonWriter& JsonWriter::integer(std::string_view name, std::int64_t value) {
-  key(name);
-  char buffer[24];
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (name.size() > kShortText) {
+    key(name);
+    char buffer[24];
+    const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out_.append(buffer, static_cast<std::size_t>(end - buffer));
+    return *this;
+  }
+  char buffer[kShortText + 4 + 24];
+  char* at = key_into(buffer, name);
+  const auto [end, error] = std::to_chars(at, buffer + sizeof buffer, value);
   out_.append(buffer, static_cast<std::size_t>(end - buffer));
   return *this;
 }
 
 JsonWriter& JsonWriter::decimal(std::string_view name, Decimal value) {
-  key(name);
-  char buffer[Decimal::kMaxPrintedLength];
-  out_ += '"';
-  out_.append(buffer, value.to_chars(buffer));
-  out_ += '"';
+  if (name.size() > kShortText) {
+    key(name);
+    char buffer[Decimal::kMaxPrintedLength];
+    out_ += '"';
+    out_.append(buffer, value.to_chars(buffer));
+    out_ += '"';
+    return *this;
+  }
+  char buffer[kShortText + 4 + Decimal::kMaxPrintedLength + 2];
+  char* at = key_into(buffer, name);
+  *at++ = '"';
+  at += value.to_chars(at);
+  *at++ = '"';
+  out_.append(buffer, static_cast<std::size_t>(at - buffer));
   return *this;
 }
 
@@ -543,19 +629,12 @@ JsonWriter& JsonWriter::array_begin(std::string_view name) {
 }
 
 void JsonWriter::escaped(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out_ += '\\';
-      out_ += c;
-    } else if (byte < 0x20) {
-      out_ += "\\u00";
-      out_ += kHex[byte >> 4];
-      out_ += kHex[byte & 0x0F];
-    } else {
-      out_ += c;
-    }
+  // Long text: escaped a piece at a time.
+  char buffer[6 * kShortText];
+  while (!text.empty()) {
+    const std::string_view piece = text.substr(0, kShortText);
+    out_.append(buffer, static_cast<std::size_t>(escape_into(buffer, piece) - buffer));
+    text.remove_prefix(piece.size());
   }
 }
 

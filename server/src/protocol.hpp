@@ -126,6 +126,8 @@ class JsonWriter {
  private:
   void separator() { if (!first_) out_ += ','; first_ = false; }
   void escaped(std::string_view text);
+  // Writes `,"name":` (no comma for the first member) at `at`; returns the end.
+  char* key_into(char* at, std::string_view name) noexcept;
   std::string& out_;
   bool first_ = true;
 };

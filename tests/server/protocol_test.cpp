@@ -462,6 +462,34 @@ TEST(Protocol, ReplaceMapsOnlyTheFieldsGivenOntoTheAmend) {
   EXPECT_NE(wire.error.message.find("new_cl_ord_id"), std::string::npos);
 }
 
+// Short members are composed on the stack, long ones appended in pieces:
+// both must write the same JSON, whatever the value holds.
+TEST(Protocol, WriterEscapesShortAndLongValuesAlike) {
+  const std::string awkward = std::string("q\"b\\c\x01\x1f\ty") + "\xc3\xa9";  // quote, backslash, controls, UTF-8
+  for (const std::size_t length : {0, 1, 63, 64, 65, 130, 300}) {
+    std::string value;
+    while (value.size() < length) value += awkward;
+    value.resize(length);
+    if (!value.empty() && static_cast<unsigned char>(value.back()) == 0xc3) value.back() = 'x';  // no half character
+    for (const std::string& name : {std::string("v"), std::string(70, 'n')}) {
+      std::string out;
+      JsonWriter(out).begin().string(name, value).integer("i", -42).decimal(name + "d", decimal_literal("1.5")).end();
+      simdjson::dom::parser parser;
+      simdjson::dom::object object;
+      ASSERT_EQ(parser.parse(out).get(object), simdjson::SUCCESS) << out;
+      std::string_view read;
+      ASSERT_EQ(object[name].get(read), simdjson::SUCCESS) << out;
+      EXPECT_EQ(read, value) << "length " << length;
+      EXPECT_EQ(std::int64_t(object["i"]), -42);
+      EXPECT_EQ(std::string_view(object[name + "d"]), "1.5");
+      EXPECT_EQ(out.find('\x01'), std::string::npos) << "a control character is written escaped";
+    }
+  }
+  std::string out;
+  JsonWriter(out).begin().string("m", "a\"\\\n").raw("r", std::string(100, '1')).boolean("b", true).end();
+  EXPECT_EQ(out, "{\"m\":\"a\\\"\\\\\\u000a\",\"r\":" + std::string(100, '1') + ",\"b\":true}\n");
+}
+
 TEST(Protocol, AmendReportsNameTheOtherIdOfTheOrder) {
   ExecutionReport report;
   report.status = ExecStatus::replaced;

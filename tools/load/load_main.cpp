@@ -162,6 +162,8 @@ struct Result {
   long long rejected = 0;
   std::string first_rejection;  // the first refusal's reason, so a failed run says why
   long long other = 0;
+  long long reports_new = 0;     // execution reports with status NEW
+  long long reports_filled = 0;  // and FILLED: a market order on the paper broker has one of each
   double seconds = 0;
 };
 
@@ -197,7 +199,15 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
   std::vector<pollfd> polls(connections.size());
   char message[512];
 
-  while (completed < total) {
+  // A gateway run ends once every order has its reply and its FILLED
+  // report: the throughput counts the whole of every order's output.
+  auto reports_done = [&] { return echo || result.reports_filled + result.rejected >= total; };
+  std::int64_t last_line = start;
+  while (completed < total || !reports_done()) {
+    if (completed >= total && now_ns() - last_line > 10'000'000'000) {
+      throw std::runtime_error(std::string(label) + ": " + std::to_string(total - result.reports_filled - result.rejected) +
+                               " orders without a FILLED report after 10 s");
+    }
     // Send what the window or the schedule allows.
     for (std::size_t c = 0; c < connections.size(); ++c) {
       Connection& connection = connections[c];
@@ -226,6 +236,7 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
       const ssize_t n = ::read(connection.fd, chunk, sizeof chunk);
       if (n <= 0) throw std::runtime_error(std::string(label) + ": connection closed");
       const std::int64_t arrived = now_ns();
+      last_line = arrived;
       connection.input.append(chunk, static_cast<std::size_t>(n));
       std::size_t begin = 0;
       for (;;) {
@@ -234,7 +245,11 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
         const std::string_view line(connection.input.data() + begin, newline - begin);
         begin = newline + 1;
         const bool exec = !echo && line.find("\"type\":\"exec\"") != std::string_view::npos;
-        if (exec) continue;
+        if (exec) {
+          if (line.find("\"status\":\"NEW\"") != std::string_view::npos) ++result.reports_new;
+          if (line.find("\"status\":\"FILLED\"") != std::string_view::npos) ++result.reports_filled;
+          continue;
+        }
         const auto at = line.find("\"id\":");
         long long id = -1;
         if (at != std::string_view::npos) {
@@ -291,6 +306,9 @@ void report(const char* label, const Result& result) {
               static_cast<double>(percentile(l, 0.50)) / 1e3, static_cast<double>(percentile(l, 0.90)) / 1e3,
               static_cast<double>(percentile(l, 0.99)) / 1e3, static_cast<double>(percentile(l, 0.999)) / 1e3,
               static_cast<double>(l.empty() ? 0 : l.back()) / 1e3);
+  if (result.reports_new + result.reports_filled > 0) {
+    std::printf(" reports_new=%lld reports_filled=%lld", result.reports_new, result.reports_filled);
+  }
   if (result.rejected > 0) {
     std::printf(" rejected=%lld first_reason=%s", result.rejected,
                 result.first_rejection.empty() ? "?" : result.first_rejection.c_str());
@@ -386,6 +404,12 @@ int main(int argc, char** argv) {
     for (Connection& connection : connections) {
       write_all(connection.fd, "{\"op\":\"bye\"}\n", 13);
       ::close(connection.fd);
+    }
+    const long long accepted = gateway.accepted;
+    if (gateway.reports_new != accepted || gateway.reports_filled != accepted) {
+      std::fprintf(stderr, "ordergate-load: %lld accepted orders but %lld NEW and %lld FILLED reports\n", accepted,
+                   gateway.reports_new, gateway.reports_filled);
+      return 1;
     }
     return gateway.rejected > 0 ? 1 : 0;
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ordergate/adapters/rest/venue_client_id.hpp"
+#include "ordergate/core/thread_name.hpp"
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
@@ -91,6 +92,7 @@ void Engine::stop() noexcept {
 }
 
 void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
+  name_this_thread("og-b:", broker.name);
   try {
     broker.port->start(*broker.sink, *broker.quotes, clock_);
   } catch (...) {

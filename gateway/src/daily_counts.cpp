@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine.hpp"
+#include "ordergate/core/thread_name.hpp"
 
 namespace ordergate {
 namespace detail {
@@ -88,6 +89,7 @@ void Engine::restore_daily_counts() {
 }
 
 void Engine::run_checkpoints() noexcept {
+  name_this_thread("og-checkpoint");
   std::unique_lock lock(checkpoint_mutex_);
   while (!checkpoint_stop_) {
     checkpoint_wake_.wait_for(lock, kCheckpointInterval, [this] { return checkpoint_stop_; });

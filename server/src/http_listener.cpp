@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "ordergate/core/thread_name.hpp"
+
 namespace ordergate::server_detail {
 
 namespace asio = boost::asio;
@@ -427,7 +429,10 @@ void HttpListener::start() {
     impl.schedule(entry);
   }
   impl.started = true;
-  impl.thread = std::thread([&impl] { impl.io.run(); });
+  impl.thread = std::thread([&impl] {
+    name_this_thread("og-http");
+    impl.io.run();
+  });
   impl.log("info", "http_listening", "url=" + url());
 }
 

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -52,6 +54,17 @@ TEST_F(GatewayTest, MarketOrderIsAcceptedAcknowledgedAndFilledAtTheAsk) {
   EXPECT_EQ(exposure.position, decimal_literal("10000"));
   EXPECT_EQ(exposure.working_buy, Decimal{});
   EXPECT_EQ(exposure.open_orders, 0u);
+}
+
+// An operator's `top -H` or `perf` tells the broker's thread from the others.
+TEST_F(GatewayTest, TheBrokerThreadIsNamedAfterItsBroker) {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  EXPECT_EQ(names.count("og-b:paper"), 1u) << "one broker, one named thread";
 }
 
 TEST_F(GatewayTest, RestingLimitFillsWhenTheQuoteCrossesAndUpdatesThePosition) {

@@ -9,6 +9,7 @@
 // message size: the physical floor the gateway is compared with.
 
 #include <poll.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -360,6 +364,62 @@ class EchoServer {
   std::vector<std::thread> workers_;
 };
 
+// CPU time of each of the gateway's threads, by thread name (the I/O thread
+// is the process's own name; broker threads are `og-b:<broker>`), read from
+// /proc: what the gateway itself spends per order, apart from the client's
+// share of the machine. Empty when the gateway's /proc is not readable.
+std::map<std::string, double> gateway_cpu_seconds(pid_t pid) {
+  std::map<std::string, double> seconds;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(task.c_str());
+  if (dir == nullptr) return seconds;
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  while (const dirent* entry = ::readdir(dir)) {  // NOLINT(concurrency-mt-unsafe): one thread reads this directory
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream comm(task + "/" + entry->d_name + "/comm");
+    std::ifstream stat(task + "/" + entry->d_name + "/stat");
+    std::string name;
+    std::string line;
+    if (!std::getline(comm, name) || !std::getline(stat, line)) continue;
+    // Fields after the name in parentheses: state is field 3, utime 14, stime 15.
+    const std::size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string_view> fields;
+    std::string_view rest = std::string_view(line).substr(close + 2);
+    while (!rest.empty()) {
+      const std::size_t space = rest.find(' ');
+      fields.push_back(rest.substr(0, space));
+      rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    }
+    if (fields.size() < 13) continue;
+    long long utime = 0;
+    long long stime = 0;
+    std::from_chars(fields[11].data(), fields[11].data() + fields[11].size(), utime);
+    std::from_chars(fields[12].data(), fields[12].data() + fields[12].size(), stime);
+    seconds[name] += static_cast<double>(utime + stime) / ticks;
+  }
+  ::closedir(dir);
+  return seconds;
+}
+
+pid_t peer_pid(int fd) {
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 ? credentials.pid : 0;
+}
+
+void report_gateway_cpu(const std::map<std::string, double>& before, const std::map<std::string, double>& after,
+                        long long orders) {
+  if (after.empty() || orders <= 0) return;
+  std::printf("gateway cpu per order (us):");
+  for (const auto& [name, total] : after) {
+    const auto earlier = before.find(name);
+    const double spent = total - (earlier == before.end() ? 0.0 : earlier->second);
+    std::printf(" %s=%.2f", name.c_str(), spent * 1e6 / static_cast<double>(orders));
+  }
+  std::printf("  (a busy_spin broker thread counts its whole run)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -394,8 +454,12 @@ int main(int argc, char** argv) {
       for (Connection& connection : echo_connections) ::close(connection.fd);
       report("echo", echo);
     }
+    const pid_t gateway_pid = peer_pid(connections.front().fd);
+    const auto cpu_before = gateway_pid > 0 ? gateway_cpu_seconds(gateway_pid) : std::map<std::string, double>{};
     const Result gateway = run(options, connections, /*echo=*/false, "gateway");
+    const auto cpu_after = gateway_pid > 0 ? gateway_cpu_seconds(gateway_pid) : std::map<std::string, double>{};
     report("gateway", gateway);
+    report_gateway_cpu(cpu_before, cpu_after, static_cast<long long>(gateway.latencies.size()));
     if (options.baseline) {
       const double ratio = static_cast<double>(percentile(gateway.latencies, 0.5)) /
                            static_cast<double>(std::max<std::int64_t>(percentile(echo.latencies, 0.5), 1));

@@ -531,5 +531,78 @@ TEST_F(Exposure, APositionChangeMovesThePositionButNoWorkingQuantity) {
   EXPECT_EQ(snapshot().open_orders, 1u);
 }
 
+// A reservation first checks against the booked line's copy of what settled
+// (fills and releases, written by the broker thread). The copy lags: an order
+// it would refuse must be checked against the settled line itself.
+TEST_F(Exposure, AnOrderTheOldCopyRefusesIsCheckedAgainstWhatSettled) {
+  instrument_.max_position = decimal_literal("10");
+  instrument_.max_open_orders = 100;
+  ASSERT_EQ(reserve(Side::buy, "10"), Reason::OK);
+  EXPECT_EQ(reserve(Side::buy, "1"), Reason::MAX_POSITION_EXCEEDED) << "the copy and the settled line agree";
+  book_.release(0, instrument_.id, Side::buy, decimal_literal("10"));  // canceled: nothing left working
+  EXPECT_EQ(reserve(Side::buy, "10"), Reason::OK) << "the copy lagged; the settled line admits it";
+  // A sell fills: the position goes short, which leaves room to buy.
+  fill(Side::sell, "5");
+  EXPECT_EQ(reserve(Side::buy, "5"), Reason::OK);
+  EXPECT_EQ(reserve(Side::buy, "1"), Reason::MAX_POSITION_EXCEEDED);
+  const ExposureBook::Snapshot s = snapshot();
+  EXPECT_EQ(s.position, decimal_literal("-5"));
+  EXPECT_EQ(s.working_buy, decimal_literal("15"));
+  EXPECT_EQ(s.open_orders, 2u);
+}
+
+// What raises the exposure is booked where reservations read it at once:
+// orders found at the broker and fills of no order are never left to a copy.
+TEST_F(Exposure, HeldOrdersAndPositionChangesCountAtOnceAgainstTheLimit) {
+  instrument_.max_position = decimal_literal("10");
+  instrument_.max_open_orders = 100;
+  ASSERT_EQ(reserve(Side::buy, "6"), Reason::OK);
+  book_.add_held_order(0, instrument_.id, Side::buy, decimal_literal("3"));
+  EXPECT_EQ(reserve(Side::buy, "2"), Reason::MAX_POSITION_EXCEEDED);
+  ASSERT_EQ(reserve(Side::buy, "1"), Reason::OK);
+  book_.release(0, instrument_.id, Side::buy, decimal_literal("10"));
+  book_.apply_position_change(0, instrument_.id, Side::buy, decimal_literal("9"));
+  EXPECT_EQ(reserve(Side::buy, "2"), Reason::MAX_POSITION_EXCEEDED);
+  EXPECT_EQ(reserve(Side::buy, "1"), Reason::OK);
+  EXPECT_EQ(reserve(Side::sell, "10", true), Reason::REDUCE_ONLY) << "long 9: selling 10 would flip it";
+  EXPECT_EQ(reserve(Side::sell, "9", true), Reason::OK);
+  EXPECT_EQ(reserve(Side::sell, "1", true), Reason::REDUCE_ONLY);
+}
+
+// The booked and released totals only grow and wrap around 2^64: the
+// working quantities and the limits stay exact across the wrap.
+TEST_F(Exposure, TotalsThatWrapAroundKeepEveryFigureExact) {
+  instrument_.max_position = Decimal::from_raw(std::int64_t{1} << 60);
+  instrument_.max_open_orders = 1;
+  const Decimal big = Decimal::from_raw(std::int64_t{1} << 60);
+  for (int round = 0; round < 40; ++round) {  // 40 x 2^60 raw: more than twice round 2^64
+    const Side side = round % 3 == 0 ? Side::sell : Side::buy;
+    ASSERT_EQ(book_.reserve(0, instrument_, side, big, false), Reason::OK) << "round " << round;
+    ASSERT_EQ(book_.reserve(0, instrument_, side, Decimal::from_raw(1), false), Reason::MAX_OPEN_ORDERS);
+    const ExposureBook::Snapshot working = snapshot();
+    ASSERT_EQ(side == Side::buy ? working.working_buy : working.working_sell, big) << "round " << round;
+    ASSERT_EQ(working.open_orders, 1u);
+    if (round % 2 == 0) {
+      book_.apply_fill(0, instrument_.id, side, big);
+      book_.release(0, instrument_.id, side, Decimal{});
+      // Flat again: the opposite fill of the same size.
+      const Side back = side == Side::buy ? Side::sell : Side::buy;
+      ASSERT_EQ(book_.reserve(0, instrument_, back, big, false), Reason::OK) << "round " << round;
+      book_.apply_fill(0, instrument_.id, back, big);
+      book_.release(0, instrument_.id, back, Decimal{});
+    } else {
+      book_.release(0, instrument_.id, side, big);
+    }
+    const ExposureBook::Snapshot flat = snapshot();
+    ASSERT_TRUE(flat.position.is_zero()) << "round " << round;
+    ASSERT_TRUE(flat.working_buy.is_zero() && flat.working_sell.is_zero()) << "round " << round;
+    ASSERT_EQ(flat.open_orders, 0u);
+  }
+  ASSERT_EQ(book_.reserve(0, instrument_, Side::buy, big, false), Reason::OK);
+  EXPECT_EQ(book_.reserve(0, instrument_, Side::buy, Decimal::from_raw(1), false), Reason::MAX_OPEN_ORDERS);
+  instrument_.max_open_orders = 2;
+  EXPECT_EQ(book_.reserve(0, instrument_, Side::buy, Decimal::from_raw(1), false), Reason::MAX_POSITION_EXCEEDED);
+}
+
 }  // namespace
 }  // namespace ordergate::guards

@@ -5,10 +5,14 @@
 ///
 /// `check_order_risk` is a pure check of one order against the instrument's
 /// limits and the reference quote. `ExposureBook` holds positions, working
-/// quantities and open-order counts in atomics; `reserve` checks and books an
-/// order with a compare-and-swap that is kept only if no fill moved the
-/// position meanwhile, so concurrent orders and fills can never exceed a
-/// limit together.
+/// quantities and open-order counts in atomics, on two cache lines per
+/// (account, instrument): what orders booked, written where they are
+/// reserved, and what settled (fills, releases), written by the broker
+/// threads. Settling only ever lowers exposure, so `reserve` checks against
+/// a copy of the settled line and reads the line itself only when the order
+/// would not fit; it books with a compare-and-swap, so concurrent orders and
+/// fills can never exceed a limit together. Quantities are exact while every
+/// position and exposure stays within an int64 of raw units (9.2e9 units).
 
 #include <atomic>
 #include <cstdint>
@@ -150,18 +154,49 @@ class ExposureBook {
   void bump_account_version(AccountId account) noexcept;
 
  private:
-  struct alignas(kCacheLine) Cell {
-    std::atomic<std::int64_t> position{0};
-    std::atomic<std::int64_t> working_buy{0};
-    std::atomic<std::int64_t> working_sell{0};
-    std::atomic<std::uint32_t> open_orders{0};
-    // Fills begun and fills finished: equal when no fill is moving quantity
-    // from working to position. `reserve` books only if no fill began between
-    // its read of the position and its compare-and-swap on working.
-    std::atomic<std::uint32_t> fills_started{0};
-    std::atomic<std::uint32_t> fills_finished{0};
+  // A cell is two cache lines, split by who writes them, so that an order
+  // reserved on one core does not fetch back a line the broker thread wrote
+  // when the order before it filled.
+  //
+  // `Booked` is written by the threads that reserve (and by the rare changes
+  // that raise exposure: orders found at the broker, fills of no order).
+  // `Settled` is written by the broker threads as orders fill and end; every
+  // change to it only lowers the exposure of both sides. A reservation can
+  // therefore check against an old copy of it: the copy over-estimates the
+  // exposure, never under-estimates it. Booked keeps that copy (a "credit"
+  // per side and the orders closed) and refreshes it from Settled only when
+  // the order does not fit against the copy.
+  //
+  // Quantities are booked and released as running totals that wrap
+  // (uint64, two's complement): working = booked - released, exact while it
+  // fits an int64, as every quantity the book holds must.
+  struct alignas(kCacheLine) Booked {
+    std::atomic<std::uint64_t> buy{0};   // quantity ever booked on the buy side (raw)
+    std::atomic<std::uint64_t> sell{0};
+    // Position changes that belong to no working order (apply_position_change).
+    std::atomic<std::int64_t> external_position{0};
+    // The copies of Settled: released_buy - position and released_sell +
+    // position, and the orders closed.
+    std::atomic<std::uint64_t> buy_credit{0};
+    std::atomic<std::uint64_t> sell_credit{0};
+    std::atomic<std::uint32_t> orders{0};  // open-order slots ever booked
+    std::atomic<std::uint32_t> closed_seen{0};
+    // External position changes begun and finished: equal when none is in
+    // flight. A reservation keeps its booking only if none began meanwhile.
+    std::atomic<std::uint32_t> changes_started{0};
+    std::atomic<std::uint32_t> changes_finished{0};
   };
-  static_assert(sizeof(Cell) == kCacheLine, "one exposure cell is one cache line");
+  struct alignas(kCacheLine) Settled {
+    std::atomic<std::int64_t> position{0};  // net filled by working orders
+    std::atomic<std::uint64_t> released_buy{0};  // working quantity ever filled or released
+    std::atomic<std::uint64_t> released_sell{0};
+    std::atomic<std::uint32_t> closed{0};  // open-order slots ever released
+  };
+  struct Cell {
+    Booked booked;
+    Settled settled;
+  };
+  static_assert(sizeof(Booked) == kCacheLine && sizeof(Settled) == kCacheLine, "each half is one cache line");
   Cell* cell(AccountId account, InstrumentId instrument) const noexcept;
   // The quantity part of `reserve` and `reserve_more`.
   static Reason reserve_working(Cell& target, Decimal max_position, Side side, Decimal quantity,

@@ -517,10 +517,12 @@ char* escape_into(char* at, std::string_view text) noexcept {
       *at++ = '\\';
       *at++ = c;
     } else {
-      std::memcpy(at, "\\u00", 4);
-      at[4] = kHex[byte >> 4];
-      at[5] = kHex[byte & 0x0F];
-      at += 6;
+      *at++ = '\\';
+      *at++ = 'u';
+      *at++ = '0';
+      *at++ = '0';
+      *at++ = kHex[byte >> 4];
+      *at++ = kHex[byte & 0x0F];
     }
   }
   return at;

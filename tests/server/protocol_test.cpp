@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -466,7 +467,7 @@ TEST(Protocol, ReplaceMapsOnlyTheFieldsGivenOntoTheAmend) {
 // both must write the same JSON, whatever the value holds.
 TEST(Protocol, WriterEscapesShortAndLongValuesAlike) {
   const std::string awkward = std::string("q\"b\\c\x01\x1f\ty") + "\xc3\xa9";  // quote, backslash, controls, UTF-8
-  for (const std::size_t length : {0, 1, 63, 64, 65, 130, 300}) {
+  for (const std::size_t length : std::array<std::size_t, 7>{0, 1, 63, 64, 65, 130, 300}) {
     std::string value;
     while (value.size() < length) value += awkward;
     value.resize(length);

@@ -168,6 +168,7 @@ struct Result {
   long long other = 0;
   long long reports_new = 0;     // execution reports with status NEW
   long long reports_filled = 0;  // and FILLED: a market order on the paper broker has one of each
+  long long reports_ended = 0;   // other final reports (REJECTED, CANCELED, EXPIRED): the order ended unfilled
   double seconds = 0;
 };
 
@@ -203,14 +204,17 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
   std::vector<pollfd> polls(connections.size());
   char message[512];
 
-  // A gateway run ends once every order has its reply and its FILLED
+  // A gateway run ends once every order has its reply and its final
   // report: the throughput counts the whole of every order's output.
-  auto reports_done = [&] { return echo || result.reports_filled + result.rejected >= total; };
+  auto reports_done = [&] {
+    return echo || result.reports_filled + result.reports_ended + result.rejected >= total;
+  };
   std::int64_t last_line = start;
   while (completed < total || !reports_done()) {
     if (completed >= total && now_ns() - last_line > 10'000'000'000) {
-      throw std::runtime_error(std::string(label) + ": " + std::to_string(total - result.reports_filled - result.rejected) +
-                               " orders without a FILLED report after 10 s");
+      throw std::runtime_error(std::string(label) + ": " +
+                               std::to_string(total - result.reports_filled - result.reports_ended - result.rejected) +
+                               " orders without a final report after 10 s");
     }
     // Send what the window or the schedule allows.
     for (std::size_t c = 0; c < connections.size(); ++c) {
@@ -252,6 +256,9 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
         if (exec) {
           if (line.find("\"status\":\"NEW\"") != std::string_view::npos) ++result.reports_new;
           if (line.find("\"status\":\"FILLED\"") != std::string_view::npos) ++result.reports_filled;
+          for (const std::string_view ended : {"\"status\":\"REJECTED\"", "\"status\":\"CANCELED\"", "\"status\":\"EXPIRED\""}) {
+            if (line.find(ended) != std::string_view::npos) ++result.reports_ended;
+          }
           continue;
         }
         const auto at = line.find("\"id\":");
@@ -312,6 +319,7 @@ void report(const char* label, const Result& result) {
               static_cast<double>(l.empty() ? 0 : l.back()) / 1e3);
   if (result.reports_new + result.reports_filled > 0) {
     std::printf(" reports_new=%lld reports_filled=%lld", result.reports_new, result.reports_filled);
+    if (result.reports_ended > 0) std::printf(" reports_ended_unfilled=%lld", result.reports_ended);
   }
   if (result.rejected > 0) {
     std::printf(" rejected=%lld first_reason=%s", result.rejected,
@@ -471,8 +479,9 @@ int main(int argc, char** argv) {
     }
     const long long accepted = gateway.accepted;
     if (gateway.reports_new != accepted || gateway.reports_filled != accepted) {
-      std::fprintf(stderr, "ordergate-load: %lld accepted orders but %lld NEW and %lld FILLED reports\n", accepted,
-                   gateway.reports_new, gateway.reports_filled);
+      std::fprintf(stderr,
+                   "ordergate-load: %lld accepted orders but %lld NEW and %lld FILLED reports (%lld ended unfilled)\n",
+                   accepted, gateway.reports_new, gateway.reports_filled, gateway.reports_ended);
       return 1;
     }
     return gateway.rejected > 0 ? 1 : 0;

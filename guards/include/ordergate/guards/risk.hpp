@@ -127,10 +127,11 @@ class ExposureBook {
 
   /// A fill that belongs to no working order (a stop loss or take profit
   /// triggering, a fill placed outside the gateway): position += signed
-  /// quantity, working unchanged. Follows the same protocol as `apply_fill`
-  /// (fills begun / finished), so a `reserve` that read the position before
-  /// it is checked again: a reduce-only order is never booked against a
-  /// position this change already closed. Ignores what `apply_fill` ignores.
+  /// quantity, working unchanged. It can raise an exposure, so it goes on the
+  /// booked line under changes begun / finished: a `reserve` that read the
+  /// position before it is checked again, and a reduce-only order is never
+  /// booked against a position this change already closed. Ignores what
+  /// `apply_fill` ignores.
   void apply_position_change(AccountId account, InstrumentId instrument, Side side, Decimal quantity) noexcept;
 
   /// An order the broker already holds (found by reconciliation): books an

@@ -584,44 +584,30 @@ JsonWriter& JsonWriter::raw(std::string_view name, std::string_view json) {
   return *this;
 }
 
+// Numbers are written after the key in one buffer (a copy through `raw`
+// measured 15% slower per report); a name too long for it goes through `raw`.
 JsonWriter& JsonWriter::integer(std::string_view name, std::int64_t value) {
-  if (name.size() > kShortText) {
-    key(name);
-    char buffer[24];
-    const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    out_.append(buffer, static_cast<std::size_t>(end - buffer));
-    return *this;
-  }
   char buffer[kShortText + 4 + 24];
-  char* at = key_into(buffer, name);
+  char* const at = name.size() <= kShortText ? key_into(buffer, name) : buffer;
   const auto [end, error] = std::to_chars(at, buffer + sizeof buffer, value);
+  if (at == buffer) return raw(name, std::string_view(buffer, static_cast<std::size_t>(end - buffer)));
   out_.append(buffer, static_cast<std::size_t>(end - buffer));
   return *this;
 }
 
 JsonWriter& JsonWriter::decimal(std::string_view name, Decimal value) {
-  if (name.size() > kShortText) {
-    key(name);
-    char buffer[Decimal::kMaxPrintedLength];
-    out_ += '"';
-    out_.append(buffer, value.to_chars(buffer));
-    out_ += '"';
-    return *this;
-  }
   char buffer[kShortText + 4 + Decimal::kMaxPrintedLength + 2];
-  char* at = key_into(buffer, name);
+  char* const start = name.size() <= kShortText ? key_into(buffer, name) : buffer;
+  char* at = start;
   *at++ = '"';
   at += value.to_chars(at);
   *at++ = '"';
+  if (start == buffer) return raw(name, std::string_view(buffer, static_cast<std::size_t>(at - buffer)));
   out_.append(buffer, static_cast<std::size_t>(at - buffer));
   return *this;
 }
 
-JsonWriter& JsonWriter::boolean(std::string_view name, bool value) {
-  key(name);
-  out_ += value ? "true" : "false";
-  return *this;
-}
+JsonWriter& JsonWriter::boolean(std::string_view name, bool value) { return raw(name, value ? "true" : "false"); }
 
 JsonWriter& JsonWriter::array_begin(std::string_view name) {
   key(name);

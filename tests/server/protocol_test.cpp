@@ -474,15 +474,22 @@ TEST(Protocol, WriterEscapesShortAndLongValuesAlike) {
     if (!value.empty() && static_cast<unsigned char>(value.back()) == 0xc3) value.back() = 'x';  // no half character
     for (const std::string& name : {std::string("v"), std::string(70, 'n')}) {
       std::string out;
-      JsonWriter(out).begin().string(name, value).integer("i", -42).decimal(name + "d", decimal_literal("1.5")).end();
+      JsonWriter(out)
+          .begin()
+          .string(name, value)
+          .integer(name + "i", -42)
+          .decimal(name + "d", decimal_literal("1.5"))
+          .boolean(name + "b", false)
+          .end();
       simdjson::dom::parser parser;
       simdjson::dom::object object;
       ASSERT_EQ(parser.parse(out).get(object), simdjson::SUCCESS) << out;
       std::string_view read;
       ASSERT_EQ(object[name].get(read), simdjson::SUCCESS) << out;
       EXPECT_EQ(read, value) << "length " << length;
-      EXPECT_EQ(std::int64_t(object["i"]), -42);
+      EXPECT_EQ(std::int64_t(object[name + "i"]), -42);
       EXPECT_EQ(std::string_view(object[name + "d"]), "1.5");
+      EXPECT_FALSE(bool(object[name + "b"]));
       EXPECT_EQ(out.find('\x01'), std::string::npos) << "a control character is written escaped";
     }
   }

@@ -6,6 +6,7 @@
 // orders, and no order is ever placed twice.
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -157,18 +158,23 @@ class PositionCheckSim : public RestSimTest<BinanceSimVenue> {};
 
 TEST_F(PositionCheckSim, AForeignTradeAtTheVenueIsFoundAndTheAccountGoesReducing) {
   start_sim({"--venues", "binance"});
-  std::vector<std::string> events;
-  std::mutex events_mutex;
+  // Owned with the callback: the broker thread logs its periodic checks
+  // until the fixture stops the gateway, after this body's locals are gone.
+  struct EventLog {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+  };
+  const auto log = std::make_shared<EventLog>();
   GatewayConfig config = gateway_config(nullptr, BinanceSimVenue::factory(binance_settings()));
   config.reconcile.push_back({"binance", 100 * kNanosPerMilli, /*reduce_on_mismatch=*/true});
-  config.on_event = [&](std::string_view level, std::string_view event, std::string_view fields) {
-    std::lock_guard lock(events_mutex);
-    events.push_back(std::string(level) + " " + std::string(event) + " " + std::string(fields));
+  config.on_event = [log](std::string_view level, std::string_view event, std::string_view fields) {
+    std::lock_guard lock(log->mutex);
+    log->lines.push_back(std::string(level) + " " + std::string(event) + " " + std::string(fields));
   };
   start_gateway(std::move(config));
   auto mismatches = [&] {
-    std::lock_guard lock(events_mutex);
-    return std::count_if(events.begin(), events.end(),
+    std::lock_guard lock(log->mutex);
+    return std::count_if(log->lines.begin(), log->lines.end(),
                          [](const std::string& line) { return line.find("position_mismatch") != std::string::npos; });
   };
   // The gateway's own trades never look like a difference.
@@ -177,8 +183,8 @@ TEST_F(PositionCheckSim, AForeignTradeAtTheVenueIsFoundAndTheAccountGoesReducing
   ASSERT_FALSE(until_terminal(own).empty());
   const Decimal before = gateway_->exposure("crypto", "BTC/USDT").position;
   ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(events_mutex);
-    return std::count_if(events.begin(), events.end(), [](const std::string& line) {
+    std::lock_guard lock(log->mutex);
+    return std::count_if(log->lines.begin(), log->lines.end(), [](const std::string& line) {
              return line.find("account_ready") != std::string::npos;
            }) == 1;
   }));
@@ -193,8 +199,8 @@ TEST_F(PositionCheckSim, AForeignTradeAtTheVenueIsFoundAndTheAccountGoesReducing
 
   ASSERT_TRUE(eventually([&] { return mismatches() >= 1; })) << logs_.dump();
   {
-    std::lock_guard lock(events_mutex);
-    const auto line = std::find_if(events.begin(), events.end(),
+    std::lock_guard lock(log->mutex);
+    const auto line = std::find_if(log->lines.begin(), log->lines.end(),
                                    [](const std::string& l) { return l.find("position_mismatch") != std::string::npos; });
     EXPECT_NE(line->find("account=crypto symbol=BTC/USDT"), std::string::npos) << *line;
     EXPECT_NE(line->find("action=reducing"), std::string::npos) << *line;

@@ -635,9 +635,14 @@ class Engine final : public ExecutionSink {
   // cache lines).
   alignas(kCacheLine) std::atomic<std::uint32_t> fresh_records_{0};  // records [0, this) have been used
   SlotRing free_records_;
-  std::atomic<std::uint32_t> retired_head_{kNoOrder};
+  // Written by the broker threads for every order (retire, and a count of
+  // every execution report), so kept off the lines of the members `submit`
+  // reads for every order: a write there would bring such a line back to
+  // the submitting core once per order (docs/benchmarks.md, cache lines).
+  alignas(kCacheLine) std::atomic<std::uint32_t> retired_head_{kNoOrder};
   std::atomic<std::uint32_t> retired_count_{0};
   std::atomic<std::uint64_t> reclaimed_{0};
+  std::atomic<std::uint64_t> executions_{0};
   // Drop copy (config_.drop_copy_capacity > 0): written by broker threads.
   struct DropCopyEntry {
     ExecutionReport report;
@@ -649,14 +654,16 @@ class Engine final : public ExecutionSink {
   std::atomic<std::uint64_t> drop_copy_lost_{0};
   std::uint32_t reclaim_batch_ = 1;  // retired records that make a busy broker thread reclaim
   std::vector<std::uint32_t> hazards_;  // reclaim's scratch, under open_lists_->mutex
-  std::unique_ptr<PublishedOrders[]> published_;  // by principal id
+  // From here on, read by `submit` for every order (published_, the queue
+  // budget, the session slots, the metric cells) and written at most at a
+  // session's open or close.
+  alignas(kCacheLine) std::unique_ptr<PublishedOrders[]> published_;  // by principal id
   std::unique_ptr<OpenOrderLists> open_lists_;
   std::uint32_t session_queue_budget_ = 0;
   std::unique_ptr<SessionSlot[]> sessions_;
   // Session ids are handed out once per process: a report or a cancel-all
   // that names a session can never reach a later one.
   std::atomic<std::uint64_t> next_session_id_{1};
-  std::atomic<std::uint64_t> executions_{0};
   MetricCells metric_cells_;  // GatewayConfig::metrics
   std::atomic<bool> accepting_{false};
   bool started_ = false;

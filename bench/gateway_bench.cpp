@@ -103,20 +103,6 @@ OrderRequest market_order(Side side) {
   return request;
 }
 
-// What moving a cache line to another thread and back costs right now: the
-// floor of the broker round trip, and what the accept path pays for every
-// line the broker thread writes back (exposure, order records, queues).
-// Call after publish(): also reports the operation's p50 over the round
-// trip's, the figure that compares runs whose round trips differ.
-void publish_thread_round_trip(benchmark::State& state) {
-  const LatencySummary round_trip = measure_thread_round_trip();
-  state.counters["thread_rtt_p50_ns"] = round_trip.p50_ns;
-  state.counters["thread_rtt_p99_ns"] = round_trip.p99_ns;
-  if (round_trip.p50_ns > 0 && state.counters.contains("p50_ns")) {
-    state.counters["p50_over_rtt"] = state.counters["p50_ns"].value / round_trip.p50_ns;
-  }
-}
-
 std::uint64_t drain(Session& session) noexcept {
   std::uint64_t events = 0;
   ExecutionReport report;

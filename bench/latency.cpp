@@ -168,4 +168,13 @@ ScopedPin::~ScopedPin() {
   if (pinned_) sched_setaffinity(0, sizeof(saved_), &saved_);
 }
 
+void publish_thread_round_trip(benchmark::State& state) {
+  const LatencySummary round_trip = measure_thread_round_trip();
+  state.counters["thread_rtt_p50_ns"] = round_trip.p50_ns;
+  state.counters["thread_rtt_p99_ns"] = round_trip.p99_ns;
+  if (round_trip.p50_ns > 0 && state.counters.contains("p50_ns")) {
+    state.counters["p50_over_rtt"] = state.counters["p50_ns"].value / round_trip.p50_ns;
+  }
+}
+
 }  // namespace ordergate::bench

@@ -100,6 +100,13 @@ class LatencyRecorder {
 // floor (floor_p50_ns, floor_p99_ns) and items_per_second.
 void publish(benchmark::State& state, LatencyRecorder& recorder);
 
+// Measures the thread round trip now (measure_thread_round_trip) and
+// publishes thread_rtt_p50_ns and thread_rtt_p99_ns: the floor of the
+// broker round trip, and what an operation pays for every line another
+// thread writes back. Call after publish(): also publishes p50_over_rtt,
+// the figure that compares runs whose round trips differ.
+void publish_thread_round_trip(benchmark::State& state);
+
 // Pins the calling thread to one CPU for its lifetime and restores the
 // previous affinity afterwards (threads started meanwhile inherit the pin, so
 // start helper threads before pinning). Set ORDERGATE_BENCH_PIN=0 to disable.

@@ -4,13 +4,19 @@
 // `ordergate-sim` process on loopback) and back. In the same run, the same
 // orders over the persistent, pre-handshaken connection pool and then with a
 // new TCP + TLS connection for every order (TlsSettings::keep_alive = false),
-// and the ratio of the two.
+// and the ratio of the two. Two floors, over the same TLS client without the
+// gateway: the bare exchange of an order's sizes with the simulator's echo
+// (tls_floor_*), and the venue's own orders sent the same way
+// (venue_floor_*), which adds the venue's work; each *_wire_mean_ns is the
+// mean of what the TLS client timed from write to response.
 //
 // The simulator is found next to this binary in the build tree
 // (../sim/ordergate-sim) or through ORDERGATE_SIM; without it the
 // benchmark is skipped with a message. CPUs (two are enough): the broker
-// thread spins on the second, this thread and the simulator share the first
-// (ORDERGATE_BENCH_PIN=0 leaves placement to the scheduler).
+// thread spins on the second, this thread and the simulator share the first;
+// the floors' client spins on the second, as the broker thread does, and the
+// simulator has the first to itself (ORDERGATE_BENCH_PIN=0 leaves placement
+// to the scheduler).
 
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -210,8 +217,23 @@ GatewayConfig config_for(Venue venue, const Simulator& sim, bool keep_alive) {
 struct RunResult {
   LatencySummary summary;
   std::size_t filled = 0;
+  /// Mean of the order requests' own round trips as the TLS client timed
+  /// them (write to complete response), warm-up orders included.
+  double wire_mean_ns = 0;
   std::string error;
 };
+
+double order_wire_mean_ns(const Gateway& gateway) {
+  for (const Gateway::BrokerTransport& broker : gateway.broker_transports()) {
+    for (const BrokerTransportStats::Requests& kind : broker.stats.requests) {
+      if (kind.kind != "order") continue;
+      std::uint64_t count = 0;
+      for (const std::uint64_t bucket : kind.buckets) count += bucket;
+      if (count > 0) return static_cast<double>(kind.sum_ns) / static_cast<double>(count);
+    }
+  }
+  return 0;
+}
 
 // `count` market orders, one at a time, alternating buy and sell; each timed
 // from submit until its FILLED report is polled.
@@ -280,6 +302,7 @@ RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::si
       ++result.filled;
     }
   }
+  result.wire_mean_ns = order_wire_mean_ns(gateway);
   session.close();
   gateway.stop();
   result.summary = recorder.summarize();
@@ -296,18 +319,23 @@ class FloorHandler final : public adapters::tls::HttpHandler {
  public:
   void on_http_result(std::uint64_t, const adapters::tls::HttpResult& result) noexcept override {
     done = true;
+    elapsed_ns = result.elapsed_ns;
     ok = result.error == adapters::tls::TransportError::none && result.response->status() / 100 == 2;
     reply_bytes = ok ? result.response->body().size() : 0;
   }
   bool done = false;
   bool ok = false;
   std::size_t reply_bytes = 0;
+  std::int64_t elapsed_ns = 0;
 };
 
 struct FloorResult {
   LatencySummary summary;
   std::size_t request_bytes = 0;
   std::size_t reply_bytes = 0;
+  double wire_mean_ns = 0;  ///< as RunResult::wire_mean_ns, of the echoes
+  LatencySummary venue;     ///< the venue floor: real orders, same client
+  double venue_wire_mean_ns = 0;
   std::string error;
 };
 
@@ -318,35 +346,45 @@ FloorResult run_floor(Venue venue, const Simulator& sim, std::size_t count) {
     if (level != adapters::tls::LogLevel::info) adapters::tls::log_to_stderr(level, line);
   });
   client.start(handler, SystemClock::instance());
-  ScopedPin pin(0);
+  // Like the broker thread: the client spins on the CPU the broker thread
+  // has in run_orders, and the simulator has the other to itself.
+  ScopedPin pin(1);
   const auto exchange = [&](const adapters::tls::HttpRequest& request) {
     handler.done = false;
     if (!client.send(request, 1)) return false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!handler.done && std::chrono::steady_clock::now() < deadline) {
-      if (!client.poll()) std::this_thread::sleep_for(std::chrono::microseconds(2));
-    }
+    while (!handler.done && std::chrono::steady_clock::now() < deadline) client.poll();
     return handler.done && handler.ok;
   };
   std::string headers;
   std::string target;
-  std::string body;
   if (venue == Venue::oanda) {
     headers = std::string("Authorization: Bearer ") + kOandaToken + "\r\n";
     target = std::string("/v3/accounts/") + kOandaAccount + "/orders";
-    body = R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":"1000","timeInForce":"FOK",)"
-           R"("positionFill":"DEFAULT","clientExtensions":{"id":"og-floor-0000000001"}}})";
   } else {
     headers = std::string("X-MBX-APIKEY: ") + kBinanceKey + "\r\n";
+    target = "/api/v3/order";
+  }
+  // The i-th real order: sides alternate, so the position stays flat, and
+  // every one has its own client id (Binance's with a fresh signature).
+  const auto order_body = [venue](std::size_t i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "og-floor-%010zu", i + 1);
+    const bool buy = (i & 1) == 0;
+    if (venue == Venue::oanda) {
+      return std::string(R"({"order":{"type":"MARKET","instrument":"EUR_USD","units":")") + (buy ? "1000" : "-1000") +
+             R"(","timeInForce":"FOK","positionFill":"DEFAULT","clientExtensions":{"id":")" + id + R"("}}})";
+    }
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    body = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=og-floor-0000000001"
-           "&newOrderRespType=FULL&timestamp=" +
-           std::to_string(now_ms);
+    std::string body = std::string("symbol=BTCUSDT&side=") + (buy ? "BUY" : "SELL") +
+                       "&type=MARKET&quantity=0.001&newClientOrderId=" + id +
+                       "&newOrderRespType=FULL&timestamp=" + std::to_string(now_ms);
     body += "&signature=" + security::to_hex(security::hmac_sha256(kBinanceSecret, body));
-    target = "/api/v3/order";
-  }
+    return body;
+  };
+  std::string body = order_body(0);
   adapters::tls::HttpRequest order;
   order.method = "POST";
   order.target = target;
@@ -368,19 +406,44 @@ FloorResult run_floor(Venue venue, const Simulator& sim, std::size_t count) {
   echo.headers = headers;
   echo.content_type = order.content_type;
   echo.body = echo_body;
-  LatencyRecorder recorder(count);
-  for (std::size_t i = 0; i < count + 10; ++i) {
-    const std::uint64_t begin = ticks_begin();
-    const bool answered = exchange(echo);
-    const std::uint64_t end = ticks_end();
-    if (!answered) {
-      result.error = "an echo request of the floor was not answered";
-      break;
+  // Times `count` exchanges after ten that warm up; `prepare(i)` gives the
+  // i-th request. False, with the error set, when one goes unanswered.
+  const auto time_exchanges = [&](LatencyRecorder& recorder, double& wire_mean_ns, const char* failure,
+                                  const auto& prepare) {
+    double wire_sum_ns = 0;
+    for (std::size_t i = 0; i < count + 10; ++i) {
+      const adapters::tls::HttpRequest& request = prepare(i);
+      const std::uint64_t begin = ticks_begin();
+      const bool answered = exchange(request);
+      const std::uint64_t end = ticks_end();
+      if (!answered) {
+        result.error = failure;
+        return false;
+      }
+      if (i >= 10) recorder.add(begin, end);
+      wire_sum_ns += static_cast<double>(handler.elapsed_ns);
     }
-    if (i >= 10) recorder.add(begin, end);  // the first ten warm up
+    wire_mean_ns = wire_sum_ns / static_cast<double>(count + 10);
+    return true;
+  };
+  LatencyRecorder recorder(count);
+  LatencyRecorder venue_recorder(count);
+  // The echo floor, then the venue floor: the same client sends real
+  // orders, so the venue's own work is in it too; what the gateway adds is
+  // the rest.
+  if (time_exchanges(recorder, result.wire_mean_ns, "an echo request of the floor was not answered",
+                     [&](std::size_t) -> const adapters::tls::HttpRequest& { return echo; })) {
+    time_exchanges(venue_recorder, result.venue_wire_mean_ns,
+                   "an order of the venue floor was not answered with success",
+                   [&](std::size_t i) -> const adapters::tls::HttpRequest& {
+                     body = order_body(i + 1);  // 0 was the sizing order
+                     order.body = body;
+                     return order;
+                   });
   }
-  client.stop();
   result.summary = recorder.summarize();
+  client.stop();
+  result.venue = venue_recorder.summarize();
   return result;
 }
 
@@ -436,6 +499,11 @@ void BM_Broker_OrderRoundTrip(benchmark::State& state) {
   state.counters["tls_floor_request_bytes"] = static_cast<double>(floor.request_bytes);
   state.counters["tls_floor_reply_bytes"] = static_cast<double>(floor.reply_bytes);
   state.counters["persistent_to_floor_p50"] = persistent.summary.p50_ns / floor.summary.p50_ns;
+  publish_run(state, "venue_floor_", floor.venue);
+  state.counters["persistent_to_venue_floor_p50"] = persistent.summary.p50_ns / floor.venue.p50_ns;
+  state.counters["persistent_wire_mean_ns"] = persistent.wire_mean_ns;
+  state.counters["tls_floor_wire_mean_ns"] = floor.wire_mean_ns;
+  state.counters["venue_floor_wire_mean_ns"] = floor.venue_wire_mean_ns;
   publish_run(state, "new_connection_", fresh.summary);
   state.counters["persistent_to_new_p50"] = persistent.summary.p50_ns / fresh.summary.p50_ns;
   state.counters["persistent_to_new_mean"] = persistent.summary.mean_ns / fresh.summary.mean_ns;

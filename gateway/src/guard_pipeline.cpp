@@ -100,7 +100,12 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;
 
-  Order order;
+  // The order is validated straight into the command that carries it to
+  // the broker thread: one copy fewer of its 184 bytes on the accept path.
+  BrokerCommand command;
+  command.kind = CommandKind::submit;
+  command.session_slot = handle.slot_index;
+  Order& order = command.order;
   order.principal_id = slot.principal;
   order.session_id = handle.id;
 
@@ -264,10 +269,6 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Published before the broker can finish the order, so that reclaim's
   // `finish` finds the entry naming it.
   order_index_.publish(index_slot, order_id);
-  BrokerCommand command;
-  command.kind = CommandKind::submit;
-  command.session_slot = handle.slot_index;
-  command.order = order;
   if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
     withdraw();
     return reject(handle, &order, Reason::BROKER_UNAVAILABLE, 0, &reservation);

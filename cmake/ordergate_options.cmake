@@ -24,6 +24,27 @@ if(ORDERGATE_SANITIZE)
   endif()
 endif()
 
+# Link-time optimisation. The hot path crosses the libraries (the guards'
+# checks, the rate windows, the duplicate index are called from the
+# gateway's submit), and only the linker can inline across them. The
+# libraries carry fat objects: normal code, which the tests and any
+# consumer of the installed package link as usual, and the compiler's
+# intermediate form, which a link with -flto optimises as one program
+# (docs/benchmarks.md, link-time optimisation).
+if(ORDERGATE_LTO AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  message(WARNING "ORDERGATE_LTO needs GCC (fat LTO objects); building without it")
+  set(ORDERGATE_LTO OFF)
+endif()
+
+# Links `target` (an executable) with link-time optimisation when
+# ORDERGATE_LTO is on.
+function(ordergate_link_lto target)
+  if(ORDERGATE_LTO)
+    target_compile_options(${target} PRIVATE -flto=auto)
+    target_link_options(${target} PRIVATE -flto=auto)
+  endif()
+endfunction()
+
 # Adds an ordergate library target `ordergate_<name>` with the alias
 # `ordergate::<name>`, public headers in <dir>/include and exported as `<name>`.
 function(ordergate_add_library name)
@@ -39,6 +60,9 @@ function(ordergate_add_library name)
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_compile_features(ordergate_${name} PUBLIC cxx_std_20)
   target_link_libraries(ordergate_${name} PRIVATE $<BUILD_INTERFACE:ordergate_build_options>)
+  if(ORDERGATE_LTO)
+    target_compile_options(ordergate_${name} PRIVATE -flto=auto -ffat-lto-objects)
+  endif()
   install(TARGETS ordergate_${name} EXPORT ordergate_targets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

@@ -39,10 +39,13 @@ class ManualClock final : public Clock {
   [[nodiscard]] std::int64_t wall_ns() const noexcept override {
     return wall_.load(std::memory_order_acquire);
   }
-  /// Moves both clocks forward by `delta_ns`.
+  /// Moves both clocks forward by `delta_ns`: the wall clock first, so a
+  /// thread that reads the new monotonic time and then the wall time sees
+  /// the new wall time too (a check paced by the monotonic clock, such as
+  /// the trading day's roll, never takes the new time with the old date).
   void advance(std::int64_t delta_ns) noexcept {
-    monotonic_.fetch_add(delta_ns, std::memory_order_acq_rel);
     wall_.fetch_add(delta_ns, std::memory_order_acq_rel);
+    monotonic_.fetch_add(delta_ns, std::memory_order_acq_rel);
   }
 
  private:

@@ -20,6 +20,7 @@
 #include <memory>
 #include <thread>
 
+#include "engine.hpp"
 #include "latency.hpp"
 #include "ordergate/core/cache_line.hpp"
 
@@ -28,15 +29,9 @@ namespace {
 
 constexpr std::size_t kCommands = 200'000;
 
-// The size of the engine's BrokerCommand (an order and its header).
-struct Command {
-  std::array<std::uint64_t, 30> words{};
-};
-
-struct EngineTraits : moodycamel::ConcurrentQueueDefaultTraits {
-  static const std::size_t BLOCK_SIZE = 64;
-  static const std::size_t EXPLICIT_INITIAL_INDEX_SIZE = 256;
-};
+// The engine's own command and queue type, so the two cannot drift apart.
+using Command = detail::BrokerCommand;
+using EngineQueue = detail::CommandQueue;
 
 // One producer, one consumer; capacity a power of two. Each side keeps its
 // own index on its own line and a copy of the other's, read again only
@@ -107,7 +102,7 @@ void run_handoff(benchmark::State& state, Give give, Take take) {
   Command command;
   std::uint64_t given = 0;
   for (auto _ : state) {
-    command.words[0] = given;
+    command.order.order_id = static_cast<OrderId>(given);
     const std::uint64_t begin = ticks_begin();
     const bool ok = give(command);
     const std::uint64_t end = ticks_end();
@@ -131,7 +126,7 @@ void run_handoff(benchmark::State& state, Give give, Take take) {
 }
 
 void BM_CommandQueue_Moodycamel(benchmark::State& state) {
-  moodycamel::ConcurrentQueue<Command, EngineTraits> queue(EngineTraits::BLOCK_SIZE * 64);
+  EngineQueue queue(detail::QueueTraits::BLOCK_SIZE * 64);
   moodycamel::ProducerToken token(queue);
   std::array<Command, 32> batch;
   run_handoff(

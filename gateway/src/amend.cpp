@@ -279,7 +279,8 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
                                                                        : Reason::REDUCE_ONLY),
                   &amended);
   }
-  if (!queue_budget_allows(handle.slot_index, broker_index)) {
+  SessionRing& ring = *handle.rings[broker_index];
+  if (!ring.fewer_waiting_than(session_queue_budget_)) {
     withdraw();
     return refuse(Reason::SESSION_QUEUE_FULL, &amended);
   }
@@ -289,16 +290,11 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
     return refuse(Reason::AUDIT_UNAVAILABLE, &amended);
   }
   order_index_.publish(index_slot, fresh_id);
-  BrokerCommand command;
+  BrokerCommand& command = ring.start();
   command.kind = CommandKind::replace;
-  command.session_slot = handle.slot_index;
   command.order = amended;
   command.original_client_order_id = original.client_order_id;
-  if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
-    withdraw();
-    return refuse(Reason::BROKER_UNAVAILABLE, &amended, 0, &reservation);
-  }
-  ++slot.queued[broker_index];
+  ring.publish();
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   std::uint64_t sequence = 0;
   if (auditing_) {

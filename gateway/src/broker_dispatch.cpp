@@ -19,7 +19,6 @@ namespace ordergate {
 namespace detail {
 namespace {
 
-constexpr std::size_t kDequeueBatch = 64;
 // Answers a reconciliation after an outage asks for at most: the last one
 // books whatever difference it finds.
 constexpr std::uint32_t kResyncRounds = 5;
@@ -124,7 +123,7 @@ void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
         if (!broker.port->request_holdings()) broker.checking = false;
       }
     }
-    const std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
+    const std::size_t count = take_commands(broker, batch);
     record_owners(broker, batch, count);
     for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
     const bool worked = broker.port->poll() || count > 0;
@@ -332,12 +331,23 @@ void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept
   }
 }
 
-void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
-  if (command.session_slot != kNotCounted) {
-    // Single writer: this broker thread.
-    std::atomic<std::uint64_t>& taken = broker.dispatched[command.session_slot].value;
-    taken.store(taken.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+std::size_t Engine::take_commands(Broker& broker, BrokerCommand* batch) noexcept {
+  std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
+  const std::uint32_t slots = broker.ring_slots.load(std::memory_order_acquire);
+  if (slots == 0) return count;
+  // One slot further each round, so no session always goes first.
+  std::uint32_t slot = broker.first_ring < slots ? broker.first_ring : 0;
+  broker.first_ring = slot + 1;
+  for (std::uint32_t visited = 0; visited < slots && count < kDequeueBatch; ++visited) {
+    if (SessionRing* ring = broker.rings[slot].load(std::memory_order_acquire); ring != nullptr) {
+      count += ring->take(batch + count, kDequeueBatch - count);
+    }
+    if (++slot == slots) slot = 0;
   }
+  return count;
+}
+
+void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
   switch (command.kind) {
     case CommandKind::submit: {
       // The order's record: live (only this thread finishes it).

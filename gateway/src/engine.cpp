@@ -77,6 +77,9 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
   if (session_queue_budget_ > config_.broker_queue_capacity) {
     throw ConfigError("session_queue_budget must be at most broker_queue_capacity");
   }
+  if (session_queue_budget_ > kMaxSessionQueueBudget) {
+    throw ConfigError("session_queue_budget must be at most " + std::to_string(kMaxSessionQueueBudget));
+  }
 
   snapshots_.push_back(build_snapshot(config_, nullptr));
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
@@ -116,7 +119,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
       const std::size_t pool = config_.broker_queue_capacity +
                                static_cast<std::size_t>(config_.max_sessions + 1) * 2 * QueueTraits::BLOCK_SIZE;
       broker->queue = std::make_unique<CommandQueue>(pool);
-      broker->dispatched = std::make_unique<DispatchedCount[]>(config_.max_sessions);
+      broker->rings = std::make_unique<std::atomic<SessionRing*>[]>(config_.max_sessions);
       brokers_.push_back(std::move(broker));
       found = brokers_.end() - 1;
     }

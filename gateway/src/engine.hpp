@@ -28,6 +28,7 @@
 #include "ordergate/guards/risk.hpp"
 #include "ordergate/guards/trading_state.hpp"
 #include "daily_loss.hpp"
+#include "command_ring.hpp"
 #include "metric_cells.hpp"
 #include "order_map.hpp"
 #include "slot_ring.hpp"
@@ -47,11 +48,19 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
 
 enum class CommandKind : std::uint8_t { submit, cancel, replace };
 
-// Distinct broker adapters one gateway drives (a session keeps a queue
-// budget count per broker in its slot).
+// Commands a broker thread takes at most per round.
+constexpr std::size_t kDequeueBatch = 64;
+// Cancels a session's ring takes beyond its queue budget (cancels are never
+// refused by the budget; past this they go by the broker's shared queue).
+constexpr std::uint32_t kCancelHeadroom = 64;
+// The largest session_queue_budget (a ring of 2^20 cells is 256 MiB).
+constexpr std::uint32_t kMaxSessionQueueBudget = std::uint32_t{1} << 20;
+
+// Distinct broker adapters one gateway drives (a session slot has a command
+// ring per broker).
 constexpr std::size_t kMaxBrokers = 16;
-// BrokerCommand::session_slot of a command no session's budget counts
-// (an operator's cancel-all).
+// A record's session_slot when no session gets its reports (an adopted
+// order).
 constexpr std::uint16_t kNotCounted = 0xFFFF;
 // The principal of orders reconciliation found at a broker that no principal
 // of this gateway placed (a person, another tool, or an owner not kept):
@@ -60,18 +69,16 @@ constexpr PrincipalId kForeignPrincipal = kMaxPrincipals - 1;
 
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
-  std::uint16_t session_slot = kNotCounted;  // whose queue budget it counts against
   Order order;  // for cancel: ids and client order id only; for replace: the order as amended
   ClientOrderId original_client_order_id;  // replace: the id of the order it amends
 };
 
-// Commands of one session slot the broker thread has taken off its queue;
-// written by that broker thread only, on a line of its own.
-struct alignas(kCacheLine) DispatchedCount {
-  std::atomic<std::uint64_t> value{0};
-};
-
+// Commands from other threads than a session's own: an operator's
+// cancel-all, a session's cancel when its ring is full.
 using CommandQueue = moodycamel::ConcurrentQueue<BrokerCommand, QueueTraits>;
+// A session's orders, amends and cancels for one broker (see CommandRing);
+// what waits in it is the session's queue budget.
+using SessionRing = CommandRing<BrokerCommand>;
 
 // "No order": the end of an order list.
 constexpr std::uint32_t kNoOrder = 0xFFFFFFFFu;
@@ -234,12 +241,11 @@ struct SessionSlot {
   // Single writer (the session's thread); relaxed loads elsewhere.
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> rejected{0};
-  // Queue budget, per broker, written by the thread that owns the session
-  // (kept in the slot so a later session in it continues the counts):
-  // commands it queued, and the broker's DispatchedCount as last read. The
-  // broker's line is read only when the budget looks spent.
-  std::array<std::uint64_t, kMaxBrokers> queued{};
-  std::array<std::uint64_t, kMaxBrokers> dispatched_seen{};
+  // Its command ring for each broker: made when the slot is first opened
+  // and kept for the later sessions in it, so a ring a closed session left
+  // commands in is still drained. Written only by open_session, which holds
+  // the slot; the broker threads find them through Broker::rings.
+  std::array<std::unique_ptr<SessionRing>, kMaxBrokers> rings;
   // Session id | principal << 32 of the open session, 0 when none: for
   // other threads (a position fill routed by session id).
   std::atomic<std::uint64_t> live{0};
@@ -271,7 +277,12 @@ struct Broker {
   std::unique_ptr<BrokerPort> port;
   std::unique_ptr<QuoteBoard> quotes;
   std::unique_ptr<CommandQueue> queue;
-  std::unique_ptr<DispatchedCount[]> dispatched;  // by session slot
+  // The session slots' rings for this broker, by slot (null until the slot
+  // is first opened), and how many slots from 0 may have one. The broker
+  // thread takes from them in turn, starting one further each round.
+  std::unique_ptr<std::atomic<SessionRing*>[]> rings;
+  std::atomic<std::uint32_t> ring_slots{0};
+  std::uint32_t first_ring = 0;  // broker thread only
   std::thread thread;
   std::atomic<bool> running{false};
   bool replace_supported = false;  // BrokerPort::supports_replace, asked at construction
@@ -322,7 +333,8 @@ struct SessionHandle {
   SessionSlot* slot = nullptr;
   std::uint16_t slot_index = 0;
   SessionId id = 0;
-  std::vector<moodycamel::ProducerToken> tokens;  // one per broker
+  std::array<SessionRing*, kMaxBrokers> rings{};  // the slot's, by broker
+  std::vector<moodycamel::ProducerToken> tokens;  // one per broker, for cancels a full ring cannot take
 };
 
 class Engine final : public ExecutionSink {
@@ -557,9 +569,9 @@ class Engine final : public ExecutionSink {
   void record_owners(Broker& broker, const BrokerCommand* batch, std::size_t count) noexcept;
   void compact_owners(Broker& broker, std::uint16_t broker_index) noexcept;
   void emit(std::string_view level, std::string_view event, std::string_view fields) const noexcept;
-  // True when the session in `slot_index` may queue one more command for
-  // broker `broker_index` (its budget is not spent). Hot path: no syscall.
-  bool queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept;
+  // Fills `batch` (kDequeueBatch at most) from the broker's shared queue and
+  // its session rings; returns how many it took (broker thread).
+  std::size_t take_commands(Broker& broker, BrokerCommand* batch) noexcept;
   // Applies what `control_` says to the principals of the current snapshot
   // (at construction, and for principals a reload adds).
   void apply_control_to_principals();

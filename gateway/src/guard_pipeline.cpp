@@ -100,22 +100,26 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;
 
-  // The order is validated straight into the command that carries it to
-  // the broker thread: one copy fewer of its 184 bytes on the accept path.
-  BrokerCommand command;
-  command.kind = CommandKind::submit;
-  command.session_slot = handle.slot_index;
-  Order& order = command.order;
-  order.principal_id = slot.principal;
-  order.session_id = handle.id;
+  // The order is validated straight into the cell of the session's ring
+  // that carries it to the broker thread, which it reaches with one store.
+  // The broker (and so the ring) is known once the account is: the first
+  // broker's ring lends its cell until then.
+  BrokerCommand* command = &handle.rings[0]->start();
+  command->kind = CommandKind::submit;
+  command->order.principal_id = slot.principal;
+  command->order.session_id = handle.id;
 
   // 1. validate and sanitize
   // The wall clock is only needed to check a GTD expiry.
   const std::int64_t wall_ns = request.time_in_force == TimeInForce::gtd ? clock_.wall_ns() : 0;
-  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, order);
+  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, command->order);
       reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
+  const std::uint16_t broker_index = broker_of_account_[command->order.account_id];
+  SessionRing& ring = *handle.rings[broker_index];
+  if (broker_index != 0) command = &(ring.start() = *command);
+  Order& order = command->order;
   account = order.account_id;
   // 2. permissions
   if (Reason reason = guards::check_submit_permissions(principal.policy, order); reason != Reason::OK) {
@@ -136,7 +140,6 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // 4. risk: per-order limits against the reference quote, duplicates,
   //    then the exposure reservation (exact under concurrency)
   const Instrument& instrument = instruments[order.instrument_id];
-  const std::uint16_t broker_index = broker_of_account_[order.account_id];
   Broker& broker = *brokers_[broker_index];
   const Quote quote = broker.quotes->read(order.instrument_id);
   if (Reason reason = guards::check_order_risk(order, instrument, quote, now_ns); reason != Reason::OK) {
@@ -254,7 +257,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
                                                                        : Reason::REDUCE_ONLY));
   }
 
-  if (!queue_budget_allows(handle.slot_index, broker_index)) {
+  if (!ring.fewer_waiting_than(session_queue_budget_)) {
     withdraw();
     return reject(handle, &order, Reason::SESSION_QUEUE_FULL);
   }
@@ -269,11 +272,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Published before the broker can finish the order, so that reclaim's
   // `finish` finds the entry naming it.
   order_index_.publish(index_slot, order_id);
-  if (!broker.queue->try_enqueue(handle.tokens[broker_index], command)) {
-    withdraw();
-    return reject(handle, &order, Reason::BROKER_UNAVAILABLE, 0, &reservation);
-  }
-  ++slot.queued[broker_index];
+  ring.publish();
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const std::uint64_t sequence = audit(AuditEventType::order_accepted, order, Reason::OK, &reservation);
@@ -335,14 +334,6 @@ void Engine::retire(std::uint32_t index) noexcept {
     record.next_retired = head;
   } while (!retired_head_.compare_exchange_weak(head, index, std::memory_order_release, std::memory_order_relaxed));
   retired_count_.fetch_add(1, std::memory_order_relaxed);
-}
-
-bool Engine::queue_budget_allows(std::uint16_t slot_index, std::uint16_t broker_index) noexcept {
-  SessionSlot& slot = sessions_[slot_index];
-  if (slot.queued[broker_index] - slot.dispatched_seen[broker_index] < session_queue_budget_) return true;
-  slot.dispatched_seen[broker_index] =
-      brokers_[broker_index]->dispatched[slot_index].value.load(std::memory_order_acquire);
-  return slot.queued[broker_index] - slot.dispatched_seen[broker_index] < session_queue_budget_;
 }
 
 Verdict Engine::cancel(SessionHandle& handle, std::string_view client_order_id) noexcept {
@@ -431,19 +422,23 @@ Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_
   // counted as dropped) after.
   const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
   const std::uint16_t broker_index = broker_of_account_[record.order.account_id];
-  // A cancel counts against the session's queue budget but is never
-  // refused by it: it only lowers risk, and its rate is bounded.
-  BrokerCommand command;
+  // A cancel goes behind the session's earlier commands in its ring, past
+  // its queue budget if need be (it only lowers risk, and its rate is
+  // bounded); a ring full even so sends it by the broker's shared queue,
+  // where the broker thread may take it before the order it cancels (see
+  // dispatch: the cancel then waits for it).
+  SessionRing& ring = *handle.rings[broker_index];
+  BrokerCommand& command = ring.start();
   command.kind = CommandKind::cancel;
-  command.session_slot = handle.slot_index;
   command.order = record.order;
-  if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
+  if (ring.fewer_waiting_than(ring.capacity())) {
+    ring.publish();
+  } else if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {
     record.cancel_requested.store(false, std::memory_order_release);
     rates.refund();
     if (daily) give_back_daily(cancels_today);
     return cancel_rejected(Reason::BROKER_UNAVAILABLE, 0, &reservation);
   }
-  ++handle.slot->queued[broker_index];
   const std::uint64_t sequence = audit(AuditEventType::cancel_accepted, record.order, Reason::OK,
                                        reservation ? &reservation : nullptr);
   return Verdict{Reason::OK, 0, order_id, sequence};

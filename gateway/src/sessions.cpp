@@ -26,6 +26,22 @@ Session Engine::open_session(std::string_view principal) {
       slot.in_use.store(false, std::memory_order_release);
       throw std::invalid_argument("session ids exhausted (4294967295 sessions opened); restart the gateway");
     }
+    // The slot's rings, made at its first opening (an allocation failure
+    // leaves the slot free and unchanged).
+    try {
+      for (std::size_t broker = 0; broker < brokers_.size(); ++broker) {
+        if (slot.rings[broker]) continue;
+        slot.rings[broker] = std::make_unique<SessionRing>(session_queue_budget_ + kCancelHeadroom);
+        brokers_[broker]->rings[index].store(slot.rings[broker].get(), std::memory_order_release);
+        std::atomic<std::uint32_t>& slots = brokers_[broker]->ring_slots;
+        std::uint32_t seen = slots.load(std::memory_order_relaxed);
+        while (seen < index + 1 && !slots.compare_exchange_weak(seen, index + 1, std::memory_order_release)) {
+        }
+      }
+    } catch (...) {
+      slot.in_use.store(false, std::memory_order_release);
+      throw;
+    }
     ExecutionReport stale;
     while (slot.events.try_dequeue(stale)) {
     }
@@ -40,6 +56,7 @@ Session Engine::open_session(std::string_view principal) {
     handle->slot = &slot;
     handle->slot_index = static_cast<std::uint16_t>(index);
     handle->id = slot.id;
+    for (std::size_t broker = 0; broker < brokers_.size(); ++broker) handle->rings[broker] = slot.rings[broker].get();
     handle->tokens.reserve(brokers_.size());
     for (auto& broker : brokers_) handle->tokens.emplace_back(*broker->queue);
 

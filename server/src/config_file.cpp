@@ -80,7 +80,7 @@ void read_gateway(TableReader& reader, ProcessConfig& config) {
       static_cast<std::uint32_t>(reader.integer("broker_queue_capacity", gateway.broker_queue_capacity, 64, 1 << 24));
   gateway.max_sessions = static_cast<std::uint32_t>(reader.integer("max_sessions", gateway.max_sessions, 1, 4096));
   gateway.session_queue_budget =
-      static_cast<std::uint32_t>(reader.integer("session_queue_budget", gateway.session_queue_budget, 0, 1 << 24));
+      static_cast<std::uint32_t>(reader.integer("session_queue_budget", gateway.session_queue_budget, 0, 1 << 20));
   gateway.day_start = reader.string("day_start", gateway.day_start);
   const std::string idle = reader.string("idle_strategy", "backoff");
   if (idle == "backoff") {

@@ -780,5 +780,60 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
   EXPECT_TRUE(again.accepted()) << reason_name(again.reason);
 }
 
+// A session's cancels go behind its orders in its own ring, past its queue
+// budget; once even the ring is full they go by the broker's shared queue,
+// which the broker thread reads before the rings: each such cancel then
+// waits for its order and stops it before it is sent.
+TEST(GatewayQueueBudgetTest, CancelsPastAFullRingStillGoAndStopTheirOrdersBeforeTheyAreSent) {
+  GatewayConfig config = testing::test_config();
+  config.session_queue_budget = 4;
+  config.principals[0].rate_limits = {"1000/1s"};
+  config.principals[0].cancel_rate_limits = {"1000/1s"};
+  auto control = std::make_shared<StallingBroker::Control>();
+  config.brokers.emplace_back("paper", [control](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<StallingBroker>(control);
+  });
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  Session alice = gateway.open_session("alice");
+
+  ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
+  {
+    std::unique_lock lock(control->mutex);
+    ASSERT_TRUE(control->changed.wait_for(lock, std::chrono::seconds(5), [&] { return control->submits == 1; }));
+  }
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
+  }
+  // The ring holds the budget and 64 cancels at least (a power of two less
+  // one: 127 here), so 200 cancels overflow it by 73 or more.
+  for (int i = 0; i < 200; ++i) {
+    const Verdict verdict = alice.cancel("q-" + std::to_string(1 + i % 4));
+    ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
+  }
+  {
+    std::lock_guard lock(control->mutex);
+    control->released = true;
+  }
+  control->changed.notify_all();
+
+  const std::vector<ExecutionReport> reports = wait_for_reports(alice, 5);
+  ASSERT_EQ(reports.size(), 5u);
+  std::set<std::string> canceled;
+  for (const ExecutionReport& report : reports) {
+    if (report.client_order_id.view() == "q-0") {
+      EXPECT_EQ(report.status, ExecStatus::new_order);
+      continue;
+    }
+    EXPECT_EQ(report.status, ExecStatus::canceled) << report.client_order_id.view();
+    EXPECT_EQ(report.broker_reason.view(), "CANCELED_BEFORE_SENT") << report.client_order_id.view();
+    canceled.emplace(report.client_order_id.view());
+  }
+  EXPECT_EQ(canceled, (std::set<std::string>{"q-1", "q-2", "q-3", "q-4"}));
+  std::lock_guard lock(control->mutex);
+  EXPECT_EQ(control->submits, 1) << "no cancelled order reached the venue";
+}
+
 }  // namespace
 }  // namespace ordergate

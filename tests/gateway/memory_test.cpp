@@ -87,7 +87,7 @@ TEST(GatewayMemory, EachOrderOfCapacityCostsItsRecordFourIndexEntriesAndAFreeLis
 }
 
 // Per session slot (`max_sessions`): the slot, its counters per account
-// (metrics), its dispatched count per broker, and its report queue, whose
+// (metrics), its command ring pointer per broker, and its report queue, whose
 // first six blocks of 32 reports are allocated for every slot at start.
 // Their headers are written then; the reports' room becomes resident as
 // reports pass through it.
@@ -100,7 +100,7 @@ TEST(GatewayMemory, EachSessionSlotCostsItsSlotCountersAndTheFirstBlocksOfItsRep
   const std::size_t accounts = small.accounts.size();
   // The metrics count orders, cancels and amends by account and reason.
   const std::size_t counters = 3 * (accounts + 1) * kReasonCount * sizeof(std::uint64_t);
-  const std::size_t always = sizeof(detail::SessionSlot) + counters + sizeof(detail::DispatchedCount);
+  const std::size_t always = sizeof(detail::SessionSlot) + counters;
   const std::size_t queue_blocks = 6 * 32 * sizeof(ExecutionReport);
   const double per_slot = added_per_unit(small, large, large.max_sessions - small.max_sessions);
   std::printf("resident bytes per session slot: %.1f (slot and counters %zu, queue blocks up to %zu)\n", per_slot,

@@ -104,15 +104,21 @@ struct GatewayConfig {
   /// ORDER_CAPACITY_EXHAUSTED until old ids expire. 0: 4 x order_capacity,
   /// at least 1,048,576 (16 MiB).
   std::uint32_t duplicate_capacity = 0;
-  /// Commands each broker queue holds before `submit` reports BROKER_UNAVAILABLE.
+  /// Commands each broker's shared queue holds: cancel-alls, a halt's
+  /// cancels, and a session's cancels once its own ring is full. Orders and
+  /// amends never use it (see session_queue_budget).
   std::uint32_t broker_queue_capacity = 1u << 16;
   /// Sessions open at the same time.
   std::uint32_t max_sessions = 256;
-  /// Commands (orders and cancels) one session may have waiting in one
-  /// broker's queue; past it its new orders are refused SESSION_QUEUE_FULL
-  /// (cancels still go), so one session, or a stalled broker, cannot take
-  /// the queue from the others. 0: broker_queue_capacity / max_sessions
-  /// (at least 1), which guarantees every session its budget.
+  /// Commands (orders, amends, cancels) one session may have waiting in its
+  /// own ring for one broker; past it its new orders and amends are refused
+  /// SESSION_QUEUE_FULL (cancels still go: 64 more fit in the ring, then
+  /// they use the shared queue). Each slot has its own ring per broker, so
+  /// one session, or a stalled broker, never takes another's room. At most
+  /// broker_queue_capacity and 1,048,576. 0: broker_queue_capacity /
+  /// max_sessions (at least 1). Memory: 256 bytes a cell, the smallest
+  /// power of two above budget + 64, written at the slot's first opening
+  /// (128 KiB per slot and broker at the default).
   std::uint32_t session_queue_budget = 0;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
   /// Count every decision by principal, account and reason, and time each

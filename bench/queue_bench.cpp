@@ -1,8 +1,9 @@
 // What handing one command to a consumer thread costs the producer: the
-// engine's command queue (moodycamel's ConcurrentQueue with an explicit
-// producer per session and the engine's block traits) against a
-// single-producer, single-consumer ring whose two indices sit on lines of
-// their own. Each timed enqueue comes after the consumer has taken the
+// engine's shared command queue (moodycamel's ConcurrentQueue with an
+// explicit producer and the engine's block traits, which carried every
+// order until 2026-12-06) against the session ring that carries them now
+// (gateway/src/command_ring.hpp: single producer, single consumer, each
+// index on a line of its own, a line or more per cell). Each timed enqueue comes after the consumer has taken the
 // previous command, as on the accept path, where the broker thread takes
 // each order within a microsecond: so each enqueue finds whatever lines the
 // consumer wrote while taking the last one.
@@ -29,49 +30,9 @@ namespace {
 
 constexpr std::size_t kCommands = 200'000;
 
-// The engine's own command and queue type, so the two cannot drift apart.
+// The engine's own command, queue and ring types, so they cannot drift apart.
 using Command = detail::BrokerCommand;
 using EngineQueue = detail::CommandQueue;
-
-// One producer, one consumer; capacity a power of two. Each side keeps its
-// own index on its own line and a copy of the other's, read again only
-// when the copy says full (producer) or empty (consumer).
-class SpscRing {
- public:
-  explicit SpscRing(std::size_t capacity) : slots_(std::make_unique<Command[]>(capacity)), mask_(capacity - 1) {}
-
-  bool try_push(const Command& command) noexcept {
-    const std::size_t tail = producer_.index.load(std::memory_order_relaxed);
-    if (tail - producer_.other >= mask_ + 1) {
-      producer_.other = consumer_.index.load(std::memory_order_acquire);
-      if (tail - producer_.other >= mask_ + 1) return false;
-    }
-    slots_[tail & mask_] = command;
-    producer_.index.store(tail + 1, std::memory_order_release);
-    return true;
-  }
-
-  bool try_pop(Command& command) noexcept {
-    const std::size_t head = consumer_.index.load(std::memory_order_relaxed);
-    if (head == consumer_.other) {
-      consumer_.other = producer_.index.load(std::memory_order_acquire);
-      if (head == consumer_.other) return false;
-    }
-    command = slots_[head & mask_];
-    consumer_.index.store(head + 1, std::memory_order_release);
-    return true;
-  }
-
- private:
-  struct alignas(kCacheLine) Side {
-    std::atomic<std::size_t> index{0};
-    std::size_t other = 0;  // the last value read of the other side's index
-  };
-  std::unique_ptr<Command[]> slots_;
-  std::size_t mask_;
-  Side producer_;
-  Side consumer_;
-};
 
 struct alignas(kCacheLine) Taken {
   std::atomic<std::uint64_t> count{0};
@@ -135,14 +96,21 @@ void BM_CommandQueue_Moodycamel(benchmark::State& state) {
 }
 BENCHMARK(BM_CommandQueue_Moodycamel)->Iterations(kCommands);
 
-void BM_CommandQueue_SpscRing(benchmark::State& state) {
-  SpscRing ring(4096);
-  Command taken;
+// The session ring the engine uses since 2026-12-06 (fourth run), taken in
+// batches as the broker thread does.
+void BM_CommandQueue_SessionRing(benchmark::State& state) {
+  detail::SessionRing ring(4096);
+  std::array<Command, 32> batch;
   run_handoff(
-      state, [&](const Command& command) { return ring.try_push(command); },
-      [&]() -> std::size_t { return ring.try_pop(taken) ? 1 : 0; });
+      state,
+      [&](const Command& command) {
+        if (!ring.fewer_waiting_than(ring.capacity())) return false;
+        ring.push(command);
+        return true;
+      },
+      [&] { return ring.take(batch.data(), batch.size()); });
 }
-BENCHMARK(BM_CommandQueue_SpscRing)->Iterations(kCommands);
+BENCHMARK(BM_CommandQueue_SessionRing)->Iterations(kCommands);
 
 }  // namespace
 }  // namespace ordergate::bench

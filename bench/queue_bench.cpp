@@ -63,7 +63,7 @@ void run_handoff(benchmark::State& state, Give give, Take take) {
   Command command;
   std::uint64_t given = 0;
   for (auto _ : state) {
-    command.order.order_id = static_cast<OrderId>(given);
+    command.order_id = static_cast<OrderId>(given);
     const std::uint64_t begin = ticks_begin();
     const bool ok = give(command);
     const std::uint64_t end = ticks_end();

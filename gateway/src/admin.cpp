@@ -272,7 +272,7 @@ std::size_t Engine::cancel_orders(const CancelFilter& filter) {
     const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{};
     BrokerCommand command;
     command.kind = CommandKind::cancel;
-    command.order = order;
+    command.order_id = order.order_id;
     brokers_[broker_of_account_[order.account_id]]->queue->enqueue(command);
     audit(AuditEventType::cancel_accepted, order, Reason::OK, reservation ? &reservation : nullptr);
     bulk_cancels_[order.account_id].fetch_add(1, std::memory_order_relaxed);

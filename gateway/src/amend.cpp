@@ -292,7 +292,7 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
   order_index_.publish(index_slot, fresh_id);
   BrokerCommand& command = ring.start();
   command.kind = CommandKind::replace;
-  command.order = amended;
+  command.order_id = fresh_id;
   command.original_client_order_id = original.client_order_id;
   ring.publish();
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -321,13 +321,16 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
 // ---- broker thread ----
 
 void Engine::dispatch_replace(Broker& broker, const BrokerCommand& command) noexcept {
-  const std::uint32_t fresh_index = record_of(command.order.order_id);
+  const std::uint32_t fresh_index = record_of(command.order_id);
   OrderRecord& fresh = records_[fresh_index];
-  if (fresh.ident.load(std::memory_order_acquire) != command.order.order_id) return;
+  if (fresh.ident.load(std::memory_order_acquire) != command.order_id) return;
+  // A copy: an adapter that answers within replace() may finish the
+  // replacement, and its record may then serve another before the audit.
+  const Order amended = fresh.order;
   const OrderId original_id = fresh.replaces.load(std::memory_order_relaxed);
   const OrderRecord& original = records_[record_of(original_id)];
   ExecutionReport answer;
-  answer.order_id = command.order.order_id;
+  answer.order_id = command.order_id;
   answer.other_client_order_id = command.original_client_order_id;
   // Commands of different sessions may arrive in either order: an order
   // not sent yet, or with a cancel ahead of this amend, is not amended.
@@ -340,27 +343,27 @@ void Engine::dispatch_replace(Broker& broker, const BrokerCommand& command) noex
     return;
   }
   ExecutionReport pending;
-  pending.order_id = command.order.order_id;
+  pending.order_id = command.order_id;
   pending.status = ExecStatus::pending_replace;
-  pending.session_id = command.order.session_id;
-  pending.account_id = command.order.account_id;
-  pending.instrument_id = command.order.instrument_id;
-  pending.side = command.order.side;
-  pending.client_order_id = command.order.client_order_id;
+  pending.session_id = amended.session_id;
+  pending.account_id = amended.account_id;
+  pending.instrument_id = amended.instrument_id;
+  pending.side = amended.side;
+  pending.client_order_id = amended.client_order_id;
   pending.other_client_order_id = command.original_client_order_id;
   pending.leaves_quantity = original.leaves;
   Decimal filled;
   (void)Decimal::sub(original.order.quantity, original.leaves, filled);
   pending.cumulative_quantity = filled;
   pending.transact_time_ns = clock_.wall_ns();
-  deliver(command.order, fresh.session_slot, pending);
+  deliver(amended, fresh.session_slot, pending);
   ReplaceOrder replace;
-  replace.order = command.order;
+  replace.order = amended;
   replace.original_order_id = original_id;
   replace.original_client_order_id = command.original_client_order_id;
   replace.original_quantity = original.order.quantity;
   broker.port->replace(replace);
-  audit(AuditEventType::sent_to_broker, command.order, Reason::OK);
+  audit(AuditEventType::sent_to_broker, amended, Reason::OK);
 }
 
 void Engine::confirm_replace(std::uint32_t index, const ExecutionReport& incoming) noexcept {

@@ -273,10 +273,14 @@ void Engine::record_owners(Broker& broker, const BrokerCommand* batch, std::size
     for (std::size_t i = 0; i < count; ++i) {
       const BrokerCommand& command = batch[i];
       if (command.kind != CommandKind::submit && command.kind != CommandKind::replace) continue;
+      // Live until this thread finishes it; the check is for a record no
+      // command should name.
+      const OrderRecord& record = records_[record_of(command.order_id)];
+      if (record.ident.load(std::memory_order_acquire) != command.order_id) continue;
       const adapters::rest::VenueClientId venue_id =
-          adapters::rest::format_venue_client_id(broker.client_id_prefix, command.order.order_id);
-      (void)OrderMap::format_line(venue_id.view(), principal_name(command.order.principal_id),
-                                  command.order.client_order_id.view(), wall_s, broker.map_lines);
+          adapters::rest::format_venue_client_id(broker.client_id_prefix, command.order_id);
+      (void)OrderMap::format_line(venue_id.view(), principal_name(record.order.principal_id),
+                                  record.order.client_order_id.view(), wall_s, broker.map_lines);
     }
     if (!broker.order_map->append(broker.map_lines, wall_s) && !broker.map_failed) {
       broker.map_failed = true;
@@ -350,38 +354,44 @@ std::size_t Engine::take_commands(Broker& broker, BrokerCommand* batch) noexcept
 void Engine::dispatch(Broker& broker, const BrokerCommand& command) noexcept {
   switch (command.kind) {
     case CommandKind::submit: {
-      // The order's record: live (only this thread finishes it).
-      OrderRecord& record = records_[record_of(command.order.order_id)];
+      // The order's record: live (only this thread finishes it, and only
+      // once it is here); the check is for a record no command should name.
+      OrderRecord& record = records_[record_of(command.order_id)];
+      if (record.ident.load(std::memory_order_acquire) != command.order_id) break;
       record.dispatched = true;
       if (record.cancel_pending) {
         // Cancelled before it was sent: it never reaches the broker.
         ExecutionReport report;
-        report.order_id = command.order.order_id;
+        report.order_id = command.order_id;
         report.status = ExecStatus::canceled;
         report.transact_time_ns = clock_.wall_ns();
         report.broker_reason.assign("CANCELED_BEFORE_SENT");
         on_execution(report);
         break;
       }
-      broker.port->submit(command.order);
-      audit(AuditEventType::sent_to_broker, command.order, Reason::OK);
+      // A copy: an adapter that answers within submit() may finish the
+      // order, and its record may then serve another before the audit.
+      const Order order = record.order;
+      broker.port->submit(order);
+      audit(AuditEventType::sent_to_broker, order, Reason::OK);
       break;
     }
     case CommandKind::cancel: {
-      OrderRecord& record = records_[record_of(command.order.order_id)];
+      OrderRecord& record = records_[record_of(command.order_id)];
       // A cancel of an order that finished (its record may already serve
-      // another order) changes nothing.
-      if (record.ident.load(std::memory_order_acquire) != command.order.order_id) break;
+      // another order) changes nothing; otherwise the record is the order's
+      // until this thread finishes it.
+      if (record.ident.load(std::memory_order_acquire) != command.order_id) break;
       if (!record.dispatched) {
         record.cancel_pending = true;
         break;
       }
       CancelOrder cancel;
-      cancel.order_id = command.order.order_id;
-      cancel.session_id = command.order.session_id;
-      cancel.account_id = command.order.account_id;
-      cancel.instrument_id = command.order.instrument_id;
-      cancel.client_order_id = command.order.client_order_id;
+      cancel.order_id = command.order_id;
+      cancel.session_id = record.order.session_id;
+      cancel.account_id = record.order.account_id;
+      cancel.instrument_id = record.order.instrument_id;
+      cancel.client_order_id = record.order.client_order_id;
       broker.port->cancel(cancel);
       // On its way, ahead of any amend dispatched after it: the venue sees
       // the cancel first.

@@ -67,11 +67,19 @@ constexpr std::uint16_t kNotCounted = 0xFFFF;
 // they count towards the limits and an operator's cancel-all reaches them.
 constexpr PrincipalId kForeignPrincipal = kMaxPrincipals - 1;
 
+// What a broker thread is asked to do with an order. The order itself is in
+// its record, written before the command is queued and unchanged while
+// `ident` names it, so a command names the order and no more: one line.
 struct BrokerCommand {
   CommandKind kind = CommandKind::submit;
-  Order order;  // for cancel: ids and client order id only; for replace: the order as amended
-  ClientOrderId original_client_order_id;  // replace: the id of the order it amends
+  // submit, cancel: the order's id; replace: the replacement's (its record
+  // holds the order as amended, and `replaces` the original's id).
+  OrderId order_id = 0;
+  // replace: the client order id of the order it amends, whose record may
+  // serve another order by the time the broker thread reads the command.
+  ClientOrderId original_client_order_id;
 };
+static_assert(sizeof(BrokerCommand) <= kCacheLine, "a command fits one ring cell of one line");
 
 // Commands from other threads than a session's own: an operator's
 // cancel-all, a session's cancel when its ring is full.

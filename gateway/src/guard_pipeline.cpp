@@ -100,27 +100,19 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;
 
-  // The order is validated straight into the cell of the session's ring
-  // that carries it to the broker thread, which it reaches with one store.
-  // The broker (and so the ring) is known once the account is: the first
-  // broker's ring lends its cell until then.
-  BrokerCommand* command = &handle.rings[0]->start();
-  command->kind = CommandKind::submit;
-  command->order.principal_id = slot.principal;
-  command->order.session_id = handle.id;
+  Order order;
+  order.principal_id = slot.principal;
+  order.session_id = handle.id;
 
   // 1. validate and sanitize
   // The wall clock is only needed to check a GTD expiry.
   const std::int64_t wall_ns = request.time_in_force == TimeInForce::gtd ? clock_.wall_ns() : 0;
-  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, command->order);
+  if (Reason reason = guards::validate_order(request, accounts_, instruments, wall_ns, order);
       reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
-  const std::uint16_t broker_index = broker_of_account_[command->order.account_id];
-  SessionRing& ring = *handle.rings[broker_index];
-  if (broker_index != 0) command = &(ring.start() = *command);
-  Order& order = command->order;
   account = order.account_id;
+  const std::uint16_t broker_index = broker_of_account_[order.account_id];
   // 2. permissions
   if (Reason reason = guards::check_submit_permissions(principal.policy, order); reason != Reason::OK) {
     return reject(handle, &order, reason);
@@ -257,7 +249,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
                                                                        : Reason::REDUCE_ONLY));
   }
 
-  if (!ring.fewer_waiting_than(session_queue_budget_)) {
+  if (!handle.rings[broker_index]->fewer_waiting_than(session_queue_budget_)) {
     withdraw();
     return reject(handle, &order, Reason::SESSION_QUEUE_FULL);
   }
@@ -272,6 +264,11 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Published before the broker can finish the order, so that reclaim's
   // `finish` finds the entry naming it.
   order_index_.publish(index_slot, order_id);
+  // The order is in its record: the broker thread is sent its id.
+  SessionRing& ring = *handle.rings[broker_index];
+  BrokerCommand& command = ring.start();
+  command.kind = CommandKind::submit;
+  command.order_id = order_id;
   ring.publish();
 
   slot.accepted.store(slot.accepted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -430,7 +427,7 @@ Verdict Engine::run_cancel(SessionHandle& handle, std::string_view client_order_
   SessionRing& ring = *handle.rings[broker_index];
   BrokerCommand& command = ring.start();
   command.kind = CommandKind::cancel;
-  command.order = record.order;
+  command.order_id = order_id;
   if (ring.fewer_waiting_than(ring.capacity())) {
     ring.publish();
   } else if (!brokers_[broker_index]->queue->try_enqueue(handle.tokens[broker_index], command)) {

@@ -116,9 +116,9 @@ struct GatewayConfig {
   /// they use the shared queue). Each slot has its own ring per broker, so
   /// one session, or a stalled broker, never takes another's room. At most
   /// broker_queue_capacity and 1,048,576. 0: broker_queue_capacity /
-  /// max_sessions (at least 1). Memory: 256 bytes a cell, the smallest
+  /// max_sessions (at least 1). Memory: a 64-byte line a cell, the smallest
   /// power of two above budget + 64, written at the slot's first opening
-  /// (128 KiB per slot and broker at the default).
+  /// (32 KiB per slot and broker at the default).
   std::uint32_t session_queue_budget = 0;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
   /// Count every decision by principal, account and reason, and time each

@@ -111,5 +111,36 @@ TEST(GatewayMemory, EachSessionSlotCostsItsSlotCountersAndTheFirstBlocksOfItsRep
   EXPECT_LT(per_slot, 48.0 * 1024);
 }
 
+// Per session slot and broker, once the slot is first opened: its command
+// ring, the smallest power of two of 64-byte cells above the queue budget
+// + 64, written in full then (so no page faults in later) and kept for the
+// slot's later sessions (docs/configuration.md, session_queue_budget).
+TEST(GatewayMemory, TheFirstSessionInASlotMakesItsCommandRingAndTheNextSessionThereReusesIt) {
+  SKIP_UNDER_SANITIZERS();
+  GatewayConfig config = test_config();  // one broker: both accounts are on "paper"
+  config.broker_queue_capacity = 1u << 17;
+  config.session_queue_budget = 65536;  // 131072 cells: 8 MiB, far above the rest a session opening costs
+  config.max_sessions = 1;              // so the second session gets the first one's slot
+  constexpr std::int64_t kRing = 131072 * 64;
+  Gateway gateway(config);
+  gateway.start();
+
+  const std::int64_t before = resident_bytes();
+  Session first = gateway.open_session("alice");
+  const std::int64_t first_added = resident_bytes() - before;
+  std::printf("resident bytes the first session in a slot added: %lld (ring %lld)\n",
+              static_cast<long long>(first_added), static_cast<long long>(kRing));
+  EXPECT_GT(first_added, kRing * 99 / 100);
+  EXPECT_LT(first_added, kRing * 102 / 100);
+
+  first.close();
+  const std::int64_t between = resident_bytes();
+  Session second = gateway.open_session("bob");
+  const std::int64_t second_added = resident_bytes() - between;
+  std::printf("resident bytes the next session in the slot added: %lld\n", static_cast<long long>(second_added));
+  EXPECT_LT(second_added, kRing / 100) << "the slot keeps its ring";
+  gateway.stop();
+}
+
 }  // namespace
 }  // namespace ordergate::testing

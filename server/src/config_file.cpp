@@ -68,6 +68,10 @@ void read_gateway(TableReader& reader, ProcessConfig& config) {
   check_rate_windows(reader, "read_rate_limit", {server.read_rate_limit});
   server.max_sessions_per_principal = static_cast<std::uint32_t>(
       reader.integer("max_sessions_per_principal", server.max_sessions_per_principal, 1, 4096));
+  server.reply_spin_ns = reader.duration("reply_spin", 0);
+  if (server.reply_spin_ns > 1'000'000) {
+    reader.fail(reader.find("reply_spin"), "reply_spin", "must be at most \"1ms\" (the I/O thread serves no one else while it waits)");
+  }
 
   gateway.order_capacity = static_cast<std::uint32_t>(reader.integer("order_capacity", gateway.order_capacity, 1, 1 << 26));
   gateway.duplicate_window_ns = reader.duration("duplicate_window", gateway.duplicate_window_ns);

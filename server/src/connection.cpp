@@ -39,6 +39,7 @@ void Connection::read_next() {
                             self->last_activity_ns_ = self->clock_.monotonic_ns();
                             self->input_.append(self->read_buffer_.get(), size);
                             self->process_input();
+                            self->owner_.after_read(*self);
                             self->flush();
                             self->read_next();
                           });

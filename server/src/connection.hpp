@@ -39,6 +39,8 @@ class ConnectionOwner {
   [[nodiscard]] virtual std::uint64_t durable_sequence() const noexcept = 0;
   /// True once the journal failed: no held record will ever become durable.
   [[nodiscard]] virtual bool journal_failed() const noexcept = 0;
+  /// After the lines of one read and before their replies are written.
+  virtual void after_read(Connection& connection) = 0;
 
  protected:
   ~ConnectionOwner() = default;
@@ -98,6 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The current session had an order accepted: only then can it have open
   // orders, and need keeping when a new hello replaces it.
   bool session_traded = false;
+  // An order, amend or cancel of the read being handled was accepted: its
+  // reports may follow within `reply_spin` (Process::after_read).
+  bool awaiting_reports = false;
   // Budget of the read ops (`orders`, `positions`), which scan tables.
   guards::GcraCell read_budget;
   // Sessions this connection replaced with a new hello that still have

@@ -214,6 +214,7 @@ void handle_submit(HandlerContext& context, Connection& connection, const Reques
   const Verdict verdict = connection.session.submit(protocol::to_order_request(request));
   if (!settled(context, connection, request, verdict)) return;
   connection.session_traded = true;
+  connection.awaiting_reports = true;
   JsonWriter json(connection.output());
   begin_accepted(json, "submit", request);
   json.string("cl_ord_id", request.cl_ord_id).integer("order_id", verdict.order_id).end();
@@ -221,6 +222,7 @@ void handle_submit(HandlerContext& context, Connection& connection, const Reques
 
 void handle_cancel(HandlerContext& context, Connection& connection, const Request& request) {
   if (!settled(context, connection, request, connection.session.cancel(request.cl_ord_id))) return;
+  connection.awaiting_reports = true;
   JsonWriter json(connection.output());
   begin_accepted(json, "cancel", request);
   json.string("cl_ord_id", request.cl_ord_id).end();
@@ -230,6 +232,7 @@ void handle_replace(HandlerContext& context, Connection& connection, const Reque
   const Verdict verdict = connection.session.replace(protocol::to_replace_request(request));
   if (!settled(context, connection, request, verdict)) return;
   connection.session_traded = true;
+  connection.awaiting_reports = true;
   JsonWriter json(connection.output());
   begin_accepted(json, "replace", request);
   json.string("cl_ord_id", request.cl_ord_id)

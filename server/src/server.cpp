@@ -528,11 +528,38 @@ class Process final : public ConnectionOwner {
 
   // ---- execution reports -----------------------------------------------------
 
-  // Called on a broker thread: wake the I/O thread once per batch.
+  // Called on a broker thread: wake the I/O thread once per batch, unless
+  // it is waiting for reports right now (after_read) and takes them itself.
+  // Both flags are seq_cst: after_read clears `io_spinning_` and then reads
+  // `wake_pending_`, this sets `wake_pending_` and then reads `io_spinning_`,
+  // so at least one of the two sees the other's store and no batch waits.
   void wake() {
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    if (!wake_pending_.exchange(true, std::memory_order_seq_cst)) {
+      if (io_spinning_.load(std::memory_order_seq_cst)) return;
       asio::post(io_, [this] { deliver_reports(); });
     }
+  }
+
+  // The lines of one read were handled; their replies are not written yet.
+  // With `reply_spin`, when the read had a command accepted, polls for
+  // reports until one reaches this connection or the time is up: the
+  // replies and the reports then leave in one write.
+  void after_read(Connection& connection) override {
+    if (!connection.awaiting_reports) return;
+    connection.awaiting_reports = false;
+    const std::int64_t spin_ns = config_.server.reply_spin_ns;
+    if (spin_ns <= 0 || connection.closed()) return;
+    io_spinning_.store(true, std::memory_order_seq_cst);
+    const std::int64_t deadline = clock_.monotonic_ns() + spin_ns;
+    for (;;) {
+      if (wake_pending_.load(std::memory_order_acquire) && deliver_reports(&connection)) break;
+      if (clock_.monotonic_ns() >= deadline) break;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    io_spinning_.store(false, std::memory_order_seq_cst);
+    if (wake_pending_.load(std::memory_order_seq_cst)) deliver_reports();
   }
 
   // The gateway's own trading-state changes (a broker thread): to the
@@ -555,10 +582,13 @@ class Process final : public ConnectionOwner {
     });
   }
 
-  void deliver_reports() {
-    wake_pending_.store(false, std::memory_order_release);
+  // Writes every session's waiting reports to its connection. True when one
+  // of them was for `waiting`.
+  bool deliver_reports(const Connection* waiting = nullptr) {
+    wake_pending_.store(false, std::memory_order_seq_cst);
     if (drop_copy_) drop_copy_->deliver_executions();
     ExecutionReport report;
+    bool reached = false;
     for (auto& [number, connection] : connections_) {
       if (connection->closed()) continue;
       bool any = false;
@@ -572,8 +602,12 @@ class Process final : public ConnectionOwner {
           any = true;
         }
       }
-      if (any) connection->flush();
+      if (any) {
+        reached = reached || connection.get() == waiting;
+        connection->flush();
+      }
     }
+    return reached;
   }
 
   void write_report(Connection& connection, const ExecutionReport& report) {
@@ -828,6 +862,7 @@ class Process final : public ConnectionOwner {
   bool bound_ = false;
   bool shutting_down_ = false;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> io_spinning_{false};  // after_read is polling for reports (I/O thread writes)
   std::uint64_t connection_counter_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   HelloThrottle hello_throttle_;

@@ -168,6 +168,21 @@ TEST(ConfigFile, ConnectionBudgetsHaveSafeDefaultsAndAreRead) {
             std::string::npos);
 }
 
+TEST(ConfigFile, ReplySpinIsOffByDefaultAndAtMostOneMillisecond) {
+  EXPECT_EQ(parse_config_text(kValid, "test.toml").server.reply_spin_ns, 0);
+  EXPECT_EQ(parse_config_text(replace(kValid, "[gateway]\n", "[gateway]\nreply_spin = \"50us\"\n"), "test.toml")
+                .server.reply_spin_ns,
+            50'000);
+  EXPECT_EQ(parse_config_text(replace(kValid, "[gateway]\n", "[gateway]\nreply_spin = \"1ms\"\n"), "test.toml")
+                .server.reply_spin_ns,
+            1'000'000);
+  const std::string too_long = error_of(replace(kValid, "[gateway]\n", "[gateway]\nreply_spin = \"2ms\"\n"));
+  EXPECT_NE(too_long.find("gateway.reply_spin"), std::string::npos) << too_long;
+  EXPECT_NE(too_long.find("at most \"1ms\""), std::string::npos) << too_long;
+  EXPECT_NE(error_of(replace(kValid, "[gateway]\n", "[gateway]\nreply_spin = 50\n")).find("gateway.reply_spin"),
+            std::string::npos);
+}
+
 TEST(ConfigFile, TheHttpListenerIsOffUnlessListenIsSetAndReadsHostAndPort) {
   EXPECT_FALSE(parse_config_text(kValid, "test.toml").http.enabled);
   const ProcessConfig set = parse_config_text(kValid + "[http]\nlisten = \"127.0.0.1:9464\"\n", "test.toml");

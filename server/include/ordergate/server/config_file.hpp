@@ -45,6 +45,11 @@ struct ServerConfig {
   /// Sessions one principal holds at once (each connection's current one,
   /// and those kept for the reports of their working orders).
   std::uint32_t max_sessions_per_principal = 8;
+  /// After a read that sent orders, how long the I/O thread waits for their
+  /// reports, polling, before it writes: the replies and the reports then
+  /// leave in one write, and the broker thread makes no wake-up call. 0:
+  /// never (each report batch wakes the I/O thread). At most 1 ms.
+  std::int64_t reply_spin_ns = 0;
 };
 
 /// The audit journal (`[audit]` section); docs/audit.md.

@@ -336,9 +336,10 @@ void Engine::compact_owners(Broker& broker, std::uint16_t broker_index) noexcept
 }
 
 std::size_t Engine::take_commands(Broker& broker, BrokerCommand* batch) noexcept {
-  std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch);
+  // Half a batch at most from the shared queue first, so that a flood there
+  // (a cancel-all of many orders) leaves the sessions' rings their turn.
+  std::size_t count = broker.queue->try_dequeue_bulk(batch, kDequeueBatch / 2);
   const std::uint32_t slots = broker.ring_slots.load(std::memory_order_acquire);
-  if (slots == 0) return count;
   // One slot further each round, so no session always goes first.
   std::uint32_t slot = broker.first_ring < slots ? broker.first_ring : 0;
   broker.first_ring = slot + 1;
@@ -348,6 +349,7 @@ std::size_t Engine::take_commands(Broker& broker, BrokerCommand* batch) noexcept
     }
     if (++slot == slots) slot = 0;
   }
+  if (count < kDequeueBatch) count += broker.queue->try_dequeue_bulk(batch + count, kDequeueBatch - count);
   return count;
 }
 
@@ -841,7 +843,7 @@ void Engine::book_position_fill(std::uint16_t broker, const ExecutionReport& fil
   // as the adapter remembers it (the record may serve another order now).
   const bool parent_known = parent != nullptr || (fill.order_id != kNoOrderId && fill.session_id != 0);
   const SessionId session_id = parent != nullptr ? parent->order.session_id : parent_known ? fill.session_id : 0;
-  std::uint16_t session_slot = kNotCounted;
+  std::uint16_t session_slot = kNoSessionSlot;
   PrincipalId principal = 0;
   if (parent != nullptr) {
     session_slot = parent->session_slot;

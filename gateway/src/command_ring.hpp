@@ -6,17 +6,17 @@
 // slot's hand-over from one session to the next orders them), the consumer
 // is the broker's thread. No allocation after construction.
 //
-// The producer fills the cell at its tail in place (submit validates the
-// order straight into it) and publishes it with one release store. The cell
-// at the tail is always free, since at most `mask_` commands wait, so a
-// submit may use it before it knows whether the order will go. Each side
+// The producer fills the cell at its tail in place and publishes it with one
+// release store. The cell at the tail is always free, since at most `mask_`
+// commands wait, so a producer may fill it before it knows whether the
+// command will go (a cancel that finds the ring full sends the same command
+// by another queue). Each side
 // keeps its index on a line of its own and reads the other's only when its
 // own copy says full (producer) or empty (consumer).
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>

@@ -61,7 +61,7 @@ constexpr std::uint32_t kMaxSessionQueueBudget = std::uint32_t{1} << 20;
 constexpr std::size_t kMaxBrokers = 16;
 // A record's session_slot when no session gets its reports (an adopted
 // order).
-constexpr std::uint16_t kNotCounted = 0xFFFF;
+constexpr std::uint16_t kNoSessionSlot = 0xFFFF;
 // The principal of orders reconciliation found at a broker that no principal
 // of this gateway placed (a person, another tool, or an owner not kept):
 // they count towards the limits and an operator's cancel-all reaches them.
@@ -480,7 +480,7 @@ class Engine final : public ExecutionSink {
   OrderId next_order_id(std::uint32_t index) noexcept;
   // How a use of a record starts (see publish_record).
   struct RecordStart {
-    std::uint16_t session_slot = kNotCounted;  // where its reports go; none for an adopted order
+    std::uint16_t session_slot = kNoSessionSlot;  // where its reports go; none for an adopted order
     std::uint32_t index_slot = 0xFFFFFFFFu;    // its duplicate-id entry; none if it has no id there
     Decimal leaves;                            // the broker thread's, handed over by the queue
     std::int64_t leaves_raw = 0;               // what other threads read until the broker reports

@@ -1,6 +1,7 @@
 // The session command ring (gateway/src/command_ring.hpp): its capacity,
-// the free cell at its tail that submit validates into, and the hand-over
-// of every command, in order and whole, to a consumer on another thread.
+// the free cell at its tail that a producer fills before it knows whether
+// the command goes, and the hand-over of every command, in order and whole,
+// to a consumer on another thread.
 
 #include "command_ring.hpp"
 
@@ -62,8 +63,8 @@ TEST(CommandRing, RefusesPastItsLimitAndHasRoomAgainOnceTheConsumerTakes) {
   }
 }
 
-// Submit writes the cell at the tail before it knows whether the order
-// goes; with the ring full that cell must still be none of the waiting ones.
+// A cancel fills the cell at the tail before it knows whether the ring has
+// room; with the ring full that cell must still be none of the waiting ones.
 TEST(CommandRing, TheCellAtTheTailIsFreeEvenWhenTheRingIsFull) {
   CommandRing<Command> ring(7);
   for (std::uint64_t round = 0; round < 5; ++round) {  // at each offset of the cells

@@ -96,7 +96,7 @@ class CommandRing {
   // shares a line with the one the consumer is reading.
   static constexpr std::size_t kStride = (sizeof(Command) + kCacheLine - 1) / kCacheLine * kCacheLine;
   [[nodiscard]] std::byte* cell(std::uint32_t index) const noexcept {
-    return storage_.get() + std::size_t{index & mask_} * kStride;
+    return &storage_[std::size_t{index & mask_} * kStride];
   }
   struct Delete {
     void operator()(std::byte* storage) const noexcept { ::operator delete[](storage, std::align_val_t{kCacheLine}); }

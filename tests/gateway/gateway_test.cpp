@@ -711,6 +711,19 @@ class StallingBroker final : public BrokerPort {
     std::condition_variable changed;
     bool released = false;
     int submits = 0;
+
+    // True once the broker thread is inside the venue call of its `count`th order.
+    bool wait_for_submits(int count) {
+      std::unique_lock lock(mutex);
+      return changed.wait_for(lock, std::chrono::seconds(5), [&] { return submits == count; });
+    }
+    void release() {
+      {
+        std::lock_guard lock(mutex);
+        released = true;
+      }
+      changed.notify_all();
+    }
   };
   explicit StallingBroker(std::shared_ptr<Control> control) : control_(std::move(control)) {}
   [[nodiscard]] std::string_view name() const noexcept override { return "stalling"; }
@@ -739,14 +752,22 @@ class StallingBroker final : public BrokerPort {
   ExecutionSink* sink_ = nullptr;
 };
 
-TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOtherSessionsNeed) {
+// The test configuration with a queue budget of 4 and the paper accounts on
+// a StallingBroker; alice's rate limits refuse nothing the tests send.
+GatewayConfig stalling_config(const std::shared_ptr<StallingBroker::Control>& control) {
   GatewayConfig config = testing::test_config();
   config.session_queue_budget = 4;
-  config.principals[0].rate_limits = {"1000/1s"};  // alice: only the queue budget may refuse her
-  auto control = std::make_shared<StallingBroker::Control>();
+  config.principals[0].rate_limits = {"1000/1s"};
+  config.principals[0].cancel_rate_limits = {"1000/1s"};
   config.brokers.emplace_back("paper", [control](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
     return std::make_unique<StallingBroker>(control);
   });
+  return config;
+}
+
+TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOtherSessionsNeed) {
+  auto control = std::make_shared<StallingBroker::Control>();
+  const GatewayConfig config = stalling_config(control);
   ManualClock clock;
   Gateway gateway(config, clock);
   gateway.start();
@@ -754,11 +775,8 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
   Session bob = gateway.open_session("bob");
 
   ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
-  {
-    // The broker thread has taken q-0 and is stuck in the venue call.
-    std::unique_lock lock(control->mutex);
-    ASSERT_TRUE(control->changed.wait_for(lock, std::chrono::seconds(5), [&] { return control->submits == 1; }));
-  }
+  // The broker thread has taken q-0 and is stuck in the venue call.
+  ASSERT_TRUE(control->wait_for_submits(1));
   for (int i = 1; i <= 4; ++i) {
     const Verdict verdict = alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000"));
     ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
@@ -769,11 +787,7 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
   EXPECT_TRUE(bob.submit(limit_order("b-1", Side::buy, "1.08000", "1000", "acc-b")).accepted())
       << "bob has a budget of his own";
 
-  {
-    std::lock_guard lock(control->mutex);
-    control->released = true;
-  }
-  control->changed.notify_all();
+  control->release();
   // Once the broker took alice's orders, her budget is free again.
   ASSERT_EQ(wait_for_reports(alice, 5).size(), 5u);
   const Verdict again = alice.submit(limit_order("q-6", Side::buy, "1.08000", "1000"));
@@ -782,27 +796,18 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
 
 // A session's cancels go behind its orders in its own ring, past its queue
 // budget; once even the ring is full they go by the broker's shared queue,
-// which the broker thread reads before the rings: each such cancel then
-// waits for its order and stops it before it is sent.
+// whose first half batch the broker thread takes before the rings: each
+// such cancel then waits for its order and stops it before it is sent.
 TEST(GatewayQueueBudgetTest, CancelsPastAFullRingStillGoAndStopTheirOrdersBeforeTheyAreSent) {
-  GatewayConfig config = testing::test_config();
-  config.session_queue_budget = 4;
-  config.principals[0].rate_limits = {"1000/1s"};
-  config.principals[0].cancel_rate_limits = {"1000/1s"};
   auto control = std::make_shared<StallingBroker::Control>();
-  config.brokers.emplace_back("paper", [control](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
-    return std::make_unique<StallingBroker>(control);
-  });
+  const GatewayConfig config = stalling_config(control);
   ManualClock clock;
   Gateway gateway(config, clock);
   gateway.start();
   Session alice = gateway.open_session("alice");
 
   ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
-  {
-    std::unique_lock lock(control->mutex);
-    ASSERT_TRUE(control->changed.wait_for(lock, std::chrono::seconds(5), [&] { return control->submits == 1; }));
-  }
+  ASSERT_TRUE(control->wait_for_submits(1));
   for (int i = 1; i <= 4; ++i) {
     ASSERT_TRUE(alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
   }
@@ -812,11 +817,7 @@ TEST(GatewayQueueBudgetTest, CancelsPastAFullRingStillGoAndStopTheirOrdersBefore
     const Verdict verdict = alice.cancel("q-" + std::to_string(1 + i % 4));
     ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
   }
-  {
-    std::lock_guard lock(control->mutex);
-    control->released = true;
-  }
-  control->changed.notify_all();
+  control->release();
 
   const std::vector<ExecutionReport> reports = wait_for_reports(alice, 5);
   ASSERT_EQ(reports.size(), 5u);

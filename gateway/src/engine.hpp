@@ -438,7 +438,8 @@ class Engine final : public ExecutionSink {
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
   // submit and cancel behind the metrics: `now_ns` is the submit's one
   // clock read; `account` is set once the request's account is known.
-  Verdict run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns,
+  // `key`: the id's duplicate-index key when submit computed it (0: not).
+  Verdict run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns, std::uint64_t key,
                      std::uint32_t& account) noexcept;
   Verdict run_cancel(SessionHandle& handle, std::string_view client_order_id, std::uint32_t& account) noexcept;
   Verdict run_replace(SessionHandle& handle, const ReplaceRequest& request, std::int64_t now_ns,

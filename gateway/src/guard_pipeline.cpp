@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "ordergate/core/short_text_index.hpp"
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
@@ -67,9 +68,18 @@ std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reas
 }
 
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
+  // The duplicate index's entry for this id is asked for first, so that
+  // its cache miss overlaps everything up to the insert. A valid id is
+  // copied unchanged into the order, so the key is the order's; a longer
+  // text is never a valid id and is not hashed here.
+  std::uint64_t key = 0;
+  if (handle.slot != nullptr && request.client_order_id.size() <= TextWords::kMaxLength) {
+    key = guards::ClientOrderIdIndex::key(handle.slot->principal, request.client_order_id);
+    order_index_.prefetch(key);
+  }
   const std::int64_t now_ns = clock_.monotonic_ns();
   std::uint32_t account = metric_cells_.no_account();
-  const Verdict verdict = run_submit(handle, request, now_ns, account);
+  const Verdict verdict = run_submit(handle, request, now_ns, key, account);
   // The guard latency reuses the clock read the guards needed and reads it
   // once more at the end, for a sample of the submits only: that read
   // costs more than all the counting.
@@ -83,7 +93,7 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
 }
 
 Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns,
-                           std::uint32_t& account) noexcept {
+                           std::uint64_t key, std::uint32_t& account) noexcept {
   if (Reason reason = authorize(handle, now_ns); reason != Reason::OK) {
     return reject(handle, nullptr, reason);
   }
@@ -91,11 +101,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Cancels only reduce risk, so they do not ask.
   if (!audit_.healthy()) return reject(handle, nullptr, Reason::AUDIT_UNAVAILABLE);
   SessionSlot& slot = *handle.slot;
-  // The duplicate index's entry for this id, loaded while the guards
-  // below run. A valid id is copied unchanged into the order, so the key
-  // is the order's; an invalid one is refused before the key is used.
-  const std::uint64_t key = guards::ClientOrderIdIndex::key(slot.principal, request.client_order_id);
-  order_index_.prefetch(key);
+  if (key == 0) key = guards::ClientOrderIdIndex::key(slot.principal, request.client_order_id);
   Snapshot& snapshot = current();
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;
@@ -137,13 +143,21 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   if (Reason reason = guards::check_order_risk(order, instrument, quote, now_ns); reason != Reason::OK) {
     return reject(handle, &order, reason);
   }
-  if (order_index_.contains(key, now_ns)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  // The duplicate check itself waits for the insert below, so that the
+  // index entry's cache miss (asked for at the start of submit) overlaps
+  // the guards in between. A refusal by one of them still answers
+  // DUPLICATE_CLIENT_ORDER_ID for a reused id, as if the duplicate check
+  // came first: a strategy that resends an accepted order learns that it
+  // was accepted, not that the resend found the limits full.
+  const auto refuse = [&](Reason reason, std::int64_t retry_after_ns = 0) {
+    if (order_index_.contains(key, now_ns)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
+    return reject(handle, &order, reason, retry_after_ns);
+  };
   // Reduce-only here and, where the venue has the form, at the venue too:
   // a protective fill may close the position while the order travels.
   order.reduce_only = state == guards::TradingState::reducing;
   if (Reason reason = reserve_exposure(order, instrument, *broker.quotes, now_ns); reason != Reason::OK) {
-    return reject(handle, &order, reason == Reason::REDUCE_ONLY ? state_refusal(order.account_id, state, reason)
-                                                                : reason);
+    return refuse(reason == Reason::REDUCE_ONLY ? state_refusal(order.account_id, state, reason) : reason);
   }
   // 5. rate limits, consumed only by orders that passed everything above
   guards::RateCheck rates;
@@ -152,12 +166,12 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   if (!principal.order_limits.collect(0, rates) || !snapshot.account_limits.collect(order.account_id, rates) ||
       !snapshot.symbol_limits.collect(order.instrument_id, rates)) {
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
-    return reject(handle, &order, Reason::RATE_LIMITED);
+    return refuse(Reason::RATE_LIMITED);
   }
   std::int64_t retry_after_ns = 0;
   if (Reason reason = rates.consume(now_ns, retry_after_ns); reason != Reason::OK) {
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
-    return reject(handle, &order, reason, retry_after_ns);
+    return refuse(reason, retry_after_ns);
   }
   // A cluster member's share of the account's and the principal's windows
   // (leased from Redis), all or none.
@@ -176,7 +190,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     if (account_taken && leased != 0) give_back_leases(account_cells, leased);
     rates.refund();
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
-    return reject(handle, &order, Reason::RATE_LIMITED, retry_after_ns);
+    return refuse(Reason::RATE_LIMITED, retry_after_ns);
   }
   std::atomic<std::uint64_t>& orders_today = controls_[slot.principal].orders_today;
   const bool daily = principal.max_orders_per_day != 0;
@@ -184,7 +198,7 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     rates.refund();
     give_back_all_leases();
     exposure_.release(order.account_id, order.instrument_id, order.side, order.quantity);
-    return reject(handle, &order, Reason::DAILY_ORDER_LIMIT);
+    return refuse(Reason::DAILY_ORDER_LIMIT);
   }
 
   // Claim the client order id; a concurrent submit of the same id loses here.

@@ -239,6 +239,23 @@ TEST_F(GatewayTest, DuplicateClientOrderIdIsRefusedWhileOpenAndAfterItFilled) {
   EXPECT_TRUE(bob.submit(limit_order("dup-1", Side::buy, "1.08000", "1000", "acc-b")).accepted());
 }
 
+// The duplicate check runs after the rate and exposure guards (its index
+// entry is loaded meanwhile), but answers first: a resent order learns that
+// the first one was accepted, whatever the limits say now.
+TEST_F(GatewayTest, AResentOrderIsADuplicateEvenWhenTheRateWindowIsSpent) {
+  Session session = gateway_.open_session("alice");
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "s-" + std::to_string(i);
+    ASSERT_TRUE(session.submit(market_order(id, i % 2 ? Side::sell : Side::buy, "1000")).accepted()) << i;
+  }
+  const Verdict resent = session.submit(market_order("s-4", Side::buy, "1000"));
+  EXPECT_EQ(resent.reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  EXPECT_EQ(resent.retry_after_ns, 0) << "a duplicate never becomes valid by waiting";
+  const Verdict fresh = session.submit(market_order("s-5", Side::buy, "1000"));
+  EXPECT_EQ(fresh.reason, Reason::RATE_LIMITED);
+  EXPECT_EQ(fresh.retry_after_ns, 200'000'000);
+}
+
 TEST_F(GatewayTest, RateLimitRejectsWithExactRetryAfterAndOnlyPassingOrdersConsumeIt) {
   Session session = gateway_.open_session("alice");
   // Rejected orders do not consume the 5/1s budget.

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string_view>
 
+#include "ordergate/core/cache_line.hpp"
 #include "ordergate/core/order.hpp"
 
 namespace ordergate::guards {
@@ -74,7 +75,7 @@ class ClientOrderIdIndex {
   /// and each key lands in a different place, so without it every order
   /// waits for one miss. A hint only; no effect on the contents.
   void prefetch(std::uint64_t key) const noexcept {
-    __builtin_prefetch(&slots_[static_cast<std::size_t>(key) & mask_], 1);
+    prefetch_for_write(&slots_[static_cast<std::size_t>(key) & mask_]);
   }
 
   /// True when `key` is refused at `now_ns`: inserted within the window, or

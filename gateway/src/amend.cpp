@@ -15,13 +15,26 @@
 #include "engine.hpp"
 
 #include <atomic>
+#include <initializer_list>
+#include <string_view>
 
+#include "ordergate/core/short_text_index.hpp"
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
 namespace detail {
 
 Verdict Engine::replace(SessionHandle& handle, const ReplaceRequest& request) noexcept {
+  // The duplicate index's entries of both ids are asked for first, as in
+  // submit: the working order's is read at once, the new id's only after
+  // the amend's guards, and either may be a cache miss.
+  if (handle.slot != nullptr) {
+    for (const std::string_view id : {request.client_order_id, request.new_client_order_id}) {
+      if (id.size() <= TextWords::kMaxLength) {
+        order_index_.prefetch(guards::ClientOrderIdIndex::key(handle.slot->principal, id));
+      }
+    }
+  }
   const std::int64_t now_ns = clock_.monotonic_ns();
   std::uint32_t account = metric_cells_.no_account();
   const Verdict verdict = run_replace(handle, request, now_ns, account);

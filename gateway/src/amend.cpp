@@ -18,7 +18,6 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "ordergate/core/short_text_index.hpp"
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
@@ -30,7 +29,7 @@ Verdict Engine::replace(SessionHandle& handle, const ReplaceRequest& request) no
   // the amend's guards, and either may be a cache miss.
   if (handle.slot != nullptr) {
     for (const std::string_view id : {request.client_order_id, request.new_client_order_id}) {
-      if (id.size() <= TextWords::kMaxLength) {
+      if (id.size() <= kMaxClientOrderIdLength) {
         order_index_.prefetch(guards::ClientOrderIdIndex::key(handle.slot->principal, id));
       }
     }

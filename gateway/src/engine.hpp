@@ -438,7 +438,9 @@ class Engine final : public ExecutionSink {
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
   // submit and cancel behind the metrics: `now_ns` is the submit's one
   // clock read; `account` is set once the request's account is known.
-  // `key`: the id's duplicate-index key when submit computed it (0: not).
+  // `key`: the id's duplicate-index key, which submit computes for every id
+  // of a valid length (0 for a longer one, which validation refuses before
+  // the key is used).
   Verdict run_submit(SessionHandle& handle, const OrderRequest& request, std::int64_t now_ns, std::uint64_t key,
                      std::uint32_t& account) noexcept;
   Verdict run_cancel(SessionHandle& handle, std::string_view client_order_id, std::uint32_t& account) noexcept;

@@ -5,7 +5,6 @@
 
 #include <atomic>
 
-#include "ordergate/core/short_text_index.hpp"
 #include "ordergate/guards/validate.hpp"
 
 namespace ordergate {
@@ -71,9 +70,9 @@ Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexc
   // The duplicate index's entry for this id is asked for first, so that
   // its cache miss overlaps everything up to the insert. A valid id is
   // copied unchanged into the order, so the key is the order's; a longer
-  // text is never a valid id and is not hashed here.
+  // text is never a valid id, and validation refuses it unhashed.
   std::uint64_t key = 0;
-  if (handle.slot != nullptr && request.client_order_id.size() <= TextWords::kMaxLength) {
+  if (handle.slot != nullptr && request.client_order_id.size() <= kMaxClientOrderIdLength) {
     key = guards::ClientOrderIdIndex::key(handle.slot->principal, request.client_order_id);
     order_index_.prefetch(key);
   }
@@ -101,7 +100,6 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
   // Cancels only reduce risk, so they do not ask.
   if (!audit_.healthy()) return reject(handle, nullptr, Reason::AUDIT_UNAVAILABLE);
   SessionSlot& slot = *handle.slot;
-  if (key == 0) key = guards::ClientOrderIdIndex::key(slot.principal, request.client_order_id);
   Snapshot& snapshot = current();
   PrincipalState& principal = *snapshot.principals[slot.principal];
   const InstrumentTable& instruments = snapshot.instruments;

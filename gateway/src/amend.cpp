@@ -15,8 +15,6 @@
 #include "engine.hpp"
 
 #include <atomic>
-#include <initializer_list>
-#include <string_view>
 
 #include "ordergate/guards/validate.hpp"
 
@@ -24,16 +22,10 @@ namespace ordergate {
 namespace detail {
 
 Verdict Engine::replace(SessionHandle& handle, const ReplaceRequest& request) noexcept {
-  // The duplicate index's entries of both ids are asked for first, as in
-  // submit: the working order's is read at once, the new id's only after
-  // the amend's guards, and either may be a cache miss.
-  if (handle.slot != nullptr) {
-    for (const std::string_view id : {request.client_order_id, request.new_client_order_id}) {
-      if (id.size() <= kMaxClientOrderIdLength) {
-        order_index_.prefetch(guards::ClientOrderIdIndex::key(handle.slot->principal, id));
-      }
-    }
-  }
+  // Both ids' entries first, as in submit: the working order's is read at
+  // once, the new id's only after the amend's guards.
+  ask_for_index_entry(handle, request.client_order_id);
+  ask_for_index_entry(handle, request.new_client_order_id);
   const std::int64_t now_ns = clock_.monotonic_ns();
   std::uint32_t account = metric_cells_.no_account();
   const Verdict verdict = run_replace(handle, request, now_ns, account);

@@ -55,10 +55,6 @@ class CommandRing {
   // consumer does (see above); it goes to the consumer only by publish().
   Command& start() noexcept { return *::new (cell(producer_.tail)) Command{}; }
 
-  // Starts bringing the next command's cell to this core for writing, so
-  // that start() does not wait for it (the cell was last read by the
-  // consumer a lap ago, or not since the ring was made).
-  void prefetch_start() const noexcept { prefetch_for_write(cell(producer_.tail)); }
   // True when fewer than `limit` published commands wait for the consumer.
   // Reads the consumer's index only when its last copy says `limit` or more.
   [[nodiscard]] bool fewer_waiting_than(std::uint32_t limit) noexcept {
@@ -76,10 +72,12 @@ class CommandRing {
 
   // Hands the cell start() gave to the consumer. The caller made sure there
   // is room (fewer_waiting_than(capacity()) at most).
-  // Then starts bringing the next cell to this core, as prefetch_start().
+  // Then asks for the next cell with write intent, so that the next start()
+  // does not wait for it (the consumer read it a lap ago, or no one has
+  // since the ring was made).
   void publish() noexcept {
     published_.tail.store(++producer_.tail, std::memory_order_release);
-    prefetch_start();
+    prefetch_for_write(cell(producer_.tail));
   }
 
   // ---- consumer ----

@@ -436,6 +436,16 @@ class Engine final : public ExecutionSink {
 
  private:
   Reason authorize(const SessionHandle& handle, std::int64_t now_ns) const noexcept;
+  // The duplicate-index key of `client_order_id` for the session's
+  // principal, its entry asked for with write intent, so that its cache miss
+  // overlaps the guards. 0, and nothing asked for, when there is no session
+  // or the id is longer than any valid one (validation refuses it unhashed).
+  std::uint64_t ask_for_index_entry(const SessionHandle& handle, std::string_view client_order_id) const noexcept {
+    if (handle.slot == nullptr || client_order_id.size() > kMaxClientOrderIdLength) return 0;
+    const std::uint64_t key = guards::ClientOrderIdIndex::key(handle.slot->principal, client_order_id);
+    order_index_.prefetch(key);
+    return key;
+  }
   // submit and cancel behind the metrics: `now_ns` is the submit's one
   // clock read; `account` is set once the request's account is known.
   // `key`: the id's duplicate-index key, which submit computes for every id

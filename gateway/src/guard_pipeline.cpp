@@ -67,15 +67,9 @@ std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reas
 }
 
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
-  // The duplicate index's entry for this id is asked for first, so that
-  // its cache miss overlaps everything up to the insert. A valid id is
-  // copied unchanged into the order, so the key is the order's; a longer
-  // text is never a valid id, and validation refuses it unhashed.
-  std::uint64_t key = 0;
-  if (handle.slot != nullptr && request.client_order_id.size() <= kMaxClientOrderIdLength) {
-    key = guards::ClientOrderIdIndex::key(handle.slot->principal, request.client_order_id);
-    order_index_.prefetch(key);
-  }
+  // First, so that the entry's miss overlaps everything up to the claim. A
+  // valid id is copied unchanged into the order, so the key is the order's.
+  const std::uint64_t key = ask_for_index_entry(handle, request.client_order_id);
   const std::int64_t now_ns = clock_.monotonic_ns();
   std::uint32_t account = metric_cells_.no_account();
   const Verdict verdict = run_submit(handle, request, now_ns, key, account);

@@ -148,8 +148,11 @@ TEST(GatewayAmend, EveryGuardRefusesWithItsReasonAndChangesNothing) {
     ReplaceRequest request;
     Reason expected;
   };
+  const std::string too_long(kMaxClientOrderIdLength + 1, 'g');  // never hashed: refused first
   const std::vector<Case> cases = {
       {amend("nope", "g-2", "1000"), Reason::UNKNOWN_ORDER},
+      {amend(too_long, "g-2", "1000"), Reason::INVALID_CLIENT_ORDER_ID},
+      {amend("g-1", too_long, "1000"), Reason::INVALID_CLIENT_ORDER_ID},
       {amend("g-1", "g-2", std::nullopt), Reason::INVALID_REPLACE},
       {amend("g-1", "bad id!", "1000"), Reason::INVALID_CLIENT_ORDER_ID},
       {amend("g-1", "g-other", "1000"), Reason::DUPLICATE_CLIENT_ORDER_ID},

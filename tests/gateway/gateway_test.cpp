@@ -256,6 +256,20 @@ TEST_F(GatewayTest, AResentOrderIsADuplicateEvenWhenTheRateWindowIsSpent) {
   EXPECT_EQ(fresh.retry_after_ns, 200'000'000);
 }
 
+// submit hashes an id for the duplicate index before validating it, but only
+// one of a valid length: the longest valid id is claimed under that key and
+// is then a duplicate, one byte more is refused as invalid.
+TEST_F(GatewayTest, TheLongestValidIdIsClaimedAndALongerOneIsRefusedAsInvalid) {
+  Session session = gateway_.open_session("alice");
+  const std::string longest(kMaxClientOrderIdLength, 'L');
+  ASSERT_TRUE(session.submit(market_order(longest, Side::buy, "1000")).accepted());
+  EXPECT_EQ(session.submit(market_order(longest, Side::buy, "1000")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  const std::string too_long = longest + "L";
+  EXPECT_EQ(session.submit(market_order(too_long, Side::buy, "1000")).reason, Reason::INVALID_CLIENT_ORDER_ID);
+  EXPECT_EQ(session.submit(market_order(std::string(4096, 'L'), Side::buy, "1000")).reason,
+            Reason::INVALID_CLIENT_ORDER_ID);
+}
+
 TEST_F(GatewayTest, RateLimitRejectsWithExactRetryAfterAndOnlyPassingOrdersConsumeIt) {
   Session session = gateway_.open_session("alice");
   // Rejected orders do not consume the 5/1s budget.

@@ -129,7 +129,7 @@ Engine::Engine(GatewayConfig config, const Clock& clock, AuditSink* audit)
     throw ConfigError("at most " + std::to_string(kMaxBrokers) + " distinct brokers per gateway");
   }
 
-  records_ = std::make_unique<OrderRecord[]>(config_.order_capacity);
+  records_ = LargeArray<OrderRecord>(config_.order_capacity);
   while ((std::uint64_t{1} << record_bits_) < config_.order_capacity) ++record_bits_;
   record_mask_ = static_cast<std::uint32_t>((std::uint64_t{1} << record_bits_) - 1);
   hazards_.reserve(config_.max_sessions + brokers_.size());

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ordergate/core/cache_line.hpp"
+#include "ordergate/core/large_array.hpp"
 #include "ordergate/gateway/control_state.hpp"
 #include "ordergate/gateway/gateway.hpp"
 #include "ordergate/guards/account_risk.hpp"
@@ -658,7 +659,7 @@ class Engine final : public ExecutionSink {
   guards::AccountValuation valuation_;
   std::unique_ptr<DailyLoss> daily_loss_;
   guards::ClientOrderIdIndex order_index_;
-  std::unique_ptr<OrderRecord[]> records_;
+  LargeArray<OrderRecord> records_;
   std::uint32_t record_bits_ = 0;   // order id = generation << record_bits_ | record index
   std::uint32_t record_mask_ = 0;
   // Written by submit for every order until each record has been used

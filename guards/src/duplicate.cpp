@@ -44,7 +44,7 @@ ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity, std::int64_t window
   }
   std::size_t rounded = 16;
   while (rounded < capacity) rounded *= 2;
-  slots_ = std::make_unique<Slot[]>(rounded);
+  slots_ = LargeArray<Slot>(rounded);
   mask_ = rounded - 1;
   window_s_ = static_cast<std::uint32_t>((window_ns + kNanosPerSecond - 1) / kNanosPerSecond);
 }

@@ -10,6 +10,7 @@
 #endif
 #include <toml++/toml.h>
 
+#include "ordergate/core/large_array.hpp"
 #include "ordergate/gateway/control_state.hpp"
 #include "ordergate/security/credentials.hpp"
 #include "ordergate/security/secret_file.hpp"
@@ -367,6 +368,8 @@ std::vector<CheckResult> run_doctor(const std::string& config_path, const Doctor
     results.push_back({"tls", status, message});
   }
 
+  results.push_back(huge_pages_check(transparent_huge_pages_mode()));
+
   // Production rules.
   for (const std::string& violation : production_violations(config)) {
     results.push_back({"production", CheckStatus::fail, violation});
@@ -379,6 +382,18 @@ std::vector<CheckResult> run_doctor(const std::string& config_path, const Doctor
     results.insert(results.end(), installed.begin(), installed.end());
   }
   return results;
+}
+
+CheckResult huge_pages_check(std::string_view mode) {
+  if (mode == "always" || mode == "madvise") {
+    return {"huge_pages", CheckStatus::pass,
+            "transparent huge pages: " + std::string(mode) + " (the duplicate index and the order records use them)"};
+  }
+  const std::string fix =
+      "the duplicate index and the order records stay on 4 KiB pages and each order pays TLB misses; "
+      "set /sys/kernel/mm/transparent_hugepage/enabled to madvise";
+  if (mode == "never") return {"huge_pages", CheckStatus::warn, "transparent huge pages: never: " + fix};
+  return {"huge_pages", CheckStatus::warn, "transparent huge pages: mode unknown: " + fix};
 }
 
 }  // namespace ordergate

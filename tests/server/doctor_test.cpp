@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "ordergate/core/large_array.hpp"
 #include "ordergate/gateway/control_state.hpp"
 
 namespace ordergate {
@@ -205,6 +206,21 @@ TEST(Doctor, LooseSecretsFileFailsWithTheFixAndMissingCredentialFailsByName) {
   EXPECT_NE(missing->message.find("STAGING_AUDIT_KEY"), std::string::npos) << missing->message;
   for (const CheckResult& result : results) EXPECT_EQ(result.message.find("canary"), std::string::npos);
   for (const std::string& file : {secrets_toml, path, staging}) std::remove(file.c_str());
+}
+
+TEST(Doctor, HugePagesPassWhenTheKernelGivesThemAndWarnWithTheFixWhenItDoesNot) {
+  EXPECT_EQ(huge_pages_check("madvise").status, CheckStatus::pass);
+  EXPECT_EQ(huge_pages_check("always").status, CheckStatus::pass);
+  for (const std::string_view mode : {"never", ""}) {
+    const CheckResult result = huge_pages_check(mode);
+    EXPECT_EQ(result.name, "huge_pages");
+    EXPECT_EQ(result.status, CheckStatus::warn) << mode;
+    EXPECT_NE(result.message.find("transparent_hugepage/enabled"), std::string::npos) << result.message;
+  }
+  // The doctor reports this machine's own mode.
+  const auto results = run_doctor(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml");
+  const CheckResult expected = huge_pages_check(transparent_huge_pages_mode());
+  EXPECT_NE(find(results, "huge_pages", expected.status), nullptr);
 }
 
 }  // namespace

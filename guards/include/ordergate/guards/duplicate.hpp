@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "ordergate/core/cache_line.hpp"
+#include "ordergate/core/large_array.hpp"
 #include "ordergate/core/order.hpp"
 
 namespace ordergate::guards {
@@ -126,7 +127,7 @@ class ClientOrderIdIndex {
     std::atomic<std::uint64_t> key{kEmpty};
     std::atomic<std::uint64_t> meta{pack(kFree, 0)};
   };
-  std::unique_ptr<Slot[]> slots_;
+  LargeArray<Slot> slots_;  // on huge pages where the kernel gives them
   std::size_t mask_;
   std::uint32_t window_s_;
 };

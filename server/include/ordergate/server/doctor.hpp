@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,12 @@ struct DoctorOptions {
 /// LoadCredentialEncrypted=) when [secrets] systemd_credentials is on.
 [[nodiscard]] std::vector<CheckResult> check_installed_system(const ProcessConfig* config,
                                                               const DoctorOptions& options);
+
+/// The "huge_pages" check, given the kernel's transparent huge page mode
+/// (transparent_huge_pages_mode(): "always", "madvise", "never", or "" when
+/// unknown). The order path's large tables ask for huge pages; without them
+/// each order also pays TLB misses (docs/operations.md).
+[[nodiscard]] CheckResult huge_pages_check(std::string_view mode);
 
 /// The credentials a configuration needs, as (where it is named, credential
 /// name without prefix): {"brokers.oanda.token_env", "OANDA_TOKEN"}, ...

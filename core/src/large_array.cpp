@@ -6,7 +6,29 @@
 #include <cstdint>
 #include <fstream>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ORDERGATE_TABLES_ON_THE_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ORDERGATE_TABLES_ON_THE_HEAP 1
+#endif
+#endif
+
 namespace ordergate {
+
+#ifdef ORDERGATE_TABLES_ON_THE_HEAP
+
+// AddressSanitizer keeps no redzones around a mapping of our own: under it
+// the tables stay on its heap, where an index past their end is caught.
+namespace detail {
+
+void* map_table(std::size_t bytes) { return ::operator new(bytes, std::align_val_t{4096}); }
+
+void unmap_table(void* base, std::size_t) noexcept { ::operator delete(base, std::align_val_t{4096}); }
+
+}  // namespace detail
+
+#else
 
 namespace {
 
@@ -55,6 +77,8 @@ void* map_table(std::size_t bytes) {
 void unmap_table(void* base, std::size_t bytes) noexcept { ::munmap(base, mapped_bytes(bytes)); }
 
 }  // namespace detail
+
+#endif
 
 std::string transparent_huge_pages_mode() {
   std::ifstream file("/sys/kernel/mm/transparent_hugepage/enabled");

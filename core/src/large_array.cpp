@@ -62,13 +62,11 @@ void* map_table(std::size_t bytes) {
   // 2 MiB-aligned part.
   void* raw = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<std::uintptr_t>(raw);
-  const std::uintptr_t aligned = round_up(start, kHugePage);
-  if (aligned > start) ::munmap(raw, aligned - start);
-  const std::uintptr_t end = aligned + length;
-  const std::uintptr_t raw_end = start + length + kHugePage;
-  if (raw_end > end) ::munmap(reinterpret_cast<void*>(end), raw_end - end);
-  void* base = reinterpret_cast<void*>(aligned);
+  char* const raw_bytes = static_cast<char*>(raw);
+  const std::size_t head = (kHugePage - reinterpret_cast<std::uintptr_t>(raw) % kHugePage) % kHugePage;
+  char* const base = raw_bytes + head;
+  if (head > 0) ::munmap(raw_bytes, head);
+  ::munmap(base + length, kHugePage - head);
   // A hint: where the kernel refuses it, the table stays on small pages.
   (void)::madvise(base, length, MADV_HUGEPAGE);
   return base;

@@ -92,8 +92,14 @@ TEST(LargeArray, AConstructorThatThrowsDestroysWhatWasBuiltAndPassesTheErrorOn) 
   EXPECT_EQ(Counted::alive, 0);
 }
 
-TEST(LargeArray, ASizeNoMappingCanHoldIsRefusedAsBadAlloc) {
+TEST(LargeArray, ASizeAboveHalfTheAddressSpaceIsRefusedAsBadAllocBeforeAnyMapping) {
   EXPECT_THROW(LargeArray<std::uint64_t>(static_cast<std::size_t>(-1) / 4), std::bad_alloc);
+  EXPECT_THROW(LargeArray<std::uint64_t>(static_cast<std::size_t>(-1) / 16 + 1), std::bad_alloc);
+}
+
+TEST(LargeArray, AMappingTheKernelRefusesIsBadAlloc) {
+  SKIP_UNDER_ADDRESS_SANITIZER();  // its heap aborts on a size this large
+  EXPECT_THROW(LargeArray<std::uint64_t>(std::size_t{1} << 57), std::bad_alloc);  // 2^60 bytes
 }
 
 TEST(LargeArray, ATableOfTwoMegabytesOrMoreIsAlignedToAHugePageAndResidentFromTheStart) {

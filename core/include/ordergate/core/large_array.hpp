@@ -19,7 +19,6 @@
 /// then: the order path never takes a page fault in the table.
 
 #include <cstddef>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -50,7 +49,8 @@ class LargeArray {
 
   explicit LargeArray(std::size_t count) : count_(count) {
     if (count == 0) return;
-    if (count > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    // No address space holds half of it, and the mapping rounds it up.
+    if (count > (static_cast<std::size_t>(-1) / 2) / sizeof(T)) throw std::bad_alloc();
     data_ = static_cast<T*>(detail::map_table(bytes()));
     std::size_t built = 0;
     try {

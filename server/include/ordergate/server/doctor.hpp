@@ -52,7 +52,7 @@ struct DoctorOptions {
 /// The "huge_pages" check, given the kernel's transparent huge page mode
 /// (transparent_huge_pages_mode(): "always", "madvise", "never", or "" when
 /// unknown). The order path's large tables ask for huge pages; without them
-/// each order also pays TLB misses (docs/operations.md).
+/// each order also pays TLB misses (docs/configuration.md, order_capacity).
 [[nodiscard]] CheckResult huge_pages_check(std::string_view mode);
 
 /// The credentials a configuration needs, as (where it is named, credential

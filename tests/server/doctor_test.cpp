@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "ordergate/core/clock.hpp"
 #include "ordergate/core/large_array.hpp"
 #include "ordergate/gateway/control_state.hpp"
 
@@ -221,6 +222,17 @@ TEST(Doctor, HugePagesPassWhenTheKernelGivesThemAndWarnWithTheFixWhenItDoesNot) 
   const auto results = run_doctor(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml");
   const CheckResult expected = huge_pages_check(transparent_huge_pages_mode());
   EXPECT_NE(find(results, "huge_pages", expected.status), nullptr);
+}
+
+TEST(Doctor, TheClockCheckSaysWhichSourceMonotonicTimeComesFrom) {
+  EXPECT_NE(clock_check("tsc").message.find("time-stamp counter"), std::string::npos);
+  EXPECT_NE(clock_check("vdso").message.find("vDSO"), std::string::npos);
+  const auto results = run_doctor(ORDERGATE_SOURCE_DIR "/examples/ordergate.toml");
+  bool found = false;
+  for (const CheckResult& result : results) {
+    if (result.name == "clock") found = result.message == clock_check(default_clock_name()).message;
+  }
+  EXPECT_TRUE(found);
 }
 
 }  // namespace

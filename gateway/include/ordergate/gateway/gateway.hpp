@@ -154,7 +154,7 @@ class Gateway {
   /// the guards and broker adapters. `clock` and `audit` must outlive the
   /// gateway; without `audit` records are discarded. While `audit` reports
   /// itself unhealthy, new orders are refused with AUDIT_UNAVAILABLE.
-  explicit Gateway(GatewayConfig config, const Clock& clock = SystemClock::instance(),
+  explicit Gateway(GatewayConfig config, const Clock& clock = default_clock(),
                    AuditSink* audit = nullptr);
   ~Gateway();
   Gateway(const Gateway&) = delete;

@@ -55,6 +55,10 @@ struct DoctorOptions {
 /// each order also pays TLB misses (docs/configuration.md, order_capacity).
 [[nodiscard]] CheckResult huge_pages_check(std::string_view mode);
 
+/// The "clock" check, given default_clock_name(): which source the
+/// gateway's monotonic time comes from (informational; always PASS).
+[[nodiscard]] CheckResult clock_check(std::string_view clock);
+
 /// The credentials a configuration needs, as (where it is named, credential
 /// name without prefix): {"brokers.oanda.token_env", "OANDA_TOKEN"}, ...
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> doctor_credential_names(const ProcessConfig& config);

@@ -26,7 +26,7 @@ class Server {
   /// Builds the gateway from `config` (throws ConfigError). `log` receives
   /// structured key=value lines; `audit` (optional) the audit records. Both
   /// must outlive the server.
-  Server(ProcessConfig config, std::ostream& log, const Clock& clock = SystemClock::instance(),
+  Server(ProcessConfig config, std::ostream& log, const Clock& clock = default_clock(),
          AuditSink* audit = nullptr);
   ~Server();
   Server(const Server&) = delete;

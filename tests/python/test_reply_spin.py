@@ -12,7 +12,7 @@ import json
 import socket
 import time
 
-from gateway_harness import GatewayTestCase, Principal
+from gateway_harness import INSTRUMENTS_TOML, GatewayTestCase, Principal
 
 CLOSED_LOOP = 300
 PIPELINED = 600
@@ -62,8 +62,13 @@ def order(cl_ord_id: str, side: str) -> bytes:
 
 class ReplySpin(GatewayTestCase):
     def run_orders(self, spin: str) -> None:
+        # Open orders are not limited below the burst: the paper broker may
+        # fill them later than the I/O thread submits them, and only the
+        # session's queue budget should refuse any.
         gateway = self.start_gateway(
-            [Principal("trader", rate_limits=("100000/1s",))], gateway={"reply_spin": spin}
+            [Principal("trader", rate_limits=("100000/1s",))],
+            gateway={"reply_spin": spin},
+            instruments=INSTRUMENTS_TOML.replace("max_open_orders = 100", f"max_open_orders = {PIPELINED}"),
         )
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.connect(str(gateway.socket_path))
@@ -89,18 +94,22 @@ class ReplySpin(GatewayTestCase):
             burst = b"".join(order(f"p-{n}", "buy" if n % 2 == 0 else "sell") for n in range(PIPELINED))
             connection.sendall(burst)
             by_order: dict[str, list[str]] = {}
+            refusals: dict[str, str | None] = {}
             settled = 0
             deadline = time.monotonic() + 30.0
             while settled < PIPELINED:
                 line = lines.next(deadline)
                 seen = by_order.setdefault(line["cl_ord_id"], [])
                 seen.append(line["status"] if line["type"] == "exec" else line["type"])
+                if line["type"] == "rejected":
+                    refusals[line["cl_ord_id"]] = line.get("reason")
                 if seen[-1] in ("rejected", "FILLED"):
                     settled += 1
         self.assertEqual(set(by_order), {f"p-{n}" for n in range(PIPELINED)})
         accepted = 0
         for cl_ord_id, seen in by_order.items():
             if seen == ["rejected"]:
+                self.assertEqual(refusals[cl_ord_id], "SESSION_QUEUE_FULL", cl_ord_id)
                 continue
             self.assertEqual(seen, ["accepted", "NEW", "FILLED"], cl_ord_id)
             accepted += 1

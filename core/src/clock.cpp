@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #if defined(__x86_64__)
@@ -92,6 +93,9 @@ bool TscClock::usable() noexcept {
 }
 
 TscClock& TscClock::instance() {
+  // Without a counter in step with the kernel's clock the calibration
+  // would wait for ever.
+  if (!usable()) throw std::logic_error("TscClock: the time-stamp counter is not usable here (see TscClock::usable)");
   static TscClock clock;
   return clock;
 }

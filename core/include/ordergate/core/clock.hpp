@@ -60,7 +60,8 @@ class TscClock final : public Clock {
   /// in the environment. Decided once per process.
   [[nodiscard]] static bool usable() noexcept;
   /// The process's one instance (its first use calibrates the counter
-  /// against CLOCK_MONOTONIC for 1 ms). Requires usable().
+  /// against CLOCK_MONOTONIC for 1 ms). Throws std::logic_error unless
+  /// usable().
   static TscClock& instance();
 
   [[nodiscard]] std::int64_t monotonic_ns() const noexcept override;

@@ -47,6 +47,7 @@ bool cpu_has_flags(std::initializer_list<const char*> wanted) {
 
 bool decide_tsc_usable() {
 #if defined(__x86_64__)
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once per process, when the first gateway is built; nothing calls setenv
   if (const char* choice = std::getenv("ORDERGATE_CLOCK"); choice != nullptr && std::string(choice) == "system") {
     return false;
   }

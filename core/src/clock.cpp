@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -102,8 +103,9 @@ TscClock& TscClock::instance() {
 }
 
 std::int64_t TscClock::monotonic_ns() const noexcept {
-  // The timeline may round a nanosecond back where another thread just
-  // re-anchored it; no thread sees its own time go back.
+  // Across another thread's re-anchor a reading may come out a little
+  // earlier than this thread's last (CounterTimeline::now); no thread
+  // sees its own time go back.
   thread_local std::int64_t last = 0;
   std::int64_t now = timeline_.now();
   if (now < last) now = last;

@@ -6,20 +6,10 @@
 #include <cstdint>
 #include <fstream>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ORDERGATE_TABLES_ON_THE_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ORDERGATE_TABLES_ON_THE_HEAP 1
-#endif
-#endif
-
 namespace ordergate {
 
 #ifdef ORDERGATE_TABLES_ON_THE_HEAP
 
-// AddressSanitizer keeps no redzones around a mapping of our own: under it
-// the tables stay on its heap, where an index past their end is caught.
 namespace detail {
 
 void* map_table(std::size_t bytes) { return ::operator new(bytes, std::align_val_t{4096}); }

@@ -11,21 +11,10 @@
 namespace ordergate {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ORDERGATE_TABLES_ON_THE_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ORDERGATE_TABLES_ON_THE_HEAP 1
-#endif
-#endif
-
 // Under AddressSanitizer the tables stay on its heap, which checks their
 // bounds (core/src/large_array.cpp): placement is a release build's.
-#ifdef ORDERGATE_TABLES_ON_THE_HEAP
-#define SKIP_UNDER_ADDRESS_SANITIZER() GTEST_SKIP() << "tables are on the sanitizer's heap"
-#else
-#define SKIP_UNDER_ADDRESS_SANITIZER() (void)0
-#endif
+#define SKIP_UNDER_ADDRESS_SANITIZER() \
+  if (kLargeArraysOnTheHeap) GTEST_SKIP() << "tables are on the sanitizer's heap"
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 

@@ -24,7 +24,25 @@
 #include <type_traits>
 #include <utility>
 
+// AddressSanitizer keeps no redzones around a mapping of our own: under it
+// the tables stay on its heap, where an index past their end is caught.
+#if defined(__SANITIZE_ADDRESS__)
+#define ORDERGATE_TABLES_ON_THE_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ORDERGATE_TABLES_ON_THE_HEAP 1
+#endif
+#endif
+
 namespace ordergate {
+
+/// True when LargeArray places its tables on the heap (AddressSanitizer
+/// builds) rather than in mappings of their own on huge pages.
+#ifdef ORDERGATE_TABLES_ON_THE_HEAP
+inline constexpr bool kLargeArraysOnTheHeap = true;
+#else
+inline constexpr bool kLargeArraysOnTheHeap = false;
+#endif
 
 namespace detail {
 

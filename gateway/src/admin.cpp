@@ -248,7 +248,7 @@ void Engine::reclaim() noexcept {
     if (std::find(hazards_.begin(), hazards_.end(), index) != hazards_.end()) {
       retire(index);
     } else {
-      (void)free_records_.push(index);  // never full: it holds every record
+      free_records_.push(index);
       reclaimed_.fetch_add(1, std::memory_order_relaxed);
     }
     index = next;

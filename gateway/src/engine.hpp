@@ -32,7 +32,7 @@
 #include "command_ring.hpp"
 #include "metric_cells.hpp"
 #include "order_map.hpp"
-#include "slot_ring.hpp"
+#include "index_stack.hpp"
 #include "trading_day.hpp"
 
 namespace ordergate::detail {
@@ -102,13 +102,13 @@ constexpr std::uint64_t kFinishedBit = std::uint64_t{1} << 32;
 //
 // Records are reused. An order id is (generation << slot bits) | record
 // index, so an id names one use of a record. The life of a use:
-//  1. submit takes a free record (never used, or from the free ring), writes
+//  1. submit takes a free record (never used, or from the free stack), writes
 //     it, stores `ident` = order id (release) and publishes it;
 //  2. the broker thread that owns the order finishes it (or submit refuses
 //     it after publishing): `ident` gets kFinishedBit and the record is
 //     retired (a lock-free stack);
 //  3. reclaim (under OpenOrderLists::mutex) unlinks it from its principal's
-//     open-order list, sets `ident` = kNoIdent, and puts it on the free ring
+//     open-order list, sets `ident` = kNoIdent, and puts it on the free stack
 //     unless a hazard (a session's cancel, a broker's position fill reading
 //     it right now) names it; then it waits for the next reclaim.
 // Readers outside the owning broker thread and the admin side check `ident`
@@ -538,7 +538,7 @@ class Engine final : public ExecutionSink {
   [[nodiscard]] BudgetLeaseCell* principal_lease_cells(PrincipalId principal) const noexcept;
   // Hands a finished (or refused after publishing) record to reclaim.
   void retire(std::uint32_t index) noexcept;
-  // Returns retired records to the free ring (see OrderRecord). Requires
+  // Returns retired records to the free stack (see OrderRecord). Requires
   // open_lists_->mutex.
   void reclaim() noexcept;
   // Reclaims if records are waiting and no one holds the admin lock; called
@@ -668,7 +668,7 @@ class Engine final : public ExecutionSink {
   // bring it back to the submitting core for every order (docs/benchmarks.md,
   // cache lines).
   alignas(kCacheLine) std::atomic<std::uint32_t> fresh_records_{0};  // records [0, this) have been used
-  SlotRing free_records_;
+  IndexStack free_records_;
   // Written by the broker threads for every order (retire, and a count of
   // every execution report), so kept off the lines of the members `submit`
   // reads for every order: a write there would bring such a line back to

@@ -325,7 +325,7 @@ bool Engine::take_record(std::uint32_t& index) noexcept {
     }
     fresh_records_.store(config_.order_capacity, std::memory_order_relaxed);  // keep it from creeping up
   }
-  // The ring's acquire pairs with reclaim's release: the record's last use
+  // The stack's acquire pairs with reclaim's release: the record's last use
   // is complete and visible.
   return free_records_.pop(index);
 }

@@ -261,6 +261,68 @@ TEST(GatewayConcurrency, HaltWithCancelWorkingLeavesNoOrderThatWasMidSubmitWorki
   }
 }
 
+// More submitting threads than cores racing for 64 records, so that threads
+// are preempted while they take one: when they are done, every record is
+// free again, and 64 orders rest at once. (A free list that refused a record
+// given back while a preempted thread was taking another lost it for good:
+// the gateway then refused orders ORDER_CAPACITY_EXHAUSTED with nothing
+// working.)
+TEST(GatewayConcurrency, ThreadsRacingForSixtyFourRecordsLeaveAllSixtyFourFree) {
+  constexpr int kThreads = 6;
+  constexpr int kOrdersPerThread = 2000;
+  constexpr std::uint32_t kRecords = 64;
+  GatewayConfig config = roomy_config();
+  config.order_capacity = kRecords;
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Session session = gateway.open_session(t % 2 ? "carol" : "alice");
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      std::size_t filled = 0;
+      auto drain = [&] {
+        ExecutionReport report;
+        while (session.poll(report)) filled += report.status == ExecStatus::filled ? 1 : 0;
+      };
+      for (int i = 0; i < kOrdersPerThread; ++i) {
+        const std::string id = make_id("r", t, i);  // the request views it
+        const OrderRequest request = market_order(id, i % 2 ? Side::sell : Side::buy, "1000");
+        Verdict verdict;
+        (void)testing::wait_until([&] {
+          verdict = session.submit(request);
+          if (verdict.reason != Reason::ORDER_CAPACITY_EXHAUSTED) return true;
+          drain();
+          return false;
+        });
+        ASSERT_TRUE(verdict.accepted()) << "thread " << t << " order " << i << ": " << reason_name(verdict.reason);
+        drain();
+      }
+      EXPECT_TRUE(testing::wait_until([&] {
+        drain();
+        return filled == static_cast<std::size_t>(kOrdersPerThread);
+      })) << "thread " << t << ": " << filled << " fills";
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(testing::wait_until([&] {
+    return gateway.counters().order_records_reclaimed == static_cast<std::uint64_t>(kThreads * kOrdersPerThread);
+  })) << gateway.counters().order_records_reclaimed << " records reclaimed";
+
+  Session session = gateway.open_session("alice");
+  for (std::uint32_t i = 0; i < kRecords; ++i) {
+    const std::string id = make_id("rest", 0, static_cast<int>(i));
+    const Verdict verdict = session.submit(limit_order(id, Side::buy, "1.08000", "1"));
+    ASSERT_TRUE(verdict.accepted()) << "resting order " << i << " of " << kRecords << ": "
+                                    << reason_name(verdict.reason);
+  }
+  EXPECT_EQ(session.submit(limit_order("rest-one-more", Side::buy, "1.08000", "1")).reason,
+            Reason::ORDER_CAPACITY_EXHAUSTED);
+}
+
 // Four threads through 64 order records: resting orders, cancels (some of
 // orders already finished, whose records serve other orders by then),
 // market orders, and a cancel-all from the admin side, racing reclaim.

@@ -67,13 +67,13 @@ double added_per_unit(const GatewayConfig& small, const GatewayConfig& large, st
 
 // Per order of `order_capacity`: its record, its four entries of the
 // duplicate index (the default duplicate_capacity) and its cell of the
-// free-record ring. The index's and the ring's sizes are powers of two, so
-// doubling the capacity adds exactly one more of each per order.
+// free-record stack. The index's size is a power of two, so doubling the
+// capacity adds exactly one more of each per order.
 TEST(GatewayMemory, EachOrderOfCapacityCostsItsRecordFourIndexEntriesAndAFreeListCell) {
   constexpr std::size_t kIndexEntry = 16;  // key and meta, two 64-bit words
-  constexpr std::size_t kRingCell = 16;    // sequence and value, padded
-  constexpr std::size_t kPerOrder = sizeof(detail::OrderRecord) + 4 * kIndexEntry + kRingCell;
-  static_assert(kPerOrder == 336, "docs/configuration.md gives 336 bytes per order of order_capacity");
+  constexpr std::size_t kStackLink = 4;    // the index of the next free record
+  constexpr std::size_t kPerOrder = sizeof(detail::OrderRecord) + 4 * kIndexEntry + kStackLink;
+  static_assert(kPerOrder == 324, "docs/configuration.md gives 324 bytes per order of order_capacity");
   SKIP_UNDER_SANITIZERS();
   GatewayConfig small = test_config();
   small.order_capacity = 1u << 18;  // from here on the index is 4 x capacity

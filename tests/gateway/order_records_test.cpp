@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -77,6 +78,41 @@ TEST(GatewayOrderRecords, WorkingOrdersHoldTheirRecordsAndAFreedOneIsTakenAgain)
   std::vector<std::string> open;
   for (const OpenOrder& order : gateway.open_orders("alice")) open.emplace_back(order.order.client_order_id.view());
   EXPECT_EQ(open, (std::vector<std::string>{"rest-2", "rest-3"}));
+}
+
+// A resent client order id is refused before it costs a record: the table
+// keeps its capacity however often a strategy resends, and the order the id
+// names is untouched.
+TEST(GatewayOrderRecords, ARefusedDuplicateGivesBackTheRecordItTookAndNothingOfItShows) {
+  ManualClock clock;
+  Gateway gateway(small_table(3), clock);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  const Verdict first = session.submit(limit_order("rest-1", Side::buy, "1.08000"));
+  ASSERT_TRUE(first.accepted());
+  for (int i = 0; i < 100; ++i) {
+    const Verdict again = session.submit(limit_order("rest-1", Side::buy, "1.08001"));
+    ASSERT_EQ(again.reason, Reason::DUPLICATE_CLIENT_ORDER_ID) << "resend " << i;
+    EXPECT_EQ(again.order_id, 0u);
+  }
+  ASSERT_TRUE(session.submit(limit_order("rest-2", Side::buy, "1.08002")).accepted());
+  ASSERT_TRUE(session.submit(limit_order("rest-3", Side::buy, "1.08003")).accepted());
+  EXPECT_EQ(session.submit(limit_order("rest-4", Side::buy, "1.08004")).reason, Reason::ORDER_CAPACITY_EXHAUSTED);
+  // Only the accepted orders are listed, each once, at its own price.
+  std::vector<std::string> open;
+  for (const OpenOrder& order : gateway.open_orders("alice")) {
+    open.emplace_back(order.order.client_order_id.view());
+    open.back().append("@").append(order.order.price.to_string());
+  }
+  std::sort(open.begin(), open.end());  // the manual clock stands still: all were accepted at one instant
+  EXPECT_EQ(open, (std::vector<std::string>{"rest-1@1.08", "rest-2@1.08002", "rest-3@1.08003"}));
+  EXPECT_EQ(reclaimed(gateway), 0u) << "no record was used and given back";
+  // The first order is still the one its id names.
+  ASSERT_TRUE(session.cancel("rest-1").accepted());
+  const std::vector<ExecutionReport> reports = wait_for_reports(session, 4);  // NEW x3, CANCELED
+  ASSERT_EQ(reports.size(), 4u);
+  EXPECT_EQ(reports[3].status, ExecStatus::canceled);
+  EXPECT_EQ(reports[3].order_id, first.order_id);
 }
 
 TEST(GatewayOrderRecords, ACancelOfAFinishedOrderNeverReachesTheOrderNowInItsRecord) {

@@ -126,7 +126,16 @@ std::uint64_t drain(Session& session) noexcept {
 // broker thread last wrote: the steady state of a long-running gateway.
 // A submit refused because no record is free yet (the broker thread has not
 // reclaimed them) is retried untimed and counted in `no_record`.
-void run_accept(benchmark::State& state, const GatewayConfig& config, int shared = 0, bool reuse = false) {
+// What a strategy does between two orders, for run_accept: `gap_ns` of
+// computation that touches no memory (0: none), and whether it names its
+// next client order id to the session first (Session::prefetch).
+struct Between {
+  std::int64_t gap_ns = 0;
+  bool prefetch = false;
+};
+
+void run_accept(benchmark::State& state, const GatewayConfig& config, int shared = 0, bool reuse = false,
+                Between between = {}) {
   Gateway gateway(config);
   if (shared >= 1) gateway.share_account_budgets();
   if (shared >= 2) gateway.share_account_exposure();
@@ -143,6 +152,11 @@ void run_accept(benchmark::State& state, const GatewayConfig& config, int shared
   ScopedPin pin(0);  // after start(): the broker thread keeps every CPU
   LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
   ClientOrderIds ids("acc-");
+  // The id of the next order, known before its submit (ids.next() reuses
+  // one buffer, so the request gets a copy).
+  ClientOrderIds next_ids("acc-");
+  char id_buffer[32] = {};
+  const auto gap_ticks = static_cast<std::uint64_t>(static_cast<double>(between.gap_ns) / nanos_per_tick());
   OrderRequest request = market_order(Side::buy);
   std::uint64_t submitted = 0;
   std::uint64_t events = 0;
@@ -167,9 +181,22 @@ void run_accept(benchmark::State& state, const GatewayConfig& config, int shared
     }
   }
 
+  if (between.gap_ns > 0 || between.prefetch) {
+    for (std::uint64_t i = 0; i < submitted; ++i) (void)next_ids.next();  // past the ids used above
+  }
   for (auto _ : state) {
     request.side = (submitted & 1) == 0 ? Side::buy : Side::sell;
-    request.client_order_id = ids.next();
+    if (between.gap_ns > 0 || between.prefetch) {
+      const std::string_view id = next_ids.next();
+      std::copy(id.begin(), id.end(), id_buffer);
+      request.client_order_id = std::string_view(id_buffer, id.size());
+      if (between.prefetch) session.prefetch(request.client_order_id);
+      const std::uint64_t until = ticks_begin() + gap_ticks;
+      while (ticks_begin() < until) {
+      }
+    } else {
+      request.client_order_id = ids.next();
+    }
     const std::uint64_t begin = ticks_begin();
     Verdict verdict = session.submit(request);
     const std::uint64_t end = ticks_end();
@@ -209,6 +236,24 @@ void BM_GuardPipeline_Accept_Reused(benchmark::State& state) {
   run_accept(state, bench_config(16'384, IdleStrategy::backoff), 0, true);
 }
 BENCHMARK(BM_GuardPipeline_Accept_Reused)->Iterations(kAcceptedOrders);
+
+// A strategy that computes for 1 us between orders (touching no memory),
+// with `prefetch` 0: nothing more, 1: it names its next client order id to
+// the session before it computes (Session::prefetch), so that the index
+// entry and the record arrive meanwhile. Otherwise as
+// BM_GuardPipeline_Accept/metrics:1.
+void BM_GuardPipeline_Accept_Gap(benchmark::State& state) {
+  run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), 0, false,
+             Between{.gap_ns = 1'000, .prefetch = state.range(0) != 0});
+}
+BENCHMARK(BM_GuardPipeline_Accept_Gap)->ArgName("prefetch")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
+
+// The same on reused records (as BM_GuardPipeline_Accept_Reused).
+void BM_GuardPipeline_Accept_Reused_Gap(benchmark::State& state) {
+  run_accept(state, bench_config(16'384, IdleStrategy::backoff), 0, true,
+             Between{.gap_ns = 1'000, .prefetch = state.range(0) != 0});
+}
+BENCHMARK(BM_GuardPipeline_Accept_Reused_Gap)->ArgName("prefetch")->Arg(0)->Arg(1)->Iterations(kAcceptedOrders);
 
 // The accept path with the limits that are off by default: `account` is
 // the number of instruments (all quoted in USD) of an account with gross,

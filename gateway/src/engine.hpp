@@ -364,6 +364,9 @@ class Engine final : public ExecutionSink {
   void close_session(SessionHandle& handle) noexcept;
 
   Verdict submit(SessionHandle& handle, const OrderRequest& request) noexcept;
+  // Session::prefetch: the index entry of `client_order_id` and the record
+  // the next order takes, asked for with write intent. Changes nothing.
+  void prefetch(const SessionHandle& handle, std::string_view client_order_id) const noexcept;
   Verdict cancel(SessionHandle& handle, std::string_view client_order_id) noexcept;
   Verdict replace(SessionHandle& handle, const ReplaceRequest& request) noexcept;
   bool poll(SessionHandle& handle, ExecutionReport& report) noexcept;

@@ -66,6 +66,18 @@ std::uint64_t Engine::audit(AuditEventType type, const Order& order, Reason reas
   return reservation != nullptr ? audit_.commit(*reservation, event) : audit_.record(event);
 }
 
+void Engine::prefetch(const SessionHandle& handle, std::string_view client_order_id) const noexcept {
+  if (client_order_id.empty()) return;
+  (void)ask_for_index_entry(handle, client_order_id);
+  // The record take_record gives next, unless another submit takes it
+  // first: a never-used one, else the top of the free stack.
+  const std::uint32_t fresh = fresh_records_.load(std::memory_order_relaxed);
+  const std::uint32_t next = fresh < config_.order_capacity ? fresh : free_records_.peek();
+  if (next >= config_.order_capacity) return;
+  const auto* lines = reinterpret_cast<const std::byte*>(&records_[next]);
+  for (std::size_t offset = 0; offset < sizeof(OrderRecord); offset += kCacheLine) prefetch_for_write(lines + offset);
+}
+
 Verdict Engine::submit(SessionHandle& handle, const OrderRequest& request) noexcept {
   // First, so that the entry's miss overlaps everything up to the claim. A
   // valid id is copied unchanged into the order, so the key is the order's.

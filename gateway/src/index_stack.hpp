@@ -47,6 +47,10 @@ class IndexStack {
     } while (!head_.compare_exchange_weak(head, desired, std::memory_order_release, std::memory_order_relaxed));
   }
 
+  // The top index (kNone when empty) as it is now: another thread may take
+  // it next. For a prefetch.
+  [[nodiscard]] std::uint32_t peek() const noexcept { return top_of(head_.load(std::memory_order_relaxed)); }
+
   // Takes the top index; false when the stack is empty.
   bool pop(std::uint32_t& index) noexcept {
     std::uint64_t head = head_.load(std::memory_order_acquire);

@@ -117,6 +117,10 @@ Verdict Session::submit(const OrderRequest& request) noexcept {
   return handle_->engine->submit(*handle_, request);
 }
 
+void Session::prefetch(std::string_view client_order_id) const noexcept {
+  if (handle_ && handle_->slot != nullptr) handle_->engine->prefetch(*handle_, client_order_id);
+}
+
 Verdict Session::cancel(std::string_view client_order_id) noexcept {
   if (!handle_ || handle_->slot == nullptr) return Verdict{Reason::UNAUTHENTICATED, 0, 0, 0};
   return handle_->engine->cancel(*handle_, client_order_id);

@@ -1,5 +1,6 @@
 // After warm-up, submit() must never allocate: one million calls, accepted
-// and rejected, with the broker thread filling orders concurrently. Only
+// and rejected, half of them after a Session::prefetch of their id, with the
+// broker thread filling orders concurrently. Only
 // allocations made by the submitting thread are counted (the broker thread
 // may allocate when it hands reports to the session).
 
@@ -114,6 +115,7 @@ TEST(Allocation, OneMillionSubmitsAfterWarmUpAllocateNothing) {
           request = &good;
           break;
       }
+      if (i % 8 < 4) session.prefetch(request->client_order_id);  // the hint allocates nothing either
       const Verdict verdict = session.submit(*request);
       if (verdict.accepted()) {
         ++accepted;

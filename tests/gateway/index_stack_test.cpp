@@ -21,9 +21,11 @@ TEST(IndexStack, StartsEmptyAndGivesBackTheLastIndexPushedFirst) {
   std::uint32_t index = 99;
   EXPECT_FALSE(stack.pop(index));
   EXPECT_EQ(index, 99u) << "an empty pop leaves its argument alone";
+  EXPECT_EQ(stack.peek(), IndexStack::kNone);
   stack.push(3);
   stack.push(7);
   stack.push(0);
+  EXPECT_EQ(stack.peek(), 0u) << "peek names the top and leaves it";
   ASSERT_TRUE(stack.pop(index));
   EXPECT_EQ(index, 0u);
   stack.push(5);

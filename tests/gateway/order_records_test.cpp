@@ -115,6 +115,40 @@ TEST(GatewayOrderRecords, ARefusedDuplicateGivesBackTheRecordItTookAndNothingOfI
   EXPECT_EQ(reports[3].order_id, first.order_id);
 }
 
+// Session::prefetch is a hint: it asks for memory and changes nothing a
+// submit decides or counts, whatever id it is given, on any session.
+TEST(GatewayOrderRecords, APrefetchChangesNothingASubmitDecidesOrCounts) {
+  ManualClock clock;
+  Gateway gateway(small_table(2), clock);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  const std::string too_long(4096, 'x');
+  for (const std::string_view id : {std::string_view("p-1"), std::string_view(""), std::string_view("not valid!"),
+                                    std::string_view(too_long)}) {
+    session.prefetch(id);
+  }
+  Gateway::Counters counters = gateway.counters();
+  EXPECT_EQ(counters.accepted + counters.rejected, 0u) << "a prefetch is no order";
+  EXPECT_TRUE(gateway.open_orders("alice").empty());
+  // The id a prefetch named is still free, and is used once.
+  ASSERT_TRUE(session.submit(limit_order("p-1", Side::buy, "1.08000")).accepted());
+  session.prefetch("p-1");
+  EXPECT_EQ(session.submit(limit_order("p-1", Side::buy, "1.08000")).reason, Reason::DUPLICATE_CLIENT_ORDER_ID);
+  // The record a prefetch named is still free: the second order takes it,
+  // and with both records working, the table is full.
+  session.prefetch("p-2");
+  ASSERT_TRUE(session.submit(limit_order("p-2", Side::buy, "1.08001")).accepted());
+  session.prefetch("p-3");  // no record left to name: nothing to ask for
+  EXPECT_EQ(session.submit(limit_order("p-3", Side::buy, "1.08002")).reason, Reason::ORDER_CAPACITY_EXHAUSTED);
+  counters = gateway.counters();
+  EXPECT_EQ(counters.accepted, 2u);
+  EXPECT_EQ(counters.rejected, 2u);
+  // On a closed session it does nothing either.
+  session.close();
+  session.prefetch("p-4");
+  EXPECT_EQ(session.submit(limit_order("p-4", Side::buy, "1.08003")).reason, Reason::UNAUTHENTICATED);
+}
+
 TEST(GatewayOrderRecords, ACancelOfAFinishedOrderNeverReachesTheOrderNowInItsRecord) {
   ManualClock clock;
   Gateway gateway(small_table(1), clock);

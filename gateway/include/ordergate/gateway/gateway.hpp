@@ -98,6 +98,16 @@ class Session {
   /// unchanged). A refused amend changes nothing. No allocation.
   [[nodiscard]] Verdict replace(const ReplaceRequest& request) noexcept;
 
+  /// A hint that an order with this client order id follows soon: asks for
+  /// the memory its submit() will touch first, with write intent (its entry
+  /// of the duplicate-id index, the order record it will take), so that the
+  /// submit does not wait for it. Call it as early as the id is known, for
+  /// instance right after the previous submit, while the strategy computes.
+  /// Changes nothing submit() decides or counts; an id submit() would
+  /// refuse is ignored. No lock, no system call, no allocation, no clock
+  /// read.
+  void prefetch(std::string_view client_order_id) const noexcept;
+
   /// Pops the next execution report for this session's orders; false when
   /// there is none. Never blocks.
   [[nodiscard]] bool poll(ExecutionReport& report) noexcept;

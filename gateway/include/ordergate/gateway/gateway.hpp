@@ -103,9 +103,9 @@ class Session {
   /// of the duplicate-id index, the order record it will take), so that the
   /// submit does not wait for it. Call it as early as the id is known, for
   /// instance right after the previous submit, while the strategy computes.
-  /// Changes nothing submit() decides or counts; an id submit() would
-  /// refuse is ignored. No lock, no system call, no allocation, no clock
-  /// read.
+  /// Changes nothing submit() decides or counts, whatever the id (one
+  /// submit() would refuse only costs the fetch). No lock, no system call,
+  /// no allocation, no clock read.
   void prefetch(std::string_view client_order_id) const noexcept;
 
   /// Pops the next execution report for this session's orders; false when

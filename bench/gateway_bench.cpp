@@ -181,12 +181,13 @@ void run_accept(benchmark::State& state, const GatewayConfig& config, int shared
     }
   }
 
-  if (between.gap_ns > 0 || between.prefetch) {
+  const bool named_ahead = between.gap_ns > 0 || between.prefetch;
+  if (named_ahead) {
     for (std::uint64_t i = 0; i < submitted; ++i) (void)next_ids.next();  // past the ids used above
   }
   for (auto _ : state) {
     request.side = (submitted & 1) == 0 ? Side::buy : Side::sell;
-    if (between.gap_ns > 0 || between.prefetch) {
+    if (named_ahead) {
       const std::string_view id = next_ids.next();
       std::copy(id.begin(), id.end(), id_buffer);
       request.client_order_id = std::string_view(id_buffer, id.size());

@@ -43,6 +43,21 @@ std::string make_id(const char* prefix, int thread, int index) {
   return id;
 }
 
+// Submits `request`; while every order record is taken by an order the
+// broker has not finished, drains the session with `drain` and tries again
+// (up to wait_until's limit). The last verdict.
+template <typename Drain>
+Verdict submit_when_a_record_is_free(Session& session, const OrderRequest& request, Drain& drain) {
+  Verdict verdict;
+  (void)testing::wait_until([&] {
+    verdict = session.submit(request);
+    if (verdict.reason != Reason::ORDER_CAPACITY_EXHAUSTED) return true;
+    drain();
+    return false;
+  });
+  return verdict;
+}
+
 struct ThreadResult {
   std::uint64_t accepted = 0;
   std::uint64_t rejected_precision = 0;
@@ -291,13 +306,7 @@ TEST(GatewayConcurrency, ThreadsRacingForSixtyFourRecordsLeaveAllSixtyFourFree) 
       for (int i = 0; i < kOrdersPerThread; ++i) {
         const std::string id = make_id("r", t, i);  // the request views it
         const OrderRequest request = market_order(id, i % 2 ? Side::sell : Side::buy, "1000");
-        Verdict verdict;
-        (void)testing::wait_until([&] {
-          verdict = session.submit(request);
-          if (verdict.reason != Reason::ORDER_CAPACITY_EXHAUSTED) return true;
-          drain();
-          return false;
-        });
+        const Verdict verdict = submit_when_a_record_is_free(session, request, drain);
         ASSERT_TRUE(verdict.accepted()) << "thread " << t << " order " << i << ": " << reason_name(verdict.reason);
         drain();
       }
@@ -357,15 +366,8 @@ TEST(GatewayConcurrency, FourThreadsThroughSixtyFourRecordsNeverMixUpTwoUsesOfAR
         const std::string id = make_id("u", t, i);
         const OrderRequest request = i % 3 == 0 ? market_order(id, i % 2 ? Side::sell : Side::buy, "1000")
                                                 : limit_order(id, Side::buy, "1.08000", "1000", t % 2 ? "acc-b" : "acc-a");
-        // All 64 records may be taken by orders the broker has not finished
-        // yet: wait for one to come free.
-        Verdict verdict;
-        (void)testing::wait_until([&] {
-          verdict = session.submit(request);
-          if (verdict.reason != Reason::ORDER_CAPACITY_EXHAUSTED) return true;
-          drain();
-          return false;
-        });
+        // All 64 records may be taken by orders the broker has not finished.
+        const Verdict verdict = submit_when_a_record_is_free(session, request, drain);
         ASSERT_TRUE(verdict.accepted()) << id << ": " << reason_name(verdict.reason);
         accepted_ids[static_cast<std::size_t>(t)].push_back(id);
         // Cancel a recent order: working, finished, or with its record

@@ -83,7 +83,7 @@ TEST(GatewayOrderRecords, WorkingOrdersHoldTheirRecordsAndAFreedOneIsTakenAgain)
 // A resent client order id is refused before it costs a record: the table
 // keeps its capacity however often a strategy resends, and the order the id
 // names is untouched.
-TEST(GatewayOrderRecords, ARefusedDuplicateGivesBackTheRecordItTookAndNothingOfItShows) {
+TEST(GatewayOrderRecords, AResentClientOrderIdCostsNoRecordAndLeavesItsOrderAlone) {
   ManualClock clock;
   Gateway gateway(small_table(3), clock);
   gateway.start();

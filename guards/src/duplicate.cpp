@@ -45,7 +45,9 @@ ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity, std::int64_t window
   std::size_t rounded = 16;
   while (rounded < capacity) rounded *= 2;
   slots_ = LargeArray<Slot>(rounded);
+  reach_ = LargeArray<std::atomic<std::uint8_t>>(rounded / kEntriesPerLine);
   mask_ = rounded - 1;
+  probes_ = std::min(kMaxProbe, rounded);
   window_s_ = static_cast<std::uint32_t>((window_ns + kNanosPerSecond - 1) / kNanosPerSecond);
 }
 
@@ -93,20 +95,35 @@ bool ClientOrderIdIndex::reusable(std::uint64_t meta, std::uint32_t now_s) const
   return order == kFinished && now_s - second_of(meta) > window_s_;
 }
 
+std::size_t ClientOrderIdIndex::span(std::size_t home, std::memory_order order) const noexcept {
+  const std::size_t reach = reach_[home / kEntriesPerLine].load(order);
+  return std::min((reach + 1) * kEntriesPerLine - home % kEntriesPerLine, probes_);
+}
+
+void ClientOrderIdIndex::extend_reach(std::size_t home, std::size_t probe) noexcept {
+  const auto lines = static_cast<std::uint8_t>((home % kEntriesPerLine + probe) / kEntriesPerLine);
+  std::atomic<std::uint8_t>& reach = reach_[home / kEntriesPerLine];
+  std::uint8_t current = reach.load(std::memory_order_seq_cst);
+  while (current < lines && !reach.compare_exchange_weak(current, lines, std::memory_order_seq_cst)) {
+  }
+}
+
 ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::int64_t now_ns,
                                                       std::size_t& slot) noexcept {
   if (key == kEmpty) return Insert::full;  // not a key `key()` can produce
   const std::uint32_t now_s = second(now_ns);
-  const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   const std::size_t home = static_cast<std::size_t>(key) & mask_;
   // A claim lost to another insert restarts the search; a handful of
   // retries only happens under a storm of inserts into one probe run.
   for (int attempt = 0; attempt < 64; ++attempt) {
+    // The key can only be within the reach; a free entry may lie past it.
+    const std::size_t reach = span(home, std::memory_order_seq_cst);
     bool found = false;
     std::size_t candidate = 0;
+    std::size_t candidate_probe = 0;
     std::uint64_t candidate_meta = 0;
     std::size_t index = home;
-    for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    for (std::size_t i = 0; i < probes_; ++i, index = (index + 1) & mask_) {
       // Meta first: a claim writes its key before its final meta, so a meta
       // that names an order (or a finished one) comes with that claim's key.
       const std::uint64_t meta = slots_[index].meta.load(std::memory_order_seq_cst);
@@ -115,11 +132,13 @@ ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::in
       if (!found && reusable(meta, now_s)) {
         found = true;
         candidate = index;
+        candidate_probe = i;
         candidate_meta = meta;
       }
       // The end of the run, unless an insert is claiming this entry (its key
       // is not written yet): the key is nowhere further.
       if (current == kEmpty && order_of(meta) != kClaiming) break;
+      if (found && i + 1 >= reach) break;
     }
     if (!found) return Insert::full;
     Slot& claimed = slots_[candidate];
@@ -128,10 +147,14 @@ ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::in
     }
     claimed.key.store(key, std::memory_order_seq_cst);
     claimed.meta.store(pack(kUnpublished, now_s), std::memory_order_seq_cst);
+    extend_reach(home, candidate_probe);
     // Look again: an insert of the same key that raced this one has its
-    // claim in this run too. Whoever sees the other withdraws.
+    // claim in this run too, within the reach read now (of two such
+    // inserts, the one reading it later sees the other's claim and reach).
+    // Whoever sees the other withdraws.
+    const std::size_t reach_now = span(home, std::memory_order_seq_cst);
     index = home;
-    for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    for (std::size_t i = 0; i < reach_now; ++i, index = (index + 1) & mask_) {
       if (index == candidate) continue;
       // Meta first: a claim writes its key before its final meta, so a meta
       // that names an order (or a finished one) comes with that claim's key.
@@ -172,8 +195,8 @@ void ClientOrderIdIndex::finish(std::size_t slot, OrderId order) noexcept {
 bool ClientOrderIdIndex::contains(std::uint64_t key, std::int64_t now_ns) const noexcept {
   if (key == kEmpty) return false;
   const std::uint32_t now_s = second(now_ns);
-  const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   std::size_t index = static_cast<std::size_t>(key) & mask_;
+  const std::size_t probes = span(index, std::memory_order_acquire);
   for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
     const std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
     const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
@@ -183,10 +206,21 @@ bool ClientOrderIdIndex::contains(std::uint64_t key, std::int64_t now_ns) const 
   return false;
 }
 
+std::size_t ClientOrderIdIndex::probe_length(std::uint64_t key) const noexcept {
+  std::size_t index = static_cast<std::size_t>(key) & mask_;
+  const std::size_t probes = span(index, std::memory_order_acquire);
+  for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
+    const std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
+    const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
+    if (current == kEmpty && order_of(meta) != kClaiming) return i + 1;
+  }
+  return probes;
+}
+
 bool ClientOrderIdIndex::find(std::uint64_t key, OrderId& order) const noexcept {
   if (key == kEmpty) return false;
-  const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   std::size_t index = static_cast<std::size_t>(key) & mask_;
+  const std::size_t probes = span(index, std::memory_order_acquire);
   for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
     const std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
     const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);
@@ -203,8 +237,8 @@ bool ClientOrderIdIndex::find(std::uint64_t key, OrderId& order) const noexcept 
 
 bool ClientOrderIdIndex::revive(std::uint64_t key, OrderId order, std::size_t& slot) noexcept {
   if (key == kEmpty || order >= kFirstReservedOrderId) return false;
-  const std::size_t probes = std::min(kMaxProbe, mask_ + 1);
   std::size_t index = static_cast<std::size_t>(key) & mask_;
+  const std::size_t probes = span(index, std::memory_order_acquire);
   for (std::size_t i = 0; i < probes; ++i, index = (index + 1) & mask_) {
     std::uint64_t meta = slots_[index].meta.load(std::memory_order_acquire);
     const std::uint64_t current = slots_[index].key.load(std::memory_order_acquire);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -299,6 +301,43 @@ TEST(ClientOrderIdWindow, ATableFarSmallerThanTheIdsUsedNeverFillsWhileIdsExpire
       // The previous id is still inside its window.
       EXPECT_TRUE(index.contains(ClientOrderIdIndex::key(1, numbered_id(n - 1)), now)) << n;
     }
+  }
+}
+
+// Reused entries keep their keys, so after many windows almost no entry is
+// empty and only the reach of a key's home line ends its look-up. Forty
+// windows of ids at half the table's size: look-ups stay a few lines long
+// (bounded by the probe limit of 128 entries, they would otherwise examine
+// all 128 by then), and every id of the window is still found.
+TEST(ClientOrderIdWindow, LookUpsStayAFewLinesLongAfterFortyWindowsOfReusedEntries) {
+  constexpr int kEntries = 4096;
+  constexpr int kPerWindow = kEntries / 2;
+  ClientOrderIdIndex index(kEntries, kSecond);
+  const auto id = [](int round, int n) { return "w" + std::to_string(round) + "-" + std::to_string(n); };
+  std::int64_t now = kNow;
+  for (int round = 0; round < 40; ++round) {
+    now = kNow + static_cast<std::int64_t>(round) * 2 * kSecond;  // the last round's ids have expired
+    for (int n = 0; n < kPerWindow; ++n) {
+      std::size_t slot = 0;
+      ASSERT_EQ(index.insert(ClientOrderIdIndex::key(1, id(round, n)), now, slot), Insert::inserted)
+          << round << " " << n;
+      index.publish(slot, static_cast<OrderId>(n));
+      index.finish(slot, static_cast<OrderId>(n));
+    }
+  }
+  std::size_t examined = 0;
+  std::size_t longest = 0;
+  for (int n = 0; n < kEntries; ++n) {
+    const std::size_t length = index.probe_length(ClientOrderIdIndex::key(1, "absent-" + std::to_string(n)));
+    examined += length;
+    longest = std::max(longest, length);
+  }
+  const double mean = static_cast<double>(examined) / kEntries;
+  std::printf("after 40 windows: a look-up examines %.1f entries on average, %zu at most\n", mean, longest);
+  EXPECT_LT(mean, 32.0);
+  for (int n = 0; n < kPerWindow; ++n) {
+    EXPECT_TRUE(index.contains(ClientOrderIdIndex::key(1, id(39, n)), now)) << n;
+    EXPECT_FALSE(index.contains(ClientOrderIdIndex::key(1, id(38, n)), now)) << n;
   }
 }
 

@@ -14,6 +14,14 @@
 /// the ids of the window plus the live orders, in memory fixed at
 /// construction.
 ///
+/// A reused entry keeps a key, so after weeks few entries are empty and a
+/// run of entries no longer ends where an empty one used to end it. A look-up
+/// is bounded instead by its home line's reach: for each cache line of four
+/// entries, how many lines past it the farthest key whose probe began in it
+/// was placed. Inserts take the first reusable entry, so the reach stays a
+/// few lines at the load the configuration reference advises, however long
+/// the gateway runs.
+///
 /// Concurrent inserts of one key: an insert first looks at the whole probe
 /// run for the key, then claims the first reusable entry with a
 /// compare-and-swap, writes its key, and looks again: if it sees another
@@ -76,7 +84,9 @@ class ClientOrderIdIndex {
   /// and each key lands in a different place, so without it every order
   /// waits for one miss. A hint only; no effect on the contents.
   void prefetch(std::uint64_t key) const noexcept {
-    prefetch_for_write(&slots_[static_cast<std::size_t>(key) & mask_]);
+    const std::size_t home = static_cast<std::size_t>(key) & mask_;
+    prefetch_for_write(&slots_[home]);
+    __builtin_prefetch(&reach_[home / kEntriesPerLine]);
   }
 
   /// True when `key` is refused at `now_ns`: inserted within the window, or
@@ -96,6 +106,11 @@ class ClientOrderIdIndex {
   /// order `order` again: after a restart, reconciliation found the order
   /// still working. False when `key` has no finished entry.
   bool revive(std::uint64_t key, OrderId order, std::size_t& slot) noexcept;
+
+  /// How many entries a look-up of `key` examines now: up to the end of its
+  /// home line's reach, or to the first entry never used. For tests and
+  /// diagnostics.
+  [[nodiscard]] std::size_t probe_length(std::uint64_t key) const noexcept;
 
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   [[nodiscard]] std::uint32_t window_seconds() const noexcept { return window_s_; }
@@ -127,8 +142,21 @@ class ClientOrderIdIndex {
     std::atomic<std::uint64_t> key{kEmpty};
     std::atomic<std::uint64_t> meta{pack(kFree, 0)};
   };
+  static constexpr std::size_t kEntriesPerLine = kCacheLine / sizeof(Slot);
+
+  // Entries from `home` to the end of its home line's reach (`order` for the
+  // load of the reach), at most the probe limit.
+  [[nodiscard]] std::size_t span(std::size_t home, std::memory_order order) const noexcept;
+  // Raises the reach of `home`'s line to cover the entry `probe` steps past
+  // `home`.
+  void extend_reach(std::size_t home, std::size_t probe) noexcept;
+
   LargeArray<Slot> slots_;  // on huge pages where the kernel gives them
+  // Per line of entries: how many lines past it a key whose probe began in
+  // it may lie. It only grows; at most (3 + kMaxProbe - 1) / 4.
+  LargeArray<std::atomic<std::uint8_t>> reach_;
   std::size_t mask_;
+  std::size_t probes_;  // the probe limit: kMaxProbe, or the capacity when smaller
   std::uint32_t window_s_;
 };
 

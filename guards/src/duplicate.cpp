@@ -54,21 +54,39 @@ ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity, std::int64_t window
 std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view client_order_id) noexcept {
   std::uint64_t hash = 0;
   if (client_order_id.size() <= TextWords::kMaxLength) {
+    // Most strategies number their orders: an id is a stem and a counter.
+    // The counter's last two bits become the key's, and only the rest of it
+    // goes into the hash, so four consecutive ids share one home line of
+    // the table: three orders in four find the line the one before brought
+    // into cache. Leading zeros stay in the stem's count of digits, so
+    // "a07" and "a7" still differ.
+    std::size_t digits = 0;
+    std::uint64_t counter = 0;
+    std::uint64_t scale = 1;
+    while (digits < kCounterDigits && digits < client_order_id.size()) {
+      const char c = client_order_id[client_order_id.size() - 1 - digits];
+      if (c < '0' || c > '9') break;
+      counter += scale * static_cast<std::uint64_t>(c - '0');
+      scale *= 10;
+      ++digits;
+    }
     // Every valid client order id: two independent folded multiplies of
-    // the id's words, then a third of both with the length and principal
-    // (texts of different lengths may have the same words). A few
-    // multiplies instead of one per byte, and every input bit reaches the
-    // low bits the table indexes by. The length and principal go in
-    // multiplied by an odd constant, never XORed onto the text's own
-    // bytes, where a text could cancel them out.
-    const TextWords words = TextWords::of(client_order_id);
+    // the stem's words, then a third of both with the lengths, principal
+    // and the counter's group (texts of different lengths may have the
+    // same words). A few multiplies instead of one per byte, and every
+    // input bit reaches the low bits the table indexes by. The lengths and
+    // principal go in multiplied by an odd constant, never XORed onto the
+    // text's own bytes, where a text could cancel them out.
+    const TextWords words = TextWords::of(client_order_id.substr(0, client_order_id.size() - digits));
     const std::uint64_t left =
         fold_multiply(words.word[0] ^ 0xA0761D6478BD642Full, words.word[1] ^ 0xE7037ED1A0B428DBull);
     const std::uint64_t right =
         fold_multiply(words.word[2] ^ 0x8EBC6AF09C88C6E3ull, words.word[3] ^ 0x589965CC75374CC3ull);
-    const std::uint64_t tag = (words.length << 16) | principal;
-    hash = fmix64(
-        fold_multiply(left ^ 0x1D8E4E27C47D124Full ^ (tag * 0xD6E8FEB86659FD93ull), right ^ 0x9E3779B97F4A7C15ull));
+    const std::uint64_t tag = (digits << 24) | (words.length << 16) | principal;
+    const std::uint64_t group = fold_multiply((counter >> 2) ^ 0x2D358DCCAA6C78A5ull, tag ^ 0x8BB84B93962EACC9ull);
+    hash = fmix64(fold_multiply(left ^ 0x1D8E4E27C47D124Full ^ (tag * 0xD6E8FEB86659FD93ull),
+                                right ^ 0x9E3779B97F4A7C15ull ^ group));
+    if (digits != 0) hash = (hash & ~std::uint64_t{3}) | (counter & 3);
   } else {
     // Longer texts are never valid ids; they still get a key, byte by byte.
     // The principal has a fixed width, so (principal, id) pairs never
@@ -99,6 +117,8 @@ std::size_t ClientOrderIdIndex::span(std::size_t home, std::memory_order order) 
   const std::size_t reach = reach_[home / kEntriesPerLine].load(order);
   return std::min((reach + 1) * kEntriesPerLine - home % kEntriesPerLine, probes_);
 }
+
+static_assert((ClientOrderIdIndex::kMaxProbe + 2) / 4 <= 255, "a line's reach is one byte");
 
 void ClientOrderIdIndex::extend_reach(std::size_t home, std::size_t probe) noexcept {
   const auto lines = static_cast<std::uint8_t>((home % kEntriesPerLine + probe) / kEntriesPerLine);

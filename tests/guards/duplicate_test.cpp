@@ -62,11 +62,66 @@ TEST(ClientOrderIdKey, SeparatesIdsWithTheSameWordsAndEveryPrincipal) {
   EXPECT_EQ(keys.size(), made);
 }
 
-TEST(ClientOrderIdKey, SpreadsSequentialIdsAcrossTheLowBits) {
-  // The table indexes by the low bits; sequential ids must not pile up.
+// Numbered ids: the counter's last two bits are the key's, so four
+// consecutive ids share one line of four entries (one cache miss for four
+// orders), and the rest of the counter goes into the hash, so the groups of
+// four still spread across the lines.
+TEST(ClientOrderIdKey, PutsFourConsecutiveNumberedIdsOnOneLineAndSpreadsTheLines) {
+  std::set<std::uint64_t> lines;
+  for (int n = 0; n < 4096; ++n) {
+    const std::uint64_t key = ClientOrderIdIndex::key(7, numbered_id(n));
+    EXPECT_EQ(key & 3, static_cast<std::uint64_t>(n & 3)) << n;
+    // (A group ends where the number gains a digit: "ord-9" and "ord-10".)
+    if (numbered_id(n).size() == numbered_id(n & ~3).size()) {
+      EXPECT_EQ(key >> 2, ClientOrderIdIndex::key(7, numbered_id(n & ~3)) >> 2) << n;
+    }
+    lines.insert((key >> 2) & 1023);
+  }
+  EXPECT_GT(lines.size(), 600u);  // 1024 groups: a uniform hash fills about 647 of 1024 lines
+  // The same counter under another stem, principal or spelling of the
+  // number is another group.
+  const std::uint64_t group = ClientOrderIdIndex::key(7, "ord-12") >> 2;
+  EXPECT_NE(ClientOrderIdIndex::key(7, "orb-12") >> 2, group);
+  EXPECT_NE(ClientOrderIdIndex::key(8, "ord-12") >> 2, group);
+  EXPECT_NE(ClientOrderIdIndex::key(7, "ord-012") >> 2, group);
+  EXPECT_NE(ClientOrderIdIndex::key(7, "ord-012"), ClientOrderIdIndex::key(7, "ord-12"));
+  EXPECT_NE(ClientOrderIdIndex::key(7, "ord-1"), ClientOrderIdIndex::key(7, "ord1"));
+}
+
+// Ids without a trailing number (UUID-like, or letters only) get their low
+// bits from the hash: they must not pile up on the first entry of a line.
+TEST(ClientOrderIdKey, SpreadsUnnumberedIdsAcrossTheLowBits) {
   std::set<std::uint64_t> buckets;
-  for (int n = 0; n < 1024; ++n) buckets.insert(ClientOrderIdIndex::key(7, numbered_id(n)) & 1023);
+  std::set<std::uint64_t> lanes;
+  for (int n = 0; n < 1024; ++n) {
+    std::string id = "x";
+    for (int v = n; v > 0; v /= 26) id += static_cast<char>('a' + v % 26);
+    id += "z";
+    const std::uint64_t key = ClientOrderIdIndex::key(7, id);
+    buckets.insert(key & 1023);
+    lanes.insert(key & 3);
+  }
   EXPECT_GT(buckets.size(), 600u);  // a uniform hash fills about 647 of 1024
+  EXPECT_EQ(lanes.size(), 4u);
+}
+
+// Counters as long as the key reads them (18 digits) and longer: every
+// digit still tells ids apart.
+TEST(ClientOrderIdKey, SeparatesIdsThatDifferInAnyDigitOfALongNumber) {
+  std::set<std::uint64_t> keys;
+  const std::string base = "q-1234567890123456789012";  // 22 digits
+  std::size_t made = 0;
+  for (std::size_t at = 2; at < base.size(); ++at) {
+    for (char digit = '0'; digit <= '9'; ++digit) {
+      std::string id = base;
+      if (id[at] == digit) continue;
+      id[at] = digit;
+      keys.insert(ClientOrderIdIndex::key(1, id));
+      ++made;
+    }
+  }
+  keys.insert(ClientOrderIdIndex::key(1, base));
+  EXPECT_EQ(keys.size(), made + 1);
 }
 
 TEST(ClientOrderIdIndex, RoundsCapacityUpToAPowerOfTwo) {

@@ -165,13 +165,18 @@ ClientOrderIdIndex::Insert ClientOrderIdIndex::insert(std::uint64_t key, std::in
     if (!claimed.meta.compare_exchange_strong(candidate_meta, pack(kClaiming, now_s), std::memory_order_seq_cst)) {
       continue;
     }
-    claimed.key.store(key, std::memory_order_seq_cst);
-    claimed.meta.store(pack(kUnpublished, now_s), std::memory_order_seq_cst);
+    // Readers load the meta first: one that sees kUnpublished (release)
+    // sees this key.
+    claimed.key.store(key, std::memory_order_relaxed);
+    claimed.meta.store(pack(kUnpublished, now_s), std::memory_order_release);
     extend_reach(home, candidate_probe);
     // Look again: an insert of the same key that raced this one has its
-    // claim in this run too, within the reach read now (of two such
-    // inserts, the one reading it later sees the other's claim and reach).
-    // Whoever sees the other withdraws.
+    // claim in this run too. Of two such inserts, the one whose fence
+    // comes later in the single order of seq_cst operations sees the
+    // other's key, meta and reach (stored or read before the other's
+    // fence). Whoever sees the other withdraws. One fence, not two
+    // seq_cst stores: each of those is a locked instruction on x86.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::size_t reach_now = span(home, std::memory_order_seq_cst);
     index = home;
     for (std::size_t i = 0; i < reach_now; ++i, index = (index + 1) & mask_) {

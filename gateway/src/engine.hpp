@@ -444,10 +444,15 @@ class Engine final : public ExecutionSink {
   // principal, its entry asked for with write intent, so that its cache miss
   // overlaps the guards. 0, and nothing asked for, when there is no session
   // or the id is longer than any valid one (validation refuses it unhashed).
+  // The third id of a numbered group of four also asks for the next
+  // group's line, which the order after next needs if the strategy counts
+  // on.
   std::uint64_t ask_for_index_entry(const SessionHandle& handle, std::string_view client_order_id) const noexcept {
     if (handle.slot == nullptr || client_order_id.size() > kMaxClientOrderIdLength) return 0;
-    const std::uint64_t key = guards::ClientOrderIdIndex::key(handle.slot->principal, client_order_id);
+    std::uint64_t ahead = 0;
+    const std::uint64_t key = guards::ClientOrderIdIndex::key(handle.slot->principal, client_order_id, ahead);
     order_index_.prefetch(key);
+    if (ahead != 0) order_index_.prefetch(ahead);
     return key;
   }
   // submit and cancel behind the metrics: `now_ns` is the submit's one

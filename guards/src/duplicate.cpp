@@ -52,6 +52,13 @@ ClientOrderIdIndex::ClientOrderIdIndex(std::size_t capacity, std::int64_t window
 }
 
 std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view client_order_id) noexcept {
+  std::uint64_t ahead = 0;
+  return key(principal, client_order_id, ahead);
+}
+
+std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view client_order_id,
+                                      std::uint64_t& ahead) noexcept {
+  ahead = kEmpty;
   std::uint64_t hash = 0;
   if (client_order_id.size() <= TextWords::kMaxLength) {
     // Most strategies number their orders: an id is a stem and a counter.
@@ -83,10 +90,22 @@ std::uint64_t ClientOrderIdIndex::key(PrincipalId principal, std::string_view cl
     const std::uint64_t right =
         fold_multiply(words.word[2] ^ 0x8EBC6AF09C88C6E3ull, words.word[3] ^ 0x589965CC75374CC3ull);
     const std::uint64_t tag = (digits << 24) | (words.length << 16) | principal;
-    const std::uint64_t group = fold_multiply((counter >> 2) ^ 0x2D358DCCAA6C78A5ull, tag ^ 0x8BB84B93962EACC9ull);
-    hash = fmix64(fold_multiply(left ^ 0x1D8E4E27C47D124Full ^ (tag * 0xD6E8FEB86659FD93ull),
-                                right ^ 0x9E3779B97F4A7C15ull ^ group));
-    if (digits != 0) hash = (hash & ~std::uint64_t{3}) | (counter & 3);
+    const std::uint64_t stem = left ^ 0x1D8E4E27C47D124Full ^ (tag * 0xD6E8FEB86659FD93ull);
+    const auto of_group = [&](std::uint64_t group) noexcept {
+      return fmix64(fold_multiply(stem, right ^ 0x9E3779B97F4A7C15ull ^
+                                            fold_multiply(group ^ 0x2D358DCCAA6C78A5ull, tag ^ 0x8BB84B93962EACC9ull)));
+    };
+    hash = of_group(counter >> 2);
+    if (digits != 0) {
+      constexpr std::uint64_t kLaneBits = 3;
+      hash = (hash & ~kLaneBits) | (counter & kLaneBits);
+      // The third id of its group names the next group's first, unless
+      // that number needs one more digit ("ord-98" and "ord-100").
+      if ((counter & kLaneBits) == 2 && counter + 2 < scale) {
+        ahead = of_group((counter >> 2) + 1) & ~kLaneBits;
+        if (ahead == kEmpty) ahead = 1;
+      }
+    }
   } else {
     // Longer texts are never valid ids; they still get a key, byte by byte.
     // The principal has a fixed width, so (principal, id) pairs never

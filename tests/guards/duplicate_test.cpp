@@ -88,6 +88,26 @@ TEST(ClientOrderIdKey, PutsFourConsecutiveNumberedIdsOnOneLineAndSpreadsTheLines
   EXPECT_NE(ClientOrderIdIndex::key(7, "ord-1"), ClientOrderIdIndex::key(7, "ord1"));
 }
 
+// The third id of a group names the next group's first, so that its line
+// can be asked for two orders ahead; no other id names one, nor one whose
+// number would need another digit.
+TEST(ClientOrderIdKey, TheThirdIdOfAGroupNamesTheNextGroupsFirst) {
+  std::uint64_t ahead = 0;
+  EXPECT_EQ(ClientOrderIdIndex::key(5, "ord-14", ahead), ClientOrderIdIndex::key(5, "ord-14"));
+  EXPECT_EQ(ahead, ClientOrderIdIndex::key(5, "ord-16"));
+  EXPECT_EQ(ClientOrderIdIndex::key(5, "ord-0098", ahead), ClientOrderIdIndex::key(5, "ord-0098"));
+  EXPECT_EQ(ahead, ClientOrderIdIndex::key(5, "ord-0100"));
+  for (const char* none : {"ord-13", "ord-15", "ord-16", "ord-98", "ord-x", "9999999999999999999998"}) {
+    (void)ClientOrderIdIndex::key(5, none, ahead);
+    EXPECT_EQ(ahead, 0u) << none;
+  }
+  for (int n = 2; n < 4000; n += 4) {
+    if (numbered_id(n).size() != numbered_id(n + 2).size()) continue;
+    (void)ClientOrderIdIndex::key(9, numbered_id(n), ahead);
+    EXPECT_EQ(ahead, ClientOrderIdIndex::key(9, numbered_id(n + 2))) << n;
+  }
+}
+
 // Ids without a trailing number (UUID-like, or letters only) get their low
 // bits from the hash: they must not pile up on the first entry of a line.
 TEST(ClientOrderIdKey, SpreadsUnnumberedIdsAcrossTheLowBits) {

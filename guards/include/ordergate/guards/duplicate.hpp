@@ -61,6 +61,12 @@ class ClientOrderIdIndex {
   /// possible in theory (2^-62); callers that act on a found order compare
   /// the stored id.
   [[nodiscard]] static std::uint64_t key(PrincipalId principal, std::string_view client_order_id) noexcept;
+  /// The same, and in `ahead` the key of the id two numbers on when this id
+  /// is the third of its group of four ("ord-10" gives "ord-12"'s, the next
+  /// group's first), else 0: a strategy that numbers its orders will use it
+  /// soon, so its line can be asked for ahead.
+  [[nodiscard]] static std::uint64_t key(PrincipalId principal, std::string_view client_order_id,
+                                         std::uint64_t& ahead) noexcept;
 
   enum class Insert : std::uint8_t { inserted, duplicate, full };
 

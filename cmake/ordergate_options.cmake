@@ -24,6 +24,20 @@ if(ORDERGATE_SANITIZE)
   endif()
 endif()
 
+# Small copies and clears of a size known when compiling (an Order zeroed
+# at the start of submit, a command cell) as unrolled moves up to 256
+# bytes, not GCC's default `rep stos` / `rep movs` from 33 bytes on, whose
+# start-up costs tens of cycles each on the hot path; larger ones call
+# the C library (docs/benchmarks.md: 6-8 ns off an order). Given to the
+# link too, which compiles again under link-time optimisation.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  set(ORDERGATE_STRINGOPS
+    -mmemset-strategy=unrolled_loop:256:noalign,libcall:-1:noalign
+    -mmemcpy-strategy=unrolled_loop:256:noalign,libcall:-1:noalign)
+  target_compile_options(ordergate_build_options INTERFACE ${ORDERGATE_STRINGOPS})
+  target_link_options(ordergate_build_options INTERFACE ${ORDERGATE_STRINGOPS})
+endif()
+
 # Link-time optimisation. The hot path crosses the libraries (the guards'
 # checks, the rate windows, the duplicate index are called from the
 # gateway's submit), and only the linker can inline across them. The

@@ -382,8 +382,9 @@ TEST(ClientOrderIdWindow, ATableFarSmallerThanTheIdsUsedNeverFillsWhileIdsExpire
 // Reused entries keep their keys, so after many windows almost no entry is
 // empty and only the reach of a key's home line ends its look-up. Forty
 // windows of ids at half the table's size: look-ups stay a few lines long
-// (bounded by the probe limit of 128 entries, they would otherwise examine
-// all 128 by then), and every id of the window is still found.
+// (without the reach they examine every entry up to the probe limit by
+// then: 128 entries when the reach came in, 512 now), and every id of the
+// window is still found.
 TEST(ClientOrderIdWindow, LookUpsStayAFewLinesLongAfterFortyWindowsOfReusedEntries) {
   constexpr int kEntries = 4096;
   constexpr int kPerWindow = kEntries / 2;

@@ -22,8 +22,8 @@
 /// few lines at the load the configuration reference advises, however long
 /// the gateway runs.
 ///
-/// Concurrent inserts of one key: an insert first looks at the whole probe
-/// run for the key, then claims the first reusable entry with a
+/// Concurrent inserts of one key: an insert first looks for the key up to
+/// its home line's reach, then claims the first reusable entry with a
 /// compare-and-swap, writes its key, and looks again: if it sees another
 /// claim of the same key it withdraws. Of two racing inserts at least one
 /// sees the other, so a key is never inserted twice; both may withdraw

@@ -28,7 +28,7 @@ endif()
 # at the start of submit, a command cell) as unrolled moves up to 256
 # bytes, not GCC's default `rep stos` / `rep movs` from 33 bytes on, whose
 # start-up costs tens of cycles each on the hot path; larger ones call
-# the C library (docs/benchmarks.md: 6-8 ns off an order). Given to the
+# the C library (docs/benchmarks.md: 8 ns off a refused order). Given to the
 # link too, which compiles again under link-time optimisation.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(ORDERGATE_STRINGOPS

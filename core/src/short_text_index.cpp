@@ -3,9 +3,8 @@
 namespace ordergate {
 
 void ShortTextIndex::place(const Entry& entry) noexcept {
-  const std::size_t mask = entries_.size() - 1;
   std::size_t slot = static_cast<std::size_t>(hash(entry.words) >> shift_);
-  while (entries_[slot].id != kNone) slot = (slot + 1) & mask;
+  while (entries_[slot].id != kNone) slot = (slot + 1) & mask_;
   entries_[slot] = entry;
 }
 
@@ -22,6 +21,7 @@ bool ShortTextIndex::add(std::string_view text, std::uint16_t id) {
     }
     entries_.assign(capacity, Entry{});
     shift_ = 64 - bits;
+    mask_ = capacity - 1;
     for (const Entry& entry : old) {
       if (entry.id != kNone) place(entry);
     }

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +111,38 @@ TEST(ClientOrderId, RejectsEmptyOverlongAndUnsafeIds) {
   for (std::string_view id : Texts{std::string_view(""), std::string_view(overlong), "a b", "a/b", "a\"b",
                               "a\\b", "a{b}", "id\n", "caf\xC3\xA9", std::string_view("a\0b", 3)}) {
     EXPECT_EQ(validate_client_order_id(id), Reason::INVALID_CLIENT_ORDER_ID) << id;
+  }
+}
+
+// The check reads an id in wide pieces that overlap; every byte value at
+// every position of every length must still be judged on its own. The id is
+// copied into a buffer of exactly its length, so AddressSanitizer sees any
+// read past its end.
+TEST(ClientOrderId, JudgesEveryByteValueAtEveryPositionOfEveryLength) {
+  const auto allowed = [](unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  };
+  int allowed_bytes = 0;
+  for (int byte = 0; byte < 256; ++byte) allowed_bytes += allowed(static_cast<unsigned char>(byte)) ? 1 : 0;
+  ASSERT_EQ(allowed_bytes, 66);  // 52 letters, 10 digits and . _ : -
+
+  int mismatches = 0;
+  for (std::size_t length = 1; length <= kMaxClientOrderIdLength; ++length) {
+    for (std::size_t position = 0; position < length; ++position) {
+      for (int byte = 0; byte < 256; ++byte) {
+        const auto exact = std::make_unique<char[]>(length);
+        std::fill_n(exact.get(), length, 'k');
+        exact[position] = static_cast<char>(byte);
+        const Reason expected =
+            allowed(static_cast<unsigned char>(byte)) ? Reason::OK : Reason::INVALID_CLIENT_ORDER_ID;
+        if (validate_client_order_id(std::string_view(exact.get(), length)) != expected) {
+          ADD_FAILURE() << "length " << length << ", byte 0x" << std::hex << byte << std::dec << " at "
+                        << position;
+          if (++mismatches == 10) return;
+        }
+      }
+    }
   }
 }
 

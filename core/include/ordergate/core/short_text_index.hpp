@@ -75,8 +75,7 @@ class ShortTextIndex {
   [[nodiscard]] std::uint16_t find(std::string_view text) const noexcept {
     if (entries_.empty() || text.empty() || text.size() > kMaxLength) return kNone;
     const Words words = TextWords::of(text);
-    const std::size_t mask = entries_.size() - 1;
-    for (std::size_t slot = static_cast<std::size_t>(hash(words) >> shift_);; slot = (slot + 1) & mask) {
+    for (std::size_t slot = static_cast<std::size_t>(hash(words) >> shift_);; slot = (slot + 1) & mask_) {
       const Entry& entry = entries_[slot];
       if (entry.id == kNone) return kNone;
       if (entry.words == words) return entry.id;
@@ -106,6 +105,7 @@ class ShortTextIndex {
 
   std::vector<Entry> entries_;  // open addressing, a power of two long
   std::size_t count_ = 0;
+  std::size_t mask_ = 0;  // entries_.size() - 1, kept so a look-up need not divide by sizeof(Entry)
   unsigned shift_ = 64;  // hash >> shift_ is a slot; set with the first entry
 };
 

@@ -34,15 +34,12 @@ constexpr benchmark::IterationCount kClaims = 400'000;
 constexpr std::size_t kAhead = 16;
 constexpr std::int64_t kNowNs = 1'000'000'000;
 
-void BM_DuplicateIndex_Claim(benchmark::State& state) {
-  const bool ahead = state.range(0) != 0;
-  guards::ClientOrderIdIndex index(kEntries, kWindowNs);
-  // The keys of ids like a strategy's ("claim-0", "claim-1", ...), made
-  // outside the timed part.
-  std::vector<std::uint64_t> keys(static_cast<std::size_t>(state.max_iterations) + kAhead);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    keys[i] = guards::ClientOrderIdIndex::key(1, "claim-" + std::to_string(i));
-  }
+// Times one claim per iteration, of keys[0], keys[1], ... at `now_ns`, and
+// counts the claims refused. With `ahead`, the entry of the key kAhead
+// claims later is asked for before each claim; `keys` then holds kAhead keys
+// more than the iterations.
+void time_claims(benchmark::State& state, guards::ClientOrderIdIndex& index,
+                 const std::vector<std::uint64_t>& keys, std::int64_t now_ns, bool ahead) {
   ScopedPin pin(0);
   LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
   std::size_t next = 0;
@@ -54,7 +51,7 @@ void BM_DuplicateIndex_Claim(benchmark::State& state) {
     if (ahead) index.prefetch(keys[next + kAhead]);
     std::size_t slot = 0;
     const std::uint64_t begin = ticks_begin();
-    const auto claimed = index.insert(keys[next], kNowNs, slot);
+    const auto claimed = index.insert(keys[next], now_ns, slot);
     if (claimed == guards::ClientOrderIdIndex::Insert::inserted) {
       index.publish(slot, static_cast<OrderId>(next));
     }
@@ -65,6 +62,18 @@ void BM_DuplicateIndex_Claim(benchmark::State& state) {
   }
   publish(state, recorder);
   state.counters["refused"] = static_cast<double>(refused);
+}
+
+void BM_DuplicateIndex_Claim(benchmark::State& state) {
+  const bool ahead = state.range(0) != 0;
+  guards::ClientOrderIdIndex index(kEntries, kWindowNs);
+  // The keys of ids like a strategy's ("claim-0", "claim-1", ...), made
+  // outside the timed part.
+  std::vector<std::uint64_t> keys(static_cast<std::size_t>(state.max_iterations) + kAhead);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = guards::ClientOrderIdIndex::key(1, "claim-" + std::to_string(i));
+  }
+  time_claims(state, index, keys, kNowNs, ahead);
 }
 BENCHMARK(BM_DuplicateIndex_Claim)->ArgName("ahead")->Arg(0)->Arg(1)->Iterations(kClaims);
 
@@ -109,24 +118,7 @@ void BM_DuplicateIndex_Claim_Churned(benchmark::State& state) {
   }
   std::size_t examined = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) examined += index.probe_length(keys[i]);
-  ScopedPin pin(0);
-  LatencyRecorder recorder(static_cast<std::size_t>(state.max_iterations));
-  std::size_t next = 0;
-  std::uint64_t refused = 0;
-  for (auto _ : state) {
-    std::size_t slot = 0;
-    const std::uint64_t begin = ticks_begin();
-    const auto claimed = index.insert(keys[next], now_ns, slot);
-    if (claimed == guards::ClientOrderIdIndex::Insert::inserted) {
-      index.publish(slot, static_cast<OrderId>(next));
-    }
-    const std::uint64_t end = ticks_end();
-    recorder.add(begin, end);
-    refused += claimed == guards::ClientOrderIdIndex::Insert::inserted ? 0 : 1;
-    ++next;
-  }
-  publish(state, recorder);
-  state.counters["refused"] = static_cast<double>(refused);
+  time_claims(state, index, keys, now_ns, false);
   // Entries a look-up of one of the claimed ids examined before the claims.
   state.counters["probe_mean"] = static_cast<double>(examined) / static_cast<double>(keys.size());
 }

@@ -257,6 +257,7 @@ void Engine::reclaim() noexcept {
 
 std::size_t Engine::cancel_orders(const CancelFilter& filter) {
   std::size_t sent = 0;
+  std::size_t not_sent = 0;
   // Held while the records are read: reclaim cannot reuse them meanwhile.
   std::lock_guard lock(open_lists_->mutex);
   for (const std::uint32_t index : open_order_ids(filter.principal)) {
@@ -273,10 +274,25 @@ std::size_t Engine::cancel_orders(const CancelFilter& filter) {
     BrokerCommand command;
     command.kind = CommandKind::cancel;
     command.order_id = order.order_id;
-    brokers_[broker_of_account_[order.account_id]]->queue->enqueue(command);
+    Broker& broker = *brokers_[broker_of_account_[order.account_id]];
+    if (!broker.queue->enqueue(command)) {
+      // The queue could not grow (out of memory): the order is still working.
+      // Unmarked, so that the next cancel-all tries it again, and recorded as
+      // refused, so the trail never shows a cancel that was not sent.
+      record.bulk_cancel_sent.store(false, std::memory_order_relaxed);
+      audit(AuditEventType::cancel_rejected, order, Reason::BROKER_UNAVAILABLE,
+            reservation ? &reservation : nullptr);
+      ++not_sent;
+      continue;
+    }
     audit(AuditEventType::cancel_accepted, order, Reason::OK, reservation ? &reservation : nullptr);
     bulk_cancels_[order.account_id].fetch_add(1, std::memory_order_relaxed);
     ++sent;
+  }
+  if (not_sent > 0) {
+    emit("error", "bulk_cancel_not_sent",
+         "orders=" + std::to_string(not_sent) + " sent=" + std::to_string(sent) +
+             " reason=the broker queue could not grow; the orders are still working, retry the cancel");
   }
   return sent;
 }

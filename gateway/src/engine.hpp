@@ -12,6 +12,7 @@
 #include <memory>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -45,6 +46,10 @@ struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
   // A producer (session) holds up to 256 blocks without growing its index,
   // which is what keeps try_enqueue free of allocation.
   static const std::size_t EXPLICIT_INITIAL_INDEX_SIZE = 256;
+  // By the global operator new, so that what the queue allocates is seen
+  // (and can be refused) where the program's allocations are counted.
+  static void* malloc(std::size_t size) noexcept { return ::operator new(size, std::nothrow); }
+  static void free(void* pointer) noexcept { ::operator delete(pointer); }
 };
 
 enum class CommandKind : std::uint8_t { submit, cancel, replace };

@@ -3,6 +3,9 @@
 // broker thread filling orders concurrently. Only
 // allocations made by the submitting thread are counted (the broker thread
 // may allocate when it hands reports to the session).
+//
+// The same replaced operator new also refuses allocations on demand: a
+// cancel-all whose broker queue cannot grow must lose no cancel.
 
 #include "ordergate/gateway/gateway.hpp"
 
@@ -11,8 +14,14 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <string>
+#include <vector>
 
 #include "gateway/test_support.hpp"
 
@@ -20,6 +29,9 @@ namespace {
 
 thread_local bool g_counting = false;
 thread_local std::size_t g_allocations = 0;
+// True: this thread's nothrow allocations (the form the broker queues use)
+// fail, as they would with the machine out of memory.
+thread_local bool g_refuse_nothrow = false;
 
 void* counted_allocate(std::size_t size) {
   if (g_counting) ++g_allocations;
@@ -44,6 +56,24 @@ void* operator new(std::size_t size, std::align_val_t alignment) { return counte
 void* operator new[](std::size_t size, std::align_val_t alignment) {
   return counted_allocate_aligned(size, alignment);
 }
+// The nothrow forms go through the same path (a sanitizer's runtime would
+// otherwise answer them itself).
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (g_refuse_nothrow) return nullptr;
+  try {
+    return counted_allocate(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  if (g_refuse_nothrow) return nullptr;
+  try {
+    return counted_allocate(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
@@ -52,6 +82,8 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace ordergate {
 namespace {
@@ -248,6 +280,166 @@ TEST(Allocation, AmendsCancelsAndLeasedSubmitsAfterWarmUpAllocateNothing) {
   EXPECT_EQ(amends, 5'000u);
   EXPECT_EQ(refusals, 5'000u);
   EXPECT_EQ(cancels, 5'000u);
+}
+
+// Acknowledges every order, and counts the cancels it is sent; the order
+// with the client order id "hold" keeps the broker thread in the venue call
+// until the test releases it, so nothing is taken from the queues meanwhile.
+class HoldingBroker final : public BrokerPort {
+ public:
+  struct Control {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool holding = false;
+    bool released = false;
+    std::atomic<int> cancels{0};
+  };
+  explicit HoldingBroker(std::shared_ptr<Control> control) : control_(std::move(control)) {}
+  [[nodiscard]] std::string_view name() const noexcept override { return "holding"; }
+  void start(ExecutionSink& sink, QuoteBoard& quotes, const Clock& clock) override {
+    sink_ = &sink;
+    quotes.publish(0, decimal_literal("1.08460"), decimal_literal("1.08463"), clock.monotonic_ns());
+    quotes.publish(1, decimal_literal("151.230"), decimal_literal("151.236"), clock.monotonic_ns());
+  }
+  void submit(const Order& order) noexcept override {
+    if (order.client_order_id.view() == "hold") {
+      std::unique_lock lock(control_->mutex);
+      control_->holding = true;
+      control_->changed.notify_all();
+      control_->changed.wait(lock, [&] { return control_->released; });
+    }
+    ExecutionReport report;
+    report.order_id = order.order_id;
+    report.status = ExecStatus::new_order;
+    report.leaves_quantity = order.quantity;
+    sink_->on_execution(report);
+  }
+  void cancel(const CancelOrder&) noexcept override { control_->cancels.fetch_add(1); }
+  bool poll() noexcept override { return false; }
+  void stop() noexcept override {}
+
+ private:
+  std::shared_ptr<Control> control_;
+  ExecutionSink* sink_ = nullptr;
+};
+
+// A cancel-all meets a broker queue that cannot grow: the cancels that do
+// not fit are not lost. They are reported as not sent (the count, the
+// trail, an error event), and the next cancel-all sends exactly those.
+TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
+  constexpr int kOrders = 600;
+  GatewayConfig config = testing::test_config();
+  for (auto& instrument : config.instruments) instrument.max_open_orders = 1000;
+  for (auto& principal : config.principals) principal.rate_limits = {"1000000/1s"};
+  // The broker queue starts with (256 + (1 + 1) x 128) cells, in blocks of
+  // 64: fewer than the orders.
+  config.broker_queue_capacity = 256;
+  config.max_sessions = 1;
+  config.session_queue_budget = 256;
+  auto control = std::make_shared<HoldingBroker::Control>();
+  config.brokers.emplace_back("paper", [control](const InstrumentTable&) -> std::unique_ptr<BrokerPort> {
+    return std::make_unique<HoldingBroker>(control);
+  });
+  auto events = std::make_shared<std::vector<std::string>>();
+  auto events_mutex = std::make_shared<std::mutex>();
+  config.on_event = [events, events_mutex](std::string_view level, std::string_view event, std::string_view fields) {
+    if (event != "bulk_cancel_not_sent") return;
+    std::lock_guard lock(*events_mutex);
+    events->push_back(std::string(level) + " " + std::string(event) + " " + std::string(fields));
+  };
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  const auto release = [&] {
+    {
+      std::lock_guard lock(control->mutex);
+      control->released = true;
+    }
+    control->changed.notify_all();
+  };
+  // Lets the broker thread go however the test ends, before the gateway stops.
+  struct Releaser {
+    std::function<void()> on_exit;
+    ~Releaser() { on_exit(); }
+  } releaser{release};
+  Session session = gateway.open_session("alice");
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // One cancel-all before the refusals, of an order of its own: this thread
+  // then has its place in the broker queue, as an operator's has after the
+  // first.
+  const Verdict first_order =
+      session.submit(testing::limit_order("first", Side::buy, "151.000", "1000", "acc-a", "USDJPY"));
+  ASSERT_TRUE(first_order.accepted()) << reason_name(first_order.reason);
+  ExecutionReport report;
+  // Acknowledged first, so that its cancel goes to the broker.
+  while (!(session.poll(report) && report.client_order_id.view() == "first")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the first order was never acknowledged";
+  }
+  CancelFilter usd_jpy;
+  usd_jpy.instrument = gateway.instruments().find_name("USD/JPY")->id;
+  ASSERT_EQ(gateway.cancel_orders(usd_jpy), 1u);
+  // In batches the session's queue budget holds, each acknowledged before
+  // the next is sent.
+  for (int i = 0; i < kOrders;) {
+    const int batch_end = std::min(i + 200, kOrders);
+    for (const int begin = i; i < batch_end; ++i) {
+      const std::string id = "o-" + std::to_string(i);
+      const Verdict verdict = session.submit(testing::limit_order(id, Side::buy, "1.08000", "1000"));
+      ASSERT_TRUE(verdict.accepted()) << id << " (batch from " << begin << "): " << reason_name(verdict.reason);
+    }
+    const std::string last_of_batch = "o-" + std::to_string(batch_end - 1);
+    while (!(session.poll(report) && report.client_order_id.view() == last_of_batch)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << last_of_batch << " was never acknowledged";
+    }
+  }
+  ASSERT_TRUE(session.submit(testing::limit_order("hold", Side::buy, "1.08000", "1000")).accepted());
+  {
+    std::unique_lock lock(control->mutex);
+    ASSERT_TRUE(control->changed.wait_for(lock, std::chrono::seconds(30), [&] { return control->holding; }))
+        << "the broker thread never took the held order";
+  }
+  ASSERT_EQ(gateway.open_orders("alice").size(), static_cast<std::size_t>(kOrders + 2));
+  const std::size_t open = kOrders + 1;  // without "first", which has its cancel
+
+  CancelFilter everything;
+  std::size_t first = 0;
+  {
+    struct Refusal {
+      Refusal() { g_refuse_nothrow = true; }
+      ~Refusal() { g_refuse_nothrow = false; }
+    } refusal;
+    first = gateway.cancel_orders(everything);
+  }
+  EXPECT_GE(first, 64u) << "the queue's first blocks were there to take cancels";
+  EXPECT_LT(first, open) << "the queue could not take them all";
+  {
+    std::lock_guard lock(*events_mutex);
+    ASSERT_EQ(events->size(), 1u);
+    EXPECT_EQ(events->front().rfind("error bulk_cancel_not_sent orders=" + std::to_string(open - first) +
+                                        " sent=" + std::to_string(first) + " ",
+                                    0),
+              0u)
+        << events->front();
+  }
+
+  const std::size_t second = gateway.cancel_orders(everything);
+  EXPECT_EQ(second, open - first) << "the next cancel-all sends exactly the cancels the first could not";
+  EXPECT_EQ(gateway.cancel_orders(everything), 0u) << "and every order has its one cancel";
+
+  release();
+  while (control->cancels.load() < static_cast<int>(open + 1)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << control->cancels.load() << " cancels reached the broker";
+  }
+  // An order sent after the cancels is acknowledged only once the broker
+  // thread has taken everything queued before it: no cancel came twice.
+  ASSERT_TRUE(session.submit(testing::limit_order("last", Side::buy, "1.08000", "1000")).accepted());
+  bool last_acknowledged = false;
+  while (!last_acknowledged) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the last order was never acknowledged";
+    last_acknowledged = session.poll(report) && report.client_order_id.view() == "last";
+  }
+  EXPECT_EQ(control->cancels.load(), static_cast<int>(open + 1));
 }
 
 }  // namespace

@@ -189,6 +189,10 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
   }
   const std::uint64_t new_key = guards::ClientOrderIdIndex::key(slot.principal, amended.client_order_id.view());
   if (order_index_.contains(new_key, now_ns)) return refuse(Reason::DUPLICATE_CLIENT_ORDER_ID, &amended);
+  // As for a new order: the session's room before anything is taken.
+  if (!handle.rings[broker_index]->fewer_waiting_than(session_queue_budget_)) {
+    return refuse(Reason::SESSION_QUEUE_FULL, &amended);
+  }
   amended.reduce_only = original.reduce_only || state == guards::TradingState::reducing;
   if (increase.is_positive()) {
     Order more = amended;
@@ -284,10 +288,6 @@ Verdict Engine::run_replace(SessionHandle& handle, const ReplaceRequest& request
                   &amended);
   }
   SessionRing& ring = *handle.rings[broker_index];
-  if (!ring.fewer_waiting_than(session_queue_budget_)) {
-    withdraw();
-    return refuse(Reason::SESSION_QUEUE_FULL, &amended);
-  }
   const AuditReservation reservation = auditing_ ? audit_.reserve() : AuditReservation{true, 0};
   if (!reservation) {
     withdraw();

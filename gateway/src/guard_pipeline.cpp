@@ -157,6 +157,15 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
     if (order_index_.contains(key, now_ns)) return reject(handle, &order, Reason::DUPLICATE_CLIENT_ORDER_ID);
     return reject(handle, &order, reason, retry_after_ns);
   };
+  // The session's room in its own ring, before anything is taken for the
+  // order (exposure, rate tokens, an index entry, a record): a strategy that
+  // retries a full queue costs only this check, and cannot use up the order
+  // records all sessions share while a stalled broker thread reclaims none.
+  // Only this session's thread adds to its ring, so the room is still there
+  // when the order is published below.
+  if (!handle.rings[broker_index]->fewer_waiting_than(session_queue_budget_)) {
+    return refuse(Reason::SESSION_QUEUE_FULL);
+  }
   // Reduce-only here and, where the venue has the form, at the venue too:
   // a protective fill may close the position while the order travels.
   order.reduce_only = state == guards::TradingState::reducing;
@@ -267,10 +276,6 @@ Verdict Engine::run_submit(SessionHandle& handle, const OrderRequest& request, s
                                                                        : Reason::REDUCE_ONLY));
   }
 
-  if (!handle.rings[broker_index]->fewer_waiting_than(session_queue_budget_)) {
-    withdraw();
-    return reject(handle, &order, Reason::SESSION_QUEUE_FULL);
-  }
   // The order's record has its place in the trail before the order can
   // reach a broker: no room (a full journal ring) refuses the order. The
   // place then holds either its order_accepted or its refusal.

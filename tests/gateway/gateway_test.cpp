@@ -775,12 +775,21 @@ class StallingBroker final : public BrokerPort {
     sink_->on_execution(report);
   }
   void cancel(const CancelOrder&) noexcept override {}
+  [[nodiscard]] bool supports_replace() const noexcept override { return true; }
+  void replace(const ReplaceOrder&) noexcept override {}
   bool poll() noexcept override { return false; }
   void stop() noexcept override {}
 
  private:
   std::shared_ptr<Control> control_;
   ExecutionSink* sink_ = nullptr;
+};
+
+// Declared after the gateway: however the test ends, the broker thread is
+// let go before the gateway stops it.
+struct ReleaseOnExit {
+  std::shared_ptr<StallingBroker::Control> control;
+  ~ReleaseOnExit() { control->release(); }
 };
 
 // The test configuration with a queue budget of 4 and the paper accounts on
@@ -802,6 +811,7 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
   ManualClock clock;
   Gateway gateway(config, clock);
   gateway.start();
+  const ReleaseOnExit release{control};
   Session alice = gateway.open_session("alice");
   Session bob = gateway.open_session("bob");
 
@@ -823,6 +833,51 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
   ASSERT_EQ(wait_for_reports(alice, 5).size(), 5u);
   const Verdict again = alice.submit(limit_order("q-6", Side::buy, "1.08000", "1000"));
   EXPECT_TRUE(again.accepted()) << reason_name(again.reason);
+}
+
+// A strategy that retries a full queue in a tight loop while the broker is
+// stalled takes nothing with its refusals: the order records all sessions
+// share stay free for them.
+TEST(GatewayQueueBudgetTest, RetryingAFullQueueUsesUpNoOrderRecordsOtherSessionsNeed) {
+  auto control = std::make_shared<StallingBroker::Control>();
+  GatewayConfig config = stalling_config(control);
+  config.order_capacity = 64;
+  config.principals[0].modify_rate_limits = {"1000/1s"};
+  ManualClock clock;
+  Gateway gateway(config, clock);
+  gateway.start();
+  const ReleaseOnExit release{control};
+  Session alice = gateway.open_session("alice");
+  Session bob = gateway.open_session("bob");
+
+  ASSERT_TRUE(alice.submit(limit_order("r-0", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(control->wait_for_submits(1));
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(alice.submit(limit_order("r-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
+  }
+  // Far more refusals than the gateway has order records.
+  for (int i = 0; i < 1000; ++i) {
+    const Verdict verdict = alice.submit(limit_order("retry-" + std::to_string(i), Side::buy, "1.08000", "1000"));
+    ASSERT_EQ(verdict.reason, Reason::SESSION_QUEUE_FULL) << i << ": " << reason_name(verdict.reason);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    ReplaceRequest amend;
+    amend.client_order_id = "r-1";
+    const std::string new_id = "amend-" + std::to_string(i);
+    amend.new_client_order_id = new_id;
+    amend.price = decimal_literal("1.08001");
+    const Verdict verdict = alice.replace(amend);
+    ASSERT_EQ(verdict.reason, Reason::SESSION_QUEUE_FULL) << "amend " << i << ": " << reason_name(verdict.reason);
+  }
+  const Verdict resent = alice.submit(limit_order("r-4", Side::buy, "1.08000", "1000"));
+  EXPECT_EQ(resent.reason, Reason::DUPLICATE_CLIENT_ORDER_ID) << "a resent order still learns it was accepted";
+  for (int i = 0; i < 4; ++i) {  // bob's own budget
+    const Verdict verdict = bob.submit(limit_order("b-" + std::to_string(i), Side::buy, "1.08000", "1000", "acc-b"));
+    ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
+  }
+  control->release();
+  ASSERT_EQ(wait_for_reports(alice, 5).size(), 5u);
+  ASSERT_EQ(wait_for_reports(bob, 4).size(), 4u);
 }
 
 // A session's cancels go behind its orders in its own ring, past its queue

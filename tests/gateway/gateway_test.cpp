@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -785,13 +786,6 @@ class StallingBroker final : public BrokerPort {
   ExecutionSink* sink_ = nullptr;
 };
 
-// Declared after the gateway: however the test ends, the broker thread is
-// let go before the gateway stops it.
-struct ReleaseOnExit {
-  std::shared_ptr<StallingBroker::Control> control;
-  ~ReleaseOnExit() { control->release(); }
-};
-
 // The test configuration with a queue budget of 4 and the paper accounts on
 // a StallingBroker; alice's rate limits refuse nothing the tests send.
 GatewayConfig stalling_config(const std::shared_ptr<StallingBroker::Control>& control) {
@@ -805,23 +799,49 @@ GatewayConfig stalling_config(const std::shared_ptr<StallingBroker::Control>& co
   return config;
 }
 
-TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOtherSessionsNeed) {
-  auto control = std::make_shared<StallingBroker::Control>();
-  const GatewayConfig config = stalling_config(control);
-  ManualClock clock;
-  Gateway gateway(config, clock);
-  gateway.start();
-  const ReleaseOnExit release{control};
-  Session alice = gateway.open_session("alice");
-  Session bob = gateway.open_session("bob");
-
-  ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
-  // The broker thread has taken q-0 and is stuck in the venue call.
-  ASSERT_TRUE(control->wait_for_submits(1));
+// Sends `prefix`0, waits until the broker thread holds it in the venue
+// call, then fills the session's budget of 4 behind it (`prefix`1 to 4).
+void fill_budget_behind_a_stalled_order(Session& session, StallingBroker::Control& control,
+                                        const std::string& prefix) {
+  ASSERT_TRUE(session.submit(limit_order(prefix + "0", Side::buy, "1.08000", "1000")).accepted());
+  ASSERT_TRUE(control.wait_for_submits(1)) << "the broker thread never took " << prefix << "0";
   for (int i = 1; i <= 4; ++i) {
-    const Verdict verdict = alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000"));
-    ASSERT_TRUE(verdict.accepted()) << i << ": " << reason_name(verdict.reason);
+    const Verdict verdict = session.submit(limit_order(prefix + std::to_string(i), Side::buy, "1.08000", "1000"));
+    ASSERT_TRUE(verdict.accepted()) << prefix << i << ": " << reason_name(verdict.reason);
   }
+}
+
+// A started gateway on a StallingBroker (stalling_config, then `adjust`).
+// However the test ends, it lets the broker thread go before the gateway
+// stops, so a failed assertion fails the test instead of hanging it.
+struct StallingGateway {
+  explicit StallingGateway(const std::function<void(GatewayConfig&)>& adjust = {})
+      : gateway(configured(control, adjust), clock) {
+    gateway.start();
+  }
+  ~StallingGateway() { control->release(); }
+  StallingGateway(const StallingGateway&) = delete;
+  StallingGateway& operator=(const StallingGateway&) = delete;
+
+  static GatewayConfig configured(const std::shared_ptr<StallingBroker::Control>& control,
+                                  const std::function<void(GatewayConfig&)>& adjust) {
+    GatewayConfig config = stalling_config(control);
+    if (adjust) adjust(config);
+    return config;
+  }
+
+  std::shared_ptr<StallingBroker::Control> control = std::make_shared<StallingBroker::Control>();
+  ManualClock clock;
+  Gateway gateway;
+};
+
+TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOtherSessionsNeed) {
+  StallingGateway stalled;
+  const auto& control = stalled.control;
+  Session alice = stalled.gateway.open_session("alice");
+  Session bob = stalled.gateway.open_session("bob");
+
+  ASSERT_NO_FATAL_FAILURE(fill_budget_behind_a_stalled_order(alice, *control, "q-"));
   const Verdict over = alice.submit(limit_order("q-5", Side::buy, "1.08000", "1000"));
   EXPECT_EQ(over.reason, Reason::SESSION_QUEUE_FULL) << "four waiting is alice's whole budget";
   EXPECT_TRUE(alice.cancel("q-4").accepted()) << "a cancel is never refused by the budget";
@@ -839,22 +859,15 @@ TEST(GatewayQueueBudgetTest, AStalledBrokerFillsOneSessionsBudgetNotTheQueueOthe
 // stalled takes nothing with its refusals: the order records all sessions
 // share stay free for them.
 TEST(GatewayQueueBudgetTest, RetryingAFullQueueUsesUpNoOrderRecordsOtherSessionsNeed) {
-  auto control = std::make_shared<StallingBroker::Control>();
-  GatewayConfig config = stalling_config(control);
-  config.order_capacity = 64;
-  config.principals[0].modify_rate_limits = {"1000/1s"};
-  ManualClock clock;
-  Gateway gateway(config, clock);
-  gateway.start();
-  const ReleaseOnExit release{control};
-  Session alice = gateway.open_session("alice");
-  Session bob = gateway.open_session("bob");
+  StallingGateway stalled([](GatewayConfig& config) {
+    config.order_capacity = 64;
+    config.principals[0].modify_rate_limits = {"1000/1s"};
+  });
+  const auto& control = stalled.control;
+  Session alice = stalled.gateway.open_session("alice");
+  Session bob = stalled.gateway.open_session("bob");
 
-  ASSERT_TRUE(alice.submit(limit_order("r-0", Side::buy, "1.08000", "1000")).accepted());
-  ASSERT_TRUE(control->wait_for_submits(1));
-  for (int i = 1; i <= 4; ++i) {
-    ASSERT_TRUE(alice.submit(limit_order("r-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
-  }
+  ASSERT_NO_FATAL_FAILURE(fill_budget_behind_a_stalled_order(alice, *control, "r-"));
   // Far more refusals than the gateway has order records.
   for (int i = 0; i < 1000; ++i) {
     const Verdict verdict = alice.submit(limit_order("retry-" + std::to_string(i), Side::buy, "1.08000", "1000"));
@@ -885,18 +898,11 @@ TEST(GatewayQueueBudgetTest, RetryingAFullQueueUsesUpNoOrderRecordsOtherSessions
 // whose first half batch the broker thread takes before the rings: each
 // such cancel then waits for its order and stops it before it is sent.
 TEST(GatewayQueueBudgetTest, CancelsPastAFullRingStillGoAndStopTheirOrdersBeforeTheyAreSent) {
-  auto control = std::make_shared<StallingBroker::Control>();
-  const GatewayConfig config = stalling_config(control);
-  ManualClock clock;
-  Gateway gateway(config, clock);
-  gateway.start();
-  Session alice = gateway.open_session("alice");
+  StallingGateway stalled;
+  const auto& control = stalled.control;
+  Session alice = stalled.gateway.open_session("alice");
 
-  ASSERT_TRUE(alice.submit(limit_order("q-0", Side::buy, "1.08000", "1000")).accepted());
-  ASSERT_TRUE(control->wait_for_submits(1));
-  for (int i = 1; i <= 4; ++i) {
-    ASSERT_TRUE(alice.submit(limit_order("q-" + std::to_string(i), Side::buy, "1.08000", "1000")).accepted());
-  }
+  ASSERT_NO_FATAL_FAILURE(fill_budget_behind_a_stalled_order(alice, *control, "q-"));
   // The ring holds the budget and 64 cancels at least (a power of two less
   // one: 127 here), so 200 cancels overflow it by 73 or more.
   for (int i = 0; i < 200; ++i) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <atomic>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <vector>
 #include <stdexcept>
@@ -290,9 +291,13 @@ std::size_t Engine::cancel_orders(const CancelFilter& filter) {
     ++sent;
   }
   if (not_sent > 0) {
-    emit("error", "bulk_cancel_not_sent",
-         "orders=" + std::to_string(not_sent) + " sent=" + std::to_string(sent) +
-             " reason=the broker queue could not grow; the orders are still working, retry the cancel");
+    try {
+      emit("error", "bulk_cancel_not_sent",
+           "orders=" + std::to_string(not_sent) + " sent=" + std::to_string(sent) +
+               " reason=the broker queue could not grow; the orders are still working, retry the cancel");
+    } catch (const std::bad_alloc&) {
+      // Out of memory for the line too: the trail holds each refusal.
+    }
   }
   return sent;
 }

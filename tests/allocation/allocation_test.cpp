@@ -324,8 +324,9 @@ class HoldingBroker final : public BrokerPort {
 };
 
 // A cancel-all meets a broker queue that cannot grow: the cancels that do
-// not fit are not lost. They are reported as not sent (the count, the
-// trail, an error event), and the next cancel-all sends exactly those.
+// not fit are not lost. The count leaves them out and an error event names
+// them (the trail's cancel_rejected records are not read here: this gateway
+// keeps no trail), and the next cancel-all sends exactly those.
 TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
   constexpr int kOrders = 600;
   GatewayConfig config = testing::test_config();

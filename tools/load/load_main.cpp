@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "load_lines.hpp"
 #include "ordergate/core/error_text.hpp"
 
 namespace {
@@ -100,7 +101,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--help" || arg == "-h") usage(0);
     else usage(2);
   }
-  if (options.socket.empty() || options.clients < 1 || options.window < 1 || options.count < 1) usage(2);
+  if (options.socket.empty() || options.clients < 1 || options.window < 1 || options.count < 1 ||
+      options.count >= ordergate::load::OrderLines::kNumbers) {
+    usage(2);
+  }
   return options;
 }
 
@@ -172,20 +176,9 @@ struct Result {
   double seconds = 0;
 };
 
-// The message each order sends; `id` and `cl_ord_id` vary, the size does not.
 // Client order ids must be unique per principal over the gateway's lifetime,
-// so every run gets its own prefix.
+// so every run gets its own prefix (OrderLines).
 const unsigned kRunNonce = static_cast<unsigned>(now_ns() ^ (static_cast<long long>(::getpid()) << 20));
-
-std::size_t format_order(char* out, std::size_t capacity, const Options& options, long long id, bool buy) {
-  const int written = std::snprintf(out, capacity,
-                                    "{\"op\":\"submit\",\"id\":\"%012lld\",\"account\":\"%s\",\"symbol\":\"%s\","
-                                    "\"side\":\"%s\",\"type\":\"market\",\"qty\":\"%s\",\"tif\":\"ioc\","
-                                    "\"cl_ord_id\":\"L%08x-%012lld\"}\n",
-                                    id, options.account.c_str(), options.symbol.c_str(), buy ? "buy" : "sell",
-                                    options.qty.c_str(), kRunNonce, id);
-  return static_cast<std::size_t>(written);
-}
 
 // Runs the load over `fds`. With `echo`, the peer echoes each line back
 // and every line counts as a reply.
@@ -202,7 +195,8 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
   std::int64_t last_progress = start;
   const bool show_progress = options.progress && ::isatty(STDERR_FILENO);
   std::vector<pollfd> polls(connections.size());
-  char message[512];
+  const ordergate::load::OrderLines order_lines(options.account, options.symbol, options.qty, kRunNonce);
+  std::string batch;
 
   // A gateway run ends once every order has its reply and its final
   // report: the throughput counts the whole of every order's output.
@@ -219,7 +213,7 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
     // Send what the window or the schedule allows.
     for (std::size_t c = 0; c < connections.size(); ++c) {
       Connection& connection = connections[c];
-      std::string batch;
+      batch.clear();
       while (connection.sent < per_client && connection.outstanding < options.window) {
         const long long id = next_id;
         std::int64_t when = now_ns();
@@ -229,7 +223,7 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
         }
         ++next_id;
         intended[static_cast<std::size_t>(id)] = when;
-        batch.append(message, format_order(message, sizeof message, options, id, id % 2 == 0));
+        order_lines.append(batch, id, id % 2 == 0);
         ++connection.sent;
         ++connection.outstanding;
       }
@@ -252,37 +246,23 @@ Result run(const Options& options, std::vector<Connection>& connections, bool ec
         if (newline == std::string::npos) break;
         const std::string_view line(connection.input.data() + begin, newline - begin);
         begin = newline + 1;
-        const bool exec = !echo && line.find("\"type\":\"exec\"") != std::string_view::npos;
-        if (exec) {
-          if (line.find("\"status\":\"NEW\"") != std::string_view::npos) ++result.reports_new;
-          if (line.find("\"status\":\"FILLED\"") != std::string_view::npos) ++result.reports_filled;
-          for (const std::string_view ended : {"\"status\":\"REJECTED\"", "\"status\":\"CANCELED\"", "\"status\":\"EXPIRED\""}) {
-            if (line.find(ended) != std::string_view::npos) ++result.reports_ended;
-          }
+        const ordergate::load::Reply reply = ordergate::load::read_reply(line);
+        if (reply.kind == ordergate::load::Reply::Kind::exec) {
+          if (reply.status == "NEW") ++result.reports_new;
+          else if (reply.status == "FILLED") ++result.reports_filled;
+          else if (reply.status == "REJECTED" || reply.status == "CANCELED" || reply.status == "EXPIRED") ++result.reports_ended;
           continue;
         }
-        const auto at = line.find("\"id\":");
-        long long id = -1;
-        if (at != std::string_view::npos) {
-          const char* first = line.data() + at + 5;
-          if (first < line.data() + line.size() && *first == '"') ++first;
-          std::from_chars(first, line.data() + line.size(), id);
-        }
-        if (id < 0 || id >= options.count) {
+        if (reply.id < 0 || reply.id >= options.count || reply.kind == ordergate::load::Reply::Kind::other) {
           ++result.other;
           continue;
         }
-        result.latencies[static_cast<std::size_t>(id)] = arrived - intended[static_cast<std::size_t>(id)];
-        if (echo || line.find("\"type\":\"accepted\"") != std::string_view::npos) {
+        const auto id = static_cast<std::size_t>(reply.id);
+        result.latencies[id] = arrived - intended[id];
+        if (echo || reply.kind == ordergate::load::Reply::Kind::accepted) {
           ++result.accepted;
-        } else {
-          if (++result.rejected == 1) {
-            const std::size_t reason = line.find("\"reason\":\"");
-            if (reason != std::string_view::npos) {
-              const std::string_view rest = line.substr(reason + 10);
-              result.first_rejection = std::string(rest.substr(0, std::min<std::size_t>(rest.find('"'), 48)));
-            }
-          }
+        } else if (++result.rejected == 1) {
+          result.first_rejection = std::string(reply.reason.substr(0, 48));
         }
         --connection.outstanding;
         ++completed;

@@ -8,14 +8,17 @@
 // gateway: the bare exchange of an order's sizes with the simulator's echo
 // (tls_floor_*), and the venue's own orders sent the same way
 // (venue_floor_*), which adds the venue's work; each *_wire_mean_ns is the
-// mean of what the TLS client timed from write to response.
+// mean of what the TLS client timed from write to response. The persistent
+// run once more without a broker thread (caller_*): the measuring thread
+// drives the broker itself with Gateway::poll, as a single-threaded
+// strategy would (GatewayConfig::broker_threads = false).
 //
 // The simulator is found next to this binary in the build tree
 // (../sim/ordergate-sim) or through ORDERGATE_SIM; without it the
 // benchmark is skipped with a message. CPUs (two are enough): the broker
 // thread spins on the second, this thread and the simulator share the first;
-// the floors' client spins on the second, as the broker thread does, and the
-// simulator has the first to itself (ORDERGATE_BENCH_PIN=0 leaves placement
+// the floors' client, and this thread when it drives the broker, spin on the
+// second, as the broker thread does, and the simulator has the first to itself (ORDERGATE_BENCH_PIN=0 leaves placement
 // to the scheduler).
 
 #include <fcntl.h>
@@ -235,17 +238,26 @@ double order_wire_mean_ns(const Gateway& gateway) {
   return 0;
 }
 
+// Who runs the broker's side: a broker thread of its own, or this thread
+// (GatewayConfig::broker_threads = false, Gateway::poll).
+enum class Drive { broker_thread, caller };
+
 // `count` market orders, one at a time, alternating buy and sell; each timed
 // from submit until its FILLED report is polled.
-RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::size_t count) {
+RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::size_t count,
+                     Drive drive = Drive::broker_thread) {
   RunResult result;
-  Gateway gateway(config_for(venue, sim, keep_alive));
+  GatewayConfig config = config_for(venue, sim, keep_alive);
+  config.broker_threads = drive == Drive::broker_thread;
+  Gateway gateway(std::move(config));
   {
     // The busy-spinning broker thread gets a CPU of its own (it inherits this
     // pin); this thread and the simulator share the other one, where this
     // thread yields while it waits. Otherwise the scheduler may put the
     // simulator next to the spinning thread, and every reply then waits for a
-    // scheduler tick (4 ms here).
+    // scheduler tick (4 ms here). Driven by this thread, the broker's side
+    // spins where the broker thread would, as the floors' client does, and
+    // the simulator has the other CPU to itself.
     ScopedPin broker_cpu(1);
     gateway.start();
   }
@@ -256,7 +268,7 @@ RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::si
     return result;
   }
   Session session = gateway.open_session("bench");
-  ScopedPin pin(0);
+  ScopedPin pin(drive == Drive::caller ? 1 : 0);
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // short naps really are short
   LatencyRecorder recorder(count);
   OrderRequest request;
@@ -281,8 +293,10 @@ RunResult run_orders(Venue venue, const Simulator& sim, bool keep_alive, std::si
     bool done = false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!done) {
+      if (drive == Drive::caller) (void)gateway.poll();
       if (!session.poll(report)) {
         if (std::chrono::steady_clock::now() > deadline) break;
+        if (drive == Drive::caller) continue;
         // Leave the CPU to the simulator for a few microseconds (timer slack
         // is 1 ns, see below); a yield alone lets it wait for a scheduler tick.
         std::this_thread::sleep_for(std::chrono::microseconds(2));
@@ -456,10 +470,12 @@ void publish_run(benchmark::State& state, const char* prefix, const LatencySumma
   state.counters[name + "mean_ns"] = summary.mean_ns;
 }
 
-// One iteration = the whole comparison (persistent run, then new-connection
-// run, on one simulator). Counters: persistent_* and new_connection_*
+// One iteration = the whole comparison (persistent run, the same driven by
+// the measuring thread, the floors, then new-connection run, on one
+// simulator). Counters: persistent_*, caller_* and new_connection_*
 // latencies and persistent_to_new_p50 / _mean ratios (goal <= 0.3); the
-// floor (tls_floor_*, run_floor) and persistent_to_floor_p50 (goal <= 1.5).
+// floors (tls_floor_*, venue_floor_*, run_floor) and each persistent run's
+// p50 over them (*_to_floor_p50, *_to_venue_floor_p50; goal <= 1.5).
 void BM_Broker_OrderRoundTrip(benchmark::State& state) {
   const Venue venue = state.range(0) == 0 ? Venue::oanda : Venue::binance;
   std::optional<Simulator> sim;
@@ -474,12 +490,18 @@ void BM_Broker_OrderRoundTrip(benchmark::State& state) {
     return;
   }
   RunResult persistent;
+  RunResult caller;
   RunResult fresh;
   FloorResult floor;
   for (auto _ : state) {
     persistent = run_orders(venue, *sim, true, kPersistentOrders);
     if (!persistent.error.empty()) {
       state.SkipWithError(persistent.error.c_str());
+      break;
+    }
+    caller = run_orders(venue, *sim, true, kPersistentOrders, Drive::caller);
+    if (!caller.error.empty()) {
+      state.SkipWithError(caller.error.c_str());
       break;
     }
     floor = run_floor(venue, *sim, kPersistentOrders);
@@ -493,7 +515,7 @@ void BM_Broker_OrderRoundTrip(benchmark::State& state) {
       break;
     }
   }
-  if (!persistent.error.empty() || !fresh.error.empty() || !floor.error.empty()) return;
+  if (!persistent.error.empty() || !caller.error.empty() || !fresh.error.empty() || !floor.error.empty()) return;
   publish_run(state, "persistent_", persistent.summary);
   publish_run(state, "tls_floor_", floor.summary);
   state.counters["tls_floor_request_bytes"] = static_cast<double>(floor.request_bytes);
@@ -504,6 +526,10 @@ void BM_Broker_OrderRoundTrip(benchmark::State& state) {
   state.counters["persistent_wire_mean_ns"] = persistent.wire_mean_ns;
   state.counters["tls_floor_wire_mean_ns"] = floor.wire_mean_ns;
   state.counters["venue_floor_wire_mean_ns"] = floor.venue_wire_mean_ns;
+  publish_run(state, "caller_", caller.summary);
+  state.counters["caller_wire_mean_ns"] = caller.wire_mean_ns;
+  state.counters["caller_to_floor_p50"] = caller.summary.p50_ns / floor.summary.p50_ns;
+  state.counters["caller_to_venue_floor_p50"] = caller.summary.p50_ns / floor.venue.p50_ns;
   publish_run(state, "new_connection_", fresh.summary);
   state.counters["persistent_to_new_p50"] = persistent.summary.p50_ns / fresh.summary.p50_ns;
   state.counters["persistent_to_new_mean"] = persistent.summary.mean_ns / fresh.summary.mean_ns;

@@ -434,10 +434,12 @@ BENCHMARK(BM_GuardPipeline_Reject)->ArgName("metrics")->Arg(0)->Arg(1)->Arg(2);
 // session: guards, the broker queue, the paper broker on its own busy-spinning
 // thread, the execution sink and the session's event queue. With a
 // `state_file`, the paper broker syncs each order's changes to it before it
-// reports them.
-void submit_to_paper_fill(benchmark::State& state, const std::string& state_file) {
+// reports them. With `caller_driven`, no broker thread: this thread drives
+// the paper broker with Gateway::poll (GatewayConfig::broker_threads).
+void submit_to_paper_fill(benchmark::State& state, const std::string& state_file, bool caller_driven = false) {
   GatewayConfig config = bench_config(order_capacity(), IdleStrategy::busy_spin);
   config.paper.state_file = state_file;
+  config.broker_threads = !caller_driven;
   Gateway gateway(config);
   gateway.start();
   Session session = gateway.open_session(kPrincipal);
@@ -459,6 +461,7 @@ void submit_to_paper_fill(benchmark::State& state, const std::string& state_file
     }
     bool filled = false;
     while (!filled) {
+      if (caller_driven) (void)gateway.poll();
       if (session.poll(report)) {
         filled = report.order_id == verdict.order_id && is_terminal(report.status);
       }
@@ -478,6 +481,12 @@ void submit_to_paper_fill(benchmark::State& state, const std::string& state_file
 
 void BM_Submit_To_PaperFill(benchmark::State& state) { submit_to_paper_fill(state, {}); }
 BENCHMARK(BM_Submit_To_PaperFill)->Iterations(kAcceptedOrders);
+
+// The same round trip on one thread: no hand-off to a broker thread and
+// back, so no line crosses between cores (thread_rtt_p50_ns is then only
+// the machine's figure, not part of the path).
+void BM_Submit_To_PaperFill_CallerDriven(benchmark::State& state) { submit_to_paper_fill(state, {}, true); }
+BENCHMARK(BM_Submit_To_PaperFill_CallerDriven)->Iterations(kAcceptedOrders);
 
 // The same with `[paper] state_file` in a fresh directory under TMPDIR (the
 // disk the file is on is what this measures: on tmpfs a sync costs nothing).

@@ -48,10 +48,21 @@ void Engine::start() {
   if (started_) return;
   started_ = true;
   for (auto& broker : brokers_) {
-    std::promise<void> started;
-    std::future<void> ready = started.get_future();
     broker->running.store(true, std::memory_order_release);
     Broker* raw = broker.get();
+    if (!config_.broker_threads) {
+      try {
+        start_broker(*raw);
+      } catch (...) {
+        broker->running.store(false, std::memory_order_release);
+        stop();
+        throw;
+      }
+      raw->started = true;
+      continue;
+    }
+    std::promise<void> started;
+    std::future<void> ready = started.get_future();
     broker->thread = std::thread([this, raw, &started] { run_broker(*raw, started); });
     try {
       ready.get();
@@ -76,6 +87,15 @@ void Engine::stop() noexcept {
   for (auto& broker : brokers_) {
     broker->running.store(false, std::memory_order_release);
     if (broker->thread.joinable()) broker->thread.join();
+    if (broker->started) {
+      // Driven by the caller: the commands already queued still go, as a
+      // broker thread sends them before it ends.
+      BrokerCommand batch[kDequeueBatch];
+      while (broker_round(*broker, batch) != Round::drained) {
+      }
+      broker->port->stop();
+      broker->started = false;
+    }
   }
   if (checkpoint_thread_.joinable()) {
     {
@@ -90,48 +110,67 @@ void Engine::stop() noexcept {
   }
 }
 
+bool Engine::poll_brokers() noexcept {
+  bool worked = false;
+  BrokerCommand batch[kDequeueBatch];
+  for (auto& broker : brokers_) {
+    if (broker->started && broker_round(*broker, batch) == Round::worked) worked = true;
+  }
+  return worked;
+}
+
+void Engine::start_broker(Broker& broker) {
+  broker.port->start(*broker.sink, *broker.quotes, clock_);
+  // Before start() returns: an adapter that answers at once leaves its
+  // accounts ready by then.
+  begin_reconcile(broker);
+}
+
+Engine::Round Engine::broker_round(Broker& broker, BrokerCommand* batch) noexcept {
+  const bool running = broker.running.load(std::memory_order_acquire);
+  watch_connection(broker);
+  if (broker.index == 0) roll_trading_day();
+  check_daily_loss(broker);
+  if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
+    broker.retry_at_ns = 0;
+    begin_reconcile(broker);
+  }
+  if (broker.check_interval_ns > 0 && !broker.reconciling && !broker.checking) {
+    const std::int64_t now_ns = clock_.monotonic_ns();
+    if (broker.next_check_ns == 0) broker.next_check_ns = now_ns + broker.check_interval_ns;
+    if (now_ns >= broker.next_check_ns) {
+      broker.next_check_ns = now_ns + broker.check_interval_ns;
+      broker.checking = true;
+      if (!broker.port->request_holdings()) broker.checking = false;
+    }
+  }
+  const std::size_t count = take_commands(broker, batch);
+  record_owners(broker, batch, count);
+  for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
+  const bool worked = broker.port->poll() || count > 0;
+  try_reclaim(!worked);
+  // Stopped, and the queue drained after the stop request.
+  if (!running && count == 0) return Round::drained;
+  return worked ? Round::worked : Round::idle;
+}
+
 void Engine::run_broker(Broker& broker, std::promise<void>& started) noexcept {
   name_this_thread("og-b:", broker.name);
   try {
-    broker.port->start(*broker.sink, *broker.quotes, clock_);
+    start_broker(broker);
   } catch (...) {
     started.set_exception(std::current_exception());
     return;
   }
-  // Before start() returns: an adapter that answers at once leaves its
-  // accounts ready by then.
-  begin_reconcile(broker);
   started.set_value();
 
   BrokerCommand batch[kDequeueBatch];
   std::uint32_t idle_rounds = 0;
   for (;;) {
-    const bool running = broker.running.load(std::memory_order_acquire);
-    watch_connection(broker);
-    if (broker.index == 0) roll_trading_day();
-    check_daily_loss(broker);
-    if (broker.retry_at_ns != 0 && clock_.monotonic_ns() >= broker.retry_at_ns) {
-      broker.retry_at_ns = 0;
-      begin_reconcile(broker);
-    }
-    if (broker.check_interval_ns > 0 && !broker.reconciling && !broker.checking) {
-      const std::int64_t now_ns = clock_.monotonic_ns();
-      if (broker.next_check_ns == 0) broker.next_check_ns = now_ns + broker.check_interval_ns;
-      if (now_ns >= broker.next_check_ns) {
-        broker.next_check_ns = now_ns + broker.check_interval_ns;
-        broker.checking = true;
-        if (!broker.port->request_holdings()) broker.checking = false;
-      }
-    }
-    const std::size_t count = take_commands(broker, batch);
-    record_owners(broker, batch, count);
-    for (std::size_t i = 0; i < count; ++i) dispatch(broker, batch[i]);
-    const bool worked = broker.port->poll() || count > 0;
-    try_reclaim(!worked);
-    // Leave only once the queue is drained after the stop request.
-    if (!running && count == 0) break;
-    idle_rounds = worked ? 0 : idle_rounds + 1;
-    if (!worked) idle_wait(config_.idle_strategy, idle_rounds);
+    const Round round = broker_round(broker, batch);
+    if (round == Round::drained) break;
+    idle_rounds = round == Round::worked ? 0 : idle_rounds + 1;
+    if (round == Round::idle) idle_wait(config_.idle_strategy, idle_rounds);
   }
   broker.port->stop();
 }

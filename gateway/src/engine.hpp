@@ -299,6 +299,9 @@ struct Broker {
   std::uint32_t first_ring = 0;  // broker thread only
   std::thread thread;
   std::atomic<bool> running{false};
+  // Started without a thread (GatewayConfig::broker_threads = false): the
+  // caller's Gateway::poll runs its rounds until stop().
+  bool started = false;
   bool replace_supported = false;  // BrokerPort::supports_replace, asked at construction
   // The order record a position fill on this broker's thread is reading.
   std::atomic<std::uint32_t> hazard{kNoOrder};
@@ -358,6 +361,8 @@ class Engine final : public ExecutionSink {
 
   void start();
   void stop() noexcept;
+  // Gateway::poll: one round of each broker started without a thread.
+  bool poll_brokers() noexcept;
   bool ready() const noexcept {
     for (std::size_t id = 0; id < accounts_.size(); ++id) {
       if (account_closed_[id].load(std::memory_order_acquire) != 0) return false;
@@ -487,6 +492,14 @@ class Engine final : public ExecutionSink {
   std::unique_ptr<Snapshot> build_snapshot(const GatewayConfig& config, const Snapshot* previous) const;
   AccountId account_id(std::string_view name) const;
   void run_broker(Broker& broker, std::promise<void>& started) noexcept;
+  // What a broker does on its thread, in parts: start the adapter and ask
+  // what the broker holds (throws what the adapter's start throws); one
+  // round of its loop (the gateway's timers, the queued commands, the
+  // adapter's I/O, reclaim), with room for kDequeueBatch commands at
+  // `batch`. `drained`: stopped and nothing was left to send.
+  enum class Round : std::uint8_t { idle, worked, drained };
+  void start_broker(Broker& broker);
+  Round broker_round(Broker& broker, BrokerCommand* batch) noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
   std::uint64_t audit(AuditEventType type, const Order& order, Reason reason,
                       const AuditReservation* reservation = nullptr) noexcept;

@@ -26,10 +26,12 @@ bool Gateway::wait_ready(std::chrono::nanoseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!ready()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Without broker threads nothing else would get the brokers' answers.
+    if (!engine_->poll_brokers()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }
+bool Gateway::poll() noexcept { return engine_->poll_brokers(); }
 Session Gateway::open_session(std::string_view principal) { return engine_->open_session(principal); }
 void Gateway::set_trading_state(TradingScope scope, guards::TradingState state, bool cancel_working,
                                 std::string_view by) {

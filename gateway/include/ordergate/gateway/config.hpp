@@ -121,6 +121,15 @@ struct GatewayConfig {
   /// (32 KiB per slot and broker at the default).
   std::uint32_t session_queue_budget = 0;
   IdleStrategy idle_strategy = IdleStrategy::backoff;
+  /// True: each broker runs on an I/O thread of its own (`idle_strategy`
+  /// says how it waits). False: the gateway starts no broker thread, and
+  /// the application's thread drives the brokers with `Gateway::poll()`:
+  /// an order reaches the broker, and its reports come back, only while
+  /// `poll()` runs, with no hand-off between threads on the way. So does
+  /// everything else a broker thread does: reconciliation, the daily loss
+  /// checks, the trading day's roll, reconnection. Call `poll()` in the
+  /// strategy's loop; `wait_ready` and `stop()` poll themselves.
+  bool broker_threads = true;
   /// Count every decision by principal, account and reason, and time each
   /// `submit` (one more monotonic clock read), for `Gateway::metrics()`.
   /// Memory: max_sessions x (accounts + 1) x about 1.1 KB (orders, cancels

@@ -181,12 +181,22 @@ class Gateway {
   void start();
   /// True when every account is reconciled and may trade.
   [[nodiscard]] bool ready() const noexcept;
-  /// Waits (sleeping in 1 ms steps) until `ready()` or `timeout` passed;
+  /// Waits (sleeping in 1 ms steps; polling the brokers instead when
+  /// `broker_threads` is false) until `ready()` or `timeout` passed;
   /// returns `ready()`. For callers that want to trade right after
   /// `start`. Not for a hot path.
   bool wait_ready(std::chrono::nanoseconds timeout) const;
-  /// Stops accepting orders, lets each broker thread finish the commands
-  /// already queued, stops the adapters and joins the threads. Idempotent.
+  /// With `GatewayConfig::broker_threads` false: one round of each broker's
+  /// work on the calling thread (the commands sessions queued, the
+  /// adapter's I/O, execution reports to the sessions, the gateway's
+  /// timers), what a broker thread does in a loop. True when a broker did
+  /// work. One thread at a time (`wait_ready` and `stop` included); it may
+  /// be the thread that submits. Does nothing and returns false with
+  /// broker threads, or when not started.
+  bool poll() noexcept;
+  /// Stops accepting orders, lets each broker finish the commands already
+  /// queued (on the calling thread when `broker_threads` is false), stops
+  /// the adapters and joins the threads. Idempotent.
   void stop() noexcept;
 
   /// Applies a new configuration while running, without dropping sessions:

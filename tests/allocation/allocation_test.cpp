@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -323,10 +324,27 @@ class HoldingBroker final : public BrokerPort {
   ExecutionSink* sink_ = nullptr;
 };
 
+// Counts the cancels the audit trail records, by outcome. Records numbered
+// from 1, as a journal's are.
+class CancelTrail final : public AuditSink {
+ public:
+  std::uint64_t record(const AuditEvent& event) noexcept override {
+    if (event.type == AuditEventType::cancel_accepted) accepted.fetch_add(1);
+    if (event.type == AuditEventType::cancel_rejected) {
+      (event.reason == Reason::BROKER_UNAVAILABLE ? unsent : other_refusals).fetch_add(1);
+    }
+    return sequence.fetch_add(1) + 1;
+  }
+  std::atomic<std::size_t> accepted{0};
+  std::atomic<std::size_t> unsent{0};
+  std::atomic<std::size_t> other_refusals{0};
+  std::atomic<std::uint64_t> sequence{0};
+};
+
 // A cancel-all meets a broker queue that cannot grow: the cancels that do
-// not fit are not lost. The count leaves them out and an error event names
-// them (the trail's cancel_rejected records are not read here: this gateway
-// keeps no trail), and the next cancel-all sends exactly those.
+// not fit are not lost. The count leaves them out, the trail records each
+// as refused (BROKER_UNAVAILABLE) and an error event names them, and the
+// next cancel-all sends exactly those.
 TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
   constexpr int kOrders = 600;
   GatewayConfig config = testing::test_config();
@@ -349,7 +367,8 @@ TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
     events->push_back(std::string(level) + " " + std::string(event) + " " + std::string(fields));
   };
   ManualClock clock;
-  Gateway gateway(config, clock);
+  CancelTrail trail;
+  Gateway gateway(config, clock, &trail);
   gateway.start();
   const auto release = [&] {
     {
@@ -380,6 +399,7 @@ TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
   CancelFilter usd_jpy;
   usd_jpy.instrument = gateway.instruments().find_name("USD/JPY")->id;
   ASSERT_EQ(gateway.cancel_orders(usd_jpy), 1u);
+  ASSERT_EQ(trail.accepted.load(), 1u);
   // In batches the session's queue budget holds, each acknowledged before
   // the next is sent.
   for (int i = 0; i < kOrders;) {
@@ -414,6 +434,9 @@ TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
   }
   EXPECT_GE(first, 64u) << "the queue's first blocks were there to take cancels";
   EXPECT_LT(first, open) << "the queue could not take them all";
+  EXPECT_EQ(trail.accepted.load(), 1 + first) << "the trail records a cancel as sent only when it was";
+  EXPECT_EQ(trail.unsent.load(), open - first) << "and every other as refused";
+  EXPECT_EQ(trail.other_refusals.load(), 0u);
   {
     std::lock_guard lock(*events_mutex);
     ASSERT_EQ(events->size(), 1u);
@@ -426,6 +449,8 @@ TEST(Allocation, ACancelAllTheQueueCannotTakeIsNotLostAndTheNextOneSendsIt) {
 
   const std::size_t second = gateway.cancel_orders(everything);
   EXPECT_EQ(second, open - first) << "the next cancel-all sends exactly the cancels the first could not";
+  EXPECT_EQ(trail.accepted.load(), 1 + open);
+  EXPECT_EQ(trail.unsent.load(), open - first) << "no refusal this time";
   EXPECT_EQ(gateway.cancel_orders(everything), 0u) << "and every order has its one cancel";
 
   release();

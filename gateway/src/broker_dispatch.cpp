@@ -58,7 +58,9 @@ void Engine::start() {
         stop();
         throw;
       }
+      take_polling();
       raw->started = true;
+      polling_.store(false, std::memory_order_release);
       continue;
     }
     std::promise<void> started;
@@ -90,11 +92,13 @@ void Engine::stop() noexcept {
     if (broker->started) {
       // Driven by the caller: the commands already queued still go, as a
       // broker thread sends them before it ends.
+      take_polling();
       BrokerCommand batch[kDequeueBatch];
       while (broker_round(*broker, batch) != Round::drained) {
       }
       broker->port->stop();
       broker->started = false;
+      polling_.store(false, std::memory_order_release);
     }
   }
   if (checkpoint_thread_.joinable()) {
@@ -111,12 +115,20 @@ void Engine::stop() noexcept {
 }
 
 bool Engine::poll_brokers() noexcept {
+  // A second thread polling at the same time does nothing: an adapter has
+  // one thread at a time, as with a broker thread of its own.
+  if (polling_.exchange(true, std::memory_order_acquire)) return false;
   bool worked = false;
   BrokerCommand batch[kDequeueBatch];
   for (auto& broker : brokers_) {
     if (broker->started && broker_round(*broker, batch) == Round::worked) worked = true;
   }
+  polling_.store(false, std::memory_order_release);
   return worked;
+}
+
+void Engine::take_polling() noexcept {
+  while (polling_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
 }
 
 void Engine::start_broker(Broker& broker) {

@@ -500,6 +500,11 @@ class Engine final : public ExecutionSink {
   enum class Round : std::uint8_t { idle, worked, drained };
   void start_broker(Broker& broker);
   Round broker_round(Broker& broker, BrokerCommand* batch) noexcept;
+  // Without broker threads: held by the one thread running brokers' rounds
+  // (poll_brokers, and start and stop while they change a broker's
+  // `started`). take_polling waits for it.
+  std::atomic<bool> polling_{false};
+  void take_polling() noexcept;
   void dispatch(Broker& broker, const BrokerCommand& command) noexcept;
   std::uint64_t audit(AuditEventType type, const Order& order, Reason reason,
                       const AuditReservation* reservation = nullptr) noexcept;

@@ -5,7 +5,11 @@
 
 #include <dirent.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <map>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +119,65 @@ TEST(CallerDrivenGateway, StopSendsWhatIsQueuedAndThenPollDoesNothing) {
   EXPECT_EQ(filled, orders) << "stop() sent every queued order, as a broker thread does before it ends";
   EXPECT_FALSE(gateway.poll());
   EXPECT_EQ(session.submit(market_order("cd-after")).reason, Reason::BROKER_UNAVAILABLE);
+}
+
+// Two threads polling at once: one runs the round, the other's call does
+// nothing, so each order is sent once and filled once; and stop() waits for
+// the round under way. (Two rounds at once would take commands from the
+// session's ring with two consumers; ThreadSanitizer checks the rest.)
+TEST(CallerDrivenGateway, TwoThreadsPollingAtOnceSendEachOrderOnceAndStopWaitsForThem) {
+  GatewayConfig config = caller_driven();
+  config.principals[0].rate_limits = {"1000000/1s"};
+  for (auto& instrument : config.instruments) instrument.max_open_orders = 1000;
+  config.session_queue_budget = config.broker_queue_capacity;  // every order may wait in the ring
+  Gateway gateway(config);
+  gateway.start();
+  Session session = gateway.open_session("alice");
+  std::atomic<bool> done{false};
+  std::atomic<int> rounds{0};
+  const auto poller = [&] {
+    while (!done.load()) {
+      if (gateway.poll()) rounds.fetch_add(1);
+    }
+  };
+  std::thread first(poller);
+  std::thread second(poller);
+  // The pollers end however the test does.
+  struct Joiner {
+    std::atomic<bool>& done;
+    std::thread& first;
+    std::thread& second;
+    ~Joiner() {
+      done.store(true);
+      first.join();
+      second.join();
+    }
+  } joiner{done, first, second};
+
+  constexpr int kOrders = 400;
+  std::map<OrderId, int> fills;
+  int reports = 0;
+  ExecutionReport report;
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string id = "cd-two-" + std::to_string(i);
+    const Verdict verdict = session.submit(market_order(id, i % 2 == 0 ? Side::buy : Side::sell));
+    ASSERT_TRUE(verdict) << id << ": " << reason_name(verdict.reason);
+    fills[verdict.order_id] = 0;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (reports < 2 * kOrders && std::chrono::steady_clock::now() < deadline) {
+    if (!session.poll(report)) continue;
+    ++reports;
+    if (report.status == ExecStatus::filled) ++fills[report.order_id];
+  }
+  EXPECT_EQ(reports, 2 * kOrders) << "a NEW and a FILLED report for each order";
+  for (const auto& [order, count] : fills) EXPECT_EQ(count, 1) << "order " << order;
+  EXPECT_EQ(fills.size(), static_cast<std::size_t>(kOrders)) << "no report of an order never submitted";
+  EXPECT_GT(rounds.load(), 0);
+
+  gateway.stop();  // while both threads still call poll()
+  EXPECT_FALSE(gateway.poll());
+  EXPECT_FALSE(session.poll(report)) << "nothing more came";
 }
 
 TEST(CallerDrivenGateway, PollDoesNothingWhereBrokerThreadsRun) {

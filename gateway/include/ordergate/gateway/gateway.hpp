@@ -190,9 +190,10 @@ class Gateway {
   /// work on the calling thread (the commands sessions queued, the
   /// adapter's I/O, execution reports to the sessions, the gateway's
   /// timers), what a broker thread does in a loop. True when a broker did
-  /// work. One thread at a time (`wait_ready` and `stop` included); it may
-  /// be the thread that submits. Does nothing and returns false with
-  /// broker threads, or when not started.
+  /// work. Meant for one thread (it may be the thread that submits); a
+  /// call while another thread's runs returns false at once, and `stop`
+  /// waits for the running one. Does nothing and returns false with broker
+  /// threads, or when not started.
   bool poll() noexcept;
   /// Stops accepting orders, lets each broker finish the commands already
   /// queued (on the calling thread when `broker_threads` is false), stops

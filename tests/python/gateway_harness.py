@@ -56,6 +56,14 @@ def ordergate_binary() -> str:
     return path
 
 
+def load_binary() -> str:
+    """The load generator under test (``ORDERGATE_LOAD_BIN``, set by CTest)."""
+    path = os.environ.get("ORDERGATE_LOAD_BIN")
+    if not path:
+        raise unittest.SkipTest("ORDERGATE_LOAD_BIN is not set (CTest sets it)")
+    return path
+
+
 def sim_binary() -> str:
     """The simulator executable under test (``ORDERGATE_SIM_BIN``, set by CTest)."""
     path = os.environ.get("ORDERGATE_SIM_BIN", "")

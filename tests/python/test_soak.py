@@ -17,7 +17,7 @@ import subprocess
 import unittest
 from pathlib import Path
 
-from gateway_harness import INSTRUMENTS_TOML, GatewayProcess, GatewayTestCase, Principal
+from gateway_harness import INSTRUMENTS_TOML, GatewayProcess, GatewayTestCase, Principal, load_binary
 
 FIRST_PHASE = 100_000
 
@@ -28,12 +28,6 @@ def resident_kib(pid: int) -> int:
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
-
-def load_binary() -> str:
-    path = os.environ.get("ORDERGATE_LOAD_BIN")
-    if not path:
-        raise unittest.SkipTest("ORDERGATE_LOAD_BIN is not set (CTest sets it)")
-    return path
 
 
 class OrderRecordReuse(GatewayTestCase):

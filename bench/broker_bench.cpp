@@ -18,8 +18,8 @@
 // benchmark is skipped with a message. CPUs (two are enough): the broker
 // thread spins on the second, this thread and the simulator share the first;
 // the floors' client, and this thread when it drives the broker, spin on the
-// second, as the broker thread does, and the simulator has the first to itself (ORDERGATE_BENCH_PIN=0 leaves placement
-// to the scheduler).
+// second, as the broker thread does, and the simulator has the first to
+// itself (ORDERGATE_BENCH_PIN=0 leaves placement to the scheduler).
 
 #include <fcntl.h>
 #include <poll.h>
@@ -471,7 +471,7 @@ void publish_run(benchmark::State& state, const char* prefix, const LatencySumma
 }
 
 // One iteration = the whole comparison (persistent run, the same driven by
-// the measuring thread, the floors, then new-connection run, on one
+// the measuring thread, the floors, then the new-connection run, on one
 // simulator). Counters: persistent_*, caller_* and new_connection_*
 // latencies and persistent_to_new_p50 / _mean ratios (goal <= 0.3); the
 // floors (tls_floor_*, venue_floor_*, run_floor) and each persistent run's

@@ -268,7 +268,8 @@ def machine_facts(document: dict) -> list[str]:
         except OSError:
             pass
     if "load_avg" in context:
-        facts.append("load average at the benchmark's start: " + ", ".join(f"{v:.2f}" for v in context["load_avg"]))
+        averages = ", ".join(f"{value:.2f}" for value in context["load_avg"])
+        facts.append(f"load average at the benchmark's start: {averages}")
     return facts
 
 
@@ -279,7 +280,8 @@ def render(rows: list[Row], facts: list[str]) -> str:
                   "round trip (measuring thread, broker thread, simulator) share CPUs here.", ""]
     lines += ["| target | figure | floor | verdict |", "| --- | --- | --- | --- |"]
     lines += [f"| {row.target} | {row.figure} | {row.floor} | {row.verdict} |" for row in rows]
-    lines += ["", "Memory per order and per session: checked by the test suite (`GatewayMemory.*`, tests/gateway/memory_test.cpp), not here."]
+    lines += ["", "Memory per order and per session: checked by the test suite (`GatewayMemory.*`,",
+              "tests/gateway/memory_test.cpp), not here."]
     return "\n".join(lines)
 
 

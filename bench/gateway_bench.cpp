@@ -143,10 +143,12 @@ std::uint64_t drain(Session& session) noexcept {
 // next client order id to the session first (Session::prefetch).
 // `lettered_ids`: client order ids without a trailing number (see
 // ClientOrderIds), which the duplicate index cannot group by four.
+// `drain_every`: the orders between two reads of the session's reports.
 struct Between {
   std::int64_t gap_ns = 0;
   bool prefetch = false;
   bool lettered_ids = false;
+  std::uint64_t drain_every = 64;
 };
 
 void run_accept(benchmark::State& state, const GatewayConfig& config, int shared = 0, bool reuse = false,
@@ -226,7 +228,7 @@ void run_accept(benchmark::State& state, const GatewayConfig& config, int shared
       state.SkipWithError(message.c_str());
       break;
     }
-    if ((++submitted & 63) == 0) events += drain(session);
+    if (++submitted % between.drain_every == 0) events += drain(session);
   }
   benchmark::DoNotOptimize(events);
   session.close();
@@ -250,6 +252,15 @@ void BM_GuardPipeline_Accept_LetteredIds(benchmark::State& state) {
   run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), 0, false, Between{.lettered_ids = true});
 }
 BENCHMARK(BM_GuardPipeline_Accept_LetteredIds)->Iterations(kAcceptedOrders);
+
+// As BM_GuardPipeline_Accept/metrics:1, with the session's reports read
+// after every order, as a strategy's event loop reads them before its next
+// decision, instead of every 64 orders: each read is two reports the broker
+// thread has just written, not a burst of 128.
+void BM_GuardPipeline_Accept_EventLoop(benchmark::State& state) {
+  run_accept(state, bench_config(order_capacity(), IdleStrategy::backoff), 0, false, Between{.drain_every = 1});
+}
+BENCHMARK(BM_GuardPipeline_Accept_EventLoop)->Iterations(kAcceptedOrders);
 
 // The accept path of a gateway that has run for a while: 16,384 records,
 // all used once before the timed orders, so each timed order reuses a

@@ -147,6 +147,22 @@ class Judging(unittest.TestCase):
         self.assertEqual(targets.exit_status(rows), 2)
 
 
+class EventLoopNote(unittest.TestCase):
+    def test_the_event_loop_figures_are_split_by_round_trip_and_judge_nothing(self) -> None:
+        loop = [iteration(targets.EVENT_LOOP, thread_rtt_p50_ns=150.0, p50_ns=150.0, p99_ns=290.0),
+                iteration(targets.EVENT_LOOP, thread_rtt_p50_ns=500.0, p50_ns=540.0, p99_ns=820.0)]
+        bench = targets.read_bench({"benchmarks": all_met_bench() + loop})
+        note = targets.event_loop_note(bench)
+        self.assertIn("round trip <= 160 ns: p50 150 ns, p99 290 ns (1 of 2 runs)", note)
+        self.assertIn("slower round trips: p50 540 ns, p99 820 ns (1 of 2 runs)", note)
+        rows = targets.evaluate(bench, targets.read_load(load_text()))
+        self.assertEqual(targets.exit_status(rows), 0, "the event loop's slow run is not a target")
+        self.assertIn(note + ".", targets.render(rows, ["CPUs: 2"], [note]))
+
+    def test_no_event_loop_run_no_note(self) -> None:
+        self.assertIsNone(targets.event_loop_note(targets.read_bench({"benchmarks": all_met_bench()})))
+
+
 class RealOutputs(GatewayTestCase):
     def test_a_real_benchmark_run_is_read(self) -> None:
         bench_binary = os.environ.get("ORDERGATE_BENCH_BIN")

@@ -143,7 +143,8 @@ std::uint64_t drain(Session& session) noexcept {
 // next client order id to the session first (Session::prefetch).
 // `lettered_ids`: client order ids without a trailing number (see
 // ClientOrderIds), which the duplicate index cannot group by four.
-// `drain_every`: the orders between two reads of the session's reports.
+// `drain_every`: the orders between two reads of the session's reports, a
+// power of two (a mask, as cheap as the 64 it replaced).
 struct Between {
   std::int64_t gap_ns = 0;
   bool prefetch = false;
@@ -228,7 +229,7 @@ void run_accept(benchmark::State& state, const GatewayConfig& config, int shared
       state.SkipWithError(message.c_str());
       break;
     }
-    if (++submitted % between.drain_every == 0) events += drain(session);
+    if ((++submitted & (between.drain_every - 1)) == 0) events += drain(session);
   }
   benchmark::DoNotOptimize(events);
   session.close();

@@ -149,8 +149,9 @@ def accept_rows(bench: BenchRuns) -> list[Row]:
     rtts = _range([run["thread_rtt_p50_ns"] for run in runs])
     if not fast:
         why = f"{UNMEASURED}: no run had a thread round trip <= {ACCEPT_MAX_RTT_NS:.0f} ns"
-        seen = (f"p50 {_range([run['p50_ns'] for run in runs])}, " f"p99 {_range([run['p99_ns'] for run in runs])}"
-                " outside the target's conditions")
+        p50s = _range([run["p50_ns"] for run in runs])
+        p99s = _range([run["p99_ns"] for run in runs])
+        seen = f"p50 {p50s}, p99 {p99s} outside the target's conditions"
         return [Row(name, seen, f"round trip {rtts} in {len(runs)} runs", why) for name in names]
     floor = f"round trip {_range([run['thread_rtt_p50_ns'] for run in fast])}; timing {_ns(fast[0]['floor_p50_ns'])}"
     rows = []

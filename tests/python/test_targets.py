@@ -47,12 +47,12 @@ def all_met_bench() -> list[dict]:
 
 
 def load_text(echo_p50_us: float = 10.0, gateway_p50_us: float = 11.0, rate: int = 500_000,
-              filled: int = 400_000) -> str:
+              filled: int = 400_000, closed_filled: int = 200_000) -> str:
     return "\n".join([
         "ordergate-load: 1 client(s), closed loop, window 1, 200000 orders",
         f"echo     count=200000 throughput=98183/s p50={echo_p50_us}us p90=12.4us p99=14.9us p99.9=32.4us max=8451.2us",
         f"gateway  count=200000 throughput=75903/s p50={gateway_p50_us}us p90=13.4us p99=16.5us p99.9=61.2us "
-        "max=3963.2us reports_new=200000 reports_filled=200000",
+        f"max=3963.2us reports_new=200000 reports_filled={closed_filled}",
         "gateway cpu per order (us): og-b:paper=13.15 ordergate=7.20  (a busy_spin broker thread counts its whole run)",
         f"gateway p50 / echo p50 = {gateway_p50_us / echo_p50_us:.2f}",
         "ordergate-load: 1 client(s), closed loop, window 64, 400000 orders",
@@ -127,6 +127,13 @@ class Judging(unittest.TestCase):
         self.assertEqual(closed.verdict, targets.MISSED)
         self.assertIn("1.16x", closed.figure)
         self.assertEqual(closed.floor, "echo 10.0 us")
+
+    def test_a_closed_loop_without_every_report_is_missed_however_fast(self) -> None:
+        rows = targets.evaluate(targets.read_bench({"benchmarks": all_met_bench()}),
+                                targets.read_load(load_text(10.0, 10.5, closed_filled=199_999)))
+        closed = next(row for row in rows if "closed loop" in row.target)
+        self.assertTrue(closed.verdict.startswith(targets.MISSED + ": not every order"), closed)
+        self.assertEqual(targets.exit_status(rows), 1)
 
     def test_throughput_without_every_report_is_missed(self) -> None:
         rows = targets.evaluate(targets.read_bench({"benchmarks": all_met_bench()}),
